@@ -1,0 +1,41 @@
+# The two commands of the project: `make run` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-pg lint install messages clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## Install, migrate the embedded SQLite database, load the demo data if empty, serve on :8000.
+run: install
+	$(BIN)/campusid db upgrade
+	$(BIN)/campusid demo
+	$(BIN)/campusid serve --host 127.0.0.1 --port 8000
+
+## Lint, type-check and run the whole suite (SQLite).
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## The same suite against PostgreSQL (CI runs this too).
+test-pg: install
+	CAMPUSID_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+## Refresh the translation template and the English catalog after changing texts.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -o src/campusid/locale/messages.pot .
+	$(BIN)/pybabel update -i src/campusid/locale/messages.pot -d src/campusid/locale -l en
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

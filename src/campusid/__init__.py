@@ -1,0 +1,1 @@
+"""campusid: the account platform of a regional K-12 education cloud."""

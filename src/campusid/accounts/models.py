@@ -1,0 +1,117 @@
+"""One account per person, whatever schools they pass through."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campusid.db import Base, UTCDateTime
+from campusid.types import enum_by_value
+
+
+class Gender(StrEnum):
+    """性别."""
+
+    MALE = "male"
+    FEMALE = "female"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return {"male": "男", "female": "女"}[self.value]
+
+
+class AccountStatus(StrEnum):
+    """Whether the account may sign in."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class SchoolRole(StrEnum):
+    """A person's role in a school."""
+
+    STUDENT = "student"
+    TEACHER = "teacher"
+    PARENT = "parent"
+    SCHOOL_ADMIN = "school_admin"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return {
+            "student": "学生",
+            "teacher": "教师",
+            "parent": "家长",
+            "school_admin": "学校管理员",
+        }[self.value]
+
+
+class User(Base):
+    """An account. Every identifier here signs in to it and is unique across the platform."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    id_card_number: Mapped[str | None] = mapped_column(String(18), unique=True, comment="身份证号")
+    registration_number: Mapped[str | None] = mapped_column(
+        String(32),
+        unique=True,
+        comment="学籍号",
+    )
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    real_name: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[Gender | None] = mapped_column(enum_by_value(Gender))
+    status: Mapped[AccountStatus] = mapped_column(
+        enum_by_value(AccountStatus),
+        default=AccountStatus.ACTIVE,
+    )
+    password_hash: Mapped[str | None] = mapped_column(
+        String(255),
+        comment="argon2id; NULL while the account uses its school's default password",
+    )
+    default_credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("default_credentials.id"),
+        index=True,
+        comment="set while the password is still the school's default (学生默认密码)",
+    )
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_version: Mapped[int] = mapped_column(
+        Integer,
+        default=1,
+        comment="bumped at every change; binds codes and tokens to it",
+    )
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def has_password(self) -> bool:
+        """Whether the account can sign in with a password at all."""
+        return self.password_hash is not None or self.default_credential_id is not None
+
+
+class SchoolMembership(Base):
+    """A person's relationship with a school in one role; ended, never deleted."""
+
+    __tablename__ = "school_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[SchoolRole] = mapped_column(enum_by_value(SchoolRole))
+    campus_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campuses.id"),
+        comment="where a student out of any class is parked (校区存放)",
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("school_id", "user_id", "role"),)

@@ -1,0 +1,330 @@
+"""Accounts: finding a person by any identifier, signing in, and every password change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from campusid.accounts.identifiers import login_lookup_keys, mask_id_card, mask_phone
+from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.clock import SHANGHAI
+from campusid.context import Services
+from campusid.messaging import service as messaging
+from campusid.org.models import DefaultCredential
+from campusid.security.policy import PasswordContext, check_password
+
+GENERIC_SIGN_IN_FAILURE = "账号或密码错误。连续多次输错后账号将被暂时锁定,可通过「忘记密码」找回。"
+TOO_MANY_FROM_ADDRESS = "当前网络登录尝试过于频繁,请稍后再试。"
+
+
+class SignInError(StrEnum):
+    """Why a sign-in was refused; only `THROTTLED_ADDRESS` is ever told apart to the user."""
+
+    INVALID = "invalid"
+    THROTTLED_ADDRESS = "throttled_address"
+
+
+@dataclass
+class SignInResult:
+    """The account on success, or the reason for a refusal."""
+
+    user: User | None
+    error: SignInError | None = None
+
+    @property
+    def message(self) -> str:
+        """What the login page says."""
+        if self.error is SignInError.THROTTLED_ADDRESS:
+            return TOO_MANY_FROM_ADDRESS
+        return GENERIC_SIGN_IN_FAILURE
+
+
+def find_by_login(db: Session, login: str) -> User | None:
+    """The one account that the value names by any identifier, or None."""
+    keys = login_lookup_keys(login)
+    if not keys:
+        return None
+    conditions = [getattr(User, column) == value for column, value in keys.items()]
+    users = list(db.scalars(select(User).where(or_(*conditions)).limit(2)))
+    # Identifiers are unique per column, and their formats don't overlap, so at most one.
+    return users[0] if len(users) == 1 else None
+
+
+def password_hash_of(db: Session, user: User) -> str | None:
+    """The hash that the account's password is checked against (own, or its school's default)."""
+    if user.password_hash:
+        return user.password_hash
+    if user.default_credential_id:
+        credential = db.get(DefaultCredential, user.default_credential_id)
+        return credential.password_hash if credential else None
+    return None
+
+
+def _mask_login(login: str) -> str:
+    """A loggable form of what was typed in the login field (it may be a mistyped password)."""
+    keys = login_lookup_keys(login)
+    if "id_card_number" in keys:
+        return mask_id_card(keys["id_card_number"])
+    if "phone" in keys:
+        return mask_phone(keys["phone"])
+    if "username" in keys:
+        return keys["username"][:32]
+    return "***"
+
+
+def authenticate(
+    db: Session,
+    *,
+    services: Services,
+    login: str,
+    password: str,
+    client: ClientInfo,
+) -> SignInResult:
+    """Check a sign-in; every path costs exactly one argon2 verification.
+
+    Unknown identifier, wrong password, disabled or locked account: the same answer, the same
+    work. A locked account can still recover its password (route 3).
+    """
+    now = services.clock.now()
+    by_address = services.limits["login.address"]
+    by_account = services.limits["login.account"]
+    address_key = client.address or "unknown"
+    if by_address.exceeded(address_key):
+        services.hasher.burn(password)
+        audit.record(
+            db,
+            now=now,
+            action="sign_in",
+            outcome=Outcome.DENIED,
+            route=Route.SIGN_IN,
+            client=client,
+            detail={"reason": "address_throttled", "login": _mask_login(login)},
+        )
+        return SignInResult(None, SignInError.THROTTLED_ADDRESS)
+
+    user = find_by_login(db, login)
+    stored_hash = password_hash_of(db, user) if user else None
+    locked = user is not None and by_account.exceeded(str(user.id))
+    matched = services.hasher.verify(stored_hash, password)
+    ok = user is not None and matched and not locked and user.status is AccountStatus.ACTIVE
+
+    if not ok:
+        by_address.hit(address_key)
+        reason = (
+            "unknown"
+            if user is None
+            else (
+                "locked"
+                if locked
+                else "disabled"
+                if user.status is not AccountStatus.ACTIVE
+                else "bad_password"
+            )
+        )
+        if user is not None and not locked:
+            by_account.hit(str(user.id))
+        audit.record(
+            db,
+            now=now,
+            action="sign_in",
+            outcome=Outcome.FAILURE,
+            route=Route.SIGN_IN,
+            target_user_id=user.id if user else None,
+            client=client,
+            detail={"reason": reason, "login": _mask_login(login)},
+        )
+        return SignInResult(None, SignInError.INVALID)
+
+    assert user is not None
+    by_account.clear(str(user.id))
+    if user.password_hash and services.hasher.needs_rehash(user.password_hash):
+        user.password_hash = services.hasher.hash(password)
+    audit.record(
+        db,
+        now=now,
+        action="sign_in",
+        route=Route.SIGN_IN,
+        actor_id=user.id,
+        target_user_id=user.id,
+        client=client,
+    )
+    return SignInResult(user)
+
+
+def password_problems(user: User, password: str, confirm: str | None = None) -> list[str]:
+    """Every reason the new password is refused for this account, in Chinese; empty if fine."""
+    problems = []
+    if confirm is not None and password != confirm:
+        problems.append("两次输入的密码不一致")
+    context = PasswordContext(
+        username=user.username,
+        real_name=user.real_name,
+        phone=user.phone,
+        id_card_number=user.id_card_number,
+        email=user.email,
+    )
+    problems.extend(v.message for v in check_password(password, context=context))
+    return problems
+
+
+ROUTE_LABELS = {
+    Route.OWN: "本人修改",
+    Route.TEACHER: "班主任重置",
+    Route.PARENT: "家长修改",
+    Route.SELF_SERVICE: "找回密码",
+    Route.AGENT: "客服重置",
+    Route.ADMIN: "学校管理员重置",
+}
+
+
+def set_password(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    new_password: str,
+    route: Route,
+    actor: User | None,
+    must_change: bool,
+    client: ClientInfo,
+    keep_session: str | None = None,
+    school_id: int | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Give the account a new password: the one path every route takes.
+
+    Hashes it, bumps the password version (voiding codes and tokens bound to the old one), ends
+    every other session, lifts a lock, records the audit event and tells the holder.
+    """
+    now = services.clock.now()
+    user.password_hash = services.hasher.hash(new_password)
+    user.default_credential_id = None
+    user.must_change_password = must_change
+    user.password_version += 1
+    user.password_changed_at = now
+    services.sessions.delete_for_user(db, user.id, keep_token=keep_session)
+    services.limits["login.account"].clear(str(user.id))
+    audit.record(
+        db,
+        now=now,
+        action="password_changed" if route is Route.OWN else "password_reset",
+        actor_id=actor.id if actor else user.id,
+        target_user_id=user.id,
+        route=route,
+        client=client,
+        school_id=school_id,
+        detail=dict(detail or {}),
+    )
+    by_whom = "您本人" if actor is None or actor.id == user.id else actor.real_name
+    messaging.notify(
+        db,
+        user_id=user.id,
+        kind="password_changed",
+        now=now,
+        actor_id=actor.id if actor else None,
+        title="您的密码已修改",
+        body=f"您的账号密码已于 {now.astimezone(SHANGHAI).strftime('%Y-%m-%d %H:%M')} "
+        f"由{by_whom}通过「{ROUTE_LABELS.get(route, route.value)}」修改。"
+        "如非本人知情,请立即联系班主任或客服热线。",
+    )
+
+
+def change_own_password(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    current_password: str | None,
+    new_password: str,
+    confirm: str,
+    client: ClientInfo,
+    session_token: str | None,
+) -> list[str]:
+    """The holder changes their password; returns the problems, empty on success.
+
+    The current password is asked for except on the forced-change page, where the person has
+    just proved it by signing in.
+    """
+    if current_password is not None and not services.hasher.verify(
+        password_hash_of(db, user),
+        current_password,
+    ):
+        return ["当前密码不正确"]
+    problems = password_problems(user, new_password, confirm)
+    if current_password is not None and new_password == current_password:
+        problems.append("新密码不能与当前密码相同")
+    if problems:
+        return problems
+    set_password(
+        db,
+        services=services,
+        user=user,
+        new_password=new_password,
+        route=Route.OWN,
+        actor=user,
+        must_change=False,
+        client=client,
+        keep_session=session_token,
+    )
+    return []
+
+
+def get_user(db: Session, user_id: int) -> User | None:
+    """The account with this id."""
+    return db.get(User, user_id)
+
+
+def new_user(
+    db: Session,
+    *,
+    username: str,
+    real_name: str,
+    now: datetime,
+    **fields: object,
+) -> User:
+    """Add an account (no password yet unless given as `password_hash`)."""
+    user = User(username=username, real_name=real_name, created_at=now, **fields)
+    db.add(user)
+    return user
+
+
+def join_school(
+    db: Session,
+    *,
+    user: User,
+    school_id: int,
+    role: SchoolRole,
+    now: datetime,
+    campus_id: int | None = None,
+) -> SchoolMembership:
+    """Start (or restart) the person's relationship with a school in a role."""
+    membership = db.scalar(
+        select(SchoolMembership).where(
+            SchoolMembership.school_id == school_id,
+            SchoolMembership.user_id == user.id,
+            SchoolMembership.role == role,
+        )
+    )
+    if membership is None:
+        membership = SchoolMembership(
+            school_id=school_id,
+            user_id=user.id,
+            role=role,
+            campus_id=campus_id,
+            active=True,
+            joined_at=now,
+        )
+        db.add(membership)
+    else:
+        membership.active = True
+        membership.left_at = None
+        if campus_id is not None:
+            membership.campus_id = campus_id
+    db.flush()
+    return membership

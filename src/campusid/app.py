@@ -1,0 +1,177 @@
+"""create_app(): routers, middleware, error pages."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import campusid
+from campusid.config import Settings, get_settings
+from campusid.context import Services, build_services
+from campusid.security import csrf
+from campusid.web import (
+    LoginRequired,
+    NotFound,
+    PasswordChangeRequired,
+    PermissionDenied,
+    cookie_secure,
+    login_url,
+    redirect,
+    render,
+)
+
+log = logging.getLogger("campusid")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _routers() -> list[Any]:
+    """Every domain's `views.router` (and `api.router`), found by walking the package."""
+    routers = []
+    for info in sorted(pkgutil.iter_modules(campusid.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        for leaf in ("views", "api"):
+            name = f"campusid.{info.name}.{leaf}"
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            router = getattr(module, "router", None)
+            if router is not None:
+                routers.append(router)
+    return routers
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, code: str, message: str) -> Response:
+    """A structured error for the API, a Chinese page for people."""
+    if _is_api(request):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return _error(request, 401, "login_required", "请先登录")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(login_url(target), 303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _must_change(request: Request, _exc: PasswordChangeRequired) -> Response:
+        if _is_api(request):
+            return _error(request, 403, "password_change_required", "请先修改密码")
+        return redirect("/password/change-required", 303)
+
+    @app.exception_handler(PermissionDenied)
+    async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        return _error(request, 403, "forbidden", exc.message)
+
+    @app.exception_handler(csrf.CSRFError)
+    async def _csrf(request: Request, _exc: csrf.CSRFError) -> Response:
+        return _error(request, 403, "csrf", "页面已过期或来源不明,请刷新页面后重试")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, _exc: NotFound) -> Response:
+        return _error(request, 404, "not_found", "页面不存在,或您无权查看")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+        if _is_api(request):
+            return JSONResponse(
+                {
+                    "error": {
+                        "code": "invalid_input",
+                        "message": "提交的内容不完整或格式不正确",
+                        "fields": fields,
+                    }
+                },
+                status_code=422,
+            )
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 400,
+                "message": "提交的内容不完整或格式不正确,请返回检查后重试",
+            },
+            status_code=400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "页面不存在", 405: "不支持此操作", 413: "上传的文件过大"}
+        return _error(
+            request, exc.status_code, "http_error", messages.get(exc.status_code, str(exc.detail))
+        )
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(request, 500, "internal_error", "系统繁忙,请稍后再试")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The campusid web application."""
+    settings = settings or get_settings()
+    services = services or build_services(settings)
+    app = FastAPI(
+        title="campusid",
+        version="0.1.0",
+        dependencies=[Depends(csrf.verify_csrf)],
+        docs_url="/api/docs" if settings.is_development else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+    app.mount("/static", StaticFiles(packages=[("campusid", "static")]), name="static")
+    for router in _routers():
+        app.include_router(router)
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _headers(
+        request: Request,
+        call_next: Callable[[Request], Awaitable[Response]],
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        token = getattr(request.state, "csrf_token", None)
+        if token and request.cookies.get(csrf.COOKIE_NAME) != token:
+            response.set_cookie(
+                csrf.COOKIE_NAME,
+                token,
+                httponly=True,
+                samesite="lax",
+                path="/",
+                secure=cookie_secure(request),
+            )
+        return response
+
+    return app

@@ -1,0 +1,86 @@
+"""Write audit events, in the same transaction as the change they record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.audit.models import AuditEvent
+
+
+class Route(StrEnum):
+    """How a credential changed hands."""
+
+    SIGN_IN = "sign-in"
+    OWN = "own"
+    TEACHER = "teacher"
+    PARENT = "parent"
+    SELF_SERVICE = "self-service"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class Outcome(StrEnum):
+    """What came of the act."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a request came from."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+def record(
+    db: Session,
+    *,
+    now: datetime,
+    action: str,
+    outcome: Outcome = Outcome.SUCCESS,
+    actor_id: int | None = None,
+    actor_role: str | None = None,
+    target_user_id: int | None = None,
+    school_id: int | None = None,
+    route: Route | None = None,
+    client: ClientInfo | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add one audit event to the session (flushed with the change it records)."""
+    client = client or ClientInfo()
+    event = AuditEvent(
+        occurred_at=now,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        target_user_id=target_user_id,
+        school_id=school_id,
+        route=route.value if route else None,
+        outcome=outcome.value,
+        client_address=client.address,
+        user_agent=(client.user_agent or "")[:256] or None,
+        detail=detail or {},
+    )
+    db.add(event)
+    return event
+
+
+def events_for(db: Session, *, target_user_id: int, limit: int = 50) -> list[AuditEvent]:
+    """A person's recent events (sign-ins, credential changes), newest first."""
+    return list(
+        db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.target_user_id == target_user_id)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

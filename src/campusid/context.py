@@ -1,0 +1,80 @@
+"""The long-lived parts of the app, built once and handed to services explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from campusid.clock import Clock, SystemClock
+from campusid.config import Settings
+from campusid.db import make_engine, make_session_factory
+from campusid.security.passwords import Hasher
+from campusid.security.ratelimit import RateLimits
+from campusid.security.sessions import (
+    DatabaseSessionStore,
+    Lifetimes,
+    RedisSessionStore,
+    SessionStore,
+)
+
+
+@dataclass
+class Services:
+    """Settings, clock, database, hasher, rate limits and the session store of one app."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    hasher: Hasher
+    limits: RateLimits
+    sessions: SessionStore
+    redis: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    hasher: Hasher | None = None,
+) -> Services:
+    """Wire the app's parts from settings; tests pass their own clock, engine or hasher."""
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    lifetimes = Lifetimes(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
+    redis_client = None
+    sessions: SessionStore
+    if settings.redis_url:
+        import redis
+
+        redis_client = redis.Redis.from_url(settings.redis_url)
+        sessions = RedisSessionStore(redis_client, lifetimes)
+        limits = RateLimits(settings.redis_url, clock)
+    else:
+        sessions = DatabaseSessionStore(lifetimes)
+        limits = RateLimits("memory://", clock)
+    limits.define(
+        "login.account", settings.login_account_limit, settings.login_account_window_seconds
+    )
+    limits.define(
+        "login.address", settings.login_address_limit, settings.login_address_window_seconds
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        hasher=hasher or Hasher(),
+        limits=limits,
+        sessions=sessions,
+        redis=redis_client,
+    )

@@ -1,0 +1,208 @@
+"""The guide's world as demo data: 柯桥区, 之江汇学校, 五年级1班 (gu22cm) and its people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import id_card_check_digit
+from campusid.accounts.models import Gender, SchoolRole, User
+from campusid.classes import service as classes
+from campusid.clock import local_today
+from campusid.context import Services
+from campusid.families import service as families
+from campusid.families.models import Relation
+from campusid.org import service as org
+from campusid.org.models import ResetMode
+from campusid.org.schoolyear import SchoolSystem, Stage, enrollment_year_for
+
+DEMO_PASSWORD = "Zjer@2026"
+SCHOOL_DEFAULT_PASSWORD = "Zjh13579"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account as the README lists it."""
+
+    username: str
+    real_name: str
+    role: str
+    password: str
+    note: str = ""
+
+
+DEMO_ACCOUNTS: list[DemoAccount] = [
+    DemoAccount("pt_admin", "张平台", "平台管理员", DEMO_PASSWORD),
+    DemoAccount("kefu01", "刘客服", "客服", DEMO_PASSWORD),
+    DemoAccount("xx_admin", "王管理", "学校管理员", DEMO_PASSWORD),
+    DemoAccount("chenxiaokai", "陈小凯", "班主任(五年级1班)", DEMO_PASSWORD),
+    DemoAccount("zhaoshuxue", "赵数学", "任课教师(五年级1班 数学)", DEMO_PASSWORD),
+    DemoAccount("sunbanzhu", "孙班主", "班主任(五年级2班)", DEMO_PASSWORD),
+    DemoAccount("lixiaoyao", "李逍遥", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount("heshuhuan", "何书桓", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount("weiyingluo", "魏璎珞", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount("linyiping", "林依萍", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount("zhoubotong", "周伯通", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount(
+        "s_xuesheng008",
+        "学生八",
+        "学生(五年级1班)",
+        SCHOOL_DEFAULT_PASSWORD,
+        "学生默认密码,首次登录须修改",
+    ),
+    DemoAccount("p_lidaniang", "李大娘", "家长(李逍遥的母亲)", DEMO_PASSWORD),
+    DemoAccount("p_zhoujia", "周家长", "家长(尚未关联孩子)", DEMO_PASSWORD),
+]
+
+
+def is_loaded(db: Session) -> bool:
+    """Whether the demo world is in the database."""
+    return db.scalar(select(User.id).where(User.username == "pt_admin")) is not None
+
+
+def _id_card(region: str, birth: str, seq: str) -> str:
+    first17 = region + birth + seq
+    return first17 + id_card_check_digit(first17)
+
+
+def is_empty(db: Session) -> bool:
+    """Whether the database holds no account yet."""
+    return (db.scalar(select(func.count()).select_from(User)) or 0) == 0
+
+
+def load(db: Session, services: Services) -> list[DemoAccount]:
+    """Create the demo world; returns the accounts to print."""
+    now = services.clock.now()
+    today = local_today(services.clock)
+    hasher = services.hasher
+    own_hash = hasher.hash(DEMO_PASSWORD)
+
+    district = org.get_or_create_district(db, "柯桥区")
+    school = org.create_school(
+        db,
+        name="之江汇学校",
+        district=district,
+        default_password=SCHOOL_DEFAULT_PASSWORD,
+        hasher=hasher,
+        now=now,
+        reset_mode=ResetMode.DEFAULT_PASSWORD,
+    )
+    campus = org.create_campus(db, school=school, name="柯桥区智慧校园")
+    primary = org.add_stage(
+        db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
+    )
+    junior = org.add_stage(
+        db, campus=campus, stage=Stage.JUNIOR, school_system=SchoolSystem.SIX_THREE
+    )
+    boundary = org.boundary_from(
+        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
+    )
+    grade5 = org.add_grade(
+        db,
+        stage_unit=primary,
+        enrollment_year=enrollment_year_for(
+            Stage.PRIMARY, SchoolSystem.SIX_THREE, 5, today, boundary
+        ),
+    )
+    grade3 = org.add_grade(
+        db,
+        stage_unit=primary,
+        enrollment_year=enrollment_year_for(
+            Stage.PRIMARY, SchoolSystem.SIX_THREE, 3, today, boundary
+        ),
+    )
+    grade7 = org.add_grade(
+        db,
+        stage_unit=junior,
+        enrollment_year=enrollment_year_for(
+            Stage.JUNIOR, SchoolSystem.SIX_THREE, 1, today, boundary
+        ),
+    )
+    class51 = org.add_class(db, grade=grade5, number=1, now=now, class_code="gu22cm")
+    class52 = org.add_class(db, grade=grade5, number=2, now=now)
+    org.add_class(db, grade=grade3, number=1, now=now)
+    org.add_class(db, grade=grade7, number=1, now=now)
+
+    def person(
+        username: str,
+        name: str,
+        gender: Gender | None = None,
+        *,
+        own_password: bool = True,
+        **fields: object,
+    ) -> User:
+        user = accounts.new_user(
+            db,
+            username=username,
+            real_name=name,
+            now=now,
+            gender=gender,
+            password_hash=own_hash if own_password else None,
+            default_credential_id=None if own_password else school.default_credential_id,
+            must_change_password=not own_password,
+            **fields,
+        )
+        db.flush()
+        return user
+
+    person("pt_admin", "张平台", is_platform_admin=True)
+    person("kefu01", "刘客服", Gender.FEMALE, is_agent=True)
+    admin = person("xx_admin", "王管理", Gender.MALE, phone="13800000010")
+    accounts.join_school(db, user=admin, school_id=school.id, role=SchoolRole.SCHOOL_ADMIN, now=now)
+
+    homeroom = person("chenxiaokai", "陈小凯", Gender.MALE, phone="13800000001")
+    math = person("zhaoshuxue", "赵数学", Gender.FEMALE, phone="13800000002")
+    other_homeroom = person("sunbanzhu", "孙班主", Gender.FEMALE, phone="13800000003")
+    for teacher in (homeroom, math, other_homeroom):
+        accounts.join_school(
+            db, user=teacher, school_id=school.id, role=SchoolRole.TEACHER, now=now
+        )
+    classes.assign_teacher(
+        db, school_class=class51, teacher=homeroom, subject="语文", homeroom=True
+    )
+    classes.assign_teacher(db, school_class=class51, teacher=math, subject="数学")
+    classes.assign_teacher(
+        db, school_class=class52, teacher=other_homeroom, subject="语文", homeroom=True
+    )
+
+    birth_year = str(today.year - 11)
+    students = [
+        ("lixiaoyao", "李逍遥", Gender.MALE, "0312", "011"),
+        ("heshuhuan", "何书桓", Gender.FEMALE, "0521", "022"),
+        ("weiyingluo", "魏璎珞", Gender.FEMALE, "0708", "042"),
+        ("linyiping", "林依萍", Gender.FEMALE, "0914", "062"),
+        ("zhoubotong", "周伯通", Gender.MALE, "1101", "071"),
+    ]
+    created = []
+    for number, (username, name, gender, mmdd, seq) in enumerate(students, start=1):
+        student = person(
+            username, name, gender, id_card_number=_id_card("330603", birth_year + mmdd, seq)
+        )
+        created.append(student)
+        accounts.join_school(
+            db, user=student, school_id=school.id, role=SchoolRole.STUDENT, now=now
+        )
+        classes.enroll_student(
+            db, school_class=class51, student=student, now=now, student_number=f"{number:02d}"
+        )
+    xuesheng8 = person(
+        "s_xuesheng008",
+        "学生八",
+        Gender.MALE,
+        own_password=False,
+        id_card_number=_id_card("330603", birth_year + "0808", "081"),
+    )
+    accounts.join_school(db, user=xuesheng8, school_id=school.id, role=SchoolRole.STUDENT, now=now)
+    classes.enroll_student(
+        db, school_class=class51, student=xuesheng8, now=now, student_number="08"
+    )
+
+    parent = person("p_lidaniang", "李大娘", Gender.FEMALE, phone="13900000011")
+    accounts.join_school(db, user=parent, school_id=school.id, role=SchoolRole.PARENT, now=now)
+    families.link(db, parent=parent, child=created[0], relation=Relation.MOTHER, now=now)
+    person("p_zhoujia", "周家长", Gender.MALE, phone="13900000015")
+
+    return DEMO_ACCOUNTS

@@ -1,0 +1,47 @@
+"""Every table, imported once so that Alembic and the app see the whole schema."""
+
+from campusid.accounts.models import SchoolMembership, User
+from campusid.audit.models import AuditEvent
+from campusid.classes.models import (
+    CadrePosition,
+    ClassStudent,
+    ClassTeacher,
+    GradeLeader,
+    JoinRequest,
+)
+from campusid.db import Base
+from campusid.families.models import ParentLink
+from campusid.messaging.models import Notice, OutboxMessage
+from campusid.org.models import (
+    Campus,
+    DefaultCredential,
+    District,
+    Grade,
+    School,
+    SchoolClass,
+    StageUnit,
+)
+from campusid.security.models import SessionRecord
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "CadrePosition",
+    "Campus",
+    "ClassStudent",
+    "ClassTeacher",
+    "DefaultCredential",
+    "District",
+    "Grade",
+    "GradeLeader",
+    "JoinRequest",
+    "Notice",
+    "OutboxMessage",
+    "ParentLink",
+    "School",
+    "SchoolClass",
+    "SchoolMembership",
+    "SessionRecord",
+    "StageUnit",
+    "User",
+]

@@ -1,0 +1,38 @@
+"""The navigation: each entry shown to those whose roles reach it, once its page exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from campusid.security.permissions import Principal, Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the top navigation and on the personal space."""
+
+    label: str
+    url: str
+    shown_to: Callable[[Principal], bool]
+
+
+NAV: list[NavItem] = [
+    NavItem("任教班级", "/teaching", lambda p: bool(p.taught_class_ids)),
+    NavItem("班级", "/m/classes", lambda p: bool(p.taught_class_ids)),
+    NavItem("我的孩子", "/me/children", lambda p: Role.PARENT in p.roles),
+    NavItem("学校管理", "/school", lambda p: Role.SCHOOL_ADMIN in p.roles),
+    NavItem(
+        "审计日志", "/audit", lambda p: bool({Role.SCHOOL_ADMIN, Role.PLATFORM_ADMIN} & p.roles)
+    ),
+    NavItem("客服工作台", "/servicedesk", lambda p: Role.AGENT in p.roles),
+    NavItem("平台管理", "/platform", lambda p: Role.PLATFORM_ADMIN in p.roles),
+    NavItem("账号安全", "/account/security", lambda p: True),
+]
+
+
+def items_for(principal: Principal | None, existing_paths: set[str]) -> list[NavItem]:
+    """The entries this person may see, among the pages the app serves."""
+    if principal is None:
+        return []
+    return [item for item in NAV if item.url in existing_paths and item.shown_to(principal)]

@@ -1,0 +1,188 @@
+"""The school organisation: district > school > campus > stage > grade > class."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campusid.db import Base, UTCDateTime
+from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.types import enum_by_value, json_default
+
+
+class ResetMode(StrEnum):
+    """What a homeroom teacher's reset sets the password to."""
+
+    DEFAULT_PASSWORD = "default_password"
+    RANDOM = "random"
+
+
+class ClassKind(StrEnum):
+    """Administrative class (行政班级) or teaching class (教学班)."""
+
+    ADMINISTRATIVE = "administrative"
+    TEACHING = "teaching"
+
+
+class District(Base):
+    """A district (区) groups schools."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class School(Base):
+    """A school (学校) and its account settings."""
+
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    reset_mode: Mapped[ResetMode] = mapped_column(
+        enum_by_value(ResetMode),
+        default=ResetMode.RANDOM,
+        comment="what a homeroom teacher's reset sets: the default password or a random one",
+    )
+    default_credential_id: Mapped[int | None] = mapped_column(
+        ForeignKey("default_credentials.id", use_alter=True),
+        comment="the current 学生默认密码",
+    )
+    allow_teacher_recovery: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        comment="route 3 may ask the homeroom teacher to approve",
+    )
+    force_change_after_parent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    district: Mapped[District | None] = relationship()
+    campuses: Mapped[list[Campus]] = relationship(
+        back_populates="school",
+        order_by="Campus.id",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (UniqueConstraint("district_id", "name"),)
+
+
+class DefaultCredential(Base):
+    """A school's default student password: shown to its admins, hashed once for every account.
+
+    Accounts created with the default password point here instead of carrying a hash of their
+    own, so an import of 100,000 students costs one argon2 hash, not 100,000. The plain value is
+    kept (encrypted in production, see SECURITY.md) because the guide has administrators read it.
+    """
+
+    __tablename__ = "default_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    plain_value: Mapped[str] = mapped_column(String(64), comment="visible to school admins")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Campus(Base):
+    """A campus (校区) of a school."""
+
+    __tablename__ = "campuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(16), unique=True, comment="校区编码")
+
+    school: Mapped[School] = relationship(back_populates="campuses")
+    stages: Mapped[list[StageUnit]] = relationship(
+        back_populates="campus",
+        order_by="StageUnit.id",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+
+
+class StageUnit(Base):
+    """A stage (学段) of a campus: primary, junior or senior."""
+
+    __tablename__ = "stages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    stage: Mapped[Stage] = mapped_column(enum_by_value(Stage))
+    school_system: Mapped[SchoolSystem] = mapped_column(enum_by_value(SchoolSystem))
+    grade_name_overrides: Mapped[dict[str, Any]] = mapped_column(
+        JSON,
+        default=json_default,
+        comment="年级命名: year-in-stage -> custom grade name",
+    )
+
+    campus: Mapped[Campus] = relationship(back_populates="stages")
+    grades: Mapped[list[Grade]] = relationship(
+        back_populates="stage_unit",
+        order_by="Grade.enrollment_year.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (UniqueConstraint("campus_id", "stage"),)
+
+
+class Grade(Base):
+    """A grade (年级), identified by its enrollment year; its name is derived, never stored."""
+
+    __tablename__ = "grades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), index=True)
+    enrollment_year: Mapped[int] = mapped_column(Integer)
+    school_system: Mapped[SchoolSystem] = mapped_column(enum_by_value(SchoolSystem))
+    year_offset: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        comment="years promoted by hand ahead of the school-year boundary",
+    )
+    graduated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(),
+        comment="set when graduated by hand before the boundary",
+    )
+
+    stage_unit: Mapped[StageUnit] = relationship(back_populates="grades")
+    classes: Mapped[list[SchoolClass]] = relationship(
+        back_populates="grade",
+        order_by="SchoolClass.number",
+    )
+
+    __table_args__ = (UniqueConstraint("stage_id", "enrollment_year"),)
+
+
+class SchoolClass(Base):
+    """A class (班级): administrative (in a grade) or teaching (教学班)."""
+
+    __tablename__ = "school_classes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campuses.id"), index=True)
+    grade_id: Mapped[int | None] = mapped_column(ForeignKey("grades.id"), index=True)
+    kind: Mapped[ClassKind] = mapped_column(
+        enum_by_value(ClassKind), default=ClassKind.ADMINISTRATIVE
+    )
+    number: Mapped[int | None] = mapped_column(Integer, comment="n in 三年级n班")
+    name: Mapped[str | None] = mapped_column(String(64), comment="teaching classes only")
+    subject: Mapped[str | None] = mapped_column(String(32), comment="teaching classes only")
+    class_code: Mapped[str] = mapped_column(String(6), unique=True, comment="班级编码, e.g. gu22cm")
+    graduation_year: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    grade: Mapped[Grade | None] = relationship(back_populates="classes")
+    school: Mapped[School] = relationship()
+    campus: Mapped[Campus] = relationship()
+
+    __table_args__ = (UniqueConstraint("grade_id", "number"),)

@@ -1,0 +1,226 @@
+"""The organisation's rules: creating nodes, class codes, and names derived from the date."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.org import schoolyear
+from campusid.org.models import (
+    Campus,
+    ClassKind,
+    DefaultCredential,
+    District,
+    Grade,
+    ResetMode,
+    School,
+    SchoolClass,
+    StageUnit,
+)
+from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
+from campusid.security.passwords import Hasher
+
+# No look-alikes (0/o, 1/l/i) in codes people read out and type.
+CLASS_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+CAMPUS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _unique_code(db: Session, column: Any, alphabet: str, length: int) -> str:
+    for _ in range(20):
+        code = "".join(secrets.choice(alphabet) for _ in range(length))
+        if db.scalar(select(column).where(column == code)) is None:
+            return code
+    raise RuntimeError("could not find a free code")
+
+
+def new_class_code(db: Session) -> str:
+    """A fresh, unused 6-character class code like `gu22cm`."""
+    return _unique_code(db, SchoolClass.class_code, CLASS_CODE_ALPHABET, 6)
+
+
+def new_campus_code(db: Session) -> str:
+    """A fresh, unused campus code (校区编码)."""
+    return _unique_code(db, Campus.code, CAMPUS_CODE_ALPHABET, 8)
+
+
+def get_or_create_district(db: Session, name: str) -> District:
+    """The district of that name, created if missing."""
+    district = db.scalar(select(District).where(District.name == name))
+    if district is None:
+        district = District(name=name)
+        db.add(district)
+        db.flush()
+    return district
+
+
+def set_default_password(
+    db: Session,
+    *,
+    school: School,
+    password: str,
+    hasher: Hasher,
+    now: datetime,
+) -> DefaultCredential:
+    """Set the school's default student password (学生默认密码): one hash for all who use it.
+
+    Accounts still on the previous default keep pointing at the previous credential, so
+    changing the default never changes an existing person's password behind their back.
+    """
+    credential = DefaultCredential(
+        school_id=school.id,
+        password_hash=hasher.hash(password),
+        plain_value=password,
+        created_at=now,
+    )
+    db.add(credential)
+    db.flush()
+    school.default_credential_id = credential.id
+    return credential
+
+
+def create_school(
+    db: Session,
+    *,
+    name: str,
+    district: District | None,
+    default_password: str,
+    hasher: Hasher,
+    now: datetime,
+    reset_mode: ResetMode = ResetMode.RANDOM,
+) -> School:
+    """A new school with its default student password."""
+    school = School(
+        name=name,
+        district_id=district.id if district else None,
+        reset_mode=reset_mode,
+        created_at=now,
+    )
+    db.add(school)
+    db.flush()
+    set_default_password(db, school=school, password=default_password, hasher=hasher, now=now)
+    return school
+
+
+def create_campus(db: Session, *, school: School, name: str) -> Campus:
+    """A new campus (校区) with a fresh campus code."""
+    campus = Campus(school_id=school.id, name=name, code=new_campus_code(db))
+    db.add(campus)
+    db.flush()
+    return campus
+
+
+def add_stage(
+    db: Session, *, campus: Campus, stage: Stage, school_system: SchoolSystem
+) -> StageUnit:
+    """A new stage (学段) on a campus."""
+    unit = StageUnit(
+        campus_id=campus.id,
+        stage=stage,
+        school_system=school_system,
+        grade_name_overrides={},
+    )
+    db.add(unit)
+    db.flush()
+    return unit
+
+
+def add_grade(
+    db: Session,
+    *,
+    stage_unit: StageUnit,
+    enrollment_year: int,
+    school_system: SchoolSystem | None = None,
+) -> Grade:
+    """A new grade (年级), named by its enrollment year."""
+    grade = Grade(
+        stage_id=stage_unit.id,
+        enrollment_year=enrollment_year,
+        school_system=school_system or stage_unit.school_system,
+        year_offset=0,
+    )
+    db.add(grade)
+    db.flush()
+    return grade
+
+
+def add_class(
+    db: Session, *, grade: Grade, number: int, now: datetime, class_code: str | None = None
+) -> SchoolClass:
+    """A new administrative class (班级) in a grade."""
+    unit = grade.stage_unit
+    school_class = SchoolClass(
+        school_id=unit.campus.school_id,
+        campus_id=unit.campus_id,
+        grade_id=grade.id,
+        kind=ClassKind.ADMINISTRATIVE,
+        number=number,
+        class_code=class_code or new_class_code(db),
+        graduation_year=schoolyear.graduation_year(
+            unit.stage, grade.school_system, grade.enrollment_year
+        ),
+        created_at=now,
+    )
+    db.add(school_class)
+    db.flush()
+    return school_class
+
+
+def effective_today(grade: Grade, today: date) -> date:
+    """The date the grade's name is computed for, after any promotion by hand."""
+    if grade.year_offset:
+        day = 28 if (today.month, today.day) == (2, 29) else today.day
+        return today.replace(year=today.year + grade.year_offset, day=day)
+    return today
+
+
+def grade_name(grade: Grade, today: date, boundary: YearBoundary) -> str:
+    """The grade's display name today (一年级 … 高三, or graduated)."""
+    unit = grade.stage_unit
+    overrides = {int(k): str(v) for k, v in (unit.grade_name_overrides or {}).items()}
+    if grade.graduated_at is not None:
+        return f"{grade.enrollment_year}级(已毕业)"
+    return schoolyear.grade_name(
+        unit.stage,
+        grade.school_system,
+        grade.enrollment_year,
+        effective_today(grade, today),
+        boundary,
+        overrides=overrides or None,
+    )
+
+
+def is_graduated(grade: Grade, today: date, boundary: YearBoundary) -> bool:
+    """Whether the grade has left its stage (by the calendar, or by hand)."""
+    if grade.graduated_at is not None:
+        return True
+    return schoolyear.is_graduated(
+        grade.stage_unit.stage,
+        grade.school_system,
+        grade.enrollment_year,
+        effective_today(grade, today),
+        boundary,
+    )
+
+
+def class_display_name(school_class: SchoolClass, today: date, boundary: YearBoundary) -> str:
+    """三年级1班 for an administrative class; its own name for a teaching class."""
+    if school_class.kind is ClassKind.TEACHING or school_class.grade is None:
+        return school_class.name or school_class.class_code
+    return schoolyear.class_name(
+        grade_name(school_class.grade, today, boundary),
+        school_class.number or 0,
+    )
+
+
+def boundary_from(month: int, day: int) -> YearBoundary:
+    """The school-year boundary of the settings."""
+    return YearBoundary(month=month, day=day)
+
+
+def find_class_by_code(db: Session, code: str) -> SchoolClass | None:
+    """The class with this class code (全网搜索班级)."""
+    return db.scalar(select(SchoolClass).where(SchoolClass.class_code == code.strip().lower()))

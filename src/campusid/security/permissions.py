@@ -1,0 +1,205 @@
+"""Who may do what: permissions, the roles that hold them, and a person's roles.
+
+Permissions are named `<scope>:<resource>:<action>`; roles map to permissions in one table.
+Object-level checks (is this the homeroom teacher of *this* student's class?) live in the
+domain's service, and are called through the dependency that loads the object in the URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.classes.models import ClassTeacher, GradeLeader
+from campusid.families.models import ParentLink
+
+
+class Role(StrEnum):
+    """Every role a person can hold."""
+
+    STUDENT = "student"
+    PARENT = "parent"
+    TEACHER = "teacher"
+    HOMEROOM_TEACHER = "homeroom_teacher"
+    GRADE_LEADER = "grade_leader"
+    SCHOOL_ADMIN = "school_admin"
+    AGENT = "agent"
+    PLATFORM_ADMIN = "platform_admin"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.STUDENT: "学生",
+    Role.PARENT: "家长",
+    Role.TEACHER: "教师",
+    Role.HOMEROOM_TEACHER: "班主任",
+    Role.GRADE_LEADER: "年级组长",
+    Role.SCHOOL_ADMIN: "学校管理员",
+    Role.AGENT: "客服",
+    Role.PLATFORM_ADMIN: "平台管理员",
+}
+
+
+class Permission(StrEnum):
+    """Every permission of the platform."""
+
+    OWN_PASSWORD_CHANGE = "own:password:change"
+    OWN_PROFILE_VIEW = "own:profile:view"
+    CLASS_VIEW = "class:members:view"
+    CLASS_MANAGE = "class:members:manage"
+    CLASS_RESET_PASSWORD = "class:password:reset"
+    CHILD_LINK = "family:child:link"
+    CHILD_PASSWORD_CHANGE = "family:password:change"
+    GRADE_VIEW = "grade:classes:view"
+    SCHOOL_MANAGE = "school:organisation:manage"
+    SCHOOL_MEMBERS_MANAGE = "school:members:manage"
+    SCHOOL_AUDIT_VIEW = "school:audit:view"
+    SCHOOL_RESET_PASSWORD = "school:password:reset"
+    SERVICEDESK_LOOKUP = "servicedesk:account:lookup"
+    SERVICEDESK_RESET = "servicedesk:password:reset"
+    PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
+    PLATFORM_AGENTS_MANAGE = "platform:agents:manage"
+    PLATFORM_AUDIT_VIEW = "platform:audit:view"
+
+
+_EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.STUDENT: frozenset(_EVERYONE),
+    Role.PARENT: frozenset(_EVERYONE | {Permission.CHILD_LINK, Permission.CHILD_PASSWORD_CHANGE}),
+    Role.TEACHER: frozenset(_EVERYONE | {Permission.CLASS_VIEW}),
+    Role.HOMEROOM_TEACHER: frozenset(
+        _EVERYONE
+        | {
+            Permission.CLASS_VIEW,
+            Permission.CLASS_MANAGE,
+            Permission.CLASS_RESET_PASSWORD,
+        }
+    ),
+    Role.GRADE_LEADER: frozenset(_EVERYONE | {Permission.CLASS_VIEW, Permission.GRADE_VIEW}),
+    Role.SCHOOL_ADMIN: frozenset(
+        _EVERYONE
+        | {
+            Permission.CLASS_VIEW,
+            Permission.CLASS_MANAGE,
+            Permission.CLASS_RESET_PASSWORD,
+            Permission.GRADE_VIEW,
+            Permission.SCHOOL_MANAGE,
+            Permission.SCHOOL_MEMBERS_MANAGE,
+            Permission.SCHOOL_AUDIT_VIEW,
+            Permission.SCHOOL_RESET_PASSWORD,
+        }
+    ),
+    Role.AGENT: frozenset(
+        _EVERYONE
+        | {
+            Permission.SERVICEDESK_LOOKUP,
+            Permission.SERVICEDESK_RESET,
+        }
+    ),
+    Role.PLATFORM_ADMIN: frozenset(
+        _EVERYONE
+        | {
+            Permission.PLATFORM_SCHOOLS_MANAGE,
+            Permission.PLATFORM_AGENTS_MANAGE,
+            Permission.PLATFORM_AUDIT_VIEW,
+        }
+    ),
+}
+
+
+@dataclass
+class Principal:
+    """A signed-in person with the roles they hold and where they hold them."""
+
+    user: User
+    roles: set[Role] = field(default_factory=set)
+    admin_school_ids: set[int] = field(default_factory=set)
+    member_school_ids: set[int] = field(default_factory=set)
+    taught_class_ids: set[int] = field(default_factory=set)
+    homeroom_class_ids: set[int] = field(default_factory=set)
+    led_grade_ids: set[int] = field(default_factory=set)
+    child_ids: set[int] = field(default_factory=set)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """The union of the permissions of every role held."""
+        held: set[Permission] = set(_EVERYONE)
+        for role in self.roles:
+            held |= ROLE_PERMISSIONS[role]
+        return frozenset(held)
+
+    def has(self, permission: Permission) -> bool:
+        """Whether any held role grants the permission (the object check comes after)."""
+        return permission in self.permissions
+
+    @property
+    def main_role(self) -> Role | None:
+        """The role shown beside the name: the highest held."""
+        for role in (
+            Role.PLATFORM_ADMIN,
+            Role.AGENT,
+            Role.SCHOOL_ADMIN,
+            Role.GRADE_LEADER,
+            Role.HOMEROOM_TEACHER,
+            Role.TEACHER,
+            Role.PARENT,
+            Role.STUDENT,
+        ):
+            if role in self.roles:
+                return role
+        return None
+
+
+def principal_for(db: Session, user: User) -> Principal:
+    """Load a person's roles (a handful of indexed queries, once per request)."""
+    principal = Principal(user=user)
+    if user.is_platform_admin:
+        principal.roles.add(Role.PLATFORM_ADMIN)
+    if user.is_agent:
+        principal.roles.add(Role.AGENT)
+    for membership in db.scalars(
+        select(SchoolMembership).where(
+            SchoolMembership.user_id == user.id,
+            SchoolMembership.active.is_(True),
+        )
+    ):
+        principal.member_school_ids.add(membership.school_id)
+        if membership.role is SchoolRole.SCHOOL_ADMIN:
+            principal.roles.add(Role.SCHOOL_ADMIN)
+            principal.admin_school_ids.add(membership.school_id)
+        elif membership.role is SchoolRole.STUDENT:
+            principal.roles.add(Role.STUDENT)
+        elif membership.role is SchoolRole.TEACHER:
+            principal.roles.add(Role.TEACHER)
+        elif membership.role is SchoolRole.PARENT:
+            principal.roles.add(Role.PARENT)
+    for class_id, is_homeroom in db.execute(
+        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
+            ClassTeacher.teacher_id == user.id
+        )
+    ):
+        principal.roles.add(Role.TEACHER)
+        principal.taught_class_ids.add(class_id)
+        if is_homeroom:
+            principal.roles.add(Role.HOMEROOM_TEACHER)
+            principal.homeroom_class_ids.add(class_id)
+    principal.led_grade_ids = set(
+        db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user.id))
+    )
+    if principal.led_grade_ids:
+        principal.roles.add(Role.GRADE_LEADER)
+    principal.child_ids = set(
+        db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == user.id))
+    )
+    if principal.child_ids:
+        principal.roles.add(Role.PARENT)
+    return principal

@@ -1,0 +1,26 @@
+"""Column helpers shared by the domain models."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Enum as SAEnum
+
+
+def enum_by_value(enum_cls: type[Enum], length: int = 32) -> SAEnum:
+    """Store an enum by its value (not its name), as a portable VARCHAR with a CHECK."""
+    return SAEnum(
+        enum_cls,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        create_constraint=True,
+        name=enum_cls.__name__.lower(),
+    )
+
+
+def json_default() -> dict[str, Any]:
+    """A fresh empty JSON object."""
+    return {}

@@ -1,0 +1,262 @@
+"""What every page handler shares: templates, dependencies, and the errors they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from campusid import nav
+from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
+from campusid.accounts.models import User
+from campusid.audit.service import ClientInfo
+from campusid.clock import SHANGHAI, Clock
+from campusid.context import Services
+from campusid.i18n import COOKIE_NAME as LANG_COOKIE
+from campusid.i18n import LANGUAGES, pick_language, translations
+from campusid.security import csrf
+from campusid.security.permissions import Permission, Principal, principal_for
+from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the page, as the page frame shows it."""
+
+    id: int
+    real_name: str
+    must_change_password: bool
+
+
+class LoginRequired(Exception):  # noqa: N818 - flow control, not an error
+    """The page needs a signed-in person."""
+
+
+class PasswordChangeRequired(Exception):  # noqa: N818
+    """The person must change their password before anything else."""
+
+
+class PermissionDenied(Exception):  # noqa: N818
+    """The person may not do this (a 403 page, audited by the caller where it matters)."""
+
+    def __init__(self, message: str = "您没有权限执行此操作") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(Exception):  # noqa: N818
+    """Nothing here (or nothing this person may know of)."""
+
+
+def _format_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return str(value.astimezone(SHANGHAI).strftime(fmt))
+
+
+@cache
+def environment(language: str) -> Environment:
+    """The Jinja2 environment of a language, with autoescaping and the masking filters."""
+    env = Environment(
+        loader=PackageLoader("campusid", "templates"),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        mask_phone=mask_phone,
+        mask_id_card=mask_id_card,
+        mask_email=mask_email,
+        localtime=_format_time,
+    )
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language),
+        newstyle=True,
+    )
+    env.globals["language"] = language
+    return env
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    return request.app.state.services
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session and one transaction per request: committed if the handler succeeds."""
+    services = get_services(request)
+    session = services.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_clock(request: Request) -> Clock:
+    """The injected clock."""
+    return get_services(request).clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def client_info(request: Request) -> ClientInfo:
+    """The client's address and browser, for audit events."""
+    return ClientInfo(
+        address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+Client = Annotated[ClientInfo, Depends(client_info)]
+
+
+def optional_user(request: Request, db: DbSession) -> User | None:
+    """The signed-in person, if any (loaded once per request)."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    user = None
+    token = request.cookies.get(SESSION_COOKIE)
+    services = get_services(request)
+    if token:
+        info = services.sessions.load(db, token, services.clock.now())
+        if info is not None:
+            user = db.get(User, info.user_id)
+    request.state.user = user
+    # A plain copy for the page frame, readable even after the transaction has ended.
+    request.state.viewer = (
+        Viewer(user.id, user.real_name, user.must_change_password) if user else None
+    )
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def user_even_if_must_change(user: OptionalUser) -> User:
+    """The signed-in person, even one who must still change their password."""
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+PendingUser = Annotated[User, Depends(user_even_if_must_change)]
+
+
+def current_user(user: PendingUser) -> User:
+    """The signed-in person, who has no forced password change pending."""
+    if user.must_change_password:
+        raise PasswordChangeRequired
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_principal(request: Request, db: DbSession, user: CurrentUser) -> Principal:
+    """The signed-in person with their roles."""
+    if not hasattr(request.state, "principal"):
+        request.state.principal = principal_for(db, user)
+    return request.state.principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Any:
+    """A dependency refusing anyone whose roles do not grant the permission."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(permission):
+            raise PermissionDenied
+        return principal
+
+    return Depends(check)
+
+
+def session_token(request: Request) -> str | None:
+    """The raw session id of this browser (to keep it when ending the others)."""
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def language_of(request: Request) -> str:
+    """The page language for this request."""
+    return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """Render a page in the request's language, with the CSRF token and the signed-in person."""
+    language = language_of(request)
+    services = get_services(request)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "csrf_token": csrf.token_for(request),
+        "user": getattr(request.state, "user", None),
+        "viewer": getattr(request.state, "viewer", None),
+        "principal": getattr(request.state, "principal", None),
+        "language": language,
+        "languages": LANGUAGES,
+        "settings": services.settings,
+        "is_htmx": request.headers.get("hx-request") == "true",
+        "nav_items": nav.items_for(
+            getattr(request.state, "principal", None),
+            _paths(request.app),
+        ),
+    }
+    ctx.update(context or {})
+    html = environment(language).get_template(name).render(ctx)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def _paths(app: Any) -> set[str]:
+    cached = getattr(app.state, "route_paths", None)
+    if cached is None:
+        cached = {getattr(route, "path", "") for route in app.routes}
+        app.state.route_paths = cached
+    return cached
+
+
+def redirect(url: str, status_code: int = 303) -> RedirectResponse:
+    """A redirect; after a POST, 303 so the browser follows with a GET."""
+    return RedirectResponse(url, status_code=status_code)
+
+
+def login_url(next_path: str) -> str:
+    """The login page, coming back to `next_path` afterwards."""
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go to after sign-in; anything else (another site) becomes the home."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies get the Secure flag: by setting, else when the request came over HTTPS."""
+    configured = get_services(request).settings.cookie_secure
+    return bool(configured) if configured is not None else request.url.scheme == "https"

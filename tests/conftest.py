@@ -1,0 +1,153 @@
+"""Test fixtures: the schema built by the migrations, each test in a rolled-back transaction.
+
+The database is SQLite in a temporary file unless CAMPUSID_TEST_DATABASE_URL names another
+(CI runs the suite a second time against PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from campusid import migrate
+from campusid.app import create_app
+from campusid.clock import FixedClock
+from campusid.config import Settings
+from campusid.context import Services, build_services
+from campusid.db import make_engine
+from campusid.security.passwords import Hasher
+
+# Monday 2026-11-30 10:00 in Shanghai: a working day, inside service hours.
+TEST_NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("CAMPUSID_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An engine on a database whose schema the migrations built."""
+    url = _database_url(tmp_path_factory)
+    engine = make_engine(url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    with engine.begin() as conn:
+        migrate.upgrade(connection=conn)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The injected clock, standing at TEST_NOW until a test moves it."""
+    return FixedClock(TEST_NOW)
+
+
+@pytest.fixture(scope="session")
+def hasher() -> Hasher:
+    """argon2id with tiny parameters, so tests are quick (production ones are tested apart)."""
+    return Hasher(time_cost=1, memory_cost=256, parallelism=1)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for tests."""
+    return Settings(environment="development", database_url="sqlite://", secret_key="test-key")
+
+
+@pytest.fixture
+def services(
+    settings: Settings,
+    clock: FixedClock,
+    engine: Engine,
+    connection: Connection,
+    hasher: Hasher,
+) -> Services:
+    """The app's services, with every request's session joined to the test's transaction."""
+    services = build_services(settings, clock=clock, engine=engine, hasher=hasher)
+    services.session_factory = sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+    )
+    hasher.verify_calls = 0
+    return services
+
+
+@pytest.fixture
+def db(services: Services) -> Iterator[Session]:
+    """A session for arranging and checking data, on the test's transaction."""
+    session = services.session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def app(services: Services):  # type: ignore[no-untyped-def]
+    """The application under test."""
+    return create_app(services.settings, services)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A browser-like HTTP client."""
+    with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def make_client(app):  # type: ignore[no-untyped-def]
+    """Another browser, for tests that need two sessions."""
+    clients: list[TestClient] = []
+
+    def make() -> TestClient:
+        c = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def world(db: Session, services: Services):  # type: ignore[no-untyped-def]
+    """The guide's demo world (柯桥区 / 之江汇学校 / 五年级1班 gu22cm), committed to the test DB."""
+    from tests.support.world import build_world
+
+    world = build_world(db, services)
+    db.commit()
+    return world
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which database the suite runs against."""
+    url = os.environ.get("CAMPUSID_TEST_DATABASE_URL", "sqlite (temporary file)")
+    return f"campusid test database: {url.split('@')[-1]}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
