@@ -39,6 +39,17 @@ class Settings(BaseSettings):
 
     default_language: str = "zh_CN"
 
+    # Messaging: SMS through an HTTP gateway when configured, else the development outbox.
+    sms_gateway_url: str | None = None
+    sms_gateway_key: str | None = None
+    # Mail over SMTP when a host is configured, else the development outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "campusid <no-reply@campusid.local>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
     @property
     def is_development(self) -> bool:
         """Development and demo modes show the message outbox."""

@@ -12,6 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from campusid.clock import Clock, SystemClock
 from campusid.config import Settings
 from campusid.db import make_engine, make_session_factory
+from campusid.messaging.senders import (
+    HttpSmsGateway,
+    MailSender,
+    OutboxMailSender,
+    OutboxSmsSender,
+    SmsSender,
+    SmtpMailSender,
+)
 from campusid.security.passwords import Hasher
 from campusid.security.ratelimit import RateLimits
 from campusid.security.sessions import (
@@ -33,6 +41,8 @@ class Services:
     hasher: Hasher
     limits: RateLimits
     sessions: SessionStore
+    sms: SmsSender
+    mail: MailSender
     redis: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -68,9 +78,28 @@ def build_services(
     limits.define(
         "login.address", settings.login_address_limit, settings.login_address_window_seconds
     )
+    sms: SmsSender = (
+        HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key or "")
+        if settings.sms_gateway_url
+        else OutboxSmsSender(clock)
+    )
+    mail: MailSender = (
+        SmtpMailSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+        if settings.smtp_host
+        else OutboxMailSender(clock)
+    )
     return Services(
         settings=settings,
         clock=clock,
+        sms=sms,
+        mail=mail,
         engine=engine,
         session_factory=make_session_factory(engine),
         hasher=hasher or Hasher(),

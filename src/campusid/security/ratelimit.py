@@ -75,6 +75,12 @@ class RateLimits:
         self._limiters[name] = limiter
         return limiter
 
+    def named(self, name: str, count: int, window_seconds: int) -> RateLimiter:
+        """The named limiter, defined with these numbers on first use (domains call this)."""
+        if name not in self._limiters:
+            return self.define(name, count, window_seconds)
+        return self._limiters[name]
+
     def __getitem__(self, name: str) -> RateLimiter:
         return self._limiters[name]
 

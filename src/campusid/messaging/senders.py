@@ -1,0 +1,182 @@
+"""SMS and mail senders: a development outbox, an SMTP sender and an HTTP SMS gateway adapter.
+
+Every sender is a small Protocol so services depend on the interface, not on a provider. The
+development outbox keeps each message in the `outbox_messages` table (shown on /dev/outbox in
+development and demo mode) and logs it with any code masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import smtplib
+import urllib.request
+from collections.abc import Mapping
+from email.message import EmailMessage
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from campusid.accounts.identifiers import mask_email, mask_phone
+from campusid.clock import Clock
+from campusid.messaging.models import OutboxMessage
+
+log = logging.getLogger("campusid.messaging")
+
+# The texts of every message the platform sends; params fill the {placeholders}.
+SMS_TEMPLATES: dict[str, str] = {
+    "signup_code": "【之江汇】您的注册验证码为{code},10分钟内有效。如非本人操作,请忽略。",
+    "recovery_code": "【之江汇】您正在找回密码,验证码为{code},10分钟内有效,请勿告诉他人。",
+    "bind_code": "【之江汇】您正在绑定手机号,验证码为{code},10分钟内有效。",
+    "verify_code": "【之江汇】客服正在核实您的身份,验证码为{code},请告知客服人员。",
+    "temporary_password": (
+        "【之江汇】您的账号密码已由客服重置,临时密码为{password},登录后须修改。"
+    ),
+    "password_changed": (
+        "【之江汇】{name}的账号密码已于{time}通过「{route}」修改。如非知情,请联系学校。"
+    ),
+}
+MAIL_TEMPLATES: dict[str, tuple[str, str]] = {
+    "recovery_code": (
+        "之江汇 找回密码验证码",
+        "您好:\n\n您正在找回之江汇账号的密码,验证码为 {code},10分钟内有效。\n"
+        "如非本人操作,请忽略本邮件,您的密码不会改变。\n",
+    ),
+    "bind_code": (
+        "之江汇 绑定邮箱验证码",
+        "您好:\n\n您正在绑定邮箱,验证码为 {code},10分钟内有效。\n",
+    ),
+}
+
+_SECRET_PARAM = re.compile(r"code|password", re.IGNORECASE)
+
+
+def _render(template: str, params: Mapping[str, str]) -> str:
+    return template.format_map(dict(params))
+
+
+def _masked_params(params: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("******" if _SECRET_PARAM.search(k) else v) for k, v in params.items()}
+
+
+class SmsSender(Protocol):
+    """Sends a text message from a template."""
+
+    def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None: ...
+
+
+class MailSender(Protocol):
+    """Sends an email from a template."""
+
+    def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None: ...
+
+
+class OutboxSmsSender:
+    """Development SMS: kept in the outbox table, logged with codes masked."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None:
+        """Keep the message in the outbox."""
+        body = _render(SMS_TEMPLATES[template], params)
+        db.add(
+            OutboxMessage(
+                channel="sms",
+                recipient=phone,
+                template=template,
+                body=body,
+                created_at=self.clock.now(),
+            )
+        )
+        log.info("sms to %s: %s %s", mask_phone(phone), template, _masked_params(params))
+
+
+class OutboxMailSender:
+    """Development mail: kept in the outbox table."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None:
+        """Keep the message in the outbox."""
+        subject, text = MAIL_TEMPLATES[template]
+        body = subject + "\n\n" + _render(text, params)
+        db.add(
+            OutboxMessage(
+                channel="email",
+                recipient=to,
+                template=template,
+                body=body,
+                created_at=self.clock.now(),
+            )
+        )
+        log.info("mail to %s: %s %s", mask_email(to), template, _masked_params(params))
+
+
+class SmtpMailSender:
+    """Mail over SMTP (STARTTLS when asked)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password, self.starttls, self.timeout = (
+            username,
+            password,
+            starttls,
+            timeout,
+        )
+
+    def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None:
+        """Send the mail now."""
+        subject, text = MAIL_TEMPLATES[template]
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(_render(text, params))
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+        log.info("mail sent to %s: %s", mask_email(to), template)
+
+
+class HttpSmsGateway:
+    """A provider's HTTP SMS API: POSTs JSON {phone, template, params} with a bearer key."""
+
+    def __init__(self, url: str, api_key: str, timeout: float = 10) -> None:
+        self.url, self.api_key, self.timeout = url, api_key, timeout
+
+    def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None:
+        """Hand the message to the gateway."""
+        payload = json.dumps(
+            {
+                "phone": phone,
+                "template": template,
+                "params": dict(params),
+                "text": _render(SMS_TEMPLATES[template], params),
+            }
+        ).encode()
+        request = urllib.request.Request(  # noqa: S310 - the URL comes from settings
+            self.url,
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            if response.status >= 300:
+                raise RuntimeError(f"SMS gateway answered {response.status}")
+        log.info("sms sent to %s: %s", mask_phone(phone), template)
