@@ -22,6 +22,7 @@ from campusid.org.models import (
     StageUnit,
 )
 from campusid.security.models import SessionRecord
+from campusid.security.onetime import OneTimeCode
 
 __all__ = [
     "AuditEvent",
@@ -36,6 +37,7 @@ __all__ = [
     "GradeLeader",
     "JoinRequest",
     "Notice",
+    "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
     "School",

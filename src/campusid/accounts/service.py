@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -173,6 +174,12 @@ def password_problems(user: User, password: str, confirm: str | None = None) -> 
     return problems
 
 
+# Called inside set_password, in its transaction: other domains (e.g. the OpenID Connect
+# provider revoking refresh tokens) end what they hold for the account.
+PasswordChangeListener = Callable[[Session, User, datetime], None]
+password_change_listeners: list[PasswordChangeListener] = []
+
+
 ROUTE_LABELS = {
     Route.OWN: "本人修改",
     Route.TEACHER: "班主任重置",
@@ -210,6 +217,8 @@ def set_password(
     user.password_changed_at = now
     services.sessions.delete_for_user(db, user.id, keep_token=keep_session)
     services.limits["login.account"].clear(str(user.id))
+    for listener in password_change_listeners:
+        listener(db, user, now)
     audit.record(
         db,
         now=now,
