@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     # A random key per process is safe but logs everyone out on restart; set it in production.
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
 
+    # Key of the personal identifiers encrypted at rest (`campusid new-data-key` makes one).
+    # Required in production; development and tests use a fixed development key.
+    data_key: str | None = None
+
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS

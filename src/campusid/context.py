@@ -20,6 +20,7 @@ from campusid.messaging.senders import (
     SmsSender,
     SmtpMailSender,
 )
+from campusid.security import crypto
 from campusid.security.passwords import Hasher
 from campusid.security.ratelimit import RateLimits
 from campusid.security.sessions import (
@@ -55,6 +56,9 @@ def build_services(
     hasher: Hasher | None = None,
 ) -> Services:
     """Wire the app's parts from settings; tests pass their own clock, engine or hasher."""
+    if settings.environment == "production" and not settings.data_key:
+        raise RuntimeError("CAMPUSID_DATA_KEY must be set in production")
+    crypto.configure(settings.data_key)
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     lifetimes = Lifetimes(

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
+from campusid.security.crypto import EncryptedString
 from campusid.types import enum_by_value
 
 
@@ -57,12 +58,13 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
-    id_card_number: Mapped[str | None] = mapped_column(String(18), unique=True, comment="身份证号")
+    # Encrypted at rest (see security/crypto.py); equality look-ups work, LIKE does not.
+    phone: Mapped[str | None] = mapped_column(EncryptedString("users.phone"), unique=True)
+    id_card_number: Mapped[str | None] = mapped_column(
+        EncryptedString("users.id_card_number"), unique=True, comment="身份证号"
+    )
     registration_number: Mapped[str | None] = mapped_column(
-        String(32),
-        unique=True,
-        comment="学籍号",
+        EncryptedString("users.registration_number"), unique=True, comment="学籍号"
     )
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     real_name: Mapped[str] = mapped_column(String(64))

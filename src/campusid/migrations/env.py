@@ -7,8 +7,10 @@ from alembic import context
 from campusid.config import get_settings
 from campusid.db import make_engine
 from campusid.models import Base
+from campusid.security import crypto
 
 target_metadata = Base.metadata
+crypto.configure(get_settings().data_key)
 
 
 def run_migrations() -> None:
