@@ -6,6 +6,7 @@ The database is SQLite in a temporary file unless CAMPUSID_TEST_DATABASE_URL nam
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ from campusid.clock import FixedClock
 from campusid.config import Settings
 from campusid.context import Services, build_services
 from campusid.db import make_engine
+from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
 from campusid.security.passwords import Hasher
+from tests.support.secrets import CAPTURE, leaks, remember
 
 # Monday 2026-11-30 10:00 in Shanghai: a working day, inside service hours.
 TEST_NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -76,7 +79,9 @@ def hasher() -> Hasher:
 @pytest.fixture
 def settings() -> Settings:
     """Settings for tests."""
-    return Settings(environment="development", database_url="sqlite://", secret_key="test-key")
+    return Settings(
+        environment="development", database_url="sqlite://", secret_key="test-key", log_json=False
+    )
 
 
 @pytest.fixture
@@ -141,7 +146,31 @@ def world(db: Session, services: Services):  # type: ignore[no-untyped-def]
 
     world = build_world(db, services)
     db.commit()
+    for user in world.users.values():
+        remember(user.id_card_number, user.phone, user.registration_number)
     return world
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Capture every log record of the session, for the secrets scan at the end."""
+    remember(DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD)
+    root = logging.getLogger()
+    root.addHandler(CAPTURE)
+    root.setLevel(logging.INFO)
+    # The test client's own request log is the browser's side, not the platform's logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any password, code, session id or identifier reached a log."""
+    found = leaks()
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"SECRETS IN LOGS: {len(found)} log lines hold a secret:", red=True)
+            for secret, line in found[:20]:
+                reporter.write_line(f"  {secret}: {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_report_header(config: pytest.Config) -> str:

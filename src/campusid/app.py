@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import campusid
+from campusid import logs
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.security import csrf
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """The campusid web application."""
     settings = settings or get_settings()
     services = services or build_services(settings)
+    if settings.log_json:
+        logs.configure_logging(settings.log_level)
     app = FastAPI(
         title="campusid",
         version="0.1.0",
@@ -174,4 +177,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             )
         return response
 
+    app.middleware("http")(logs.request_context)
     return app

@@ -124,6 +124,8 @@ def serve(
         reload=reload,
         proxy_headers=True,
         server_header=False,
+        access_log=False,  # campusid.access logs each request, without its query string
+        log_config=None,  # the app installs JSON logging itself (in every worker)
     )
 
 

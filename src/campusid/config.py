@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     default_language: str = "zh_CN"
 
+    log_json: bool = True  # JSON lines on stdout; tests turn it off and capture records
+    log_level: str = "INFO"
+
     # Messaging: SMS through an HTTP gateway when configured, else the development outbox.
     sms_gateway_url: str | None = None
     sms_gateway_key: str | None = None
