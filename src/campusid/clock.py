@@ -44,6 +44,25 @@ class FixedClock:
         self._at += timedelta(**kwargs)
 
 
+class FileClock:
+    """The time written in a file (ISO 8601), else the real time: end-to-end tests move it.
+
+    Only for development and test servers; build_services refuses it in production.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        """The file's time if it holds one, else now."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except FileNotFoundError:
+            return datetime.now(UTC)
+        return datetime.fromisoformat(text).astimezone(UTC) if text else datetime.now(UTC)
+
+
 def local_today(clock: Clock) -> date:
     """Today's date in China, where every school of the platform is."""
     return clock.now().astimezone(SHANGHAI).date()

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
 
     default_language: str = "zh_CN"
 
+    # End-to-end tests set the server's clock through this file; refused in production.
+    clock_file: str | None = None
+
     log_json: bool = True  # JSON lines on stdout; tests turn it off and capture records
     log_level: str = "INFO"
 

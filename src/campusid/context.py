@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from campusid.clock import Clock, SystemClock
+from campusid.clock import Clock, FileClock, SystemClock
 from campusid.config import Settings
 from campusid.db import make_engine, make_session_factory
 from campusid.messaging.senders import (
@@ -59,6 +59,10 @@ def build_services(
     if settings.environment == "production" and not settings.data_key:
         raise RuntimeError("CAMPUSID_DATA_KEY must be set in production")
     crypto.configure(settings.data_key)
+    if settings.clock_file and clock is None:
+        if settings.environment == "production":
+            raise RuntimeError("CAMPUSID_CLOCK_FILE is for test servers only")
+        clock = FileClock(settings.clock_file)
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     lifetimes = Lifetimes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
@@ -61,6 +62,9 @@ def _format_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return str(value.astimezone(SHANGHAI).strftime(fmt))
 
 
+_current_csrf_token: ContextVar[str] = ContextVar("current_csrf_token", default="")
+
+
 @cache
 def environment(language: str) -> Environment:
     """The Jinja2 environment of a language, with autoescaping and the masking filters."""
@@ -82,6 +86,8 @@ def environment(language: str) -> Environment:
         newstyle=True,
     )
     env.globals["language"] = language
+    # A function, not a context variable, so macros imported without context can use it.
+    env.globals["current_csrf_token"] = _current_csrf_token.get
     return env
 
 
@@ -227,7 +233,11 @@ def render(
         ),
     }
     ctx.update(context or {})
-    html = environment(language).get_template(name).render(ctx)
+    token = _current_csrf_token.set(ctx["csrf_token"])
+    try:
+        html = environment(language).get_template(name).render(ctx)
+    finally:
+        _current_csrf_token.reset(token)
     return HTMLResponse(html, status_code=status_code)
 
 

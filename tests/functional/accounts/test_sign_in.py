@@ -283,3 +283,10 @@ def test_english_is_available(client):
     client.get("/lang/en?next=/login")
     assert "Sign in" in client.get("/login").text
     _ = timedelta
+
+
+def test_forms_carry_the_token_of_the_cookie(client):
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
+    assert token
+    assert token == client.cookies.get("campusid_csrf")

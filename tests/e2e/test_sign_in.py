@@ -1,0 +1,38 @@
+"""Scenario: sign in, and a pupil on the school's default password is made to change it."""
+
+from __future__ import annotations
+
+from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
+from tests.e2e.conftest import DESKTOP, PHONE, new_page, sign_in
+
+
+def test_teacher_signs_in_to_the_personal_space(live_server, browser, shots):
+    page = new_page(browser, DESKTOP)
+    page.goto(live_server.url + "/login")
+    assert page.get_by_role("heading", name="统一认证登录").is_visible()
+    shots(page, "login")
+    sign_in(page, live_server.url, "chenxiaokai", "Wrong#Pass1")
+    assert page.get_by_role("alert").inner_text().startswith("账号或密码错误")
+    shots(page, "login-refused")
+    sign_in(page, live_server.url, "13800000001", DEMO_PASSWORD)
+    assert page.get_by_role("heading", name="陈小凯").is_visible()
+    shots(page, "space")
+    page.context.close()
+
+
+def test_pupil_on_default_password_must_change_it(live_server, browser, shots):
+    page = new_page(browser, PHONE)
+    sign_in(page, live_server.url, "s_xuesheng008", SCHOOL_DEFAULT_PASSWORD)
+    assert page.url.endswith("/password/change-required")
+    shots(page, "forced-change")
+    page.get_by_label("新密码").fill("Xuesheng#88")
+    page.get_by_label("确认密码").fill("Xuesheng#99")
+    page.get_by_role("button", name="确定").click()
+    assert "两次输入的密码不一致" in page.get_by_role("alert").inner_text()
+    page.get_by_label("新密码").fill("Xuesheng#88")
+    page.get_by_label("确认密码").fill("Xuesheng#88")
+    page.get_by_role("button", name="确定").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_text("密码已修改,欢迎回来").is_visible()
+    shots(page, "changed")
+    page.context.close()
