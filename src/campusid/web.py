@@ -113,7 +113,9 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": the transaction commits before the response leaves, so the page the
+# browser is redirected to always sees what this request wrote.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_clock(request: Request) -> Clock:

@@ -36,3 +36,34 @@ def test_pupil_on_default_password_must_change_it(live_server, browser, shots):
     assert page.get_by_text("密码已修改,欢迎回来").is_visible()
     shots(page, "changed")
     page.context.close()
+
+
+def test_concurrent_sign_ins_on_the_embedded_database(live_server):
+    """Many classrooms at once: concurrent sign-ins on SQLite all succeed (no 'locked')."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    def one(login: str) -> tuple[int, int]:
+        with httpx.Client(base_url=live_server.url, timeout=60) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            signed = client.post(
+                "/login", data={"login": login, "password": DEMO_PASSWORD, "csrf_token": token}
+            )
+            return signed.status_code, client.get("/").status_code
+
+    logins = [
+        "zhaoshuxue",
+        "sunbanzhu",
+        "lixiaoyao",
+        "heshuhuan",
+        "weiyingluo",
+        "linyiping",
+        "zhoubotong",
+        "p_lidaniang",
+    ] * 3
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, logins))
+    assert results == [(303, 200)] * len(logins)

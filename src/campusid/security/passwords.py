@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from argon2 import PasswordHasher, Type
@@ -21,6 +22,7 @@ class Hasher:
         time_cost: int = TIME_COST,
         memory_cost: int = MEMORY_COST_KIB,
         parallelism: int = PARALLELISM,
+        max_concurrent: int | None = None,
     ) -> None:
         self._ph = PasswordHasher(
             time_cost=time_cost,
@@ -29,22 +31,26 @@ class Hasher:
             type=Type.ID,
         )
         self._lock = threading.Lock()
+        # Each argon2 call takes 19 MiB: at most this many at once (one per core by default),
+        # so a flood of sign-ins queues instead of growing memory with the thread pool.
+        self._slots = threading.BoundedSemaphore(max_concurrent or os.cpu_count() or 2)
         self.verify_calls = 0
         # Verified against when the account is unknown, so the answer takes the same time.
         self._dummy_hash = self._ph.hash("campusid-dummy-password")
 
     def hash(self, password: str) -> str:
         """A new argon2id hash of the password."""
-        return self._ph.hash(password)
+        with self._slots:
+            return self._ph.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether the password matches; a missing hash costs a dummy verification."""
         with self._lock:
             self.verify_calls += 1
         try:
-            return self._ph.verify(password_hash or self._dummy_hash, password) and bool(
-                password_hash
-            )
+            with self._slots:
+                matched = self._ph.verify(password_hash or self._dummy_hash, password)
+            return matched and bool(password_hash)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 
