@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     environment: str = Field(default="development", description="development, demo or production")
     database_url: str = "sqlite:///var/campusid.db"
     redis_url: str | None = None
+    redis_prefix: str = "campusid"  # keys are "<prefix>:..."; several platforms may share Redis
     # A random key per process is safe but logs everyone out on restart; set it in production.
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
 

@@ -75,11 +75,16 @@ def build_services(
         import redis
 
         redis_client = redis.Redis.from_url(settings.redis_url)
-        sessions = RedisSessionStore(redis_client, lifetimes)
-        limits = RateLimits(settings.redis_url, clock)
+        sessions = RedisSessionStore(redis_client, lifetimes, prefix=settings.redis_prefix)
+        limits = RateLimits(
+            settings.redis_url,
+            clock,
+            prefix=settings.redis_prefix,
+            secret=settings.secret_key,
+        )
     else:
         sessions = DatabaseSessionStore(lifetimes)
-        limits = RateLimits("memory://", clock)
+        limits = RateLimits("memory://", clock, secret=settings.secret_key)
     limits.define(
         "login.account", settings.login_account_limit, settings.login_account_window_seconds
     )

@@ -6,6 +6,7 @@ key is counted in a fixed window bucket `floor(now / window)`, kept by the stora
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from limits.storage import Storage, storage_from_string
@@ -24,8 +25,18 @@ class Limit:
 class RateLimiter:
     """A named limiter: `login.account`, `login.address`, `recovery.phone`, ..."""
 
-    def __init__(self, name: str, limit: Limit, storage: Storage, clock: Clock) -> None:
+    def __init__(
+        self,
+        name: str,
+        limit: Limit,
+        storage: Storage,
+        clock: Clock,
+        prefix: str = "campusid",
+        secret: bytes = b"",
+    ) -> None:
         self.name = name
+        self.secret = secret[:64]
+        self.prefix = prefix
         self.limit = limit
         self._storage = storage
         self._clock = clock
@@ -34,7 +45,9 @@ class RateLimiter:
         return int(self._clock.now().timestamp()) // self.limit.window_seconds
 
     def _key(self, key: str) -> str:
-        return f"campusid:{self.name}:{key}:{self._bucket()}"
+        # Keys are often phone or ID numbers: the store only ever sees a keyed digest of them.
+        digest = hashlib.blake2b(key.encode(), key=self.secret, digest_size=16).hexdigest()
+        return f"{self.prefix}:{self.name}:{digest}:{self._bucket()}"
 
     def hit(self, key: str) -> bool:
         """Count one hit; False when this hit goes over the limit."""
@@ -62,7 +75,15 @@ class RateLimiter:
 class RateLimits:
     """The registry of the app's named limiters, sharing one storage."""
 
-    def __init__(self, storage_uri: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        storage_uri: str,
+        clock: Clock,
+        prefix: str = "campusid",
+        secret: str = "",
+    ) -> None:
+        self.prefix = prefix
+        self.secret = hashlib.sha256(secret.encode()).digest()
         storage = storage_from_string(storage_uri)
         assert isinstance(storage, Storage), "a synchronous storage is needed"
         self.storage = storage
@@ -71,7 +92,14 @@ class RateLimits:
 
     def define(self, name: str, count: int, window_seconds: int) -> RateLimiter:
         """Create (or replace) a named limiter."""
-        limiter = RateLimiter(name, Limit(count, window_seconds), self.storage, self.clock)
+        limiter = RateLimiter(
+            name,
+            Limit(count, window_seconds),
+            self.storage,
+            self.clock,
+            self.prefix,
+            self.secret,
+        )
         self._limiters[name] = limiter
         return limiter
 
