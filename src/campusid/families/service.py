@@ -354,24 +354,30 @@ def unlink(
         detail={"parent_id": parent.id, "relation": link.relation.value, "by_school": by_school},
     )
     by_whom = "学校管理员" if by_school else parent.real_name
-    messaging.notify(
-        db,
-        user_id=child.id,
-        kind="child_unlinked",
-        now=now,
-        actor_id=actor.id,
-        title="家长关联已解除",
-        body=f"{by_whom}已解除{parent.real_name}({link.relation.label})与您账号的关联。",
-    )
+    told = [
+        (
+            child.id,
+            "家长关联已解除",
+            f"{by_whom}已解除{parent.real_name}({link.relation.label})与您账号的关联。",
+        )
+    ]
     if by_school:
+        told.append(
+            (
+                parent.id,
+                "孩子关联已解除",
+                f"学校管理员已解除您与孩子{child.real_name}的关联。如有疑问,请联系学校。",
+            )
+        )
+    for user_id, title, body in told:
         messaging.notify(
             db,
-            user_id=parent.id,
+            user_id=user_id,
             kind="child_unlinked",
             now=now,
             actor_id=actor.id,
-            title="孩子关联已解除",
-            body=f"学校管理员已解除您与孩子{child.real_name}的关联。如有疑问,请联系学校。",
+            title=title,
+            body=body,
         )
     db.delete(link)
     db.flush()
