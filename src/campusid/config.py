@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
 
+    # families: linking children (关联孩子), guessing-resistant.
+    families_max_parents_per_child: int = 4
+    families_link_parent_limit: int = 5  # failed attempts per parent account per window
+    families_link_parent_window_seconds: int = 3600
+    families_link_target_limit: int = 5  # failed attempts per target ID card number per window
+    families_link_target_window_seconds: int = 3600
+    families_avatar_max_bytes: int = 2 * 1024 * 1024
+    # messaging: SMS sending limits (per phone number and per client address).
+    sms_phone_limit: int = 5
+    sms_phone_window_seconds: int = 3600
+    sms_address_limit: int = 30
+    sms_address_window_seconds: int = 3600
+
     @property
     def is_development(self) -> bool:
         """Development and demo modes show the message outbox."""

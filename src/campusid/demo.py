@@ -200,9 +200,9 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         db, school_class=class51, student=xuesheng8, now=now, student_number="08"
     )
 
-    parent = person("p_lidaniang", "李大娘", Gender.FEMALE, phone="13900000011")
+    parent = person("p_lidaniang", "李大娘", Gender.FEMALE, phone="13900000011", is_parent=True)
     accounts.join_school(db, user=parent, school_id=school.id, role=SchoolRole.PARENT, now=now)
     families.link(db, parent=parent, child=created[0], relation=Relation.MOTHER, now=now)
-    person("p_zhoujia", "周家长", Gender.MALE, phone="13900000015")
+    person("p_zhoujia", "周家长", Gender.MALE, phone="13900000015", is_parent=True)
 
     return DEMO_ACCOUNTS

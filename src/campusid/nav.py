@@ -28,6 +28,7 @@ NAV: list[NavItem] = [
     NavItem("客服工作台", "/servicedesk", lambda p: Role.AGENT in p.roles),
     NavItem("平台管理", "/platform", lambda p: Role.PLATFORM_ADMIN in p.roles),
     NavItem("账号安全", "/account/security", lambda p: True),
+    NavItem("我", "/me", lambda p: True),  # families: the app's 我 page
 ]
 
 

@@ -243,10 +243,21 @@ def render(
     return HTMLResponse(html, status_code=status_code)
 
 
+def _route_paths(routes: Any, prefix: str = "") -> Iterator[str]:
+    # FastAPI keeps an included router as one entry wrapping the router's own routes.
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _route_paths(inner.routes, prefix + getattr(context, "prefix", ""))
+        else:
+            yield prefix + getattr(route, "path", "")
+
+
 def _paths(app: Any) -> set[str]:
     cached = getattr(app.state, "route_paths", None)
     if cached is None:
-        cached = {getattr(route, "path", "") for route in app.routes}
+        cached = set(_route_paths(app.routes))
         app.state.route_paths = cached
     return cached
 

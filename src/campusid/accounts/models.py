@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
@@ -92,6 +92,17 @@ class User(Base):
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_agent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # families: a parent who signed up has the parent role before any child is linked.
+    is_parent: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        comment="家长: signed up or declared as a parent (linked children give the role too)",
+    )
+    avatar: Mapped[bytes | None] = mapped_column(
+        LargeBinary,
+        deferred=True,
+        comment="头像: a re-encoded JPEG, at most 256x256",
+    )
 
     @property
     def has_password(self) -> bool:

@@ -337,3 +337,19 @@ def join_school(
             membership.campus_id = campus_id
     db.flush()
     return membership
+
+
+# families: where a person belongs, e.g. the schools of a child a parent links.
+def active_school_ids(db: Session, *, user_id: int, role: SchoolRole) -> list[int]:
+    """The schools where the person is an active member in this role, oldest first."""
+    return list(
+        db.scalars(
+            select(SchoolMembership.school_id)
+            .where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.role == role,
+                SchoolMembership.active.is_(True),
+            )
+            .order_by(SchoolMembership.id)
+        )
+    )

@@ -62,3 +62,28 @@ def assign_teacher(
     existing.is_homeroom = homeroom
     db.flush()
     return existing
+
+
+# families: a child's classes and who heads them (told when a parent links the child).
+def classes_of_student(db: Session, *, student_id: int) -> list[SchoolClass]:
+    """The classes the student is in."""
+    return list(
+        db.scalars(
+            select(SchoolClass)
+            .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
+            .where(ClassStudent.student_id == student_id)
+            .order_by(SchoolClass.id)
+        )
+    )
+
+
+def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
+    """The homeroom teachers (班主任) of the student's classes."""
+    return list(
+        db.scalars(
+            select(ClassTeacher.teacher_id)
+            .join(ClassStudent, ClassStudent.class_id == ClassTeacher.class_id)
+            .where(ClassStudent.student_id == student_id, ClassTeacher.is_homeroom.is_(True))
+            .distinct()
+        )
+    )

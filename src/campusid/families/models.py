@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from campusid.accounts.models import User
 from campusid.db import Base, UTCDateTime
 from campusid.types import enum_by_value
 
@@ -35,5 +36,8 @@ class ParentLink(Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     relation: Mapped[Relation] = mapped_column(enum_by_value(Relation))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    parent: Mapped[User] = relationship(foreign_keys=[parent_id])
+    child: Mapped[User] = relationship(foreign_keys=[child_id])
 
     __table_args__ = (UniqueConstraint("parent_id", "child_id"),)

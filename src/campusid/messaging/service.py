@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campusid.messaging.models import Notice
+from campusid.messaging.models import Notice, OutboxMessage
+from campusid.security.onetime import target_digest
+from campusid.security.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from campusid.context import Services
 
 
 def notify(
@@ -63,3 +70,62 @@ def mark_all_read(db: Session, *, user_id: int, now: datetime) -> None:
         select(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None))
     ):
         notice.read_at = now
+
+
+def _sms_limiters(services: Services) -> tuple[RateLimiter, RateLimiter]:
+    settings = services.settings
+    return (
+        services.limits.named(
+            "sms.phone", settings.sms_phone_limit, settings.sms_phone_window_seconds
+        ),
+        services.limits.named(
+            "sms.address", settings.sms_address_limit, settings.sms_address_window_seconds
+        ),
+    )
+
+
+def _phone_key(services: Services, phone: str) -> str:
+    # A keyed digest, so the limiter storage (Redis) never holds phone numbers.
+    return target_digest(services.settings.secret_key, "sms.limit", phone)
+
+
+def sms_allowed(services: Services, *, phone: str, address: str | None) -> bool:
+    """Whether another SMS may go to this phone, asked from this client address."""
+    by_phone, by_address = _sms_limiters(services)
+    return not (
+        by_phone.exceeded(_phone_key(services, phone)) or by_address.exceeded(address or "unknown")
+    )
+
+
+def send_sms(
+    db: Session,
+    *,
+    services: Services,
+    phone: str,
+    template: str,
+    params: Mapping[str, str],
+    address: str | None,
+) -> bool:
+    """Send an SMS through the configured sender, counted per phone and per client address.
+
+    Returns False (and sends nothing) once either has had its fill for the window: SMS cost
+    money and annoy their recipients, so an address cannot spray codes at many phones.
+    """
+    if not sms_allowed(services, phone=phone, address=address):
+        return False
+    by_phone, by_address = _sms_limiters(services)
+    by_phone.hit(_phone_key(services, phone))
+    by_address.hit(address or "unknown")
+    services.sms.send(db, phone, template, params)
+    return True
+
+
+def outbox(db: Session, *, limit: int = 100) -> list[OutboxMessage]:
+    """The development outbox, newest first."""
+    return list(
+        db.scalars(
+            select(OutboxMessage)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,4 +1,4 @@
-"""消息: the person's notices inbox."""
+"""消息: the person's notices inbox; and the development outbox of SMS and mail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from campusid.messaging import service
-from campusid.web import CurrentPrincipal, DbSession, Svc, redirect, render
+from campusid.web import CurrentPrincipal, DbSession, NotFound, Svc, redirect, render
 
 router = APIRouter()
 
@@ -29,3 +29,14 @@ def mark_read(db: DbSession, services: Svc, principal: CurrentPrincipal) -> Resp
     """Mark every notice read."""
     service.mark_all_read(db, user_id=principal.user.id, now=services.clock.now())
     return redirect("/notices")
+
+
+@router.get("/dev/outbox")
+def dev_outbox(request: Request, db: DbSession, services: Svc) -> Response:
+    """开发发件箱: the SMS and mail kept instead of sent; only in development and demo mode.
+
+    Testers read sign-up and recovery codes here; in production the page does not exist.
+    """
+    if not services.settings.is_development:
+        raise NotFound
+    return render(request, "messaging/outbox.html", {"messages": service.outbox(db)})

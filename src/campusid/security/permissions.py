@@ -200,6 +200,7 @@ def principal_for(db: Session, user: User) -> Principal:
     principal.child_ids = set(
         db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == user.id))
     )
-    if principal.child_ids:
+    # families: a parent is one with a child linked, or one who signed up (or declared) as a parent.
+    if principal.child_ids or user.is_parent:
         principal.roles.add(Role.PARENT)
     return principal

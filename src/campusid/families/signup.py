@@ -1,0 +1,167 @@
+"""家长注册: a parent signs up with a mainland mobile number, an SMS code, a name and a password.
+
+A code is sent to any valid number, registered or not, so the sign-up page never tells whether a
+number has an account; only a person who proves they hold the phone (the right code) is told
+that it already has one.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import InvalidIdentifier, mask_phone, normalize_phone
+from campusid.accounts.models import User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome
+from campusid.context import Services
+from campusid.families.service import clean_name
+from campusid.messaging import service as messaging
+from campusid.security import onetime
+from campusid.security.onetime import CodeCheck
+
+PURPOSE = "signup"
+SMS_TOO_MANY = "验证码发送过于频繁,请稍后再试"
+CODE_WRONG = "短信验证码错误或已失效,请重新获取"
+PHONE_TAKEN = "该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回"
+NAME_INVALID = "请输入真实姓名(2-32个汉字或英文字母)"
+_REAL_NAME = re.compile(r"[\u3400-\u9fffA-Za-z·• ]{2,32}")
+_USERNAME_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """Whether a code went out, and what the page says."""
+
+    sent: bool
+    message: str
+
+
+def request_code(db: Session, *, services: Services, phone: str, client: ClientInfo) -> CodeSent:
+    """获取验证码: send a sign-up code to the number (limited per number and per address)."""
+    try:
+        number = normalize_phone(phone)
+    except InvalidIdentifier as exc:
+        return CodeSent(False, exc.message)
+    if not messaging.sms_allowed(services, phone=number, address=client.address):
+        return CodeSent(False, SMS_TOO_MANY)
+    issued = onetime.issue(
+        db,
+        secret_key=services.settings.secret_key,
+        now=services.clock.now(),
+        purpose=PURPOSE,
+        target=number,
+    )
+    if issued.code is None:
+        return CodeSent(False, f"验证码已发送,请{issued.wait_seconds}秒后再重新获取")
+    messaging.send_sms(
+        db,
+        services=services,
+        phone=number,
+        template="signup_code",
+        params={"code": issued.code},
+        address=client.address,
+    )
+    return CodeSent(True, f"验证码已发送至 {mask_phone(number)},10分钟内有效")
+
+
+@dataclass
+class SignUp:
+    """The new account, or every problem with the form."""
+
+    user: User | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _new_username(db: Session) -> str:
+    # The phone number signs in too; the username is a stable handle that reveals nothing.
+    while True:
+        candidate = "jz" + "".join(secrets.choice(_USERNAME_ALPHABET) for _ in range(8))
+        if accounts.find_by_login(db, candidate) is None:
+            return candidate
+
+
+def sign_up_parent(
+    db: Session,
+    *,
+    services: Services,
+    phone: str,
+    code: str,
+    real_name: str,
+    password: str,
+    confirm: str,
+    client: ClientInfo,
+) -> SignUp:
+    """Create a parent account once the form is right and the SMS code proves the phone.
+
+    The form is checked before the code, so a typo in the password does not spend a try.
+    """
+    problems: list[str] = []
+    number = ""
+    try:
+        number = normalize_phone(phone)
+    except InvalidIdentifier as exc:
+        problems.append(exc.message)
+    name = clean_name(real_name)
+    if not _REAL_NAME.fullmatch(name):
+        problems.append(NAME_INVALID)
+    if not code.strip():
+        problems.append("请输入短信验证码")
+    # A transient account, so the policy refuses the name and the phone in the password.
+    problems.extend(
+        accounts.password_problems(
+            User(username="", real_name=name, phone=number), password, confirm
+        )
+    )
+    if problems:
+        return SignUp(problems=problems)
+
+    now = services.clock.now()
+    checked = onetime.check(
+        db,
+        secret_key=services.settings.secret_key,
+        now=now,
+        purpose=PURPOSE,
+        target=number,
+        code=code,
+    )
+    if checked is not CodeCheck.OK:
+        audit.record(
+            db,
+            now=now,
+            action="sign_up",
+            outcome=Outcome.FAILURE,
+            client=client,
+            detail={"phone": mask_phone(number), "reason": f"code_{checked.value}"},
+        )
+        return SignUp(problems=[CODE_WRONG])
+    if accounts.find_by_login(db, number) is not None:
+        return SignUp(problems=[PHONE_TAKEN])
+
+    user = accounts.new_user(
+        db,
+        username=_new_username(db),
+        real_name=name,
+        now=now,
+        phone=number,
+        password_hash=services.hasher.hash(password),
+        password_changed_at=now,
+        is_parent=True,
+    )
+    db.flush()
+    audit.record(
+        db,
+        now=now,
+        action="sign_up",
+        actor_id=user.id,
+        actor_role="parent",
+        target_user_id=user.id,
+        client=client,
+        detail={"phone": mask_phone(number)},
+    )
+    return SignUp(user=user)

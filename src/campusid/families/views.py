@@ -1,0 +1,351 @@
+"""Route 2 pages: 我, 我的孩子, 关联孩子, 编辑孩子资料, 修改孩子密码, sign-up, school links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from campusid.families import service, signup
+from campusid.families.avatars import CONTENT_TYPE
+from campusid.families.models import ParentLink, Relation
+from campusid.messaging import service as messaging
+from campusid.security.permissions import Permission, Principal
+from campusid.security.policy import RULE_TEXT
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    NotFound,
+    OptionalUser,
+    PermissionDenied,
+    Svc,
+    redirect,
+    render,
+    require,
+)
+
+router = APIRouter()
+
+RELATIONS = list(Relation)
+
+
+def _linked_child(
+    child_id: int,
+    db: DbSession,
+    principal: Principal = require(Permission.CHILD_LINK),
+) -> ParentLink:
+    """The caller's link to the child in the URL; anyone else gets 404 (default deny)."""
+    found = service.linked_child(db, principal=principal, child_id=child_id)
+    if found is None:
+        raise NotFound
+    return found
+
+
+def _linked_child_for_password(
+    link: Annotated[ParentLink, Depends(_linked_child)],
+    principal: Principal = require(Permission.CHILD_PASSWORD_CHANGE),
+) -> ParentLink:
+    return link
+
+
+LinkedChild = Annotated[ParentLink, Depends(_linked_child)]
+LinkedChildForPassword = Annotated[ParentLink, Depends(_linked_child_for_password)]
+
+
+def _may_have_children(principal: CurrentPrincipal) -> Principal:
+    if not service.may_have_children(principal):
+        raise PermissionDenied
+    return principal
+
+
+ChildrenPrincipal = Annotated[Principal, Depends(_may_have_children)]
+
+
+# --------------------------------------------------------------------------- 我
+
+
+@router.get("/me")
+def me(request: Request, db: DbSession, principal: CurrentPrincipal) -> Response:
+    """我: name, masked phone, 我的孩子, 修改密码, 消息, 退出登录."""
+    return render(
+        request,
+        "families/me.html",
+        {
+            "show_children": service.may_have_children(principal),
+            "unread": messaging.unread_count(db, user_id=principal.user.id),
+        },
+    )
+
+
+@router.get("/me/children")
+def children(
+    request: Request, db: DbSession, services: Svc, principal: ChildrenPrincipal
+) -> Response:
+    """我的孩子: the linked children, and 关联孩子."""
+    return render(
+        request,
+        "families/children.html",
+        {
+            "cards": service.children_of(db, services=services, parent_id=principal.user.id),
+            "flash": request.query_params.get("done"),
+        },
+    )
+
+
+@router.get("/me/children/link")
+def link_page(request: Request, principal: ChildrenPrincipal) -> Response:
+    """关联孩子: the child's real name, ID card number and relation."""
+    return render(request, "families/link.html", {"relations": RELATIONS, "form": {}})
+
+
+@router.post("/me/children/link")
+def link_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: ChildrenPrincipal,
+    client: Client,
+    real_name: Annotated[str, Form(max_length=64)] = "",
+    id_card_number: Annotated[str, Form(max_length=32)] = "",
+    relation: Annotated[Relation, Form()] = Relation.OTHER,
+) -> Response:
+    """Try to link; the answer never says which field was wrong."""
+    result = service.link_child(
+        db,
+        services=services,
+        parent=principal.user,
+        real_name=real_name,
+        id_card_number=id_card_number,
+        relation=relation,
+        client=client,
+    )
+    if result.outcome is service.LinkOutcome.LINKED:
+        return redirect("/me/children?done=linked")
+    status = 429 if result.outcome is service.LinkOutcome.THROTTLED else 400
+    return render(
+        request,
+        "families/link.html",
+        {
+            "relations": RELATIONS,
+            # The ID card number is never echoed back into the page.
+            "form": {"real_name": real_name, "relation": relation},
+            "errors": [result.message],
+        },
+        status_code=status,
+    )
+
+
+# --------------------------------------------------------------------------- 编辑孩子资料
+
+
+@router.get("/me/children/{child_id}")
+def child_page(request: Request, db: DbSession, services: Svc, link: LinkedChild) -> Response:
+    """编辑孩子资料: 头像, 修改孩子密码, 解除关联."""
+    return render(
+        request,
+        "families/child.html",
+        {
+            "card": service.child_card(db, services=services, link=link),
+            "has_avatar": link.child.avatar is not None,
+            "flash": request.query_params.get("done"),
+        },
+    )
+
+
+@router.get("/me/children/{child_id}/avatar")
+def child_avatar(link: LinkedChild) -> Response:
+    """The child's avatar image (re-encoded JPEG), for linked parents only."""
+    if link.child.avatar is None:
+        raise NotFound
+    return Response(
+        link.child.avatar,
+        media_type=CONTENT_TYPE,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.post("/me/children/{child_id}/avatar")
+def child_avatar_upload(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    link: LinkedChild,
+    client: Client,
+    avatar: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Upload a new avatar: type and size checked, re-encoded."""
+    limit = services.settings.families_avatar_max_bytes
+    # Read one byte past the limit: enough to know it is too big, never the whole of a huge file.
+    data = avatar.file.read(limit + 1) if avatar is not None else b""
+    problems = service.set_child_avatar(db, services=services, link=link, data=data, client=client)
+    if not problems:
+        return redirect(f"/me/children/{link.child_id}?done=avatar")
+    return render(
+        request,
+        "families/child.html",
+        {
+            "card": service.child_card(db, services=services, link=link),
+            "has_avatar": link.child.avatar is not None,
+            "errors": problems,
+        },
+        status_code=400,
+    )
+
+
+@router.get("/me/children/{child_id}/password")
+def child_password_page(request: Request, link: LinkedChildForPassword) -> Response:
+    """修改孩子密码."""
+    return render(request, "families/child_password.html", {"link": link, "rule": RULE_TEXT})
+
+
+@router.post("/me/children/{child_id}/password")
+def child_password_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    link: LinkedChildForPassword,
+    client: Client,
+    new_password: Annotated[str, Form(max_length=128)] = "",
+    confirm_password: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Set the child's password under the policy; the child's sessions end, the child is told."""
+    problems = service.change_child_password(
+        db,
+        services=services,
+        link=link,
+        new_password=new_password,
+        confirm=confirm_password,
+        client=client,
+    )
+    if problems:
+        return render(
+            request,
+            "families/child_password.html",
+            {"link": link, "rule": RULE_TEXT, "errors": problems},
+            status_code=400,
+        )
+    return redirect(f"/me/children/{link.child_id}?done=password")
+
+
+@router.post("/me/children/{child_id}/unlink")
+def child_unlink(
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    link: LinkedChild,
+    client: Client,
+) -> Response:
+    """解除关联 (the page asks for confirmation first)."""
+    service.unlink(db, services=services, link=link, actor=principal.user, client=client)
+    return redirect("/me/children?done=unlinked")
+
+
+# --------------------------------------------------------------------------- 家长注册
+
+
+@router.get("/signup")
+def signup_page(request: Request, user: OptionalUser) -> Response:
+    """家长注册."""
+    if user is not None:
+        return redirect("/me")
+    return render(request, "families/signup.html", {"form": {}, "rule": RULE_TEXT})
+
+
+@router.post("/signup/code")
+def signup_code(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    client: Client,
+    phone: Annotated[str, Form(max_length=32)] = "",
+    real_name: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """获取验证码: the same page again, with the number kept and what happened."""
+    sent = signup.request_code(db, services=services, phone=phone, client=client)
+    context: dict[str, object] = {
+        "form": {"phone": phone, "real_name": real_name},
+        "rule": RULE_TEXT,
+    }
+    if sent.sent:
+        context["info"] = sent.message
+    else:
+        context["errors"] = [sent.message]
+    return render(request, "families/signup.html", context, status_code=200 if sent.sent else 400)
+
+
+@router.post("/signup")
+def signup_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    client: Client,
+    phone: Annotated[str, Form(max_length=32)] = "",
+    code: Annotated[str, Form(max_length=12)] = "",
+    real_name: Annotated[str, Form(max_length=64)] = "",
+    new_password: Annotated[str, Form(max_length=128)] = "",
+    confirm_password: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Create the parent account; then the person signs in with the phone number."""
+    result = signup.sign_up_parent(
+        db,
+        services=services,
+        phone=phone,
+        code=code,
+        real_name=real_name,
+        password=new_password,
+        confirm=confirm_password,
+        client=client,
+    )
+    if result.user is None:
+        return render(
+            request,
+            "families/signup.html",
+            {
+                "form": {"phone": phone, "real_name": real_name},
+                "rule": RULE_TEXT,
+                "errors": result.problems,
+            },
+            status_code=400,
+        )
+    return render(request, "families/signup_done.html", {"account": result.user})
+
+
+# --------------------------------------------------------------------------- 家长关联 (school)
+
+
+@router.get("/school/links")
+def school_links(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: Principal = require(Permission.SCHOOL_MEMBERS_MANAGE),
+) -> Response:
+    """家长关联: every parent link of the school's students, each removable."""
+    return render(
+        request,
+        "families/school_links.html",
+        {
+            "cards": service.links_for_school(db, services=services, principal=principal),
+            "flash": request.query_params.get("done"),
+        },
+    )
+
+
+@router.post("/school/links/{link_id}/remove")
+def school_link_remove(
+    link_id: int,
+    db: DbSession,
+    services: Svc,
+    client: Client,
+    principal: Principal = require(Permission.SCHOOL_MEMBERS_MANAGE),
+) -> Response:
+    """Remove a link of one of the school's students."""
+    found = service.school_link(db, principal=principal, link_id=link_id)
+    if found is None:
+        raise NotFound
+    service.unlink(
+        db, services=services, link=found, actor=principal.user, client=client, by_school=True
+    )
+    return redirect("/school/links?done=removed")

@@ -1,0 +1,307 @@
+"""关联孩子 over HTTP: success, one answer for every wrong input, limits, unlink, the school."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from tests.support.families import error_box, events, link, notices
+from tests.support.http import post_form, sign_in
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import id_card_check_digit, mask_id_card
+from campusid.config import Settings
+from campusid.families.models import ParentLink
+from campusid.families.service import LINK_FAILED
+
+
+def _id(first17: str) -> str:
+    return first17 + id_card_check_digit(first17)
+
+
+def _links(db, child=None, parent=None) -> list[ParentLink]:
+    db.expire_all()
+    query = select(ParentLink)
+    if child is not None:
+        query = query.where(ParentLink.child_id == child.id)
+    if parent is not None:
+        query = query.where(ParentLink.parent_id == parent.id)
+    return list(db.scalars(query))
+
+
+def _parent(db, world, clock, username: str, phone: str):
+    user = accounts.new_user(
+        db,
+        username=username,
+        real_name="新家长",
+        now=clock.now(),
+        phone=phone,
+        is_parent=True,
+        password_hash=world["p_zhoujia"].password_hash,  # the demo password
+    )
+    db.commit()
+    return user
+
+
+def test_my_children_pages_use_the_guide_words(client, world):
+    sign_in(client, "p_zhoujia")
+    me = client.get("/me").text
+    for words in ("周家长", "139****0015", "我的孩子", "修改密码", "退出登录"):
+        assert words in me
+    assert "13900000015" not in me
+    children = client.get("/me/children").text
+    assert "关联孩子" in children
+    page = client.get("/me/children/link").text
+    for words in ("孩子真实姓名", "身份证号", "父亲", "母亲", "其他"):
+        assert words in page
+
+
+def test_a_self_signed_up_parent_without_children_sees_my_children_in_the_nav(client, world):
+    sign_in(client, "p_zhoujia")
+    assert 'href="/me/children"' in client.get("/").text
+
+
+def test_linking_the_right_name_and_number_links_and_tells_child_and_homeroom_teacher(
+    client, db, world
+):
+    child = world["heshuhuan"]
+    sign_in(client, "p_zhoujia")
+    response = link(client, "何书桓", child.id_card_number, "father")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me/children?done=linked"
+    rows = _links(db, child=child)
+    assert [(r.parent_id, r.relation.value) for r in rows] == [(world["p_zhoujia"].id, "father")]
+
+    page = client.get("/me/children?done=linked").text
+    assert "关联成功" in page
+    assert "何书桓" in page
+    assert "五年级1班" in page
+
+    assert notices(db, child)[0].kind == "child_linked"
+    assert "周家长" in notices(db, child)[0].body
+    teacher_notice = notices(db, world["chenxiaokai"])[0]
+    assert teacher_notice.kind == "child_linked"
+    assert "何书桓" in teacher_notice.body
+    assert notices(db, world["sunbanzhu"]) == []
+
+    event = events(db, "child_link")[-1]
+    assert (event.outcome, event.route, event.target_user_id) == ("success", "parent", child.id)
+    assert event.actor_id == world["p_zhoujia"].id
+    assert event.school_id == world.school.id
+    assert event.detail["id_card"] == mask_id_card(child.id_card_number)
+    assert child.id_card_number not in str(event.detail)
+
+
+def test_every_wrong_combination_gets_the_same_answer(client, db, world):
+    child = world["heshuhuan"]
+    other = world["weiyingluo"]
+    teacher = world["zhaoshuxue"]
+    teacher.id_card_number = _id("33060319800101003")
+    db.commit()
+    nobody = _id("33060320150101009")
+    cases = {
+        "wrong name, right number": ("何书", child.id_card_number),
+        "right name, another child's number": ("何书桓", other.id_card_number),
+        "right name, a number nobody has": ("何书桓", nobody),
+        "the number of someone who is no student": ("赵数学", teacher.id_card_number),
+        "wrong name, unknown number": ("张三", nobody),
+    }
+    sign_in(client, "p_zhoujia")
+    answers = {}
+    for label, (name, number) in cases.items():
+        response = link(client, name, number)
+        assert response.status_code == 400, label
+        answers[label] = error_box(response.text)
+        assert number not in response.text, "the ID card number is never echoed back"
+    assert len(set(answers.values())) == 1, answers
+    assert LINK_FAILED in next(iter(answers.values()))
+    assert _links(db, parent=world["p_zhoujia"]) == []
+
+    failures = events(db, "child_link")
+    assert [e.outcome for e in failures] == ["failure"] * 5
+    for event in failures:
+        assert len(str(event.detail["id_card"]).replace("*", "")) == 8
+        for number in (child.id_card_number, other.id_card_number, nobody):
+            assert number not in str(event.detail)
+
+
+def test_a_malformed_number_is_told_and_not_counted(client, db, world):
+    sign_in(client, "p_zhoujia")
+    response = link(client, "何书桓", "330603201501010")
+    assert response.status_code == 400
+    assert "身份证号格式不正确" in response.text
+    assert events(db, "child_link") == []
+
+
+def test_failed_attempts_are_limited_per_parent_account(client, db, world, clock):
+    child = world["heshuhuan"]
+    sign_in(client, "p_zhoujia")
+    for _ in range(5):
+        assert link(client, "错名字", child.id_card_number).status_code == 400
+    response = link(client, "何书桓", child.id_card_number)
+    assert response.status_code == 429
+    assert "请稍后再试" in response.text
+    assert _links(db, child=child) == []
+    assert events(db, "child_link")[-1].detail["reason"] == "throttled"
+
+    # After the window the right answer links.
+    clock.advance(hours=1, minutes=1)
+    assert link(client, "何书桓", child.id_card_number).status_code == 303
+    assert len(_links(db, child=child)) == 1
+
+
+def test_failed_attempts_are_limited_per_target_number_across_parents(
+    client, make_client, db, world, settings, clock
+):
+    settings.families_link_parent_limit = 100
+    child = world["heshuhuan"]
+    sign_in(client, "p_zhoujia")
+    for n in range(5):
+        assert link(client, f"猜名字{n}", child.id_card_number).status_code == 400
+
+    mother = make_client()
+    sign_in(mother, "p_lidaniang")
+    refused = link(mother, "何书桓", child.id_card_number)
+    assert refused.status_code == 429
+    assert "请稍后再试" in refused.text
+    # Another child's number is not held back by this one's limit.
+    other = world["weiyingluo"]
+    assert link(mother, "魏璎珞", other.id_card_number).status_code == 303
+
+    clock.advance(seconds=settings.families_link_target_window_seconds + 1)
+    assert link(mother, "何书桓", child.id_card_number).status_code == 303
+
+
+def test_a_success_does_not_reset_the_failure_count(client, db, world):
+    child = world["heshuhuan"]
+    sign_in(client, "p_zhoujia")
+    for _ in range(4):
+        link(client, "错名字", child.id_card_number)
+    assert link(client, "何书桓", child.id_card_number).status_code == 303
+    assert link(client, "错名字", world["weiyingluo"].id_card_number).status_code == 400
+    assert link(client, "魏璎珞", world["weiyingluo"].id_card_number).status_code == 429
+
+
+def test_a_child_has_at_most_the_configured_number_of_parents(
+    client, make_client, db, world, settings, clock
+):
+    assert Settings().families_max_parents_per_child == 4
+    settings.families_max_parents_per_child = 2
+    child = world["lixiaoyao"]  # already linked to 李大娘
+    sign_in(client, "p_zhoujia")
+    assert link(client, "李逍遥", child.id_card_number, "father").status_code == 303
+
+    _parent(db, world, clock, "p_third", "13900000099")
+    third = make_client()
+    sign_in(third, "p_third")
+    response = link(third, "李逍遥", child.id_card_number, "other")
+    assert response.status_code == 400
+    assert "已达上限(2位)" in response.text
+    assert len(_links(db, child=child)) == 2
+    assert events(db, "child_link")[-1].detail["reason"] == "parent_limit"
+
+
+def test_linking_the_same_child_twice_says_so(client, db, world):
+    sign_in(client, "p_lidaniang")
+    response = link(client, "李逍遥", world["lixiaoyao"].id_card_number)
+    assert response.status_code == 400
+    assert "您已关联该孩子" in response.text
+    assert len(_links(db, child=world["lixiaoyao"])) == 1
+
+
+def test_a_teacher_who_is_a_parent_links_with_the_same_account(client, db, world):
+    sign_in(client, "zhaoshuxue")
+    assert "我的孩子" in client.get("/me").text
+    assert link(client, "周伯通", world["zhoubotong"].id_card_number, "mother").status_code == 303
+    page = client.get("/").text
+    assert 'href="/me/children"' in page
+    assert "家长" in page and "教师" in page
+
+
+def test_a_student_has_no_children_pages(client, world):
+    sign_in(client, "heshuhuan")
+    assert "我的孩子" not in client.get("/me").text
+    assert client.get("/me/children").status_code == 403
+    assert link(client, "李逍遥", world["lixiaoyao"].id_card_number).status_code == 403
+
+
+def test_children_pages_need_sign_in(client, world):
+    response = client.get("/me/children")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+
+
+# --------------------------------------------------------------------------- unlink
+
+
+def test_unlink_with_confirmation(client, db, world):
+    child = world["lixiaoyao"]
+    sign_in(client, "p_lidaniang")
+    page = client.get(f"/me/children/{child.id}").text
+    assert "解除关联" in page
+    assert "data-confirm=" in page
+    response = post_form(client, f"/me/children/{child.id}/unlink")
+    assert response.status_code == 303
+    assert _links(db, child=child) == []
+    assert notices(db, child)[0].kind == "child_unlinked"
+    event = events(db, "child_unlinked")[-1]
+    assert (event.actor_id, event.target_user_id) == (world["p_lidaniang"].id, child.id)
+    assert "已解除关联" in client.get("/me/children?done=unlinked").text
+    assert client.get(f"/me/children/{child.id}").status_code == 404
+
+
+def test_another_parent_cannot_unlink(client, db, world):
+    child = world["lixiaoyao"]
+    sign_in(client, "p_zhoujia")
+    assert post_form(client, f"/me/children/{child.id}/unlink").status_code == 404
+    assert len(_links(db, child=child)) == 1
+
+
+# --------------------------------------------------------------------------- the school
+
+
+def test_the_school_sees_and_removes_links(client, db, world):
+    child = world["lixiaoyao"]
+    sign_in(client, "xx_admin")
+    page = client.get("/school/links").text
+    for words in ("家长关联", "李逍遥", "李大娘", "母亲", "139****0011", "五年级1班"):
+        assert words in page
+    assert "13900000011" not in page
+    row = _links(db, child=child)[0]
+    assert post_form(client, f"/school/links/{row.id}/remove").status_code == 303
+    assert _links(db, child=child) == []
+    assert notices(db, world["p_lidaniang"])[0].kind == "child_unlinked"
+    assert notices(db, child)[0].kind == "child_unlinked"
+    event = events(db, "child_unlinked")[-1]
+    assert event.actor_id == world["xx_admin"].id
+    assert event.detail["by_school"] is True
+
+
+@pytest.mark.parametrize("login", ["chenxiaokai", "p_lidaniang", "lixiaoyao"])
+def test_only_school_administrators_see_the_school_links(client, db, world, login):
+    sign_in(client, login)
+    assert client.get("/school/links").status_code == 403
+    row = _links(db, child=world["lixiaoyao"])[0]
+    assert post_form(client, f"/school/links/{row.id}/remove").status_code == 403
+    assert len(_links(db, child=world["lixiaoyao"])) == 1
+
+
+def test_a_school_cannot_remove_links_of_another_schools_students(client, db, world, clock):
+    from campusid.accounts.models import SchoolMembership
+
+    child = world["lixiaoyao"]
+    membership = db.scalar(select(SchoolMembership).where(SchoolMembership.user_id == child.id))
+    membership.active = False  # the child has left the school
+    db.commit()
+    sign_in(client, "xx_admin")
+    assert "李逍遥" not in client.get("/school/links").text
+    row = _links(db, child=child)[0]
+    assert post_form(client, f"/school/links/{row.id}/remove").status_code == 404
+    assert len(_links(db, child=child)) == 1
+
+
+def test_attempts_are_audited_with_the_client_address(client, db, world):
+    sign_in(client, "p_zhoujia")
+    link(client, "错名字", world["heshuhuan"].id_card_number)
+    event = events(db, "child_link")[-1]
+    assert event.client_address == "testclient"
+    assert event.actor_role == "parent"

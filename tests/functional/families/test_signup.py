@@ -1,0 +1,194 @@
+"""家长注册 over HTTP with an SMS code; the SMS limits; the development outbox."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import select
+from tests.support.families import events
+from tests.support.http import post_form, sign_in
+
+from campusid.accounts.models import User
+
+PHONE = "13712345678"
+PASSWORD = "Blue-Sky#2027"
+
+
+def _ask_code(client, phone=PHONE):
+    return post_form(client, "/signup/code", {"phone": phone, "real_name": "王家长"})
+
+
+def _code_from_outbox(client, phone=PHONE) -> str:
+    page = client.get("/dev/outbox").text
+    rows = re.findall(r"<td>(\d{11})</td>\s*<td>signup_code</td>\s*<td[^>]*>[^<]*?(\d{6})", page)
+    codes = [code for recipient, code in rows if recipient == phone]
+    assert codes, page[:2000]
+    return codes[0]  # newest first
+
+
+def _sign_up(client, code, **fields):
+    data = {
+        "phone": PHONE,
+        "code": code,
+        "real_name": "王家长",
+        "new_password": PASSWORD,
+        "confirm_password": PASSWORD,
+    }
+    data.update(fields)
+    return post_form(client, "/signup", data)
+
+
+def _account(db, phone=PHONE):
+    db.expire_all()
+    return db.scalar(select(User).where(User.phone == phone))
+
+
+def test_the_page_has_the_words(client):
+    page = client.get("/signup").text
+    for words in (
+        "家长注册",
+        "手机号",
+        "获取验证码",
+        "验证码",
+        "真实姓名",
+        "8-20位英文、数字或符号",
+    ):
+        assert words in page
+    assert 'href="/signup"' in client.get("/login").text
+
+
+def test_sign_up_with_an_sms_code_makes_a_parent(client, make_client, db, world):
+    sent = _ask_code(client)
+    assert sent.status_code == 200
+    assert "验证码已发送至 137****5678" in sent.text
+    assert 'value="13712345678"' in sent.text  # the form keeps the number
+
+    code = _code_from_outbox(client)
+    response = _sign_up(client, code)
+    assert response.status_code == 200
+    assert "注册成功" in response.text
+    user = _account(db)
+    assert user.real_name == "王家长"
+    assert user.is_parent and not user.must_change_password
+    assert user.username in response.text
+    assert events(db, "sign_up")[-1].target_user_id == user.id
+    assert PHONE not in str(events(db, "sign_up")[-1].detail)
+
+    browser = make_client()
+    sign_in(browser, PHONE, PASSWORD)
+    me = browser.get("/me").text
+    assert "王家长" in me and "137****5678" in me and "我的孩子" in me
+    assert 'href="/me/children"' in browser.get("/").text
+    assert browser.get("/me/children").status_code == 200
+
+
+def test_a_wrong_code_makes_nothing(client, db, world):
+    _ask_code(client)
+    code = _code_from_outbox(client)
+    wrong = "000000" if code != "000000" else "111111"
+    response = _sign_up(client, wrong)
+    assert response.status_code == 400
+    assert "短信验证码错误或已失效" in response.text
+    assert _account(db) is None
+    assert events(db, "sign_up")[-1].outcome == "failure"
+
+
+def test_the_code_expires(client, db, world, clock):
+    _ask_code(client)
+    code = _code_from_outbox(client)
+    clock.advance(minutes=11)
+    assert "短信验证码错误或已失效" in _sign_up(client, code).text
+    assert _account(db) is None
+
+
+def test_form_problems_are_told_without_spending_the_code(client, db, world):
+    _ask_code(client)
+    code = _code_from_outbox(client)
+    response = _sign_up(client, code, new_password="short", confirm_password="other")
+    assert response.status_code == 400
+    assert "两次输入的密码不一致" in response.text
+    assert "8-20" in response.text
+    response = _sign_up(client, code, real_name="", phone="12345")
+    assert "请输入真实姓名" in response.text
+    assert "手机号格式不正确" in response.text
+    # The code is still good.
+    assert _sign_up(client, code).status_code == 200
+
+
+def test_the_password_may_not_hold_the_phone_number(client, db, world):
+    _ask_code(client)
+    code = _code_from_outbox(client)
+    response = _sign_up(
+        client, code, new_password="Ab#13712345678", confirm_password="Ab#13712345678"
+    )
+    assert response.status_code == 400
+    assert _account(db) is None
+
+
+def test_a_registered_number_is_only_told_to_who_holds_the_phone(client, db, world):
+    taken = "13900000015"  # 周家长
+    asked = _ask_code(client, taken)
+    assert asked.status_code == 200
+    assert "验证码已发送至 139****0015" in asked.text  # the same answer as for a new number
+    code = _code_from_outbox(client, taken)
+    response = _sign_up(client, code, phone=taken)
+    assert response.status_code == 400
+    assert "该手机号已注册" in response.text
+    db.expire_all()
+    assert len(list(db.scalars(select(User).where(User.phone == taken)))) == 1
+
+
+def test_a_new_code_only_after_sixty_seconds(client, clock, world):
+    _ask_code(client)
+    clock.advance(seconds=20)
+    again = _ask_code(client)
+    assert again.status_code == 400
+    assert "秒后再重新获取" in again.text
+    clock.advance(seconds=41)
+    assert _ask_code(client).status_code == 200
+
+
+def test_sms_are_limited_per_phone(client, clock, settings, world):
+    for _ in range(settings.sms_phone_limit):
+        assert _ask_code(client).status_code == 200
+        clock.advance(seconds=61)
+    refused = _ask_code(client)
+    assert refused.status_code == 400
+    assert "验证码发送过于频繁,请稍后再试" in refused.text
+    assert _ask_code(client, "13712345679").status_code == 200  # another number still gets one
+    clock.advance(seconds=settings.sms_phone_window_seconds)
+    assert _ask_code(client).status_code == 200
+
+
+def test_sms_are_limited_per_client_address(client, settings, world):
+    settings.sms_address_limit = 3
+    for n in range(3):
+        assert _ask_code(client, f"1371234560{n}").status_code == 200
+    refused = _ask_code(client, "13712345609")
+    assert refused.status_code == 400
+    assert "验证码发送过于频繁" in refused.text
+
+
+def test_codes_are_masked_in_the_log(client, caplog, world):
+    with caplog.at_level(logging.INFO, logger="campusid.messaging"):
+        _ask_code(client)
+    code = _code_from_outbox(client)
+    assert "sms to 137****5678" in caplog.text
+    assert code not in caplog.text
+    assert PHONE not in caplog.text
+
+
+def test_the_outbox_is_only_there_in_development(client, settings, world):
+    assert client.get("/dev/outbox").status_code == 200
+    settings.environment = "production"
+    assert client.get("/dev/outbox").status_code == 404
+    settings.environment = "demo"
+    assert client.get("/dev/outbox").status_code == 200
+
+
+def test_a_signed_in_person_is_sent_on_from_the_sign_up_page(client, world):
+    sign_in(client, "p_zhoujia")
+    response = client.get("/signup")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me"
