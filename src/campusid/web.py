@@ -237,9 +237,25 @@ def render(
 def _paths(app: Any) -> set[str]:
     cached = getattr(app.state, "route_paths", None)
     if cached is None:
-        cached = {getattr(route, "path", "") for route in app.routes}
+        cached = set(_route_paths(app.routes))
         app.state.route_paths = cached
     return cached
+
+
+def _route_paths(routes: Any, prefix: str = "") -> Iterator[str]:
+    # FastAPI >= 0.16x keeps an included router as one entry holding the router's own routes.
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _route_paths(inner.routes, prefix + getattr(context, "prefix", ""))
+        else:
+            yield prefix + getattr(route, "path", "")
+
+
+def route_paths(app: Any) -> set[str]:
+    """Every path the app serves (a link is shown once its page exists)."""
+    return _paths(app)
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

@@ -17,10 +17,10 @@ from campusid.web import (
     DbSession,
     PermissionDenied,
     Svc,
-    _paths,
     redirect,
     render,
     require,
+    route_paths,
 )
 
 router = APIRouter()
@@ -57,7 +57,7 @@ def index(request: Request, principal: CurrentPrincipal) -> Response:
     """平台管理: a list of links."""
     if Role.PLATFORM_ADMIN not in principal.roles:
         raise PermissionDenied
-    paths = _paths(request.app)
+    paths = route_paths(request.app)
     links = [
         link for link in PLATFORM_LINKS if link.url in paths and principal.has(link.permission)
     ]
