@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +39,18 @@ class Settings(BaseSettings):
 
     hotline_number: str = "0571-87880806"
     hotline_hours: str = "工作日 8:30-17:00"
+
+    # servicedesk (route 4, the hotline): service hours on the Chinese working-day calendar.
+    servicedesk_opens_at: time = time(8, 30)
+    servicedesk_closes_at: time = time(17, 0)
+    # Extra closed days (any year), and extra working days (调休) for years the calendar package
+    # does not know yet; JSON lists of dates, e.g. ["2027-01-01"].
+    servicedesk_closed_days: list[date] = Field(default_factory=list)
+    servicedesk_open_days: list[date] = Field(default_factory=list)
+    # The verification checklist: at least this many facts matched (never fewer than two), one
+    # of them a fact a classmate could not know (ID tail, linked parent, phone code) when set.
+    servicedesk_min_matched_facts: int = Field(default=2, ge=2, le=5)
+    servicedesk_require_strong_fact: bool = True
 
     school_year_boundary_month: int = 9
     school_year_boundary_day: int = 1

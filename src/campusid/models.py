@@ -24,6 +24,9 @@ from campusid.org.models import (
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 
+# servicedesk
+from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
+
 __all__ = [
     "AuditEvent",
     "Base",
@@ -32,6 +35,7 @@ __all__ = [
     "ClassStudent",
     "ClassTeacher",
     "DefaultCredential",
+    "DeskActivity",
     "District",
     "Grade",
     "GradeLeader",
@@ -45,5 +49,7 @@ __all__ = [
     "SchoolMembership",
     "SessionRecord",
     "StageUnit",
+    "Ticket",
+    "TicketCheck",
     "User",
 ]

@@ -25,6 +25,7 @@ from campusid.i18n import LANGUAGES, pick_language, translations
 from campusid.security import csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
+from campusid.servicedesk.hours import hotline_status
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,8 @@ def render(
         "language": language,
         "languages": LANGUAGES,
         "settings": services.settings,
+        # servicedesk: the hotline line (open now? when next?) on every page
+        "hotline": hotline_status(services.settings, services.clock.now()),
         "is_htmx": request.headers.get("hx-request") == "true",
         "nav_items": nav.items_for(
             getattr(request.state, "principal", None),
@@ -260,6 +263,11 @@ def _paths(app: Any) -> set[str]:
         cached = set(_route_paths(app.routes))
         app.state.route_paths = cached
     return cached
+
+
+def route_paths(app: Any) -> set[str]:
+    """Every path the app serves (a link is shown once its page exists)."""
+    return _paths(app)
 
 
 def redirect(url: str, status_code: int = 303) -> RedirectResponse:

@@ -20,8 +20,10 @@ __all__ = [
     "login_lookup_keys",
     "mask_email",
     "mask_id_card",
+    "mask_name",
     "mask_phone",
     "mask_registration_number",
+    "mask_username",
     "normalize_email",
     "normalize_login",
     "normalize_phone",
@@ -302,3 +304,18 @@ def mask_email(value: str | None) -> str:
 def mask_registration_number(value: str | None) -> str:
     """Mask a 学籍号: first 2 and last 4 characters shown."""
     return _mask(value, 2, 4)
+
+
+def mask_name(value: str | None) -> str:
+    """Mask a real name: ``李*遥``, ``李*`` (first character, and the last of three or more)."""
+    if not value:
+        return ""
+    text = value.strip()
+    if len(text) <= 2:
+        return text[:1] + "*" * (len(text) - 1)
+    return _mask(text, 1, 1)
+
+
+def mask_username(value: str | None) -> str:
+    """Mask a username: first 2 and last character shown (usernames are often a name's pinyin)."""
+    return _mask(value, 2, 1)

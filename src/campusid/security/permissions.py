@@ -65,6 +65,7 @@ class Permission(StrEnum):
     SCHOOL_RESET_PASSWORD = "school:password:reset"
     SERVICEDESK_LOOKUP = "servicedesk:account:lookup"
     SERVICEDESK_RESET = "servicedesk:password:reset"
+    SERVICEDESK_SUPERVISE = "servicedesk:tickets:supervise"  # servicedesk: supervisor view
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
     PLATFORM_AGENTS_MANAGE = "platform:agents:manage"
     PLATFORM_AUDIT_VIEW = "platform:audit:view"
@@ -111,6 +112,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_SCHOOLS_MANAGE,
             Permission.PLATFORM_AGENTS_MANAGE,
             Permission.PLATFORM_AUDIT_VIEW,
+            Permission.SERVICEDESK_SUPERVISE,  # servicedesk
         }
     ),
 }

@@ -1,0 +1,1 @@
+"""平台管理: what platform administrators run (agents, and links to the other platform pages)."""

@@ -1,0 +1,130 @@
+"""平台管理: the platform administrator's pages (an index of links, and 客服人员)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from campusid.platform import service
+from campusid.platform.service import AgentError
+from campusid.security.permissions import Permission, Principal, Role
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    PermissionDenied,
+    Svc,
+    redirect,
+    render,
+    require,
+    route_paths,
+)
+
+router = APIRouter()
+
+AgentManager = Annotated[Principal, require(Permission.PLATFORM_AGENTS_MANAGE)]
+
+
+@dataclass(frozen=True)
+class PlatformLink:
+    """A page of platform administration, listed on /platform once it exists."""
+
+    label: str
+    url: str
+    description: str
+    permission: Permission
+
+
+# Other platform pages add their link here.
+PLATFORM_LINKS: list[PlatformLink] = [
+    PlatformLink(
+        "客服人员", "/platform/agents", "任命或取消客服", Permission.PLATFORM_AGENTS_MANAGE
+    ),
+    PlatformLink(
+        "客服工单",
+        "/servicedesk/supervision",
+        "按客服和日期查看工单、核验和结果",
+        Permission.SERVICEDESK_SUPERVISE,
+    ),
+]
+
+
+@router.get("/platform")
+def index(request: Request, principal: CurrentPrincipal) -> Response:
+    """平台管理: a list of links."""
+    if Role.PLATFORM_ADMIN not in principal.roles:
+        raise PermissionDenied
+    paths = route_paths(request.app)
+    links = [
+        link for link in PLATFORM_LINKS if link.url in paths and principal.has(link.permission)
+    ]
+    return render(request, "platform/index.html", {"links": links})
+
+
+def _agents_page(
+    request: Request,
+    db: DbSession,
+    *,
+    error: str | None = None,
+    message: str | None = None,
+    login: str = "",
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "platform/agents.html",
+        {
+            "agents": service.list_agents(db),
+            "error": error,
+            "message": message,
+            "login": login,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/platform/agents")
+def agents(request: Request, db: DbSession, principal: AgentManager) -> Response:
+    """客服人员: the agents, and appointing one."""
+    return _agents_page(request, db)
+
+
+@router.post("/platform/agents")
+def appoint(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: AgentManager,
+    client: Client,
+    login: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Appoint the account named by any identifier as an agent."""
+    try:
+        user = service.appoint_agent(
+            db, services=services, admin=principal.user, client=client, login=login
+        )
+    except AgentError as exc:
+        return _agents_page(request, db, error=exc.message, login=login, status_code=400)
+    return _agents_page(request, db, message=f"已任命 {user.real_name} 为客服")
+
+
+@router.post("/platform/agents/{user_id}/remove")
+def remove(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: AgentManager,
+    client: Client,
+    user_id: int,
+) -> Response:
+    """Remove an agent."""
+    try:
+        service.remove_agent(
+            db, services=services, admin=principal.user, client=client, user_id=user_id
+        )
+    except AgentError as exc:
+        return _agents_page(request, db, error=exc.message, status_code=400)
+    return redirect("/platform/agents")

@@ -1,0 +1,1 @@
+"""Route 4: the service hotline (客服) — agents, service hours, tickets."""
