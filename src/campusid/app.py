@@ -16,14 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import campusid
 from campusid import logs
+from campusid.audit import service as audit
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
+from campusid.db import transaction
 from campusid.security import csrf
 from campusid.web import (
     LoginRequired,
     NotFound,
     PasswordChangeRequired,
     PermissionDenied,
+    client_info,
     cookie_secure,
     login_url,
     redirect,
@@ -70,6 +73,26 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
+def _audit_denial(request: Request, message: str) -> None:
+    """Record a refused request in its own transaction (the request's own was rolled back)."""
+    services: Services = request.app.state.services
+    viewer = getattr(request.state, "viewer", None)
+    try:
+        for db in transaction(services.session_factory):
+            audit.record(
+                db,
+                now=services.clock.now(),
+                action="access_denied",
+                outcome=audit.Outcome.DENIED,
+                actor_id=viewer.id if viewer else None,
+                target_user_id=viewer.id if viewer else None,
+                client=client_info(request),
+                detail={"method": request.method, "path": request.url.path, "reason": message},
+            )
+    except Exception:  # an audit failure must not turn a refusal into a crash
+        log.exception("could not audit a refused request")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:
@@ -86,6 +109,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PermissionDenied)
     async def _denied(request: Request, exc: PermissionDenied) -> Response:
+        _audit_denial(request, exc.message)
         return _error(request, 403, "forbidden", exc.message)
 
     @app.exception_handler(csrf.CSRFError)
@@ -152,6 +176,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in _routers():
         app.include_router(router)
     _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _body_limit(
+        request: Request,
+        call_next: Callable[[Request], Awaitable[Response]],
+    ) -> Response:
+        # Refuse oversized bodies before anything parses them (the CSRF check reads forms).
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_request_bytes:
+            return _error(request, 413, "too_large", "上传的文件过大")
+        return await call_next(request)
 
     @app.middleware("http")
     async def _headers(

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # End-to-end tests set the server's clock through this file; refused in production.
     clock_file: str | None = None
 
+    # Largest request body accepted (imports and avatars included); a proxy should cap it too.
+    max_request_bytes: int = 12 * 1024 * 1024
+
     log_json: bool = True  # JSON lines on stdout; tests turn it off and capture records
     log_level: str = "INFO"
 

@@ -290,3 +290,21 @@ def test_forms_carry_the_token_of_the_cookie(client):
     token = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
     assert token
     assert token == client.cookies.get("campusid_csrf")
+
+
+def test_refusals_are_audited_even_though_the_request_rolled_back(client, db, world):
+    sign_in(client, "lixiaoyao")
+    assert client.get("/servicedesk").status_code == 403
+    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()[-1]
+    assert event.outcome == "denied"
+    assert event.actor_id == world["lixiaoyao"].id
+    assert event.detail["path"] == "/servicedesk"
+
+
+def test_oversized_bodies_are_refused_before_parsing(client, services):
+    services.settings.max_request_bytes = 1000
+    response = client.post(
+        "/login", content=b"x" * 2000, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 413
+    assert "上传的文件过大" in response.text
