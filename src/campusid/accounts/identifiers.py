@@ -319,3 +319,17 @@ def mask_name(value: str | None) -> str:
 def mask_username(value: str | None) -> str:
     """Mask a username: first 2 and last character shown (usernames are often a name's pinyin)."""
     return _mask(value, 2, 1)
+
+
+def mask_login(value: str) -> str:
+    """A loggable form of what was typed as a login or a search (it may be a mistyped password)."""
+    keys = login_lookup_keys(value)
+    if "id_card_number" in keys:
+        return mask_id_card(keys["id_card_number"])
+    if "phone" in keys:
+        return mask_phone(keys["phone"])
+    if "email" in keys:
+        return mask_email(keys["email"])
+    if "registration_number" in keys and "username" not in keys:
+        return keys["registration_number"][:2] + "***"
+    return mask_username(value.strip()[:32])

@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import login_lookup_keys, mask_id_card, mask_phone
+from campusid.accounts.identifiers import login_lookup_keys, mask_login
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
@@ -67,18 +67,6 @@ def password_hash_of(db: Session, user: User) -> str | None:
     return None
 
 
-def _mask_login(login: str) -> str:
-    """A loggable form of what was typed in the login field (it may be a mistyped password)."""
-    keys = login_lookup_keys(login)
-    if "id_card_number" in keys:
-        return mask_id_card(keys["id_card_number"])
-    if "phone" in keys:
-        return mask_phone(keys["phone"])
-    if "username" in keys:
-        return keys["username"][:32]
-    return "***"
-
-
 def authenticate(
     db: Session,
     *,
@@ -105,7 +93,7 @@ def authenticate(
             outcome=Outcome.DENIED,
             route=Route.SIGN_IN,
             client=client,
-            detail={"reason": "address_throttled", "login": _mask_login(login)},
+            detail={"reason": "address_throttled", "login": mask_login(login)},
         )
         return SignInResult(None, SignInError.THROTTLED_ADDRESS)
 
@@ -138,7 +126,7 @@ def authenticate(
             route=Route.SIGN_IN,
             target_user_id=user.id if user else None,
             client=client,
-            detail={"reason": reason, "login": _mask_login(login)},
+            detail={"reason": reason, "login": mask_login(login)},
         )
         return SignInResult(None, SignInError.INVALID)
 

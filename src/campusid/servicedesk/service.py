@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import (
-    login_lookup_keys,
     mask_email,
-    mask_id_card,
+    mask_login,
     mask_name,
     mask_phone,
     mask_username,
@@ -221,20 +220,6 @@ def _card(db: Session, user: User) -> AccountCard:
     )
 
 
-def _masked_query(value: str) -> str:
-    """A loggable form of what the agent searched for."""
-    keys = login_lookup_keys(value)
-    if "id_card_number" in keys:
-        return mask_id_card(keys["id_card_number"])
-    if "phone" in keys:
-        return mask_phone(keys["phone"])
-    if "email" in keys:
-        return mask_email(keys["email"])
-    if "registration_number" in keys and "username" not in keys:
-        return keys["registration_number"][:2] + "***"
-    return mask_username(value.strip()[:32])
-
-
 def search_accounts(
     db: Session,
     *,
@@ -250,7 +235,7 @@ def search_accounts(
     if identifier:
         user = accounts.find_by_login(db, identifier)
         users = [user] if user else []
-        detail: dict[str, Any] = {"by": "identifier", "query": _masked_query(identifier)}
+        detail: dict[str, Any] = {"by": "identifier", "query": mask_login(identifier)}
     elif name and school:
         users = list(
             db.scalars(
