@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+oidc_app = typer.Typer(help="OpenID Connect provider commands.", no_args_is_help=True)
+app.add_typer(oidc_app, name="oidc")
 console = Console()
 
 
@@ -102,6 +104,28 @@ def create_platform_admin(
             is_platform_admin=True,
         )
     console.print(f"[green]已创建平台管理员 {username}[/green]")
+
+
+@oidc_app.command("rotate-keys")
+def oidc_rotate_keys() -> None:
+    """Start signing ID tokens with a new key; the old ones still verify for the grace period."""
+    from datetime import timedelta
+
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.oidc import keys
+
+    settings = get_settings()
+    services = build_services(settings)
+    for db in transaction(services.session_factory):
+        key = keys.rotate_keys(
+            db,
+            secret_key=settings.secret_key,
+            now=services.clock.now(),
+            grace=timedelta(hours=settings.oidc_key_grace_hours),
+        )
+        kid = key.kid
+    console.print(f"[green]已启用新的签名密钥[/green] kid={kid}")
 
 
 @app.command()

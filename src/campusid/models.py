@@ -12,6 +12,7 @@ from campusid.classes.models import (
 from campusid.db import Base
 from campusid.families.models import ParentLink
 from campusid.messaging.models import Notice, OutboxMessage
+from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from campusid.org.models import (
     Campus,
     DefaultCredential,
@@ -26,17 +27,21 @@ from campusid.security.onetime import OneTimeCode
 
 __all__ = [
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
     "CadrePosition",
     "Campus",
     "ClassStudent",
     "ClassTeacher",
+    "Consent",
     "DefaultCredential",
     "District",
     "Grade",
     "GradeLeader",
     "JoinRequest",
     "Notice",
+    "OAuthClient",
+    "OAuthToken",
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
@@ -44,6 +49,7 @@ __all__ = [
     "SchoolClass",
     "SchoolMembership",
     "SessionRecord",
+    "SigningKey",
     "StageUnit",
     "User",
 ]
