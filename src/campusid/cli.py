@@ -128,6 +128,73 @@ def oidc_rotate_keys() -> None:
     console.print(f"[green]已启用新的签名密钥[/green] kid={kid}")
 
 
+@oidc_app.command("register-client")
+def oidc_register_client(
+    name: str = typer.Option(..., help="The application's name, e.g. 班级圈."),
+    redirect_uri: list[str] = typer.Option(..., help="Redirect URI (exact match); repeatable."),
+    post_logout_uri: list[str] = typer.Option([], help="Post-logout redirect URI; repeatable."),
+    scope: str = typer.Option("openid profile school family", help="Allowed scopes."),
+    public: bool = typer.Option(False, help="A public client (no secret, PKCE required)."),
+    first_party: bool = typer.Option(False, help="The platform's own app: no consent page."),
+    admin: str = typer.Option("pt_admin", help="The platform administrator registering it."),
+    write: Path | None = typer.Option(None, help="Also write client_id/secret to this JSON file."),
+    reuse: bool = typer.Option(
+        False, help="If a client of that name exists, give it a new secret."
+    ),
+) -> None:
+    """Register an application (as the registry page does); the secret is printed once."""
+    import json
+
+    from campusid.accounts import service as accounts
+    from campusid.audit.service import ClientInfo
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.oidc import service as oidc
+
+    services = build_services(get_settings())
+    form = oidc.ClientForm(
+        name=name,
+        redirect_uris=redirect_uri,
+        post_logout_redirect_uris=post_logout_uri,
+        scopes=scope.split(),
+        is_confidential=not public,
+        is_first_party=first_party,
+    )
+    for db in transaction(services.session_factory):
+        actor = accounts.find_by_login(db, admin)
+        if actor is None or not actor.is_platform_admin:
+            console.print(f"[red]{admin} 不是平台管理员[/red]")
+            raise typer.Exit(2)
+        now = services.clock.now()
+        existing = oidc.find_client_by_name(db, name) if reuse else None
+        try:
+            if existing is not None:
+                oidc.update_client(
+                    db, row=existing, form=form, actor=actor, now=now, client=ClientInfo()
+                )
+                secret = (
+                    oidc.reset_secret(db, row=existing, actor=actor, now=now, client=ClientInfo())
+                    if existing.is_confidential
+                    else None
+                )
+                row = existing
+            else:
+                row, secret = oidc.create_client(
+                    db, form=form, actor=actor, now=now, client=ClientInfo()
+                )
+        except oidc.ClientFormError as exc:
+            for problem in exc.problems:
+                console.print(f"[red]{problem}[/red]")
+            raise typer.Exit(2) from exc
+        client_id = row.client_id
+    console.print(f"client_id: {client_id}")
+    if secret:
+        console.print(f"client_secret: {secret}  (只显示这一次 / shown once)")
+    if write is not None:
+        write.write_text(json.dumps({"client_id": client_id, "client_secret": secret}))
+        write.chmod(0o600)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),

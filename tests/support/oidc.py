@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from campusid.oidc.models import OAuthClient
 from tests.support.http import post_form
 
 ISSUER = "http://testserver"
+CONTINUE = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
 CALLBACK = "https://bjq.example/callback"
 AFTER_LOGOUT = "https://bjq.example/bye"
 
@@ -92,7 +94,10 @@ def follow_to_callback(browser: TestClient, url: str, login: str | None = None) 
             browser, "/login", {"login": login, "password": "Zjer@2026", "next": next_path}
         )
         assert signed_in.status_code == 303
-        response = browser.get(signed_in.headers["location"])
+        interstitial = browser.get(signed_in.headers["location"])
+        assert interstitial.status_code == 200
+        target = CONTINUE.search(interstitial.text).group(1).replace("&amp;", "&")
+        response = browser.get(target)
     assert response.status_code == 302, response.text[:500]
     return str(response.headers["location"])
 

@@ -144,6 +144,13 @@ def get_client(db: Session, client_pk: int) -> OAuthClient | None:
     return db.get(OAuthClient, client_pk)
 
 
+def find_client_by_name(db: Session, name: str) -> OAuthClient | None:
+    """The newest client of that name (the command line re-registers by name)."""
+    return db.scalar(
+        select(OAuthClient).where(OAuthClient.name == name).order_by(OAuthClient.id.desc()).limit(1)
+    )
+
+
 def find_active_client(db: Session, client_id: str | None) -> OAuthClient | None:
     """The enabled client with this public client_id, or None."""
     if not client_id or len(client_id) > 48:
@@ -161,6 +168,27 @@ def _apply(row: OAuthClient, form: ClientForm) -> None:
     row.post_logout_redirect_uris = list(form.post_logout_redirect_uris)
     row.allowed_scopes = " ".join(form.scopes)
     row.is_first_party = form.is_first_party
+
+
+def _audit_client(
+    db: Session,
+    action: str,
+    *,
+    row: OAuthClient,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+    **detail: str,
+) -> None:
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        actor_id=actor.id,
+        actor_role="platform_admin",
+        client=client,
+        detail={"client_id": row.client_id, **detail},
+    )
 
 
 def create_client(
@@ -181,14 +209,15 @@ def create_client(
     _apply(row, form)
     db.add(row)
     db.flush()
-    audit.record(
+    _audit_client(
         db,
+        "oidc.client_created",
+        row=row,
+        actor=actor,
         now=now,
-        action="oidc.client_created",
-        actor_id=actor.id,
-        actor_role="platform_admin",
         client=client,
-        detail={"client_id": row.client_id, "name": row.name, "scopes": row.allowed_scopes},
+        name=row.name,
+        scopes=row.allowed_scopes,
     )
     return row, secret
 
@@ -212,14 +241,14 @@ def update_client(
     if removed:
         # Tokens carrying a scope the client may no longer have must not outlive the change.
         revoke_tokens(db, now=now, client_pk=row.id)
-    audit.record(
+    _audit_client(
         db,
+        "oidc.client_updated",
+        row=row,
+        actor=actor,
         now=now,
-        action="oidc.client_updated",
-        actor_id=actor.id,
-        actor_role="platform_admin",
         client=client,
-        detail={"client_id": row.client_id, "scopes": row.allowed_scopes},
+        scopes=row.allowed_scopes,
     )
 
 
@@ -231,15 +260,7 @@ def reset_secret(
         raise ClientFormError(["公开客户端没有密钥"])
     secret = secrets.token_urlsafe(32)
     row.secret_hash = hash_token(secret)
-    audit.record(
-        db,
-        now=now,
-        action="oidc.client_secret_reset",
-        actor_id=actor.id,
-        actor_role="platform_admin",
-        client=client,
-        detail={"client_id": row.client_id},
-    )
+    _audit_client(db, "oidc.client_secret_reset", row=row, actor=actor, now=now, client=client)
     return secret
 
 
@@ -256,15 +277,8 @@ def set_client_enabled(
     row.disabled_at = None if enabled else now
     if not enabled:
         revoke_tokens(db, now=now, client_pk=row.id)
-    audit.record(
-        db,
-        now=now,
-        action="oidc.client_enabled" if enabled else "oidc.client_disabled",
-        actor_id=actor.id,
-        actor_role="platform_admin",
-        client=client,
-        detail={"client_id": row.client_id},
-    )
+    action = "oidc.client_enabled" if enabled else "oidc.client_disabled"
+    _audit_client(db, action, row=row, actor=actor, now=now, client=client)
 
 
 # -- consent ---------------------------------------------------------------------------
@@ -346,6 +360,21 @@ def save_code(
     return item
 
 
+def _replayed(
+    db: Session, action: str, *, family_id: str, user_id: int, row: OAuthClient, now: datetime
+) -> None:
+    """A spent code or refresh token came back: someone holds a copy, so the family ends."""
+    revoke_tokens(db, now=now, family_id=family_id)
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        outcome=Outcome.DENIED,
+        target_user_id=user_id,
+        detail={"client_id": row.client_id},
+    )
+
+
 def redeem_code(
     db: Session, *, code: str, row: OAuthClient, now: datetime
 ) -> AuthorizationCode | None:
@@ -359,14 +388,8 @@ def redeem_code(
     if item is None:
         return None
     if item.used_at is not None:
-        revoke_tokens(db, now=now, family_id=item.family_id)
-        audit.record(
-            db,
-            now=now,
-            action="oidc.code_reused",
-            outcome=Outcome.DENIED,
-            target_user_id=item.user_id,
-            detail={"client_id": row.client_id},
+        _replayed(
+            db, "oidc.code_reused", family_id=item.family_id, user_id=item.user_id, row=row, now=now
         )
         return None
     if item.expires_at <= now:
@@ -426,14 +449,13 @@ def redeem_refresh_token(
     if item is None or item.client_id != row.id:
         return None
     if item.refresh_used_at is not None:
-        revoke_tokens(db, now=now, family_id=item.family_id)
-        audit.record(
+        _replayed(
             db,
+            "oidc.refresh_token_reused",
+            family_id=item.family_id,
+            user_id=item.user_id,
+            row=row,
             now=now,
-            action="oidc.refresh_token_reused",
-            outcome=Outcome.DENIED,
-            target_user_id=item.user_id,
-            detail={"client_id": row.client_id},
         )
         return None
     if item.revoked_at is not None:

@@ -29,11 +29,11 @@ from campusid.web import (
     Client,
     CurrentUser,
     DbSession,
-    LoginRequired,
     NotFound,
     OptionalUser,
     PasswordChangeRequired,
     Svc,
+    login_url,
     redirect,
     render,
     require,
@@ -163,7 +163,9 @@ def authorize(
     except OAuth2Error as error:
         return _refused(request, provider, oreq, error)
     if user is None:
-        raise LoginRequired
+        # Back through a page of ours: browsers apply the login form's CSP form-action to the
+        # whole redirect chain after it, which would block the final hop to the application.
+        return redirect(login_url(f"/oauth/authorize/continue?{request.url.query}"))
     if user.must_change_password:
         raise PasswordChangeRequired
     row: OAuthClient = grant.request.client
@@ -189,6 +191,14 @@ def authorize(
         response.headers["Content-Security-Policy"] = _content_security_policy(grant.redirect_uri)
         return response
     return _issue_code(request, provider, oreq, grant, user)
+
+
+@router.get("/oauth/authorize/continue")
+def authorize_continue(request: Request) -> Response:
+    """After signing in: a fresh navigation (not a form's redirect) back to the authorization."""
+    return render(
+        request, "oidc/continue.html", {"target": f"/oauth/authorize?{request.url.query}"}
+    )
 
 
 @router.post("/oauth/authorize/consent")
