@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint install messages clean
+.PHONY: run test test-pg lint install messages clean example
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,16 @@ run: install
 	$(BIN)/campusid db upgrade
 	$(BIN)/campusid demo
 	$(BIN)/campusid serve --host 127.0.0.1 --port 8000
+
+## The example relying party 班级圈 (examples/banjiquan): campusid on :8000, the app on :8001.
+example: install
+	$(BIN)/campusid db upgrade
+	$(BIN)/campusid demo
+	$(BIN)/campusid oidc register-client --name 班级圈 --first-party --reuse \
+		--redirect-uri http://127.0.0.1:8001/callback --post-logout-uri http://127.0.0.1:8001/ \
+		--write examples/banjiquan/client.json
+	$(BIN)/campusid serve --host 127.0.0.1 --port 8000 & trap "kill $$!" EXIT INT TERM; \
+		$(BIN)/python examples/banjiquan/app.py
 
 ## Lint, type-check and run the whole suite (SQLite).
 test: install lint

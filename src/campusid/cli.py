@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+oidc_app = typer.Typer(help="OpenID Connect provider commands.", no_args_is_help=True)
+app.add_typer(oidc_app, name="oidc")
 console = Console()
 
 
@@ -102,6 +104,95 @@ def create_platform_admin(
             is_platform_admin=True,
         )
     console.print(f"[green]已创建平台管理员 {username}[/green]")
+
+
+@oidc_app.command("rotate-keys")
+def oidc_rotate_keys() -> None:
+    """Start signing ID tokens with a new key; the old ones still verify for the grace period."""
+    from datetime import timedelta
+
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.oidc import keys
+
+    settings = get_settings()
+    services = build_services(settings)
+    for db in transaction(services.session_factory):
+        key = keys.rotate_keys(
+            db,
+            secret_key=settings.secret_key,
+            now=services.clock.now(),
+            grace=timedelta(hours=settings.oidc_key_grace_hours),
+        )
+        kid = key.kid
+    console.print(f"[green]已启用新的签名密钥[/green] kid={kid}")
+
+
+@oidc_app.command("register-client")
+def oidc_register_client(
+    name: str = typer.Option(..., help="The application's name, e.g. 班级圈."),
+    redirect_uri: list[str] = typer.Option(..., help="Redirect URI (exact match); repeatable."),
+    post_logout_uri: list[str] = typer.Option([], help="Post-logout redirect URI; repeatable."),
+    scope: str = typer.Option("openid profile school family", help="Allowed scopes."),
+    public: bool = typer.Option(False, help="A public client (no secret, PKCE required)."),
+    first_party: bool = typer.Option(False, help="The platform's own app: no consent page."),
+    admin: str = typer.Option("pt_admin", help="The platform administrator registering it."),
+    write: Path | None = typer.Option(None, help="Also write client_id/secret to this JSON file."),
+    reuse: bool = typer.Option(
+        False, help="If a client of that name exists, give it a new secret."
+    ),
+) -> None:
+    """Register an application (as the registry page does); the secret is printed once."""
+    import json
+
+    from campusid.accounts import service as accounts
+    from campusid.audit.service import ClientInfo
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.oidc import service as oidc
+
+    services = build_services(get_settings())
+    form = oidc.ClientForm(
+        name=name,
+        redirect_uris=redirect_uri,
+        post_logout_redirect_uris=post_logout_uri,
+        scopes=scope.split(),
+        is_confidential=not public,
+        is_first_party=first_party,
+    )
+    for db in transaction(services.session_factory):
+        actor = accounts.find_by_login(db, admin)
+        if actor is None or not actor.is_platform_admin:
+            console.print(f"[red]{admin} 不是平台管理员[/red]")
+            raise typer.Exit(2)
+        now = services.clock.now()
+        existing = oidc.find_client_by_name(db, name) if reuse else None
+        try:
+            if existing is not None:
+                oidc.update_client(
+                    db, row=existing, form=form, actor=actor, now=now, client=ClientInfo()
+                )
+                secret = (
+                    oidc.reset_secret(db, row=existing, actor=actor, now=now, client=ClientInfo())
+                    if existing.is_confidential
+                    else None
+                )
+                row = existing
+            else:
+                row, secret = oidc.create_client(
+                    db, form=form, actor=actor, now=now, client=ClientInfo()
+                )
+        except oidc.ClientFormError as exc:
+            for problem in exc.problems:
+                console.print(f"[red]{problem}[/red]")
+            raise typer.Exit(2) from exc
+        client_id = row.client_id
+    console.print(f"client_id: {client_id}")
+    if secret:
+        console.print(f"client_secret: {secret}  (只显示这一次 / shown once)")
+    if write is not None:
+        write.write_text(json.dumps({"client_id": client_id, "client_secret": secret}))
+        write.chmod(0o600)
 
 
 @app.command()

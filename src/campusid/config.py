@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     sms_phone_window_seconds: int = 3600
     sms_address_limit: int = 30
     sms_address_window_seconds: int = 3600
+    # OpenID Connect provider (oidc/). The issuer defaults to the URL the request came to;
+    # set it in production so it never depends on a Host header.
+    oidc_issuer: str | None = None
+    oidc_code_seconds: int = 300
+    oidc_access_token_seconds: int = 900
+    oidc_id_token_seconds: int = 3600
+    oidc_refresh_token_days: int = 30
+    # How long a retired signing key stays in the JWKS: longer than any ID token lives.
+    oidc_key_grace_hours: int = 48
 
     @property
     def is_development(self) -> bool:

@@ -12,6 +12,7 @@ from campusid.classes.models import (
 from campusid.db import Base
 from campusid.families.models import ParentLink
 from campusid.messaging.models import Notice, OutboxMessage
+from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from campusid.org.models import (
     Campus,
     DefaultCredential,
@@ -29,11 +30,13 @@ from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
 
 __all__ = [
     "AuditEvent",
+    "AuthorizationCode",
     "Base",
     "CadrePosition",
     "Campus",
     "ClassStudent",
     "ClassTeacher",
+    "Consent",
     "DefaultCredential",
     "DeskActivity",
     "District",
@@ -41,6 +44,8 @@ __all__ = [
     "GradeLeader",
     "JoinRequest",
     "Notice",
+    "OAuthClient",
+    "OAuthToken",
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
@@ -48,6 +53,7 @@ __all__ = [
     "SchoolClass",
     "SchoolMembership",
     "SessionRecord",
+    "SigningKey",
     "StageUnit",
     "Ticket",
     "TicketCheck",

@@ -15,6 +15,11 @@ COOKIE_NAME = "campusid_csrf"
 FIELD_NAME = "csrf_token"
 HEADER_NAME = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# OpenID Connect endpoints that other applications call server to server (or, for logout, by
+# a cross-site form the spec allows). They carry no cookie-based authority: the token and
+# revocation endpoints authenticate the client, userinfo a bearer token, and logout without a
+# valid id_token_hint asks the person to confirm on a CSRF-protected page. Exact paths only.
+EXEMPT_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/oauth/userinfo", "/oauth/logout"})
 
 
 class CSRFError(Exception):
@@ -32,7 +37,7 @@ def token_for(request: Request) -> str:
 
 async def verify_csrf(request: Request) -> None:
     """App-wide dependency: refuse an unsafe request without the right token."""
-    if request.method in SAFE_METHODS:
+    if request.method in SAFE_METHODS or request.url.path in EXEMPT_PATHS:
         return
     cookie = request.cookies.get(COOKIE_NAME)
     sent = request.headers.get(HEADER_NAME)

@@ -69,6 +69,8 @@ class Permission(StrEnum):
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
     PLATFORM_AGENTS_MANAGE = "platform:agents:manage"
     PLATFORM_AUDIT_VIEW = "platform:audit:view"
+    # oidc: the registry of applications that sign people in through campusid
+    PLATFORM_CLIENTS_MANAGE = "platform:clients:manage"
 
 
 _EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
@@ -113,6 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_AGENTS_MANAGE,
             Permission.PLATFORM_AUDIT_VIEW,
             Permission.SERVICEDESK_SUPERVISE,  # servicedesk
+            Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
         }
     ),
 }

@@ -1,0 +1,670 @@
+"""The OpenID Connect provider's rules: the client registry, claims, consent and token life.
+
+Importing this module registers a password-change listener: every password change, by any
+route, revokes the person's tokens here (in `set_password`'s own transaction).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
+from campusid.accounts.models import AccountStatus, SchoolMembership, User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome
+from campusid.classes.models import ClassStudent, ClassTeacher
+from campusid.config import Settings
+from campusid.families.models import ParentLink
+from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
+from campusid.org import service as org_service
+from campusid.org.models import School, SchoolClass
+from campusid.org.schoolyear import YearBoundary
+from campusid.security.sessions import hash_token
+
+# Scope -> what the consent page tells the person. `identifiers.full` hands out whole ID card
+# and phone numbers (minors' data): only a platform administrator can allow it to a client.
+SCOPES: dict[str, str] = {
+    "openid": "确认您的账号身份",
+    "profile": "您的姓名",
+    "school": "您所在的学校、校区、班级,以及您在班级中的角色",
+    "family": "您关联的孩子及孩子所在的班级",
+    "identifiers": "您的手机号、身份证号、邮箱(部分隐藏)",
+    "identifiers.full": "您完整的手机号、身份证号、学籍号和邮箱",
+}
+SENSITIVE_SCOPES = frozenset({"identifiers.full"})
+
+ROLE_NAMES = {
+    "student": "学生",
+    "teacher": "教师",
+    "homeroom_teacher": "班主任",
+    "parent": "家长",
+    "school_admin": "学校管理员",
+}
+
+MAX_URIS = 10
+
+
+class ClientFormError(Exception):
+    """The client form has problems (Chinese messages)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class ClientForm:
+    """What a platform administrator fills in for a client."""
+
+    name: str = ""
+    redirect_uris: list[str] = field(default_factory=list)
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=lambda: ["openid", "profile"])
+    is_confidential: bool = True
+    is_first_party: bool = False
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        name: str,
+        redirect_uris: str,
+        post_logout_redirect_uris: str,
+        scopes: list[str],
+        is_confidential: bool,
+        is_first_party: bool,
+    ) -> ClientForm:
+        """Read the form's text fields (one URI a line)."""
+        return cls(
+            name=name.strip(),
+            redirect_uris=_lines(redirect_uris),
+            post_logout_redirect_uris=_lines(post_logout_redirect_uris),
+            scopes=[s for s in dict.fromkeys(scopes) if s],
+            is_confidential=is_confidential,
+            is_first_party=is_first_party,
+        )
+
+    def problems(self) -> list[str]:
+        """Every reason the form is refused, in Chinese."""
+        problems = []
+        if not self.name or len(self.name) > 64:
+            problems.append("请填写应用名称(不超过64个字)")
+        if not self.redirect_uris:
+            problems.append("请至少填写一个回调地址")
+        if len(self.redirect_uris) > MAX_URIS or len(self.post_logout_redirect_uris) > MAX_URIS:
+            problems.append(f"每类地址最多{MAX_URIS}个")
+        for uri in self.redirect_uris + self.post_logout_redirect_uris:
+            if not is_acceptable_redirect_uri(uri):
+                problems.append(
+                    f"地址不合规:{uri[:80]}(须为 https 地址,本机调试可用 http://127.0.0.1 "
+                    "或 http://localhost,且不能带 # 片段)"
+                )
+        unknown = [s for s in self.scopes if s not in SCOPES]
+        if unknown:
+            problems.append("未知的授权范围:" + " ".join(unknown[:5]))
+        if "openid" not in self.scopes:
+            problems.append("授权范围必须包含 openid")
+        return problems
+
+
+def _lines(text: str) -> list[str]:
+    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+
+
+def is_acceptable_redirect_uri(uri: str) -> bool:
+    """https anywhere; plain http only to this machine (RFC 8252 loopback); no fragment."""
+    if len(uri) > 512 or any(c.isspace() for c in uri):
+        return False
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    if parts.fragment or not parts.hostname:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
+
+
+def list_clients(db: Session) -> list[OAuthClient]:
+    """Every registered client, newest first."""
+    return list(db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())))
+
+
+def get_client(db: Session, client_pk: int) -> OAuthClient | None:
+    """A registered client by its row id."""
+    return db.get(OAuthClient, client_pk)
+
+
+def find_client_by_name(db: Session, name: str) -> OAuthClient | None:
+    """The newest client of that name (the command line re-registers by name)."""
+    return db.scalar(
+        select(OAuthClient).where(OAuthClient.name == name).order_by(OAuthClient.id.desc()).limit(1)
+    )
+
+
+def find_active_client(db: Session, client_id: str | None) -> OAuthClient | None:
+    """The enabled client with this public client_id, or None."""
+    if not client_id or len(client_id) > 48:
+        return None
+    return db.scalar(
+        select(OAuthClient).where(
+            OAuthClient.client_id == client_id, OAuthClient.disabled_at.is_(None)
+        )
+    )
+
+
+def _apply(row: OAuthClient, form: ClientForm) -> None:
+    row.name = form.name
+    row.redirect_uris = list(form.redirect_uris)
+    row.post_logout_redirect_uris = list(form.post_logout_redirect_uris)
+    row.allowed_scopes = " ".join(form.scopes)
+    row.is_first_party = form.is_first_party
+
+
+def _audit_client(
+    db: Session,
+    action: str,
+    *,
+    row: OAuthClient,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+    **detail: str,
+) -> None:
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        actor_id=actor.id,
+        actor_role="platform_admin",
+        client=client,
+        detail={"client_id": row.client_id, **detail},
+    )
+
+
+def create_client(
+    db: Session, *, form: ClientForm, actor: User, now: datetime, client: ClientInfo
+) -> tuple[OAuthClient, str | None]:
+    """Register a client; returns it and its secret (None for a public client), shown once."""
+    problems = form.problems()
+    if problems:
+        raise ClientFormError(problems)
+    secret = secrets.token_urlsafe(32) if form.is_confidential else None
+    row = OAuthClient(
+        client_id=secrets.token_urlsafe(18),
+        secret_hash=hash_token(secret) if secret else None,
+        is_confidential=form.is_confidential,
+        created_at=now,
+        created_by_id=actor.id,
+    )
+    _apply(row, form)
+    db.add(row)
+    db.flush()
+    _audit_client(
+        db,
+        "oidc.client_created",
+        row=row,
+        actor=actor,
+        now=now,
+        client=client,
+        name=row.name,
+        scopes=row.allowed_scopes,
+    )
+    return row, secret
+
+
+def update_client(
+    db: Session,
+    *,
+    row: OAuthClient,
+    form: ClientForm,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+) -> None:
+    """Change a client's name, URIs, scopes or first-party flag (its type stays)."""
+    form.is_confidential = row.is_confidential
+    problems = form.problems()
+    if problems:
+        raise ClientFormError(problems)
+    removed = set(row.allowed_scopes.split()) - set(form.scopes)
+    _apply(row, form)
+    if removed:
+        # Tokens carrying a scope the client may no longer have must not outlive the change.
+        revoke_tokens(db, now=now, client_pk=row.id)
+    _audit_client(
+        db,
+        "oidc.client_updated",
+        row=row,
+        actor=actor,
+        now=now,
+        client=client,
+        scopes=row.allowed_scopes,
+    )
+
+
+def reset_secret(
+    db: Session, *, row: OAuthClient, actor: User, now: datetime, client: ClientInfo
+) -> str:
+    """A new secret for a confidential client, shown once; the old one stops working."""
+    if not row.is_confidential:
+        raise ClientFormError(["公开客户端没有密钥"])
+    secret = secrets.token_urlsafe(32)
+    row.secret_hash = hash_token(secret)
+    _audit_client(db, "oidc.client_secret_reset", row=row, actor=actor, now=now, client=client)
+    return secret
+
+
+def set_client_enabled(
+    db: Session,
+    *,
+    row: OAuthClient,
+    enabled: bool,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+) -> None:
+    """Disable a client (its tokens are revoked) or enable it again."""
+    row.disabled_at = None if enabled else now
+    if not enabled:
+        revoke_tokens(db, now=now, client_pk=row.id)
+    action = "oidc.client_enabled" if enabled else "oidc.client_disabled"
+    _audit_client(db, action, row=row, actor=actor, now=now, client=client)
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+def scope_descriptions(scope: str) -> list[tuple[str, str]]:
+    """(scope, what it shares) for the consent page."""
+    return [(s, SCOPES[s]) for s in scope.split() if s in SCOPES]
+
+
+def needs_consent(db: Session, *, user: User, row: OAuthClient, scope: str) -> bool:
+    """First-party clients never ask; third-party ones until the person allowed these scopes."""
+    if row.is_first_party:
+        return False
+    consent = db.scalar(
+        select(Consent).where(Consent.user_id == user.id, Consent.client_id == row.id)
+    )
+    return consent is None or not set(scope.split()) <= set(consent.scope.split())
+
+
+def grant_consent(
+    db: Session, *, user: User, row: OAuthClient, scope: str, now: datetime, client: ClientInfo
+) -> None:
+    """Remember that the person allowed these scopes to the client (同意授权)."""
+    consent = db.scalar(
+        select(Consent).where(Consent.user_id == user.id, Consent.client_id == row.id)
+    )
+    if consent is None:
+        consent = Consent(user_id=user.id, client_id=row.id, scope="", granted_at=now)
+        db.add(consent)
+    consent.scope = " ".join(dict.fromkeys(consent.scope.split() + scope.split()))
+    consent.granted_at = now
+    audit.record(
+        db,
+        now=now,
+        action="oidc.consent_granted",
+        actor_id=user.id,
+        target_user_id=user.id,
+        client=client,
+        detail={"client_id": row.client_id, "scope": scope},
+    )
+
+
+# -- codes and tokens ------------------------------------------------------------------
+
+
+def save_code(
+    db: Session,
+    *,
+    code: str,
+    row: OAuthClient,
+    user: User,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    auth_time: datetime,
+    now: datetime,
+    lifetime: timedelta,
+) -> AuthorizationCode:
+    """Store a new authorization code (hashed), the root of a new token family."""
+    item = AuthorizationCode(
+        code_hash=hash_token(code),
+        client_id=row.id,
+        user_id=user.id,
+        family_id=secrets.token_hex(16),
+        redirect_uri=redirect_uri,
+        scope=scope,
+        nonce=nonce,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        auth_time=auth_time,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    db.add(item)
+    db.flush()
+    return item
+
+
+def _replayed(
+    db: Session, action: str, *, family_id: str, user_id: int, row: OAuthClient, now: datetime
+) -> None:
+    """A spent code or refresh token came back: someone holds a copy, so the family ends."""
+    revoke_tokens(db, now=now, family_id=family_id)
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        outcome=Outcome.DENIED,
+        target_user_id=user_id,
+        detail={"client_id": row.client_id},
+    )
+
+
+def redeem_code(
+    db: Session, *, code: str, row: OAuthClient, now: datetime
+) -> AuthorizationCode | None:
+    """The live code for this client; a reused code revokes what it produced (RFC 6749 4.1.2)."""
+    item = db.scalar(
+        select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == hash_token(code),
+            AuthorizationCode.client_id == row.id,
+        )
+    )
+    if item is None:
+        return None
+    if item.used_at is not None:
+        _replayed(
+            db, "oidc.code_reused", family_id=item.family_id, user_id=item.user_id, row=row, now=now
+        )
+        return None
+    if item.expires_at <= now:
+        return None
+    return item
+
+
+def save_token(
+    db: Session,
+    *,
+    token: dict[str, Any],
+    row: OAuthClient,
+    user: User,
+    family_id: str,
+    now: datetime,
+    refresh_lifetime: timedelta,
+) -> OAuthToken:
+    """Store an issued token pair (hashed)."""
+    refresh = token.get("refresh_token")
+    item = OAuthToken(
+        client_id=row.id,
+        user_id=user.id,
+        family_id=family_id,
+        access_token_hash=hash_token(token["access_token"]),
+        refresh_token_hash=hash_token(refresh) if refresh else None,
+        scope=token.get("scope", ""),
+        issued_at=now,
+        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        refresh_expires_at=now + refresh_lifetime if refresh else None,
+    )
+    db.add(item)
+    db.flush()
+    return item
+
+
+def find_access_token(db: Session, *, access_token: str, now: datetime) -> OAuthToken | None:
+    """The live token for a bearer access token, or None (unknown, expired, revoked)."""
+    item = db.scalar(
+        select(OAuthToken).where(OAuthToken.access_token_hash == hash_token(access_token))
+    )
+    if item is None or item.revoked_at is not None or item.access_expires_at <= now:
+        return None
+    return item
+
+
+def redeem_refresh_token(
+    db: Session, *, refresh_token: str, row: OAuthClient, now: datetime
+) -> OAuthToken | None:
+    """The live token row for a refresh token of this client.
+
+    A refresh token that was already rotated is being replayed: someone holds a stolen copy,
+    so the whole family is revoked and the event audited.
+    """
+    item = db.scalar(
+        select(OAuthToken).where(OAuthToken.refresh_token_hash == hash_token(refresh_token))
+    )
+    if item is None or item.client_id != row.id:
+        return None
+    if item.refresh_used_at is not None:
+        _replayed(
+            db,
+            "oidc.refresh_token_reused",
+            family_id=item.family_id,
+            user_id=item.user_id,
+            row=row,
+            now=now,
+        )
+        return None
+    if item.revoked_at is not None:
+        return None
+    if item.refresh_expires_at is None or item.refresh_expires_at <= now:
+        return None
+    return item
+
+
+def rotate_out(db: Session, *, item: OAuthToken, now: datetime) -> None:
+    """Mark a refresh token used (its pair ends) once its successor is issued."""
+    item.refresh_used_at = now
+    item.revoked_at = item.revoked_at or now
+
+
+def find_token(db: Session, *, token: str, hint: str | None) -> OAuthToken | None:
+    """A token (access or refresh) presented for revocation; Authlib checks its client."""
+    digest = hash_token(token)
+    columns = (
+        [OAuthToken.refresh_token_hash, OAuthToken.access_token_hash]
+        if hint == "refresh_token"
+        else [OAuthToken.access_token_hash, OAuthToken.refresh_token_hash]
+    )
+    for column in columns:
+        item = db.scalar(select(OAuthToken).where(column == digest))
+        if item is not None:
+            return item
+    return None
+
+
+def revoke_token(db: Session, *, item: OAuthToken, now: datetime) -> None:
+    """Revocation endpoint (RFC 7009): revoking either token ends the whole family."""
+    revoke_tokens(db, now=now, family_id=item.family_id)
+
+
+def revoke_tokens(
+    db: Session,
+    *,
+    now: datetime,
+    family_id: str | None = None,
+    user_id: int | None = None,
+    client_pk: int | None = None,
+) -> None:
+    """Revoke every live token matching the filters given (at least one)."""
+    conditions: list[ColumnElement[bool]] = [OAuthToken.revoked_at.is_(None)]
+    if family_id is not None:
+        conditions.append(OAuthToken.family_id == family_id)
+    if user_id is not None:
+        conditions.append(OAuthToken.user_id == user_id)
+    if client_pk is not None:
+        conditions.append(OAuthToken.client_id == client_pk)
+    if len(conditions) == 1:
+        raise ValueError("revoke_tokens needs a filter")
+    db.execute(
+        update(OAuthToken).where(*conditions).values(revoked_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    db.expire_all()
+
+
+def _revoke_on_password_change(db: Session, user: User, now: datetime) -> None:
+    """A new password, by any route, ends every application's hold on the account."""
+    revoke_tokens(db, now=now, user_id=user.id)
+
+
+if _revoke_on_password_change not in accounts.password_change_listeners:
+    accounts.password_change_listeners.append(_revoke_on_password_change)
+
+
+# -- claims ----------------------------------------------------------------------------
+
+
+def boundary(settings: Settings) -> YearBoundary:
+    """The school-year boundary of the settings."""
+    return org_service.boundary_from(
+        settings.school_year_boundary_month, settings.school_year_boundary_day
+    )
+
+
+def _class_entry(
+    school_class: SchoolClass, role: str, today: date, year: YearBoundary
+) -> dict[str, Any]:
+    grade = school_class.grade
+    return {
+        "id": school_class.id,
+        "class_code": school_class.class_code,
+        "name": org_service.class_display_name(school_class, today, year),
+        "grade": org_service.grade_name(grade, today, year) if grade is not None else None,
+        "school": {"id": school_class.school_id, "name": school_class.school.name},
+        "campus": {"id": school_class.campus_id, "name": school_class.campus.name},
+        "role": role,
+        "role_name": ROLE_NAMES[role],
+    }
+
+
+def _current(school_class: SchoolClass, today: date, year: YearBoundary) -> bool:
+    grade = school_class.grade
+    return grade is None or not org_service.is_graduated(grade, today, year)
+
+
+def _student_classes(
+    db: Session, user_id: int, today: date, year: YearBoundary
+) -> list[dict[str, Any]]:
+    rows = db.scalars(
+        select(SchoolClass)
+        .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
+        .where(ClassStudent.student_id == user_id)
+        .order_by(SchoolClass.id)
+    )
+    return [_class_entry(c, "student", today, year) for c in rows if _current(c, today, year)]
+
+
+def _teacher_classes(
+    db: Session, user_id: int, today: date, year: YearBoundary
+) -> list[dict[str, Any]]:
+    entries = []
+    for school_class, teacher in db.execute(
+        select(SchoolClass, ClassTeacher)
+        .join(ClassTeacher, ClassTeacher.class_id == SchoolClass.id)
+        .where(ClassTeacher.teacher_id == user_id)
+        .order_by(SchoolClass.id)
+    ):
+        if not _current(school_class, today, year):
+            continue
+        role = "homeroom_teacher" if teacher.is_homeroom else "teacher"
+        entry = _class_entry(school_class, role, today, year)
+        entry["subject"] = teacher.subject
+        entries.append(entry)
+    return entries
+
+
+def _school_claims(db: Session, user: User, today: date, year: YearBoundary) -> dict[str, Any]:
+    classes = _student_classes(db, user.id, today, year) + _teacher_classes(
+        db, user.id, today, year
+    )
+    schools: dict[int, dict[str, Any]] = {}
+    for membership in db.scalars(
+        select(SchoolMembership)
+        .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
+        .order_by(SchoolMembership.id)
+    ):
+        school = db.get(School, membership.school_id)
+        entry = schools.setdefault(
+            membership.school_id,
+            {
+                "id": membership.school_id,
+                "name": school.name if school else "",
+                "roles": [],
+                "campuses": [],
+            },
+        )
+        entry["roles"].append(membership.role.value)
+    for item in classes:
+        entry = schools.setdefault(
+            item["school"]["id"],
+            {**item["school"], "roles": [], "campuses": []},
+        )
+        if item["campus"] not in entry["campuses"]:
+            entry["campuses"].append(item["campus"])
+    return {"schools": list(schools.values()), "classes": classes}
+
+
+def _family_claims(db: Session, user: User, today: date, year: YearBoundary) -> dict[str, Any]:
+    child_ids = db.scalars(
+        select(ParentLink.child_id).where(ParentLink.parent_id == user.id).order_by(ParentLink.id)
+    )
+    return {
+        "children": [
+            {"sub": str(child_id), "classes": _student_classes(db, child_id, today, year)}
+            for child_id in child_ids
+        ]
+    }
+
+
+def user_claims(
+    db: Session, *, user: User, scope: str, today: date, year: YearBoundary
+) -> dict[str, Any]:
+    """The claims the granted scopes allow: nothing personal beyond what was asked and allowed."""
+    scopes = set(scope.split())
+    claims: dict[str, Any] = {"sub": str(user.id)}
+    if "profile" in scopes:
+        claims["name"] = user.real_name
+    if "school" in scopes:
+        claims.update(_school_claims(db, user, today, year))
+    if "family" in scopes:
+        claims.update(_family_claims(db, user, today, year))
+    if "identifiers.full" in scopes:
+        claims.update(
+            {
+                "phone_number": user.phone,
+                "id_card_number": user.id_card_number,
+                "registration_number": user.registration_number,
+                "email": user.email,
+            }
+        )
+    elif "identifiers" in scopes:
+        claims.update(
+            {
+                "phone_number_masked": mask_phone(user.phone) if user.phone else None,
+                "id_card_number_masked": (
+                    mask_id_card(user.id_card_number) if user.id_card_number else None
+                ),
+                "email_masked": mask_email(user.email) if user.email else None,
+            }
+        )
+    return claims
+
+
+def active_user(db: Session, user_id: int) -> User | None:
+    """The account a token belongs to, if it may still sign in."""
+    user = accounts.get_user(db, user_id)
+    return user if user is not None and user.status is AccountStatus.ACTIVE else None

@@ -1,0 +1,512 @@
+"""统一认证 for other applications: the OpenID Connect endpoints and the client registry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.rpinitiated import EndSessionRequest
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, Response
+
+from campusid.accounts.models import User
+from campusid.audit import service as audit
+from campusid.oidc import keys
+from campusid.oidc import service as oidc
+from campusid.oidc.models import OAuthClient
+from campusid.oidc.server import (
+    Context,
+    Provider,
+    StarletteOAuth2Request,
+    issuer_of,
+    read_request,
+)
+from campusid.security.permissions import Permission, Principal
+from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
+from campusid.web import (
+    Client,
+    CurrentUser,
+    DbSession,
+    NotFound,
+    OptionalUser,
+    PasswordChangeRequired,
+    Svc,
+    login_url,
+    redirect,
+    render,
+    require,
+    session_token,
+)
+
+router = APIRouter()
+
+OAuthRequest = Annotated[StarletteOAuth2Request, Depends(read_request)]
+ClientAdmin = Annotated[Principal, require(Permission.PLATFORM_CLIENTS_MANAGE)]
+
+INVALID_REQUEST = "该应用的登录请求无效,请联系应用提供方。"
+
+
+def _provider(request: Request, db: DbSession, services: Svc) -> Provider:
+    return Provider(Context(db=db, services=services, issuer=issuer_of(request, services)))
+
+
+ProviderDep = Annotated[Provider, Depends(_provider)]
+
+
+# -- discovery and keys ----------------------------------------------------------------
+
+
+@router.get("/.well-known/openid-configuration")
+def discovery(request: Request, services: Svc) -> JSONResponse:
+    """OpenID Provider metadata (OpenID Connect Discovery 1.0)."""
+    issuer = issuer_of(request, services)
+    return JSONResponse(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth/authorize",
+            "token_endpoint": f"{issuer}/oauth/token",
+            "userinfo_endpoint": f"{issuer}/oauth/userinfo",
+            "jwks_uri": f"{issuer}/oauth/jwks",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
+            "end_session_endpoint": f"{issuer}/oauth/logout",
+            "scopes_supported": list(oidc.SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "name",
+                "schools",
+                "classes",
+                "children",
+            ],
+            "ui_locales_supported": ["zh-CN", "en"],
+        }
+    )
+
+
+@router.get("/oauth/jwks")
+def jwks(db: DbSession, services: Svc) -> JSONResponse:
+    """The public signing keys, current and recently retired."""
+    now = services.clock.now()
+    if not keys.published_keys(db, now=now):
+        keys.create_key(db, secret_key=services.settings.secret_key, now=now)
+    return JSONResponse(keys.jwks(db, now=now))
+
+
+# -- authorization ---------------------------------------------------------------------
+
+
+def _content_security_policy(redirect_uri: str) -> str:
+    """The app's policy, letting the consent form's redirect reach the client's origin."""
+    from campusid.app import CONTENT_SECURITY_POLICY
+
+    parts = urlsplit(redirect_uri)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
+def _refused(request: Request, provider: Provider, oreq: Any, error: OAuth2Error) -> Response:
+    """Back to the client with the error when its redirect URI is trusted, else our own page."""
+    if getattr(error, "redirect_uri", None):
+        return provider.handle_error_response(oreq, error)
+    return render(
+        request,
+        "oidc/error.html",
+        {"message": INVALID_REQUEST, "code": error.error, "detail": error.description},
+        status_code=400,
+    )
+
+
+def _issue_code(
+    request: Request, provider: Provider, oreq: Any, grant: Any, user: User
+) -> Response:
+    services = provider.ctx.services
+    token = session_token(request)
+    info = services.sessions.load(provider.ctx.db, token, services.clock.now()) if token else None
+    provider.ctx.auth_time = info.created_at if info else None
+    return provider.create_authorization_response(oreq, grant_user=user, grant=grant)
+
+
+@router.get("/oauth/authorize")
+def authorize(
+    request: Request,
+    db: DbSession,
+    provider: ProviderDep,
+    oreq: OAuthRequest,
+    user: OptionalUser,
+) -> Response:
+    """The authorization endpoint: sign in on our login page, consent if third-party, code."""
+    try:
+        grant = provider.get_consent_grant(oreq, end_user=user)
+    except OAuth2Error as error:
+        return _refused(request, provider, oreq, error)
+    if user is None:
+        # Back through a page of ours: browsers apply the login form's CSP form-action to the
+        # whole redirect chain after it, which would block the final hop to the application.
+        return redirect(login_url(f"/oauth/authorize/continue?{request.url.query}"))
+    if user.must_change_password:
+        raise PasswordChangeRequired
+    row: OAuthClient = grant.request.client
+    scope: str = grant.request.scope
+    prompts = set((oreq.payload.data.get("prompt") or "").split())
+    ask = not row.is_first_party and (
+        "consent" in prompts or oidc.needs_consent(db, user=user, row=row, scope=scope)
+    )
+    if ask:
+        if "none" in prompts:
+            refusal = ConsentRequiredError(redirect_uri=grant.redirect_uri)
+            refusal.state = oreq.payload.state
+            return _refused(request, provider, oreq, refusal)
+        response = render(
+            request,
+            "oidc/consent.html",
+            {
+                "client_name": row.name,
+                "scopes": oidc.scope_descriptions(scope),
+                "query": request.url.query,
+            },
+        )
+        response.headers["Content-Security-Policy"] = _content_security_policy(grant.redirect_uri)
+        return response
+    return _issue_code(request, provider, oreq, grant, user)
+
+
+@router.get("/oauth/authorize/continue")
+def authorize_continue(request: Request) -> Response:
+    """After signing in: a fresh navigation (not a form's redirect) back to the authorization."""
+    return render(
+        request, "oidc/continue.html", {"target": f"/oauth/authorize?{request.url.query}"}
+    )
+
+
+@router.post("/oauth/authorize/consent")
+def consent_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    provider: ProviderDep,
+    user: CurrentUser,
+    client: Client,
+    query: Annotated[str, Form(max_length=4096)] = "",
+    decision: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """同意授权 or 拒绝: the request is validated again from what the page carried back."""
+    oreq = StarletteOAuth2Request(
+        method="GET",
+        uri=f"{issuer_of(request, services)}/oauth/authorize?{query}",
+        headers=request.headers,
+        args=parse_qsl(query, keep_blank_values=True),
+        form=[],
+        enforce_https=services.settings.environment == "production",
+    )
+    try:
+        grant = provider.get_consent_grant(oreq, end_user=user)
+    except OAuth2Error as error:
+        return _refused(request, provider, oreq, error)
+    if decision != "allow":
+        return provider.create_authorization_response(oreq, grant_user=None, grant=grant)
+    oidc.grant_consent(
+        db,
+        user=user,
+        row=grant.request.client,
+        scope=grant.request.scope,
+        now=services.clock.now(),
+        client=client,
+    )
+    return _issue_code(request, provider, oreq, grant, user)
+
+
+# -- token, userinfo, revocation (called by applications, not pages) -------------------
+
+
+@router.post("/oauth/token")
+def token(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """The token endpoint: code or refresh token in, tokens out (client authentication)."""
+    return provider.create_token_response(oreq)
+
+
+@router.api_route("/oauth/userinfo", methods=["GET", "POST"])
+def userinfo(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """The claims of the bearer token's scopes."""
+    return provider.create_endpoint_response("userinfo", oreq)
+
+
+@router.post("/oauth/revoke")
+def revoke(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """Token revocation (RFC 7009)."""
+    return provider.create_endpoint_response("revocation", oreq)
+
+
+# -- RP-initiated logout ---------------------------------------------------------------
+
+
+def _end_browser_session(request: Request, provider: Provider, user: User | None) -> None:
+    services = provider.ctx.services
+    token = session_token(request)
+    if token:
+        services.sessions.delete(provider.ctx.db, token)
+    if user is not None:
+        audit.record(
+            provider.ctx.db,
+            now=provider.ctx.now,
+            action="sign_out",
+            actor_id=user.id,
+            target_user_id=user.id,
+            detail={"via": "oidc_logout"},
+        )
+
+
+def _logged_out(request: Request, response: Response | None = None) -> Response:
+    request.state.viewer = None
+    response = response or render(request, "oidc/logged_out.html")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.api_route("/oauth/logout", methods=["GET", "POST"])
+def end_session(
+    request: Request,
+    provider: ProviderDep,
+    oreq: OAuthRequest,
+    user: OptionalUser,
+) -> Response:
+    """RP-initiated logout: with a valid id_token_hint at once, otherwise after confirming."""
+    try:
+        validated = provider.validate_endpoint_request("end_session", oreq)
+    except OAuth2Error as error:
+        return _refused(request, provider, oreq, error)
+    if validated.needs_confirmation:
+        client_name = validated.client.name if validated.client else None
+        return render(request, "oidc/logout_confirm.html", {"client_name": client_name})
+
+    def end(req: EndSessionRequest) -> None:
+        _end_browser_session(request, provider, user)
+        sub = (req.id_token_claims or {}).get("sub")
+        if req.client is not None and sub and str(sub).isdigit():
+            oidc.revoke_tokens(
+                provider.ctx.db, now=provider.ctx.now, user_id=int(sub), client_pk=req.client.id
+            )
+
+    provider.ctx.on_end_session = end
+    return _logged_out(request, provider.create_endpoint_response("end_session", validated))
+
+
+@router.post("/oauth/logout/confirm")
+def end_session_confirmed(request: Request, provider: ProviderDep, user: OptionalUser) -> Response:
+    """The person confirmed signing out (the request came without an ID token)."""
+    _end_browser_session(request, provider, user)
+    return _logged_out(request)
+
+
+# -- client registry (平台管理 · 应用接入) -------------------------------------------------
+
+
+def _client_or_404(db: DbSession, client_pk: int) -> OAuthClient:
+    row = oidc.get_client(db, client_pk)
+    if row is None:
+        raise NotFound
+    return row
+
+
+def _form_page(
+    request: Request,
+    form: oidc.ClientForm,
+    *,
+    row: OAuthClient | None = None,
+    errors: list[str] | None = None,
+    secret: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "oidc/client_form.html",
+        {
+            "form": form,
+            "row": row,
+            "errors": errors or [],
+            "secret": secret,
+            "all_scopes": oidc.SCOPES,
+            "sensitive": oidc.SENSITIVE_SCOPES,
+        },
+        status_code=status_code,
+    )
+
+
+def _form_of(row: OAuthClient) -> oidc.ClientForm:
+    return oidc.ClientForm(
+        name=row.name,
+        redirect_uris=list(row.redirect_uris),
+        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
+        scopes=row.allowed_scopes.split(),
+        is_confidential=row.is_confidential,
+        is_first_party=row.is_first_party,
+    )
+
+
+def _parse_form(
+    name: str,
+    redirect_uris: str,
+    post_logout_redirect_uris: str,
+    scopes: list[str],
+    client_type: str,
+    first_party: str,
+) -> oidc.ClientForm:
+    return oidc.ClientForm.parse(
+        name=name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        scopes=scopes,
+        is_confidential=client_type != "public",
+        is_first_party=first_party == "1",
+    )
+
+
+NameField = Annotated[str, Form(max_length=64)]
+UrisField = Annotated[str, Form(max_length=6000)]
+ScopesField = Annotated[list[str], Form()]
+ShortField = Annotated[str, Form(max_length=16)]
+
+
+@router.get("/platform/clients")
+def clients_page(request: Request, db: DbSession, principal: ClientAdmin) -> Response:
+    """应用接入: the registered applications."""
+    return render(request, "oidc/clients.html", {"clients": oidc.list_clients(db)})
+
+
+@router.get("/platform/clients/new")
+def new_client_page(request: Request, principal: ClientAdmin) -> Response:
+    """The form for a new application."""
+    return _form_page(request, oidc.ClientForm())
+
+
+@router.post("/platform/clients")
+def create_client(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: ClientAdmin,
+    client: Client,
+    name: NameField = "",
+    redirect_uris: UrisField = "",
+    post_logout_redirect_uris: UrisField = "",
+    scopes: ScopesField = [],  # noqa: B006 - FastAPI copies defaults
+    client_type: ShortField = "confidential",
+    first_party: ShortField = "",
+) -> Response:
+    """Register an application; its secret is shown on this page, once."""
+    form = _parse_form(
+        name, redirect_uris, post_logout_redirect_uris, scopes, client_type, first_party
+    )
+    try:
+        row, secret = oidc.create_client(
+            db, form=form, actor=principal.user, now=services.clock.now(), client=client
+        )
+    except oidc.ClientFormError as exc:
+        return _form_page(request, form, errors=exc.problems, status_code=400)
+    return _form_page(request, _form_of(row), row=row, secret=secret)
+
+
+@router.get("/platform/clients/{client_pk}")
+def client_page(
+    request: Request, db: DbSession, principal: ClientAdmin, client_pk: int
+) -> Response:
+    """One application: edit it, reset its secret, disable it."""
+    row = _client_or_404(db, client_pk)
+    return _form_page(request, _form_of(row), row=row)
+
+
+@router.post("/platform/clients/{client_pk}")
+def update_client(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: ClientAdmin,
+    client: Client,
+    client_pk: int,
+    name: NameField = "",
+    redirect_uris: UrisField = "",
+    post_logout_redirect_uris: UrisField = "",
+    scopes: ScopesField = [],  # noqa: B006
+    first_party: ShortField = "",
+) -> Response:
+    """Save an application's settings."""
+    row = _client_or_404(db, client_pk)
+    form = _parse_form(
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes,
+        "confidential" if row.is_confidential else "public",
+        first_party,
+    )
+    try:
+        oidc.update_client(
+            db, row=row, form=form, actor=principal.user, now=services.clock.now(), client=client
+        )
+    except oidc.ClientFormError as exc:
+        return _form_page(request, form, row=row, errors=exc.problems, status_code=400)
+    return redirect(f"/platform/clients/{row.id}")
+
+
+@router.post("/platform/clients/{client_pk}/secret")
+def reset_client_secret(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: ClientAdmin,
+    client: Client,
+    client_pk: int,
+) -> Response:
+    """重置密钥: a new secret, shown once; the old one stops working at once."""
+    row = _client_or_404(db, client_pk)
+    try:
+        secret = oidc.reset_secret(
+            db, row=row, actor=principal.user, now=services.clock.now(), client=client
+        )
+    except oidc.ClientFormError as exc:
+        return _form_page(request, _form_of(row), row=row, errors=exc.problems, status_code=400)
+    return _form_page(request, _form_of(row), row=row, secret=secret)
+
+
+@router.post("/platform/clients/{client_pk}/enabled")
+def set_client_enabled(
+    db: DbSession,
+    services: Svc,
+    principal: ClientAdmin,
+    client: Client,
+    client_pk: int,
+    enabled: ShortField = "",
+) -> Response:
+    """停用 (its tokens are revoked) or 启用 an application."""
+    row = _client_or_404(db, client_pk)
+    oidc.set_client_enabled(
+        db,
+        row=row,
+        enabled=enabled == "1",
+        actor=principal.user,
+        now=services.clock.now(),
+        client=client,
+    )
+    return redirect(f"/platform/clients/{row.id}")
