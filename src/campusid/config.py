@@ -39,6 +39,15 @@ class Settings(BaseSettings):
 
     default_language: str = "zh_CN"
 
+    # recovery (找回密码): messages per phone/email and lookups per ID card number per window;
+    # per client address generous, since a classroom of pupils shares one address.
+    recovery_target_limit: int = 5
+    recovery_target_window_seconds: int = 3600
+    recovery_id_number_limit: int = 10
+    recovery_id_number_window_seconds: int = 3600
+    recovery_address_limit: int = 300
+    recovery_address_window_seconds: int = 3600
+
     # Messaging: SMS through an HTTP gateway when configured, else the development outbox.
     sms_gateway_url: str | None = None
     sms_gateway_key: str | None = None

@@ -21,6 +21,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 
@@ -40,10 +41,12 @@ __all__ = [
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
+    "RecoveryFlow",
     "School",
     "SchoolClass",
     "SchoolMembership",
     "SessionRecord",
     "StageUnit",
+    "TeacherRecoveryRequest",
     "User",
 ]

@@ -68,6 +68,8 @@ class Permission(StrEnum):
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
     PLATFORM_AGENTS_MANAGE = "platform:agents:manage"
     PLATFORM_AUDIT_VIEW = "platform:audit:view"
+    # recovery: the homeroom teacher approves a student's 找回密码 request
+    RECOVERY_APPROVE = "class:recovery:approve"
 
 
 _EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
@@ -82,6 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CLASS_VIEW,
             Permission.CLASS_MANAGE,
             Permission.CLASS_RESET_PASSWORD,
+            Permission.RECOVERY_APPROVE,  # recovery
         }
     ),
     Role.GRADE_LEADER: frozenset(_EVERYONE | {Permission.CLASS_VIEW, Permission.GRADE_VIEW}),
