@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -274,13 +274,19 @@ def _resolve(
             email = normalize_email(value)
         except InvalidIdentifier as exc:
             return exc.message
-        user = _active(db.scalar(select(User).where(User.email == email)))
+        # Addresses are matched regardless of case; two accounts alike but for case name none.
+        found = list(
+            db.scalars(select(User).where(func.lower(User.email) == email.lower()).limit(2))
+        )
+        user = _active(found[0]) if len(found) == 1 else None
         return _Target(
-            destination=f"email:{email}",
+            destination=f"email:{email.lower()}",
             limiter="recovery.email",
             account=user,
             recipient_id=user.id if user else None,
-            delivery=Delivery("mail", email, "recovery_code", {}) if user else None,
+            delivery=Delivery("mail", user.email, "recovery_code", {})
+            if user and user.email
+            else None,
         )
     # The relation way: the parent is picked by its place in the list the page showed.
     if flow.method not in (RecoveryMethod.PARENT, None) or flow.subject_digest is None:
