@@ -36,13 +36,11 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
-from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.models import ParentLink, Relation
 from campusid.messaging import service as messaging
-from campusid.org import service as org
-from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.models import School
 from campusid.recovery import captcha
 from campusid.recovery.models import (
     ApprovalStatus,
@@ -53,7 +51,6 @@ from campusid.recovery.models import (
 )
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
-from campusid.security.permissions import Principal
 from campusid.security.ratelimit import RateLimiter
 from campusid.security.sessions import hash_token
 
@@ -158,7 +155,7 @@ def restart(flow: RecoveryFlow | None, *, db: Session, services: Services) -> No
 
 def _kill(db: Session, *, services: Services, flow: RecoveryFlow) -> None:
     now = services.clock.now()
-    _void_code(db, services=services, flow=flow)
+    void_code(db, services=services, flow=flow)
     flow.step = FlowStep.DEAD
     flow.finished_at = now
     for request in db.scalars(
@@ -174,7 +171,8 @@ def _code_target(flow: RecoveryFlow) -> str:
     return f"{flow.id}:{flow.destination_digest}"
 
 
-def _void_code(db: Session, *, services: Services, flow: RecoveryFlow) -> None:
+def void_code(db: Session, *, services: Services, flow: RecoveryFlow) -> None:
+    """Void the code the flow holds, if any."""
     if flow.method in _CODE_PURPOSE and flow.destination_digest:
         assert flow.method is not None
         onetime.void_all(
@@ -186,7 +184,8 @@ def _void_code(db: Session, *, services: Services, flow: RecoveryFlow) -> None:
         )
 
 
-def _limiter(services: Services, name: str) -> RateLimiter:
+def limiter(services: Services, name: str) -> RateLimiter:
+    """One of the recovery limiters, with its numbers from the settings."""
     s = services.settings
     numbers = {
         "recovery.address": (s.recovery_address_limit, s.recovery_address_window_seconds),
@@ -248,7 +247,8 @@ def deliver(services: Services, delivery: Delivery | None) -> None:
         db.close()
 
 
-def _active(user: User | None) -> User | None:
+def active(user: User | None) -> User | None:
+    """The account if it may sign in (a disabled one is treated as unknown)."""
     return user if user is not None and user.status is AccountStatus.ACTIVE else None
 
 
@@ -261,7 +261,7 @@ def _resolve(
             phone = normalize_phone(value)
         except InvalidIdentifier as exc:
             return exc.message
-        user = _active(db.scalar(select(User).where(User.phone == phone)))
+        user = active(db.scalar(select(User).where(User.phone == phone)))
         return _Target(
             destination=f"phone:{phone}",
             limiter="recovery.phone",
@@ -278,7 +278,7 @@ def _resolve(
         found = list(
             db.scalars(select(User).where(func.lower(User.email) == email.lower()).limit(2))
         )
-        user = _active(found[0]) if len(found) == 1 else None
+        user = active(found[0]) if len(found) == 1 else None
         return _Target(
             destination=f"email:{email.lower()}",
             limiter="recovery.email",
@@ -295,7 +295,7 @@ def _resolve(
     if not value.isdigit() or not 0 <= int(value) < len(options):
         return MSG_PICK_PARENT
     option = options[int(value)]
-    student = _active(db.get(User, flow.user_id)) if flow.user_id else None
+    student = active(db.get(User, flow.user_id)) if flow.user_id else None
     parent = option.parent
     if parent is None or student is None or parent.phone is None:
         return _Target(destination=option.destination, limiter="recovery.phone", account=None)
@@ -339,7 +339,7 @@ def send_code(
     now = services.clock.now()
     if flow.step not in (FlowStep.CHOOSING, FlowStep.IDENTIFIED, FlowStep.CODE_SENT):
         return SendResult(error=MSG_MOVED_ON)
-    address_ok = _limiter(services, "recovery.address").hit(client.address or "unknown")
+    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
     if not captcha.check(
         flow, secret_key=services.settings.secret_key, now=now, answer=captcha_answer
     ):
@@ -350,7 +350,7 @@ def send_code(
     if isinstance(target, str):
         return SendResult(error=target)
     digest = _digest(services, "target", target.destination)
-    if not _limiter(services, target.limiter).hit(digest):
+    if not limiter(services, target.limiter).hit(digest):
         return SendResult(error=MSG_TOO_MANY)
     wait = _wait_for_target(db, digest=digest, now=now)
     if wait:
@@ -358,7 +358,7 @@ def send_code(
 
     # Bind the flow to this target (a different target first voids the flow's old code).
     if flow.destination_digest != digest or flow.method is not method:
-        _void_code(db, services=services, flow=flow)
+        void_code(db, services=services, flow=flow)
     if method is not RecoveryMethod.PARENT:
         flow.user_id = target.account.id if target.account else None
         flow.school_id = None
@@ -374,7 +374,7 @@ def send_code(
             RecoveryFlow.step == FlowStep.CODE_SENT,
         )
     ):
-        _void_code(db, services=services, flow=other)
+        void_code(db, services=services, flow=other)
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -438,7 +438,7 @@ def verify_code(
     if len(code) != 6 or not code.isascii() or not code.isdigit():
         return VerifyResult(False, MSG_CODE_FORMAT)
     assert flow.method is not None
-    account = _active(db.get(User, flow.user_id)) if flow.user_id else None
+    account = active(db.get(User, flow.user_id)) if flow.user_id else None
     result = onetime.check(
         db,
         secret_key=services.settings.secret_key,
@@ -488,7 +488,7 @@ def flow_account(db: Session, *, services: Services, flow: RecoveryFlow | None) 
     """The account whose new password the flow may set; StepRefused unless verified for it."""
     if flow is None or flow.step is not FlowStep.VERIFIED or flow.user_id is None:
         raise StepRefused
-    user = _active(db.get(User, flow.user_id))
+    user = active(db.get(User, flow.user_id))
     if user is None or user.password_version != flow.password_version:
         raise StepRefused
     return user
@@ -598,9 +598,9 @@ def identify_student(
     school = db.get(School, school_id) if school_id else None
     if school is None:
         return MSG_PICK_SCHOOL
-    if not _limiter(services, "recovery.address").hit(client.address or "unknown"):
+    if not limiter(services, "recovery.address").hit(client.address or "unknown"):
         return MSG_TOO_MANY
-    if not _limiter(services, "recovery.id_number").hit(_digest(services, "id", number)):
+    if not limiter(services, "recovery.id_number").hit(_digest(services, "id", number)):
         return MSG_TOO_MANY
     student = db.scalar(
         select(User)
@@ -615,7 +615,7 @@ def identify_student(
         )
         .limit(1)
     )
-    _void_code(db, services=services, flow=flow)
+    void_code(db, services=services, flow=flow)
     flow.step = FlowStep.IDENTIFIED
     flow.method = RecoveryMethod.PARENT
     flow.user_id = student.id if student else None
@@ -676,235 +676,3 @@ def parent_options(db: Session, *, services: Services, flow: RecoveryFlow) -> li
             )
         )
     return options
-
-
-def teacher_recovery_allowed(db: Session, *, flow: RecoveryFlow | None) -> bool:
-    """Whether the flow's school lets the homeroom teacher approve (a school-wide setting)."""
-    if flow is None or flow.school_id is None:
-        return False
-    school = db.get(School, flow.school_id)
-    return bool(school and school.allow_teacher_recovery)
-
-
-def _current_class(db: Session, *, student_id: int, school_id: int) -> SchoolClass | None:
-    """The student's administrative class in the school, as it stands today."""
-    return db.scalar(
-        select(SchoolClass)
-        .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
-        .where(
-            ClassStudent.student_id == student_id,
-            SchoolClass.school_id == school_id,
-            SchoolClass.kind == ClassKind.ADMINISTRATIVE,
-        )
-        .order_by(ClassStudent.joined_at.desc(), ClassStudent.id.desc())
-        .limit(1)
-    )
-
-
-def _homeroom_teacher_id(db: Session, *, class_id: int) -> int | None:
-    return db.scalar(
-        select(ClassTeacher.teacher_id).where(
-            ClassTeacher.class_id == class_id, ClassTeacher.is_homeroom.is_(True)
-        )
-    )
-
-
-def request_teacher_approval(
-    db: Session,
-    *,
-    services: Services,
-    flow: RecoveryFlow,
-    captcha_answer: str,
-    client: ClientInfo,
-) -> SendResult:
-    """其他方式: ask the homeroom teacher to confirm; the same answer whatever was matched."""
-    now = services.clock.now()
-    if flow.step not in (FlowStep.IDENTIFIED, FlowStep.CODE_SENT) or flow.school_id is None:
-        return SendResult(error=MSG_NO_STUDENT_YET)
-    if not teacher_recovery_allowed(db, flow=flow):
-        return SendResult(error=MSG_TEACHER_OFF)
-    address_ok = _limiter(services, "recovery.address").hit(client.address or "unknown")
-    if not captcha.check(
-        flow, secret_key=services.settings.secret_key, now=now, answer=captcha_answer
-    ):
-        return SendResult(error=MSG_CAPTCHA)
-    if not address_ok:
-        return SendResult(error=MSG_TOO_MANY)
-    student = _active(db.get(User, flow.user_id)) if flow.user_id else None
-    school_class = (
-        _current_class(db, student_id=student.id, school_id=flow.school_id) if student else None
-    )
-    teacher_id = _homeroom_teacher_id(db, class_id=school_class.id) if school_class else None
-    _void_code(db, services=services, flow=flow)
-    flow.method = RecoveryMethod.TEACHER
-    flow.step = FlowStep.AWAITING_APPROVAL
-    flow.expires_at = now + APPROVAL_TTL
-    if student is not None and school_class is not None and teacher_id is not None:
-        for older in db.scalars(
-            select(TeacherRecoveryRequest).where(
-                TeacherRecoveryRequest.student_id == student.id,
-                TeacherRecoveryRequest.status == ApprovalStatus.PENDING,
-            )
-        ):
-            older.status = ApprovalStatus.WITHDRAWN
-        db.add(
-            TeacherRecoveryRequest(
-                flow_id=flow.id,
-                student_id=student.id,
-                school_id=flow.school_id,
-                class_id=school_class.id,
-                status=ApprovalStatus.PENDING,
-                client_address=client.address,
-                created_at=now,
-                expires_at=now + APPROVAL_TTL,
-            )
-        )
-        messaging.notify(
-            db,
-            user_id=teacher_id,
-            kind="recovery_request",
-            now=now,
-            title="学生找回密码申请",
-            body=f"学生{student.real_name}申请找回密码,请核实是本人后在「找回密码审核」中处理。",
-        )
-    audit.record(
-        db,
-        now=now,
-        action="recovery_teacher_requested",
-        target_user_id=student.id if student else None,
-        school_id=flow.school_id,
-        route=Route.SELF_SERVICE,
-        client=client,
-        detail={"known": teacher_id is not None},
-    )
-    return SendResult(message=REQUESTED)
-
-
-# --------------------------------------------------------------------------- teacher approvals
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    """A request as the approving teacher sees it."""
-
-    id: int
-    student_name: str
-    username: str
-    class_name: str
-    created_at: datetime
-    client_address: str | None
-
-
-def _decidable(
-    db: Session, *, principal: Principal, request: TeacherRecoveryRequest, now: datetime
-) -> bool:
-    """The one object check: the actor is the homeroom teacher of the student's current class.
-
-    Default deny: a pending, unexpired request, the actor heads the class named in it, and the
-    student still sits in that class today.
-    """
-    if request.status is not ApprovalStatus.PENDING or now >= request.expires_at:
-        return False
-    if request.class_id not in principal.homeroom_class_ids:
-        return False
-    current = _current_class(db, student_id=request.student_id, school_id=request.school_id)
-    return current is not None and current.id == request.class_id
-
-
-def pending_requests(
-    db: Session, *, services: Services, principal: Principal
-) -> list[PendingRequest]:
-    """The requests this person may decide (成员审核 lists these too)."""
-    if not principal.homeroom_class_ids:
-        return []
-    now = services.clock.now()
-    boundary = org.boundary_from(
-        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
-    )
-    today = local_today(services.clock)
-    rows = db.scalars(
-        select(TeacherRecoveryRequest)
-        .where(
-            TeacherRecoveryRequest.class_id.in_(principal.homeroom_class_ids),
-            TeacherRecoveryRequest.status == ApprovalStatus.PENDING,
-            TeacherRecoveryRequest.expires_at > now,
-        )
-        .order_by(TeacherRecoveryRequest.created_at)
-    )
-    result = []
-    for request in rows:
-        if not _decidable(db, principal=principal, request=request, now=now):
-            continue
-        student = db.get(User, request.student_id)
-        school_class = db.get(SchoolClass, request.class_id)
-        assert student is not None and school_class is not None
-        result.append(
-            PendingRequest(
-                id=request.id,
-                student_name=student.real_name,
-                username=student.username,
-                class_name=org.class_display_name(school_class, today, boundary),
-                created_at=request.created_at,
-                client_address=request.client_address,
-            )
-        )
-    return result
-
-
-def decide_request(
-    db: Session,
-    *,
-    services: Services,
-    principal: Principal,
-    request_id: int,
-    approve: bool,
-    client: ClientInfo,
-) -> bool:
-    """Approve or refuse a request; False when there is none this person may decide."""
-    now = services.clock.now()
-    request = db.get(TeacherRecoveryRequest, request_id)
-    if request is None or not _decidable(db, principal=principal, request=request, now=now):
-        return False
-    flow = db.get(RecoveryFlow, request.flow_id)
-    student = db.get(User, request.student_id)
-    assert flow is not None and student is not None
-    request.decided_by_id = principal.user.id
-    request.decided_at = now
-    live = flow.step is FlowStep.AWAITING_APPROVAL and now < flow.expires_at
-    if approve and live:
-        request.status = ApprovalStatus.APPROVED
-        flow.step = FlowStep.VERIFIED
-        flow.verified_at = now
-        flow.password_version = student.password_version
-        flow.expires_at = now + AFTER_APPROVAL_TTL
-    else:
-        request.status = ApprovalStatus.REFUSED if live else ApprovalStatus.WITHDRAWN
-        if live:
-            flow.step = FlowStep.DEAD
-            flow.finished_at = now
-    audit.record(
-        db,
-        now=now,
-        action="recovery_approved"
-        if request.status is ApprovalStatus.APPROVED
-        else "recovery_refused",
-        actor_id=principal.user.id,
-        actor_role="homeroom_teacher",
-        target_user_id=student.id,
-        school_id=request.school_id,
-        route=Route.SELF_SERVICE,
-        client=client,
-        detail={"method": RecoveryMethod.TEACHER.value, "request_id": request.id},
-    )
-    messaging.notify(
-        db,
-        user_id=student.id,
-        kind="recovery_request_decided",
-        now=now,
-        actor_id=principal.user.id,
-        title="找回密码申请已处理",
-        body="班主任已通过您的找回密码申请,请在提交申请的浏览器中回到找回密码页面设置新密码。"
-        if request.status is ApprovalStatus.APPROVED
-        else "您的找回密码申请未获通过,如有疑问请联系班主任。",
-    )
-    return True

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from campusid.context import Services
 from campusid.org.models import School
-from campusid.recovery import service
+from campusid.recovery import approvals, service
 from campusid.recovery.models import FlowStep, RecoveryFlow, RecoveryMethod
 from campusid.security.permissions import Permission, Principal
 from campusid.security.policy import RULE_TEXT
@@ -99,7 +99,7 @@ def _page(
     if flow is not None and flow.method is RecoveryMethod.PARENT and flow.school_id:
         ctx["school"] = db.get(School, flow.school_id)
         ctx["parents"] = service.parent_options(db, services=services, flow=flow)
-        ctx["teacher_allowed"] = service.teacher_recovery_allowed(db, flow=flow)
+        ctx["teacher_allowed"] = approvals.teacher_recovery_allowed(db, flow=flow)
     ctx.update(extra)
     return render(request, "recovery/page.html", ctx, status_code=status_code)
 
@@ -271,7 +271,7 @@ def request_teacher(
 ) -> Response:
     """其他方式验证: ask the homeroom teacher to approve."""
     flow, token = service.open_flow(db, services=services, token=_token(request))
-    result = service.request_teacher_approval(
+    result = approvals.request_teacher_approval(
         db, services=services, flow=flow, captcha_answer=captcha, client=client
     )
     if result.error is None:
@@ -325,11 +325,11 @@ def restart(
 
 
 @router.get("/recovery/approvals")
-def approvals(
+def approvals_page(
     request: Request, db: DbSession, services: Svc, principal: Approver, done: str | None = None
 ) -> Response:
     """找回密码审核: the homeroom teacher's pending requests."""
-    rows = service.pending_requests(db, services=services, principal=principal)
+    rows = approvals.pending_requests(db, services=services, principal=principal)
     return render(request, "recovery/approvals.html", {"requests": rows, "done": done})
 
 
@@ -345,7 +345,7 @@ def decide(
     """通过 or 拒绝 a request."""
     if decision not in ("approve", "refuse"):
         raise NotFound
-    decided = service.decide_request(
+    decided = approvals.decide_request(
         db,
         services=services,
         principal=principal,
