@@ -21,7 +21,6 @@ from campusid.context import Services
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import ClassKind, School, SchoolClass
-from campusid.recovery import captcha
 from campusid.recovery.models import (
     ApprovalStatus,
     FlowStep,
@@ -32,14 +31,12 @@ from campusid.recovery.models import (
 from campusid.recovery.service import (
     AFTER_APPROVAL_TTL,
     APPROVAL_TTL,
-    MSG_CAPTCHA,
     MSG_NO_STUDENT_YET,
     MSG_TEACHER_OFF,
-    MSG_TOO_MANY,
     REQUESTED,
     SendResult,
     active,
-    limiter,
+    message_gate,
     void_code,
 )
 from campusid.security.permissions import Principal
@@ -90,13 +87,9 @@ def request_teacher_approval(
         return SendResult(error=MSG_NO_STUDENT_YET)
     if not teacher_recovery_allowed(db, flow=flow):
         return SendResult(error=MSG_TEACHER_OFF)
-    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
-    if not captcha.check(
-        flow, secret_key=services.settings.secret_key, now=now, answer=captcha_answer
-    ):
-        return SendResult(error=MSG_CAPTCHA)
-    if not address_ok:
-        return SendResult(error=MSG_TOO_MANY)
+    refused = message_gate(flow, services=services, captcha_answer=captcha_answer, client=client)
+    if refused:
+        return SendResult(error=refused)
     student = active(db.get(User, flow.user_id)) if flow.user_id else None
     school_class = (
         _current_class(db, student_id=student.id, school_id=flow.school_id) if student else None

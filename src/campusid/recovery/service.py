@@ -321,6 +321,24 @@ def _wait_for_target(db: Session, *, digest: str, now: datetime) -> int:
     return int((onetime.RESEND_AFTER - (now - last)).total_seconds()) + 1
 
 
+def message_gate(
+    flow: RecoveryFlow, *, services: Services, captcha_answer: str, client: ClientInfo
+) -> str | None:
+    """Before any message: the client address is counted and a solved captcha used up.
+
+    Returns why the message may not go, or None.
+    """
+    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
+    if not captcha.check(
+        flow,
+        secret_key=services.settings.secret_key,
+        now=services.clock.now(),
+        answer=captcha_answer,
+    ):
+        return MSG_CAPTCHA
+    return None if address_ok else MSG_TOO_MANY
+
+
 def send_code(
     db: Session,
     *,
@@ -339,13 +357,9 @@ def send_code(
     now = services.clock.now()
     if flow.step not in (FlowStep.CHOOSING, FlowStep.IDENTIFIED, FlowStep.CODE_SENT):
         return SendResult(error=MSG_MOVED_ON)
-    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
-    if not captcha.check(
-        flow, secret_key=services.settings.secret_key, now=now, answer=captcha_answer
-    ):
-        return SendResult(error=MSG_CAPTCHA)
-    if not address_ok:
-        return SendResult(error=MSG_TOO_MANY)
+    refused = message_gate(flow, services=services, captcha_answer=captcha_answer, client=client)
+    if refused:
+        return SendResult(error=refused)
     target = _resolve(db, services=services, flow=flow, method=method, value=value)
     if isinstance(target, str):
         return SendResult(error=target)
