@@ -23,7 +23,7 @@ from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.context import Services
 from campusid.messaging import service as messaging
-from campusid.recovery.service import Delivery
+from campusid.recovery.service import Delivery, SendResult
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
 
@@ -44,16 +44,6 @@ class Channel(StrEnum):
         return {"phone": "手机号", "email": "邮箱"}[self.value]
 
 
-@dataclass
-class CodeResult:
-    """The answer to 获取 on this page."""
-
-    message: str | None = None
-    error: str | None = None
-    wait_seconds: int = 0
-    delivery: Delivery | None = None
-
-
 def _normalise(channel: Channel, value: str) -> str:
     return normalize_phone(value) if channel is Channel.PHONE else normalize_email(value)
 
@@ -72,18 +62,18 @@ def _code_target(user: User, value: str) -> str:
 
 def send_bind_code(
     db: Session, *, services: Services, user: User, channel: Channel, value: str
-) -> CodeResult:
+) -> SendResult:
     """A code to the NEW phone or email (bound to the account and its password version)."""
     try:
         target = _normalise(channel, value)
     except InvalidIdentifier as exc:
-        return CodeResult(error=exc.message)
+        return SendResult(error=exc.message)
     current = _current(user, channel)
     if current is not None and current.lower() == target.lower():
-        return CodeResult(error=f"该{channel.label}已是您当前绑定的{channel.label}")
+        return SendResult(error=f"该{channel.label}已是您当前绑定的{channel.label}")
     limiter = services.limits.named("profile.bind", SENDS_PER_HOUR, 3600)
     if not limiter.hit(str(user.id)):
-        return CodeResult(error="操作过于频繁,请稍后再试")
+        return SendResult(error="操作过于频繁,请稍后再试")
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -94,11 +84,11 @@ def send_bind_code(
         password_version=user.password_version,
     )
     if issued.code is None:
-        return CodeResult(
+        return SendResult(
             error=f"验证码发送过于频繁,请{issued.wait_seconds}秒后再获取",
             wait_seconds=issued.wait_seconds,
         )
-    return CodeResult(
+    return SendResult(
         message=f"验证码已发送至 {_mask(channel, target)},10分钟内有效",
         wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
         delivery=Delivery(
