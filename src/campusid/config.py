@@ -65,6 +65,14 @@ class Settings(BaseSettings):
 
     log_json: bool = True  # JSON lines on stdout; tests turn it off and capture records
     log_level: str = "INFO"
+    # recovery (找回密码): messages per phone/email and lookups per ID card number per window;
+    # per client address generous, since a classroom of pupils shares one address.
+    recovery_target_limit: int = 5
+    recovery_target_window_seconds: int = 3600
+    recovery_id_number_limit: int = 10
+    recovery_id_number_window_seconds: int = 3600
+    recovery_address_limit: int = 300
+    recovery_address_window_seconds: int = 3600
 
     # Messaging: SMS through an HTTP gateway when configured, else the development outbox.
     sms_gateway_url: str | None = None

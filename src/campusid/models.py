@@ -22,6 +22,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 
@@ -49,12 +50,14 @@ __all__ = [
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
+    "RecoveryFlow",
     "School",
     "SchoolClass",
     "SchoolMembership",
     "SessionRecord",
     "SigningKey",
     "StageUnit",
+    "TeacherRecoveryRequest",
     "Ticket",
     "TicketCheck",
     "User",

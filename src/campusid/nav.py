@@ -29,6 +29,8 @@ NAV: list[NavItem] = [
     NavItem("平台管理", "/platform", lambda p: Role.PLATFORM_ADMIN in p.roles),
     NavItem("账号安全", "/account/security", lambda p: True),
     NavItem("我", "/me", lambda p: True),  # families: the app's 我 page
+    # recovery: students' 找回密码 requests awaiting their homeroom teacher
+    NavItem("找回密码审核", "/recovery/approvals", lambda p: bool(p.homeroom_class_ids)),
 ]
 
 

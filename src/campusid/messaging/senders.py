@@ -29,6 +29,11 @@ SMS_TEMPLATES: dict[str, str] = {
     "signup_code": "【之江汇】您的注册验证码为{code},10分钟内有效。如非本人操作,请忽略。",
     "recovery_code": "【之江汇】您正在找回密码,验证码为{code},10分钟内有效,请勿告诉他人。",
     "bind_code": "【之江汇】您正在绑定手机号,验证码为{code},10分钟内有效。",
+    # recovery: the code of the relation way goes to a linked parent
+    "child_recovery_code": (
+        "【之江汇】您的孩子{name}正在找回账号密码,验证码为{code},10分钟内有效。"
+        "如非孩子本人操作,请勿告诉他人。"
+    ),
     "verify_code": "【之江汇】客服正在核实您的身份,验证码为{code},请告知客服人员。",
     "temporary_password": (
         "【之江汇】您的账号密码已由客服重置,临时密码为{password},登录后须修改。"

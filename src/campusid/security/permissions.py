@@ -71,6 +71,8 @@ class Permission(StrEnum):
     PLATFORM_AUDIT_VIEW = "platform:audit:view"
     # oidc: the registry of applications that sign people in through campusid
     PLATFORM_CLIENTS_MANAGE = "platform:clients:manage"
+    # recovery: the homeroom teacher approves a student's 找回密码 request
+    RECOVERY_APPROVE = "class:recovery:approve"
 
 
 _EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
@@ -85,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CLASS_VIEW,
             Permission.CLASS_MANAGE,
             Permission.CLASS_RESET_PASSWORD,
+            Permission.RECOVERY_APPROVE,  # recovery
         }
     ),
     Role.GRADE_LEADER: frozenset(_EVERYONE | {Permission.CLASS_VIEW, Permission.GRADE_VIEW}),

@@ -47,6 +47,28 @@
     item.className = "toast"; item.textContent = message; box.appendChild(item);
     setTimeout(function () { item.remove(); }, 3000);
   }
+  // Resend countdown: <button data-countdown="60" data-countdown-text="{n}秒后重新获取"> stays
+  // disabled for that many seconds, showing the time left (also on buttons htmx swaps in).
+  function countdown(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var buttons = Array.prototype.slice.call(scope.querySelectorAll("[data-countdown]"));
+    if (scope.matches && scope.matches("[data-countdown]")) { buttons.push(scope); }
+    buttons.forEach(function (button) {
+      var left = parseInt(button.getAttribute("data-countdown"), 10);
+      button.removeAttribute("data-countdown");
+      if (!(left > 0)) { return; }
+      var label = button.textContent;
+      var pattern = button.getAttribute("data-countdown-text") || "{n}";
+      var tick = function () {
+        if (left <= 0) { button.disabled = false; button.textContent = label; return; }
+        button.disabled = true; button.textContent = pattern.replace("{n}", String(left));
+        left -= 1; setTimeout(tick, 1000);
+      };
+      tick();
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdown(document); });
+  document.addEventListener("htmx:load", function (event) { countdown(event.detail && event.detail.elt); });
   window.campusidToast = toast;
   document.body && document.body.addEventListener("htmx:responseError", function () {
     toast("操作失败,请稍后重试");

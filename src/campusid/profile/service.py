@@ -1,0 +1,227 @@
+"""账号安全: binding a phone or email (a code to the new target and the current password), and
+the person's own recent sign-ins and credential changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import (
+    InvalidIdentifier,
+    mask_email,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+)
+from campusid.accounts.models import User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.context import Services
+from campusid.messaging import service as messaging
+from campusid.recovery.service import Delivery, SendResult
+from campusid.security import onetime
+from campusid.security.onetime import CodeCheck
+
+SENDS_PER_HOUR = 10
+PASSWORD_TRIES = 5
+PASSWORD_WINDOW_SECONDS = 900
+
+
+class Channel(StrEnum):
+    """What is being bound."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return {"phone": "手机号", "email": "邮箱"}[self.value]
+
+
+def _normalise(channel: Channel, value: str) -> str:
+    return normalize_phone(value) if channel is Channel.PHONE else normalize_email(value)
+
+
+def _mask(channel: Channel, value: str | None) -> str:
+    return mask_phone(value) if channel is Channel.PHONE else mask_email(value)
+
+
+def _current(user: User, channel: Channel) -> str | None:
+    return user.phone if channel is Channel.PHONE else user.email
+
+
+def _code_target(user: User, value: str) -> str:
+    return f"{user.id}:{value.lower()}"
+
+
+def send_bind_code(
+    db: Session, *, services: Services, user: User, channel: Channel, value: str
+) -> SendResult:
+    """A code to the NEW phone or email (bound to the account and its password version)."""
+    try:
+        target = _normalise(channel, value)
+    except InvalidIdentifier as exc:
+        return SendResult(error=exc.message)
+    current = _current(user, channel)
+    if current is not None and current.lower() == target.lower():
+        return SendResult(error=f"该{channel.label}已是您当前绑定的{channel.label}")
+    limiter = services.limits.named("profile.bind", SENDS_PER_HOUR, 3600)
+    if not limiter.hit(str(user.id)):
+        return SendResult(error="操作过于频繁,请稍后再试")
+    issued = onetime.issue(
+        db,
+        secret_key=services.settings.secret_key,
+        now=services.clock.now(),
+        purpose=f"bind.{channel.value}",
+        target=_code_target(user, target),
+        user_id=user.id,
+        password_version=user.password_version,
+    )
+    if issued.code is None:
+        return SendResult(
+            error=f"验证码发送过于频繁,请{issued.wait_seconds}秒后再获取",
+            wait_seconds=issued.wait_seconds,
+        )
+    return SendResult(
+        message=f"验证码已发送至 {_mask(channel, target)},10分钟内有效",
+        wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
+        delivery=Delivery(
+            "sms" if channel is Channel.PHONE else "mail",
+            target,
+            "bind_code",
+            {"code": issued.code},
+        ),
+    )
+
+
+def _taken(db: Session, *, user: User, channel: Channel, value: str) -> bool:
+    column = User.phone if channel is Channel.PHONE else func.lower(User.email)
+    other = db.scalar(select(User.id).where(column == value.lower(), User.id != user.id).limit(1))
+    return other is not None
+
+
+def confirm_binding(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    channel: Channel,
+    value: str,
+    code: str,
+    current_password: str,
+    client: ClientInfo,
+    session_token: str | None,
+) -> list[str]:
+    """Bind the new phone or email: the code sent to it and the current password, both right.
+
+    Other sessions end (a recovery channel is a credential); audited; the holder is told.
+    """
+    try:
+        target = _normalise(channel, value)
+    except InvalidIdentifier as exc:
+        return [exc.message]
+    tries = services.limits.named("profile.password", PASSWORD_TRIES, PASSWORD_WINDOW_SECONDS)
+    if tries.exceeded(str(user.id)):
+        return ["当前密码输错次数过多,请稍后再试"]
+    if not services.hasher.verify(accounts.password_hash_of(db, user), current_password):
+        tries.hit(str(user.id))
+        return ["当前密码不正确"]
+    code = code.strip()
+    if len(code) != 6 or not code.isdigit():
+        return ["请输入6位数字验证码"]
+    now = services.clock.now()
+    result = onetime.check(
+        db,
+        secret_key=services.settings.secret_key,
+        now=now,
+        purpose=f"bind.{channel.value}",
+        target=_code_target(user, target),
+        code=code,
+        password_version=user.password_version,
+    )
+    if result is CodeCheck.WRONG:
+        return ["验证码不正确,请重新输入"]
+    if result is not CodeCheck.OK:
+        return ["验证码已失效,请重新获取"]
+    # Only now, with the new target proven to be theirs, may they learn it is taken.
+    if _taken(db, user=user, channel=channel, value=target):
+        return [f"该{channel.label}已绑定其他账号"]
+    old = _current(user, channel)
+    if channel is Channel.PHONE:
+        user.phone = target
+    else:
+        user.email = target
+    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
+    audit.record(
+        db,
+        now=now,
+        action=f"{channel.value}_changed",
+        actor_id=user.id,
+        target_user_id=user.id,
+        route=Route.OWN,
+        client=client,
+        detail={"old": _mask(channel, old) or None, "new": _mask(channel, target)},
+    )
+    messaging.notify(
+        db,
+        user_id=user.id,
+        kind=f"{channel.value}_changed",
+        now=now,
+        title=f"{channel.label}已更换",
+        body=f"您的账号已绑定新{channel.label} {_mask(channel, target)},其他设备上的登录已退出。"
+        "如非本人操作,请立即修改密码并联系客服热线。",
+    )
+    return []
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of the sign-in or change history."""
+
+    at: datetime
+    what: str
+    ok: bool
+    address: str | None
+    user_agent: str | None
+
+
+_CHANGES = {
+    "password_changed": "修改密码",
+    "password_reset": "重置密码",
+    "phone_changed": "更换手机号",
+    "email_changed": "更换邮箱",
+}
+
+
+def security_history(
+    db: Session, *, user: User, limit: int = 20
+) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+    """The person's recent sign-ins, and changes to their credentials, newest first."""
+    sign_ins: list[HistoryEntry] = []
+    changes: list[HistoryEntry] = []
+    for event in audit.events_for(db, target_user_id=user.id, limit=200):
+        ok = event.outcome == Outcome.SUCCESS.value
+        if event.action == "sign_in" and len(sign_ins) < limit:
+            sign_ins.append(
+                HistoryEntry(
+                    event.occurred_at,
+                    "登录成功" if ok else "登录失败",
+                    ok,
+                    event.client_address,
+                    event.user_agent,
+                )
+            )
+        elif event.action in _CHANGES and len(changes) < limit:
+            what = _CHANGES[event.action]
+            if event.route and event.action == "password_reset":
+                what += f"({accounts.ROUTE_LABELS.get(Route(event.route), event.route)})"
+            changes.append(
+                HistoryEntry(event.occurred_at, what, ok, event.client_address, event.user_agent)
+            )
+    return sign_ins, changes

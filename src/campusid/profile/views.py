@@ -1,0 +1,140 @@
+"""账号安全: bind or change phone and email; recent sign-ins and credential changes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import Response
+
+from campusid.profile import service
+from campusid.profile.service import Channel
+from campusid.recovery.service import deliver
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    NotFound,
+    Svc,
+    redirect,
+    render,
+    session_token,
+)
+
+router = APIRouter()
+
+
+def _channel(kind: str) -> Channel:
+    try:
+        return Channel(kind)
+    except ValueError:
+        raise NotFound from None
+
+
+def _page(
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    sign_ins, changes = service.security_history(db, user=principal.user)
+    ctx: dict[str, Any] = {
+        "account": principal.user,
+        "sign_ins": sign_ins,
+        "changes": changes,
+        "channels": list(Channel),
+        "values": {},
+        "errors": {},
+        "status": {},
+        "waits": {},
+        "nonce": secrets.token_hex(4),
+    }
+    ctx.update(extra)
+    return render(request, "profile/security.html", ctx, status_code=status_code)
+
+
+@router.get("/account/security")
+def security_page(
+    request: Request, db: DbSession, principal: CurrentPrincipal, changed: str | None = None
+) -> Response:
+    """账号安全."""
+    done = f"{Channel(changed).label}已更换" if changed in {c.value for c in Channel} else None
+    return _page(request, db, principal, done=done)
+
+
+@router.post("/account/security/{kind}/code")
+def send_code(
+    kind: str,
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    background: BackgroundTasks,
+    value: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    """获取: a code to the new phone or email."""
+    channel = _channel(kind)
+    result = service.send_bind_code(
+        db, services=services, user=principal.user, channel=channel, value=value
+    )
+    background.add_task(deliver, services, result.delivery)
+    if request.headers.get("hx-request") == "true":
+        return render(
+            request,
+            "profile/_code_response.html",
+            {
+                "channel": channel,
+                "wait": result.wait_seconds,
+                "message": result.message,
+                "error": result.error,
+            },
+        )
+    return _page(
+        request,
+        db,
+        principal,
+        status_code=200 if result.error is None else 400,
+        values={channel.value: value},
+        status={channel.value: result.message},
+        errors={channel.value: [result.error] if result.error else []},
+        waits={channel.value: result.wait_seconds},
+    )
+
+
+@router.post("/account/security/{kind}")
+def confirm(
+    kind: str,
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+    value: Annotated[str, Form(max_length=254)] = "",
+    code: Annotated[str, Form(max_length=16)] = "",
+    current_password: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """确认绑定: the code and the current password."""
+    channel = _channel(kind)
+    problems = service.confirm_binding(
+        db,
+        services=services,
+        user=principal.user,
+        channel=channel,
+        value=value,
+        code=code,
+        current_password=current_password,
+        client=client,
+        session_token=session_token(request),
+    )
+    if problems:
+        return _page(
+            request,
+            db,
+            principal,
+            status_code=400,
+            values={channel.value: value},
+            errors={channel.value: problems},
+        )
+    return redirect(f"/account/security?changed={channel.value}")
