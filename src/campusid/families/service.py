@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import User
@@ -18,3 +20,24 @@ def link(
     db.add(row)
     db.flush()
     return row
+
+
+def parent_ids_of_children(db: Session, *, child_ids: Any) -> list[int]:
+    """The distinct parents linked to any of these children (a list or a subquery of ids)."""
+    return list(
+        db.scalars(
+            select(ParentLink.parent_id).where(ParentLink.child_id.in_(child_ids)).distinct()
+        )
+    )
+
+
+def parents_of(db: Session, *, child: User) -> list[User]:
+    """The parents linked to a child."""
+    return list(
+        db.scalars(
+            select(User)
+            .join(ParentLink, ParentLink.parent_id == User.id)
+            .where(ParentLink.child_id == child.id)
+            .order_by(ParentLink.id)
+        )
+    )

@@ -63,3 +63,19 @@ def mark_all_read(db: Session, *, user_id: int, now: datetime) -> None:
         select(Notice).where(Notice.user_id == user_id, Notice.read_at.is_(None))
     ):
         notice.read_at = now
+
+
+def sent_by(
+    db: Session, *, actor_id: int, kind: str, user_ids: list[int], limit: int = 50
+) -> list[Notice]:
+    """Notices of one kind that a person sent to any of these people, newest first."""
+    if not user_ids:
+        return []
+    return list(
+        db.scalars(
+            select(Notice)
+            .where(Notice.actor_id == actor_id, Notice.kind == kind, Notice.user_id.in_(user_ids))
+            .order_by(Notice.created_at.desc(), Notice.id.desc())
+            .limit(limit)
+        )
+    )
