@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -234,7 +235,8 @@ def render(
 def _paths(app: Any) -> set[str]:
     cached = getattr(app.state, "route_paths", None)
     if cached is None:
-        cached = {getattr(route, "path", "") for route in app.routes}
+        # FastAPI keeps included routers as lazy `_IncludedRouter` entries; walk through them.
+        cached = {context.path or "" for context in iter_route_contexts(app.routes)}
         app.state.route_paths = cached
     return cached
 
