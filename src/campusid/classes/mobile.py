@@ -147,8 +147,8 @@ def student_page(
     )
 
 
-@router.get("/m/classes/{class_id}/students/{student_id}/reset")
-def reset_confirm(
+@router.get("/m/classes/{class_id}/students/{student_id}/message")
+def message_page(
     request: Request,
     db: DbSession,
     services: Svc,
@@ -156,18 +156,51 @@ def reset_confirm(
     class_id: int,
     student_id: int,
 ) -> Response:
-    """The second confirmation before 重置密码."""
+    """发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
+    return render(
+        request,
+        "classes/m_send.html",
+        {"summary": _header(db, services, school_class), "member": member},
+    )
+
+
+CONFIRMS = {
+    "reset": ("确定要重置{name}的密码吗?", "重置密码"),
+    "remove": ("确定要将{name}请出班级吗?", "请出班级"),
+}
+
+
+@router.get("/m/classes/{class_id}/students/{student_id}/{action}")
+def confirm(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    class_id: int,
+    student_id: int,
+    action: str,
+) -> Response:
+    """The second confirmation before 重置密码 or 请出班级."""
+    if action not in CONFIRMS:
+        raise NotFound
+    school_class, member = _member(db, principal, class_id, student_id)
+    question, button = CONFIRMS[action]
+    detail = (
+        resets.mode_hint(school_class.school) + ",对方下次登录时须修改密码。"
+        if action == "reset"
+        else "学生将存放在本校区,账号和密码不受影响。"
+    )
     return render(
         request,
         "classes/m_confirm.html",
         {
             "summary": _header(db, services, school_class),
             "member": member,
-            "action": "reset",
-            "question": f"确定要重置{member.student.real_name}的密码吗?",
-            "detail": resets.mode_hint(school_class.school) + ",对方下次登录时须修改密码。",
-            "button": "重置密码",
+            "action": action,
+            "question": question.format(name=member.student.real_name),
+            "detail": detail,
+            "button": button,
         },
     )
 
@@ -187,7 +220,7 @@ def reset_submit(
     if school_class is None:
         return _refused(request)
     try:
-        (result,) = resets.reset_class_students(
+        (result,) = resets.reset_students(
             db,
             services=services,
             principal=principal,
@@ -201,31 +234,6 @@ def reset_submit(
         request,
         "classes/m_reset_done.html",
         {"summary": _header(db, services, school_class), "result": result},
-    )
-
-
-@router.get("/m/classes/{class_id}/students/{student_id}/remove")
-def remove_confirm(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
-) -> Response:
-    """The confirmation before 请出班级."""
-    school_class, member = _member(db, principal, class_id, student_id)
-    return render(
-        request,
-        "classes/m_confirm.html",
-        {
-            "summary": _header(db, services, school_class),
-            "member": member,
-            "action": "remove",
-            "question": f"确定要将{member.student.real_name}请出班级吗?",
-            "detail": "学生将存放在本校区,账号和密码不受影响。",
-            "button": "请出班级",
-        },
     )
 
 
@@ -255,24 +263,6 @@ def remove_submit(
     except classes.ActionDenied:
         return _refused(request)
     return redirect(f"/m/classes/{class_id}/members?msg=removed")
-
-
-@router.get("/m/classes/{class_id}/students/{student_id}/message")
-def message_page(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
-) -> Response:
-    """发消息."""
-    school_class, member = _member(db, principal, class_id, student_id)
-    return render(
-        request,
-        "classes/m_send.html",
-        {"summary": _header(db, services, school_class), "member": member},
-    )
 
 
 @router.post("/m/classes/{class_id}/students/{student_id}/message")

@@ -32,7 +32,7 @@ from campusid.families import service as families
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org import service as org_service
-from campusid.org.models import ClassKind, SchoolClass
+from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.org.schoolyear import YearBoundary
 from campusid.security.permissions import Principal, Role
 
@@ -140,13 +140,20 @@ def may_view_class(principal: Principal, school_class: SchoolClass) -> bool:
     )
 
 
-def manages_class(principal: Principal, school_class: SchoolClass) -> bool:
-    """The class's homeroom teacher (still in its school) or an administrator of its school."""
-    homeroom = (
+def _is_homeroom_teacher(principal: Principal, school_class: SchoolClass) -> bool:
+    """The class's homeroom teacher, still a member of the class's school."""
+    return (
         school_class.id in principal.homeroom_class_ids
         and school_class.school_id in principal.member_school_ids
     )
-    return homeroom or school_class.school_id in principal.admin_school_ids
+
+
+def manages_class(principal: Principal, school_class: SchoolClass) -> bool:
+    """The class's homeroom teacher or an administrator of its school."""
+    return (
+        _is_homeroom_teacher(principal, school_class)
+        or school_class.school_id in principal.admin_school_ids
+    )
 
 
 def visible_class(db: Session, *, principal: Principal, class_id: int) -> SchoolClass | None:
@@ -179,8 +186,9 @@ def current_membership(db: Session, *, student_id: int, cal: Calendar) -> ClassS
 class StudentAuthority:
     """Why the actor may act on a student: as homeroom teacher or as school administrator."""
 
+    student_id: int
     basis: Role
-    school_id: int
+    school: School
     membership: ClassStudent | None
     school_class: SchoolClass | None
 
@@ -206,16 +214,14 @@ def authority_over_student(
     if membership is not None:
         school_class = db.get(SchoolClass, membership.class_id)
         assert school_class is not None
-        if (
-            school_class.id in principal.homeroom_class_ids
-            and school_class.school_id in principal.member_school_ids
-        ):
-            return StudentAuthority(
-                Role.HOMEROOM_TEACHER, school_class.school_id, membership, school_class
+        if manages_class(principal, school_class):
+            basis = (
+                Role.HOMEROOM_TEACHER
+                if _is_homeroom_teacher(principal, school_class)
+                else Role.SCHOOL_ADMIN
             )
-        if school_class.school_id in principal.admin_school_ids:
             return StudentAuthority(
-                Role.SCHOOL_ADMIN, school_class.school_id, membership, school_class
+                student_id, basis, school_class.school, membership, school_class
             )
     student_schools = set(
         db.scalars(
@@ -227,8 +233,9 @@ def authority_over_student(
         )
     )
     shared = sorted(student_schools & principal.admin_school_ids)
-    if shared:
-        return StudentAuthority(Role.SCHOOL_ADMIN, shared[0], None, None)
+    school = db.get(School, shared[0]) if shared else None
+    if school is not None:
+        return StudentAuthority(student_id, Role.SCHOOL_ADMIN, school, None, None)
     return None
 
 
@@ -236,7 +243,7 @@ def authorize_students(
     db: Session,
     *,
     principal: Principal,
-    school_class: SchoolClass,
+    school_class: SchoolClass | None,
     student_ids: Sequence[int],
     action: str,
     cal: Calendar,
@@ -244,19 +251,18 @@ def authorize_students(
     client: ClientInfo,
     route: Route | None = None,
 ) -> list[StudentAuthority]:
-    """Authority over every named student IN THIS CLASS, or none: each refusal is audited.
+    """Authority over every named student (in `school_class` when one is given), or none.
 
-    Raises `ActionDenied` (after adding the audit rows) when any student is refused, so a bulk
+    Raises `ActionDenied` after auditing each refusal when any student is refused, so a bulk
     action is all or nothing.
     """
     granted: list[StudentAuthority] = []
     refused: list[int] = []
     for student_id in dict.fromkeys(student_ids):
         authority = authority_over_student(db, principal=principal, student_id=student_id, cal=cal)
-        if (
-            authority is None
-            or authority.school_class is None
-            or authority.school_class.id != school_class.id
+        if authority is None or (
+            school_class is not None
+            and (authority.school_class is None or authority.school_class.id != school_class.id)
         ):
             refused.append(student_id)
         else:
@@ -273,10 +279,13 @@ def authorize_students(
                 actor_id=principal.user.id,
                 actor_role=principal.main_role.value if principal.main_role else None,
                 target_user_id=target if known else None,
-                school_id=school_class.school_id,
+                school_id=school_class.school_id if school_class else None,
                 route=route,
                 client=client,
-                detail={"class_id": school_class.id, "reason": "no_authority"},
+                detail={
+                    "class_id": school_class.id if school_class else None,
+                    "reason": "no_authority",
+                },
             )
         raise ActionDenied
     return granted

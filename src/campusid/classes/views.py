@@ -196,7 +196,7 @@ def reset_ticked(
             request, db, services, school_class, errors=["请先勾选学生"], status_code=400
         )
     try:
-        results = resets.reset_class_students(
+        results = resets.reset_students(
             db,
             services=services,
             principal=principal,
@@ -258,84 +258,6 @@ def remove_ticked(
     return redirect(f"/classes/{class_id}/manage/students?msg=removed")
 
 
-def _edit(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: Principal,
-    client: Client,
-    class_id: int,
-    student_id: int,
-    changes: classes.MemberChanges,
-) -> Response:
-    school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
-    try:
-        problems = classes.edit_member(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_id=student_id,
-            changes=changes,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
-    if problems:
-        return _students_page(request, db, services, school_class, errors=problems, status_code=400)
-    return redirect(f"/classes/{class_id}/manage/students?msg=saved")
-
-
-@router.post("/classes/{class_id}/manage/students/{student_id}/number")
-def edit_number(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: CurrentPrincipal,
-    client: Client,
-    class_id: int,
-    student_id: int,
-    student_number: Annotated[str, Form(max_length=64)] = "",
-) -> Response:
-    """编辑学号."""
-    changes = classes.MemberChanges(student_number=student_number)
-    return _edit(request, db, services, principal, client, class_id, student_id, changes)
-
-
-@router.post("/classes/{class_id}/manage/students/{student_id}/role")
-def edit_role(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: CurrentPrincipal,
-    client: Client,
-    class_id: int,
-    student_id: int,
-    class_role: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    """设置角色."""
-    changes = classes.MemberChanges(class_role=class_role)
-    return _edit(request, db, services, principal, client, class_id, student_id, changes)
-
-
-@router.post("/classes/{class_id}/manage/students/{student_id}/position")
-def edit_position(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    principal: CurrentPrincipal,
-    client: Client,
-    class_id: int,
-    student_id: int,
-    cadre_position: Annotated[str, Form(max_length=32)] = "",
-) -> Response:
-    """设置职位 (one of the class's 班干部职位, or none)."""
-    changes = classes.MemberChanges(cadre_position=cadre_position)
-    return _edit(request, db, services, principal, client, class_id, student_id, changes)
-
-
 @router.get("/classes/{class_id}/manage/students/{student_id}/edit")
 def edit_page(
     request: Request,
@@ -370,13 +292,40 @@ def edit_submit(
     client: Client,
     class_id: int,
     student_id: int,
-    real_name: Annotated[str, Form(max_length=64)] = "",
-    gender: Annotated[str, Form(max_length=16)] = "",
-    status: Annotated[str, Form(max_length=16)] = MemberStatus.NORMAL.value,
+    student_number: Annotated[str | None, Form(max_length=64)] = None,
+    class_role: Annotated[str | None, Form(max_length=32)] = None,
+    cadre_position: Annotated[str | None, Form(max_length=32)] = None,
+    real_name: Annotated[str | None, Form(max_length=64)] = None,
+    gender: Annotated[str | None, Form(max_length=16)] = None,
+    status: Annotated[str | None, Form(max_length=16)] = None,
 ) -> Response:
-    """Save 编辑."""
-    changes = classes.MemberChanges(real_name=real_name, gender=gender, status=status)
-    return _edit(request, db, services, principal, client, class_id, student_id, changes)
+    """编辑学号, 设置角色, 设置职位 and 编辑: each form sends its fields; absent ones stay."""
+    school_class = class_of_post(db, class_id)
+    if school_class is None:
+        return refused(request)
+    changes = classes.MemberChanges(
+        student_number=student_number,
+        class_role=class_role,
+        cadre_position=cadre_position,
+        real_name=real_name,
+        gender=gender,
+        status=status,
+    )
+    try:
+        problems = classes.edit_member(
+            db,
+            services=services,
+            principal=principal,
+            school_class=school_class,
+            student_id=student_id,
+            changes=changes,
+            client=client,
+        )
+    except classes.ActionDenied:
+        return refused(request)
+    if problems:
+        return _students_page(request, db, services, school_class, errors=problems, status_code=400)
+    return redirect(f"/classes/{class_id}/manage/students?msg=saved")
 
 
 @router.get("/classes/{class_id}/manage/students/add")

@@ -21,7 +21,7 @@ from campusid.families import service as families
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
 from campusid.security.permissions import Principal
-from campusid.security.policy import PasswordContext, generate_temporary_password
+from campusid.security.policy import generate_temporary_password
 
 MODE_HINTS = {
     ResetMode.DEFAULT_PASSWORD: "您可以将他的密码重置为默认密码",
@@ -50,14 +50,9 @@ def _new_password(db: Session, *, school: School, student: User) -> tuple[str, R
         credential = db.get(DefaultCredential, school.default_credential_id)
         if credential is not None:
             return credential.plain_value, ResetMode.DEFAULT_PASSWORD
-    context = PasswordContext(
-        username=student.username,
-        real_name=student.real_name,
-        phone=student.phone,
-        id_card_number=student.id_card_number,
-        email=student.email,
-    )
-    return generate_temporary_password(10, context=context), ResetMode.RANDOM
+    return generate_temporary_password(
+        10, context=accounts.password_context(student)
+    ), ResetMode.RANDOM
 
 
 def reset_password(
@@ -116,19 +111,20 @@ def reset_password(
     return password
 
 
-def reset_class_students(
+def reset_students(
     db: Session,
     *,
     services: Services,
     principal: Principal,
-    school_class: SchoolClass,
     student_ids: Sequence[int],
     client: ClientInfo,
+    school_class: SchoolClass | None = None,
 ) -> list[ResetResult]:
-    """重置密码 for the ticked students of a class: all of them, or none if any is refused.
+    """重置密码 for each named student: all of them, or none if any is refused.
 
-    Only the homeroom teacher of each student's current class and the school's administrators
-    pass `classes.authority_over_student`; every refusal is audited (route "teacher").
+    Only the homeroom teacher of each student's current class and the administrators of the
+    student's school pass `classes.authority_over_student`; with `school_class`, the students
+    must be in that class. Every refusal is audited (route "teacher").
     """
     granted = classes.authorize_students(
         db,
@@ -143,18 +139,21 @@ def reset_class_students(
     )
     results = []
     for authority in granted:
-        assert authority.membership is not None
-        student = authority.membership.student
+        student = accounts.get_user(db, authority.student_id)
+        assert student is not None
         password = reset_password(
             db,
             services=services,
             actor=principal.user,
             student=student,
-            school=school_class.school,
+            school=authority.school,
             route=authority.route,
             actor_role=authority.basis.value,
             client=client,
-            detail={"class_id": school_class.id, "batch_size": len(granted)},
+            detail={
+                "class_id": authority.school_class.id if authority.school_class else None,
+                "batch_size": len(granted),
+            },
         )
         results.append(ResetResult(student.id, student.real_name, student.username, password))
     return results

@@ -39,30 +39,30 @@ def test_edit_number_role_position_and_details(client, db, world):
     sid = world["heshuhuan"].id
     assert (
         post_form(
-            client, _manage(world, f"/students/{sid}/number"), {"student_number": "21"}
+            client, _manage(world, f"/students/{sid}/edit"), {"student_number": "21"}
         ).status_code
         == 303
     )
-    clash = post_form(client, _manage(world, f"/students/{sid}/number"), {"student_number": "01"})
+    clash = post_form(client, _manage(world, f"/students/{sid}/edit"), {"student_number": "01"})
     assert clash.status_code == 400 and "学号已被本班其他学生使用" in clash.text
-    bad = post_form(client, _manage(world, f"/students/{sid}/number"), {"student_number": "<b>"})
+    bad = post_form(client, _manage(world, f"/students/{sid}/edit"), {"student_number": "<b>"})
     assert bad.status_code == 400 and "学号只能是" in bad.text
 
     assert (
         post_form(
-            client, _manage(world, f"/students/{sid}/role"), {"class_role": "group_leader"}
+            client, _manage(world, f"/students/{sid}/edit"), {"class_role": "group_leader"}
         ).status_code
         == 303
     )
     assert (
         post_form(
-            client, _manage(world, f"/students/{sid}/role"), {"class_role": "admin"}
+            client, _manage(world, f"/students/{sid}/edit"), {"class_role": "admin"}
         ).status_code
         == 400
     )
 
     undefined = post_form(
-        client, _manage(world, f"/students/{sid}/position"), {"cadre_position": "班长"}
+        client, _manage(world, f"/students/{sid}/edit"), {"cadre_position": "班长"}
     )
     assert undefined.status_code == 400 and "请选择本班已设置的班干部职位" in undefined.text
     positions = client.get(_manage(world, "/positions")).text
@@ -71,7 +71,7 @@ def test_edit_number_role_position_and_details(client, db, world):
     assert "该职位已存在" in post_form(client, _manage(world, "/positions"), {"name": "班长"}).text
     assert (
         post_form(
-            client, _manage(world, f"/students/{sid}/position"), {"cadre_position": "班长"}
+            client, _manage(world, f"/students/{sid}/edit"), {"cadre_position": "班长"}
         ).status_code
         == 303
     )

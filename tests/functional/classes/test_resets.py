@@ -10,9 +10,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from campusid.audit.service import ClientInfo
+from campusid.classes import service as classes
 from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
 from campusid.messaging.models import Notice, OutboxMessage
 from campusid.org.models import ResetMode
+from campusid.resets import service as resets
+from campusid.security.permissions import principal_for
 from campusid.security.policy import LOOKALIKE_CHARACTERS, check_password
 from tests.support.classes import audit_rows, new_password_of
 from tests.support.http import post_form, sign_in
@@ -211,3 +215,34 @@ def test_default_mode_without_a_default_falls_back_to_random(client, db, world):
     sign_in(client, "chenxiaokai")
     password = new_password_of(_mobile_reset(client, world, world["linyiping"]).text)
     assert password != SCHOOL_DEFAULT_PASSWORD and check_password(password) == []
+
+
+def test_parked_student_is_reset_by_the_school_admin_only(db, services, world, other_school):
+    """Out of any class, a student is still their school's: its administrators may reset."""
+    origin = ClientInfo(address="10.0.0.8")
+    student = world["linyiping"]
+    homeroom = principal_for(db, world["chenxiaokai"])
+    classes.remove_students(
+        db,
+        services=services,
+        principal=homeroom,
+        school_class=world.class51,
+        student_ids=[student.id],
+        client=origin,
+    )
+    for outsider in (homeroom, principal_for(db, other_school.admin)):
+        with pytest.raises(classes.ActionDenied):
+            resets.reset_students(
+                db, services=services, principal=outsider, student_ids=[student.id], client=origin
+            )
+    (result,) = resets.reset_students(
+        db,
+        services=services,
+        principal=principal_for(db, world["xx_admin"]),
+        student_ids=[student.id],
+        client=origin,
+    )
+    assert result.password == SCHOOL_DEFAULT_PASSWORD and student.must_change_password
+    events = audit_rows(db, "password_reset")
+    assert [e.outcome for e in events] == ["denied", "denied", "success"]
+    assert events[-1].route == "admin" and events[-1].client_address == "10.0.0.8"
