@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo
+from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
 from campusid.context import Services
@@ -210,7 +210,7 @@ def decide(
             db,
             now=now,
             action="join_request_decided",
-            outcome=audit.Outcome.DENIED,
+            outcome=Outcome.DENIED,
             actor_id=principal.user.id,
             school_id=school_class.school_id,
             client=client,

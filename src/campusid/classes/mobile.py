@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from campusid.classes import joins
+from campusid.classes import joins, members
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from campusid.org.models import SchoolClass
@@ -74,7 +74,7 @@ def class_messages(
         {
             "summary": _header(db, services, school_class),
             "tab": "messages",
-            "sent": classes.sent_messages(db, principal=principal, school_class=school_class),
+            "sent": members.sent_messages(db, principal=principal, school_class=school_class),
             "pending_count": len(joins.pending_requests(db, school_class=school_class))
             if manages
             else 0,
@@ -252,7 +252,7 @@ def remove_submit(
     if school_class is None:
         return _refused(request)
     try:
-        classes.remove_students(
+        members.remove_students(
             db,
             services=services,
             principal=principal,
@@ -278,7 +278,7 @@ def message_submit(
     """Send the message to the student's notices."""
     school_class, member = _member(db, principal, class_id, student_id)
     try:
-        problems = classes.send_message(
+        problems = members.send_message(
             db,
             services=services,
             principal=principal,

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from campusid.classes import joins, mobile
+from campusid.classes import joins, members, mobile
 from campusid.classes import service as classes
 from campusid.classes.models import CLASS_ROLE_LABELS, MemberStatus
 from campusid.org.models import SchoolClass
@@ -118,6 +118,7 @@ def _manage_page(
             db, school_class=school_class, cal=classes.calendar_of(services)
         ),
         "tab": tab,
+        "base": f"/classes/{school_class.id}/manage",
         "flash": FLASH.get(request.query_params.get("msg", "")),
         "pending_count": len(joins.pending_requests(db, school_class=school_class)),
     }
@@ -245,7 +246,7 @@ def remove_ticked(
             request, db, services, school_class, errors=["请先勾选学生"], status_code=400
         )
     try:
-        classes.remove_students(
+        members.remove_students(
             db,
             services=services,
             principal=principal,
@@ -303,7 +304,7 @@ def edit_submit(
     school_class = class_of_post(db, class_id)
     if school_class is None:
         return refused(request)
-    changes = classes.MemberChanges(
+    changes = members.MemberChanges(
         student_number=student_number,
         class_role=class_role,
         cadre_position=cadre_position,
@@ -312,7 +313,7 @@ def edit_submit(
         status=status,
     )
     try:
-        problems = classes.edit_member(
+        problems = members.edit_member(
             db,
             services=services,
             principal=principal,
@@ -382,7 +383,7 @@ def add_submit(
     if school_class is None:
         return refused(request)
     try:
-        _, problems = classes.add_new_student(
+        _, problems = members.add_new_student(
             db,
             services=services,
             principal=principal,
@@ -421,7 +422,7 @@ def add_parked(
     if school_class is None:
         return refused(request)
     try:
-        problems = classes.add_parked_student(
+        problems = members.add_parked_student(
             db,
             services=services,
             principal=principal,
@@ -583,7 +584,7 @@ def add_position(
     if school_class is None:
         return refused(request)
     try:
-        problems = classes.add_position(
+        problems = members.add_position(
             db,
             services=services,
             principal=principal,
@@ -613,7 +614,7 @@ def delete_position(
     if school_class is None:
         return refused(request)
     try:
-        classes.delete_position(
+        members.delete_position(
             db,
             services=services,
             principal=principal,

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from campusid.audit.service import ClientInfo
+from campusid.classes import members
 from campusid.classes import service as classes
 from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
 from campusid.messaging.models import Notice, OutboxMessage
@@ -157,6 +158,10 @@ def test_web_bulk_reset_with_printable_list_and_xlsx(client, make_client, db, wo
         assert f"<th>{column}</th>" in manage.text
     for action in ("编辑学号", "设置角色", "设置职位", "编辑"):
         assert action in manage.text
+    base = f"/classes/{world.class51.id}/manage/students"
+    for action in ("reset", "remove"):
+        assert f'formaction="{base}/{action}"' in manage.text
+    assert f'action="{base}/{world["lixiaoyao"].id}/edit"' in manage.text
 
     ticked = [world["lixiaoyao"], world["heshuhuan"], world["weiyingluo"]]
     response = post_form(
@@ -222,7 +227,7 @@ def test_parked_student_is_reset_by_the_school_admin_only(db, services, world, o
     origin = ClientInfo(address="10.0.0.8")
     student = world["linyiping"]
     homeroom = principal_for(db, world["chenxiaokai"])
-    classes.remove_students(
+    members.remove_students(
         db,
         services=services,
         principal=homeroom,
