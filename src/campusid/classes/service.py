@@ -186,6 +186,25 @@ class StudentAuthority:
         return Route.TEACHER if self.basis is Role.HOMEROOM_TEACHER else Route.ADMIN
 
 
+def _is_staff(db: Session, *, user_id: int) -> bool:
+    """Staff accounts are never reset on this route, even if placed in a class by mistake."""
+    user = db.get(User, user_id)
+    if user is None:
+        return True
+    if user.is_platform_admin or user.is_agent:
+        return True
+    return (
+        db.scalar(
+            select(SchoolMembership.id).where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.active.is_(True),
+                SchoolMembership.role.in_([SchoolRole.TEACHER, SchoolRole.SCHOOL_ADMIN]),
+            )
+        )
+        is not None
+    )
+
+
 def authority_over_student(
     db: Session, *, principal: Principal, student_id: int, cal: Calendar
 ) -> StudentAuthority | None:
@@ -194,9 +213,9 @@ def authority_over_student(
     Allowed: the homeroom teacher of the student's CURRENT class (who is still a member of that
     class's school), and the administrators of a school the student belongs to. Not a subject
     teacher, not the homeroom teacher of a former or another class, not another school, never
-    oneself (one's own password has its own route).
+    oneself (one's own password has its own route), never a staff account.
     """
-    if student_id == principal.user.id:
+    if student_id == principal.user.id or _is_staff(db, user_id=student_id):
         return None
     membership = current_membership(db, student_id=student_id, cal=cal)
     if membership is not None:

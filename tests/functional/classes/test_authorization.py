@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from campusid.accounts.models import User
+from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from tests.support.classes import audit_rows
 from tests.support.http import post_form, sign_in
@@ -163,3 +164,16 @@ def test_mobile_reset_is_refused_to_a_subject_teacher(client, db, world):
     assert response.status_code == 403
     assert _state(db, world) == before
     assert audit_rows(db, "password_reset")[-1].outcome == "denied"
+
+
+def test_a_staff_account_placed_in_a_class_is_not_reset_here(client, db, services, world):
+    teacher = world["zhaoshuxue"]
+    classes.enroll_student(
+        db, school_class=world.class51, student=teacher, now=services.clock.now()
+    )
+    db.commit()
+    sign_in(client, "chenxiaokai")
+    response = post_form(
+        client, f"/classes/{world.class51.id}/manage/students/reset", {"student_ids": [teacher.id]}
+    )
+    assert response.status_code == 403
