@@ -4,6 +4,7 @@ from campusid.accounts.models import SchoolMembership, User
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import (
     CadrePosition,
+    ClassParent,
     ClassStudent,
     ClassTeacher,
     GradeLeader,
@@ -35,6 +36,7 @@ __all__ = [
     "Base",
     "CadrePosition",
     "Campus",
+    "ClassParent",
     "ClassStudent",
     "ClassTeacher",
     "Consent",

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -246,21 +247,11 @@ def render(
     return HTMLResponse(html, status_code=status_code)
 
 
-def _route_paths(routes: Any, prefix: str = "") -> Iterator[str]:
-    # FastAPI keeps an included router as one entry wrapping the router's own routes.
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            context = getattr(route, "include_context", None)
-            yield from _route_paths(inner.routes, prefix + getattr(context, "prefix", ""))
-        else:
-            yield prefix + getattr(route, "path", "")
-
-
 def _paths(app: Any) -> set[str]:
     cached = getattr(app.state, "route_paths", None)
     if cached is None:
-        cached = set(_route_paths(app.routes))
+        # FastAPI keeps included routers as lazy entries; walk through them.
+        cached = {context.path or "" for context in iter_route_contexts(app.routes)}
         app.state.route_paths = cached
     return cached
 

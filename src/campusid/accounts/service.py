@@ -151,15 +151,19 @@ def password_problems(user: User, password: str, confirm: str | None = None) -> 
     problems = []
     if confirm is not None and password != confirm:
         problems.append("两次输入的密码不一致")
-    context = PasswordContext(
+    problems.extend(v.message for v in check_password(password, context=password_context(user)))
+    return problems
+
+
+def password_context(user: User) -> PasswordContext:
+    """What a password of this account must not contain (name, username, phone, ID, email)."""
+    return PasswordContext(
         username=user.username,
         real_name=user.real_name,
         phone=user.phone,
         id_card_number=user.id_card_number,
         email=user.email,
     )
-    problems.extend(v.message for v in check_password(password, context=context))
-    return problems
 
 
 # Called inside set_password, in its transaction: other domains (e.g. the OpenID Connect

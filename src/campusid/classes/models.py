@@ -25,6 +25,26 @@ class MemberStatus(StrEnum):
         return {"normal": "正常", "suspended": "停用"}[self.value]
 
 
+class ClassRole(StrEnum):
+    """角色 of a student in a class: descriptive only, it grants no permission."""
+
+    MEMBER = "member"
+    GROUP_LEADER = "group_leader"
+    SUBJECT_REPRESENTATIVE = "subject_representative"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return CLASS_ROLE_LABELS[self]
+
+
+CLASS_ROLE_LABELS = {
+    ClassRole.MEMBER: "普通成员",
+    ClassRole.GROUP_LEADER: "小组长",
+    ClassRole.SUBJECT_REPRESENTATIVE: "课代表",
+}
+
+
 class JoinRequestStatus(StrEnum):
     """成员审核 outcome."""
 
@@ -43,6 +63,12 @@ class ClassStudent(Base):
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     student_number: Mapped[str | None] = mapped_column(String(32), comment="学号")
     cadre_position: Mapped[str | None] = mapped_column(String(32), comment="班干部职位")
+    class_role: Mapped[ClassRole] = mapped_column(
+        enum_by_value(ClassRole),
+        default=ClassRole.MEMBER,
+        server_default=ClassRole.MEMBER.value,
+        comment="角色 in the class; descriptive, grants nothing",
+    )
     status: Mapped[MemberStatus] = mapped_column(
         enum_by_value(MemberStatus),
         default=MemberStatus.NORMAL,
@@ -68,6 +94,19 @@ class ClassTeacher(Base):
     teacher: Mapped[User] = relationship()
 
     __table_args__ = (UniqueConstraint("class_id", "teacher_id"),)
+
+
+class ClassParent(Base):
+    """A parent who joined the class by its class code (成员审核 approved); no link to a child."""
+
+    __tablename__ = "class_parents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("school_classes.id"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("class_id", "parent_id"),)
 
 
 class GradeLeader(Base):

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.models import User
-from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.org.models import SchoolClass
+from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.classes.models import (
+    CadrePosition,
+    ClassParent,
+    ClassStudent,
+    ClassTeacher,
+)
+from campusid.clock import local_today
+from campusid.context import Services
+from campusid.families import service as families
+from campusid.org import service as org_service
+from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.schoolyear import YearBoundary
+from campusid.security.permissions import Principal, Role
 
 
 def enroll_student(
@@ -87,3 +103,382 @@ def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
             .distinct()
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Route 1 (issue 4): who may act on a class and its students, and the class members' pages.
+# ---------------------------------------------------------------------------------------------
+
+
+class ActionDenied(Exception):  # noqa: N818 - flow control; the denial is already audited
+    """The actor may not do this to these students (recorded in the audit trail)."""
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Today in China and the school-year boundary: what a class's name and state follow from."""
+
+    today: date
+    boundary: YearBoundary
+
+
+def calendar_of(services: Services) -> Calendar:
+    """The calendar the services' clock and settings give."""
+    settings = services.settings
+    return Calendar(
+        today=local_today(services.clock),
+        boundary=org_service.boundary_from(
+            settings.school_year_boundary_month, settings.school_year_boundary_day
+        ),
+    )
+
+
+def is_current(school_class: SchoolClass, cal: Calendar) -> bool:
+    """Whether the class is an administrative class that has not graduated."""
+    if school_class.kind is not ClassKind.ADMINISTRATIVE or school_class.grade is None:
+        return False
+    return not org_service.is_graduated(school_class.grade, cal.today, cal.boundary)
+
+
+def class_name(school_class: SchoolClass, cal: Calendar) -> str:
+    """The class's display name today (五年级1班)."""
+    return org_service.class_display_name(school_class, cal.today, cal.boundary)
+
+
+def may_view_class(principal: Principal, school_class: SchoolClass) -> bool:
+    """Teachers of the class and the administrators of its school see it (default deny)."""
+    return (
+        school_class.id in principal.taught_class_ids
+        or school_class.school_id in principal.admin_school_ids
+    )
+
+
+def _is_homeroom_teacher(principal: Principal, school_class: SchoolClass) -> bool:
+    """The class's homeroom teacher, still a member of the class's school."""
+    return (
+        school_class.id in principal.homeroom_class_ids
+        and school_class.school_id in principal.member_school_ids
+    )
+
+
+def manages_class(principal: Principal, school_class: SchoolClass) -> bool:
+    """The class's homeroom teacher or an administrator of its school."""
+    return (
+        _is_homeroom_teacher(principal, school_class)
+        or school_class.school_id in principal.admin_school_ids
+    )
+
+
+def visible_class(db: Session, *, principal: Principal, class_id: int) -> SchoolClass | None:
+    """The class if this person may see it; None otherwise (the page says 'not found')."""
+    school_class = db.get(SchoolClass, class_id)
+    if school_class is None or not may_view_class(principal, school_class):
+        return None
+    return school_class
+
+
+def current_membership(db: Session, *, student_id: int, cal: Calendar) -> ClassStudent | None:
+    """The student's place in their current class (administrative, not graduated), if any."""
+    rows = db.scalars(
+        select(ClassStudent)
+        .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+        .where(
+            ClassStudent.student_id == student_id,
+            SchoolClass.kind == ClassKind.ADMINISTRATIVE,
+        )
+        .order_by(ClassStudent.joined_at.desc(), ClassStudent.id.desc())
+    )
+    for row in rows:
+        school_class = db.get(SchoolClass, row.class_id)
+        if school_class is not None and is_current(school_class, cal):
+            return row
+    return None
+
+
+@dataclass(frozen=True)
+class StudentAuthority:
+    """Why the actor may act on a student: as homeroom teacher or as school administrator."""
+
+    student_id: int
+    basis: Role
+    school: School
+    membership: ClassStudent | None
+    school_class: SchoolClass | None
+
+    @property
+    def route(self) -> Route:
+        """The audit route of a password reset made on this authority."""
+        return Route.TEACHER if self.basis is Role.HOMEROOM_TEACHER else Route.ADMIN
+
+
+def _is_staff(db: Session, *, user_id: int) -> bool:
+    """Staff accounts are never reset on this route, even if placed in a class by mistake."""
+    user = db.get(User, user_id)
+    if user is None:
+        return True
+    if user.is_platform_admin or user.is_agent:
+        return True
+    return (
+        db.scalar(
+            select(SchoolMembership.id).where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.active.is_(True),
+                SchoolMembership.role.in_([SchoolRole.TEACHER, SchoolRole.SCHOOL_ADMIN]),
+            )
+        )
+        is not None
+    )
+
+
+def authority_over_student(
+    db: Session, *, principal: Principal, student_id: int, cal: Calendar
+) -> StudentAuthority | None:
+    """THE object-level check for resetting, removing and editing a student (default deny).
+
+    Allowed: the homeroom teacher of the student's CURRENT class (who is still a member of that
+    class's school), and the administrators of a school the student belongs to. Not a subject
+    teacher, not the homeroom teacher of a former or another class, not another school, never
+    oneself (one's own password has its own route), never a staff account.
+    """
+    if student_id == principal.user.id or _is_staff(db, user_id=student_id):
+        return None
+    membership = current_membership(db, student_id=student_id, cal=cal)
+    if membership is not None:
+        school_class = db.get(SchoolClass, membership.class_id)
+        assert school_class is not None
+        if manages_class(principal, school_class):
+            basis = (
+                Role.HOMEROOM_TEACHER
+                if _is_homeroom_teacher(principal, school_class)
+                else Role.SCHOOL_ADMIN
+            )
+            return StudentAuthority(
+                student_id, basis, school_class.school, membership, school_class
+            )
+    student_schools = set(
+        db.scalars(
+            select(SchoolMembership.school_id).where(
+                SchoolMembership.user_id == student_id,
+                SchoolMembership.role == SchoolRole.STUDENT,
+                SchoolMembership.active.is_(True),
+            )
+        )
+    )
+    shared = sorted(student_schools & principal.admin_school_ids)
+    school = db.get(School, shared[0]) if shared else None
+    if school is not None:
+        return StudentAuthority(student_id, Role.SCHOOL_ADMIN, school, None, None)
+    return None
+
+
+def authorize_students(
+    db: Session,
+    *,
+    principal: Principal,
+    school_class: SchoolClass | None,
+    student_ids: Sequence[int],
+    action: str,
+    cal: Calendar,
+    now: datetime,
+    client: ClientInfo,
+    route: Route | None = None,
+) -> list[StudentAuthority]:
+    """Authority over every named student (in `school_class` when one is given), or none.
+
+    Raises `ActionDenied` after auditing each refusal when any student is refused, so a bulk
+    action is all or nothing.
+    """
+    granted: list[StudentAuthority] = []
+    refused: list[int] = []
+    for student_id in dict.fromkeys(student_ids):
+        authority = authority_over_student(db, principal=principal, student_id=student_id, cal=cal)
+        if authority is None or (
+            school_class is not None
+            and (authority.school_class is None or authority.school_class.id != school_class.id)
+        ):
+            refused.append(student_id)
+        else:
+            granted.append(authority)
+    if refused or not granted:
+        targets: list[int | None] = [*refused] or [None]
+        for target in targets:
+            known = target is not None and db.get(User, target) is not None
+            audit.record(
+                db,
+                now=now,
+                action=action,
+                outcome=Outcome.DENIED,
+                actor_id=principal.user.id,
+                actor_role=principal.main_role.value if principal.main_role else None,
+                target_user_id=target if known else None,
+                school_id=school_class.school_id if school_class else None,
+                route=route,
+                client=client,
+                detail={
+                    "class_id": school_class.id if school_class else None,
+                    "reason": "no_authority",
+                },
+            )
+        raise ActionDenied
+    return granted
+
+
+# --- what the pages show -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """A class as its list row and header show it."""
+
+    school_class: SchoolClass
+    name: str
+    school_name: str
+    campus_name: str
+    homeroom_name: str
+    teacher_count: int
+    student_count: int
+    parent_count: int
+
+
+def _count(db: Session, statement: Any) -> int:
+    return int(db.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
+    """Parents of the class: those linked to its students and those who joined it by code."""
+    student_ids = select(ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
+    linked = set(families.parent_ids_of_children(db, child_ids=student_ids))
+    joined = set(
+        db.scalars(select(ClassParent.parent_id).where(ClassParent.class_id == school_class.id))
+    )
+    return linked | joined
+
+
+def summarize(db: Session, *, school_class: SchoolClass, cal: Calendar) -> ClassSummary:
+    """Name, campus, homeroom teacher and exact member counts (never a stored tally)."""
+    homeroom = db.scalar(
+        select(User)
+        .join(ClassTeacher, ClassTeacher.teacher_id == User.id)
+        .where(ClassTeacher.class_id == school_class.id, ClassTeacher.is_homeroom.is_(True))
+    )
+    return ClassSummary(
+        school_class=school_class,
+        name=class_name(school_class, cal),
+        school_name=school_class.school.name,
+        campus_name=school_class.campus.name,
+        homeroom_name=homeroom.real_name if homeroom else "",
+        teacher_count=_count(
+            db, select(ClassTeacher.id).where(ClassTeacher.class_id == school_class.id)
+        ),
+        student_count=_count(
+            db, select(ClassStudent.id).where(ClassStudent.class_id == school_class.id)
+        ),
+        parent_count=len(parent_ids_of_class(db, school_class=school_class)),
+    )
+
+
+def taught_classes(db: Session, *, principal: Principal, cal: Calendar) -> list[ClassSummary]:
+    """任教班级: the classes this person teaches, current ones first."""
+    if not principal.taught_class_ids:
+        return []
+    rows = db.scalars(
+        select(SchoolClass)
+        .where(SchoolClass.id.in_(principal.taught_class_ids))
+        .order_by(SchoolClass.school_id, SchoolClass.grade_id, SchoolClass.number)
+    )
+    summaries = [summarize(db, school_class=c, cal=cal) for c in rows]
+    return sorted(summaries, key=lambda s: not is_current(s.school_class, cal))
+
+
+def students_of(
+    db: Session, *, school_class: SchoolClass, name_query: str = ""
+) -> list[ClassStudent]:
+    """班级学生, by 学号 then name; `name_query` narrows to names containing it."""
+    statement = (
+        select(ClassStudent)
+        .join(User, User.id == ClassStudent.student_id)
+        .where(ClassStudent.class_id == school_class.id)
+        .order_by(ClassStudent.student_number, User.real_name, User.id)
+    )
+    query = name_query.strip()
+    if query:
+        statement = statement.where(User.real_name.contains(query, autoescape=True))
+    return list(db.scalars(statement))
+
+
+def member_of(db: Session, *, school_class: SchoolClass, student_id: int) -> ClassStudent | None:
+    """The student's row in this class, if they are in it."""
+    return db.scalar(
+        select(ClassStudent).where(
+            ClassStudent.class_id == school_class.id, ClassStudent.student_id == student_id
+        )
+    )
+
+
+def teachers_of(db: Session, *, school_class: SchoolClass) -> list[ClassTeacher]:
+    """班级教师: the homeroom teacher first, then by subject."""
+    return list(
+        db.scalars(
+            select(ClassTeacher)
+            .where(ClassTeacher.class_id == school_class.id)
+            .order_by(ClassTeacher.is_homeroom.desc(), ClassTeacher.subject, ClassTeacher.id)
+        )
+    )
+
+
+def parents_of_class(db: Session, *, school_class: SchoolClass) -> list[User]:
+    """The class's parents, by name."""
+    ids = parent_ids_of_class(db, school_class=school_class)
+    if not ids:
+        return []
+    return list(db.scalars(select(User).where(User.id.in_(ids)).order_by(User.real_name)))
+
+
+def positions_of(db: Session, *, school_class: SchoolClass) -> list[CadrePosition]:
+    """班干部职位 defined by the class."""
+    return list(
+        db.scalars(
+            select(CadrePosition)
+            .where(CadrePosition.class_id == school_class.id)
+            .order_by(CadrePosition.id)
+        )
+    )
+
+
+def require_manager(
+    db: Session,
+    *,
+    principal: Principal,
+    school_class: SchoolClass,
+    action: str,
+    now: datetime,
+    client: ClientInfo,
+) -> None:
+    if not manages_class(principal, school_class):
+        audit.record(
+            db,
+            now=now,
+            action=action,
+            outcome=Outcome.DENIED,
+            actor_id=principal.user.id,
+            school_id=school_class.school_id,
+            client=client,
+            detail={"class_id": school_class.id, "reason": "not_class_manager"},
+        )
+        raise ActionDenied
+
+
+def parked_students(db: Session, *, school_class: SchoolClass, cal: Calendar) -> list[User]:
+    """Students of the school parked at this class's campus, in no current class."""
+    rows = db.scalars(
+        select(User)
+        .join(SchoolMembership, SchoolMembership.user_id == User.id)
+        .where(
+            SchoolMembership.school_id == school_class.school_id,
+            SchoolMembership.role == SchoolRole.STUDENT,
+            SchoolMembership.active.is_(True),
+            SchoolMembership.campus_id == school_class.campus_id,
+        )
+        .order_by(User.real_name)
+    )
+    return [u for u in rows if current_membership(db, student_id=u.id, cal=cal) is None]

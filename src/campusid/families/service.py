@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -447,3 +448,24 @@ def set_child_avatar(
         client=client,
     )
     return []
+
+
+def parent_ids_of_children(db: Session, *, child_ids: Any) -> list[int]:
+    """The distinct parents linked to any of these children (a list or a subquery of ids)."""
+    return list(
+        db.scalars(
+            select(ParentLink.parent_id).where(ParentLink.child_id.in_(child_ids)).distinct()
+        )
+    )
+
+
+def parents_of(db: Session, *, child: User) -> list[User]:
+    """The parents linked to a child."""
+    return list(
+        db.scalars(
+            select(User)
+            .join(ParentLink, ParentLink.parent_id == User.id)
+            .where(ParentLink.child_id == child.id)
+            .order_by(ParentLink.id)
+        )
+    )

@@ -41,6 +41,11 @@ SMS_TEMPLATES: dict[str, str] = {
     "password_changed": (
         "【之江汇】{name}的账号密码已于{time}通过「{route}」修改。如非知情,请联系学校。"
     ),
+    # classes/resets (issue 4): a child's password reset by someone else; never the password.
+    "child_password_reset": (
+        "【之江汇】您的孩子{name}的账号密码已于{time}由{actor}通过「{route}」重置,"
+        "孩子下次登录时须设置新密码。如有疑问,请联系学校。"
+    ),
 }
 MAIL_TEMPLATES: dict[str, tuple[str, str]] = {
     "recovery_code": (

@@ -129,3 +129,19 @@ def outbox(db: Session, *, limit: int = 100) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+def sent_by(
+    db: Session, *, actor_id: int, kind: str, user_ids: list[int], limit: int = 50
+) -> list[Notice]:
+    """Notices of one kind that a person sent to any of these people, newest first."""
+    if not user_ids:
+        return []
+    return list(
+        db.scalars(
+            select(Notice)
+            .where(Notice.actor_id == actor_id, Notice.kind == kind, Notice.user_id.in_(user_ids))
+            .order_by(Notice.created_at.desc(), Notice.id.desc())
+            .limit(limit)
+        )
+    )

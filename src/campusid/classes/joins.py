@@ -1,0 +1,260 @@
+"""Joining a class by its class code (班级编码): the request, 成员审核, 全网搜索班级."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.models import SchoolRole, User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome
+from campusid.classes import service as classes
+from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
+from campusid.context import Services
+from campusid.messaging import service as messaging
+from campusid.org import service as org_service
+from campusid.org.models import SchoolClass
+from campusid.security.permissions import Principal, Role
+
+JOIN_ROLES = {SchoolRole.STUDENT.value: "学生", SchoolRole.PARENT.value: "家长"}
+# Accounts that may not ask to be a *student*: it would give a class's homeroom teacher the
+# power to reset a staff account's password.
+STAFF_ROLES = {
+    Role.TEACHER,
+    Role.HOMEROOM_TEACHER,
+    Role.GRADE_LEADER,
+    Role.SCHOOL_ADMIN,
+    Role.AGENT,
+    Role.PLATFORM_ADMIN,
+}
+NOT_FOUND = "未找到该班级,请核对班级编码"
+TOO_MANY = "操作过于频繁,请稍后再试"
+
+
+def _limited(services: Services, name: str, count: int, window: int, key: str) -> bool:
+    """Count one attempt; True when the person has used up the window's attempts."""
+    limiter = services.limits.named(name, count, window)
+    if limiter.exceeded(key):
+        return True
+    limiter.hit(key)
+    return False
+
+
+def find_by_code(
+    db: Session, *, services: Services, principal: Principal, code: str
+) -> tuple[classes.ClassSummary | None, list[str]]:
+    """全网搜索班级: a current class by its code (rate-limited against guessing codes)."""
+    if not code.strip():
+        return None, ["请输入班级编码"]
+    if _limited(services, "classes.search", 30, 600, str(principal.user.id)):
+        return None, [TOO_MANY]
+    school_class = org_service.find_class_by_code(db, code[:16])
+    cal = classes.calendar_of(services)
+    if school_class is None or not classes.is_current(school_class, cal):
+        return None, [NOT_FOUND]
+    return classes.summarize(db, school_class=school_class, cal=cal), []
+
+
+def _is_member(db: Session, *, school_class: SchoolClass, user: User, role: str) -> bool:
+    if role == SchoolRole.STUDENT:
+        return classes.member_of(db, school_class=school_class, student_id=user.id) is not None
+    return user.id in classes.parent_ids_of_class(db, school_class=school_class)
+
+
+def request_to_join(
+    db: Session,
+    *,
+    services: Services,
+    principal: Principal,
+    class_code: str,
+    role: str,
+    message: str,
+    client: ClientInfo,
+) -> list[str]:
+    """A student or a parent asks to join a class; its homeroom teacher is told."""
+    user = principal.user
+    now = services.clock.now()
+    summary, problems = find_by_code(db, services=services, principal=principal, code=class_code)
+    if summary is None:
+        return problems
+    school_class = summary.school_class
+    if role not in JOIN_ROLES:
+        return ["请选择以学生或家长身份加入"]
+    if role == SchoolRole.STUDENT and principal.roles & STAFF_ROLES:
+        return ["教师或管理员账号不能以学生身份加入班级"]
+    if len(message.strip()) > 100:
+        return ["留言不能超过100个字"]
+    if _is_member(db, school_class=school_class, user=user, role=role):
+        return ["您已是该班级成员"]
+    pending = db.scalar(
+        select(JoinRequest.id).where(
+            JoinRequest.class_id == school_class.id,
+            JoinRequest.user_id == user.id,
+            JoinRequest.status == JoinRequestStatus.PENDING,
+        )
+    )
+    if pending is not None:
+        return ["您已提交过申请,请等待班主任审核"]
+    db.add(
+        JoinRequest(
+            class_id=school_class.id,
+            user_id=user.id,
+            role=role,
+            message=message.strip() or None,
+            status=JoinRequestStatus.PENDING,
+            created_at=now,
+        )
+    )
+    for teacher in classes.teachers_of(db, school_class=school_class):
+        if teacher.is_homeroom:
+            messaging.notify(
+                db,
+                user_id=teacher.teacher_id,
+                kind="join_request",
+                now=now,
+                actor_id=user.id,
+                title="新的入班申请",
+                body=f"{user.real_name}申请以{JOIN_ROLES[role]}身份加入{summary.name},"
+                "请在「班级管理 → 班级成员 → 成员审核」中处理。",
+            )
+    audit.record(
+        db,
+        now=now,
+        action="join_requested",
+        actor_id=user.id,
+        target_user_id=user.id,
+        school_id=school_class.school_id,
+        client=client,
+        detail={"class_id": school_class.id, "role": role},
+    )
+    db.flush()
+    return []
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A join request as 成员审核 lists it."""
+
+    request: JoinRequest
+    user: User
+    role_label: str
+
+
+def pending_requests(db: Session, *, school_class: SchoolClass) -> list[PendingRequest]:
+    """成员审核: the class's pending join requests, oldest first."""
+    rows = db.execute(
+        select(JoinRequest, User)
+        .join(User, User.id == JoinRequest.user_id)
+        .where(
+            JoinRequest.class_id == school_class.id,
+            JoinRequest.status == JoinRequestStatus.PENDING,
+        )
+        .order_by(JoinRequest.created_at, JoinRequest.id)
+    )
+    return [PendingRequest(req, user, JOIN_ROLES.get(req.role, req.role)) for req, user in rows]
+
+
+def _admit(
+    db: Session,
+    *,
+    services: Services,
+    school_class: SchoolClass,
+    user: User,
+    role: str,
+    now: datetime,
+) -> list[str]:
+    if role == SchoolRole.STUDENT:
+        current = classes.current_membership(
+            db, student_id=user.id, cal=classes.calendar_of(services)
+        )
+        if current is not None and current.class_id != school_class.id:
+            # Moving a student in would take them from their homeroom teacher: that one acts.
+            return ["该学生已在其他班级,须由原班主任先将其请出班级"]
+        accounts.join_school(
+            db,
+            user=user,
+            school_id=school_class.school_id,
+            role=SchoolRole.STUDENT,
+            now=now,
+            campus_id=school_class.campus_id,
+        )
+        if current is None:
+            classes.enroll_student(db, school_class=school_class, student=user, now=now)
+        return []
+    accounts.join_school(
+        db, user=user, school_id=school_class.school_id, role=SchoolRole.PARENT, now=now
+    )
+    if not _is_member(db, school_class=school_class, user=user, role=role):
+        db.add(ClassParent(class_id=school_class.id, parent_id=user.id, joined_at=now))
+    return []
+
+
+def decide(
+    db: Session,
+    *,
+    services: Services,
+    principal: Principal,
+    school_class: SchoolClass,
+    request_id: int,
+    approve: bool,
+    client: ClientInfo,
+) -> list[str]:
+    """The homeroom teacher (or a school administrator) approves or refuses; the asker is told."""
+    now = services.clock.now()
+    if not classes.manages_class(principal, school_class):
+        audit.record(
+            db,
+            now=now,
+            action="join_request_decided",
+            outcome=Outcome.DENIED,
+            actor_id=principal.user.id,
+            school_id=school_class.school_id,
+            client=client,
+            detail={"class_id": school_class.id, "request_id": request_id},
+        )
+        raise classes.ActionDenied
+    request = db.get(JoinRequest, request_id)
+    if (
+        request is None
+        or request.class_id != school_class.id
+        or request.status is not JoinRequestStatus.PENDING
+    ):
+        return ["该申请已处理或不存在"]
+    user = db.get(User, request.user_id)
+    assert user is not None
+    if approve:
+        problems = _admit(
+            db, services=services, school_class=school_class, user=user, role=request.role, now=now
+        )
+        if problems:
+            return problems
+    request.status = JoinRequestStatus.APPROVED if approve else JoinRequestStatus.REFUSED
+    request.decided_by_id = principal.user.id
+    request.decided_at = now
+    name = classes.class_name(school_class, classes.calendar_of(services))
+    outcome = "已通过" if approve else "未通过"
+    messaging.notify(
+        db,
+        user_id=user.id,
+        kind="join_request_decided",
+        now=now,
+        actor_id=principal.user.id,
+        title=f"入班申请{outcome}",
+        body=f"您申请加入{school_class.school.name}{name}的请求{outcome}审核。",
+    )
+    audit.record(
+        db,
+        now=now,
+        action="join_request_approved" if approve else "join_request_refused",
+        actor_id=principal.user.id,
+        target_user_id=user.id,
+        school_id=school_class.school_id,
+        client=client,
+        detail={"class_id": school_class.id, "role": request.role},
+    )
+    db.flush()
+    return []
