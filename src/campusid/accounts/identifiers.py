@@ -167,7 +167,11 @@ def validate_username(value: str) -> str:
 
 
 def normalize_email(value: str) -> str:
-    """Sanity-check an email address and return it with the domain lower-cased."""
+    """Sanity-check an email address and return it lower-cased.
+
+    The whole address is lower-cased (not only the domain): the providers our families use
+    treat the local part without case, and one stored form keeps sign-in and uniqueness simple.
+    """
     email = value.strip()
     if len(email) > 254 or email.count("@") != 1 or _WHITESPACE.search(email):
         raise InvalidIdentifier(MSG_EMAIL)
@@ -182,7 +186,7 @@ def normalize_email(value: str) -> str:
         or ".." in domain
     ):
         raise InvalidIdentifier(MSG_EMAIL)
-    return f"{local}@{domain}"
+    return f"{local.lower()}@{domain}"
 
 
 def validate_registration_number(value: str) -> str:
