@@ -18,6 +18,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+# school administration (issue 3): campusid roster import|export
+from campusid.roster.cli import roster_app  # noqa: E402
+
+app.add_typer(roster_app, name="roster")
 console = Console()
 
 

@@ -21,6 +21,9 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+
+# school administration (issue 3)
+from campusid.roster.models import ImportErrorFile
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 
@@ -35,6 +38,7 @@ __all__ = [
     "District",
     "Grade",
     "GradeLeader",
+    "ImportErrorFile",
     "JoinRequest",
     "Notice",
     "OneTimeCode",
