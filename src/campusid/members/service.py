@@ -851,6 +851,18 @@ def parked_students(db: Session, school: School, campus_id: int) -> list[MemberR
     return [MemberRow(user=u, roles=["学生"], parents=parents.get(u.id, [])) for u in users]
 
 
+def masked_query(query: str) -> str:
+    """What a search was for, as the page may show it: identifiers masked."""
+    keys = login_lookup_keys(query)
+    if "id_card_number" in keys:
+        return mask_id_card(keys["id_card_number"])
+    if "phone" in keys:
+        return mask_phone(keys["phone"])
+    if "registration_number" in keys and "username" not in keys:
+        return mask_registration_number(keys["registration_number"])
+    return query
+
+
 def search(
     db: Session, *, school: School, calendar: Calendar, query: str, limit: int = 50
 ) -> list[MemberRow]:

@@ -78,6 +78,19 @@ class SchoolTree:
         """The node of that kind and id, if it is in this school."""
         return self.by_key.get((kind, node_id))
 
+    def search(self, text: str, limit: int = 50) -> list[Node]:
+        """Nodes whose name contains the text, or whose 班级编码/校区编码 is the text."""
+        wanted = text.strip()
+        if not wanted:
+            return []
+        found = []
+        graduated = (node for grade in self.graduated for node in grade.walk())
+        for node in (*self.root.walk(), *self.teaching, *graduated):
+            code = getattr(node.obj, "class_code", None) or getattr(node.obj, "code", None) or ""
+            if node.kind != "school" and (wanted in node.label or wanted.lower() == code.lower()):
+                found.append(node)
+        return found[:limit]
+
     def path_to(self, kind: str, node_id: int) -> list[Node]:
         """The nodes from the school down to the one named (for the breadcrumb)."""
         target = self.find(kind, node_id)

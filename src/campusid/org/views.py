@@ -221,30 +221,32 @@ def graduated_tab(
 
 @router.get("/school/{school_id}/search")
 def search_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, q: str = ""
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
 ) -> Response:
-    """搜索组织与成员: nodes by name or class code, members by name or any identifier."""
+    """搜索组织与成员 (the form)."""
     school, tree = _tree(db, school, calendar)
-    text = q.strip()[:64]
-    nodes = []
-    if text:
-        for node in (
-            *tree.root.walk(),
-            *tree.teaching,
-            *(g for n in tree.graduated for g in n.walk()),
-        ):
-            code = getattr(node.obj, "class_code", None) or getattr(node.obj, "code", None) or ""
-            if node.kind != "school" and (text in node.label or text.lower() == code.lower()):
-                nodes.append(node)
-    people = members.search(db, school=school, calendar=calendar, query=text)
+    return _page(request, "org/search.html", school=school, tree=tree, q="", nodes=[], people=[])
+
+
+@router.post("/school/{school_id}/search")
+def search_submit(
+    request: Request,
+    db: DbSession,
+    school: AdminSchool,
+    calendar: CalendarDep,
+    fields: FormFields,
+) -> Response:
+    """Nodes by name or code, members by name or any identifier (posted: never in a URL)."""
+    text = fields.get("q")[:64]
+    school, tree = _tree(db, school, calendar)
     return _page(
         request,
         "org/search.html",
         school=school,
         tree=tree,
-        q=text,
-        nodes=nodes[:50],
-        people=people,
+        q=members.masked_query(text),
+        nodes=tree.search(text),
+        people=members.search(db, school=school, calendar=calendar, query=text),
     )
 
 
