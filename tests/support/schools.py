@@ -31,17 +31,26 @@ def other_school(db: Session, services: Services) -> tuple[School, User, SchoolC
     """另一所学校 with its administrator `yy_admin` and one class."""
     now = services.clock.now()
     school = org.create_school(
-        db, name="另一所学校", district=None, default_password="Other#2026x",
-        hasher=services.hasher, now=now,
-    )  # fmt: skip
+        db,
+        name="另一所学校",
+        district=None,
+        default_password="Other#2026x",
+        hasher=services.hasher,
+        now=now,
+    )
     campus = org.create_campus(db, school=school, name="本部")
-    unit = org.add_stage(db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE)
+    unit = org.add_stage(
+        db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
+    )
     grade = org.add_grade(db, stage_unit=unit, enrollment_year=2024)
     school_class = org.add_class(db, grade=grade, number=1, now=now)
     admin = accounts.new_user(
-        db, username="yy_admin", real_name="另管理", now=now,
+        db,
+        username="yy_admin",
+        real_name="另管理",
+        now=now,
         password_hash=services.hasher.hash(DEMO_PASSWORD),
-    )  # fmt: skip
+    )
     db.flush()
     accounts.join_school(db, user=admin, school_id=school.id, role=SchoolRole.SCHOOL_ADMIN, now=now)
     db.commit()

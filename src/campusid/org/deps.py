@@ -38,6 +38,9 @@ def admin_school(
             client=client,
             detail={"school_id": school_id},
         )
+        # Nothing else has been written yet in this request; keep the record of the refusal,
+        # which the rollback on the way out would otherwise take with it.
+        db.commit()
         raise PermissionDenied(exc.message) from exc
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from tests.support.http import post_form, sign_in
-from tests.support.schools import counts
 
 from campusid.org.models import Campus, Grade, SchoolClass, StageUnit
+from tests.support.http import post_form, sign_in
+from tests.support.schools import counts
 
 
 @pytest.fixture
@@ -26,9 +26,21 @@ def test_school_home_shows_tree_counts_and_the_guide_words(admin, world):
     response = admin.get("/school")
     assert response.status_code == 303
     page = admin.get(response.headers["location"]).text
-    for words in ("组织管理", "搜索组织与成员", "行政班级", "教学班", "毕业班级", "新增校区/班级",
-                  "添加学生/家长", "批量导入/导出学生", "批量设置任教/导出老师", "快速设置老师",
-                  "柯桥区智慧校园", "五年级1班", "七年级1班"):  # fmt: skip
+    for words in (
+        "组织管理",
+        "搜索组织与成员",
+        "行政班级",
+        "教学班",
+        "毕业班级",
+        "新增校区/班级",
+        "添加学生/家长",
+        "批量导入/导出学生",
+        "批量设置任教/导出老师",
+        "快速设置老师",
+        "柯桥区智慧校园",
+        "五年级1班",
+        "七年级1班",
+    ):
         assert words in page, words
     # 3 teachers, 6 students of 五年级1班, 1 parent (李大娘).
     assert counts(page) == "3个老师 6个学生 1个家长"
@@ -52,8 +64,12 @@ def test_counts_of_every_node_are_exact(admin, world, db):
 
 def test_case1_quick_create_campus_six_three(admin, world, db):
     before = _classes(db)
-    form = {"campus_name": "东校区", "school_system": "6-3", "stage_primary": "on",
-            "stage_junior": "on"}  # fmt: skip
+    form = {
+        "campus_name": "东校区",
+        "school_system": "6-3",
+        "stage_primary": "on",
+        "stage_junior": "on",
+    }
     form |= {f"classes_primary_{y}": "5" for y in range(1, 7)}
     form |= {f"classes_junior_{y}": "2" for y in range(1, 4)}
     response = post_form(admin, f"/school/{world.school.id}/quick-create", form)
@@ -71,8 +87,13 @@ def test_case1_quick_create_campus_six_three(admin, world, db):
 
 
 def test_case1_quick_create_five_four_names(admin, world, db):
-    form = {"campus_name": "西校区", "school_system": "5-4", "stage_primary": "on",
-            "stage_junior": "on", "stage_senior": "on"}  # fmt: skip
+    form = {
+        "campus_name": "西校区",
+        "school_system": "5-4",
+        "stage_primary": "on",
+        "stage_junior": "on",
+        "stage_senior": "on",
+    }
     form |= {f"classes_primary_{y}": "1" for y in range(1, 6)}
     form |= {f"classes_junior_{y}": "1" for y in range(1, 5)}
     form |= {f"classes_senior_{y}": "1" for y in range(1, 4)}
@@ -113,8 +134,12 @@ def test_quick_create_rows_follow_the_school_system(admin, world):
 )
 def test_quick_create_refuses_bad_input_and_writes_nothing(admin, world, db, changes, message):
     before = (_classes(db), db.scalar(select(func.count()).select_from(Campus)))
-    form = {"campus_name": "南校区", "school_system": "6-3", "stage_primary": "on",
-            "classes_primary_1": "2"} | changes  # fmt: skip
+    form = {
+        "campus_name": "南校区",
+        "school_system": "6-3",
+        "stage_primary": "on",
+        "classes_primary_1": "2",
+    } | changes
     response = post_form(admin, f"/school/{world.school.id}/quick-create", form)
     assert response.status_code == 400
     assert message in response.text
@@ -127,8 +152,9 @@ def test_case2_add_stage_to_existing_campus(admin, world, db):
     url = f"/school/{world.school.id}/campuses/{campus_id}/stages/new"
     page = admin.get(url).text
     assert "新增学段" in page and "已存在" in page
-    refused = post_form(admin, url, {"school_system": "6-3", "stage_primary": "on",
-                                     "classes_primary_1": "1"})  # fmt: skip
+    refused = post_form(
+        admin, url, {"school_system": "6-3", "stage_primary": "on", "classes_primary_1": "1"}
+    )
     assert refused.status_code == 400 and "该校区已有小学学段" in refused.text
     mixed = post_form(admin, url, {"school_system": "5-4", "stage_junior": "on"})
     assert mixed.status_code == 400 and "同一校区的小学和初中须使用相同学制" in mixed.text
@@ -152,8 +178,9 @@ def test_case3_add_grade_by_enrollment_year(admin, world, db):
     page = admin.get(url).text
     assert "新增年级" in page and "一年级2026级</option>" in page
     assert "五年级2022级</option>" not in page  # that grade exists
-    exists = post_form(admin, url, {"enrollment_year": "2022", "first": "1", "last": "2",
-                                    "school_system": "6-3"})  # fmt: skip
+    exists = post_form(
+        admin, url, {"enrollment_year": "2022", "first": "1", "last": "2", "school_system": "6-3"}
+    )
     assert exists.status_code == 400 and "2022级已存在" in exists.text
     for form, message in (
         ({"enrollment_year": "2015", "first": "1", "last": "2"}, "入学年份须在2021-2027之间"),
@@ -162,8 +189,9 @@ def test_case3_add_grade_by_enrollment_year(admin, world, db):
     ):
         response = post_form(admin, url, form | {"school_system": "6-3"})
         assert response.status_code == 400 and message in response.text
-    done = post_form(admin, url, {"enrollment_year": "2026", "first": "1", "last": "3",
-                                  "school_system": "6-3"})  # fmt: skip
+    done = post_form(
+        admin, url, {"enrollment_year": "2026", "first": "1", "last": "3", "school_system": "6-3"}
+    )
     assert done.status_code == 303
     grade_page = admin.get(done.headers["location"]).text
     for name in ("一年级1班", "一年级2班", "一年级3班"):
@@ -176,8 +204,9 @@ def test_case4_add_classes_one_or_a_batch(admin, world, db):
     url = f"/school/{world.school.id}/grades/{grade.id}/classes/new"
     page = admin.get(url).text
     assert "新增班级" in page and "2028" in page  # graduation year of a 2022 primary grade
-    duplicate = post_form(admin, url, {"batch": "yes", "first": "2", "last": "3",
-                                       "graduation_year": "2028"})  # fmt: skip
+    duplicate = post_form(
+        admin, url, {"batch": "yes", "first": "2", "last": "3", "graduation_year": "2028"}
+    )
     assert duplicate.status_code == 400 and "五年级2班已存在" in duplicate.text
     for form, message in (
         ({"batch": "no", "first": "51"}, "班号须在1-50之间"),
@@ -185,10 +214,18 @@ def test_case4_add_classes_one_or_a_batch(admin, world, db):
     ):
         response = post_form(admin, url, {"graduation_year": "2028"} | form)
         assert response.status_code == 400 and message in response.text
-    assert post_form(admin, url, {"batch": "yes", "first": "3", "last": "4",
-                                  "graduation_year": "2028"}).status_code == 303  # fmt: skip
-    assert post_form(admin, url, {"batch": "no", "first": "6", "last": "9",
-                                  "graduation_year": "2028"}).status_code == 303  # fmt: skip
+    assert (
+        post_form(
+            admin, url, {"batch": "yes", "first": "3", "last": "4", "graduation_year": "2028"}
+        ).status_code
+        == 303
+    )
+    assert (
+        post_form(
+            admin, url, {"batch": "no", "first": "6", "last": "9", "graduation_year": "2028"}
+        ).status_code
+        == 303
+    )
     db.expire_all()
     numbers = sorted(c.number for c in db.get(Grade, grade.id).classes)
     assert numbers == [1, 2, 3, 4, 6]
@@ -203,7 +240,9 @@ def test_edit_and_delete_nodes(admin, world, db):
     assert db.get(SchoolClass, world.class51.id) is not None
     # 三年级1班 is empty: it goes.
     grade3 = db.scalar(
-        select(Grade).where(Grade.enrollment_year == 2024, Grade.stage_id == world.class51.grade.stage_id)
+        select(Grade).where(
+            Grade.enrollment_year == 2024, Grade.stage_id == world.class51.grade.stage_id
+        )
     )
     grade3_id, empty_id = grade3.id, grade3.classes[0].id
     assert post_form(admin, f"/school/{school.id}/classes/{empty_id}/delete").status_code == 303
@@ -215,19 +254,37 @@ def test_edit_and_delete_nodes(admin, world, db):
     refused = post_form(admin, f"/school/{school.id}/campuses/{campus_id}/delete")
     assert refused.status_code == 400 and "该校区不能删除" in refused.text
     # Rename the campus; a duplicate name is refused.
-    post_form(admin, f"/school/{school.id}/quick-create",
-              {"campus_name": "北校区", "school_system": "6-3", "stage_primary": "on"})  # fmt: skip
-    duplicate = post_form(admin, f"/school/{school.id}/campuses/{campus_id}/edit", {"name": "北校区"})
+    post_form(
+        admin,
+        f"/school/{school.id}/quick-create",
+        {"campus_name": "北校区", "school_system": "6-3", "stage_primary": "on"},
+    )
+    duplicate = post_form(
+        admin, f"/school/{school.id}/campuses/{campus_id}/edit", {"name": "北校区"}
+    )
     assert duplicate.status_code == 400 and "已存在" in duplicate.text
-    assert post_form(admin, f"/school/{school.id}/campuses/{campus_id}/edit",
-                     {"name": "智慧校园本部"}).status_code == 303  # fmt: skip
+    assert (
+        post_form(
+            admin, f"/school/{school.id}/campuses/{campus_id}/edit", {"name": "智慧校园本部"}
+        ).status_code
+        == 303
+    )
     assert "智慧校园本部" in admin.get(f"/school/{school.id}").text
     # Edit a class's number: a taken number is refused.
-    taken = post_form(admin, f"/school/{school.id}/classes/{world.class52.id}/edit",
-                      {"number": "1", "graduation_year": "2028"})  # fmt: skip
+    taken = post_form(
+        admin,
+        f"/school/{school.id}/classes/{world.class52.id}/edit",
+        {"number": "1", "graduation_year": "2028"},
+    )
     assert taken.status_code == 400 and "该年级已有1班" in taken.text
-    assert post_form(admin, f"/school/{school.id}/classes/{world.class52.id}/edit",
-                     {"number": "7", "graduation_year": "2028"}).status_code == 303  # fmt: skip
+    assert (
+        post_form(
+            admin,
+            f"/school/{school.id}/classes/{world.class52.id}/edit",
+            {"number": "7", "graduation_year": "2028"},
+        ).status_code
+        == 303
+    )
     assert "五年级7班" in admin.get(f"/school/{school.id}").text
 
 
@@ -271,7 +328,9 @@ def test_promote_and_graduate_by_hand(admin, world, db, clock):
 def test_promotion_by_hand_lapses_at_the_boundary(admin, world, db, clock):
     school = world.school
     grade3 = db.scalar(
-        select(Grade).where(Grade.enrollment_year == 2024, Grade.stage_id == world.class51.grade.stage_id)
+        select(Grade).where(
+            Grade.enrollment_year == 2024, Grade.stage_id == world.class51.grade.stage_id
+        )
     )
     assert post_form(admin, f"/school/{school.id}/grades/{grade3.id}/promote").status_code == 303
     assert "四年级2024级" in admin.get(f"/school/{school.id}").text
@@ -294,25 +353,39 @@ def test_teaching_class_with_students_from_several_classes(admin, world, db):
     school = world.school
     page = admin.get(f"/school/{school.id}/teaching/new").text
     assert "新增教学班" in page
-    missing = post_form(admin, f"/school/{school.id}/teaching/new",
-                        {"campus_id": world.class51.campus_id, "name": "", "subject": "数学"})  # fmt: skip
+    missing = post_form(
+        admin,
+        f"/school/{school.id}/teaching/new",
+        {"campus_id": world.class51.campus_id, "name": "", "subject": "数学"},
+    )
     assert missing.status_code == 400 and "请填写教学班名称" in missing.text
-    created = post_form(admin, f"/school/{school.id}/teaching/new",
-                        {"campus_id": world.class51.campus_id, "name": "五年级数学提高班",
-                         "subject": "数学"})  # fmt: skip
+    created = post_form(
+        admin,
+        f"/school/{school.id}/teaching/new",
+        {"campus_id": world.class51.campus_id, "name": "五年级数学提高班", "subject": "数学"},
+    )
     assert created.status_code == 303
     teaching_id = int(created.headers["location"].split("/")[-1].split("?")[0])
     # A student of 五年级2班 joins first, so the group draws from two classes.
-    post_form(admin, f"/school/{school.id}/members/{world['zhoubotong'].id}/move",
-              {"class_id": world.class52.id})  # fmt: skip
-    picker = admin.get(f"/school/{school.id}/classes/{teaching_id}/students?from_class={world.class51.id}")
+    post_form(
+        admin,
+        f"/school/{school.id}/members/{world['zhoubotong'].id}/move",
+        {"class_id": world.class52.id},
+    )
+    picker = admin.get(
+        f"/school/{school.id}/classes/{teaching_id}/students?from_class={world.class51.id}"
+    )
     assert "李逍遥" in picker.text
     ids = [world["lixiaoyao"].id, world["heshuhuan"].id, world["zhoubotong"].id]
-    response = post_form(admin, f"/school/{school.id}/classes/{teaching_id}/students",
-                         {"student_ids": ids})  # fmt: skip
+    response = post_form(
+        admin, f"/school/{school.id}/classes/{teaching_id}/students", {"student_ids": ids}
+    )
     assert response.status_code == 303
-    post_form(admin, "/school/{}/teachers/assign".format(school.id),
-              {"teacher_id": world["zhaoshuxue"].id, "class_id": teaching_id, "subject": "数学"})  # fmt: skip
+    post_form(
+        admin,
+        f"/school/{school.id}/teachers/assign",
+        {"teacher_id": world["zhaoshuxue"].id, "class_id": teaching_id, "subject": "数学"},
+    )
     page = admin.get(f"/school/{school.id}/classes/{teaching_id}").text
     assert counts(page) == "1个老师 3个学生 1个家长"
     listing = admin.get(f"/school/{school.id}/teaching").text
@@ -328,7 +401,7 @@ def test_search_finds_nodes_and_members_with_masked_identifiers(admin, world, db
     page = post_form(admin, f"/school/{world.school.id}/search", {"q": "五年级1班"}).text
     assert "五年级1班" in page
     by_code = post_form(admin, f"/school/{world.school.id}/search", {"q": "gu22cm"}).text
-    assert "/classes/{}".format(world.class51.id) in by_code
+    assert f"/classes/{world.class51.id}" in by_code
     by_id = post_form(admin, f"/school/{world.school.id}/search", {"q": li.id_card_number}).text
     assert "李逍遥" in by_id
     assert li.id_card_number not in by_id
