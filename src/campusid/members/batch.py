@@ -345,9 +345,10 @@ class RosterBuilder:
     def preload(self, persons: Iterable[Person], logins: Iterable[str] = ()) -> None:
         """Look up, in bulk, every account and school relation the rows could touch."""
         self.index.load(self.db, wanted_identifiers(persons, logins))
-        self._load_state([a.user_id for a in self.index.by_id.values() if a.user_id])
+        self.load_state([a.user_id for a in self.index.by_id.values() if a.user_id])
 
-    def _load_state(self, user_ids: list[int]) -> None:
+    def load_state(self, user_ids: list[int]) -> None:
+        """Load the school memberships, class places and parent links of these accounts."""
         for part in chunks(sorted(set(user_ids))):
             for user_id, role, active in self.db.execute(
                 select(
@@ -572,6 +573,8 @@ def _usernames(db: Session, accounts: list[Account]) -> None:
 def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str, int]:
     """Write a checked plan in the current transaction; returns the summary counts."""
     credential_id = school.default_credential_id
+    # Accounts made here have no memberships or class places yet: nothing to look up for them.
+    created = {id(a) for a in plan.new_accounts}
     _usernames(db, plan.new_accounts)
     for part in chunks(plan.new_accounts):
         rows = [
@@ -593,8 +596,8 @@ def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str
         for account, user_id in zip(part, ids, strict=True):
             account.user_id = user_id
 
-    _write_joins(db, plan, school, now)
-    _write_placements(db, plan, school, now)
+    _write_joins(db, plan, school, now, created)
+    _write_placements(db, plan, school, now, created)
     for account, column, value in plan.binds:
         db.execute(update(User).where(User.id == account.id).values({column: value}))
     for part in chunks(plan.links):
@@ -609,9 +612,11 @@ def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str
     return plan.summary()
 
 
-def _write_joins(db: Session, plan: Plan, school: School, now: datetime) -> None:
+def _write_joins(
+    db: Session, plan: Plan, school: School, now: datetime, created: set[int]
+) -> None:
     existing: dict[tuple[int, SchoolRole], int] = {}
-    known = sorted({a.id for a, _ in plan.joins if a.id})
+    known = sorted({a.id for a, _ in plan.joins if id(a) not in created})
     for part in chunks(known):
         for row_id, user_id, role in db.execute(
             select(SchoolMembership.id, SchoolMembership.user_id, SchoolMembership.role).where(
@@ -644,12 +649,14 @@ def _write_joins(db: Session, plan: Plan, school: School, now: datetime) -> None
         )
 
 
-def _write_placements(db: Session, plan: Plan, school: School, now: datetime) -> None:
+def _write_placements(
+    db: Session, plan: Plan, school: School, now: datetime, created: set[int]
+) -> None:
     """Put students in their classes: move the existing class row, or add one."""
     if not plan.placements:
         return
     current: dict[int, int] = {}
-    student_ids = sorted({a.id for a, _, _ in plan.placements})
+    student_ids = sorted({a.id for a, _, _ in plan.placements if id(a) not in created})
     class_ids = select(SchoolClass.id).where(
         SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE
     )

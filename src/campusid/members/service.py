@@ -25,7 +25,7 @@ from campusid.audit.service import ClientInfo
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
 from campusid.families.models import ParentLink, Relation
-from campusid.members.batch import MemberError, Person, RosterBuilder, apply
+from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
 from campusid.org import service as org
 from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, DefaultCredential, Grade, ResetMode, School, SchoolClass
@@ -127,28 +127,36 @@ class Added:
     summary: dict[str, int]
 
 
-def _run(
+def _builder(db: Session, school: School, calendar: Calendar) -> RosterBuilder:
+    return RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+
+
+def _finish(
     db: Session,
     builder: RosterBuilder,
+    account: Account,
     *,
     school: School,
     now: datetime,
     actor: Actor,
     action: str,
-    account_role: SchoolRole,
-) -> dict[str, int]:
+) -> Added:
+    """Write the one-person plan and audit each membership it starts."""
+    created = account in builder.plan.new_accounts
     summary = apply(db, plan=builder.plan, school=school, now=now)
-    for account, role in builder.plan.joins:
+    for joined, role in builder.plan.joins:
         _audit(
             db,
             actor=actor,
             school=school,
-            action=action if role is account_role else "member_added",
+            action=action if joined is account else "member_added",
             now=now,
-            target_user_id=account.id,
-            detail={"role": role.value, "created": account in builder.plan.new_accounts},
+            target_user_id=joined.id,
+            detail={"role": role.value, "created": joined in builder.plan.new_accounts},
         )
-    return summary
+    user = db.get(User, account.id)
+    assert user is not None
+    return Added(user, created, summary)
 
 
 def add_student(
@@ -165,24 +173,14 @@ def add_student(
     actor: Actor,
 ) -> Added:
     """添加学生 (and optionally their parent): attach an existing account or create one."""
-    builder = RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+    builder = _builder(db, school, calendar)
     builder.preload([student, *([parent] if parent else [])])
     account = builder.add_student(student, class_id=class_id, student_number=student_number)
     if parent is not None:
         builder.add_parent(account, parent, relation or Relation.OTHER)
-    created = account in builder.plan.new_accounts
-    summary = _run(
-        db,
-        builder,
-        school=school,
-        now=now,
-        actor=actor,
-        action="student_added",
-        account_role=SchoolRole.STUDENT,
+    return _finish(
+        db, builder, account, school=school, now=now, actor=actor, action="student_added"
     )
-    user = db.get(User, account.id)
-    assert user is not None
-    return Added(user, created, summary)
 
 
 def add_parent(
@@ -197,26 +195,14 @@ def add_parent(
     actor: Actor,
 ) -> Added:
     """添加家长 to a student of the school."""
-    builder = RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+    builder = _builder(db, school, calendar)
     builder.preload([parent])
     builder.index.load_ids(db, [child_id])
     child = builder.index.by_id.get(child_id)
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
         raise MemberError("找不到该学生")
     account = builder.add_parent(child, parent, relation)
-    created = account in builder.plan.new_accounts
-    summary = _run(
-        db,
-        builder,
-        school=school,
-        now=now,
-        actor=actor,
-        action="parent_added",
-        account_role=SchoolRole.PARENT,
-    )
-    user = db.get(User, account.id)
-    assert user is not None
-    return Added(user, created, summary)
+    return _finish(db, builder, account, school=school, now=now, actor=actor, action="parent_added")
 
 
 def add_teacher(
@@ -235,33 +221,24 @@ def add_teacher(
     target = school_class(db, school, class_id) if class_id else None
     if class_id and target is None:
         raise MemberError("班级不存在")
-    builder = RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+    builder = _builder(db, school, calendar)
     builder.preload([teacher])
     account = builder.add_teacher(teacher)
-    created = account in builder.plan.new_accounts
-    summary = _run(
-        db,
-        builder,
-        school=school,
-        now=now,
-        actor=actor,
-        action="teacher_added",
-        account_role=SchoolRole.TEACHER,
+    added = _finish(
+        db, builder, account, school=school, now=now, actor=actor, action="teacher_added"
     )
-    user = db.get(User, account.id)
-    assert user is not None
     if target is not None:
         assign(
             db,
             school=school,
-            teacher=user,
+            teacher=added.user,
             school_class=target,
             subject=subject,
             homeroom=homeroom,
             now=now,
             actor=actor,
         )
-    return Added(user, created, summary)
+    return added
 
 
 # --------------------------------------------------------------------------- moving students
@@ -328,9 +305,9 @@ def move_student(
     """换班 (or 分班 out of 校区存放): the same path an import's 换班 row takes."""
     if not is_member(db, school, student_id, SchoolRole.STUDENT):
         raise MemberError("找不到该学生")
-    builder = RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+    builder = _builder(db, school, calendar)
     builder.index.load_ids(db, [student_id])
-    builder._load_state([student_id])
+    builder.load_state([student_id])
     account = builder.index.by_id[student_id]
     builder.move_student(account, class_id=class_id, student_number=None)
     apply(db, plan=builder.plan, school=school, now=now)
@@ -679,6 +656,7 @@ def quick_set_teachers(
                 db.delete(row)
                 by_teacher.pop(row.teacher_id)
     db.flush()
+
     def row_of(teacher_id: int) -> ClassTeacher:
         found = by_teacher.get(teacher_id)
         if found is None:

@@ -13,7 +13,7 @@ from campusid.families.models import Relation
 from campusid.members import service as members
 from campusid.members.batch import MemberError, Person, person_from, relation_from
 from campusid.org.building import Calendar
-from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, page, school_tree
+from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
 from campusid.org.models import ClassKind, ResetMode, School
 from campusid.security.policy import RULE_TEXT
 from campusid.web import DbSession, NotFound, Svc, redirect
@@ -47,29 +47,6 @@ def _person(fields: Any, services: Svc, prefix: str = "", label: str = "") -> Pe
     )
 
 
-def _tree_page(
-    request: Request,
-    db: DbSession,
-    school: School,
-    calendar: Calendar,
-    template: str,
-    *,
-    selected: tuple[str, int] | None = None,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    school, tree = school_tree(db, school, calendar)
-    return page(
-        request,
-        template,
-        school=school,
-        tree=tree,
-        selected=selected,
-        status_code=status_code,
-        **context,
-    )
-
-
 # --------------------------------------------------------------------------- students and parents
 
 
@@ -82,7 +59,7 @@ def add_student_page(
     class_id: int | None = None,
 ) -> Response:
     """添加学生/家长."""
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -127,7 +104,7 @@ def add_student_submit(
             actor=actor,
         )
     except MemberError as exc:
-        return _tree_page(
+        return tree_page(
             request,
             db,
             school,
@@ -158,7 +135,7 @@ def member_page(
     row = members.describe(db, school=school, calendar=calendar, users=[user])[0]
     current = members.current_class(db, school, user.id)
     teaching = members.teacher_rows(db, school=school, calendar=calendar, only=[user])
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -190,7 +167,7 @@ def _member_error(
         raise NotFound
     row = members.describe(db, school=school, calendar=calendar, users=[user])[0]
     current = members.current_class(db, school, user.id)
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -320,7 +297,7 @@ def teachers_page(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
 ) -> Response:
     """成员管理: the school's teachers and what they teach."""
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -336,7 +313,7 @@ def add_teacher_page(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
 ) -> Response:
     """添加老师."""
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -372,7 +349,7 @@ def add_teacher_submit(
             actor=actor,
         )
     except MemberError as exc:
-        return _tree_page(
+        return tree_page(
             request,
             db,
             school,
@@ -413,16 +390,7 @@ def assign_teacher(
             actor=actor,
         )
     except MemberError as exc:
-        return _tree_page(
-            request,
-            db,
-            school,
-            calendar,
-            "org/refused.html",
-            errors=[exc.message],
-            back=None,
-            status_code=400,
-        )
+        return refused(request, db, school, calendar, [exc.message])
     return redirect(f"/school/{school.id}/classes/{class_id}?saved=1")
 
 
@@ -456,7 +424,7 @@ def batch_page(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
 ) -> Response:
     """批量设置任教/导出老师."""
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -492,7 +460,7 @@ def batch_submit(
             actor=actor,
         )
     except MemberError as exc:
-        return _tree_page(
+        return tree_page(
             request,
             db,
             school,
@@ -532,7 +500,7 @@ def quick_page(
                 current[row.subject] = row.user.id
             if row.homeroom:
                 homeroom = row.user.id
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -576,16 +544,7 @@ def quick_submit(
             actor=actor,
         )
     except MemberError as exc:
-        return _tree_page(
-            request,
-            db,
-            school,
-            calendar,
-            "org/refused.html",
-            errors=[exc.message],
-            back=None,
-            status_code=400,
-        )
+        return refused(request, db, school, calendar, [exc.message])
     return redirect(f"/school/{school.id}/classes/{chosen.id}?saved=1")
 
 
@@ -606,7 +565,7 @@ def teaching_students_page(
     if teaching is None or teaching.kind is not ClassKind.TEACHING:
         raise NotFound
     source = members.school_class(db, school, from_class) if from_class else None
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,
@@ -644,16 +603,7 @@ def teaching_students_submit(
             now=services.clock.now(),
         )
     except MemberError as exc:
-        return _tree_page(
-            request,
-            db,
-            school,
-            calendar,
-            "org/refused.html",
-            errors=[exc.message],
-            back=None,
-            status_code=400,
-        )
+        return refused(request, db, school, calendar, [exc.message])
     return redirect(f"/school/{school.id}/classes/{class_id}?saved=1")
 
 
@@ -684,7 +634,7 @@ def _settings_page(
     errors: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    return _tree_page(
+    return tree_page(
         request,
         db,
         school,

@@ -162,3 +162,41 @@ def page(
         },
         status_code=status_code,
     )
+
+
+def tree_page(
+    request: Request,
+    db: Session,
+    school: School,
+    calendar: Calendar,
+    template: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """`page` with the school's tree freshly loaded."""
+    school, tree = school_tree(db, school, calendar)
+    return page(request, template, school=school, tree=tree, status_code=status_code, **context)
+
+
+def refused(
+    request: Request,
+    db: Session,
+    school: School,
+    calendar: Calendar,
+    messages: list[str],
+    *,
+    selected: tuple[str, int] | None = None,
+) -> Response:
+    """The refusal of an action, with its reasons and the way back."""
+    school, tree = school_tree(db, school, calendar)
+    return page(
+        request,
+        "org/refused.html",
+        school=school,
+        tree=tree,
+        selected=selected,
+        errors=messages,
+        back=tree.find(*selected) if selected else None,
+        status_code=400,
+    )

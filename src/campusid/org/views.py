@@ -11,7 +11,7 @@ from campusid.members import service as members
 from campusid.members.batch import MemberError
 from campusid.org import access, building, schoolyear
 from campusid.org.building import Calendar, Invalid, StagePlan
-from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields
+from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused
 from campusid.org.deps import page as _page
 from campusid.org.deps import school_tree as _tree
 from campusid.org.models import Campus, Grade, School, SchoolClass, StageUnit
@@ -655,27 +655,6 @@ def edit_campus_submit(
     return redirect(f"/school/{school.id}/campuses/{campus_id}?saved=1")
 
 
-def _refused(
-    request: Request,
-    db: DbSession,
-    school: School,
-    calendar: Calendar,
-    selected: tuple[str, int],
-    messages: list[str],
-) -> Response:
-    school, tree = _tree(db, school, calendar)
-    return _page(
-        request,
-        "org/refused.html",
-        school=school,
-        tree=tree,
-        selected=selected,
-        errors=messages,
-        back=tree.find(*selected),
-        status_code=400,
-    )
-
-
 @router.post("/school/{school_id}/campuses/{campus_id}/delete")
 def delete_campus(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: int
@@ -685,7 +664,7 @@ def delete_campus(
     try:
         building.delete_campus(db, campus=campus)
     except Invalid as exc:
-        return _refused(request, db, school, calendar, ("campus", campus_id), exc.messages)
+        return refused(request, db, school, calendar, exc.messages, selected=("campus", campus_id))
     return redirect(f"/school/{school.id}?deleted=1")
 
 
@@ -769,7 +748,7 @@ def delete_stage(
     try:
         building.delete_stage(db, unit=unit)
     except Invalid as exc:
-        return _refused(request, db, school, calendar, ("stage", stage_id), exc.messages)
+        return refused(request, db, school, calendar, exc.messages, selected=("stage", stage_id))
     return redirect(f"/school/{school.id}/campuses/{campus_id}?deleted=1")
 
 
@@ -778,26 +757,10 @@ def grade_settings_page(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: int
 ) -> Response:
     """年级设置: 年级组长, and 升级/毕业 by hand."""
-    grade = _grade(db, school, grade_id)
-    school, tree = _tree(db, school, calendar)
-    return _page(
-        request,
-        "org/grade_settings.html",
-        school=school,
-        tree=tree,
-        selected=("grade", grade_id),
-        grade=grade,
-        grade_label=grade_label(grade, calendar),
-        leaders=members.grade_leaders(db, grade),
-        school_teachers=members.teachers(db, school),
-        graduation_year=schoolyear.graduation_year(
-            grade.stage_unit.stage, grade.school_system, grade.enrollment_year
-        ),
-        errors=[],
-    )
+    return _grade_settings(request, db, school, calendar, _grade(db, school, grade_id), [])
 
 
-def _grade_action_refused(
+def _grade_settings(
     request: Request,
     db: DbSession,
     school: School,
@@ -820,7 +783,7 @@ def _grade_action_refused(
             grade.stage_unit.stage, grade.school_system, grade.enrollment_year
         ),
         errors=messages,
-        status_code=400,
+        status_code=400 if messages else 200,
     )
 
 
@@ -833,7 +796,7 @@ def promote_grade(
     try:
         building.promote(db, grade=grade, calendar=calendar)
     except Invalid as exc:
-        return _grade_action_refused(request, db, school, calendar, grade, exc.messages)
+        return _grade_settings(request, db, school, calendar, grade, exc.messages)
     return redirect(f"/school/{school.id}/grades/{grade_id}?promoted=1")
 
 
@@ -851,7 +814,7 @@ def graduate_grade(
     try:
         building.graduate(db, grade=grade, calendar=calendar, now=services.clock.now())
     except Invalid as exc:
-        return _grade_action_refused(request, db, school, calendar, grade, exc.messages)
+        return _grade_settings(request, db, school, calendar, grade, exc.messages)
     return redirect(f"/school/{school.id}/graduated?graduated=1")
 
 
@@ -878,7 +841,7 @@ def add_grade_leader(
             actor=actor,
         )
     except MemberError as exc:
-        return _grade_action_refused(request, db, school, calendar, grade, [exc.message])
+        return _grade_settings(request, db, school, calendar, grade, [exc.message])
     return redirect(f"/school/{school.id}/grades/{grade_id}/settings?saved=1")
 
 
@@ -914,7 +877,7 @@ def delete_grade(
     try:
         building.delete_grade(db, grade=grade)
     except Invalid as exc:
-        return _refused(request, db, school, calendar, ("grade", grade_id), exc.messages)
+        return refused(request, db, school, calendar, exc.messages, selected=("grade", grade_id))
     return redirect(f"/school/{school.id}/stages/{stage_id}?deleted=1")
 
 
@@ -993,7 +956,7 @@ def delete_class(
     try:
         building.delete_class(db, school_class=school_class)
     except Invalid as exc:
-        return _refused(request, db, school, calendar, ("class", class_id), exc.messages)
+        return refused(request, db, school, calendar, exc.messages, selected=("class", class_id))
     target = (
         f"/school/{school.id}/grades/{grade_id}" if grade_id else f"/school/{school.id}/teaching"
     )

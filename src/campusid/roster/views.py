@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
-from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, page, school_tree
+from campusid.org.building import Calendar
+from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, tree_page
+from campusid.org.models import School
 from campusid.roster import excel, service
 from campusid.web import CurrentPrincipal, DbSession, NotFound, Svc
 
@@ -28,15 +30,28 @@ def roster_page(
     request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
 ) -> Response:
     """批量导入/导出学生."""
-    school, tree = school_tree(db, school, calendar)
-    return page(
+    return _roster_page(request, db, school, calendar)
+
+
+def _roster_page(
+    request: Request,
+    db: DbSession,
+    school: School,
+    calendar: Calendar,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    return tree_page(
         request,
+        db,
+        school,
+        calendar,
         "roster/roster.html",
-        school=school,
-        tree=tree,
         section="roster",
         max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024),
         instructions=service.INSTRUCTIONS,
+        status_code=status_code,
+        **context,
     )
 
 
@@ -71,21 +86,17 @@ def import_upload(
             content=service.error_workbook(result),
             now=now,
         )
-    school, tree = school_tree(db, school, calendar)
     bad = sorted(result.errors.items())
-    return page(
+    return _roster_page(
         request,
-        "roster/roster.html",
-        school=school,
-        tree=tree,
-        section="roster",
-        max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024),
-        instructions=service.INSTRUCTIONS,
+        db,
+        school,
+        calendar,
+        status_code=200 if result.ok else 400,
         result=result,
         bad_rows=[(index + 2, result.rows[index], reason) for index, reason in bad[:200]],
         error_token=token,
         errors=[result.file_error] if result.file_error else [],
-        status_code=200 if result.ok else 400,
     )
 
 
