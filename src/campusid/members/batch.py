@@ -612,9 +612,7 @@ def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str
     return plan.summary()
 
 
-def _write_joins(
-    db: Session, plan: Plan, school: School, now: datetime, created: set[int]
-) -> None:
+def _write_joins(db: Session, plan: Plan, school: School, now: datetime, created: set[int]) -> None:
     existing: dict[tuple[int, SchoolRole], int] = {}
     known = sorted({a.id for a, _ in plan.joins if id(a) not in created})
     for part in chunks(known):

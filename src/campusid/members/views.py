@@ -11,6 +11,7 @@ from campusid.accounts.models import SchoolRole
 from campusid.clock import local_today
 from campusid.families.models import Relation
 from campusid.members import service as members
+from campusid.members import teachers as staff
 from campusid.members.batch import MemberError, Person, person_from, relation_from
 from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
@@ -134,7 +135,7 @@ def member_page(
         raise NotFound
     row = members.describe(db, school=school, calendar=calendar, users=[user])[0]
     current = members.current_class(db, school, user.id)
-    teaching = members.teacher_rows(db, school=school, calendar=calendar, only=[user])
+    teaching = staff.teacher_rows(db, school=school, calendar=calendar, only=[user])
     return tree_page(
         request,
         db,
@@ -304,7 +305,7 @@ def teachers_page(
         calendar,
         "members/teachers.html",
         section="teachers",
-        rows=members.teacher_rows(db, school=school, calendar=calendar),
+        rows=staff.teacher_rows(db, school=school, calendar=calendar),
     )
 
 
@@ -337,7 +338,7 @@ def add_teacher_submit(
 ) -> Response:
     """Attach or create the teacher, with a first class to teach if chosen."""
     try:
-        added = members.add_teacher(
+        added = staff.add_teacher(
             db,
             school=school,
             calendar=calendar,
@@ -379,7 +380,7 @@ def assign_teacher(
     class_id = fields.number("class_id", 0) or 0
     teacher_id = fields.number("teacher_id", 0) or 0
     try:
-        members.assign_by_id(
+        staff.assign_by_id(
             db,
             school=school,
             teacher_id=teacher_id,
@@ -406,7 +407,7 @@ def unassign_teacher(
     """Stop the teacher teaching the class."""
     class_id = fields.number("class_id", 0) or 0
     try:
-        members.unassign(
+        staff.unassign(
             db,
             school=school,
             teacher_id=teacher_id,
@@ -431,9 +432,9 @@ def batch_page(
         calendar,
         "members/batch_assign.html",
         section="teachers",
-        teachers=members.teachers(db, school),
+        teachers=staff.teachers(db, school),
         classes=members.active_class_names(db, school, calendar),
-        subjects=members.SUBJECTS,
+        subjects=staff.SUBJECTS,
         form={"class_ids": []},
     )
 
@@ -450,7 +451,7 @@ def batch_submit(
 ) -> Response:
     """One teacher, one subject, every ticked class."""
     try:
-        count = members.batch_assign(
+        count = staff.batch_assign(
             db,
             school=school,
             teacher_id=fields.number("teacher_id", 0) or 0,
@@ -467,9 +468,9 @@ def batch_submit(
             calendar,
             "members/batch_assign.html",
             section="teachers",
-            teachers=members.teachers(db, school),
+            teachers=staff.teachers(db, school),
             classes=members.active_class_names(db, school, calendar),
-            subjects=members.SUBJECTS,
+            subjects=staff.SUBJECTS,
             form={
                 "teacher_id": fields.get("teacher_id"),
                 "subject": fields.get("subject"),
@@ -509,8 +510,8 @@ def quick_page(
         selected=("class", chosen.id) if chosen else None,
         classes=classes,
         chosen=chosen,
-        teachers=members.teachers(db, school),
-        subjects=members.SUBJECTS,
+        teachers=staff.teachers(db, school),
+        subjects=staff.SUBJECTS,
         current=current,
         homeroom=homeroom,
     )
@@ -531,10 +532,10 @@ def quick_submit(
     if chosen is None:
         raise NotFound
     subjects = {
-        subject: fields.number(f"subject_{index}") for index, subject in enumerate(members.SUBJECTS)
+        subject: fields.number(f"subject_{index}") for index, subject in enumerate(staff.SUBJECTS)
     }
     try:
-        members.quick_set_teachers(
+        staff.quick_set_teachers(
             db,
             school=school,
             school_class=chosen,

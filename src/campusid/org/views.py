@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from campusid.members import service as members
+from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
 from campusid.org import access, building, schoolyear
 from campusid.org.building import Calendar, Invalid, StagePlan
@@ -159,7 +160,7 @@ def grade_page(
         node=node,
         tips=STAGE_TIPS[1:],
         child_title="班级",
-        leaders=members.grade_leaders(db, grade),
+        leaders=staff.grade_leaders(db, grade),
         tab="graduated" if node.graduated else "admin",
     )
 
@@ -196,7 +197,7 @@ def class_page(
         students=members.class_students(db, school_class),
         teachers=members.class_teachers(db, school_class),
         move_targets=members.active_class_names(db, school, calendar) if manage else {},
-        school_teachers=members.teachers(db, school) if manage else [],
+        school_teachers=staff.teachers(db, school) if manage else [],
         tab="teaching" if teaching else ("graduated" if node.graduated else "admin"),
     )
 
@@ -777,8 +778,8 @@ def _grade_settings(
         selected=("grade", grade.id),
         grade=grade,
         grade_label=grade_label(grade, calendar),
-        leaders=members.grade_leaders(db, grade),
-        school_teachers=members.teachers(db, school),
+        leaders=staff.grade_leaders(db, grade),
+        school_teachers=staff.teachers(db, school),
         graduation_year=schoolyear.graduation_year(
             grade.stage_unit.stage, grade.school_system, grade.enrollment_year
         ),
@@ -832,7 +833,7 @@ def add_grade_leader(
     """设置年级组长."""
     grade = _grade(db, school, grade_id)
     try:
-        members.set_grade_leader(
+        staff.set_grade_leader(
             db,
             school=school,
             grade=grade,
@@ -856,7 +857,7 @@ def remove_grade_leader(
 ) -> Response:
     """取消年级组长."""
     grade = _grade(db, school, grade_id)
-    members.remove_grade_leader(
+    staff.remove_grade_leader(
         db,
         school=school,
         grade=grade,

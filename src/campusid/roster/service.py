@@ -23,6 +23,7 @@ from campusid.audit import service as audit
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.members import service as members
+from campusid.members import teachers as staff
 from campusid.members.batch import (
     Account,
     MemberError,
@@ -487,7 +488,7 @@ def export_teachers(db: Session, *, school: School, calendar: Calendar) -> bytes
     """导出老师: every teacher with classes, subjects, homeroom and grades led."""
     header = ["姓名", "账号", "手机号", "任教班级", "任教学科", "班主任", "年级组长"]
     rows = []
-    for row in members.teacher_rows(db, school=school, calendar=calendar):
+    for row in staff.teacher_rows(db, school=school, calendar=calendar):
         rows.append(
             [
                 row.user.real_name,

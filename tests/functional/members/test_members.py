@@ -369,7 +369,7 @@ def test_batch_assignment_and_quick_set(admin, world, db):
     # 快速设置老师: 孙班主 becomes 班主任 of 五年级1班, 赵数学 teaches 数学, 陈小凯 语文.
     quick = admin.get(f"/school/{school.id}/teachers/quick?class_id={world.class51.id}").text
     assert "快速设置老师" in quick and "班主任" in quick
-    from campusid.members.service import SUBJECTS
+    from campusid.members.teachers import SUBJECTS
 
     form = {
         "class_id": world.class51.id,
