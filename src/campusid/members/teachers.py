@@ -19,7 +19,8 @@ from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 
 # The subjects 快速设置老师 offers, one row each.
-SUBJECTS = tuple("语文 数学 英语 科学 物理 化学 生物 历史 地理 道德与法治 音乐 体育 美术 信息技术".split())
+SUBJECTS = ("语文", "数学", "英语", "科学", "物理", "化学", "生物", "历史", "地理", "道德与法治",
+            "音乐", "体育", "美术", "信息技术")  # fmt: skip
 
 
 def add_teacher(
