@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.identifiers import (
@@ -523,9 +523,9 @@ def search(
     if not text:
         return []
     conditions = [User.real_name.contains(text, autoescape=True)]
+    # Identifiers are compared exactly, as normalised (the columns may be stored encrypted).
     conditions.extend(
-        func.lower(getattr(User, column)) == value.lower()
-        for column, value in login_lookup_keys(text).items()
+        getattr(User, column) == value for column, value in login_lookup_keys(text).items()
     )
     in_school = select(SchoolMembership.user_id).where(
         SchoolMembership.school_id == school.id, SchoolMembership.active.is_(True)
