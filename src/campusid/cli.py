@@ -20,6 +20,10 @@ db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 oidc_app = typer.Typer(help="OpenID Connect provider commands.", no_args_is_help=True)
 app.add_typer(oidc_app, name="oidc")
+# school administration (issue 3): campusid roster import|export
+from campusid.roster.cli import roster_app  # noqa: E402
+
+app.add_typer(roster_app, name="roster")
 console = Console()
 
 

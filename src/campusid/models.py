@@ -24,6 +24,9 @@ from campusid.org.models import (
     StageUnit,
 )
 from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
+
+# school administration (issue 3)
+from campusid.roster.models import ImportErrorFile
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 
@@ -45,6 +48,7 @@ __all__ = [
     "District",
     "Grade",
     "GradeLeader",
+    "ImportErrorFile",
     "JoinRequest",
     "Notice",
     "OAuthClient",

@@ -148,6 +148,10 @@ class Grade(Base):
         default=0,
         comment="years promoted by hand ahead of the school-year boundary",
     )
+    promoted_school_year: Mapped[int | None] = mapped_column(
+        Integer,
+        comment="the school year in which year_offset was set; it lapses at the next boundary",
+    )
     graduated_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(),
         comment="set when graduated by hand before the boundary",

@@ -169,9 +169,15 @@ def add_class(
     return school_class
 
 
-def effective_today(grade: Grade, today: date) -> date:
-    """The date the grade's name is computed for, after any promotion by hand."""
-    if grade.year_offset:
+def effective_today(
+    grade: Grade, today: date, boundary: YearBoundary = schoolyear.DEFAULT_BOUNDARY
+) -> date:
+    """The date the grade's name is computed for, after any promotion by hand.
+
+    A promotion by hand moves the grade ahead only until the school-year boundary it anticipated;
+    from then on the calendar has caught up, so the offset lapses instead of counting twice.
+    """
+    if grade.year_offset and grade.promoted_school_year == schoolyear.school_year(today, boundary):
         day = 28 if (today.month, today.day) == (2, 29) else today.day
         return today.replace(year=today.year + grade.year_offset, day=day)
     return today
@@ -187,7 +193,7 @@ def grade_name(grade: Grade, today: date, boundary: YearBoundary) -> str:
         unit.stage,
         grade.school_system,
         grade.enrollment_year,
-        effective_today(grade, today),
+        effective_today(grade, today, boundary),
         boundary,
         overrides=overrides or None,
     )
@@ -201,7 +207,7 @@ def is_graduated(grade: Grade, today: date, boundary: YearBoundary) -> bool:
         grade.stage_unit.stage,
         grade.school_system,
         grade.enrollment_year,
-        effective_today(grade, today),
+        effective_today(grade, today, boundary),
         boundary,
     )
 

@@ -1,0 +1,1 @@
+"""A school's members (成员管理): adding, attaching, moving and removing people."""

@@ -1,0 +1,697 @@
+"""Adding and moving a school's people in batches: plan every row first, then write it all.
+
+One path for one person added by hand and for 100,000 imported from Excel. `RosterBuilder`
+checks each row against the database (looked up in bulk beforehand) and against the rows before
+it, and records what to do in a `Plan`; nothing is written until every row passed. `apply`
+then writes the plan with bulk statements in the caller's transaction.
+
+Attach, not duplicate: a person whose ID card number, phone or 学籍号 already belongs to an
+account is attached to the school with that account, which keeps its password. New accounts
+point at the school's default credential (学生默认密码) instead of carrying a hash of their own,
+so an import costs no argon2 work at all (docs/import.md), and must change it at first sign-in.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pypinyin import lazy_pinyin
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from campusid.accounts.identifiers import (
+    InvalidIdentifier,
+    normalize_phone,
+    validate_id_card_number,
+    validate_registration_number,
+)
+from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
+from campusid.classes.models import ClassStudent
+from campusid.families.models import ParentLink, Relation
+from campusid.org.models import ClassKind, School, SchoolClass
+
+CHUNK = 500  # values per IN (...) and rows per INSERT batch
+
+IDENTIFIER_LABELS = {
+    "id_card_number": "身份证号",
+    "registration_number": "学籍号",
+    "phone": "手机号",
+}
+RELATION_WORDS = {
+    "父亲": Relation.FATHER,
+    "爸爸": Relation.FATHER,
+    "母亲": Relation.MOTHER,
+    "妈妈": Relation.MOTHER,
+    "其他监护人": Relation.OTHER,
+    "其他": Relation.OTHER,
+}
+GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
+ROLE_PREFIX = {SchoolRole.STUDENT: "s", SchoolRole.PARENT: "p", SchoolRole.TEACHER: "t"}
+
+
+class MemberError(Exception):
+    """A row or a request is refused; `message` says why, in Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Slices of at most `size` values."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass
+class Person:
+    """Validated facts about a person, as typed on a form or a spreadsheet row."""
+
+    real_name: str
+    gender: Gender | None = None
+    id_card_number: str | None = None
+    registration_number: str | None = None
+    phone: str | None = None
+
+    def identifiers(self) -> dict[str, str]:
+        """The identifiers given, by column."""
+        return {
+            column: value
+            for column in IDENTIFIER_LABELS
+            if (value := getattr(self, column)) is not None
+        }
+
+
+def person_from(
+    *,
+    real_name: str,
+    today: date,
+    gender: str | None = None,
+    id_card_number: str | None = None,
+    registration_number: str | None = None,
+    phone: str | None = None,
+    label: str = "",
+    require_name: bool = True,
+) -> Person:
+    """Check and normalise what was typed about a person; MemberError with every problem."""
+    problems = []
+    name = " ".join((real_name or "").split())
+    if not name:
+        if require_name:
+            problems.append(f"请填写{label}姓名")
+    elif len(name) > 64:
+        problems.append(f"{label}姓名过长")
+    elif name.startswith(("=", "+", "-", "@")) or any(ord(ch) < 32 for ch in name):
+        problems.append(f"{label}姓名格式不正确")
+    person = Person(real_name=name)
+    gender_text = (gender or "").strip()
+    if gender_text:
+        if gender_text in GENDER_WORDS:
+            person.gender = GENDER_WORDS[gender_text]
+        elif gender_text in {g.value for g in Gender}:
+            person.gender = Gender(gender_text)
+        else:
+            problems.append(f"{label}性别须为男或女")
+    for column, value, check in (
+        ("id_card_number", id_card_number, lambda v: validate_id_card_number(v, today=today)),
+        ("registration_number", registration_number, validate_registration_number),
+        ("phone", phone, normalize_phone),
+    ):
+        if value and value.strip():
+            try:
+                setattr(person, column, check(value))
+            except InvalidIdentifier as exc:
+                problems.append(f"{label}{exc.message}")
+    if problems:
+        raise MemberError(";".join(problems))
+    return person
+
+
+def relation_from(text: str | None) -> Relation:
+    """父亲 / 母亲 / 其他监护人 (or the enum value)."""
+    value = (text or "").strip()
+    if value in RELATION_WORDS:
+        return RELATION_WORDS[value]
+    try:
+        return Relation(value)
+    except ValueError:
+        raise MemberError("家长关系须为父亲、母亲或其他监护人") from None
+
+
+@dataclass(eq=False)
+class Account:
+    """An account the plan refers to: one that exists (user_id) or one it will create."""
+
+    real_name: str
+    username: str | None = None
+    id_card_number: str | None = None
+    registration_number: str | None = None
+    phone: str | None = None
+    user_id: int | None = None
+    gender: Gender | None = None
+    role: SchoolRole | None = None  # for new accounts: the role that created it
+    row: str = ""  # where a new account was first named (for duplicate messages)
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the plan creates this account."""
+        return self.user_id is None
+
+    @property
+    def id(self) -> int:
+        """The account's id (after `apply` for new accounts)."""
+        assert self.user_id is not None
+        return self.user_id
+
+
+class AccountIndex:
+    """Accounts by identifier: loaded from the database in bulk, plus those the plan creates."""
+
+    COLUMNS = ("id_card_number", "registration_number", "phone", "username")
+
+    def __init__(self) -> None:
+        self.by: dict[str, dict[str, Account]] = {c: {} for c in self.COLUMNS}
+        self.by_id: dict[int, Account] = {}
+
+    def load(self, db: Session, wanted: dict[str, set[str]]) -> None:
+        """Load the accounts holding any of the wanted identifier values."""
+        for column, values in wanted.items():
+            todo = sorted(v for v in values if v and v not in self.by[column])
+            for part in chunks(todo):
+                rows = db.execute(
+                    select(
+                        User.id,
+                        User.real_name,
+                        User.username,
+                        User.id_card_number,
+                        User.registration_number,
+                        User.phone,
+                    ).where(getattr(User, column).in_(part))
+                )
+                for row in rows:
+                    self._remember(Account(row[1], row[2], row[3], row[4], row[5], row[0]))
+
+    def load_ids(self, db: Session, user_ids: Iterable[int]) -> None:
+        """Load accounts by id."""
+        todo = sorted({i for i in user_ids if i not in self.by_id})
+        for part in chunks(todo):
+            for row in db.execute(
+                select(
+                    User.id,
+                    User.real_name,
+                    User.username,
+                    User.id_card_number,
+                    User.registration_number,
+                    User.phone,
+                ).where(User.id.in_(part))
+            ):
+                self._remember(Account(row[1], row[2], row[3], row[4], row[5], row[0]))
+
+    def _remember(self, account: Account) -> None:
+        if account.user_id is not None:
+            if account.user_id in self.by_id:
+                return
+            self.by_id[account.user_id] = account
+        for column in self.COLUMNS:
+            value = getattr(account, column)
+            if value:
+                self.by[column][value] = account
+
+    def add(self, account: Account) -> None:
+        """Remember an account the plan will create, so later rows find it."""
+        self._remember(account)
+
+    def bind(self, account: Account, column: str, value: str) -> None:
+        """Record an identifier the plan gives an account."""
+        setattr(account, column, value)
+        self.by[column][value] = account
+
+    def find(self, column: str, value: str | None) -> Account | None:
+        """The account holding this identifier value."""
+        return self.by[column].get(value) if value else None
+
+    def find_login(self, value: str) -> Account | None:
+        """The account an identifier of any kind names (账号 column of a spreadsheet)."""
+        text = (value or "").strip()
+        if not text:
+            return None
+        for column, key in _login_keys(text).items():
+            found = self.find(column, key)
+            if found is not None:
+                return found
+        return None
+
+    def match(self, person: Person) -> Account | None:
+        """The one existing account this person is, by any identifier; refuse contradictions."""
+        found: list[tuple[str, Account]] = []
+        for column, value in person.identifiers().items():
+            account = self.find(column, value)
+            if account is not None:
+                found.append((column, account))
+        accounts = {id(a): a for _, a in found}
+        if len(accounts) > 1:
+            labels = "、".join(IDENTIFIER_LABELS[c] for c, _ in found)
+            raise MemberError(f"{labels}分别属于不同的账号,请核对")
+        if not found:
+            return None
+        column, account = found[0]
+        if account.real_name != person.real_name:
+            raise MemberError(f"{IDENTIFIER_LABELS[column]}已被其他姓名的账号使用,请核对")
+        for other, value in person.identifiers().items():
+            held = getattr(account, other)
+            if held and held != value:
+                raise MemberError(
+                    f"该{IDENTIFIER_LABELS[column]}的账号已绑定其他{IDENTIFIER_LABELS[other]}"
+                )
+        return account
+
+
+def _login_keys(text: str) -> dict[str, str]:
+    from campusid.accounts.identifiers import login_lookup_keys
+
+    keys = login_lookup_keys(text)
+    return {c: v for c, v in keys.items() if c in AccountIndex.COLUMNS}
+
+
+def wanted_identifiers(
+    persons: Iterable[Person], logins: Iterable[str] = ()
+) -> dict[str, set[str]]:
+    """Every identifier value the rows name, by column, for one bulk look-up."""
+    wanted: dict[str, set[str]] = {c: set() for c in AccountIndex.COLUMNS}
+    for person in persons:
+        for column, value in person.identifiers().items():
+            wanted[column].add(value)
+    for login in logins:
+        for column, value in _login_keys(login).items():
+            wanted[column].add(value)
+    return wanted
+
+
+@dataclass
+class Placement:
+    """Where a student is in this school now (or will be, once the plan is applied)."""
+
+    member: bool = False  # an active student membership
+    class_student_id: int | None = None  # row in an administrative class of this school
+    class_id: int | None = None
+    row: str = ""  # the row of this batch that placed them already
+
+
+@dataclass
+class Plan:
+    """What a batch will write, once every row passed."""
+
+    new_accounts: list[Account] = field(default_factory=list)
+    joins: list[tuple[Account, SchoolRole]] = field(default_factory=list)
+    placements: list[tuple[Account, int, str | None]] = field(default_factory=list)
+    binds: list[tuple[Account, str, str]] = field(default_factory=list)
+    links: list[tuple[Account, Account, Relation]] = field(default_factory=list)
+    created: int = 0
+    attached: int = 0
+    moved: int = 0
+    parents_linked: int = 0
+    id_cards_bound: int = 0
+
+    def summary(self) -> dict[str, int]:
+        """The counts the administrator is shown."""
+        return {
+            "created": self.created,
+            "attached": self.attached,
+            "moved": self.moved,
+            "parents_linked": self.parents_linked,
+            "id_cards_bound": self.id_cards_bound,
+        }
+
+
+class RosterBuilder:
+    """Checks rows one by one and builds the plan; call `preload` with every row's data first."""
+
+    def __init__(self, db: Session, *, school: School, class_names: dict[int, str]) -> None:
+        self.db = db
+        self.school = school
+        self.class_names = class_names  # active administrative classes of the school
+        self.index = AccountIndex()
+        self.plan = Plan()
+        self.placement: dict[int, Placement] = {}  # by id() of the Account
+        self.roles: dict[tuple[int, SchoolRole], bool] = {}
+        self.linked: set[tuple[int, int]] = set()
+
+    # ----------------------------------------------------------------- loading
+
+    def preload(self, persons: Iterable[Person], logins: Iterable[str] = ()) -> None:
+        """Look up, in bulk, every account and school relation the rows could touch."""
+        self.index.load(self.db, wanted_identifiers(persons, logins))
+        self.load_state([a.user_id for a in self.index.by_id.values() if a.user_id])
+
+    def load_state(self, user_ids: list[int]) -> None:
+        """Load the school memberships, class places and parent links of these accounts."""
+        for part in chunks(sorted(set(user_ids))):
+            for user_id, role, active in self.db.execute(
+                select(
+                    SchoolMembership.user_id, SchoolMembership.role, SchoolMembership.active
+                ).where(
+                    SchoolMembership.school_id == self.school.id,
+                    SchoolMembership.user_id.in_(part),
+                )
+            ):
+                self.roles[(user_id, role)] = bool(active)
+            for row_id, student_id, class_id in self.db.execute(
+                select(ClassStudent.id, ClassStudent.student_id, ClassStudent.class_id)
+                .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+                .where(
+                    SchoolClass.school_id == self.school.id,
+                    SchoolClass.kind == ClassKind.ADMINISTRATIVE,
+                    SchoolClass.id.in_(list(self.class_names)),
+                    ClassStudent.student_id.in_(part),
+                )
+            ):
+                account = self.index.by_id[student_id]
+                self.placement[id(account)] = Placement(True, row_id, class_id)
+            for parent_id, child_id in self.db.execute(
+                select(ParentLink.parent_id, ParentLink.child_id).where(
+                    (ParentLink.parent_id.in_(part)) | (ParentLink.child_id.in_(part))
+                )
+            ):
+                self.linked.add((parent_id, child_id))
+
+    def _place(self, account: Account) -> Placement:
+        place = self.placement.get(id(account))
+        if place is None:
+            member = bool(account.user_id and self.roles.get((account.user_id, SchoolRole.STUDENT)))
+            place = Placement(member=member)
+            self.placement[id(account)] = place
+        return place
+
+    # ----------------------------------------------------------------- helpers
+
+    def _account_for(self, person: Person, role: SchoolRole, row: str) -> tuple[Account, bool]:
+        """The existing account this person is, or a new one; and whether it is new."""
+        account = self.index.match(person)
+        if account is not None:
+            return account, False
+        account = Account(
+            real_name=person.real_name,
+            id_card_number=person.id_card_number,
+            registration_number=person.registration_number,
+            phone=person.phone,
+            gender=person.gender,
+            role=role,
+            row=row,
+        )
+        return account, True
+
+    def _join(self, account: Account, role: SchoolRole) -> None:
+        key = (account.user_id or -id(account), role)
+        if not self.roles.get(key):
+            self.roles[key] = True
+            self.plan.joins.append((account, role))
+
+    def _register(self, account: Account) -> None:
+        self.plan.new_accounts.append(account)
+        self.index.add(account)
+        self.plan.created += 1
+
+    def class_label(self, class_id: int) -> str:
+        """The display name of one of the school's classes."""
+        return self.class_names.get(class_id, "其他班级")
+
+    # ----------------------------------------------------------------- operations
+
+    def add_student(
+        self,
+        person: Person,
+        *,
+        class_id: int,
+        student_number: str | None,
+        row: str = "",
+    ) -> Account:
+        """新建: a student into a class (a new account, or an existing one attached)."""
+        if class_id not in self.class_names:
+            raise MemberError("班级不存在或已毕业")
+        number = _student_number(student_number)
+        account, is_new = self._account_for(person, SchoolRole.STUDENT, row)
+        place = self._place(account)
+        if not is_new:
+            if account.is_new:
+                raise MemberError(f"与{account.row}是同一学生,请勿重复填写")
+            if place.row:
+                raise MemberError(f"该学生已在{place.row}处理,请勿重复填写")
+            if place.class_id is not None:
+                raise MemberError(
+                    f"该学生已在本校{self.class_label(place.class_id)},如需换班请将操作填写为换班"
+                )
+        if is_new:
+            self._register(account)
+        else:
+            self.plan.attached += 1
+        self._join(account, SchoolRole.STUDENT)
+        self.plan.placements.append((account, class_id, number))
+        self.placement[id(account)] = Placement(True, None, class_id, row or "本次")
+        return account
+
+    def find_student(self, login: str, *, real_name: str | None = None) -> Account:
+        """An existing student of this school named by any identifier (账号 column)."""
+        account = self.index.find_login(login)
+        if account is None or account.is_new or not self._place(account).member:
+            raise MemberError("找不到该学生,请核对账号")
+        if real_name and account.real_name != real_name:
+            raise MemberError("姓名与账号不一致,请核对")
+        return account
+
+    def move_student(
+        self, account: Account, *, class_id: int, student_number: str | None, row: str = ""
+    ) -> None:
+        """换班: into another class (or out of 校区存放 into a class)."""
+        if class_id not in self.class_names:
+            raise MemberError("班级不存在或已毕业")
+        number = _student_number(student_number)
+        place = self._place(account)
+        if place.row:
+            raise MemberError(f"该学生已在{place.row}处理,请勿重复填写")
+        if place.class_id == class_id:
+            raise MemberError(f"该学生已在{self.class_label(class_id)}")
+        self.plan.placements.append((account, class_id, number))
+        self.plan.moved += 1
+        self.placement[id(account)] = Placement(
+            True, place.class_student_id, class_id, row or "本次"
+        )
+
+    def bind_id_card(self, account: Account, id_card_number: str) -> None:
+        """绑身份证: give a student without one their ID card number."""
+        holder = self.index.find("id_card_number", id_card_number)
+        if holder is account:
+            raise MemberError("该学生已绑定此身份证号")
+        if holder is not None:
+            raise MemberError("该身份证号已被其他账号使用")
+        if account.id_card_number:
+            raise MemberError("该学生已绑定其他身份证号")
+        self.index.bind(account, "id_card_number", id_card_number)
+        self.plan.binds.append((account, "id_card_number", id_card_number))
+        self.plan.id_cards_bound += 1
+
+    def add_parent(
+        self, child: Account, parent: Person, relation: Relation, row: str = ""
+    ) -> Account:
+        """绑家长: a parent (new, or an existing account attached) linked to a student."""
+        if not parent.phone:
+            raise MemberError("请填写家长手机号")
+        account, is_new = self._account_for(parent, SchoolRole.PARENT, row)
+        if account is child:
+            raise MemberError("家长不能是学生本人")
+        if is_new:
+            self._register(account)
+        self._join(account, SchoolRole.PARENT)
+        pair = (account.user_id or -id(account), child.user_id or -id(child))
+        if pair in self.linked:
+            if not account.is_new and not child.is_new:
+                raise MemberError("该家长已关联此学生")
+            raise MemberError("该家长与学生的关联重复")
+        self.linked.add(pair)
+        self.plan.links.append((account, child, relation))
+        self.plan.parents_linked += 1
+        return account
+
+    def add_teacher(self, person: Person, row: str = "") -> Account:
+        """A teacher (new, or an existing account attached)."""
+        if not person.phone:
+            raise MemberError("请填写老师手机号")
+        account, is_new = self._account_for(person, SchoolRole.TEACHER, row)
+        if not is_new and account.user_id and self.roles.get((account.user_id, SchoolRole.TEACHER)):
+            raise MemberError("该老师已在本校")
+        if is_new:
+            self._register(account)
+        else:
+            self.plan.attached += 1
+        self._join(account, SchoolRole.TEACHER)
+        return account
+
+
+def _student_number(value: str | None) -> str | None:
+    text = (value or "").strip()
+    if len(text) > 32:
+        raise MemberError("学号不能超过32位")
+    return text or None
+
+
+# --------------------------------------------------------------------------- writing the plan
+
+
+def _username_base(real_name: str, prefix: str) -> str:
+    letters = "".join(ch for ch in "".join(lazy_pinyin(real_name)).lower() if "a" <= ch <= "z")
+    return (letters or prefix)[:20]
+
+
+def _usernames(db: Session, accounts: list[Account]) -> None:
+    """Readable, unique usernames: the name's pinyin and random digits (lixiaoyao4821)."""
+    pending = list(accounts)
+    digits = 4
+    taken: set[str] = set()
+    while pending:
+        for account in pending:
+            prefix = ROLE_PREFIX.get(account.role or SchoolRole.STUDENT, "s")
+            base = _username_base(account.real_name, prefix)
+            account.username = base + "".join(secrets.choice("0123456789") for _ in range(digits))
+        names = [a.username for a in pending if a.username]
+        clash = set(taken)
+        for part in chunks(names):
+            clash |= set(db.scalars(select(User.username).where(User.username.in_(part))))
+        again = []
+        for account in pending:
+            if account.username in clash:
+                again.append(account)
+            else:
+                clash.add(account.username or "")
+                taken.add(account.username or "")
+        pending = again
+        digits = min(digits + 1, 8)
+
+
+def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str, int]:
+    """Write a checked plan in the current transaction; returns the summary counts."""
+    credential_id = school.default_credential_id
+    # Accounts made here have no memberships or class places yet: nothing to look up for them.
+    created = {id(a) for a in plan.new_accounts}
+    _usernames(db, plan.new_accounts)
+    for part in chunks(plan.new_accounts):
+        rows = [
+            {
+                "username": a.username,
+                "real_name": a.real_name,
+                "gender": a.gender,
+                "id_card_number": a.id_card_number,
+                "registration_number": a.registration_number,
+                "phone": a.phone,
+                "password_hash": None,
+                "default_credential_id": credential_id,
+                "must_change_password": True,
+                "created_at": now,
+            }
+            for a in part
+        ]
+        ids = db.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), rows).all()
+        for account, user_id in zip(part, ids, strict=True):
+            account.user_id = user_id
+
+    _write_joins(db, plan, school, now, created)
+    _write_placements(db, plan, school, now, created)
+    for account, column, value in plan.binds:
+        db.execute(update(User).where(User.id == account.id).values({column: value}))
+    for part in chunks(plan.links):
+        db.execute(
+            insert(ParentLink),
+            [
+                {"parent_id": p.id, "child_id": c.id, "relation": r, "created_at": now}
+                for p, c, r in part
+            ],
+        )
+    db.expire_all()
+    return plan.summary()
+
+
+def _write_joins(db: Session, plan: Plan, school: School, now: datetime, created: set[int]) -> None:
+    existing: dict[tuple[int, SchoolRole], int] = {}
+    known = sorted({a.id for a, _ in plan.joins if id(a) not in created})
+    for part in chunks(known):
+        for row_id, user_id, role in db.execute(
+            select(SchoolMembership.id, SchoolMembership.user_id, SchoolMembership.role).where(
+                SchoolMembership.school_id == school.id, SchoolMembership.user_id.in_(part)
+            )
+        ):
+            existing[(user_id, role)] = row_id
+    again = [existing[(a.id, r)] for a, r in plan.joins if (a.id, r) in existing]
+    for part in chunks(again):
+        db.execute(
+            update(SchoolMembership)
+            .where(SchoolMembership.id.in_(part))
+            .values(active=True, left_at=None, joined_at=now)
+        )
+    fresh = [(a, r) for a, r in plan.joins if (a.id, r) not in existing]
+    for part in chunks(fresh):
+        db.execute(
+            insert(SchoolMembership),
+            [
+                {
+                    "school_id": school.id,
+                    "user_id": a.id,
+                    "role": r,
+                    "campus_id": None,
+                    "active": True,
+                    "joined_at": now,
+                }
+                for a, r in part
+            ],
+        )
+
+
+def _write_placements(
+    db: Session, plan: Plan, school: School, now: datetime, created: set[int]
+) -> None:
+    """Put students in their classes: move the existing class row, or add one."""
+    if not plan.placements:
+        return
+    current: dict[int, int] = {}
+    student_ids = sorted({a.id for a, _, _ in plan.placements if id(a) not in created})
+    class_ids = select(SchoolClass.id).where(
+        SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE
+    )
+    for part in chunks(student_ids):
+        for row_id, student_id in db.execute(
+            select(ClassStudent.id, ClassStudent.student_id).where(
+                ClassStudent.student_id.in_(part), ClassStudent.class_id.in_(class_ids)
+            )
+        ):
+            current[student_id] = row_id
+    fresh: list[dict[str, Any]] = []
+    for account, class_id, number in plan.placements:
+        found = current.get(account.id)
+        if found is None:
+            fresh.append(
+                {
+                    "class_id": class_id,
+                    "student_id": account.id,
+                    "student_number": number,
+                    "joined_at": now,
+                }
+            )
+        else:
+            values: dict[str, Any] = {"class_id": class_id, "joined_at": now}
+            if number is not None:
+                values["student_number"] = number
+            db.execute(update(ClassStudent).where(ClassStudent.id == found).values(values))
+    for part in chunks(fresh):
+        db.execute(insert(ClassStudent), list(part))
+    # In a class now, so no longer parked at a campus (校区存放).
+    for part in chunks(student_ids):
+        db.execute(
+            update(SchoolMembership)
+            .where(
+                SchoolMembership.school_id == school.id,
+                SchoolMembership.role == SchoolRole.STUDENT,
+                SchoolMembership.user_id.in_(part),
+            )
+            .values(campus_id=None)
+        )

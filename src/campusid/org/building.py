@@ -1,0 +1,532 @@
+"""Building a school's organisation: the guide's four creation cases, edits, deletes, promotion.
+
+Each function checks everything first and raises `Invalid` with every problem in Chinese before
+it writes anything, so a refused request leaves nothing half-made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from campusid.accounts.models import SchoolMembership
+from campusid.classes.models import (
+    CadrePosition,
+    ClassStudent,
+    ClassTeacher,
+    GradeLeader,
+    JoinRequest,
+)
+from campusid.org import schoolyear
+from campusid.org import service as org
+from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
+from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
+
+MAX_CLASSES_PER_GRADE = 30
+MAX_CLASS_NUMBER = 50
+MAX_NAME = 32
+
+
+class Invalid(Exception):  # noqa: N818 - a refusal with its reasons, not a crash
+    """The request is refused; `messages` says why, in Chinese."""
+
+    def __init__(self, messages: list[str] | str) -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__("; ".join(self.messages))
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Today and the school-year boundary: everything a grade's name depends on."""
+
+    today: date
+    boundary: YearBoundary
+
+    @property
+    def school_year(self) -> int:
+        """The calendar year in which the current school year started."""
+        return schoolyear.school_year(self.today, self.boundary)
+
+
+@dataclass
+class StagePlan:
+    """One stage to create: how many classes each year of it gets (year 1 = youngest)."""
+
+    stage: Stage
+    classes_per_year: dict[int, int] = field(default_factory=dict)
+
+
+def _clean_name(value: str, label: str, problems: list[str]) -> str:
+    name = " ".join((value or "").split())
+    if not name:
+        problems.append(f"请填写{label}")
+    elif len(name) > MAX_NAME:
+        problems.append(f"{label}不能超过{MAX_NAME}个字")
+    return name
+
+
+def campus_system(campus: Campus) -> SchoolSystem | None:
+    """The school system (学制) the campus's primary and junior stages already use."""
+    for unit in campus.stages:
+        if unit.stage is not Stage.SENIOR:
+            return unit.school_system
+    return None
+
+
+def _check_stage_plans(
+    plans: list[StagePlan],
+    system: SchoolSystem,
+    existing: set[Stage],
+    problems: list[str],
+) -> None:
+    if not plans:
+        problems.append("请至少选择一个学段")
+    for plan in plans:
+        if plan.stage in existing:
+            problems.append(f"该校区已有{plan.stage.label}学段")
+        length = schoolyear.stage_length(plan.stage, system)
+        for year, count in plan.classes_per_year.items():
+            if not 1 <= year <= length:
+                problems.append(f"{plan.stage.label}只有{length}个年级")
+            elif not 0 <= count <= MAX_CLASSES_PER_GRADE:
+                problems.append(
+                    f"{plan.stage.label}每个年级的班级数须在0-{MAX_CLASSES_PER_GRADE}之间"
+                )
+
+
+def _build_stage(
+    db: Session,
+    *,
+    campus: Campus,
+    plan: StagePlan,
+    system: SchoolSystem,
+    calendar: Calendar,
+    now: datetime,
+) -> StageUnit:
+    unit = org.add_stage(db, campus=campus, stage=plan.stage, school_system=system)
+    for year in sorted(plan.classes_per_year):
+        count = plan.classes_per_year[year]
+        if count <= 0:
+            continue
+        enrolled = schoolyear.enrollment_year_for(
+            plan.stage, system, year, calendar.today, calendar.boundary
+        )
+        grade = org.add_grade(db, stage_unit=unit, enrollment_year=enrolled, school_system=system)
+        for number in range(1, count + 1):
+            org.add_class(db, grade=grade, number=number, now=now)
+    return unit
+
+
+def quick_create(
+    db: Session,
+    *,
+    school: School,
+    campus_name: str,
+    system: SchoolSystem,
+    stages: list[StagePlan],
+    calendar: Calendar,
+    now: datetime,
+) -> Campus:
+    """快速创建校区、年级、班级: a campus with its stages, grades and classes in one go."""
+    problems: list[str] = []
+    name = _clean_name(campus_name, "校区名称", problems)
+    if name and db.scalar(
+        select(Campus.id).where(Campus.school_id == school.id, Campus.name == name)
+    ):
+        problems.append(f"校区「{name}」已存在")
+    _check_stage_plans(stages, system, set(), problems)
+    if problems:
+        raise Invalid(problems)
+    campus = org.create_campus(db, school=school, name=name)
+    for plan in stages:
+        _build_stage(db, campus=campus, plan=plan, system=system, calendar=calendar, now=now)
+    db.refresh(campus)
+    return campus
+
+
+def add_stages(
+    db: Session,
+    *,
+    campus: Campus,
+    system: SchoolSystem,
+    stages: list[StagePlan],
+    calendar: Calendar,
+    now: datetime,
+) -> list[StageUnit]:
+    """新增学段: stages a campus is missing, with their grades and classes."""
+    problems: list[str] = []
+    existing = {unit.stage for unit in campus.stages}
+    current = campus_system(campus)
+    if (
+        current is not None
+        and current is not system
+        and any(p.stage is not Stage.SENIOR for p in stages)
+    ):
+        problems.append(f"该校区已使用{current.label},同一校区的小学和初中须使用相同学制")
+    _check_stage_plans(stages, system, existing, problems)
+    if problems:
+        raise Invalid(problems)
+    units = [
+        _build_stage(db, campus=campus, plan=plan, system=system, calendar=calendar, now=now)
+        for plan in stages
+    ]
+    db.refresh(campus)
+    return units
+
+
+def grade_year_choices(unit: StageUnit, calendar: Calendar) -> list[tuple[int, str]]:
+    """Enrollment years a new grade of the stage may have, with labels like 一年级2026级."""
+    choices = []
+    length = schoolyear.stage_length(unit.stage, unit.school_system)
+    existing = {grade.enrollment_year for grade in unit.grades}
+    overrides = overrides_of(unit)
+    # Next year's intake may be set up ahead of the boundary, so year 0 is offered too.
+    for year in range(0, length + 1):
+        enrolled = calendar.school_year - year + 1
+        if enrolled in existing:
+            continue
+        label = schoolyear.grade_label(
+            unit.stage,
+            unit.school_system,
+            enrolled,
+            calendar.today,
+            calendar.boundary,
+            overrides or None,
+        )
+        choices.append((enrolled, label))
+    return choices
+
+
+def add_grade(
+    db: Session,
+    *,
+    unit: StageUnit,
+    enrollment_year: int,
+    first: int,
+    last: int,
+    system: SchoolSystem,
+    calendar: Calendar,
+    now: datetime,
+) -> Grade:
+    """新增年级: a grade by its enrollment year, with classes numbered first..last."""
+    problems: list[str] = []
+    length = schoolyear.stage_length(unit.stage, system)
+    year = calendar.school_year - enrollment_year + 1
+    if not 0 <= year <= length:
+        problems.append(
+            f"入学年份须在{calendar.school_year - length + 1}-{calendar.school_year + 1}之间"
+        )
+    elif any(grade.enrollment_year == enrollment_year for grade in unit.grades):
+        problems.append(f"{enrollment_year}级已存在")
+    _check_range(first, last, problems)
+    if problems:
+        raise Invalid(problems)
+    grade = org.add_grade(
+        db, stage_unit=unit, enrollment_year=enrollment_year, school_system=system
+    )
+    for number in range(first, last + 1):
+        org.add_class(db, grade=grade, number=number, now=now)
+    db.refresh(grade)
+    return grade
+
+
+def _check_range(first: int, last: int, problems: list[str]) -> None:
+    if not (1 <= first <= MAX_CLASS_NUMBER and 1 <= last <= MAX_CLASS_NUMBER):
+        problems.append(f"班号须在1-{MAX_CLASS_NUMBER}之间")
+    elif first > last:
+        problems.append("起始班号不能大于截止班号")
+    elif last - first + 1 > MAX_CLASSES_PER_GRADE:
+        problems.append(f"一次最多创建{MAX_CLASSES_PER_GRADE}个班级")
+
+
+def add_classes(
+    db: Session,
+    *,
+    grade: Grade,
+    first: int,
+    last: int,
+    graduation_year: int,
+    calendar: Calendar,
+    now: datetime,
+) -> list[SchoolClass]:
+    """新增班级: one class (first == last) or a batch first..last in an existing grade."""
+    problems: list[str] = []
+    _check_range(first, last, problems)
+    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
+        problems.append("毕业年份须晚于入学年份")
+    if not problems:
+        taken = set(
+            db.scalars(
+                select(SchoolClass.number).where(
+                    SchoolClass.grade_id == grade.id, SchoolClass.number.between(first, last)
+                )
+            )
+        )
+        name = org.grade_name(grade, calendar.today, calendar.boundary)
+        problems.extend(f"{name}{number}班已存在" for number in sorted(n for n in taken if n))
+    if problems:
+        raise Invalid(problems)
+    created = []
+    for number in range(first, last + 1):
+        school_class = org.add_class(db, grade=grade, number=number, now=now)
+        school_class.graduation_year = graduation_year
+        created.append(school_class)
+    db.flush()
+    return created
+
+
+# --------------------------------------------------------------------------- edits
+
+
+def rename_campus(db: Session, *, campus: Campus, name: str) -> None:
+    """Rename a campus (names are unique within the school)."""
+    problems: list[str] = []
+    clean = _clean_name(name, "校区名称", problems)
+    if clean and db.scalar(
+        select(Campus.id).where(
+            Campus.school_id == campus.school_id, Campus.name == clean, Campus.id != campus.id
+        )
+    ):
+        problems.append(f"校区「{clean}」已存在")
+    if problems:
+        raise Invalid(problems)
+    campus.name = clean
+    db.flush()
+
+
+def edit_class(
+    db: Session, *, school_class: SchoolClass, number: int, graduation_year: int
+) -> None:
+    """Change an administrative class's number (班号) and graduation year."""
+    problems: list[str] = []
+    grade = school_class.grade
+    if grade is None:
+        raise Invalid("教学班请在教学班页面编辑")
+    if not 1 <= number <= MAX_CLASS_NUMBER:
+        problems.append(f"班号须在1-{MAX_CLASS_NUMBER}之间")
+    elif db.scalar(
+        select(SchoolClass.id).where(
+            SchoolClass.grade_id == grade.id,
+            SchoolClass.number == number,
+            SchoolClass.id != school_class.id,
+        )
+    ):
+        problems.append(f"该年级已有{number}班")
+    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
+        problems.append("毕业年份须晚于入学年份")
+    if problems:
+        raise Invalid(problems)
+    school_class.number = number
+    school_class.graduation_year = graduation_year
+    db.flush()
+
+
+def overrides_of(unit: StageUnit) -> dict[int, str]:
+    """The stage's 年级命名 overrides, keyed by year within the stage."""
+    return {int(k): str(v) for k, v in (unit.grade_name_overrides or {}).items() if v}
+
+
+def set_grade_names(db: Session, *, unit: StageUnit, names: dict[int, str]) -> None:
+    """年级命名: custom names for years of the stage; a blank name restores the default."""
+    problems: list[str] = []
+    length = schoolyear.stage_length(unit.stage, unit.school_system)
+    clean: dict[str, str] = {}
+    for year, value in names.items():
+        text = " ".join((value or "").split())
+        if not 1 <= year <= length:
+            problems.append(f"{unit.stage.label}只有{length}个年级")
+        elif len(text) > 16:
+            problems.append("年级名称不能超过16个字")
+        elif text:
+            clean[str(year)] = text
+    if len(set(clean.values())) != len(clean):
+        problems.append("年级名称不能重复")
+    if problems:
+        raise Invalid(problems)
+    unit.grade_name_overrides = clean
+    db.flush()
+
+
+def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
+    """升级 by hand, ahead of the school-year boundary (the boundary would do it anyway)."""
+    if org.is_graduated(grade, calendar.today, calendar.boundary):
+        raise Invalid("该年级已毕业")
+    if grade.year_offset and grade.promoted_school_year == calendar.school_year:
+        raise Invalid("该年级本学年已升级过,新学年开始后将自动顺延")
+    unit = grade.stage_unit
+    year = schoolyear.year_in_stage(grade.enrollment_year, calendar.today, calendar.boundary)
+    if year >= schoolyear.stage_length(unit.stage, grade.school_system):
+        raise Invalid("该年级已是本学段最高年级,请使用「毕业」")
+    grade.year_offset = 1
+    grade.promoted_school_year = calendar.school_year
+    db.flush()
+
+
+def graduate(db: Session, *, grade: Grade, calendar: Calendar, now: datetime) -> None:
+    """毕业 by hand: the grade and its classes leave the active tree; members are kept."""
+    if org.is_graduated(grade, calendar.today, calendar.boundary):
+        raise Invalid("该年级已毕业")
+    unit = grade.stage_unit
+    effective = org.effective_today(grade, calendar.today, calendar.boundary)
+    year = schoolyear.year_in_stage(grade.enrollment_year, effective, calendar.boundary)
+    if year < schoolyear.stage_length(unit.stage, grade.school_system):
+        raise Invalid("只有本学段最高年级可以毕业,请先升级")
+    grade.graduated_at = now
+    db.flush()
+
+
+# --------------------------------------------------------------------------- deletes
+
+
+def _member_problems(db: Session, class_ids: list[int]) -> list[str]:
+    if not class_ids:
+        return []
+    problems = []
+    students = db.scalar(
+        select(func.count()).select_from(ClassStudent).where(ClassStudent.class_id.in_(class_ids))
+    )
+    teachers = db.scalar(
+        select(func.count()).select_from(ClassTeacher).where(ClassTeacher.class_id.in_(class_ids))
+    )
+    if students:
+        problems.append(f"其中还有{students}名学生,请先将学生换班或移出")
+    if teachers:
+        problems.append(f"其中还有{teachers}个任教安排,请先移除老师")
+    return problems
+
+
+def _delete_classes(db: Session, class_ids: list[int]) -> None:
+    if not class_ids:
+        return
+    db.execute(delete(CadrePosition).where(CadrePosition.class_id.in_(class_ids)))
+    db.execute(delete(JoinRequest).where(JoinRequest.class_id.in_(class_ids)))
+    db.execute(delete(SchoolClass).where(SchoolClass.id.in_(class_ids)))
+
+
+def delete_class(db: Session, *, school_class: SchoolClass) -> None:
+    """Delete a class that has no members."""
+    problems = _member_problems(db, [school_class.id])
+    if problems:
+        raise Invalid(["该班级不能删除:", *problems])
+    _delete_classes(db, [school_class.id])
+    db.flush()
+
+
+def _grade_class_ids(db: Session, grade_ids: list[int]) -> list[int]:
+    if not grade_ids:
+        return []
+    return list(db.scalars(select(SchoolClass.id).where(SchoolClass.grade_id.in_(grade_ids))))
+
+
+def delete_grade(db: Session, *, grade: Grade) -> None:
+    """Delete a grade whose classes have no members and which has no grade leader."""
+    class_ids = _grade_class_ids(db, [grade.id])
+    problems = _member_problems(db, class_ids)
+    if db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id == grade.id)):
+        problems.append("该年级设有年级组长,请先取消")
+    if problems:
+        raise Invalid(["该年级不能删除:", *problems])
+    _delete_classes(db, class_ids)
+    db.delete(grade)
+    db.flush()
+
+
+def delete_stage(db: Session, *, unit: StageUnit) -> None:
+    """Delete a stage whose grades are all empty."""
+    grade_ids = [grade.id for grade in unit.grades]
+    class_ids = _grade_class_ids(db, grade_ids)
+    problems = _member_problems(db, class_ids)
+    if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
+        problems.append("其中有年级设有年级组长,请先取消")
+    if problems:
+        raise Invalid(["该学段不能删除:", *problems])
+    _delete_classes(db, class_ids)
+    db.delete(unit)
+    db.flush()
+
+
+def delete_campus(db: Session, *, campus: Campus) -> None:
+    """Delete a campus with nothing and nobody in it (no students parked there either)."""
+    grade_ids = [grade.id for unit in campus.stages for grade in unit.grades]
+    class_ids = list(db.scalars(select(SchoolClass.id).where(SchoolClass.campus_id == campus.id)))
+    problems = _member_problems(db, class_ids)
+    if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
+        problems.append("其中有年级设有年级组长,请先取消")
+    parked = db.scalar(
+        select(func.count())
+        .select_from(SchoolMembership)
+        .where(SchoolMembership.campus_id == campus.id, SchoolMembership.active.is_(True))
+    )
+    if parked:
+        problems.append(f"校区存放中还有{parked}名学生,请先分班或移出学校")
+    if problems:
+        raise Invalid(["该校区不能删除:", *problems])
+    _delete_classes(db, class_ids)
+    # Ended memberships may still remember the campus they were parked at.
+    db.execute(
+        update(SchoolMembership)
+        .where(SchoolMembership.campus_id == campus.id)
+        .values(campus_id=None)
+    )
+    db.delete(campus)
+    db.flush()
+
+
+# --------------------------------------------------------------------------- teaching classes
+
+
+def create_teaching_class(
+    db: Session, *, campus: Campus, name: str, subject: str, now: datetime
+) -> SchoolClass:
+    """教学班: a subject group of the campus that draws students from several classes."""
+    problems: list[str] = []
+    clean = _clean_name(name, "教学班名称", problems)
+    clean_subject = _clean_name(subject, "学科", problems)
+    if clean and db.scalar(
+        select(SchoolClass.id).where(
+            SchoolClass.school_id == campus.school_id,
+            SchoolClass.kind == ClassKind.TEACHING,
+            SchoolClass.name == clean,
+        )
+    ):
+        problems.append(f"教学班「{clean}」已存在")
+    if problems:
+        raise Invalid(problems)
+    school_class = SchoolClass(
+        school_id=campus.school_id,
+        campus_id=campus.id,
+        grade_id=None,
+        kind=ClassKind.TEACHING,
+        number=None,
+        name=clean,
+        subject=clean_subject,
+        class_code=org.new_class_code(db),
+        created_at=now,
+    )
+    db.add(school_class)
+    db.flush()
+    return school_class
+
+
+def edit_teaching_class(db: Session, *, school_class: SchoolClass, name: str, subject: str) -> None:
+    """Rename a teaching class or change its subject."""
+    problems: list[str] = []
+    clean = _clean_name(name, "教学班名称", problems)
+    clean_subject = _clean_name(subject, "学科", problems)
+    if clean and db.scalar(
+        select(SchoolClass.id).where(
+            SchoolClass.school_id == school_class.school_id,
+            SchoolClass.kind == ClassKind.TEACHING,
+            SchoolClass.name == clean,
+            SchoolClass.id != school_class.id,
+        )
+    ):
+        problems.append(f"教学班「{clean}」已存在")
+    if problems:
+        raise Invalid(problems)
+    school_class.name = clean
+    school_class.subject = clean_subject
+    db.flush()

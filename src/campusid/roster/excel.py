@@ -1,0 +1,206 @@
+"""Reading and writing .xlsx safely: hostile uploads refused, exported cells never formulas.
+
+An upload is checked before openpyxl sees it: its size; that it really is an .xlsx (a zip with
+the spreadsheet parts, no macros, not an encrypted or old binary file); that it does not
+inflate beyond a limit (zip bombs: the actual decompressed bytes are counted, not the sizes the
+archive claims); and that no XML part declares a DTD or entities (billion laughs, external
+entities; openpyxl parses with defusedxml as well). Cells are read as typed, never evaluated:
+a formula arrives as its text. Every cell we write that starts with = + - @ (or a tab or a
+carriage return) gets a leading apostrophe, so no spreadsheet program runs it as a formula.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import openpyxl.xml
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+# openpyxl falls back to the standard library's XML parser when defusedxml is missing.
+if not openpyxl.xml.DEFUSEDXML:  # pragma: no cover - defusedxml is a pinned dependency
+    raise RuntimeError("defusedxml must be installed for safe Excel parsing")
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 200  # decompressed / compressed, per part; real sheets stay far below
+MAX_PARTS = 500
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, or an encrypted .xlsx
+
+
+class UnsafeFile(Exception):  # noqa: N818 - a refusal, shown to the uploader
+    """The upload is refused; `message` says why, in Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big an upload may be, before and after decompression."""
+
+    max_bytes: int = MAX_UPLOAD_BYTES
+    max_uncompressed: int = MAX_UNCOMPRESSED_BYTES
+    max_ratio: int = MAX_RATIO
+    max_parts: int = MAX_PARTS
+
+
+def check_upload(data: bytes, limits: Limits = Limits()) -> None:
+    """Refuse anything but a plain, reasonably sized .xlsx workbook."""
+    if not data:
+        raise UnsafeFile("文件为空")
+    if len(data) > limits.max_bytes:
+        raise UnsafeFile(f"文件过大,请不要超过{limits.max_bytes // (1024 * 1024)}MB")
+    if data.startswith(_OLE_MAGIC):
+        raise UnsafeFile("不支持旧版 .xls 或加密的文件,请另存为 .xlsx 格式(不设密码)后上传")
+    if not data.startswith(b"PK\x03\x04"):
+        raise UnsafeFile("文件不是 Excel(.xlsx)格式,请使用下载的模板")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+    if len(infos) > limits.max_parts:
+        raise UnsafeFile("文件结构异常,已拒绝")
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise UnsafeFile("文件不是 Excel(.xlsx)格式,请使用下载的模板")
+    if any(name.lower().endswith(("vbaproject.bin", ".bin")) for name in names):
+        raise UnsafeFile("文件包含宏或二进制内容,已拒绝,请另存为不含宏的 .xlsx")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise UnsafeFile("文件已加密,请取消密码后上传")
+        size = _inflated_size(archive, info, limits, total)
+        total += size
+        if info.filename.endswith((".xml", ".rels")):
+            _check_xml(archive, info)
+    content_types = archive.read("[Content_Types].xml")
+    if b"spreadsheetml.sheet.main+xml" not in content_types:
+        raise UnsafeFile("文件不是 Excel(.xlsx)工作簿")
+
+
+def _inflated_size(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, before: int
+) -> int:
+    """Decompress a part, counting real bytes; stop as soon as a limit is passed."""
+    size = 0
+    compressed = max(info.compress_size, 1)
+    try:
+        with archive.open(info) as part:
+            while chunk := part.read(1 << 16):
+                size += len(chunk)
+                if before + size > limits.max_uncompressed:
+                    raise UnsafeFile("文件解压后过大,已拒绝")
+                if size > 1 << 20 and size / compressed > limits.max_ratio:
+                    raise UnsafeFile("文件压缩比异常,已拒绝")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+    except RuntimeError:  # an encrypted part
+        raise UnsafeFile("文件已加密,请取消密码后上传") from None
+    return size
+
+
+def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """No DTDs or entity declarations: they come before the root element, so the head tells."""
+    with archive.open(info) as part:
+        head = part.read(4096).upper()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise UnsafeFile("文件包含不安全的 XML 声明,已拒绝")
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text, exactly as typed: formulas stay text, whole numbers lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_sheet(
+    data: bytes, limits: Limits = Limits(), max_rows: int = 100_000
+) -> Iterator[list[str]]:
+    """The first sheet's rows as text (the header row first), after `check_upload`."""
+    check_upload(data, limits)
+    try:
+        workbook = load_workbook(
+            io.BytesIO(data), read_only=True, data_only=False, keep_links=False
+        )
+    except Exception:  # openpyxl raises many kinds for malformed parts
+        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if count > max_rows + 1:
+                raise UnsafeFile(f"一次最多导入{max_rows}行,请分批导入")
+            yield [cell_text(value) for value in row]
+    finally:
+        workbook.close()
+
+
+def safe_cell(value: Any) -> Any:
+    """A value that no spreadsheet program will run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+HEADER_FONT = Font(bold=True)
+ERROR_FILL = PatternFill("solid", fgColor="FDECEA")
+HEADER_FILL = PatternFill("solid", fgColor="E8F0FE")
+
+
+def _cells(
+    sheet: WriteOnlyWorksheet, values: Iterable[Any], *, header: bool = False, error: bool = False
+) -> list[WriteOnlyCell]:
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(sheet, value=safe_cell(value))
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # text, whatever it looks like
+        if header:
+            cell.font = HEADER_FONT
+            cell.fill = HEADER_FILL
+        elif error:
+            cell.fill = ERROR_FILL
+        cells.append(cell)
+    return cells
+
+
+def write_workbook(
+    sheets: list[tuple[str, list[str], Iterable[Iterable[Any]]]],
+    *,
+    error_rows: set[int] | None = None,
+    widths: dict[str, list[int]] | None = None,
+) -> bytes:
+    """An .xlsx with these sheets (title, header, rows); `error_rows` (0-based) highlighted."""
+    workbook = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        for index, width in enumerate((widths or {}).get(title, [])):
+            sheet.column_dimensions[chr(ord("A") + index)].width = width
+        sheet.append(_cells(sheet, header, header=True))
+        for index, row in enumerate(rows):
+            sheet.append(_cells(sheet, row, error=bool(error_rows and index in error_rows)))
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

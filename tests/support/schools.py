@@ -1,0 +1,90 @@
+"""A second school with its own administrator, and small helpers for the school pages."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import id_card_check_digit
+from campusid.accounts.models import SchoolRole, User
+from campusid.context import Services
+from campusid.demo import DEMO_PASSWORD
+from campusid.org import service as org
+from campusid.org.models import School, SchoolClass
+from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.roster.service import COLUMNS
+
+
+def id_card(region: str = "330603", birth: str = "20150101", seq: str = "123") -> str:
+    """A valid ID card number."""
+    first17 = region + birth + seq
+    return first17 + id_card_check_digit(first17)
+
+
+def other_school(db: Session, services: Services) -> tuple[School, User, SchoolClass]:
+    """另一所学校 with its administrator `yy_admin` and one class."""
+    now = services.clock.now()
+    school = org.create_school(
+        db,
+        name="另一所学校",
+        district=None,
+        default_password="Other#2026x",
+        hasher=services.hasher,
+        now=now,
+    )
+    campus = org.create_campus(db, school=school, name="本部")
+    unit = org.add_stage(
+        db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
+    )
+    grade = org.add_grade(db, stage_unit=unit, enrollment_year=2024)
+    school_class = org.add_class(db, grade=grade, number=1, now=now)
+    admin = accounts.new_user(
+        db,
+        username="yy_admin",
+        real_name="另管理",
+        now=now,
+        password_hash=services.hasher.hash(DEMO_PASSWORD),
+    )
+    db.flush()
+    accounts.join_school(db, user=admin, school_id=school.id, role=SchoolRole.SCHOOL_ADMIN, now=now)
+    db.commit()
+    return school, admin, school_class
+
+
+def xlsx(rows: list[list[Any]], header: list[str] | tuple[str, ...] = COLUMNS) -> bytes:
+    """A workbook with the header and rows, as an upload."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def read_xlsx(data: bytes, sheet: int = 0) -> list[list[Any]]:
+    """The rows of a downloaded workbook."""
+    book = load_workbook(io.BytesIO(data))
+    return [list(r) for r in book.worksheets[sheet].iter_rows(values_only=True)]
+
+
+def counts(html: str) -> str:
+    """The first "N个老师 N个学生 N个家长" on a page."""
+    found = re.search(r"(\d+)个老师 (\d+)个学生 (\d+)个家长", html)
+    assert found, "no counts on the page"
+    return found.group(0)
+
+
+def user(db: Session, username: str) -> User:
+    """An account by username, fresh from the database."""
+    db.expire_all()
+    found = db.scalar(select(User).where(User.username == username))
+    assert found is not None
+    return found
