@@ -115,9 +115,9 @@ def generate(url: str, shape: Shape, log: Callable[[str], None] = print) -> dict
             raise SystemExit("the region goes into a migrated database with no schools yet")
         first_user = int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM users").fetchone()[0])  # type: ignore[index]
         district = int(
-            conn.execute(
-                "INSERT INTO districts (name) VALUES ('基准区') RETURNING id"
-            ).fetchone()[0]  # type: ignore[index]
+            conn.execute("INSERT INTO districts (name) VALUES ('基准区') RETURNING id").fetchone()[
+                0
+            ]  # type: ignore[index]
         )
         base = 0
         # Bulk load: skip the per-row foreign-key triggers (the generated ids are consistent by
@@ -249,9 +249,7 @@ def generate(url: str, shape: Shape, log: Callable[[str], None] = print) -> dict
                     yield f"{cid}\t{ids.teacher(s, 25 + c % 18)}\t数学\tf\n"
                     yield f"{cid}\t{ids.teacher(s, 43 + c % 17)}\t英语\tf\n"
 
-        timed(
-            "class_teachers", "class_id, teacher_id, subject, is_homeroom", class_teacher_rows()
-        )
+        timed("class_teachers", "class_id, teacher_id, subject, is_homeroom", class_teacher_rows())
 
         def link_rows() -> Iterator[str]:
             for s in schools:
