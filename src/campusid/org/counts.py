@@ -184,7 +184,7 @@ def school_counts(db: Session, *, school_id: int) -> SchoolCounts:
         select(*nowhere, SchoolMembership.campus_id, literal("parent"), ParentLink.parent_id)
         .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
         .where(parked),
-    ).subquery("people")
+    ).cte("people")
     per_level = union_all(
         *(
             select(

@@ -193,7 +193,15 @@ class SchoolClass(Base):
 # `org.counts` reads them. No foreign keys: they follow the rows they are derived from.
 
 
-class CountedSchoolPerson(Base):
+class _CountedPerson:
+    """Who is counted, as what, and for how many reasons (rows with none are deleted)."""
+
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refs: Mapped[int] = mapped_column(Integer)
+
+
+class CountedSchoolPerson(_CountedPerson, Base):
     """A person counted in a school: teacher, student, or parent of an active student.
 
     `refs` is why they count (an active membership; for a parent, each child studying there).
@@ -202,20 +210,14 @@ class CountedSchoolPerson(Base):
     __tablename__ = "org_school_people"
 
     school_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    refs: Mapped[int] = mapped_column(Integer)
 
 
-class CountedDistrictPerson(Base):
+class CountedDistrictPerson(_CountedPerson, Base):
     """A person counted in a district; `refs` is the number of its schools they count in."""
 
     __tablename__ = "org_district_people"
 
     district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    refs: Mapped[int] = mapped_column(Integer)
 
 
 class CountDelta(Base):

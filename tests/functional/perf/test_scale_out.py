@@ -35,6 +35,7 @@ from campusid.recovery.models import RecoveryFlow
 from campusid.recovery.service import FLOW_COOKIE
 from campusid.security import crypto
 from campusid.security.sessions import COOKIE_NAME, hash_token
+from tests.support.net import free_port
 
 REDIS_URL = os.environ.get("CAMPUSID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("CAMPUSID_TEST_DATABASE_URL", "")
@@ -61,12 +62,6 @@ def _skip_reason() -> str | None:
 
 
 pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -131,7 +126,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     logs = []
     try:
         for name in ("a", "b"):
-            port = _free_port()
+            port = free_port()
             log = Path(workdir / f"{name}.log").open("wb")  # noqa: SIM115
             logs.append(log)
             processes.append(
