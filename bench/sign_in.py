@@ -152,7 +152,8 @@ def main() -> None:
     print(
         f"flood, 2 workers: {args.concurrency} clients peak {normal:.0f} MiB a worker; "
         f"{args.flood} clients peak {flooded:.0f} MiB a worker "
-        f"({flooded / normal:.2f}x; {result.rate:.1f}/s, p99 {result.p99_ms:.0f} ms)"
+        f"({flooded / normal:.2f}x; {result.rate:.1f}/s, p99 {result.p99_ms:.0f} ms, "
+        f"{result.failed} answers not a sign-in: {result.statuses})"
     )
     info, peak, _ = measure(1, args.seconds, args.concurrency, args.pg, None)
     print(
