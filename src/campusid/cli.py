@@ -199,6 +199,33 @@ def oidc_register_client(
         write.chmod(0o600)
 
 
+# --- performance (issue 10): the organisation counts kept by triggers ----------------------
+@db_app.command("compact-counts")
+def db_compact_counts() -> None:
+    """Fold the member-count delta rows (run every minute or so, e.g. from a timer)."""
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.org import counts
+
+    services = build_services(get_settings())
+    for db in transaction(services.session_factory):
+        removed = counts.compact(db)
+    console.print(f"已合并计数 (folded {removed} rows)")
+
+
+@db_app.command("rebuild-counts")
+def db_rebuild_counts() -> None:
+    """Recount the organisation's members from scratch (after a bulk load without triggers)."""
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.org import counts
+
+    services = build_services(get_settings())
+    for db in transaction(services.session_factory):
+        counts.rebuild(db)
+    console.print("[green]已重新统计成员数[/green] (member counts rebuilt)")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),

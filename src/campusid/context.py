@@ -115,7 +115,7 @@ def build_services(
         mail=mail,
         engine=engine,
         session_factory=make_session_factory(engine),
-        hasher=hasher or Hasher(),
+        hasher=hasher or Hasher(max_concurrent=settings.password_hash_concurrency),
         limits=limits,
         sessions=sessions,
         redis=redis_client,

@@ -16,6 +16,10 @@ from campusid.messaging.models import Notice, OutboxMessage
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from campusid.org.models import (
     Campus,
+    CountDelta,
+    CountedDistrictPerson,
+    CountedSchoolPerson,
+    CountsPause,
     DefaultCredential,
     District,
     Grade,
@@ -43,6 +47,10 @@ __all__ = [
     "ClassStudent",
     "ClassTeacher",
     "Consent",
+    "CountDelta",
+    "CountedDistrictPerson",
+    "CountedSchoolPerson",
+    "CountsPause",
     "DefaultCredential",
     "DeskActivity",
     "District",

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
@@ -22,8 +22,9 @@ from campusid.classes.models import (
 from campusid.clock import local_today
 from campusid.context import Services
 from campusid.families import service as families
+from campusid.families.models import ParentLink
 from campusid.org import service as org_service
-from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import YearBoundary
 from campusid.security.permissions import Principal, Role
 
@@ -81,16 +82,21 @@ def assign_teacher(
 
 
 # families: a child's classes and who heads them (told when a parent links the child).
-def classes_of_student(db: Session, *, student_id: int) -> list[SchoolClass]:
-    """The classes the student is in."""
-    return list(
-        db.scalars(
-            select(SchoolClass)
-            .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
-            .where(ClassStudent.student_id == student_id)
-            .order_by(SchoolClass.id)
-        )
+def classes_of_students(db: Session, *, student_ids: Sequence[int]) -> dict[int, list[SchoolClass]]:
+    """The classes each student is in (with grade and stage loaded for their names)."""
+    found: dict[int, list[SchoolClass]] = {student_id: [] for student_id in student_ids}
+    if not found:
+        return found
+    rows = db.execute(
+        select(ClassStudent.student_id, SchoolClass)
+        .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
+        .where(ClassStudent.student_id.in_(found))
+        .order_by(SchoolClass.id)
+        .options(selectinload(SchoolClass.grade).selectinload(Grade.stage_unit))
     )
+    for student_id, school_class in rows:
+        found[student_id].append(school_class)
+    return found
 
 
 def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
@@ -340,10 +346,6 @@ class ClassSummary:
     parent_count: int
 
 
-def _count(db: Session, statement: Any) -> int:
-    return int(db.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-
 def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
     """Parents of the class: those linked to its students and those who joined it by code."""
     student_ids = select(ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
@@ -354,27 +356,77 @@ def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
     return linked | joined
 
 
+def _counts_by_class(db: Session, statement: Any) -> dict[int, int]:
+    return {int(class_id): int(n) for class_id, n in db.execute(statement)}
+
+
+def summaries(
+    db: Session, *, school_classes: Sequence[SchoolClass], cal: Calendar
+) -> list[ClassSummary]:
+    """The summaries of many classes at once: a fixed number of grouped queries, not N each."""
+    ids = [c.id for c in school_classes]
+    if not ids:
+        return []
+    homerooms: dict[int, str] = {}
+    for class_id, name in db.execute(
+        select(ClassTeacher.class_id, User.real_name)
+        .join(User, User.id == ClassTeacher.teacher_id)
+        .where(ClassTeacher.class_id.in_(ids), ClassTeacher.is_homeroom.is_(True))
+    ):
+        homerooms[class_id] = name
+    teachers = _counts_by_class(
+        db,
+        select(ClassTeacher.class_id, func.count())
+        .where(ClassTeacher.class_id.in_(ids))
+        .group_by(ClassTeacher.class_id),
+    )
+    students = _counts_by_class(
+        db,
+        select(ClassStudent.class_id, func.count())
+        .where(ClassStudent.class_id.in_(ids))
+        .group_by(ClassStudent.class_id),
+    )
+    # Parents: linked to a student of the class, or joined it by its code; each counted once.
+    pairs = union(
+        select(ClassStudent.class_id.label("class_id"), ParentLink.parent_id.label("parent_id"))
+        .join(ParentLink, ParentLink.child_id == ClassStudent.student_id)
+        .where(ClassStudent.class_id.in_(ids)),
+        select(ClassParent.class_id, ClassParent.parent_id).where(ClassParent.class_id.in_(ids)),
+    ).subquery()
+    parents = _counts_by_class(
+        db,
+        select(pairs.c.class_id, func.count(pairs.c.parent_id.distinct())).group_by(
+            pairs.c.class_id
+        ),
+    )
+    # The names need the school, campus and grade of each class: loaded together, once.
+    db.execute(
+        select(SchoolClass)
+        .where(SchoolClass.id.in_(ids))
+        .options(
+            selectinload(SchoolClass.school),
+            selectinload(SchoolClass.campus),
+            selectinload(SchoolClass.grade).selectinload(Grade.stage_unit),
+        )
+    ).all()
+    return [
+        ClassSummary(
+            school_class=c,
+            name=class_name(c, cal),
+            school_name=c.school.name,
+            campus_name=c.campus.name,
+            homeroom_name=homerooms.get(c.id, ""),
+            teacher_count=teachers.get(c.id, 0),
+            student_count=students.get(c.id, 0),
+            parent_count=parents.get(c.id, 0),
+        )
+        for c in school_classes
+    ]
+
+
 def summarize(db: Session, *, school_class: SchoolClass, cal: Calendar) -> ClassSummary:
     """Name, campus, homeroom teacher and exact member counts (never a stored tally)."""
-    homeroom = db.scalar(
-        select(User)
-        .join(ClassTeacher, ClassTeacher.teacher_id == User.id)
-        .where(ClassTeacher.class_id == school_class.id, ClassTeacher.is_homeroom.is_(True))
-    )
-    return ClassSummary(
-        school_class=school_class,
-        name=class_name(school_class, cal),
-        school_name=school_class.school.name,
-        campus_name=school_class.campus.name,
-        homeroom_name=homeroom.real_name if homeroom else "",
-        teacher_count=_count(
-            db, select(ClassTeacher.id).where(ClassTeacher.class_id == school_class.id)
-        ),
-        student_count=_count(
-            db, select(ClassStudent.id).where(ClassStudent.class_id == school_class.id)
-        ),
-        parent_count=len(parent_ids_of_class(db, school_class=school_class)),
-    )
+    return summaries(db, school_classes=[school_class], cal=cal)[0]
 
 
 def taught_classes(db: Session, *, principal: Principal, cal: Calendar) -> list[ClassSummary]:
@@ -386,8 +438,8 @@ def taught_classes(db: Session, *, principal: Principal, cal: Calendar) -> list[
         .where(SchoolClass.id.in_(principal.taught_class_ids))
         .order_by(SchoolClass.school_id, SchoolClass.grade_id, SchoolClass.number)
     )
-    summaries = [summarize(db, school_class=c, cal=cal) for c in rows]
-    return sorted(summaries, key=lambda s: not is_current(s.school_class, cal))
+    found = summaries(db, school_classes=list(rows), cal=cal)
+    return sorted(found, key=lambda s: not is_current(s.school_class, cal))
 
 
 def students_of(
@@ -399,6 +451,8 @@ def students_of(
         .join(User, User.id == ClassStudent.student_id)
         .where(ClassStudent.class_id == school_class.id)
         .order_by(ClassStudent.student_number, User.real_name, User.id)
+        # The rows are shown with their student: loaded by this same join, not one by one.
+        .options(contains_eager(ClassStudent.student))
     )
     query = name_query.strip()
     if query:
@@ -422,6 +476,7 @@ def teachers_of(db: Session, *, school_class: SchoolClass) -> list[ClassTeacher]
             select(ClassTeacher)
             .where(ClassTeacher.class_id == school_class.id)
             .order_by(ClassTeacher.is_homeroom.desc(), ClassTeacher.subject, ClassTeacher.id)
+            .options(joinedload(ClassTeacher.teacher))
         )
     )
 

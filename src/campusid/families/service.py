@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
@@ -106,6 +107,7 @@ class ChildCard:
 
     link: ParentLink
     class_names: list[str] = field(default_factory=list)
+    has_avatar: bool = False
 
     @property
     def child(self) -> User:
@@ -118,21 +120,32 @@ class ChildCard:
         return self.link.parent
 
 
-def _class_names(db: Session, *, services: Services, student_id: int) -> list[str]:
+def _cards(db: Session, services: Services, links: list[ParentLink]) -> list[ChildCard]:
+    """The cards of many links in a fixed number of queries (never one per child)."""
+    if not links:
+        return []
+    # Children and parents loaded at once and set on the links (no lazy load per card).
+    wanted = {link.child_id for link in links} | {link.parent_id for link in links}
+    people = {user.id: user for user in db.scalars(select(User).where(User.id.in_(wanted)))}
+    for link in links:
+        set_committed_value(link, "child", people[link.child_id])
+        set_committed_value(link, "parent", people[link.parent_id])
+    child_ids = list(dict.fromkeys(link.child_id for link in links))
+    with_avatar = set(
+        db.scalars(select(User.id).where(User.id.in_(child_ids), User.avatar.is_not(None)))
+    )
+    class_lists = classes.classes_of_students(db, student_ids=child_ids)
     today = local_today(services.clock)
     boundary = org.boundary_from(
         services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
     )
     return [
-        org.class_display_name(c, today, boundary)
-        for c in classes.classes_of_student(db, student_id=student_id)
-    ]
-
-
-def _cards(db: Session, services: Services, links: list[ParentLink]) -> list[ChildCard]:
-    return [
         ChildCard(
-            link=row, class_names=_class_names(db, services=services, student_id=row.child_id)
+            link=row,
+            class_names=[
+                org.class_display_name(c, today, boundary) for c in class_lists[row.child_id]
+            ],
+            has_avatar=row.child_id in with_avatar,
         )
         for row in links
     ]

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.db import Base, UTCDateTime
@@ -190,3 +190,61 @@ class SchoolClass(Base):
     campus: Mapped[Campus] = relationship()
 
     __table_args__ = (UniqueConstraint("grade_id", "number"),)
+
+
+# --- performance (issue 10): member counts kept up to date by database triggers --------------
+# Derived rows, written only by the triggers of migration 0013 and by `org.counts.rebuild`;
+# `org.counts` reads them. No foreign keys: they follow the rows they are derived from.
+
+
+class _CountedPerson:
+    """Who is counted, as what, and for how many reasons (rows with none are deleted)."""
+
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    refs: Mapped[int] = mapped_column(Integer)
+
+
+class CountedSchoolPerson(_CountedPerson, Base):
+    """A person counted in a school: teacher, student, or parent of an active student.
+
+    `refs` is why they count (an active membership; for a parent, each child studying there).
+    """
+
+    __tablename__ = "org_school_people"
+
+    school_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class CountedDistrictPerson(_CountedPerson, Base):
+    """A person counted in a district; `refs` is the number of its schools they count in."""
+
+    __tablename__ = "org_district_people"
+
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class CountDelta(Base):
+    """+1/-1 on a school's or district's count of a role; summed to read, compacted often.
+
+    Appending instead of updating one counter row means concurrent writers never wait on, or
+    deadlock over, a school's or a district's counter.
+    """
+
+    __tablename__ = "org_count_deltas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8), comment="school or district")
+    scope_id: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    delta: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_org_count_deltas_scope", "scope", "scope_id", "role", "delta"),)
+
+
+class CountsPause(Base):
+    """While a row is here (inside `org.counts.rebuild`'s own transaction) the triggers rest."""
+
+    __tablename__ = "org_counts_pause"
+
+    id: Mapped[int] = mapped_column(primary_key=True)

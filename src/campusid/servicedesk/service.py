@@ -194,13 +194,21 @@ def _first_school_id(db: Session, user_id: int) -> int | None:
 # --------------------------------------------------------------------------- look-ups
 
 
-def _card(db: Session, user: User) -> AccountCard:
-    memberships = db.execute(
-        select(SchoolMembership.role, School.name)
-        .join(School, School.id == SchoolMembership.school_id)
-        .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
-        .order_by(SchoolMembership.id)
-    ).all()
+def _cards(db: Session, users: list[User]) -> list[AccountCard]:
+    """The result cards, with every account's schools read in one query."""
+    memberships: dict[int, list[tuple[SchoolRole, str]]] = {user.id: [] for user in users}
+    if memberships:
+        for user_id, role, school_name in db.execute(
+            select(SchoolMembership.user_id, SchoolMembership.role, School.name)
+            .join(School, School.id == SchoolMembership.school_id)
+            .where(SchoolMembership.user_id.in_(memberships), SchoolMembership.active.is_(True))
+            .order_by(SchoolMembership.id)
+        ):
+            memberships[user_id].append((role, school_name))
+    return [_card(user, memberships[user.id]) for user in users]
+
+
+def _card(user: User, memberships: list[tuple[SchoolRole, str]]) -> AccountCard:
     roles = list(dict.fromkeys(role.label for role, _ in memberships))
     if user.is_agent:
         roles.append("客服")
@@ -257,7 +265,7 @@ def search_accounts(
         raise Refused("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校", 400)
     detail["results"] = len(users)
     _log(db, services=services, agent=agent, client=client, action="search", detail=detail)
-    return [_card(db, user) for user in users]
+    return _cards(db, users)
 
 
 # --------------------------------------------------------------------------- tickets
@@ -318,7 +326,7 @@ def account_card(db: Session, ticket: Ticket) -> AccountCard:
     """The ticket's account, masked."""
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
-    return _card(db, user)
+    return _cards(db, [user])[0]
 
 
 def _facts(db: Session, services: Services, user: User) -> AccountFacts:
@@ -715,7 +723,7 @@ def ticket_view(db: Session, *, services: Services, ticket: Ticket) -> TicketVie
     assert user is not None
     return TicketView(
         ticket=ticket,
-        card=_card(db, user),
+        card=_cards(db, [user])[0],
         checklist=checklist(db, services=services, ticket=ticket),
         blocked=blocked_reason(db, services=services, user=user),
     )

@@ -1,0 +1,310 @@
+"""Exact member counts of the organisation tree: teachers, students and parents under a node.
+
+Two kinds of reads, both exact, neither a stored tally that a page could let drift:
+
+* inside a school (campus, stage, grade, class): counted live from the membership rows, in one
+  statement of grouped `COUNT(DISTINCT ...)` over the school's ~1,000 students and their parents;
+* a school as a whole, and a district: read from the counts the database triggers of migration
+  0013 keep (`org_school_people`, `org_district_people`, `org_count_deltas`) in the same
+  transaction as every membership and parent link change; a district page sums a few thousand
+  delta rows instead of counting a million students and a million and a half parent links.
+
+Who counts: a school's teachers and students are its *active* teacher and student memberships;
+its parents are the parents linked to those students. A person is counted once per node however
+many reasons they have (a parent of two pupils, a teacher of five classes).
+
+`compact()` folds the delta rows (run it every minute or so: `campusid org compact-counts`);
+`rebuild()` recounts everything from the source rows (after a bulk load with triggers off).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, union_all
+from sqlalchemy.orm import Session
+
+from campusid.accounts.models import SchoolMembership, SchoolRole
+from campusid.classes.models import ClassStudent, ClassTeacher
+from campusid.families.models import ParentLink
+from campusid.org.models import (
+    CountDelta,
+    CountedDistrictPerson,
+    CountedSchoolPerson,
+    CountsPause,
+    District,
+    Grade,
+    School,
+    SchoolClass,
+)
+
+ROLES = ("teacher", "student", "parent")
+LEVELS = ("class", "grade", "stage", "campus")
+
+
+@dataclass
+class Counts:
+    """Distinct teachers, students and parents under a node."""
+
+    teachers: int = 0
+    students: int = 0
+    parents: int = 0
+
+    def add(self, role: str, number: int) -> None:
+        """Set the number of one role (`teacher`, `student`, `parent`)."""
+        setattr(self, role + "s", number)
+
+    def __str__(self) -> str:
+        return f"{self.teachers}个老师 {self.students}个学生 {self.parents}个家长"
+
+
+@dataclass
+class SchoolCounts:
+    """A school's total and the counts of its nodes: by level, then node id."""
+
+    school_id: int
+    total: Counts
+    nodes: dict[str, dict[int, Counts]] = field(default_factory=dict)
+
+    def of(self, level: str, node_id: int) -> Counts:
+        """The counts of one node (zero when nobody is there)."""
+        return self.nodes.get(level, {}).get(node_id, Counts())
+
+
+@dataclass
+class SchoolLine:
+    """A school on its district's page."""
+
+    school_id: int
+    name: str
+    counts: Counts
+
+
+@dataclass
+class DistrictCounts:
+    """A district's distinct totals and every school's counts."""
+
+    district_id: int
+    name: str
+    total: Counts
+    schools: list[SchoolLine]
+
+
+# --------------------------------------------------------------------------- kept counts
+
+
+def _kept(db: Session, scope: str, scope_ids: ColumnElement[bool]) -> dict[int, Counts]:
+    """The trigger-kept counts of schools or districts (summing their delta rows)."""
+    found: dict[int, Counts] = defaultdict(Counts)
+    rows = db.execute(
+        select(CountDelta.scope_id, CountDelta.role, func.sum(CountDelta.delta))
+        .where(CountDelta.scope == scope, scope_ids)
+        .group_by(CountDelta.scope_id, CountDelta.role)
+    )
+    for scope_id, role, number in rows:
+        found[scope_id].add(role, int(number))
+    return found
+
+
+def school_total(db: Session, *, school_id: int) -> Counts:
+    """The school's teachers, students and parents (kept by the triggers)."""
+    return _kept(db, "school", CountDelta.scope_id == school_id).get(school_id, Counts())
+
+
+def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
+    """The district page: its distinct totals and each school's counts, in three queries."""
+    district = db.get(District, district_id)
+    if district is None:
+        return None
+    schools = db.execute(
+        select(School.id, School.name)
+        .where(School.district_id == district_id)
+        .order_by(School.name)
+    ).all()
+    by_school = _kept(
+        db,
+        "school",
+        CountDelta.scope_id.in_(select(School.id).where(School.district_id == district_id)),
+    )
+    total = _kept(db, "district", CountDelta.scope_id == district_id).get(district_id, Counts())
+    return DistrictCounts(
+        district_id=district.id,
+        name=district.name,
+        total=total,
+        schools=[
+            SchoolLine(school_id, name, by_school.get(school_id, Counts()))
+            for school_id, name in schools
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- inside a school
+
+
+def school_counts(db: Session, *, school_id: int) -> SchoolCounts:
+    """Every campus, stage, grade and class of the school with its counts, in two queries.
+
+    One statement lists who is where (teachers and students of each class with the class's
+    grade, stage and campus; each student's parents; students parked at a campus) and counts
+    the distinct people per node and role for the four levels at once.
+    """
+    where = (
+        select(
+            SchoolClass.id.label("class_id"),
+            SchoolClass.grade_id.label("grade_id"),
+            Grade.stage_id.label("stage_id"),
+            SchoolClass.campus_id.label("campus_id"),
+        )
+        .outerjoin(Grade, Grade.id == SchoolClass.grade_id)
+        .where(SchoolClass.school_id == school_id)
+        .subquery("place")
+    )
+    place = [where.c.class_id, where.c.grade_id, where.c.stage_id, where.c.campus_id]
+    nowhere = [literal(None).label(c) for c in ("class_id", "grade_id", "stage_id")]
+    parked = and_(
+        SchoolMembership.school_id == school_id,
+        SchoolMembership.role == SchoolRole.STUDENT,
+        SchoolMembership.active.is_(True),
+        SchoolMembership.campus_id.is_not(None),
+    )
+    people = union_all(
+        select(
+            *place, literal("teacher").label("role"), ClassTeacher.teacher_id.label("person")
+        ).join(ClassTeacher, ClassTeacher.class_id == where.c.class_id),
+        select(*place, literal("student"), ClassStudent.student_id).join(
+            ClassStudent, ClassStudent.class_id == where.c.class_id
+        ),
+        select(*place, literal("parent"), ParentLink.parent_id)
+        .join(ClassStudent, ClassStudent.class_id == where.c.class_id)
+        .join(ParentLink, ParentLink.child_id == ClassStudent.student_id),
+        select(
+            *nowhere, SchoolMembership.campus_id, literal("student"), SchoolMembership.user_id
+        ).where(parked),
+        select(*nowhere, SchoolMembership.campus_id, literal("parent"), ParentLink.parent_id)
+        .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
+        .where(parked),
+    ).cte("people")
+    per_level = union_all(
+        *(
+            select(
+                literal(level).label("level"),
+                people.c[f"{level}_id"].label("node"),
+                people.c.role,
+                func.count(people.c.person.distinct()).label("n"),
+            )
+            .where(people.c[f"{level}_id"].is_not(None))
+            .group_by(people.c[f"{level}_id"], people.c.role)
+            for level in LEVELS
+        )
+    )
+    nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
+    for level, node, role, number in db.execute(per_level):
+        nodes[level][int(node)].add(role, int(number))
+    return SchoolCounts(
+        school_id=school_id, total=school_total(db, school_id=school_id), nodes=nodes
+    )
+
+
+# --------------------------------------------------------------------------- upkeep
+
+
+def compact(db: Session) -> int:
+    """Fold every delta row into one per school/district and role; returns rows removed.
+
+    On PostgreSQL one statement deletes the rows it sums, so deltas committed meanwhile by
+    other transactions are neither lost nor counted twice.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        result = db.execute(
+            text(
+                "WITH gone AS (DELETE FROM org_count_deltas "
+                "RETURNING scope, scope_id, role, delta), "
+                "folded AS (INSERT INTO org_count_deltas (scope, scope_id, role, delta) "
+                "SELECT scope, scope_id, role, sum(delta) FROM gone "
+                "GROUP BY scope, scope_id, role HAVING sum(delta) <> 0 RETURNING 1) "
+                "SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded)"
+            )
+        )
+        return int(result.scalar_one())
+    top = db.scalar(select(func.max(CountDelta.id)))
+    if top is None:
+        return 0
+    before = int(db.scalar(select(func.count()).select_from(CountDelta)) or 0)
+    sums = (
+        select(CountDelta.scope, CountDelta.scope_id, CountDelta.role, func.sum(CountDelta.delta))
+        .where(CountDelta.id <= top)
+        .group_by(CountDelta.scope, CountDelta.scope_id, CountDelta.role)
+        .having(func.sum(CountDelta.delta) != 0)
+    )
+    folded = db.execute(sums).all()
+    db.execute(delete(CountDelta).where(CountDelta.id <= top))
+    for scope, scope_id, role, number in folded:
+        db.add(CountDelta(scope=scope, scope_id=scope_id, role=role, delta=int(number)))
+    db.flush()
+    return before - len(folded)
+
+
+def rebuild(db: Session) -> None:
+    """Recount everything from the memberships and parent links (triggers paused meanwhile).
+
+    For after a bulk load that bypassed the triggers; on PostgreSQL the source tables are
+    locked against writers until the transaction ends.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("LOCK TABLE school_memberships, parent_links, schools IN SHARE MODE"))
+    db.add(CountsPause(id=1))
+    db.flush()
+    for model in (CountDelta, CountedDistrictPerson, CountedSchoolPerson):
+        db.execute(delete(model))
+    db.execute(
+        insert(CountedSchoolPerson).from_select(
+            ["school_id", "role", "user_id", "refs"],
+            select(
+                SchoolMembership.school_id,
+                SchoolMembership.role,
+                SchoolMembership.user_id,
+                literal(1),
+            ).where(
+                SchoolMembership.active.is_(True),
+                SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
+            ),
+        )
+    )
+    db.execute(
+        insert(CountedSchoolPerson).from_select(
+            ["school_id", "role", "user_id", "refs"],
+            select(
+                SchoolMembership.school_id, literal("parent"), ParentLink.parent_id, func.count()
+            )
+            .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
+            .where(SchoolMembership.active.is_(True), SchoolMembership.role == SchoolRole.STUDENT)
+            .group_by(SchoolMembership.school_id, ParentLink.parent_id),
+        )
+    )
+    db.execute(
+        insert(CountedDistrictPerson).from_select(
+            ["district_id", "role", "user_id", "refs"],
+            select(
+                School.district_id,
+                CountedSchoolPerson.role,
+                CountedSchoolPerson.user_id,
+                func.count(),
+            )
+            .join(School, School.id == CountedSchoolPerson.school_id)
+            .where(School.district_id.is_not(None))
+            .group_by(School.district_id, CountedSchoolPerson.role, CountedSchoolPerson.user_id),
+        )
+    )
+    for scope, model, key in (
+        ("school", CountedSchoolPerson, CountedSchoolPerson.school_id),
+        ("district", CountedDistrictPerson, CountedDistrictPerson.district_id),
+    ):
+        db.execute(
+            insert(CountDelta).from_select(
+                ["scope", "scope_id", "role", "delta"],
+                select(literal(scope), key, model.role, func.count()).group_by(key, model.role),
+            )
+        )
+    db.execute(delete(CountsPause))
+    db.flush()
