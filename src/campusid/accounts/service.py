@@ -97,10 +97,15 @@ def authenticate(
         )
         return SignInResult(None, SignInError.THROTTLED_ADDRESS)
 
-    user = find_by_login(db, login)
-    stored_hash = password_hash_of(db, user) if user else None
-    locked = user is not None and by_account.exceeded(str(user.id))
+    # Look the account up in a short transaction of its own, so that no database lock is held
+    # across the slow hash (on SQLite a write lock would serialise every sign-in of the school).
+    with services.session_factory() as lookup:
+        found = find_by_login(lookup, login)
+        user_id = found.id if found else None
+        stored_hash = password_hash_of(lookup, found) if found else None
+    locked = user_id is not None and by_account.exceeded(str(user_id))
     matched = services.hasher.verify(stored_hash, password)
+    user = db.get(User, user_id) if user_id is not None else None
     ok = user is not None and matched and not locked and user.status is AccountStatus.ACTIVE
 
     if not ok:
