@@ -19,7 +19,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, new_page, sign_in
 
 def _ids(live_server: Any) -> dict[str, int]:
     with live_server.session() as db:
-        users = {name: id_ for name, id_ in db.execute(select(User.username, User.id))}
+        users = {row.username: row.id for row in db.execute(select(User.username, User.id))}
         class51 = db.scalar(select(SchoolClass.id).where(SchoolClass.class_code == "gu22cm"))
     return {"class": int(class51 or 0), **users}
 
