@@ -239,7 +239,8 @@ _PAGE_CHECK = """
   const width = document.documentElement.scrollWidth;
   if (width > screenWidth + 1)
     problems.push("page wider than the screen: " + width + "px > " + screenWidth + "px");
-  if (!document.querySelector("h1")) problems.push("no h1 heading");
+  const headings = document.querySelectorAll("h1").length;
+  if (headings !== 1) problems.push(headings + " h1 headings (one names the page)");
   return problems;
 }
 """

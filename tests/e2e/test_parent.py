@@ -33,6 +33,13 @@ def test_parent_links_a_child_and_changes_the_childs_password(live_server, brows
     shots(page, "no-children")
     page.locator(".empty").get_by_role("link", name="关联孩子").click()
 
+    # Empty fields are caught in the page, each said under its field.
+    page.get_by_role("button", name="关联").click()
+    assert page.locator("#real_name-error").inner_text() == "请填写孩子真实姓名"
+    assert page.get_by_label("孩子真实姓名").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "real_name"
+    shots(page, "link-inline-errors")
+
     # A name that does not match the number: refused, without saying which one was wrong.
     page.get_by_label("孩子真实姓名").fill("何书环")
     page.get_by_label("身份证号").fill(id_card)

@@ -81,6 +81,53 @@
     });
   }, true);
 
+  // Inline errors for the browser's own checks (required, length, type): said in Chinese under
+  // the field, tied to it by aria-describedby, instead of the browser's passing bubble.
+  function labelOf(field) {
+    var label = field.labels && field.labels[0];
+    return (label ? label.textContent : field.getAttribute("aria-label") || "").trim();
+  }
+  function problemOf(field) {
+    var v = field.validity, name = labelOf(field);
+    if (v.valueMissing) { return field.type === "radio" || field.tagName === "SELECT" ? "请选择" + name : "请填写" + name; }
+    if (v.tooShort) { return name + "至少" + field.getAttribute("minlength") + "位"; }
+    if (v.tooLong) { return name + "最多" + field.getAttribute("maxlength") + "位"; }
+    if (v.typeMismatch || v.patternMismatch) { return name + "格式不正确"; }
+    return field.validationMessage;
+  }
+  function clearError(field) {
+    var id = field.getAttribute("data-error-id");
+    if (!id) { return; }
+    var note = document.getElementById(id);
+    if (note) { note.remove(); }
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("data-error-id");
+  }
+  var firstInvalid = null;
+  document.addEventListener("invalid", function (event) {
+    var field = event.target;
+    event.preventDefault();
+    clearError(field);
+    var note = document.createElement("p");
+    note.className = "field-error";
+    note.id = (field.id || field.name) + "-error";
+    note.textContent = problemOf(field);
+    var row = field.closest(".code-row, .captcha-row, .input-with-button, .search-row, .choices") || field;
+    row.insertAdjacentElement("afterend", note);
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("data-error-id", note.id);
+    field.setAttribute("aria-describedby", note.id);
+    if (!firstInvalid) {
+      firstInvalid = field;
+      setTimeout(function () { if (firstInvalid) { firstInvalid.focus(); } firstInvalid = null; }, 0);
+    }
+  }, true);
+  document.addEventListener("input", function (event) {
+    if (event.target.getAttribute && event.target.getAttribute("data-error-id") && event.target.checkValidity()) {
+      clearError(event.target);
+    }
+  });
+
   // Copy buttons: <button data-copy="text" data-copied="已复制">; says so in a toast.
   function fallbackCopy(text) {
     var area = document.createElement("textarea");
