@@ -24,13 +24,14 @@ def _ids(live_server: Any) -> dict[str, int]:
     return {"class": int(class51 or 0), **users}
 
 
-def _tour(live_server, browser, shots, login, paths) -> None:  # type: ignore[no-untyped-def]
-    """Each page on a desktop and on a phone, signed in once as `login` (None: signed out)."""
+def _tour(live_server, browser, shots, login, table) -> None:  # type: ignore[no-untyped-def]
+    """Each page of the table ("name path" lines) on a desktop and on a phone, signed in once
+    as `login` (None: signed out)."""
     desktop = new_page(browser, DESKTOP)
     if login:
         sign_in(desktop, live_server.url, login, DEMO_PASSWORD)
     phone = new_page(browser, PHONE, storage_state=desktop.context.storage_state())
-    for name, path in paths:
+    for name, path in (line.split() for line in table.strip().splitlines()):
         for page, suffix in ((desktop, "desktop"), (phone, "phone")):
             response = page.goto(live_server.url + path)
             assert response is not None and response.status < 500, path
@@ -45,14 +46,14 @@ def test_pages_before_sign_in(live_server, browser, shots):
         browser,
         shots,
         None,
-        [
-            ("login", "/login"),
-            ("recovery-phone", "/recovery?way=phone"),
-            ("recovery-email", "/recovery?way=email"),
-            ("recovery-relation", "/recovery?way=relation"),
-            ("signup", "/signup"),
-            ("not-found", "/no-such-page"),
-        ],
+        """
+        login                /login
+        recovery-phone       /recovery?way=phone
+        recovery-email       /recovery?way=email
+        recovery-relation    /recovery?way=relation
+        signup               /signup
+        not-found            /no-such-page
+        """,
     )
 
 
@@ -66,58 +67,61 @@ def test_pages_of_a_homeroom_teacher(live_server, browser, shots):
         browser,
         shots,
         "chenxiaokai",
-        [
-            ("space", "/"),
-            ("teaching", "/teaching"),
-            ("class-home", web),
-            ("manage-students", f"{web}/manage/students"),
-            ("manage-teachers", f"{web}/manage/teachers"),
-            ("manage-requests", f"{web}/manage/requests"),
-            ("manage-search", f"{web}/manage/search?code=gu22cm"),
-            ("manage-positions", f"{web}/manage/positions"),
-            ("student-add", f"{web}/manage/students/add"),
-            ("student-edit", f"{web}/manage/students/{ids['lixiaoyao']}/edit"),
-            ("app-classes", "/m/classes"),
-            ("app-class", app),
-            ("app-members", f"{app}/members"),
-            ("app-invite", f"{app}/invite"),
-            ("app-student", student),
-            ("app-reset-confirm", f"{student}/reset"),
-            ("app-remove-confirm", f"{student}/remove"),
-            ("app-message", f"{student}/message"),
-            ("recovery-approvals", "/recovery/approvals"),
-            ("me", "/me"),
-            ("notices", "/notices"),
-            ("password", "/account/password"),
-            ("security", "/account/security"),
-        ],
+        f"""
+        space                /
+        teaching             /teaching
+        class-home           {web}
+        manage-students      {web}/manage/students
+        manage-teachers      {web}/manage/teachers
+        manage-requests      {web}/manage/requests
+        manage-search        {web}/manage/search?code=gu22cm
+        manage-positions     {web}/manage/positions
+        student-add          {web}/manage/students/add
+        student-edit         {web}/manage/students/{ids["lixiaoyao"]}/edit
+        app-classes          /m/classes
+        app-class            {app}
+        app-members          {app}/members
+        app-invite           {app}/invite
+        app-student          {student}
+        app-reset-confirm    {student}/reset
+        app-remove-confirm   {student}/remove
+        app-message          {student}/message
+        recovery-approvals   /recovery/approvals
+        me                   /me
+        notices              /notices
+        password             /account/password
+        security             /account/security
+        """,
     )
 
 
 def test_pages_of_a_parent_and_a_student(live_server, browser, shots):
-    ids = _ids(live_server)
-    child = f"/me/children/{ids['lixiaoyao']}"
+    child = f"/me/children/{_ids(live_server)['lixiaoyao']}"
     _tour(
         live_server,
         browser,
         shots,
         "p_lidaniang",
-        [
-            ("me", "/me"),
-            ("children", "/me/children"),
-            ("child", child),
-            ("child-password", f"{child}/password"),
-            ("link", "/me/children/link"),
-            ("join", "/join"),
-        ],
+        f"""
+        me                   /me
+        children             /me/children
+        child                {child}
+        child-password       {child}/password
+        link                 /me/children/link
+        join                 /join
+        """,
     )
-    _tour(live_server, browser, shots, "p_zhoujia", [("no-children", "/me/children")])
+    _tour(live_server, browser, shots, "p_zhoujia", "no-children /me/children")
     _tour(
         live_server,
         browser,
         shots,
         "lixiaoyao",
-        [("student-space", "/"), ("student-me", "/me"), ("join-code", "/join?code=gu22cm")],
+        """
+        student-space        /
+        student-me           /me
+        join-code            /join?code=gu22cm
+        """,
     )
 
 
@@ -127,19 +131,13 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         browser,
         shots,
         "pt_admin",
-        [
-            ("platform", "/platform"),
-            ("agents", "/platform/agents"),
-            ("clients", "/platform/clients"),
-            ("client-new", "/platform/clients/new"),
-            ("supervision", "/servicedesk/supervision"),
-        ],
+        """
+        platform             /platform
+        agents               /platform/agents
+        clients              /platform/clients
+        client-new           /platform/clients/new
+        supervision          /servicedesk/supervision
+        """,
     )
-    _tour(
-        live_server,
-        browser,
-        shots,
-        "kefu01",
-        [("servicedesk", "/servicedesk"), ("outbox", "/dev/outbox")],
-    )
-    _tour(live_server, browser, shots, "xx_admin", [("school-links", "/school/links")])
+    _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
+    _tour(live_server, browser, shots, "xx_admin", "school-links /school/links")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from campusid.accounts.models import User
@@ -17,6 +19,15 @@ def _id_card_of(live_server, username: str) -> str:  # type: ignore[no-untyped-d
     assert number
     remember(number)
     return str(number)
+
+
+def _link(page: Any, name: str, id_card: str) -> None:
+    """关联孩子 as the child's father."""
+    page.get_by_label("孩子真实姓名").fill(name)
+    page.get_by_label("身份证号").fill(id_card)
+    page.get_by_label("父亲").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="关联").click()
 
 
 def test_parent_links_a_child_and_changes_the_childs_password(live_server, browser, shots):
@@ -41,20 +52,12 @@ def test_parent_links_a_child_and_changes_the_childs_password(live_server, brows
     shots(page, "link-inline-errors")
 
     # A name that does not match the number: refused, without saying which one was wrong.
-    page.get_by_label("孩子真实姓名").fill("何书环")
-    page.get_by_label("身份证号").fill(id_card)
-    page.get_by_label("父亲").check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="关联").click()
+    _link(page, "何书环", id_card)
     refusal = page.get_by_role("alert").inner_text()
     assert "姓名" in refusal and "身份证号" in refusal, refusal
     shots(page, "link-refused")
 
-    page.get_by_label("孩子真实姓名").fill("何书桓")
-    page.get_by_label("身份证号").fill(id_card)
-    page.get_by_label("父亲").check()
-    with page.expect_navigation():
-        page.get_by_role("button", name="关联").click()
+    _link(page, "何书桓", id_card)
     assert page.get_by_role("status").first.inner_text() == "关联成功"
     child = page.get_by_role("link", name="何书桓")
     assert "父亲" in child.inner_text() and "五年级1班" in child.inner_text()
