@@ -22,7 +22,13 @@ NAV: list[NavItem] = [
     NavItem("班级", "/m/classes", lambda p: bool(p.taught_class_ids)),
     NavItem("我的孩子", "/me/children", lambda p: Role.PARENT in p.roles),
     # classes (issue 4): students and parents ask to join a class by its code.
-    NavItem("加入班级", "/join", lambda p: not p.taught_class_ids and not p.admin_school_ids),
+    NavItem(
+        "加入班级",
+        "/join",
+        lambda p: not p.taught_class_ids
+        and not p.admin_school_ids
+        and not {Role.AGENT, Role.PLATFORM_ADMIN} & p.roles,  # issue 9: not for platform staff
+    ),
     NavItem("学校管理", "/school", lambda p: Role.SCHOOL_ADMIN in p.roles),
     NavItem(
         "审计日志", "/audit", lambda p: bool({Role.SCHOOL_ADMIN, Role.PLATFORM_ADMIN} & p.roles)

@@ -1,25 +1,40 @@
 """End-to-end: a real server process on a loopback port, driven by Debian's Chromium.
 
-The server runs `campusid serve` with its own SQLite database and the demo data. Its clock can
-be set through a file (CAMPUSID_CLOCK_FILE), which only development servers accept. Each
-scenario saves screenshots of its key screens under artifacts/e2e/.
+One server for the whole session: `campusid serve` with its own SQLite database and the demo
+data, mail sent to a real SMTP server on loopback (aiosmtpd) and SMS to the development outbox.
+Its clock can be set through a file (CAMPUSID_CLOCK_FILE), which only development servers
+accept. Each scenario saves screenshots of its key screens under artifacts/e2e/<test>/.
+
+Every page a test opens is watched: a Content-Security-Policy violation, a script error or a
+failed sub-resource fails the test, and each screenshot first checks the page (every field
+labelled, every button named, nothing wider than the screen).
+
+The PostgreSQL run (CAMPUSID_TEST_DATABASE_URL set) skips these tests: the server they drive
+always runs on its own SQLite database, so a second run would test nothing new.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
+
+from tests.support.secrets import CAPTURE, remember
+from tests.support.smtp import Inbox, smtp_server
 
 CHROMIUM = os.environ.get("CAMPUSID_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
@@ -31,14 +46,22 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",  # the browser's own words (file and date pickers) in Chinese too
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
+SECRET_KEY = "e2e-secret"
 
+if os.environ.get("CAMPUSID_TEST_DATABASE_URL"):
+    pytest.skip(
+        "end-to-end tests skipped in the PostgreSQL run: their server always uses its own "
+        "SQLite database, and the SQLite run (make test) has already driven it",
+        allow_module_level=True,
+    )
 if not Path(CHROMIUM).exists():
     pytest.skip(
         f"end-to-end tests skipped: Chromium not found at {CHROMIUM} "
-        "(apt-get install chromium; .ci/run installs it)",
+        "(apt-get install chromium fonts-noto-cjk; .ci/run installs it)",
         allow_module_level=True,
     )
 
@@ -51,11 +74,14 @@ def _free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A running campusid server and the file that sets its clock."""
+    """A running campusid server, the file that sets its clock, its database and its mail."""
 
     url: str
     clock_file: Path
     database_url: str
+    inbox: Inbox
+    secret_key: str = SECRET_KEY
+    _engine: Any = field(default=None, repr=False)
 
     def set_time(self, at: datetime) -> None:
         """Move the server's clock (an aware datetime)."""
@@ -65,53 +91,73 @@ class LiveServer:
         """Give the server the real time back."""
         self.clock_file.write_text("", encoding="utf-8")
 
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the server's database (the app's models read and write it), committed."""
+        from campusid.db import make_engine
+
+        if self._engine is None:
+            self._engine = make_engine(self.database_url)
+        with Session(self._engine, expire_on_commit=False) as db, db.begin():
+            yield db
+
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Start `campusid serve` on a free port with a fresh database and the demo data."""
+    """Start `campusid serve` on a free port with a fresh database, the demo data and SMTP."""
     workdir = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     clock_file = workdir / "clock"
     clock_file.write_text("", encoding="utf-8")
     database_url = f"sqlite:///{workdir / 'e2e.db'}"
-    env = {
-        **os.environ,
-        "CAMPUSID_DATABASE_URL": database_url,
-        "CAMPUSID_ENVIRONMENT": "development",
-        "CAMPUSID_CLOCK_FILE": str(clock_file),
-        "CAMPUSID_SECRET_KEY": "e2e-secret",
-    }
-    env.pop("CAMPUSID_REDIS_URL", None)
-    cli = [sys.executable, "-m", "campusid.cli"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "demo"], env=env, check=True, capture_output=True)
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((workdir / "server.log").read_text())
-        time.sleep(0.2)  # waiting for a process to start, not for an expiry
-    yield LiveServer(url=url, clock_file=clock_file, database_url=database_url)
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with smtp_server() as (inbox, smtp_port):
+        env = {
+            **os.environ,
+            "CAMPUSID_DATABASE_URL": database_url,
+            "CAMPUSID_ENVIRONMENT": "development",
+            "CAMPUSID_CLOCK_FILE": str(clock_file),
+            "CAMPUSID_SECRET_KEY": SECRET_KEY,
+            "CAMPUSID_SMTP_HOST": "127.0.0.1",
+            "CAMPUSID_SMTP_PORT": str(smtp_port),
+        }
+        env.pop("CAMPUSID_REDIS_URL", None)
+        env.pop("CAMPUSID_DATA_KEY", None)
+        cli = [sys.executable, "-m", "campusid.cli"]
+        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run([*cli, "demo"], env=env, check=True, capture_output=True)
+        log_path = workdir / "server.log"
+        log = log_path.open("w")
+        process = subprocess.Popen(
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(log_path.read_text())
+            time.sleep(0.2)  # waiting for a process to start, not for an expiry
+        server = LiveServer(url=url, clock_file=clock_file, database_url=database_url, inbox=inbox)
+        yield server
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+        if server._engine is not None:
+            server._engine.dispose()
+        # The server's own log lines join the session's secrets scan (tests/conftest.py).
+        CAPTURE.lines.extend(log_path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
 
@@ -125,23 +171,112 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+# ------------------------------------------------------------------------ watching the pages
+
+PROBLEMS: list[str] = []
+EXPECTED_REFUSALS: set[str] = set()  # addresses a test asks for knowing they answer 4xx
+
+
+def expect_refusal(url: str) -> None:
+    """A request the test sends on purpose to be refused: its 4xx is not a page problem."""
+    EXPECTED_REFUSALS.add(url)
+
+
+# Runs before the page's own scripts (injected by the browser, so the CSP does not apply to it).
+_REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + (e.sourceFile || "") + ":" + e.lineNumber);
+});
+"""
+
+
+def _watch(page: Any) -> None:
+    """Record CSP violations, script errors and failed sub-resources of a page."""
+
+    def on_console(message: Any) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        failed = message.location.get("url")
+        if text.startswith("Failed to load resource") and (
+            failed == page.url or failed in EXPECTED_REFUSALS
+        ):
+            return  # the document itself answered 4xx on purpose (a refused form, an error page)
+        PROBLEMS.append(f"{page.url}: {text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: PROBLEMS.append(f"{page.url}: script error {error}"))
+
+
+@pytest.fixture(autouse=True)
+def _no_browser_problems() -> Iterator[None]:
+    """Fail a test whose pages broke the CSP, threw a script error or missed a resource."""
+    PROBLEMS.clear()
+    EXPECTED_REFUSALS.clear()
+    yield
+    problems, PROBLEMS[:] = list(PROBLEMS), []
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+_PAGE_CHECK = """
+(screenWidth) => {
+  const problems = [];
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const named = (el) => (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+                         || (el.labels && el.labels.length) || el.getAttribute("title"));
+  document.querySelectorAll("input, select, textarea").forEach((el) => {
+    if (["hidden", "submit", "button"].includes(el.type) || !visible(el)) return;
+    if (!named(el)) problems.push("field without a label: " + el.outerHTML.slice(0, 120));
+  });
+  document.querySelectorAll("button, a[href]").forEach((el) => {
+    if (!visible(el)) return;
+    if (!el.textContent.trim() && !el.getAttribute("aria-label") && !el.querySelector("img[alt]"))
+      problems.push("control without a name: " + el.outerHTML.slice(0, 120));
+  });
+  const styled = document.querySelector('[style]:not([style=""])');  // htmx leaves style=""
+  if (styled) problems.push("style attribute: " + styled.outerHTML.slice(0, 120));
+  const width = document.documentElement.scrollWidth;
+  if (width > screenWidth + 1)
+    problems.push("page wider than the screen: " + width + "px > " + screenWidth + "px");
+  const headings = document.querySelectorAll("h1").length;
+  if (headings !== 1) problems.push(headings + " h1 headings (one names the page)");
+  return problems;
+}
+"""
+
+
+def check_page(page: Any) -> None:
+    """A page as everyone can use it: labelled fields, named controls, no sideways scrolling."""
+    problems = page.evaluate(_PAGE_CHECK, page.viewport_size["width"])
+    assert not problems, f"{page.url}:\n" + "\n".join(problems)
+
+
 @pytest.fixture
 def shots(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Save a screenshot of a key screen: shots(page, "step-name")."""
+    """Check and save a screenshot of a key screen: shots(page, "step-name")."""
     folder = ARTIFACTS / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1, 100))
 
-    def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    def shoot(page: Any, name: str) -> None:
+        check_page(page)
         page.screenshot(path=str(folder / f"{next(counter):02d}-{name}.png"), full_page=True)
 
     return shoot
 
 
-def new_page(browser, viewport: dict[str, int], *, clipboard: bool = False):  # type: ignore[no-untyped-def]
-    """A fresh browser context (its own cookies) and page."""
+def new_page(
+    browser: Any,
+    viewport: dict[str, int],
+    *,
+    clipboard: bool = False,
+    storage_state: Any = None,
+) -> Any:
+    """A fresh browser context (its own cookies, or those of `storage_state`) and page, watched."""
     context = browser.new_context(
+        storage_state=storage_state,
         viewport=viewport,
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
@@ -149,13 +284,27 @@ def new_page(browser, viewport: dict[str, int], *, clipboard: bool = False):  # 
         is_mobile=viewport is PHONE,
         has_touch=viewport is PHONE,
     )
-    return context.new_page()
+    context.set_default_timeout(10_000)
+    context.add_init_script(_REPORT_CSP)
+    page = context.new_page()
+    _watch(page)
+    return page
 
 
-def sign_in(page, base_url: str, login: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page: Any, base_url: str, login: str, password: str) -> None:
     """Sign in through the login page as a person would."""
+    remember(password)
     page.goto(base_url + "/login")
     page.get_by_label("账号").fill(login)
     page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.get_by_role("button", name="登录").click()
+
+
+def fill_secret(page: Any, label: str, value: str) -> None:
+    """Type a password or code into a field (and remember it for the secrets scan)."""
+    remember(value)
+    page.get_by_label(label, exact=True).fill(value)
+
+
+CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
