@@ -58,7 +58,7 @@ def test_quick_create_import_and_exact_counts(live_server, browser, shots, tmp_p
     page.locator("input[type=file]").set_input_files(str(_roster(tmp_path / "roster.xlsx")))
     page.get_by_role("button", name="导入").click()
     page.wait_for_load_state("networkidle")
-    status = page.get_by_role("status").inner_text()
+    status = page.locator(".alert-success").inner_text()
     assert "导入成功" in status
     assert "共 3 行" in status
     assert "新建账号 4" in status  # three pupils and one parent
