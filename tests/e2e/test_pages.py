@@ -140,4 +140,20 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
-    _tour(live_server, browser, shots, "xx_admin", "school-links /school/links")
+    _tour(
+        live_server,
+        browser,
+        shots,
+        "xx_admin",
+        """
+        school               /school
+        quick-create         /school/1/quick-create
+        members              /school/1/teachers
+        roster               /school/1/roster
+        teaching-classes     /school/1/teaching
+        graduated            /school/1/graduated
+        settings             /school/1/settings
+        school-links         /school/links
+        audit                /audit
+        """,
+    )
