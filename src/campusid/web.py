@@ -23,6 +23,7 @@ from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, pick_language, translations
+from campusid.messaging import service as messaging
 from campusid.security import csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
@@ -36,6 +37,8 @@ class Viewer:
     id: int
     real_name: str
     must_change_password: bool
+    # messaging: unread notices for the 消息 badge, counted once per request
+    unread_notices: int = 0
 
 
 class LoginRequired(Exception):  # noqa: N818 - flow control, not an error
@@ -153,7 +156,14 @@ def optional_user(request: Request, db: DbSession) -> User | None:
     request.state.user = user
     # A plain copy for the page frame, readable even after the transaction has ended.
     request.state.viewer = (
-        Viewer(user.id, user.real_name, user.must_change_password) if user else None
+        Viewer(
+            user.id,
+            user.real_name,
+            user.must_change_password,
+            messaging.unread_count(db, user_id=user.id),
+        )
+        if user
+        else None
     )
     return user
 
