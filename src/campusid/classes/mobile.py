@@ -13,7 +13,15 @@ from campusid.classes.models import ClassStudent
 from campusid.org.models import SchoolClass
 from campusid.resets import service as resets
 from campusid.security.permissions import Principal
-from campusid.web import Client, CurrentPrincipal, DbSession, NotFound, Svc, redirect, render
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    NotFound,
+    Svc,
+    redirect,
+    render,
+)
 
 router = APIRouter()
 
@@ -33,6 +41,25 @@ def _member(
     if member is None:
         raise NotFound
     return school_class, member
+
+
+def _may_act(
+    db: DbSession,
+    services: Svc,
+    principal: Principal,
+    school_class: SchoolClass,
+    student_id: int,
+) -> bool:
+    """Whether this person may reset or remove the student from this class (one rule:
+    classes.service.authority_over_student)."""
+    authority = classes.authority_over_student(
+        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
+    )
+    return (
+        authority is not None
+        and authority.school_class is not None
+        and authority.school_class.id == school_class.id
+    )
 
 
 def _refused(request: Request) -> Response:
@@ -127,14 +154,7 @@ def student_page(
 ) -> Response:
     """个人信息: name and 学生 tag, 账号, 学校, 班级; 重置密码, 请出班级, 发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
-    authority = classes.authority_over_student(
-        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
-    )
-    may_act = (
-        authority is not None
-        and authority.school_class is not None
-        and authority.school_class.id == school_class.id
-    )
+    may_act = _may_act(db, services, principal, school_class, student_id)
     return render(
         request,
         "classes/m_student.html",
@@ -185,6 +205,9 @@ def confirm(
     if action not in CONFIRMS:
         raise NotFound
     school_class, member = _member(db, principal, class_id, student_id)
+    # The confirmation is no back door: whoever may not act is refused here already.
+    if not _may_act(db, services, principal, school_class, student_id):
+        return _refused(request)
     question, button = CONFIRMS[action]
     detail = (
         resets.mode_hint(school_class.school) + ",对方下次登录时须修改密码。"
