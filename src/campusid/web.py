@@ -9,10 +9,11 @@ from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from campusid import nav
@@ -28,6 +29,7 @@ from campusid.security import csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.servicedesk.hours import hotline_status
+from campusid.types import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ class Viewer:
     must_change_password: bool
     # messaging: unread notices for the 消息 badge, counted once per request
     unread_notices: int = 0
+
+
+# An object's id in a URL or a form: a positive database integer, else a 400 before any query.
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+FormIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Form()]
 
 
 class LoginRequired(Exception):  # noqa: N818 - flow control, not an error

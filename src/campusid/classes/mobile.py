@@ -17,6 +17,7 @@ from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
+    Id,
     NotFound,
     Svc,
     redirect,
@@ -26,7 +27,7 @@ from campusid.web import (
 router = APIRouter()
 
 
-def _class(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
+def _class(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     school_class = classes.visible_class(db, principal=principal, class_id=class_id)
     if school_class is None:
         raise NotFound
@@ -34,7 +35,7 @@ def _class(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
 
 
 def _member(
-    db: DbSession, principal: Principal, class_id: int, student_id: int
+    db: DbSession, principal: Principal, class_id: Id, student_id: Id
 ) -> tuple[SchoolClass, ClassStudent]:
     school_class = _class(db, principal, class_id)
     member = classes.member_of(db, school_class=school_class, student_id=student_id)
@@ -48,7 +49,7 @@ def _may_act(
     services: Svc,
     principal: Principal,
     school_class: SchoolClass,
-    student_id: int,
+    student_id: Id,
 ) -> bool:
     """Whether this person may reset or remove the student from this class (one rule:
     classes.service.authority_over_student)."""
@@ -90,7 +91,7 @@ def class_list(
 
 @router.get("/m/classes/{class_id}")
 def class_messages(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """A class, on its 消息 tab: what I wrote to its students, and join requests waiting."""
     school_class = _class(db, principal, class_id)
@@ -111,7 +112,7 @@ def class_messages(
 
 @router.get("/m/classes/{class_id}/members")
 def class_members(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """The 成员 tab: teachers, students, parents."""
     school_class = _class(db, principal, class_id)
@@ -131,7 +132,7 @@ def class_members(
 
 @router.get("/m/classes/{class_id}/invite")
 def invite(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """邀请成员: the class code and a join link to share."""
     school_class = _class(db, principal, class_id)
@@ -149,8 +150,8 @@ def student_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """个人信息: name and 学生 tag, 账号, 学校, 班级; 重置密码, 请出班级, 发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
@@ -173,8 +174,8 @@ def message_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
@@ -197,8 +198,8 @@ def confirm(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
     action: str,
 ) -> Response:
     """The second confirmation before 重置密码 or 请出班级."""
@@ -235,8 +236,8 @@ def reset_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """密码重置成功,新密码为: … with 知道了 and 复制密码 (this response only, never stored)."""
     school_class = db.get(SchoolClass, class_id)
@@ -267,8 +268,8 @@ def remove_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """请出班级."""
     school_class = db.get(SchoolClass, class_id)
@@ -294,8 +295,8 @@ def message_submit(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
     text: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Send the message to the student's notices."""

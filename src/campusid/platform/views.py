@@ -15,6 +15,7 @@ from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
+    Id,
     PermissionDenied,
     Svc,
     redirect,
@@ -118,7 +119,7 @@ def remove(
     services: Svc,
     principal: AgentManager,
     client: Client,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """Remove an agent."""
     try:
