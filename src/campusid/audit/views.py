@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from campusid.audit import labels, trail
@@ -95,24 +96,34 @@ def audit_page(
     )
 
 
-@router.post("/audit")
-def audit_search(
-    request: Request,
-    db: DbSession,
-    principal: CurrentPrincipal,
-    person: Text = "",
+def _posted_filter(
+    who: Text = "",
     action: Text = "",
     route: Text = "",
     outcome: Text = "",
     since: Text = "",
     until: Text = "",
+) -> tuple[AuditFilter, list[str]]:
+    return trail.parse_filter(
+        who=who, action=action, route=route, outcome=outcome, since=since, until=until
+    )
+
+
+PostedFilter = Annotated[tuple[AuditFilter, list[str]], Depends(_posted_filter)]
+
+
+@router.post("/audit")
+def audit_search(
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    posted: PostedFilter,
+    person: Text = "",
 ) -> Response:
     """The filter form: a person typed by identifier or name becomes ids (a POST, so no
     identifier ever goes in a URL), then the page is shown by a plain GET."""
     scope = _scope(principal)
-    wanted, problems = trail.parse_filter(
-        who=None, action=action, route=route, outcome=outcome, since=since, until=until
-    )
+    wanted, problems = posted
     if problems:
         return _page(request, db, scope, wanted, problems=problems, status_code=400)
     if person.strip():
@@ -126,14 +137,7 @@ def audit_search(
                 problems=["未找到此人,或其没有您可查看的记录"],
                 person_query=trail.masked_query(person),
             )
-        wanted = AuditFilter(
-            person_ids=tuple(ids),
-            action=wanted.action,
-            route=wanted.route,
-            outcome=wanted.outcome,
-            since=wanted.since,
-            until=wanted.until,
-        )
+        wanted = replace(wanted, person_ids=tuple(ids))
     params = wanted.query_params()
     return redirect("/audit" + (f"?{urlencode(params)}" if params else ""))
 
@@ -145,22 +149,15 @@ def audit_export(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    who: Text = "",
-    action: Text = "",
-    route: Text = "",
-    outcome: Text = "",
-    since: Text = "",
-    until: Text = "",
+    posted: PostedFilter,
 ) -> Response:
     """导出: the filtered events as an .xlsx (every cell plain text); the export is audited."""
     scope = _scope(principal)
-    wanted, problems = trail.parse_filter(
-        who=who, action=action, route=route, outcome=outcome, since=since, until=until
-    )
+    wanted, problems = posted
     if problems:
         return _page(request, db, scope, wanted, problems=problems, status_code=400)
     now = services.clock.now()
-    content, _count = trail.export_events(
+    content = trail.export_events(
         db, scope=scope, wanted=wanted, reader=principal.user, now=now, client=client
     )
     name = "audit-" + now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M") + ".xlsx"

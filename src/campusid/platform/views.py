@@ -50,6 +50,10 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "按客服和日期查看工单、核验和结果",
         Permission.SERVICEDESK_SUPERVISE,
     ),
+    # audit: the whole platform's trail
+    PlatformLink(
+        "审计日志", "/audit", "全平台的审计记录,可筛选和导出", Permission.PLATFORM_AUDIT_VIEW
+    ),
 ]
 
 
