@@ -20,7 +20,7 @@ from campusid.audit import service as audit
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
-from campusid.security import csrf
+from campusid.security import csrf, inputs
 from campusid.web import (
     LoginRequired,
     NotFound,
@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(
         title="campusid",
         version="0.1.0",
-        dependencies=[Depends(csrf.verify_csrf)],
+        dependencies=[Depends(csrf.verify_csrf), Depends(inputs.refuse_nul)],
         docs_url="/api/docs" if settings.is_development else None,
         redoc_url=None,
         openapi_url="/api/openapi.json",

@@ -24,3 +24,8 @@ def enum_by_value(enum_cls: type[Enum], length: int = 32) -> SAEnum:
 def json_default() -> dict[str, Any]:
     """A fresh empty JSON object."""
     return {}
+
+
+# The largest id a row can have (PostgreSQL's INTEGER). Ids that come from a URL or a form are
+# checked against it, so an absurd number is a clear 4xx rather than an overflow in the driver.
+MAX_ID = 2**31 - 1

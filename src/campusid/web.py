@@ -9,10 +9,11 @@ from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from campusid import nav
@@ -23,10 +24,12 @@ from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, pick_language, translations
+from campusid.messaging import service as messaging
 from campusid.security import csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.servicedesk.hours import hotline_status
+from campusid.types import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class Viewer:
     id: int
     real_name: str
     must_change_password: bool
+    # messaging: unread notices for the 消息 badge, counted once per request
+    unread_notices: int = 0
+
+
+# An object's id in a URL or a form: a positive database integer, else a 400 before any query.
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+FormIds = Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Form()]
 
 
 class LoginRequired(Exception):  # noqa: N818 - flow control, not an error
@@ -153,7 +164,14 @@ def optional_user(request: Request, db: DbSession) -> User | None:
     request.state.user = user
     # A plain copy for the page frame, readable even after the transaction has ended.
     request.state.viewer = (
-        Viewer(user.id, user.real_name, user.must_change_password) if user else None
+        Viewer(
+            user.id,
+            user.real_name,
+            user.must_change_password,
+            messaging.unread_count(db, user_id=user.id),
+        )
+        if user
+        else None
     )
     return user
 

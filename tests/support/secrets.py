@@ -41,11 +41,22 @@ class LogCapture(logging.Handler):
 CAPTURE = LogCapture()
 
 
+def _shows(secret: str, line: str) -> bool:
+    if secret not in line:
+        return False
+    if not secret.isdigit():
+        return True
+    # A code or number counts where it stands alone, not inside a longer run of letters and
+    # digits (a fuzzed id 99999999 or a request id is not the wrong code 999999 a test typed).
+    pattern = rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])"
+    return re.search(pattern, line) is not None
+
+
 def leaks() -> list[tuple[str, str]]:
     """Each (secret, log line) pair where a secret shows up."""
     found = []
     for line in CAPTURE.lines:
         for secret in SECRETS:
-            if secret in line:
+            if _shows(secret, line):
                 found.append((secret[:3] + "…", line[:300]))
     return found

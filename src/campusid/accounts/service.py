@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.identifiers import login_lookup_keys, mask_login
@@ -349,4 +349,13 @@ def active_school_ids(db: Session, *, user_id: int, role: SchoolRole) -> list[in
             )
             .order_by(SchoolMembership.id)
         )
+    )
+
+
+# audit: the trail of a school covers its current members' events recorded without a school.
+def current_member_ids(*, school_ids: Collection[int]) -> Select[int]:
+    """A subquery of the people who are active members of any of these schools, in any role."""
+    return select(SchoolMembership.user_id).where(
+        SchoolMembership.school_id.in_(list(school_ids)),
+        SchoolMembership.active.is_(True),
     )

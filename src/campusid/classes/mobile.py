@@ -13,12 +13,21 @@ from campusid.classes.models import ClassStudent
 from campusid.org.models import SchoolClass
 from campusid.resets import service as resets
 from campusid.security.permissions import Principal
-from campusid.web import Client, CurrentPrincipal, DbSession, NotFound, Svc, redirect, render
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    NotFound,
+    Svc,
+    redirect,
+    render,
+)
 
 router = APIRouter()
 
 
-def _class(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
+def _class(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     school_class = classes.visible_class(db, principal=principal, class_id=class_id)
     if school_class is None:
         raise NotFound
@@ -26,13 +35,32 @@ def _class(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
 
 
 def _member(
-    db: DbSession, principal: Principal, class_id: int, student_id: int
+    db: DbSession, principal: Principal, class_id: Id, student_id: Id
 ) -> tuple[SchoolClass, ClassStudent]:
     school_class = _class(db, principal, class_id)
     member = classes.member_of(db, school_class=school_class, student_id=student_id)
     if member is None:
         raise NotFound
     return school_class, member
+
+
+def _may_act(
+    db: DbSession,
+    services: Svc,
+    principal: Principal,
+    school_class: SchoolClass,
+    student_id: Id,
+) -> bool:
+    """Whether this person may reset or remove the student from this class (one rule:
+    classes.service.authority_over_student)."""
+    authority = classes.authority_over_student(
+        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
+    )
+    return (
+        authority is not None
+        and authority.school_class is not None
+        and authority.school_class.id == school_class.id
+    )
 
 
 def _refused(request: Request) -> Response:
@@ -63,7 +91,7 @@ def class_list(
 
 @router.get("/m/classes/{class_id}")
 def class_messages(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """A class, on its 消息 tab: what I wrote to its students, and join requests waiting."""
     school_class = _class(db, principal, class_id)
@@ -84,7 +112,7 @@ def class_messages(
 
 @router.get("/m/classes/{class_id}/members")
 def class_members(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """The 成员 tab: teachers, students, parents."""
     school_class = _class(db, principal, class_id)
@@ -104,7 +132,7 @@ def class_members(
 
 @router.get("/m/classes/{class_id}/invite")
 def invite(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """邀请成员: the class code and a join link to share."""
     school_class = _class(db, principal, class_id)
@@ -122,19 +150,12 @@ def student_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """个人信息: name and 学生 tag, 账号, 学校, 班级; 重置密码, 请出班级, 发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
-    authority = classes.authority_over_student(
-        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
-    )
-    may_act = (
-        authority is not None
-        and authority.school_class is not None
-        and authority.school_class.id == school_class.id
-    )
+    may_act = _may_act(db, services, principal, school_class, student_id)
     return render(
         request,
         "classes/m_student.html",
@@ -153,8 +174,8 @@ def message_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
@@ -177,14 +198,17 @@ def confirm(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
     action: str,
 ) -> Response:
     """The second confirmation before 重置密码 or 请出班级."""
     if action not in CONFIRMS:
         raise NotFound
     school_class, member = _member(db, principal, class_id, student_id)
+    # The confirmation is no back door: whoever may not act is refused here already.
+    if not _may_act(db, services, principal, school_class, student_id):
+        return _refused(request)
     question, button = CONFIRMS[action]
     detail = (
         resets.mode_hint(school_class.school) + ",对方下次登录时须修改密码。"
@@ -212,8 +236,8 @@ def reset_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """密码重置成功,新密码为: … with 知道了 and 复制密码 (this response only, never stored)."""
     school_class = db.get(SchoolClass, class_id)
@@ -244,8 +268,8 @@ def remove_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """请出班级."""
     school_class = db.get(SchoolClass, class_id)
@@ -271,8 +295,8 @@ def message_submit(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
     text: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Send the message to the student's notices."""

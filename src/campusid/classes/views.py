@@ -23,6 +23,9 @@ from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
+    FormId,
+    FormIds,
+    Id,
     NotFound,
     PermissionDenied,
     Svc,
@@ -33,7 +36,7 @@ from campusid.web import (
 router = APIRouter()
 router.include_router(mobile.router)
 
-StudentIds = Annotated[list[int] | None, Form()]
+StudentIds = FormIds
 FLASH = {
     "removed": "已将所选学生退出班级,他们已存放在本校区",
     "saved": "已保存",
@@ -53,7 +56,7 @@ def refused(request: Request) -> Response:
     )
 
 
-def visible(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
+def visible(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     """The class in the URL if this person may see it, else 'not found'."""
     school_class = classes.visible_class(db, principal=principal, class_id=class_id)
     if school_class is None:
@@ -61,7 +64,7 @@ def visible(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
     return school_class
 
 
-def managed(db: DbSession, principal: Principal, class_id: int) -> SchoolClass:
+def managed(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     """The class in the URL if this person manages it (班级管理)."""
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
@@ -86,7 +89,7 @@ def teaching(
 
 @router.get("/classes/{class_id}")
 def class_home(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """The class home: header, teachers, and 班级管理 for those who manage it."""
     school_class = visible(db, principal, class_id)
@@ -127,7 +130,7 @@ def _manage_page(
 
 
 @router.get("/classes/{class_id}/manage")
-def manage(db: DbSession, principal: CurrentPrincipal, class_id: int) -> Response:
+def manage(db: DbSession, principal: CurrentPrincipal, class_id: Id) -> Response:
     """班级管理 opens on 用户管理 → 班级成员."""
     managed(db, principal, class_id)
     return redirect(f"/classes/{class_id}/manage/students")
@@ -166,7 +169,7 @@ def students(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
+    class_id: Id,
     q: str = "",
 ) -> Response:
     """班级学生, searchable by student name."""
@@ -181,7 +184,7 @@ def reset_ticked(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
+    class_id: Id,
     student_ids: StudentIds = None,
 ) -> Response:
     """重置密码 for every ticked student: a printable list and an .xlsx, shown this once.
@@ -222,7 +225,7 @@ def reset_ticked(
     )
 
 
-def class_of_post(db: DbSession, class_id: int) -> SchoolClass | None:
+def class_of_post(db: DbSession, class_id: Id) -> SchoolClass | None:
     """The class of a POST; None (an audited refusal follows) only when it does not exist."""
     return db.get(SchoolClass, class_id)
 
@@ -234,7 +237,7 @@ def remove_ticked(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
+    class_id: Id,
     student_ids: StudentIds = None,
 ) -> Response:
     """退出班级: the ticked students leave the class and are parked at the campus."""
@@ -265,8 +268,8 @@ def edit_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
 ) -> Response:
     """编辑: the student's name, gender and 状态 in the class."""
     school_class = managed(db, principal, class_id)
@@ -291,8 +294,8 @@ def edit_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: int,
+    class_id: Id,
+    student_id: Id,
     student_number: Annotated[str | None, Form(max_length=64)] = None,
     class_role: Annotated[str | None, Form(max_length=32)] = None,
     cadre_position: Annotated[str | None, Form(max_length=32)] = None,
@@ -331,7 +334,7 @@ def edit_submit(
 
 @router.get("/classes/{class_id}/manage/students/add")
 def add_page(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """添加学生: a new account, or a student parked at the campus."""
     school_class = managed(db, principal, class_id)
@@ -372,7 +375,7 @@ def add_submit(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
+    class_id: Id,
     real_name: Annotated[str, Form(max_length=64)] = "",
     gender: Annotated[str, Form(max_length=16)] = "",
     student_number: Annotated[str, Form(max_length=64)] = "",
@@ -414,8 +417,8 @@ def add_parked(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    student_id: Annotated[int, Form()],
+    class_id: Id,
+    student_id: FormId,
 ) -> Response:
     """Bring a student parked at the campus into the class."""
     school_class = class_of_post(db, class_id)
@@ -439,7 +442,7 @@ def add_parked(
 
 @router.get("/classes/{class_id}/manage/teachers")
 def teachers(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """班级教师."""
     school_class = managed(db, principal, class_id)
@@ -456,7 +459,7 @@ def teachers(
 
 @router.get("/classes/{class_id}/manage/requests")
 def requests_page(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """成员审核: pending join requests."""
     school_class = managed(db, principal, class_id)
@@ -489,8 +492,8 @@ def decide_request(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    request_id: int,
+    class_id: Id,
+    request_id: Id,
     decision: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     """通过 or 拒绝 a join request."""
@@ -521,7 +524,7 @@ def search_page(
     db: DbSession,
     services: Svc,
     principal: CurrentPrincipal,
-    class_id: int,
+    class_id: Id,
     code: str = "",
 ) -> Response:
     """全网搜索班级 by class code."""
@@ -543,7 +546,7 @@ def search_page(
 
 @router.get("/classes/{class_id}/manage/positions")
 def positions_page(
-    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: int
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, class_id: Id
 ) -> Response:
     """班干部职位: the positions the class defines."""
     school_class = managed(db, principal, class_id)
@@ -576,7 +579,7 @@ def add_position(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
+    class_id: Id,
     name: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Add a 班干部职位."""
@@ -606,8 +609,8 @@ def delete_position(
     services: Svc,
     principal: CurrentPrincipal,
     client: Client,
-    class_id: int,
-    position_id: int,
+    class_id: Id,
+    position_id: Id,
 ) -> Response:
     """Delete a 班干部职位."""
     school_class = class_of_post(db, class_id)

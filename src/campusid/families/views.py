@@ -17,6 +17,7 @@ from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
+    Id,
     NotFound,
     OptionalUser,
     PermissionDenied,
@@ -32,7 +33,7 @@ RELATIONS = list(Relation)
 
 
 def _linked_child(
-    child_id: int,
+    child_id: Id,
     db: DbSession,
     principal: Principal = require(Permission.CHILD_LINK),
 ) -> ParentLink:
@@ -335,7 +336,7 @@ def school_links(
 
 @router.post("/school/links/{link_id}/remove")
 def school_link_remove(
-    link_id: int,
+    link_id: Id,
     db: DbSession,
     services: Svc,
     client: Client,

@@ -17,6 +17,30 @@ if TYPE_CHECKING:
     from campusid.context import Services
 
 
+# What each kind of notice is about, shown as a tag in the inbox (消息).
+NOTICE_KINDS: dict[str, str] = {
+    "password_changed": "密码变更",
+    "child_password_reset": "孩子密码",
+    "child_password_recovered": "孩子密码",
+    "child_linked": "孩子关联",
+    "child_unlinked": "孩子关联",
+    "join_request": "入班申请",
+    "join_request_decided": "入班审核",
+    "class_message": "老师消息",
+    "class_removed": "班级变动",
+    "recovery_request": "找回密码",
+    "recovery_request_decided": "找回密码",
+    "phone_changed": "账号绑定",
+    "email_changed": "账号绑定",
+    "agent_role": "客服身份",
+}
+
+
+def kind_label(kind: str) -> str:
+    """The tag of a notice kind (通知 for a kind not listed)."""
+    return NOTICE_KINDS.get(kind, "通知")
+
+
 def notify(
     db: Session,
     *,

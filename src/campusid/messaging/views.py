@@ -19,7 +19,8 @@ def notices(request: Request, db: DbSession, principal: CurrentPrincipal) -> Res
         "messaging/notices.html",
         {
             "notices": service.inbox(db, user_id=principal.user.id),
-            "unread": service.unread_count(db, user_id=principal.user.id),
+            "unread": request.state.viewer.unread_notices,
+            "kind_label": service.kind_label,
         },
     )
 

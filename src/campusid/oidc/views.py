@@ -29,6 +29,7 @@ from campusid.web import (
     Client,
     CurrentUser,
     DbSession,
+    Id,
     NotFound,
     OptionalUser,
     PasswordChangeRequired,
@@ -247,7 +248,9 @@ def token(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     return provider.create_token_response(oreq)
 
 
-@router.api_route("/oauth/userinfo", methods=["GET", "POST"])
+# One route per method, so each has its own operation id in the OpenAPI schema.
+@router.get("/oauth/userinfo", operation_id="userinfo_get")
+@router.post("/oauth/userinfo", operation_id="userinfo_post")
 def userinfo(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     """The claims of the bearer token's scopes."""
     return provider.create_endpoint_response("userinfo", oreq)
@@ -285,7 +288,8 @@ def _logged_out(request: Request, response: Response | None = None) -> Response:
     return response
 
 
-@router.api_route("/oauth/logout", methods=["GET", "POST"])
+@router.get("/oauth/logout", operation_id="end_session_get")
+@router.post("/oauth/logout", operation_id="end_session_post")
 def end_session(
     request: Request,
     provider: ProviderDep,
@@ -323,7 +327,7 @@ def end_session_confirmed(request: Request, provider: ProviderDep, user: Optiona
 # -- client registry (平台管理 · 应用接入) -------------------------------------------------
 
 
-def _client_or_404(db: DbSession, client_pk: int) -> OAuthClient:
+def _client_or_404(db: DbSession, client_pk: Id) -> OAuthClient:
     row = oidc.get_client(db, client_pk)
     if row is None:
         raise NotFound
@@ -429,9 +433,7 @@ def create_client(
 
 
 @router.get("/platform/clients/{client_pk}")
-def client_page(
-    request: Request, db: DbSession, principal: ClientAdmin, client_pk: int
-) -> Response:
+def client_page(request: Request, db: DbSession, principal: ClientAdmin, client_pk: Id) -> Response:
     """One application: edit it, reset its secret, disable it."""
     row = _client_or_404(db, client_pk)
     return _form_page(request, _form_of(row), row=row)
@@ -444,7 +446,7 @@ def update_client(
     services: Svc,
     principal: ClientAdmin,
     client: Client,
-    client_pk: int,
+    client_pk: Id,
     name: NameField = "",
     redirect_uris: UrisField = "",
     post_logout_redirect_uris: UrisField = "",
@@ -477,7 +479,7 @@ def reset_client_secret(
     services: Svc,
     principal: ClientAdmin,
     client: Client,
-    client_pk: int,
+    client_pk: Id,
 ) -> Response:
     """重置密钥: a new secret, shown once; the old one stops working at once."""
     row = _client_or_404(db, client_pk)
@@ -496,7 +498,7 @@ def set_client_enabled(
     services: Svc,
     principal: ClientAdmin,
     client: Client,
-    client_pk: int,
+    client_pk: Id,
     enabled: ShortField = "",
 ) -> Response:
     """停用 (its tokens are revoked) or 启用 an application."""

@@ -15,6 +15,7 @@ from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
+    Id,
     PermissionDenied,
     Svc,
     redirect,
@@ -48,6 +49,10 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "/servicedesk/supervision",
         "按客服和日期查看工单、核验和结果",
         Permission.SERVICEDESK_SUPERVISE,
+    ),
+    # audit: the whole platform's trail
+    PlatformLink(
+        "审计日志", "/audit", "全平台的审计记录,可筛选和导出", Permission.PLATFORM_AUDIT_VIEW
     ),
 ]
 
@@ -118,7 +123,7 @@ def remove(
     services: Svc,
     principal: AgentManager,
     client: Client,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """Remove an agent."""
     try:

@@ -17,6 +17,7 @@ from campusid.security.policy import RULE_TEXT
 from campusid.web import (
     Client,
     DbSession,
+    Id,
     NotFound,
     PermissionDenied,
     Svc,
@@ -335,7 +336,7 @@ def approvals_page(
 
 @router.post("/recovery/approvals/{request_id}/{decision}")
 def decide(
-    request_id: int,
+    request_id: Id,
     decision: str,
     db: DbSession,
     services: Svc,

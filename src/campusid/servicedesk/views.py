@@ -13,7 +13,17 @@ from campusid.security.permissions import Permission, Principal
 from campusid.servicedesk import service
 from campusid.servicedesk.models import CallerRelation, Fact, Ticket, TicketOutcome
 from campusid.servicedesk.service import Refused
-from campusid.web import Client, DbSession, NotFound, Svc, redirect, render, require
+from campusid.web import (
+    Client,
+    DbSession,
+    FormId,
+    Id,
+    NotFound,
+    Svc,
+    redirect,
+    render,
+    require,
+)
 
 router = APIRouter()
 
@@ -102,7 +112,7 @@ def open_ticket(
     services: Svc,
     principal: Agent,
     client: Client,
-    user_id: Annotated[int, Form()],
+    user_id: FormId,
     relation: Annotated[CallerRelation, Form()],
 ) -> Response:
     """Open an account found by the search: a ticket."""
@@ -120,7 +130,7 @@ def open_ticket(
     return redirect(f"/servicedesk/tickets/{ticket.id}")
 
 
-def _ticket_of(db: DbSession, principal: Principal, ticket_id: int) -> Ticket:
+def _ticket_of(db: DbSession, principal: Principal, ticket_id: Id) -> Ticket:
     ticket = service.ticket_for_agent(db, ticket_id=ticket_id, agent=principal.user)
     if ticket is None:
         raise NotFound
@@ -151,7 +161,7 @@ def _ticket_page(
 
 @router.get("/servicedesk/tickets/{ticket_id}")
 def ticket_page(
-    request: Request, db: DbSession, services: Svc, principal: Agent, ticket_id: int
+    request: Request, db: DbSession, services: Svc, principal: Agent, ticket_id: Id
 ) -> Response:
     """工单: the account (masked), the checklist, and the reset."""
     return _ticket_page(request, db, services, _ticket_of(db, principal, ticket_id))
@@ -182,7 +192,7 @@ def check(
     services: Svc,
     principal: ResettingAgent,
     client: Client,
-    ticket_id: int,
+    ticket_id: Id,
     fact: Annotated[Fact, Form()],
     answer: Annotated[str, Form(max_length=64)] = "",
     class_name: Annotated[str, Form(max_length=64)] = "",
@@ -213,7 +223,7 @@ def send_code(
     services: Svc,
     principal: ResettingAgent,
     client: Client,
-    ticket_id: int,
+    ticket_id: Id,
 ) -> Response:
     """Send a code to the bound phone, for the caller to read back."""
     ticket = _ticket_of(db, principal, ticket_id)
@@ -236,7 +246,7 @@ def check_code(
     services: Svc,
     principal: ResettingAgent,
     client: Client,
-    ticket_id: int,
+    ticket_id: Id,
     code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     """Check the code the caller reads back."""
@@ -258,7 +268,7 @@ def reset(
     services: Svc,
     principal: ResettingAgent,
     client: Client,
-    ticket_id: int,
+    ticket_id: Id,
 ) -> Response:
     """重置密码: a random temporary password, by SMS or shown once; the ticket closes."""
     ticket = _ticket_of(db, principal, ticket_id)
@@ -284,7 +294,7 @@ def close(
     services: Svc,
     principal: Agent,
     client: Client,
-    ticket_id: int,
+    ticket_id: Id,
     note: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """结束工单 without a reset."""
@@ -331,7 +341,7 @@ def supervision(
 
 @router.get("/servicedesk/supervision/tickets/{ticket_id}")
 def supervised_ticket(
-    request: Request, db: DbSession, services: Svc, principal: Supervisor, ticket_id: int
+    request: Request, db: DbSession, services: Svc, principal: Supervisor, ticket_id: Id
 ) -> Response:
     """One ticket for the supervisor: what the agent looked at and did."""
     ticket = service.ticket_for_supervisor(db, ticket_id=ticket_id)

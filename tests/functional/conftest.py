@@ -1,4 +1,4 @@
-"""Fixtures for the class pages."""
+"""Fixtures shared by the functional tests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,412 @@
+"""审计日志: who may read which audit events, the filters, the pages and the export.
+
+Scope (default deny):
+- a platform administrator reads every event;
+- a school administrator reads the events of the schools they administer: events recorded with
+  one of those schools (`school_id`), and events recorded without a school (sign-ins, own
+  password and phone changes, refused requests) whose target is a *current* member of one of
+  those schools. An event recorded for another school stays with that school, even when its
+  target is also a member here; a former member's school-less events leave with them;
+- nobody else reads the trail (their own sign-ins and changes are on 账号安全).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from campusid.accounts import service as accounts
+from campusid.accounts.identifiers import mask_login
+from campusid.accounts.models import User
+from campusid.audit import labels
+from campusid.audit.models import AuditEvent
+from campusid.audit.service import ClientInfo, record
+from campusid.clock import SHANGHAI
+from campusid.security.permissions import Permission, Principal, Role
+
+PAGE_SIZE = 50
+EXPORT_LIMIT = 10_000
+MAX_PERSONS = 50
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class AuditDenied(Exception):  # noqa: N818 - the view turns it into PermissionDenied
+    """This person may not read the audit trail."""
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Which events a reader may see."""
+
+    all_schools: bool
+    school_ids: frozenset[int] = frozenset()
+
+    @property
+    def actor_role(self) -> str:
+        """The role the reader acts in, for the export's own audit event."""
+        return Role.PLATFORM_ADMIN.value if self.all_schools else Role.SCHOOL_ADMIN.value
+
+    @property
+    def school_id(self) -> int | None:
+        """The one school a school administrator reads, if just one."""
+        if not self.all_schools and len(self.school_ids) == 1:
+            return next(iter(self.school_ids))
+        return None
+
+
+def scope_for(principal: Principal) -> AuditScope:
+    """The reader's scope; raises AuditDenied for anyone without the audit permission."""
+    if principal.has(Permission.PLATFORM_AUDIT_VIEW):
+        return AuditScope(all_schools=True)
+    if principal.has(Permission.SCHOOL_AUDIT_VIEW) and principal.admin_school_ids:
+        return AuditScope(all_schools=False, school_ids=frozenset(principal.admin_school_ids))
+    raise AuditDenied
+
+
+def _visible(scope: AuditScope) -> ColumnElement[bool]:
+    if scope.all_schools:
+        return true()
+    if not scope.school_ids:
+        return false()
+    members = accounts.current_member_ids(school_ids=scope.school_ids)
+    return or_(
+        AuditEvent.school_id.in_(scope.school_ids),
+        and_(AuditEvent.school_id.is_(None), AuditEvent.target_user_id.in_(members)),
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the reader asked for; every field optional."""
+
+    person_ids: tuple[int, ...] = ()
+    action: str = ""
+    route: str = ""
+    outcome: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def query_params(self) -> dict[str, str]:
+        """The filter as URL parameters (person ids only: identifiers never go in URLs)."""
+        params = {
+            "who": ",".join(str(i) for i in self.person_ids),
+            "action": self.action,
+            "route": self.route,
+            "outcome": self.outcome,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
+        return {k: v for k, v in params.items() if v}
+
+    def describe(self) -> dict[str, Any]:
+        """What the filter held, for the export's audit event (no identifier, no name)."""
+        return {"filter": self.query_params()}
+
+
+MAX_ID = 2**31 - 1
+
+
+def parse_filter(
+    *,
+    who: str | None,
+    action: str | None,
+    route: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+) -> tuple[AuditFilter, list[str]]:
+    """Read a filter from form or URL values; returns it and what was wrong (in Chinese)."""
+    problems: list[str] = []
+    person_ids: list[int] = []
+    for part in (who or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 0 < int(part) <= MAX_ID or len(person_ids) >= MAX_PERSONS:
+            problems.append("人员参数不正确")
+            person_ids = []
+            break
+        person_ids.append(int(part))
+    action = (action or "").strip()
+    if action and action not in labels.ACTION_LABELS:
+        problems.append("没有这种操作")
+        action = ""
+    route = (route or "").strip()
+    if route and route not in labels.ROUTE_LABELS:
+        problems.append("没有这种途径")
+        route = ""
+    outcome = (outcome or "").strip()
+    if outcome and outcome not in labels.OUTCOME_LABELS:
+        problems.append("没有这种结果")
+        outcome = ""
+    days: list[date | None] = []
+    for value in (since, until):
+        value = (value or "").strip()
+        try:
+            days.append(date.fromisoformat(value) if value else None)
+        except ValueError:
+            problems.append("日期格式不正确,请按 年-月-日 填写")
+            days.append(None)
+    start, end = days
+    if start and end and start > end:
+        problems.append("开始日期不能晚于结束日期")
+        start = end = None
+    return (
+        AuditFilter(
+            person_ids=tuple(person_ids),
+            action=action,
+            route=route,
+            outcome=outcome,
+            since=start,
+            until=end,
+        ),
+        problems,
+    )
+
+
+def _local_midnight(day: date) -> datetime:
+    """The UTC instant a Shanghai day starts (events are stored in UTC)."""
+    return datetime.combine(day, time.min, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _conditions(scope: AuditScope, wanted: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions = [_visible(scope)]
+    if wanted.person_ids:
+        conditions.append(
+            or_(
+                AuditEvent.actor_id.in_(wanted.person_ids),
+                AuditEvent.target_user_id.in_(wanted.person_ids),
+            )
+        )
+    if wanted.action:
+        conditions.append(AuditEvent.action == wanted.action)
+    if wanted.route:
+        conditions.append(AuditEvent.route == wanted.route)
+    if wanted.outcome:
+        conditions.append(AuditEvent.outcome == wanted.outcome)
+    if wanted.since:
+        conditions.append(AuditEvent.occurred_at >= _local_midnight(wanted.since))
+    if wanted.until:
+        conditions.append(AuditEvent.occurred_at < _local_midnight(wanted.until + timedelta(1)))
+    return conditions
+
+
+def find_persons(db: Session, *, scope: AuditScope, query: str) -> list[int]:
+    """People the reader may filter by: matched by any identifier or exact name.
+
+    Only people who appear in an event the reader may see are returned, so the search tells a
+    school administrator nothing about accounts outside their trail.
+    """
+    text = query.strip()[:64]
+    if not text:
+        return []
+    candidates: set[int] = set()
+    user = accounts.find_by_login(db, text)
+    if user is not None:
+        candidates.add(user.id)
+    candidates.update(db.scalars(select(User.id).where(User.real_name == text).limit(MAX_PERSONS)))
+    if not candidates:
+        return []
+    ids = sorted(candidates)
+    seen = select(AuditEvent.id).where(
+        _visible(scope),
+        or_(AuditEvent.actor_id == User.id, AuditEvent.target_user_id == User.id),
+    )
+    return list(
+        db.scalars(select(User.id).where(User.id.in_(ids), seen.exists()).order_by(User.id))
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person as a row of the trail shows them."""
+
+    id: int
+    real_name: str
+    username: str
+
+
+@dataclass
+class EventRow:
+    """One event, ready for the page or the export: labels in Chinese, detail made safe."""
+
+    event: AuditEvent
+    actor: Person | None
+    target: Person | None
+    action_label: str
+    route_label: str
+    outcome_label: str
+    role_label: str
+    detail: list[tuple[str, str]]
+
+
+@dataclass
+class TrailPage:
+    """One page of events."""
+
+    rows: list[EventRow]
+    total: int
+    page: int
+    pages: int
+    persons: list[Person] = field(default_factory=list)
+
+
+def _persons(db: Session, ids: set[int]) -> dict[int, Person]:
+    if not ids:
+        return {}
+    return {
+        uid: Person(uid, name, username)
+        for uid, name, username in db.execute(
+            select(User.id, User.real_name, User.username).where(User.id.in_(ids))
+        )
+    }
+
+
+def _rows(db: Session, events: list[AuditEvent]) -> list[EventRow]:
+    ids = {e.actor_id for e in events if e.actor_id} | {
+        e.target_user_id for e in events if e.target_user_id
+    }
+    people = _persons(db, ids)
+    return [
+        EventRow(
+            event=e,
+            actor=people.get(e.actor_id) if e.actor_id else None,
+            target=people.get(e.target_user_id) if e.target_user_id else None,
+            action_label=labels.action_label(e.action),
+            route_label=labels.route_label(e.route),
+            outcome_label=labels.outcome_label(e.outcome),
+            role_label=labels.role_label(e.actor_role),
+            detail=labels.safe_detail(e.detail),
+        )
+        for e in events
+    ]
+
+
+def page_of_events(
+    db: Session, *, scope: AuditScope, wanted: AuditFilter, page: int = 1
+) -> TrailPage:
+    """The events the reader may see that match the filter, newest first, one page."""
+    conditions = _conditions(scope, wanted)
+    total = db.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    events = list(
+        db.scalars(
+            select(AuditEvent)
+            .where(*conditions)
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+    persons = list(_persons(db, set(wanted.person_ids)).values())
+    return TrailPage(_rows(db, events), total, page, pages, persons)
+
+
+# --------------------------------------------------------------------------- the .xlsx export
+
+# A spreadsheet runs a cell that starts with one of these as a formula (=, +, -, @) or may
+# treat it so after a tab or carriage return; a leading apostrophe keeps it plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+EXPORT_COLUMNS = [
+    "时间",
+    "操作人",
+    "操作人账号",
+    "操作人角色",
+    "操作",
+    "操作代码",
+    "对象",
+    "对象账号",
+    "学校编号",
+    "途径",
+    "结果",
+    "来源地址",
+    "浏览器",
+    "详情",
+]
+
+
+def safe_cell(value: object) -> str:
+    """A cell's text that no spreadsheet runs as a formula, without characters XML refuses."""
+    text = "" if value is None else str(value)
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _export_line(row: EventRow) -> list[str]:
+    e = row.event
+    return [
+        e.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+        row.actor.real_name if row.actor else "",
+        row.actor.username if row.actor else "",
+        row.role_label,
+        row.action_label,
+        e.action,
+        row.target.real_name if row.target else "",
+        row.target.username if row.target else "",
+        str(e.school_id or ""),
+        row.route_label,
+        row.outcome_label,
+        e.client_address or "",
+        e.user_agent or "",
+        "; ".join(f"{key}={value}" for key, value in row.detail),
+    ]
+
+
+def export_events(
+    db: Session,
+    *,
+    scope: AuditScope,
+    wanted: AuditFilter,
+    reader: User,
+    now: datetime,
+    client: ClientInfo,
+) -> bytes:
+    """The filtered events as an .xlsx (at most EXPORT_LIMIT rows); the export is audited."""
+    events = list(
+        db.scalars(
+            select(AuditEvent)
+            .where(*_conditions(scope, wanted))
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(EXPORT_LIMIT)
+        )
+    )
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "审计日志"
+    sheet.append(EXPORT_COLUMNS)
+    for row in _rows(db, events):
+        sheet.append([safe_cell(value) for value in _export_line(row)])
+    for cells in sheet.iter_rows():
+        for cell in cells:
+            cell.data_type = "s"  # text, whatever it looks like
+    buffer = io.BytesIO()
+    book.save(buffer)
+    record(
+        db,
+        now=now,
+        action="audit_exported",
+        actor_id=reader.id,
+        actor_role=scope.actor_role,
+        target_user_id=None,
+        school_id=scope.school_id,
+        client=client,
+        detail={**wanted.describe(), "rows": len(events)},
+    )
+    return buffer.getvalue()
+
+
+def masked_query(query: str) -> str:
+    """What the reader typed to find a person, as the page may echo it."""
+    return mask_login(query.strip()[:64]) if query.strip() else ""

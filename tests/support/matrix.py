@@ -1,0 +1,419 @@
+"""The authorization matrix: what every role may reach on every route of the app.
+
+One row per (method, path) as the router declares it; each row says, for each role, one of
+  ALLOW  a 2xx, or a redirect to somewhere other than the login page;
+  LOGIN  a redirect to the login page (a signed-out visitor);
+  DENY   403 or 404 (refused, or nothing this person may know of);
+  BAD    400 (a protocol endpoint called without its parameters: it answers nobody);
+  BEARER 401 (an OAuth endpoint that takes a bearer token or client credentials, not a session).
+
+A route missing from MATRIX fails tests/functional/security/test_authorization_matrix.py:
+add its row here. Path parameters come from `TARGETS` names (see `build_targets`): ids of
+objects in 之江汇学校's 五年级1班 that some roles reach and others must not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from campusid.audit.service import ClientInfo
+from campusid.classes.models import CadrePosition, JoinRequest, JoinRequestStatus
+from campusid.context import Services
+from campusid.families.models import ParentLink
+from campusid.servicedesk import service as servicedesk
+from campusid.servicedesk.models import CallerRelation
+from tests.support.oidc import register
+
+ALLOW, LOGIN, DENY, BAD, BEARER = "allow", "login", "deny", "bad", "bearer"
+
+# Every role the matrix walks, and the demo account that plays it (None: signed out).
+ROLES: dict[str, str | None] = {
+    "anonymous": None,
+    "student": "lixiaoyao",
+    "parent": "p_lidaniang",
+    "subject_teacher": "zhaoshuxue",
+    "homeroom_teacher": "chenxiaokai",
+    "school_admin": "xx_admin",
+    "other_school_admin": "qt_admin",
+    "agent": "kefu01",
+    "platform_admin": "pt_admin",
+}
+SIGNED_IN = [role for role, login in ROLES.items() if login]
+
+
+@dataclass(frozen=True)
+class Row:
+    """What each role gets on one route, and how to call it."""
+
+    expect: Mapping[str, str]
+    params: Mapping[str, str] = field(default_factory=dict)  # path parameter -> literal value
+    query: str = ""  # appended to a GET
+    form: Mapping[str, Any] = field(default_factory=dict)  # fields a POST needs to pass parsing
+    probe: str = ""  # for a mounted app: the path to request
+
+
+def everyone(outcome: str = ALLOW) -> dict[str, str]:
+    """Every role, signed out included, gets the same."""
+    return dict.fromkeys(ROLES, outcome)
+
+
+def signed_in() -> dict[str, str]:
+    """Any signed-in person; the signed-out visitor is sent to sign in."""
+    return {**everyone(), "anonymous": LOGIN}
+
+
+def only(*roles: str, others: str = DENY) -> dict[str, str]:
+    """The listed roles; every other signed-in role gets `others`; signed out: sign in."""
+    unknown = set(roles) - set(ROLES)
+    assert not unknown, unknown
+    return {role: (ALLOW if role in roles else others) for role in SIGNED_IN} | {"anonymous": LOGIN}
+
+
+def but(base: Mapping[str, str], **changes: str) -> dict[str, str]:
+    """A copy of `base` with some roles changed."""
+    unknown = set(changes) - set(ROLES)
+    assert not unknown, unknown
+    return {**base, **changes}
+
+
+CLASS_VIEWERS = ("subject_teacher", "homeroom_teacher", "school_admin")
+CLASS_MANAGERS = ("homeroom_teacher", "school_admin")
+STAFF_NO_CLASSES = ("school_admin", "other_school_admin", "agent", "platform_admin")
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # ------------------------------------------------------------------ the app's frame
+    ("GET", "/api/openapi.json"): Row(everyone()),  # development only (tests run so)
+    ("GET", "/api/docs"): Row(everyone()),
+    ("GET", "/docs/oauth2-redirect"): Row(everyone()),
+    ("MOUNT", "/static"): Row(everyone(), probe="/static/app.css"),
+    ("GET", "/lang/{code}"): Row(everyone(), params={"code": "zh_CN"}),
+    ("GET", "/dev/outbox"): Row(everyone()),  # development and demo mode only
+    # ------------------------------------------------------------------ accounts
+    ("GET", "/login"): Row(everyone()),
+    ("POST", "/login"): Row(everyone()),
+    ("POST", "/logout"): Row(everyone()),
+    ("GET", "/password/change-required"): Row(signed_in()),
+    ("POST", "/password/change-required"): Row(signed_in()),
+    ("GET", "/account/password"): Row(signed_in()),
+    ("POST", "/account/password"): Row(signed_in()),
+    ("GET", "/"): Row(signed_in()),
+    # ------------------------------------------------------------------ classes (issue 4)
+    ("GET", "/teaching"): Row(signed_in()),
+    ("GET", "/m/classes"): Row(signed_in()),
+    ("GET", "/m/classes/{class_id}"): Row(only(*CLASS_VIEWERS)),
+    ("GET", "/m/classes/{class_id}/members"): Row(only(*CLASS_VIEWERS)),
+    ("GET", "/m/classes/{class_id}/invite"): Row(only(*CLASS_VIEWERS)),
+    ("GET", "/m/classes/{class_id}/students/{student_id}"): Row(only(*CLASS_VIEWERS)),
+    ("GET", "/m/classes/{class_id}/students/{student_id}/message"): Row(only(*CLASS_VIEWERS)),
+    ("POST", "/m/classes/{class_id}/students/{student_id}/message"): Row(
+        only(*CLASS_VIEWERS), form={"text": "你好"}
+    ),
+    ("GET", "/m/classes/{class_id}/students/{student_id}/{action}"): Row(
+        only(*CLASS_MANAGERS), params={"action": "reset"}
+    ),
+    ("POST", "/m/classes/{class_id}/students/{student_id}/reset"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/m/classes/{class_id}/students/{student_id}/remove"): Row(only(*CLASS_MANAGERS)),
+    ("GET", "/classes/{class_id}"): Row(only(*CLASS_VIEWERS)),
+    ("GET", "/classes/{class_id}/manage"): Row(only(*CLASS_MANAGERS)),
+    ("GET", "/classes/{class_id}/manage/students"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/manage/students/reset"): Row(
+        only(*CLASS_MANAGERS), form={"student_ids": "{student_id}"}
+    ),
+    ("POST", "/classes/{class_id}/manage/students/remove"): Row(
+        only(*CLASS_MANAGERS), form={"student_ids": "{student_id}"}
+    ),
+    ("GET", "/classes/{class_id}/manage/students/{student_id}/edit"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/manage/students/{student_id}/edit"): Row(
+        only(*CLASS_MANAGERS),
+        form={"real_name": "李逍遥", "gender": "male", "status": "normal"},
+    ),
+    ("GET", "/classes/{class_id}/manage/students/add"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/manage/students/add"): Row(
+        only(*CLASS_MANAGERS), form={"real_name": "新同学", "gender": "male"}
+    ),
+    ("POST", "/classes/{class_id}/manage/students/add-parked"): Row(
+        only(*CLASS_MANAGERS), form={"student_id": "{student_id}"}
+    ),
+    ("GET", "/classes/{class_id}/manage/teachers"): Row(only(*CLASS_MANAGERS)),
+    ("GET", "/classes/{class_id}/manage/requests"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/manage/requests/{request_id}"): Row(
+        only(*CLASS_MANAGERS), form={"decision": "refuse"}
+    ),
+    ("GET", "/classes/{class_id}/manage/search"): Row(only(*CLASS_MANAGERS)),
+    ("GET", "/classes/{class_id}/manage/positions"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/manage/positions"): Row(
+        only(*CLASS_MANAGERS), form={"name": "学习委员"}
+    ),
+    ("POST", "/classes/{class_id}/manage/positions/{position_id}/delete"): Row(
+        only(*CLASS_MANAGERS)
+    ),
+    ("GET", "/join"): Row(signed_in()),
+    ("POST", "/join"): Row(signed_in()),
+    # ------------------------------------------------------------------ families (issue 5)
+    ("GET", "/me"): Row(signed_in()),
+    # 我的孩子: anyone may be a parent (a teacher often is), except a student.
+    ("GET", "/me/children"): Row(but(signed_in(), student=DENY)),
+    ("GET", "/me/children/link"): Row(but(signed_in(), student=DENY)),
+    ("POST", "/me/children/link"): Row(signed_in()),
+    ("GET", "/me/children/{child_id}"): Row(only("parent")),
+    ("GET", "/me/children/{child_id}/avatar"): Row(only("parent")),
+    ("POST", "/me/children/{child_id}/avatar"): Row(only("parent")),
+    ("GET", "/me/children/{child_id}/password"): Row(only("parent")),
+    ("POST", "/me/children/{child_id}/password"): Row(
+        only("parent"), form={"new_password": "Child#2026x", "confirm_password": "Child#2026x"}
+    ),
+    ("POST", "/me/children/{child_id}/unlink"): Row(only("parent")),
+    ("GET", "/signup"): Row(everyone()),
+    ("POST", "/signup/code"): Row(everyone()),
+    ("POST", "/signup"): Row(everyone()),
+    ("GET", "/school/links"): Row(only("school_admin", "other_school_admin")),
+    ("POST", "/school/links/{link_id}/remove"): Row(only("school_admin")),
+    # ------------------------------------------------------------------ messaging
+    ("GET", "/notices"): Row(signed_in()),
+    ("POST", "/notices/read"): Row(signed_in()),
+    # ------------------------------------------------------------------ OpenID Connect (issue 11)
+    ("GET", "/.well-known/openid-configuration"): Row(everyone()),
+    ("GET", "/oauth/jwks"): Row(everyone()),
+    ("GET", "/oauth/authorize"): Row(everyone(BAD)),  # no client_id: an error page for all
+    ("GET", "/oauth/authorize/continue"): Row(everyone()),  # the interstitial hop
+    ("POST", "/oauth/authorize/consent"): Row(but(everyone(BAD), anonymous=LOGIN)),
+    ("POST", "/oauth/token"): Row(everyone(BAD)),  # no grant_type
+    ("GET", "/oauth/userinfo"): Row(everyone(BEARER)),
+    ("POST", "/oauth/userinfo"): Row(everyone(BEARER)),
+    ("POST", "/oauth/revoke"): Row(everyone(BEARER)),
+    ("GET", "/oauth/logout"): Row(everyone()),
+    ("POST", "/oauth/logout"): Row(everyone()),
+    ("POST", "/oauth/logout/confirm"): Row(everyone()),
+    ("GET", "/platform/clients"): Row(only("platform_admin")),
+    ("GET", "/platform/clients/new"): Row(only("platform_admin")),
+    ("POST", "/platform/clients"): Row(only("platform_admin")),
+    ("GET", "/platform/clients/{client_pk}"): Row(only("platform_admin")),
+    ("POST", "/platform/clients/{client_pk}"): Row(only("platform_admin")),
+    ("POST", "/platform/clients/{client_pk}/secret"): Row(only("platform_admin")),
+    ("POST", "/platform/clients/{client_pk}/enabled"): Row(only("platform_admin")),
+    # ------------------------------------------------------------------ platform
+    ("GET", "/platform"): Row(only("platform_admin")),
+    ("GET", "/platform/agents"): Row(only("platform_admin")),
+    ("POST", "/platform/agents"): Row(only("platform_admin"), form={"login": "zhaoshuxue"}),
+    ("POST", "/platform/agents/{user_id}/remove"): Row(only("platform_admin")),
+    # ------------------------------------------------------------------ 账号安全 (issue 6)
+    ("GET", "/account/security"): Row(signed_in()),
+    ("POST", "/account/security/{kind}/code"): Row(signed_in()),
+    ("POST", "/account/security/{kind}"): Row(signed_in()),
+    # ------------------------------------------------------------------ 找回密码 (issue 6)
+    ("GET", "/recovery"): Row(everyone()),
+    ("GET", "/recovery/captcha"): Row(everyone()),
+    ("GET", "/recovery/captcha-box"): Row(everyone()),
+    ("GET", "/recovery/schools"): Row(everyone()),
+    ("POST", "/recovery/code"): Row(everyone()),
+    ("POST", "/recovery/verify"): Row(everyone()),
+    ("POST", "/recovery/student"): Row(everyone()),
+    ("POST", "/recovery/teacher"): Row(everyone()),
+    ("POST", "/recovery/password"): Row(everyone()),
+    ("POST", "/recovery/restart"): Row(everyone()),
+    ("GET", "/recovery/approvals"): Row(only("homeroom_teacher")),
+    ("POST", "/recovery/approvals/{request_id}/{decision}"): Row(
+        only("homeroom_teacher"), params={"decision": "approve"}
+    ),
+    # ------------------------------------------------------------------ service hotline (issue 7)
+    ("GET", "/servicedesk"): Row(only("agent")),
+    ("POST", "/servicedesk/search"): Row(only("agent"), form={"identifier": "lixiaoyao"}),
+    ("POST", "/servicedesk/tickets"): Row(
+        only("agent"), form={"user_id": "{student_id}", "relation": "student"}
+    ),
+    ("GET", "/servicedesk/tickets/{ticket_id}"): Row(only("agent")),
+    ("POST", "/servicedesk/tickets/{ticket_id}/check"): Row(
+        only("agent"), form={"fact": "real_name", "answer": "李逍遥"}
+    ),
+    ("POST", "/servicedesk/tickets/{ticket_id}/code"): Row(only("agent")),
+    ("POST", "/servicedesk/tickets/{ticket_id}/code/check"): Row(
+        only("agent"), form={"code": "000000"}
+    ),
+    ("POST", "/servicedesk/tickets/{ticket_id}/reset"): Row(only("agent")),
+    ("POST", "/servicedesk/tickets/{ticket_id}/close"): Row(only("agent")),
+    ("GET", "/servicedesk/supervision"): Row(only("platform_admin")),
+    ("GET", "/servicedesk/supervision/tickets/{ticket_id}"): Row(only("platform_admin")),
+    # ------------------------------------------------------------------ 审计日志 (issue 8)
+    ("GET", "/audit"): Row(only("school_admin", "other_school_admin", "platform_admin")),
+    ("POST", "/audit"): Row(only("school_admin", "other_school_admin", "platform_admin")),
+    ("POST", "/audit/export"): Row(only("school_admin", "other_school_admin", "platform_admin")),
+}
+
+
+# ---------------------------------------------------------------------- school administration
+# (issue 3) Only the school's own administrators; another school's administrator is refused.
+# A POST is sent without its form: the administrator passes authorization and is then told the
+# form is incomplete (400); everyone else is refused before the form is read.
+SCHOOL_ADMIN_ONLY = only("school_admin")
+SCHOOL_ADMIN_POST = but(only("school_admin"), school_admin=BAD)
+
+# Rows whose administrator cell is DENY name objects that are not there for that page (a teaching
+# class page given an administrative class, an empty form naming nothing): the administrator
+# is told "not found"; the point of the row is that every other role is refused first.
+SCHOOL_ROWS: dict[tuple[str, str], Row] = {
+    ("GET", "/school/{school_id}/members/add"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/members/{user_id}"): Row(
+        SCHOOL_ADMIN_ONLY, params={"user_id": "{student_id}"}
+    ),
+    ("GET", "/school/{school_id}/teachers"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/teachers/add"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/teachers/batch"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/teachers/quick"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/classes/{class_id}/students"): Row(
+        but(SCHOOL_ADMIN_ONLY, school_admin=DENY)
+    ),
+    ("GET", "/school/{school_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school"): Row(but(only("school_admin", "other_school_admin"))),
+    ("GET", "/school/{school_id}"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/campuses/{campus_id}"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/stages/{stage_id}"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/grades/{grade_id}"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/classes/{class_id}"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/teaching"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/graduated"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/search"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/quick-create"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/campuses/{campus_id}/stages/new"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/stages/{stage_id}/grades/new"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/grades/{grade_id}/classes/new"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/campuses/{campus_id}/edit"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/stages/{stage_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/grades/{grade_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/classes/{class_id}/edit"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/teaching/new"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/roster"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/roster/template.xlsx"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/roster/errors/{token}"): Row(
+        but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"token": "no-such-file"}
+    ),
+    ("GET", "/school/{school_id}/roster/students.xlsx"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/roster/teachers.xlsx"): Row(SCHOOL_ADMIN_ONLY),
+    ("POST", "/school/{school_id}/members/add"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/members/{user_id}/move"): Row(
+        SCHOOL_ADMIN_POST, params={"user_id": "{student_id}"}
+    ),
+    ("POST", "/school/{school_id}/members/{user_id}/remove-from-class"): Row(
+        SCHOOL_ADMIN_ONLY, params={"user_id": "{student_id}"}
+    ),
+    ("POST", "/school/{school_id}/members/{user_id}/leave"): Row(
+        SCHOOL_ADMIN_ONLY, params={"user_id": "{student_id}"}
+    ),
+    ("POST", "/school/{school_id}/members/{user_id}/parents"): Row(
+        SCHOOL_ADMIN_POST, params={"user_id": "{student_id}"}
+    ),
+    ("POST", "/school/{school_id}/teachers/add"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/teachers/assign"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/teachers/{teacher_id}/unassign"): Row(
+        but(SCHOOL_ADMIN_ONLY, school_admin=DENY)
+    ),
+    ("POST", "/school/{school_id}/teachers/batch"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/teachers/quick"): Row(but(SCHOOL_ADMIN_ONLY, school_admin=DENY)),
+    ("POST", "/school/{school_id}/classes/{class_id}/students"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/classes/{class_id}/students/{user_id}/remove"): Row(
+        but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"user_id": "{student_id}"}
+    ),
+    ("POST", "/school/{school_id}/settings/default-password"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/settings"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/search"): Row(SCHOOL_ADMIN_ONLY),
+    ("POST", "/school/{school_id}/quick-create"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/campuses/{campus_id}/stages/new"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/stages/{stage_id}/grades/new"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/grades/{grade_id}/classes/new"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/campuses/{campus_id}/edit"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/campuses/{campus_id}/delete"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/stages/{stage_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("POST", "/school/{school_id}/stages/{stage_id}/delete"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/grades/{grade_id}/promote"): Row(SCHOOL_ADMIN_ONLY),
+    ("POST", "/school/{school_id}/grades/{grade_id}/graduate"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/grades/{grade_id}/leaders"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/grades/{grade_id}/leaders/{teacher_id}/remove"): Row(
+        SCHOOL_ADMIN_ONLY
+    ),
+    ("POST", "/school/{school_id}/grades/{grade_id}/delete"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/classes/{class_id}/edit"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/classes/{class_id}/delete"): Row(SCHOOL_ADMIN_POST),
+    ("POST", "/school/{school_id}/teaching/new"): Row(but(SCHOOL_ADMIN_ONLY, school_admin=DENY)),
+    ("POST", "/school/{school_id}/roster/import"): Row(SCHOOL_ADMIN_POST),
+}
+MATRIX.update(SCHOOL_ROWS)
+
+
+def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]:
+    """Path parameter name -> an id in 之江汇学校 (五年级1班, 李逍遥 and his mother)."""
+    now = services.clock.now()
+    school_class = world.class51
+    student = world["lixiaoyao"]
+    position = CadrePosition(class_id=school_class.id, name="班长")
+    request = JoinRequest(
+        class_id=school_class.id,
+        user_id=world["p_zhoujia"].id,
+        role="parent",
+        status=JoinRequestStatus.PENDING,
+        created_at=now,
+    )
+    student.avatar = b"\xff\xd8\xff\xd9"  # so the parent's 头像 page has one to show
+    db.add_all([position, request])
+    db.flush()
+    ticket = servicedesk.open_ticket(
+        db,
+        services=services,
+        agent=world["kefu01"],
+        client=ClientInfo(),
+        user_id=student.id,
+        relation=CallerRelation.STUDENT,
+    )
+    link_id = db.scalar(
+        select(ParentLink.id).where(
+            ParentLink.parent_id == world["p_lidaniang"].id, ParentLink.child_id == student.id
+        )
+    )
+    client_row, _secret = register(db, world["pt_admin"], now)
+    db.commit()
+    return {
+        "class_id": str(school_class.id),
+        "student_id": str(student.id),
+        "child_id": str(student.id),
+        "request_id": str(request.id),
+        "position_id": str(position.id),
+        "ticket_id": str(ticket.id),
+        "link_id": str(link_id),
+        "client_pk": str(client_row.id),
+        "user_id": str(world["kefu01"].id),
+        "kind": "phone",
+        "school_id": str(world.school.id),
+        "campus_id": str(school_class.campus_id),
+        "stage_id": str(school_class.grade.stage_id),
+        "grade_id": str(school_class.grade_id),
+        "teacher_id": str(world["zhaoshuxue"].id),
+        "token": "no-such-file",
+    }
+
+
+def fill(path: str, row: Row, targets: Mapping[str, str]) -> str:
+    """The path with its parameters filled in (row literals first, then the world's ids)."""
+    values = {**targets, **{k: v.format(**targets) for k, v in row.params.items()}}
+    try:
+        return path.format(**values)
+    except KeyError as missing:
+        raise AssertionError(
+            f"{path}: no value for path parameter {missing}; add it to build_targets() "
+            "or to the row's params in tests/support/matrix.py"
+        ) from None
+
+
+def form_for(row: Row, targets: Mapping[str, str]) -> dict[str, Any]:
+    """The row's form fields with `{name}` placeholders filled from the targets."""
+    return {
+        key: value.format(**targets) if isinstance(value, str) else value
+        for key, value in row.form.items()
+    }
+
+
+def missing_rows(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Routes the app serves that MATRIX does not list."""
+    return sorted(key for key in keys if key not in MATRIX)
