@@ -63,20 +63,19 @@ def assert_english(response, data: list[str], status: int = 200) -> None:  # typ
     assert not leftovers, f"untranslated text on {response.url}: {context}"
 
 
-def test_sign_in_page_is_english(client, db, services):
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/login", ["Sign in", "Forgot password"]),  # 统一认证登录
+        ("/recovery", ["Recover password", "Choose a recovery method"]),  # 找回密码
+    ],
+)
+def test_pages_before_sign_in_are_english(client, db, services, path, words):
     english(client)
-    page = client.get("/login")
+    page = client.get(path)
     assert_english(page, user_data(db, services))
-    assert "Sign in" in page.text
-    assert "Forgot password" in page.text
-
-
-def test_password_recovery_page_is_english(client, db, services):
-    english(client)
-    page = client.get("/recovery")
-    assert_english(page, user_data(db, services))
-    assert "Recover password" in page.text
-    assert "Choose a recovery method" in page.text
+    for word in words:
+        assert word in page.text
 
 
 def test_my_space_and_class_members_are_english(client, db, services, world):
