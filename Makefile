@@ -44,8 +44,9 @@ test-pg: install
 
 ## Refresh the translation template and the English catalog after changing texts.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -o src/campusid/locale/messages.pot .
-	$(BIN)/pybabel update -i src/campusid/locale/messages.pot -d src/campusid/locale -l en
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -o src/campusid/locale/messages.pot .
+	$(BIN)/pybabel update -i src/campusid/locale/messages.pot -d src/campusid/locale -l en \
+		--no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from campusid.audit import service as audit
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
+from campusid.i18n import N_
 from campusid.security import csrf, inputs
 from campusid.web import (
     LoginRequired,
@@ -97,14 +98,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:
         if _is_api(request):
-            return _error(request, 401, "login_required", "请先登录")
+            return _error(request, 401, "login_required", N_("请先登录"))
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return redirect(login_url(target), 303)
 
     @app.exception_handler(PasswordChangeRequired)
     async def _must_change(request: Request, _exc: PasswordChangeRequired) -> Response:
         if _is_api(request):
-            return _error(request, 403, "password_change_required", "请先修改密码")
+            return _error(request, 403, "password_change_required", N_("请先修改密码"))
         return redirect("/password/change-required", 303)
 
     @app.exception_handler(PermissionDenied)
@@ -114,11 +115,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(csrf.CSRFError)
     async def _csrf(request: Request, _exc: csrf.CSRFError) -> Response:
-        return _error(request, 403, "csrf", "页面已过期或来源不明,请刷新页面后重试")
+        return _error(request, 403, "csrf", N_("页面已过期或来源不明,请刷新页面后重试"))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, _exc: NotFound) -> Response:
-        return _error(request, 404, "not_found", "页面不存在,或您无权查看")
+        return _error(request, 404, "not_found", N_("页面不存在,或您无权查看"))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -128,7 +129,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {
                     "error": {
                         "code": "invalid_input",
-                        "message": "提交的内容不完整或格式不正确",
+                        "message": N_("提交的内容不完整或格式不正确"),
                         "fields": fields,
                     }
                 },
@@ -139,14 +140,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             "error.html",
             {
                 "status": 400,
-                "message": "提交的内容不完整或格式不正确,请返回检查后重试",
+                "message": N_("提交的内容不完整或格式不正确,请返回检查后重试"),
             },
             status_code=400,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        messages = {404: "页面不存在", 405: "不支持此操作", 413: "上传的文件过大"}
+        messages = {404: N_("页面不存在"), 405: N_("不支持此操作"), 413: N_("上传的文件过大")}
         return _error(
             request, exc.status_code, "http_error", messages.get(exc.status_code, str(exc.detail))
         )
@@ -154,7 +155,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(request, 500, "internal_error", "系统繁忙,请稍后再试")
+        return _error(request, 500, "internal_error", N_("系统繁忙,请稍后再试"))
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # Refuse oversized bodies before anything parses them (the CSRF check reads forms).
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > settings.max_request_bytes:
-            return _error(request, 413, "too_large", "上传的文件过大")
+            return _error(request, 413, "too_large", N_("上传的文件过大"))
         return await call_next(request)
 
     @app.middleware("http")

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from campusid.i18n import N_
+
 
 class Settings(BaseSettings):
     """Every knob of the platform; see README.md for the list."""
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     login_address_window_seconds: int = 900
 
     hotline_number: str = "0571-87880806"
-    hotline_hours: str = "工作日 8:30-17:00"
+    hotline_hours: str = N_("工作日 8:30-17:00")
 
     # servicedesk (route 4, the hotline): service hours on the Chinese working-day calendar.
     servicedesk_opens_at: time = time(8, 30)

@@ -16,14 +16,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from campusid import nav
+from campusid import i18n, nav
 from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.accounts.models import User
 from campusid.audit.service import ClientInfo
 from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
-from campusid.i18n import LANGUAGES, pick_language, translations
+from campusid.i18n import LANGUAGES, N_, pick_language
 from campusid.messaging import service as messaging
 from campusid.security import csrf
 from campusid.security.permissions import Permission, Principal, principal_for
@@ -60,7 +60,7 @@ class PasswordChangeRequired(Exception):  # noqa: N818
 class PermissionDenied(Exception):  # noqa: N818
     """The person may not do this (a 403 page, audited by the caller where it matters)."""
 
-    def __init__(self, message: str = "您没有权限执行此操作") -> None:
+    def __init__(self, message: str = N_("您没有权限执行此操作")) -> None:
         super().__init__(message)
         self.message = message
 
@@ -94,10 +94,7 @@ def environment(language: str) -> Environment:
         mask_email=mask_email,
         localtime=_format_time,
     )
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(language),
-        newstyle=True,
-    )
+    i18n.install(env, language)
     env.globals["language"] = language
     # A function, not a context variable, so macros imported without context can use it.
     env.globals["current_csrf_token"] = _current_csrf_token.get

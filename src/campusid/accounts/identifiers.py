@@ -11,6 +11,8 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from campusid.i18n import N_
+
 __all__ = [
     "ID_CARD_PROVINCE_CODES",
     "InvalidIdentifier",
@@ -59,15 +61,15 @@ _REG_NATIONAL = re.compile(r"[GLJ][0-9]{17}[0-9X]")
 _REG_GENERIC = re.compile(r"[A-Z0-9]{10,20}")
 _WHITESPACE = re.compile(r"\s+")
 
-MSG_ID_FORMAT = "身份证号格式不正确"
-MSG_ID_CHECK = "身份证号校验位不正确"
-MSG_ID_BIRTH = "身份证号中的出生日期不正确"
-MSG_PHONE = "手机号格式不正确"
-MSG_USERNAME_LENGTH = "用户名长度须为4-32位"
-MSG_USERNAME_CHARS = "用户名只能包含小写英文字母、数字和下划线"
-MSG_USERNAME_START = "用户名须以英文字母开头"
-MSG_EMAIL = "邮箱格式不正确"
-MSG_REGISTRATION = "学籍号格式不正确"
+MSG_ID_FORMAT = N_("身份证号格式不正确")
+MSG_ID_CHECK = N_("身份证号校验位不正确")
+MSG_ID_BIRTH = N_("身份证号中的出生日期不正确")
+MSG_PHONE = N_("手机号格式不正确")
+MSG_USERNAME_LENGTH = N_("用户名长度须为4-32位")
+MSG_USERNAME_CHARS = N_("用户名只能包含小写英文字母、数字和下划线")
+MSG_USERNAME_START = N_("用户名须以英文字母开头")
+MSG_EMAIL = N_("邮箱格式不正确")
+MSG_REGISTRATION = N_("学籍号格式不正确")
 
 
 class InvalidIdentifier(ValueError):  # noqa: N818 - name fixed by the API

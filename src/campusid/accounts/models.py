@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
+from campusid.i18n import N_
 from campusid.security.crypto import EncryptedString
 from campusid.types import enum_by_value
 
@@ -22,7 +23,7 @@ class Gender(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"male": "男", "female": "女"}[self.value]
+        return {"male": N_("男"), "female": N_("女")}[self.value]
 
 
 class AccountStatus(StrEnum):
@@ -44,10 +45,10 @@ class SchoolRole(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "student": "学生",
-            "teacher": "教师",
-            "parent": "家长",
-            "school_admin": "学校管理员",
+            "student": N_("学生"),
+            "teacher": N_("教师"),
+            "parent": N_("家长"),
+            "school_admin": N_("学校管理员"),
         }[self.value]
 
 

@@ -16,12 +16,15 @@ from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential
 from campusid.security.policy import PasswordContext, check_password
 
-GENERIC_SIGN_IN_FAILURE = "账号或密码错误。连续多次输错后账号将被暂时锁定,可通过「忘记密码」找回。"
-TOO_MANY_FROM_ADDRESS = "当前网络登录尝试过于频繁,请稍后再试。"
+GENERIC_SIGN_IN_FAILURE = N_(
+    "账号或密码错误。连续多次输错后账号将被暂时锁定,可通过「忘记密码」找回。"
+)
+TOO_MANY_FROM_ADDRESS = N_("当前网络登录尝试过于频繁,请稍后再试。")
 
 
 class SignInError(StrEnum):
@@ -155,7 +158,7 @@ def password_problems(user: User, password: str, confirm: str | None = None) -> 
     """Every reason the new password is refused for this account, in Chinese; empty if fine."""
     problems = []
     if confirm is not None and password != confirm:
-        problems.append("两次输入的密码不一致")
+        problems.append(N_("两次输入的密码不一致"))
     problems.extend(v.message for v in check_password(password, context=password_context(user)))
     return problems
 
@@ -178,12 +181,12 @@ password_change_listeners: list[PasswordChangeListener] = []
 
 
 ROUTE_LABELS = {
-    Route.OWN: "本人修改",
-    Route.TEACHER: "班主任重置",
-    Route.PARENT: "家长修改",
-    Route.SELF_SERVICE: "找回密码",
-    Route.AGENT: "客服重置",
-    Route.ADMIN: "学校管理员重置",
+    Route.OWN: N_("本人修改"),
+    Route.TEACHER: N_("班主任重置"),
+    Route.PARENT: N_("家长修改"),
+    Route.SELF_SERVICE: N_("找回密码"),
+    Route.AGENT: N_("客服重置"),
+    Route.ADMIN: N_("学校管理员重置"),
 }
 
 
@@ -261,10 +264,10 @@ def change_own_password(
         password_hash_of(db, user),
         current_password,
     ):
-        return ["当前密码不正确"]
+        return [N_("当前密码不正确")]
     problems = password_problems(user, new_password, confirm)
     if current_password is not None and new_password == current_password:
-        problems.append("新密码不能与当前密码相同")
+        problems.append(N_("新密码不能与当前密码相同"))
     if problems:
         return problems
     set_password(

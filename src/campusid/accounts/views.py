@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from campusid.accounts import service
 from campusid.audit import service as audit
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
-from campusid.i18n import LANGUAGES
+from campusid.i18n import LANGUAGES, N_
 from campusid.messaging import service as messaging
 from campusid.security.policy import RULE_TEXT
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
@@ -192,7 +192,7 @@ def change_password_submit(
     return render(
         request,
         "accounts/change_password.html",
-        {"rule": RULE_TEXT, "success": "密码修改成功,其他设备上的登录已退出"},
+        {"rule": RULE_TEXT, "success": N_("密码修改成功,其他设备上的登录已退出")},
     )
 
 

@@ -15,12 +15,13 @@ from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.org.models import SchoolClass
 from campusid.security.permissions import Principal, Role
 
-JOIN_ROLES = {SchoolRole.STUDENT.value: "学生", SchoolRole.PARENT.value: "家长"}
+JOIN_ROLES = {SchoolRole.STUDENT.value: N_("学生"), SchoolRole.PARENT.value: N_("家长")}
 # Accounts that may not ask to be a *student*: it would give a class's homeroom teacher the
 # power to reset a staff account's password.
 STAFF_ROLES = {
@@ -31,8 +32,8 @@ STAFF_ROLES = {
     Role.AGENT,
     Role.PLATFORM_ADMIN,
 }
-NOT_FOUND = "未找到该班级,请核对班级编码"
-TOO_MANY = "操作过于频繁,请稍后再试"
+NOT_FOUND = N_("未找到该班级,请核对班级编码")
+TOO_MANY = N_("操作过于频繁,请稍后再试")
 
 
 def _limited(services: Services, name: str, count: int, window: int, key: str) -> bool:
@@ -49,7 +50,7 @@ def find_by_code(
 ) -> tuple[classes.ClassSummary | None, list[str]]:
     """全网搜索班级: a current class by its code (rate-limited against guessing codes)."""
     if not code.strip():
-        return None, ["请输入班级编码"]
+        return None, [N_("请输入班级编码")]
     if _limited(services, "classes.search", 30, 600, str(principal.user.id)):
         return None, [TOO_MANY]
     school_class = org_service.find_class_by_code(db, code[:16])
@@ -83,13 +84,13 @@ def request_to_join(
         return problems
     school_class = summary.school_class
     if role not in JOIN_ROLES:
-        return ["请选择以学生或家长身份加入"]
+        return [N_("请选择以学生或家长身份加入")]
     if role == SchoolRole.STUDENT and principal.roles & STAFF_ROLES:
-        return ["教师或管理员账号不能以学生身份加入班级"]
+        return [N_("教师或管理员账号不能以学生身份加入班级")]
     if len(message.strip()) > 100:
-        return ["留言不能超过100个字"]
+        return [N_("留言不能超过100个字")]
     if _is_member(db, school_class=school_class, user=user, role=role):
-        return ["您已是该班级成员"]
+        return [N_("您已是该班级成员")]
     pending = db.scalar(
         select(JoinRequest.id).where(
             JoinRequest.class_id == school_class.id,
@@ -98,7 +99,7 @@ def request_to_join(
         )
     )
     if pending is not None:
-        return ["您已提交过申请,请等待班主任审核"]
+        return [N_("您已提交过申请,请等待班主任审核")]
     db.add(
         JoinRequest(
             class_id=school_class.id,
@@ -173,7 +174,7 @@ def _admit(
         )
         if current is not None and current.class_id != school_class.id:
             # Moving a student in would take them from their homeroom teacher: that one acts.
-            return ["该学生已在其他班级,须由原班主任先将其请出班级"]
+            return [N_("该学生已在其他班级,须由原班主任先将其请出班级")]
         accounts.join_school(
             db,
             user=user,
@@ -223,7 +224,7 @@ def decide(
         or request.class_id != school_class.id
         or request.status is not JoinRequestStatus.PENDING
     ):
-        return ["该申请已处理或不存在"]
+        return [N_("该申请已处理或不存在")]
     user = db.get(User, request.user_id)
     assert user is not None
     if approve:

@@ -35,6 +35,7 @@ from campusid.classes.service import (
     students_of,
 )
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass
@@ -131,7 +132,7 @@ def _member_problems(
     number = changes.student_number
     if number is not None and number.strip():
         if not STUDENT_NUMBER_PATTERN.fullmatch(number.strip()):
-            problems.append("学号只能是1-32位数字、字母或短横线")
+            problems.append(N_("学号只能是1-32位数字、字母或短横线"))
         elif db.scalar(
             select(ClassStudent.id).where(
                 ClassStudent.class_id == school_class.id,
@@ -139,18 +140,18 @@ def _member_problems(
                 ClassStudent.id != member.id,
             )
         ):
-            problems.append("学号已被本班其他学生使用")
+            problems.append(N_("学号已被本班其他学生使用"))
     if changes.class_role is not None and changes.class_role not in {r.value for r in ClassRole}:
-        problems.append("请选择有效的角色")
+        problems.append(N_("请选择有效的角色"))
     position = changes.cadre_position
     if position and position not in {p.name for p in positions_of(db, school_class=school_class)}:
-        problems.append("请选择本班已设置的班干部职位")
+        problems.append(N_("请选择本班已设置的班干部职位"))
     if changes.real_name is not None and not 1 <= len(changes.real_name.strip()) <= 32:
-        problems.append("学生姓名须为1-32个字")
+        problems.append(N_("学生姓名须为1-32个字"))
     if changes.gender is not None and changes.gender not in {"", *(g.value for g in Gender)}:
-        problems.append("请选择性别")
+        problems.append(N_("请选择性别"))
     if changes.status is not None and changes.status not in {m.value for m in MemberStatus}:
-        problems.append("请选择有效的状态")
+        problems.append(N_("请选择有效的状态"))
     return problems
 
 
@@ -232,7 +233,7 @@ def send_message(
         raise ActionDenied
     body = text.strip()
     if not 1 <= len(body) <= MESSAGE_MAX:
-        return [f"消息内容须为1-{MESSAGE_MAX}个字"]
+        return [N_("消息内容须为1-%(most)s个字", most=MESSAGE_MAX)]
     messaging.notify(
         db,
         user_id=student_id,
@@ -298,18 +299,18 @@ def add_new_student(
     problems = []
     name = real_name.strip()
     if not 1 <= len(name) <= 32:
-        problems.append("学生姓名须为1-32个字")
+        problems.append(N_("学生姓名须为1-32个字"))
     if gender not in {"", *(g.value for g in Gender)}:
-        problems.append("请选择性别")
+        problems.append(N_("请选择性别"))
     number = student_number.strip()
     if number and not STUDENT_NUMBER_PATTERN.fullmatch(number):
-        problems.append("学号只能是1-32位数字、字母或短横线")
+        problems.append(N_("学号只能是1-32位数字、字母或短横线"))
     elif number and db.scalar(
         select(ClassStudent.id).where(
             ClassStudent.class_id == school_class.id, ClassStudent.student_number == number
         )
     ):
-        problems.append("学号已被本班其他学生使用")
+        problems.append(N_("学号已被本班其他学生使用"))
     login = username.strip()
     if login:
         try:
@@ -318,10 +319,10 @@ def add_new_student(
             problems.append(exc.message)
         else:
             if accounts.find_by_login(db, login) is not None:
-                problems.append("该用户名已被使用,请换一个")
+                problems.append(N_("该用户名已被使用,请换一个"))
     school = school_class.school
     if school.default_credential_id is None:
-        problems.append("学校尚未设置学生默认密码,请联系学校管理员")
+        problems.append(N_("学校尚未设置学生默认密码,请联系学校管理员"))
     if problems:
         return None, problems
     student = accounts.new_user(
@@ -383,7 +384,7 @@ def add_parked_student(
         None,
     )
     if student is None:
-        return ["该学生不在本校区存放名单中"]
+        return [N_("该学生不在本校区存放名单中")]
     enroll_student(db, school_class=school_class, student=student, now=now)
     audit.record(
         db,
@@ -421,9 +422,9 @@ def add_position(
     )
     title = name.strip()
     if not 1 <= len(title) <= 16:
-        return ["职位名称须为1-16个字"]
+        return [N_("职位名称须为1-16个字")]
     if title in {p.name for p in positions_of(db, school_class=school_class)}:
-        return ["该职位已存在"]
+        return [N_("该职位已存在")]
     db.add(CadrePosition(class_id=school_class.id, name=title))
     db.flush()
     return []

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from campusid.classes import joins, members
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
+from campusid.i18n import N_, Text
 from campusid.org.models import SchoolClass
 from campusid.resets import service as resets
 from campusid.security.permissions import Principal
@@ -67,7 +68,7 @@ def _refused(request: Request) -> Response:
     return render(
         request,
         "classes/m_message.html",
-        {"title": "无法操作", "message": "您没有权限执行此操作", "back": "/m/classes"},
+        {"title": N_("无法操作"), "message": N_("您没有权限执行此操作"), "back": "/m/classes"},
         status_code=403,
     )
 
@@ -125,7 +126,9 @@ def class_members(
             "teachers": classes.teachers_of(db, school_class=school_class),
             "members": classes.students_of(db, school_class=school_class),
             "parents": classes.parents_of_class(db, school_class=school_class),
-            "flash": "已将学生请出班级" if request.query_params.get("msg") == "removed" else None,
+            "flash": N_("已将学生请出班级")
+            if request.query_params.get("msg") == "removed"
+            else None,
         },
     )
 
@@ -187,8 +190,8 @@ def message_page(
 
 
 CONFIRMS = {
-    "reset": ("确定要重置{name}的密码吗?", "重置密码"),
-    "remove": ("确定要将{name}请出班级吗?", "请出班级"),
+    "reset": (N_("确定要重置%(name)s的密码吗?"), N_("重置密码")),
+    "remove": (N_("确定要将%(name)s请出班级吗?"), N_("请出班级")),
 }
 
 
@@ -211,9 +214,9 @@ def confirm(
         return _refused(request)
     question, button = CONFIRMS[action]
     detail = (
-        resets.mode_hint(school_class.school) + ",对方下次登录时须修改密码。"
+        N_("%(hint)s,对方下次登录时须修改密码。", hint=resets.mode_hint(school_class.school))
         if action == "reset"
-        else "学生将存放在本校区,账号和密码不受影响。"
+        else N_("学生将存放在本校区,账号和密码不受影响。")
     )
     return render(
         request,
@@ -222,7 +225,7 @@ def confirm(
             "summary": _header(db, services, school_class),
             "member": member,
             "action": action,
-            "question": question.format(name=member.student.real_name),
+            "question": Text(question, name=member.student.real_name),
             "detail": detail,
             "button": button,
         },

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.accounts.models import User
 from campusid.db import Base, UTCDateTime
+from campusid.i18n import N_
 from campusid.types import enum_by_value
 
 
@@ -22,7 +23,7 @@ class MemberStatus(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"normal": "正常", "suspended": "停用"}[self.value]
+        return {"normal": N_("正常"), "suspended": N_("停用")}[self.value]
 
 
 class ClassRole(StrEnum):
@@ -39,9 +40,9 @@ class ClassRole(StrEnum):
 
 
 CLASS_ROLE_LABELS = {
-    ClassRole.MEMBER: "普通成员",
-    ClassRole.GROUP_LEADER: "小组长",
-    ClassRole.SUBJECT_REPRESENTATIVE: "课代表",
+    ClassRole.MEMBER: N_("普通成员"),
+    ClassRole.GROUP_LEADER: N_("小组长"),
+    ClassRole.SUBJECT_REPRESENTATIVE: N_("课代表"),
 }
 
 

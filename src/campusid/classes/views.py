@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from campusid.classes import joins, members, mobile
 from campusid.classes import service as classes
 from campusid.classes.models import CLASS_ROLE_LABELS, MemberStatus
+from campusid.i18n import N_
 from campusid.org.models import SchoolClass
 from campusid.resets import export
 from campusid.resets import service as resets
@@ -38,21 +39,24 @@ router.include_router(mobile.router)
 
 StudentIds = FormIds
 FLASH = {
-    "removed": "已将所选学生退出班级,他们已存放在本校区",
-    "saved": "已保存",
-    "added": "已添加学生",
-    "approved": "已通过申请",
-    "refused": "已拒绝申请",
-    "position_added": "已添加职位",
-    "position_deleted": "已删除职位",
+    "removed": N_("已将所选学生退出班级,他们已存放在本校区"),
+    "saved": N_("已保存"),
+    "added": N_("已添加学生"),
+    "approved": N_("已通过申请"),
+    "refused": N_("已拒绝申请"),
+    "position_added": N_("已添加职位"),
+    "position_deleted": N_("已删除职位"),
 }
-GENDERS = {"male": "男", "female": "女"}
+GENDERS = {"male": N_("男"), "female": N_("女")}
 
 
 def refused(request: Request) -> Response:
     """The 403 page for an audited refusal (returned, not raised, so the audit row stays)."""
     return render(
-        request, "error.html", {"status": 403, "message": "您没有权限执行此操作"}, status_code=403
+        request,
+        "error.html",
+        {"status": 403, "message": N_("您没有权限执行此操作")},
+        status_code=403,
     )
 
 
@@ -197,7 +201,7 @@ def reset_ticked(
         return refused(request)
     if not student_ids:
         return _students_page(
-            request, db, services, school_class, errors=["请先勾选学生"], status_code=400
+            request, db, services, school_class, errors=[N_("请先勾选学生")], status_code=400
         )
     try:
         results = resets.reset_students(
@@ -211,7 +215,9 @@ def reset_ticked(
     except classes.ActionDenied:
         return refused(request)
     summary = classes.summarize(db, school_class=school_class, cal=classes.calendar_of(services))
-    title = f"{summary.school_name}{summary.name} 重置密码名单"
+    title = N_(
+        "%(school)s%(class_name)s 重置密码名单", school=summary.school_name, class_name=summary.name
+    )
     return render(
         request,
         "classes/reset_result.html",
@@ -246,7 +252,7 @@ def remove_ticked(
         return refused(request)
     if not student_ids:
         return _students_page(
-            request, db, services, school_class, errors=["请先勾选学生"], status_code=400
+            request, db, services, school_class, errors=[N_("请先勾选学生")], status_code=400
         )
     try:
         members.remove_students(

@@ -11,6 +11,8 @@ import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from campusid.i18n import N_
+
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 AVATAR_SIZE = 256
 MAX_PIXELS = 40_000_000
@@ -28,15 +30,15 @@ class AvatarError(Exception):
 def reencode_avatar(data: bytes, *, max_bytes: int) -> bytes:
     """Check an uploaded image and return it as a JPEG of at most 256x256 pixels."""
     if not data:
-        raise AvatarError("请选择要上传的图片")
+        raise AvatarError(N_("请选择要上传的图片"))
     if len(data) > max_bytes:
-        raise AvatarError(f"图片不能超过{max_bytes // (1024 * 1024)}MB")
+        raise AvatarError(N_("图片不能超过%(mb)sMB", mb=max_bytes // (1024 * 1024)))
     try:
         with Image.open(io.BytesIO(data)) as opened:
             if opened.format not in ALLOWED_FORMATS:
-                raise AvatarError("仅支持 JPG、PNG、WEBP 格式的图片")
+                raise AvatarError(N_("仅支持 JPG、PNG、WEBP 格式的图片"))
             if opened.width * opened.height > MAX_PIXELS:
-                raise AvatarError("图片尺寸过大")
+                raise AvatarError(N_("图片尺寸过大"))
             opened.load()
             image = ImageOps.exif_transpose(opened)
             if image.mode in {"RGBA", "LA", "P", "PA"}:
@@ -52,4 +54,4 @@ def reencode_avatar(data: bytes, *, max_bytes: int) -> bytes:
     except AvatarError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise AvatarError("无法识别的图片文件,请上传 JPG、PNG 或 WEBP 图片") from exc
+        raise AvatarError(N_("无法识别的图片文件,请上传 JPG、PNG 或 WEBP 图片")) from exc

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.accounts.models import User
 from campusid.db import Base, UTCDateTime
+from campusid.i18n import N_
 from campusid.types import enum_by_value
 
 
@@ -23,7 +24,7 @@ class Relation(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"father": "父亲", "mother": "母亲", "other": "其他监护人"}[self.value]
+        return {"father": N_("父亲"), "mother": N_("母亲"), "other": N_("其他监护人")}[self.value]
 
 
 class ParentLink(Base):

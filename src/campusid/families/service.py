@@ -27,6 +27,7 @@ from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.avatars import AvatarError, reencode_avatar
 from campusid.families.models import ParentLink, Relation
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
@@ -34,11 +35,10 @@ from campusid.security.onetime import target_digest
 from campusid.security.permissions import Permission, Principal, Role
 from campusid.security.ratelimit import RateLimiter
 
-LINK_FAILED = "关联失败:孩子的真实姓名或身份证号有误,或该孩子尚未在学校登记。请核对后重试。"
-LINK_THROTTLED = "关联尝试次数过多,请稍后再试。"
-LINK_ALREADY = "您已关联该孩子。"
-LINK_FULL = "该孩子关联的家长已达上限({n}位)。如需变更,请联系孩子所在学校的管理员。"
-NAME_REQUIRED = "请输入孩子的真实姓名"
+LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该孩子尚未在学校登记。请核对后重试。")
+LINK_THROTTLED = N_("关联尝试次数过多,请稍后再试。")
+LINK_ALREADY = N_("您已关联该孩子。")
+NAME_REQUIRED = N_("请输入孩子的真实姓名")
 
 
 def link(
@@ -312,7 +312,10 @@ def link_child(
     )
     if (count or 0) >= limit:
         record(Outcome.DENIED, "parent_limit", child, school_id)
-        return LinkResult(LinkOutcome.FULL, LINK_FULL.format(n=limit))
+        return LinkResult(
+            LinkOutcome.FULL,
+            N_("该孩子关联的家长已达上限(%(n)s位)。如需变更,请联系孩子所在学校的管理员。", n=limit),
+        )
 
     row = link(db, parent=parent, child=child, relation=relation, now=now)
     parent.is_parent = True
@@ -339,7 +342,7 @@ def link_child(
             body=f"{parent.real_name}({relation.label})已于 {when} "
             f"关联学生{child.real_name}的账号。如有疑问,可请学校管理员在「家长关联」中解除。",
         )
-    return LinkResult(LinkOutcome.LINKED, f"已成功关联孩子{child.real_name}", row)
+    return LinkResult(LinkOutcome.LINKED, N_("已成功关联孩子%(child)s", child=child.real_name), row)
 
 
 def unlink(

@@ -21,15 +21,16 @@ from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.context import Services
 from campusid.families.service import clean_name
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
 
 PURPOSE = "signup"
-SMS_TOO_MANY = "验证码发送过于频繁,请稍后再试"
-CODE_WRONG = "短信验证码错误或已失效,请重新获取"
-PHONE_TAKEN = "该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回"
-NAME_INVALID = "请输入真实姓名(2-32个汉字或英文字母)"
+SMS_TOO_MANY = N_("验证码发送过于频繁,请稍后再试")
+CODE_WRONG = N_("短信验证码错误或已失效,请重新获取")
+PHONE_TAKEN = N_("该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回")
+NAME_INVALID = N_("请输入真实姓名(2-32个汉字或英文字母)")
 _REAL_NAME = re.compile(r"[\u3400-\u9fffA-Za-z·• ]{2,32}")
 _USERNAME_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -58,7 +59,9 @@ def request_code(db: Session, *, services: Services, phone: str, client: ClientI
         target=number,
     )
     if issued.code is None:
-        return CodeSent(False, f"验证码已发送,请{issued.wait_seconds}秒后再重新获取")
+        return CodeSent(
+            False, N_("验证码已发送,请%(seconds)s秒后再重新获取", seconds=issued.wait_seconds)
+        )
     messaging.send_sms(
         db,
         services=services,
@@ -67,7 +70,7 @@ def request_code(db: Session, *, services: Services, phone: str, client: ClientI
         params={"code": issued.code},
         address=client.address,
     )
-    return CodeSent(True, f"验证码已发送至 {mask_phone(number)},10分钟内有效")
+    return CodeSent(True, N_("验证码已发送至 %(target)s,10分钟内有效", target=mask_phone(number)))
 
 
 @dataclass
@@ -111,7 +114,7 @@ def sign_up_parent(
     if not _REAL_NAME.fullmatch(name):
         problems.append(NAME_INVALID)
     if not code.strip():
-        problems.append("请输入短信验证码")
+        problems.append(N_("请输入短信验证码"))
     # A transient account, so the policy refuses the name and the phone in the password.
     problems.extend(
         accounts.password_problems(

@@ -32,14 +32,15 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
+from campusid.i18n import N_
 from campusid.org.models import ClassKind, School, SchoolClass
 
 CHUNK = 500  # values per IN (...) and rows per INSERT batch
 
 IDENTIFIER_LABELS = {
-    "id_card_number": "身份证号",
-    "registration_number": "学籍号",
-    "phone": "手机号",
+    "id_card_number": N_("身份证号"),
+    "registration_number": N_("学籍号"),
+    "phone": N_("手机号"),
 }
 RELATION_WORDS = {
     "父亲": Relation.FATHER,
@@ -102,11 +103,11 @@ def person_from(
     name = " ".join((real_name or "").split())
     if not name:
         if require_name:
-            problems.append(f"请填写{label}姓名")
+            problems.append(N_("请填写%(label)s姓名", label=label))
     elif len(name) > 64:
-        problems.append(f"{label}姓名过长")
+        problems.append(N_("%(label)s姓名过长", label=label))
     elif name.startswith(("=", "+", "-", "@")) or any(ord(ch) < 32 for ch in name):
-        problems.append(f"{label}姓名格式不正确")
+        problems.append(N_("%(label)s姓名格式不正确", label=label))
     person = Person(real_name=name)
     gender_text = (gender or "").strip()
     if gender_text:
@@ -115,7 +116,7 @@ def person_from(
         elif gender_text in {g.value for g in Gender}:
             person.gender = Gender(gender_text)
         else:
-            problems.append(f"{label}性别须为男或女")
+            problems.append(N_("%(label)s性别须为男或女", label=label))
     for column, value, check in (
         ("id_card_number", id_card_number, lambda v: validate_id_card_number(v, today=today)),
         ("registration_number", registration_number, validate_registration_number),
@@ -139,7 +140,7 @@ def relation_from(text: str | None) -> Relation:
     try:
         return Relation(value)
     except ValueError:
-        raise MemberError("家长关系须为父亲、母亲或其他监护人") from None
+        raise MemberError(N_("家长关系须为父亲、母亲或其他监护人")) from None
 
 
 @dataclass(eq=False)
@@ -255,17 +256,26 @@ class AccountIndex:
         accounts = {id(a): a for _, a in found}
         if len(accounts) > 1:
             labels = "、".join(IDENTIFIER_LABELS[c] for c, _ in found)
-            raise MemberError(f"{labels}分别属于不同的账号,请核对")
+            raise MemberError(N_("%(labels)s分别属于不同的账号,请核对", labels=labels))
         if not found:
             return None
         column, account = found[0]
         if account.real_name != person.real_name:
-            raise MemberError(f"{IDENTIFIER_LABELS[column]}已被其他姓名的账号使用,请核对")
+            raise MemberError(
+                N_(
+                    "%(identifier)s已被其他姓名的账号使用,请核对",
+                    identifier=IDENTIFIER_LABELS[column],
+                )
+            )
         for other, value in person.identifiers().items():
             held = getattr(account, other)
             if held and held != value:
                 raise MemberError(
-                    f"该{IDENTIFIER_LABELS[column]}的账号已绑定其他{IDENTIFIER_LABELS[other]}"
+                    N_(
+                        "该%(identifier)s的账号已绑定其他%(other)s",
+                        identifier=IDENTIFIER_LABELS[column],
+                        other=IDENTIFIER_LABELS[other],
+                    )
                 )
         return account
 
@@ -417,7 +427,7 @@ class RosterBuilder:
 
     def class_label(self, class_id: int) -> str:
         """The display name of one of the school's classes."""
-        return self.class_names.get(class_id, "其他班级")
+        return self.class_names.get(class_id, N_("其他班级"))
 
     # ----------------------------------------------------------------- operations
 
@@ -431,18 +441,21 @@ class RosterBuilder:
     ) -> Account:
         """新建: a student into a class (a new account, or an existing one attached)."""
         if class_id not in self.class_names:
-            raise MemberError("班级不存在或已毕业")
+            raise MemberError(N_("班级不存在或已毕业"))
         number = _student_number(student_number)
         account, is_new = self._account_for(person, SchoolRole.STUDENT, row)
         place = self._place(account)
         if not is_new:
             if account.is_new:
-                raise MemberError(f"与{account.row}是同一学生,请勿重复填写")
+                raise MemberError(N_("与%(row)s是同一学生,请勿重复填写", row=account.row))
             if place.row:
-                raise MemberError(f"该学生已在{place.row}处理,请勿重复填写")
+                raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
             if place.class_id is not None:
                 raise MemberError(
-                    f"该学生已在本校{self.class_label(place.class_id)},如需换班请将操作填写为换班"
+                    N_(
+                        "该学生已在本校%(class_name)s,如需换班请将操作填写为换班",
+                        class_name=self.class_label(place.class_id),
+                    )
                 )
         if is_new:
             self._register(account)
@@ -450,16 +463,16 @@ class RosterBuilder:
             self.plan.attached += 1
         self._join(account, SchoolRole.STUDENT)
         self.plan.placements.append((account, class_id, number))
-        self.placement[id(account)] = Placement(True, None, class_id, row or "本次")
+        self.placement[id(account)] = Placement(True, None, class_id, row or N_("本次"))
         return account
 
     def find_student(self, login: str, *, real_name: str | None = None) -> Account:
         """An existing student of this school named by any identifier (账号 column)."""
         account = self.index.find_login(login)
         if account is None or account.is_new or not self._place(account).member:
-            raise MemberError("找不到该学生,请核对账号")
+            raise MemberError(N_("找不到该学生,请核对账号"))
         if real_name and account.real_name != real_name:
-            raise MemberError("姓名与账号不一致,请核对")
+            raise MemberError(N_("姓名与账号不一致,请核对"))
         return account
 
     def move_student(
@@ -467,28 +480,28 @@ class RosterBuilder:
     ) -> None:
         """换班: into another class (or out of 校区存放 into a class)."""
         if class_id not in self.class_names:
-            raise MemberError("班级不存在或已毕业")
+            raise MemberError(N_("班级不存在或已毕业"))
         number = _student_number(student_number)
         place = self._place(account)
         if place.row:
-            raise MemberError(f"该学生已在{place.row}处理,请勿重复填写")
+            raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
         if place.class_id == class_id:
-            raise MemberError(f"该学生已在{self.class_label(class_id)}")
+            raise MemberError(N_("该学生已在%(class_name)s", class_name=self.class_label(class_id)))
         self.plan.placements.append((account, class_id, number))
         self.plan.moved += 1
         self.placement[id(account)] = Placement(
-            True, place.class_student_id, class_id, row or "本次"
+            True, place.class_student_id, class_id, row or N_("本次")
         )
 
     def bind_id_card(self, account: Account, id_card_number: str) -> None:
         """绑身份证: give a student without one their ID card number."""
         holder = self.index.find("id_card_number", id_card_number)
         if holder is account:
-            raise MemberError("该学生已绑定此身份证号")
+            raise MemberError(N_("该学生已绑定此身份证号"))
         if holder is not None:
-            raise MemberError("该身份证号已被其他账号使用")
+            raise MemberError(N_("该身份证号已被其他账号使用"))
         if account.id_card_number:
-            raise MemberError("该学生已绑定其他身份证号")
+            raise MemberError(N_("该学生已绑定其他身份证号"))
         self.index.bind(account, "id_card_number", id_card_number)
         self.plan.binds.append((account, "id_card_number", id_card_number))
         self.plan.id_cards_bound += 1
@@ -498,18 +511,18 @@ class RosterBuilder:
     ) -> Account:
         """绑家长: a parent (new, or an existing account attached) linked to a student."""
         if not parent.phone:
-            raise MemberError("请填写家长手机号")
+            raise MemberError(N_("请填写家长手机号"))
         account, is_new = self._account_for(parent, SchoolRole.PARENT, row)
         if account is child:
-            raise MemberError("家长不能是学生本人")
+            raise MemberError(N_("家长不能是学生本人"))
         if is_new:
             self._register(account)
         self._join(account, SchoolRole.PARENT)
         pair = (account.user_id or -id(account), child.user_id or -id(child))
         if pair in self.linked:
             if not account.is_new and not child.is_new:
-                raise MemberError("该家长已关联此学生")
-            raise MemberError("该家长与学生的关联重复")
+                raise MemberError(N_("该家长已关联此学生"))
+            raise MemberError(N_("该家长与学生的关联重复"))
         self.linked.add(pair)
         self.plan.links.append((account, child, relation))
         self.plan.parents_linked += 1
@@ -518,10 +531,10 @@ class RosterBuilder:
     def add_teacher(self, person: Person, row: str = "") -> Account:
         """A teacher (new, or an existing account attached)."""
         if not person.phone:
-            raise MemberError("请填写老师手机号")
+            raise MemberError(N_("请填写老师手机号"))
         account, is_new = self._account_for(person, SchoolRole.TEACHER, row)
         if not is_new and account.user_id and self.roles.get((account.user_id, SchoolRole.TEACHER)):
-            raise MemberError("该老师已在本校")
+            raise MemberError(N_("该老师已在本校"))
         if is_new:
             self._register(account)
         else:
@@ -533,7 +546,7 @@ class RosterBuilder:
 def _student_number(value: str | None) -> str | None:
     text = (value or "").strip()
     if len(text) > 32:
-        raise MemberError("学号不能超过32位")
+        raise MemberError(N_("学号不能超过32位"))
     return text or None
 
 

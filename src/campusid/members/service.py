@@ -25,6 +25,7 @@ from campusid.audit.service import ClientInfo
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
 from campusid.families.models import ParentLink, Relation
+from campusid.i18n import N_
 from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
 from campusid.org import service as org
 from campusid.org.building import Calendar
@@ -181,7 +182,7 @@ def add_parent(
     builder.index.load_ids(db, [child_id])
     child = builder.index.by_id.get(child_id)
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
-        raise MemberError("找不到该学生")
+        raise MemberError(N_("找不到该学生"))
     account = builder.add_parent(child, parent, relation)
     return finish(db, builder, account, school=school, now=now, actor=actor, action="parent_added")
 
@@ -249,7 +250,7 @@ def move_student(
 ) -> None:
     """换班 (or 分班 out of 校区存放): the same path an import's 换班 row takes."""
     if not is_member(db, school, student_id, SchoolRole.STUDENT):
-        raise MemberError("找不到该学生")
+        raise MemberError(N_("找不到该学生"))
     builder = builder_for(db, school, calendar)
     builder.index.load_ids(db, [student_id])
     builder.load_state([student_id])
@@ -273,7 +274,7 @@ def remove_from_class(
     """移出班级: out of the administrative class, parked at its campus (校区存放)."""
     row = _admin_class_row(db, school, student_id)
     if row is None:
-        raise MemberError("该学生不在本校任何班级")
+        raise MemberError(N_("该学生不在本校任何班级"))
     left = db.get(SchoolClass, row.class_id)
     assert left is not None
     db.delete(row)
@@ -316,9 +317,9 @@ def leave_school(
         )
     )
     if not memberships:
-        raise MemberError("该成员已不在本校")
+        raise MemberError(N_("该成员已不在本校"))
     if any(m.role is SchoolRole.SCHOOL_ADMIN for m in memberships) and actor.user_id == user_id:
-        raise MemberError("不能将自己移出学校")
+        raise MemberError(N_("不能将自己移出学校"))
     current = list(active_class_names(db, school, calendar))
     current += db.scalars(
         select(SchoolClass.id).where(
@@ -372,7 +373,7 @@ def add_to_teaching_class(
 ) -> int:
     """Add students of the school (from any of its classes) to a teaching class."""
     if teaching_class.kind is not ClassKind.TEACHING:
-        raise MemberError("只能向教学班添加学生")
+        raise MemberError(N_("只能向教学班添加学生"))
     wanted = set(student_ids)
     members = set(
         db.scalars(
@@ -385,7 +386,7 @@ def add_to_teaching_class(
         )
     )
     if wanted - members:
-        raise MemberError("所选学生不在本校")
+        raise MemberError(N_("所选学生不在本校"))
     present = set(
         db.scalars(
             select(ClassStudent.student_id).where(ClassStudent.class_id == teaching_class.id)
@@ -405,7 +406,7 @@ def remove_from_teaching_class(
 ) -> None:
     """Take a student out of a teaching class."""
     if teaching_class.kind is not ClassKind.TEACHING:
-        raise MemberError("请使用移出班级")
+        raise MemberError(N_("请使用移出班级"))
     db.execute(
         delete(ClassStudent).where(
             ClassStudent.class_id == teaching_class.id, ClassStudent.student_id == student_id
@@ -470,7 +471,7 @@ def class_students(db: Session, school_class: SchoolClass) -> list[MemberRow]:
     )
     parents = _parents_by_child(db, [u.id for u, _ in rows])
     return [
-        MemberRow(user=u, roles=["学生"], student_number=n, parents=parents.get(u.id, []))
+        MemberRow(user=u, roles=[N_("学生")], student_number=n, parents=parents.get(u.id, []))
         for u, n in rows
     ]
 
@@ -483,7 +484,7 @@ def class_teachers(db: Session, school_class: SchoolClass) -> list[MemberRow]:
         .where(ClassTeacher.class_id == school_class.id)
         .order_by(ClassTeacher.is_homeroom.desc(), User.real_name)
     )
-    return [MemberRow(user=u, roles=["教师"], subject=s, homeroom=h) for u, s, h in rows]
+    return [MemberRow(user=u, roles=[N_("教师")], subject=s, homeroom=h) for u, s, h in rows]
 
 
 def parked_students(db: Session, school: School, campus_id: int) -> list[MemberRow]:
@@ -500,7 +501,7 @@ def parked_students(db: Session, school: School, campus_id: int) -> list[MemberR
         .order_by(User.real_name)
     ).all()
     parents = _parents_by_child(db, [u.id for u in users])
-    return [MemberRow(user=u, roles=["学生"], parents=parents.get(u.id, [])) for u in users]
+    return [MemberRow(user=u, roles=[N_("学生")], parents=parents.get(u.id, [])) for u in users]
 
 
 def masked_query(query: str) -> str:
@@ -613,10 +614,10 @@ def change_default_password(
     """
     problems = []
     if password != confirm:
-        problems.append("两次输入的密码不一致")
+        problems.append(N_("两次输入的密码不一致"))
     problems.extend(v.message for v in check_password(password, context=EMPTY_CONTEXT))
     if password == default_password(db, school):
-        problems.append("新密码不能与当前默认密码相同")
+        problems.append(N_("新密码不能与当前默认密码相同"))
     if problems:
         return problems
     org.set_default_password(db, school=school, password=password, hasher=hasher, now=now)

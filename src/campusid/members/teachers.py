@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.classes import service as classes
 from campusid.classes.models import ClassTeacher, GradeLeader
+from campusid.i18n import N_
 from campusid.members import service
 from campusid.members.batch import MemberError, Person
 from campusid.members.service import Actor, Added, is_member, school_class
@@ -38,7 +39,7 @@ def add_teacher(
     """添加老师, optionally with a first class to teach."""
     target = school_class(db, school, class_id) if class_id else None
     if class_id and target is None:
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     builder = service.builder_for(db, school, calendar)
     builder.preload([teacher])
     account = builder.add_teacher(teacher)
@@ -80,7 +81,7 @@ def teachers(db: Session, school: School) -> list[User]:
 
 def _teacher(db: Session, school: School, teacher_id: int) -> User:
     if not is_member(db, school, teacher_id, SchoolRole.TEACHER):
-        raise MemberError("请选择本校的老师")
+        raise MemberError(N_("请选择本校的老师"))
     user = db.get(User, teacher_id)
     assert user is not None
     return user
@@ -89,7 +90,7 @@ def _teacher(db: Session, school: School, teacher_id: int) -> User:
 def _subject(value: str | None) -> str | None:
     text = " ".join((value or "").split())
     if len(text) > 32:
-        raise MemberError("学科名称过长")
+        raise MemberError(N_("学科名称过长"))
     return text or None
 
 
@@ -107,9 +108,9 @@ def assign(
     """任教: a teacher of the school teaches a class (as its 班主任 if `homeroom`)."""
     _teacher(db, school, teacher.id)
     if school_class.school_id != school.id:
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     if homeroom and school_class.kind is ClassKind.TEACHING:
-        raise MemberError("教学班没有班主任")
+        raise MemberError(N_("教学班没有班主任"))
     classes.assign_teacher(
         db, school_class=school_class, teacher=teacher, subject=_subject(subject), homeroom=homeroom
     )
@@ -138,7 +139,7 @@ def assign_by_id(
     """`assign` for ids from a form."""
     target = school_class(db, school, class_id)
     if target is None:
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     assign(
         db,
         school=school,
@@ -157,7 +158,7 @@ def unassign(
     """Stop a teacher teaching a class."""
     target = school_class(db, school, class_id)
     if target is None:
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     db.execute(
         delete(ClassTeacher).where(
             ClassTeacher.class_id == class_id, ClassTeacher.teacher_id == teacher_id
@@ -187,13 +188,13 @@ def batch_assign(
     """批量设置任教: one teacher, one subject, many classes at once."""
     teacher = _teacher(db, school, teacher_id)
     if not class_ids:
-        raise MemberError("请至少选择一个班级")
+        raise MemberError(N_("请至少选择一个班级"))
     targets = [school_class(db, school, class_id) for class_id in class_ids]
     if any(t is None for t in targets):
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     clean = _subject(subject)
     if clean is None:
-        raise MemberError("请填写任教学科")
+        raise MemberError(N_("请填写任教学科"))
     for target in targets:
         assert target is not None
         existing = db.scalar(
@@ -232,7 +233,7 @@ def quick_set_teachers(
 ) -> None:
     """快速设置老师: the class's 班主任 and one teacher per subject, in one form."""
     if school_class.school_id != school.id:
-        raise MemberError("班级不存在")
+        raise MemberError(N_("班级不存在"))
     chosen = {s: t for s, t in subjects.items() if t}
     for teacher_id in {*chosen.values(), *([homeroom_id] if homeroom_id else [])}:
         _teacher(db, school, teacher_id)
@@ -284,7 +285,7 @@ def set_grade_leader(
             GradeLeader.grade_id == grade.id, GradeLeader.teacher_id == teacher_id
         )
     ):
-        raise MemberError("该老师已是本年级的年级组长")
+        raise MemberError(N_("该老师已是本年级的年级组长"))
     db.add(GradeLeader(grade_id=grade.id, teacher_id=teacher_id))
     db.flush()
     service.record(

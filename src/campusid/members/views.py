@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from campusid.accounts.models import SchoolRole
 from campusid.clock import local_today
 from campusid.families.models import Relation
+from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError, Person, person_from, relation_from
@@ -90,7 +91,7 @@ def add_student_submit(
         parent = None
         relation = None
         if fields.get("parent_name") or fields.get("parent_phone"):
-            parent = _person(fields, services, prefix="parent_", label="家长")
+            parent = _person(fields, services, prefix="parent_", label=N_("家长"))
             relation = relation_from(fields.get("relation"))
         added = members.add_student(
             db,
@@ -273,7 +274,7 @@ def add_parent(
 ) -> Response:
     """添加家长 to this student."""
     try:
-        parent = _person(fields, services, prefix="parent_", label="家长")
+        parent = _person(fields, services, prefix="parent_", label=N_("家长"))
         members.add_parent(
             db,
             school=school,
@@ -698,7 +699,7 @@ def save_settings(
         mode = ResetMode(fields.get("reset_mode"))
     except ValueError:
         return _settings_page(
-            request, db, school, calendar, errors=["请选择重置方式"], status_code=400
+            request, db, school, calendar, errors=[N_("请选择重置方式")], status_code=400
         )
     members.update_settings(
         db,

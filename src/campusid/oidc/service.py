@@ -23,6 +23,7 @@ from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.config import Settings
 from campusid.families.models import ParentLink
+from campusid.i18n import N_
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
 from campusid.org import service as org_service
 from campusid.org.models import School, SchoolClass
@@ -32,21 +33,21 @@ from campusid.security.sessions import hash_token
 # Scope -> what the consent page tells the person. `identifiers.full` hands out whole ID card
 # and phone numbers (minors' data): only a platform administrator can allow it to a client.
 SCOPES: dict[str, str] = {
-    "openid": "确认您的账号身份",
-    "profile": "您的姓名",
-    "school": "您所在的学校、校区、班级,以及您在班级中的角色",
-    "family": "您关联的孩子及孩子所在的班级",
-    "identifiers": "您的手机号、身份证号、邮箱(部分隐藏)",
-    "identifiers.full": "您完整的手机号、身份证号、学籍号和邮箱",
+    "openid": N_("确认您的账号身份"),
+    "profile": N_("您的姓名"),
+    "school": N_("您所在的学校、校区、班级,以及您在班级中的角色"),
+    "family": N_("您关联的孩子及孩子所在的班级"),
+    "identifiers": N_("您的手机号、身份证号、邮箱(部分隐藏)"),
+    "identifiers.full": N_("您完整的手机号、身份证号、学籍号和邮箱"),
 }
 SENSITIVE_SCOPES = frozenset({"identifiers.full"})
 
 ROLE_NAMES = {
-    "student": "学生",
-    "teacher": "教师",
-    "homeroom_teacher": "班主任",
-    "parent": "家长",
-    "school_admin": "学校管理员",
+    "student": N_("学生"),
+    "teacher": N_("教师"),
+    "homeroom_teacher": N_("班主任"),
+    "parent": N_("家长"),
+    "school_admin": N_("学校管理员"),
 }
 
 MAX_URIS = 10
@@ -96,22 +97,25 @@ class ClientForm:
         """Every reason the form is refused, in Chinese."""
         problems = []
         if not self.name or len(self.name) > 64:
-            problems.append("请填写应用名称(不超过64个字)")
+            problems.append(N_("请填写应用名称(不超过64个字)"))
         if not self.redirect_uris:
-            problems.append("请至少填写一个回调地址")
+            problems.append(N_("请至少填写一个回调地址"))
         if len(self.redirect_uris) > MAX_URIS or len(self.post_logout_redirect_uris) > MAX_URIS:
-            problems.append(f"每类地址最多{MAX_URIS}个")
+            problems.append(N_("每类地址最多%(most)s个", most=MAX_URIS))
         for uri in self.redirect_uris + self.post_logout_redirect_uris:
             if not is_acceptable_redirect_uri(uri):
                 problems.append(
-                    f"地址不合规:{uri[:80]}(须为 https 地址,本机调试可用 http://127.0.0.1 "
-                    "或 http://localhost,且不能带 # 片段)"
+                    N_(
+                        "地址不合规:%(uri)s(须为 https 地址,本机调试可用 http://127.0.0.1 "
+                        "或 http://localhost,且不能带 # 片段)",
+                        uri=uri[:80],
+                    )
                 )
         unknown = [s for s in self.scopes if s not in SCOPES]
         if unknown:
-            problems.append("未知的授权范围:" + " ".join(unknown[:5]))
+            problems.append(N_("未知的授权范围:%(scopes)s", scopes=" ".join(unknown[:5])))
         if "openid" not in self.scopes:
-            problems.append("授权范围必须包含 openid")
+            problems.append(N_("授权范围必须包含 openid"))
         return problems
 
 
@@ -257,7 +261,7 @@ def reset_secret(
 ) -> str:
     """A new secret for a confidential client, shown once; the old one stops working."""
     if not row.is_confidential:
-        raise ClientFormError(["公开客户端没有密钥"])
+        raise ClientFormError([N_("公开客户端没有密钥")])
     secret = secrets.token_urlsafe(32)
     row.secret_hash = hash_token(secret)
     _audit_client(db, "oidc.client_secret_reset", row=row, actor=actor, now=now, client=client)

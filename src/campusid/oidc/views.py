@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.i18n import N_
 from campusid.oidc import keys
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
@@ -46,7 +47,7 @@ router = APIRouter()
 OAuthRequest = Annotated[StarletteOAuth2Request, Depends(read_request)]
 ClientAdmin = Annotated[Principal, require(Permission.PLATFORM_CLIENTS_MANAGE)]
 
-INVALID_REQUEST = "该应用的登录请求无效,请联系应用提供方。"
+INVALID_REQUEST = N_("该应用的登录请求无效,请联系应用提供方。")
 
 
 def _provider(request: Request, db: DbSession, services: Svc) -> Provider:

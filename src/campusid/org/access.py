@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from campusid.i18n import N_
 from campusid.org.models import Grade, School, SchoolClass, StageUnit
 from campusid.security.permissions import Permission, Principal
 
-NOT_YOUR_SCHOOL = "您不是该学校的管理员,无权管理该学校"
-NOT_YOUR_GRADE = "您无权查看该年级"
+NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
+NOT_YOUR_GRADE = N_("您无权查看该年级")
 
 
 class AccessDenied(Exception):  # noqa: N818 - flow control, mapped to a 403 page

@@ -20,6 +20,7 @@ from campusid.classes.models import (
     GradeLeader,
     JoinRequest,
 )
+from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org import service as org
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
@@ -62,9 +63,9 @@ class StagePlan:
 def _clean_name(value: str, label: str, problems: list[str]) -> str:
     name = " ".join((value or "").split())
     if not name:
-        problems.append(f"请填写{label}")
+        problems.append(N_("请填写%(label)s", label=label))
     elif len(name) > MAX_NAME:
-        problems.append(f"{label}不能超过{MAX_NAME}个字")
+        problems.append(N_("%(label)s不能超过%(most)s个字", label=label, most=MAX_NAME))
     return name
 
 
@@ -83,17 +84,23 @@ def _check_stage_plans(
     problems: list[str],
 ) -> None:
     if not plans:
-        problems.append("请至少选择一个学段")
+        problems.append(N_("请至少选择一个学段"))
     for plan in plans:
         if plan.stage in existing:
-            problems.append(f"该校区已有{plan.stage.label}学段")
+            problems.append(N_("该校区已有%(stage)s学段", stage=plan.stage.label))
         length = schoolyear.stage_length(plan.stage, system)
         for year, count in plan.classes_per_year.items():
             if not 1 <= year <= length:
-                problems.append(f"{plan.stage.label}只有{length}个年级")
+                problems.append(
+                    N_("%(stage)s只有%(length)s个年级", stage=plan.stage.label, length=length)
+                )
             elif not 0 <= count <= MAX_CLASSES_PER_GRADE:
                 problems.append(
-                    f"{plan.stage.label}每个年级的班级数须在0-{MAX_CLASSES_PER_GRADE}之间"
+                    N_(
+                        "%(stage)s每个年级的班级数须在0-%(most)s之间",
+                        stage=plan.stage.label,
+                        most=MAX_CLASSES_PER_GRADE,
+                    )
                 )
 
 
@@ -132,11 +139,11 @@ def quick_create(
 ) -> Campus:
     """快速创建校区、年级、班级: a campus with its stages, grades and classes in one go."""
     problems: list[str] = []
-    name = _clean_name(campus_name, "校区名称", problems)
+    name = _clean_name(campus_name, N_("校区名称"), problems)
     if name and db.scalar(
         select(Campus.id).where(Campus.school_id == school.id, Campus.name == name)
     ):
-        problems.append(f"校区「{name}」已存在")
+        problems.append(N_("校区「%(name)s」已存在", name=name))
     _check_stage_plans(stages, system, set(), problems)
     if problems:
         raise Invalid(problems)
@@ -165,7 +172,9 @@ def add_stages(
         and current is not system
         and any(p.stage is not Stage.SENIOR for p in stages)
     ):
-        problems.append(f"该校区已使用{current.label},同一校区的小学和初中须使用相同学制")
+        problems.append(
+            N_("该校区已使用%(current)s,同一校区的小学和初中须使用相同学制", current=current.label)
+        )
     _check_stage_plans(stages, system, existing, problems)
     if problems:
         raise Invalid(problems)
@@ -217,10 +226,14 @@ def add_grade(
     year = calendar.school_year - enrollment_year + 1
     if not 0 <= year <= length:
         problems.append(
-            f"入学年份须在{calendar.school_year - length + 1}-{calendar.school_year + 1}之间"
+            N_(
+                "入学年份须在%(first)s-%(last)s之间",
+                first=calendar.school_year - length + 1,
+                last=calendar.school_year + 1,
+            )
         )
     elif any(grade.enrollment_year == enrollment_year for grade in unit.grades):
-        problems.append(f"{enrollment_year}级已存在")
+        problems.append(N_("%(enrollment_year)s级已存在", enrollment_year=enrollment_year))
     _check_range(first, last, problems)
     if problems:
         raise Invalid(problems)
@@ -235,11 +248,16 @@ def add_grade(
 
 def _check_range(first: int, last: int, problems: list[str]) -> None:
     if not (1 <= first <= MAX_CLASS_NUMBER and 1 <= last <= MAX_CLASS_NUMBER):
-        problems.append(f"班号须在1-{MAX_CLASS_NUMBER}之间")
+        problems.append(N_("班号须在1-%(most)s之间", most=MAX_CLASS_NUMBER))
     elif first > last:
-        problems.append("起始班号不能大于截止班号")
+        problems.append(N_("起始班号不能大于截止班号"))
     elif last - first + 1 > MAX_CLASSES_PER_GRADE:
-        problems.append(f"一次最多创建{MAX_CLASSES_PER_GRADE}个班级")
+        problems.append(
+            N_(
+                "一次最多创建%(most)s个班级",
+                most=MAX_CLASSES_PER_GRADE,
+            )
+        )
 
 
 def add_classes(
@@ -256,7 +274,7 @@ def add_classes(
     problems: list[str] = []
     _check_range(first, last, problems)
     if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append("毕业年份须晚于入学年份")
+        problems.append(N_("毕业年份须晚于入学年份"))
     if not problems:
         taken = set(
             db.scalars(
@@ -266,7 +284,10 @@ def add_classes(
             )
         )
         name = org.grade_name(grade, calendar.today, calendar.boundary)
-        problems.extend(f"{name}{number}班已存在" for number in sorted(n for n in taken if n))
+        problems.extend(
+            N_("%(name)s%(number)s班已存在", name=name, number=number)
+            for number in sorted(n for n in taken if n)
+        )
     if problems:
         raise Invalid(problems)
     created = []
@@ -284,13 +305,13 @@ def add_classes(
 def rename_campus(db: Session, *, campus: Campus, name: str) -> None:
     """Rename a campus (names are unique within the school)."""
     problems: list[str] = []
-    clean = _clean_name(name, "校区名称", problems)
+    clean = _clean_name(name, N_("校区名称"), problems)
     if clean and db.scalar(
         select(Campus.id).where(
             Campus.school_id == campus.school_id, Campus.name == clean, Campus.id != campus.id
         )
     ):
-        problems.append(f"校区「{clean}」已存在")
+        problems.append(N_("校区「%(name)s」已存在", name=clean))
     if problems:
         raise Invalid(problems)
     campus.name = clean
@@ -304,9 +325,9 @@ def edit_class(
     problems: list[str] = []
     grade = school_class.grade
     if grade is None:
-        raise Invalid("教学班请在教学班页面编辑")
+        raise Invalid(N_("教学班请在教学班页面编辑"))
     if not 1 <= number <= MAX_CLASS_NUMBER:
-        problems.append(f"班号须在1-{MAX_CLASS_NUMBER}之间")
+        problems.append(N_("班号须在1-%(most)s之间", most=MAX_CLASS_NUMBER))
     elif db.scalar(
         select(SchoolClass.id).where(
             SchoolClass.grade_id == grade.id,
@@ -314,9 +335,9 @@ def edit_class(
             SchoolClass.id != school_class.id,
         )
     ):
-        problems.append(f"该年级已有{number}班")
+        problems.append(N_("该年级已有%(number)s班", number=number))
     if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append("毕业年份须晚于入学年份")
+        problems.append(N_("毕业年份须晚于入学年份"))
     if problems:
         raise Invalid(problems)
     school_class.number = number
@@ -337,13 +358,15 @@ def set_grade_names(db: Session, *, unit: StageUnit, names: dict[int, str]) -> N
     for year, value in names.items():
         text = " ".join((value or "").split())
         if not 1 <= year <= length:
-            problems.append(f"{unit.stage.label}只有{length}个年级")
+            problems.append(
+                N_("%(stage)s只有%(length)s个年级", stage=unit.stage.label, length=length)
+            )
         elif len(text) > 16:
-            problems.append("年级名称不能超过16个字")
+            problems.append(N_("年级名称不能超过16个字"))
         elif text:
             clean[str(year)] = text
     if len(set(clean.values())) != len(clean):
-        problems.append("年级名称不能重复")
+        problems.append(N_("年级名称不能重复"))
     if problems:
         raise Invalid(problems)
     unit.grade_name_overrides = clean
@@ -353,13 +376,13 @@ def set_grade_names(db: Session, *, unit: StageUnit, names: dict[int, str]) -> N
 def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
     """升级 by hand, ahead of the school-year boundary (the boundary would do it anyway)."""
     if org.is_graduated(grade, calendar.today, calendar.boundary):
-        raise Invalid("该年级已毕业")
+        raise Invalid(N_("该年级已毕业"))
     if grade.year_offset and grade.promoted_school_year == calendar.school_year:
-        raise Invalid("该年级本学年已升级过,新学年开始后将自动顺延")
+        raise Invalid(N_("该年级本学年已升级过,新学年开始后将自动顺延"))
     unit = grade.stage_unit
     year = schoolyear.year_in_stage(grade.enrollment_year, calendar.today, calendar.boundary)
     if year >= schoolyear.stage_length(unit.stage, grade.school_system):
-        raise Invalid("该年级已是本学段最高年级,请使用「毕业」")
+        raise Invalid(N_("该年级已是本学段最高年级,请使用「毕业」"))
     grade.year_offset = 1
     grade.promoted_school_year = calendar.school_year
     db.flush()
@@ -368,12 +391,12 @@ def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
 def graduate(db: Session, *, grade: Grade, calendar: Calendar, now: datetime) -> None:
     """毕业 by hand: the grade and its classes leave the active tree; members are kept."""
     if org.is_graduated(grade, calendar.today, calendar.boundary):
-        raise Invalid("该年级已毕业")
+        raise Invalid(N_("该年级已毕业"))
     unit = grade.stage_unit
     effective = org.effective_today(grade, calendar.today, calendar.boundary)
     year = schoolyear.year_in_stage(grade.enrollment_year, effective, calendar.boundary)
     if year < schoolyear.stage_length(unit.stage, grade.school_system):
-        raise Invalid("只有本学段最高年级可以毕业,请先升级")
+        raise Invalid(N_("只有本学段最高年级可以毕业,请先升级"))
     grade.graduated_at = now
     db.flush()
 
@@ -392,9 +415,9 @@ def _member_problems(db: Session, class_ids: list[int]) -> list[str]:
         select(func.count()).select_from(ClassTeacher).where(ClassTeacher.class_id.in_(class_ids))
     )
     if students:
-        problems.append(f"其中还有{students}名学生,请先将学生换班或移出")
+        problems.append(N_("其中还有%(students)s名学生,请先将学生换班或移出", students=students))
     if teachers:
-        problems.append(f"其中还有{teachers}个任教安排,请先移除老师")
+        problems.append(N_("其中还有%(teachers)s个任教安排,请先移除老师", teachers=teachers))
     return problems
 
 
@@ -410,7 +433,7 @@ def delete_class(db: Session, *, school_class: SchoolClass) -> None:
     """Delete a class that has no members."""
     problems = _member_problems(db, [school_class.id])
     if problems:
-        raise Invalid(["该班级不能删除:", *problems])
+        raise Invalid([N_("该班级不能删除:"), *problems])
     _delete_classes(db, [school_class.id])
     db.flush()
 
@@ -426,9 +449,9 @@ def delete_grade(db: Session, *, grade: Grade) -> None:
     class_ids = _grade_class_ids(db, [grade.id])
     problems = _member_problems(db, class_ids)
     if db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id == grade.id)):
-        problems.append("该年级设有年级组长,请先取消")
+        problems.append(N_("该年级设有年级组长,请先取消"))
     if problems:
-        raise Invalid(["该年级不能删除:", *problems])
+        raise Invalid([N_("该年级不能删除:"), *problems])
     _delete_classes(db, class_ids)
     db.delete(grade)
     db.flush()
@@ -440,9 +463,9 @@ def delete_stage(db: Session, *, unit: StageUnit) -> None:
     class_ids = _grade_class_ids(db, grade_ids)
     problems = _member_problems(db, class_ids)
     if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
-        problems.append("其中有年级设有年级组长,请先取消")
+        problems.append(N_("其中有年级设有年级组长,请先取消"))
     if problems:
-        raise Invalid(["该学段不能删除:", *problems])
+        raise Invalid([N_("该学段不能删除:"), *problems])
     _delete_classes(db, class_ids)
     db.delete(unit)
     db.flush()
@@ -454,16 +477,16 @@ def delete_campus(db: Session, *, campus: Campus) -> None:
     class_ids = list(db.scalars(select(SchoolClass.id).where(SchoolClass.campus_id == campus.id)))
     problems = _member_problems(db, class_ids)
     if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
-        problems.append("其中有年级设有年级组长,请先取消")
+        problems.append(N_("其中有年级设有年级组长,请先取消"))
     parked = db.scalar(
         select(func.count())
         .select_from(SchoolMembership)
         .where(SchoolMembership.campus_id == campus.id, SchoolMembership.active.is_(True))
     )
     if parked:
-        problems.append(f"校区存放中还有{parked}名学生,请先分班或移出学校")
+        problems.append(N_("校区存放中还有%(parked)s名学生,请先分班或移出学校", parked=parked))
     if problems:
-        raise Invalid(["该校区不能删除:", *problems])
+        raise Invalid([N_("该校区不能删除:"), *problems])
     _delete_classes(db, class_ids)
     # Ended memberships may still remember the campus they were parked at.
     db.execute(
@@ -483,8 +506,8 @@ def create_teaching_class(
 ) -> SchoolClass:
     """教学班: a subject group of the campus that draws students from several classes."""
     problems: list[str] = []
-    clean = _clean_name(name, "教学班名称", problems)
-    clean_subject = _clean_name(subject, "学科", problems)
+    clean = _clean_name(name, N_("教学班名称"), problems)
+    clean_subject = _clean_name(subject, N_("学科"), problems)
     if clean and db.scalar(
         select(SchoolClass.id).where(
             SchoolClass.school_id == campus.school_id,
@@ -492,7 +515,7 @@ def create_teaching_class(
             SchoolClass.name == clean,
         )
     ):
-        problems.append(f"教学班「{clean}」已存在")
+        problems.append(N_("教学班「%(name)s」已存在", name=clean))
     if problems:
         raise Invalid(problems)
     school_class = SchoolClass(
@@ -514,8 +537,8 @@ def create_teaching_class(
 def edit_teaching_class(db: Session, *, school_class: SchoolClass, name: str, subject: str) -> None:
     """Rename a teaching class or change its subject."""
     problems: list[str] = []
-    clean = _clean_name(name, "教学班名称", problems)
-    clean_subject = _clean_name(subject, "学科", problems)
+    clean = _clean_name(name, N_("教学班名称"), problems)
+    clean_subject = _clean_name(subject, N_("学科"), problems)
     if clean and db.scalar(
         select(SchoolClass.id).where(
             SchoolClass.school_id == school_class.school_id,
@@ -524,7 +547,7 @@ def edit_teaching_class(db: Session, *, school_class: SchoolClass, name: str, su
             SchoolClass.id != school_class.id,
         )
     ):
-        problems.append(f"教学班「{clean}」已存在")
+        problems.append(N_("教学班「%(name)s」已存在", name=clean))
     if problems:
         raise Invalid(problems)
     school_class.name = clean

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from campusid.i18n import N_
+
 __all__ = [
     "DEFAULT_BOUNDARY",
     "SchoolSystem",
@@ -57,13 +59,13 @@ class SchoolSystem(StrEnum):
 
 
 _STAGE_LABELS: dict[Stage, str] = {
-    Stage.PRIMARY: "小学",
-    Stage.JUNIOR: "初中",
-    Stage.SENIOR: "高中",
+    Stage.PRIMARY: N_("小学"),
+    Stage.JUNIOR: N_("初中"),
+    Stage.SENIOR: N_("高中"),
 }
 _SYSTEM_LABELS: dict[SchoolSystem, str] = {
-    SchoolSystem.SIX_THREE: "六三制",
-    SchoolSystem.FIVE_FOUR: "五四制",
+    SchoolSystem.SIX_THREE: N_("六三制"),
+    SchoolSystem.FIVE_FOUR: N_("五四制"),
 }
 _LENGTHS: dict[tuple[Stage, SchoolSystem], int] = {
     (Stage.PRIMARY, SchoolSystem.SIX_THREE): 6,
@@ -147,9 +149,9 @@ def grade_name(
     """Return the grade's display name today (一年级, 七年级, 高一, or a custom 年级命名)."""
     year = year_in_stage(enrollment_year, today, boundary)
     if year < 1:
-        return f"{enrollment_year}级(未入学)"
+        return N_("%(year)s级(未入学)", year=enrollment_year)
     if year > stage_length(stage, system):
-        return f"{enrollment_year}级(已毕业)"
+        return N_("%(year)s级(已毕业)", year=enrollment_year)
     if overrides and overrides.get(year):
         return overrides[year]
     return _default_name(stage, system, year)
@@ -168,7 +170,7 @@ def grade_label(
     year = year_in_stage(enrollment_year, today, boundary)
     if not 1 <= year <= stage_length(stage, system):
         return name  # already "<year>级(未入学)" / "<year>级(已毕业)"
-    return f"{name}{enrollment_year}级"
+    return N_("%(name)s%(year)s级", name=name, year=enrollment_year)
 
 
 def class_name(grade_display_name: str, number: int) -> str:

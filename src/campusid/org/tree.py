@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
+from campusid.i18n import N_
 from campusid.org import service as org
 from campusid.org.building import Calendar, overrides_of
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
@@ -116,9 +117,9 @@ class SchoolTree:
 def grade_label(grade: Grade, calendar: Calendar) -> str:
     """一年级2020级, or the stage's own 年级命名."""
     if org.is_graduated(grade, calendar.today, calendar.boundary):
-        return f"{grade.enrollment_year}级(已毕业)"
+        return N_("%(year)s级(已毕业)", year=grade.enrollment_year)
     name = org.grade_name(grade, calendar.today, calendar.boundary)
-    return f"{name}{grade.enrollment_year}级"
+    return N_("%(name)s%(year)s级", name=name, year=grade.enrollment_year)
 
 
 def load_school(db: Session, school_id: int) -> School | None:
@@ -227,13 +228,22 @@ def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
                         obj=school_class,
                     )
                     if is_done:
-                        class_node.label = f"{grade.enrollment_year}级{school_class.number}班"
+                        class_node.label = N_(
+                            "%(year)s级%(number)s班",
+                            year=grade.enrollment_year,
+                            number=school_class.number,
+                        )
                     grade_node.children.append(class_node)
                     by_key[("class", school_class.id)] = class_node
                 grade_node.counts = counts(grade_people)
                 by_key[("grade", grade.id)] = grade_node
                 if is_done:
-                    grade_node.label = f"{campus.name} · {unit.stage.label} · {grade_node.label}"
+                    grade_node.label = N_(
+                        "%(campus)s · %(stage)s · %(grade)s",
+                        campus=campus.name,
+                        stage=unit.stage.label,
+                        grade=grade_node.label,
+                    )
                     graduated.append(grade_node)
                 else:
                     stage_node.children.append(grade_node)

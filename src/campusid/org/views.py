@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
@@ -30,23 +31,27 @@ from campusid.web import (
 router = APIRouter()
 
 SCHOOL_TIPS = [
-    "请根据管理需求点击左侧组织树进行相应的新增校区、学段、年级、班级等管理操作。",
-    "身份证号、学籍号、手机号均可作为登录账号使用,学生、家长已有账号的,添加到学校时原密码不变。",
-    "新创建的学生、家长用户,密码都为学生默认密码,前往设置查看学生默认密码。",
-    "成员统计数量实时计算,始终准确。",
-    "对学生进行批量(换班,绑身份证,绑家长)操作时,可通过“批量导入/导出学生”快速调整。",
-    "年级名称随学年自动升级,毕业年级自动进入毕业班级;班级毕业、升级操作也可以在年级设置页面手动进行。",
+    N_("请根据管理需求点击左侧组织树进行相应的新增校区、学段、年级、班级等管理操作。"),
+    N_(
+        "身份证号、学籍号、手机号均可作为登录账号使用,学生、家长已有账号的,添加到学校时原密码不变。"
+    ),
+    N_("新创建的学生、家长用户,密码都为学生默认密码,前往设置查看学生默认密码。"),
+    N_("成员统计数量实时计算,始终准确。"),
+    N_("对学生进行批量(换班,绑身份证,绑家长)操作时,可通过“批量导入/导出学生”快速调整。"),
+    N_(
+        "年级名称随学年自动升级,毕业年级自动进入毕业班级;班级毕业、升级操作也可以在年级设置页面手动进行。"
+    ),
 ]
 CAMPUS_TIPS = [
-    "对学生进行移出班级操作时,学生自动转到校区存放,可在校区存放中重新分班。",
-    "对学生进行移出学校操作时,则解除和学校的关系,学生账号保留。",
-    "对学生进行批量(换班、绑身份证、绑家长)操作时,可通过“批量导入/导出学生”快速调整。",
+    N_("对学生进行移出班级操作时,学生自动转到校区存放,可在校区存放中重新分班。"),
+    N_("对学生进行移出学校操作时,则解除和学校的关系,学生账号保留。"),
+    N_("对学生进行批量(换班、绑身份证、绑家长)操作时,可通过“批量导入/导出学生”快速调整。"),
 ]
 STAGE_TIPS = [
-    "年级、班级名称不符合教学要求的,可通过编辑学段的“年级命名”调整。",
-    "班级的自动升级和毕业与年级的入学年份、年级学制关联。",
-    "请认真核对年级的入学年份与学制信息,例如一年级2026级,六三制。",
-    "班级毕业、升级操作可以在年级设置页面手动进行。",
+    N_("年级、班级名称不符合教学要求的,可通过编辑学段的“年级命名”调整。"),
+    N_("班级的自动升级和毕业与年级的入学年份、年级学制关联。"),
+    N_("请认真核对年级的入学年份与学制信息,例如一年级2026级,六三制。"),
+    N_("班级毕业、升级操作可以在年级设置页面手动进行。"),
 ]
 
 
@@ -61,7 +66,7 @@ def _node(tree: SchoolTree, kind: str, node_id: int) -> Any:
 def school_home(principal: CurrentPrincipal) -> Response:
     """学校管理: the school the person administers (the first, if several)."""
     if not principal.admin_school_ids:
-        raise PermissionDenied("您不是学校管理员")
+        raise PermissionDenied(N_("您不是学校管理员"))
     return redirect(f"/school/{min(principal.admin_school_ids)}")
 
 
@@ -79,7 +84,7 @@ def school_page(
         selected=("school", school.id),
         node=tree.root,
         tips=SCHOOL_TIPS,
-        child_title="校区",
+        child_title=N_("校区"),
     )
 
 
@@ -98,7 +103,7 @@ def campus_page(
         selected=("campus", campus_id),
         node=node,
         tips=CAMPUS_TIPS,
-        child_title="学段",
+        child_title=N_("学段"),
         parked=members.parked_students(db, school, campus_id),
         move_targets=members.active_class_names(db, school, calendar),
     )
@@ -119,7 +124,7 @@ def stage_page(
         selected=("stage", stage_id),
         node=node,
         tips=STAGE_TIPS,
-        child_title="年级",
+        child_title=N_("年级"),
     )
 
 
@@ -159,7 +164,7 @@ def grade_page(
         selected=("grade", grade_id),
         node=node,
         tips=STAGE_TIPS[1:],
-        child_title="班级",
+        child_title=N_("班级"),
         leaders=staff.grade_leaders(db, grade),
         tab="graduated" if node.graduated else "admin",
     )

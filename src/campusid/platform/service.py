@@ -10,6 +10,7 @@ from campusid.accounts.models import AccountStatus, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 
 
@@ -32,11 +33,11 @@ def appoint_agent(
     """Give the account named by any identifier the agent role; audited, the person told."""
     user = accounts.find_by_login(db, login)
     if user is None:
-        raise AgentError("未找到该账号,请输入用户名、手机号、身份证号、学籍号或邮箱")
+        raise AgentError(N_("未找到该账号,请输入用户名、手机号、身份证号、学籍号或邮箱"))
     if user.status is not AccountStatus.ACTIVE:
-        raise AgentError("该账号已停用,不能任命为客服")
+        raise AgentError(N_("该账号已停用,不能任命为客服"))
     if user.is_agent:
-        raise AgentError(f"{user.real_name} 已经是客服")
+        raise AgentError(N_("%(user)s 已经是客服", user=user.real_name))
     user.is_agent = True
     _record(db, services=services, admin=admin, client=client, user=user, appointed=True)
     return user
@@ -48,7 +49,7 @@ def remove_agent(
     """Take the agent role away (effective at the person's next request)."""
     user = accounts.get_user(db, user_id)
     if user is None or not user.is_agent:
-        raise AgentError("该账号不是客服")
+        raise AgentError(N_("该账号不是客服"))
     user.is_agent = False
     _record(db, services=services, admin=admin, client=client, user=user, appointed=False)
     return user

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from campusid.i18n import N_
 from campusid.platform import service
 from campusid.platform.service import AgentError
 from campusid.security.permissions import Permission, Principal, Role
@@ -42,12 +43,12 @@ class PlatformLink:
 # Other platform pages add their link here.
 PLATFORM_LINKS: list[PlatformLink] = [
     PlatformLink(
-        "客服人员", "/platform/agents", "任命或取消客服", Permission.PLATFORM_AGENTS_MANAGE
+        N_("客服人员"), "/platform/agents", N_("任命或取消客服"), Permission.PLATFORM_AGENTS_MANAGE
     ),
     PlatformLink(
-        "客服工单",
+        N_("客服工单"),
         "/servicedesk/supervision",
-        "按客服和日期查看工单、核验和结果",
+        N_("按客服和日期查看工单、核验和结果"),
         Permission.SERVICEDESK_SUPERVISE,
     ),
     # audit: the whole platform's trail
@@ -113,7 +114,7 @@ def appoint(
         )
     except AgentError as exc:
         return _agents_page(request, db, error=exc.message, login=login, status_code=400)
-    return _agents_page(request, db, message=f"已任命 {user.real_name} 为客服")
+    return _agents_page(request, db, message=N_("已任命 %(user)s 为客服", user=user.real_name))
 
 
 @router.post("/platform/agents/{user_id}/remove")

@@ -22,6 +22,7 @@ from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.recovery.service import Delivery, SendResult
 from campusid.security import onetime
@@ -41,7 +42,7 @@ class Channel(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"phone": "手机号", "email": "邮箱"}[self.value]
+        return {"phone": N_("手机号"), "email": N_("邮箱")}[self.value]
 
 
 def _normalise(channel: Channel, value: str) -> str:
@@ -70,10 +71,12 @@ def send_bind_code(
         return SendResult(error=exc.message)
     current = _current(user, channel)
     if current is not None and current.lower() == target.lower():
-        return SendResult(error=f"该{channel.label}已是您当前绑定的{channel.label}")
+        return SendResult(
+            error=N_("该%(channel)s已是您当前绑定的%(channel)s", channel=channel.label)
+        )
     limiter = services.limits.named("profile.bind", SENDS_PER_HOUR, 3600)
     if not limiter.hit(str(user.id)):
-        return SendResult(error="操作过于频繁,请稍后再试")
+        return SendResult(error=N_("操作过于频繁,请稍后再试"))
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -85,11 +88,11 @@ def send_bind_code(
     )
     if issued.code is None:
         return SendResult(
-            error=f"验证码发送过于频繁,请{issued.wait_seconds}秒后再获取",
+            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
             wait_seconds=issued.wait_seconds,
         )
     return SendResult(
-        message=f"验证码已发送至 {_mask(channel, target)},10分钟内有效",
+        message=N_("验证码已发送至 %(target)s,10分钟内有效", target=_mask(channel, target)),
         wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
         delivery=Delivery(
             "sms" if channel is Channel.PHONE else "mail",
@@ -128,13 +131,13 @@ def confirm_binding(
         return [exc.message]
     tries = services.limits.named("profile.password", PASSWORD_TRIES, PASSWORD_WINDOW_SECONDS)
     if tries.exceeded(str(user.id)):
-        return ["当前密码输错次数过多,请稍后再试"]
+        return [N_("当前密码输错次数过多,请稍后再试")]
     if not services.hasher.verify(accounts.password_hash_of(db, user), current_password):
         tries.hit(str(user.id))
-        return ["当前密码不正确"]
+        return [N_("当前密码不正确")]
     code = code.strip()
     if len(code) != 6 or not code.isdigit():
-        return ["请输入6位数字验证码"]
+        return [N_("请输入6位数字验证码")]
     now = services.clock.now()
     result = onetime.check(
         db,
@@ -146,12 +149,12 @@ def confirm_binding(
         password_version=user.password_version,
     )
     if result is CodeCheck.WRONG:
-        return ["验证码不正确,请重新输入"]
+        return [N_("验证码不正确,请重新输入")]
     if result is not CodeCheck.OK:
-        return ["验证码已失效,请重新获取"]
+        return [N_("验证码已失效,请重新获取")]
     # Only now, with the new target proven to be theirs, may they learn it is taken.
     if _taken(db, user=user, channel=channel, value=target):
-        return [f"该{channel.label}已绑定其他账号"]
+        return [N_("该%(channel)s已绑定其他账号", channel=channel.label)]
     old = _current(user, channel)
     if channel is Channel.PHONE:
         user.phone = target
@@ -192,10 +195,10 @@ class HistoryEntry:
 
 
 _CHANGES = {
-    "password_changed": "修改密码",
-    "password_reset": "重置密码",
-    "phone_changed": "更换手机号",
-    "email_changed": "更换邮箱",
+    "password_changed": N_("修改密码"),
+    "password_reset": N_("重置密码"),
+    "phone_changed": N_("更换手机号"),
+    "email_changed": N_("更换邮箱"),
 }
 
 
@@ -211,7 +214,7 @@ def security_history(
             sign_ins.append(
                 HistoryEntry(
                     event.occurred_at,
-                    "登录成功" if ok else "登录失败",
+                    N_("登录成功") if ok else N_("登录失败"),
                     ok,
                     event.client_address,
                     event.user_agent,

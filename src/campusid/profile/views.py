@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
+from campusid.i18n import N_
 from campusid.profile import service
 from campusid.profile.service import Channel
 from campusid.recovery.service import deliver
@@ -60,7 +61,11 @@ def security_page(
     request: Request, db: DbSession, principal: CurrentPrincipal, changed: str | None = None
 ) -> Response:
     """账号安全."""
-    done = f"{Channel(changed).label}已更换" if changed in {c.value for c in Channel} else None
+    done = (
+        N_("%(channel)s已更换", channel=Channel(changed).label)
+        if changed in {c.value for c in Channel}
+        else None
+    )
     return _page(request, db, principal, done=done)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
+from campusid.i18n import N_
 from campusid.types import enum_by_value
 
 
@@ -24,10 +25,10 @@ class RecoveryMethod(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "phone": "通过手机找回密码",
-            "email": "通过邮箱找回密码",
-            "parent": "通过家长手机验证",
-            "teacher": "班主任审核",
+            "phone": N_("通过手机找回密码"),
+            "email": N_("通过邮箱找回密码"),
+            "parent": N_("通过家长手机验证"),
+            "teacher": N_("班主任审核"),
         }[self.value]
 
 
@@ -96,10 +97,10 @@ class ApprovalStatus(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "pending": "待审核",
-            "approved": "已通过",
-            "refused": "已拒绝",
-            "withdrawn": "已失效",
+            "pending": N_("待审核"),
+            "approved": N_("已通过"),
+            "refused": N_("已拒绝"),
+            "withdrawn": N_("已失效"),
         }[self.value]
 
 

@@ -39,6 +39,7 @@ from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.models import ParentLink, Relation
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import School
 from campusid.recovery import captcha
@@ -62,26 +63,26 @@ SET_PASSWORD_TTL = timedelta(minutes=15)
 APPROVAL_TTL = timedelta(hours=72)
 AFTER_APPROVAL_TTL = timedelta(hours=24)
 
-MSG_CAPTCHA = "图片验证码不正确或已失效,请重新输入图中结果"
-MSG_TOO_MANY = "操作过于频繁,请稍后再试"
-MSG_WRONG_CODE = "验证码不正确,请重新输入"
-MSG_CODE_FORMAT = "请输入6位数字验证码"
-MSG_CODE_EXPIRED = "验证码已失效,请重新获取"
-MSG_CODE_EXHAUSTED = "验证码错误次数过多,本次找回已失效,请重新开始"
-MSG_NO_CODE_YET = "请先获取验证码"
-MSG_MOVED_ON = "本次找回已进入下一步;如需更换找回方式,请点击「重新开始」"
-MSG_NO_STUDENT_YET = "请先填写学生信息"
-MSG_PICK_PARENT = "请选择接收验证码的家长手机"
-MSG_PICK_SCHOOL = "请选择学校"
-MSG_NAME = "请输入学生姓名"
-MSG_TEACHER_OFF = "该学校未开通班主任审核找回密码"
+MSG_CAPTCHA = N_("图片验证码不正确或已失效,请重新输入图中结果")
+MSG_TOO_MANY = N_("操作过于频繁,请稍后再试")
+MSG_WRONG_CODE = N_("验证码不正确,请重新输入")
+MSG_CODE_FORMAT = N_("请输入6位数字验证码")
+MSG_CODE_EXPIRED = N_("验证码已失效,请重新获取")
+MSG_CODE_EXHAUSTED = N_("验证码错误次数过多,本次找回已失效,请重新开始")
+MSG_NO_CODE_YET = N_("请先获取验证码")
+MSG_MOVED_ON = N_("本次找回已进入下一步;如需更换找回方式,请点击「重新开始」")
+MSG_NO_STUDENT_YET = N_("请先填写学生信息")
+MSG_PICK_PARENT = N_("请选择接收验证码的家长手机")
+MSG_PICK_SCHOOL = N_("请选择学校")
+MSG_NAME = N_("请输入学生姓名")
+MSG_TEACHER_OFF = N_("该学校未开通班主任审核找回密码")
 
 SENT = {
-    RecoveryMethod.PHONE: "如该手机号已绑定平台账号,验证码已发送,10分钟内有效",
-    RecoveryMethod.EMAIL: "如该邮箱已绑定平台账号,验证码已发送至该邮箱,10分钟内有效",
-    RecoveryMethod.PARENT: "如学生信息无误,验证码已发送至所选家长手机,10分钟内有效",
+    RecoveryMethod.PHONE: N_("如该手机号已绑定平台账号,验证码已发送,10分钟内有效"),
+    RecoveryMethod.EMAIL: N_("如该邮箱已绑定平台账号,验证码已发送至该邮箱,10分钟内有效"),
+    RecoveryMethod.PARENT: N_("如学生信息无误,验证码已发送至所选家长手机,10分钟内有效"),
 }
-REQUESTED = "申请已提交,请等待班主任审核。审核通过后,请在本浏览器中回到本页面设置新密码。"
+REQUESTED = N_("申请已提交,请等待班主任审核。审核通过后,请在本浏览器中回到本页面设置新密码。")
 
 _CODE_PURPOSE = {
     RecoveryMethod.PHONE: "recovery.phone",
@@ -368,7 +369,9 @@ def send_code(
         return SendResult(error=MSG_TOO_MANY)
     wait = _wait_for_target(db, digest=digest, now=now)
     if wait:
-        return SendResult(error=f"验证码发送过于频繁,请{wait}秒后再获取", wait_seconds=wait)
+        return SendResult(
+            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=wait), wait_seconds=wait
+        )
 
     # Bind the flow to this target (a different target first voids the flow's old code).
     if flow.destination_digest != digest or flow.method is not method:
@@ -400,7 +403,7 @@ def send_code(
     )
     if issued.code is None:
         return SendResult(
-            error=f"验证码发送过于频繁,请{issued.wait_seconds}秒后再获取",
+            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
             wait_seconds=issued.wait_seconds,
         )
     flow.step = FlowStep.CODE_SENT
@@ -668,7 +671,11 @@ def parent_options(db: Session, *, services: Services, flow: RecoveryFlow) -> li
         ).all()
         return [
             ParentOption(
-                label=f"{relation.label} {mask_phone(parent.phone)}",
+                label=N_(
+                    "%(relation)s %(phone)s",
+                    relation=relation.label,
+                    phone=mask_phone(parent.phone),
+                ),
                 destination=f"phone:{parent.phone}",
                 parent=parent,
             )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.org.models import School
 from campusid.recovery import approvals, service
 from campusid.recovery.models import FlowStep, RecoveryFlow, RecoveryMethod
@@ -304,7 +305,7 @@ def set_password(
             client=client,
         )
     except service.StepRefused:
-        raise PermissionDenied("请先完成身份验证,再设置新密码") from None
+        raise PermissionDenied(N_("请先完成身份验证,再设置新密码")) from None
     if problems:
         return _page(request, db, services, flow, status_code=400, errors=problems)
     response = _page(request, db, services, None, step_index=3)

@@ -18,14 +18,15 @@ from campusid.classes import service as classes
 from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.families import service as families
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
 from campusid.security.permissions import Principal
 from campusid.security.policy import generate_temporary_password
 
 MODE_HINTS = {
-    ResetMode.DEFAULT_PASSWORD: "您可以将他的密码重置为默认密码",
-    ResetMode.RANDOM: "您可以将他的密码重置为一次性临时密码",
+    ResetMode.DEFAULT_PASSWORD: N_("您可以将他的密码重置为默认密码"),
+    ResetMode.RANDOM: N_("您可以将他的密码重置为一次性临时密码"),
 }
 
 

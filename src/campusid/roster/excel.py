@@ -24,6 +24,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from campusid.i18n import N_
+
 # openpyxl falls back to the standard library's XML parser when defusedxml is missing.
 if not openpyxl.xml.DEFUSEDXML:  # pragma: no cover - defusedxml is a pinned dependency
     raise RuntimeError("defusedxml must be installed for safe Excel parsing")
@@ -58,36 +60,36 @@ class Limits:
 def check_upload(data: bytes, limits: Limits = Limits()) -> None:
     """Refuse anything but a plain, reasonably sized .xlsx workbook."""
     if not data:
-        raise UnsafeFile("文件为空")
+        raise UnsafeFile(N_("文件为空"))
     if len(data) > limits.max_bytes:
-        raise UnsafeFile(f"文件过大,请不要超过{limits.max_bytes // (1024 * 1024)}MB")
+        raise UnsafeFile(N_("文件过大,请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
     if data.startswith(_OLE_MAGIC):
-        raise UnsafeFile("不支持旧版 .xls 或加密的文件,请另存为 .xlsx 格式(不设密码)后上传")
+        raise UnsafeFile(N_("不支持旧版 .xls 或加密的文件,请另存为 .xlsx 格式(不设密码)后上传"))
     if not data.startswith(b"PK\x03\x04"):
-        raise UnsafeFile("文件不是 Excel(.xlsx)格式,请使用下载的模板")
+        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
     if len(infos) > limits.max_parts:
-        raise UnsafeFile("文件结构异常,已拒绝")
+        raise UnsafeFile(N_("文件结构异常,已拒绝"))
     names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise UnsafeFile("文件不是 Excel(.xlsx)格式,请使用下载的模板")
+        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
     if any(name.lower().endswith(("vbaproject.bin", ".bin")) for name in names):
-        raise UnsafeFile("文件包含宏或二进制内容,已拒绝,请另存为不含宏的 .xlsx")
+        raise UnsafeFile(N_("文件包含宏或二进制内容,已拒绝,请另存为不含宏的 .xlsx"))
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise UnsafeFile("文件已加密,请取消密码后上传")
+            raise UnsafeFile(N_("文件已加密,请取消密码后上传"))
         size = _inflated_size(archive, info, limits, total)
         total += size
         if info.filename.endswith((".xml", ".rels")):
             _check_xml(archive, info)
     content_types = archive.read("[Content_Types].xml")
     if b"spreadsheetml.sheet.main+xml" not in content_types:
-        raise UnsafeFile("文件不是 Excel(.xlsx)工作簿")
+        raise UnsafeFile(N_("文件不是 Excel(.xlsx)工作簿"))
 
 
 def _inflated_size(
@@ -101,13 +103,13 @@ def _inflated_size(
             while chunk := part.read(1 << 16):
                 size += len(chunk)
                 if before + size > limits.max_uncompressed:
-                    raise UnsafeFile("文件解压后过大,已拒绝")
+                    raise UnsafeFile(N_("文件解压后过大,已拒绝"))
                 if size > 1 << 20 and size / compressed > limits.max_ratio:
-                    raise UnsafeFile("文件压缩比异常,已拒绝")
+                    raise UnsafeFile(N_("文件压缩比异常,已拒绝"))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
     except RuntimeError:  # an encrypted part
-        raise UnsafeFile("文件已加密,请取消密码后上传") from None
+        raise UnsafeFile(N_("文件已加密,请取消密码后上传")) from None
     return size
 
 
@@ -116,7 +118,7 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     with archive.open(info) as part:
         head = part.read(4096).upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise UnsafeFile("文件包含不安全的 XML 声明,已拒绝")
+        raise UnsafeFile(N_("文件包含不安全的 XML 声明,已拒绝"))
 
 
 def cell_text(value: Any) -> str:
@@ -151,7 +153,7 @@ def read_sheet(
         sheet = workbook.worksheets[0]
         for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             if count > max_rows + 1:
-                raise UnsafeFile(f"一次最多导入{max_rows}行,请分批导入")
+                raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
             yield [cell_text(value) for value in row]
     finally:
         workbook.close()

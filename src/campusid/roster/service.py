@@ -22,6 +22,7 @@ from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
+from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import (
@@ -64,32 +65,36 @@ REASON = "错误原因"
 ERROR_FILE_TTL = timedelta(minutes=30)
 
 INSTRUCTIONS = [
-    ("操作", "新建、换班、绑身份证、绑家长 之一;留空视为新建。"),
-    ("账号", "换班、绑身份证、绑家长时用来找到学生:用户名、身份证号、学籍号或手机号均可。"),
-    ("姓名", "学生姓名。新建时必填;其他操作填写时须与账号一致。"),
-    ("性别", "男 或 女,可留空。"),
-    ("校区", "班级名称在多个校区重复时填写,否则可留空。"),
-    ("班级", "新建、换班时必填:如 三年级1班,或班级编码(如 gu22cm)。"),
-    ("学号", "可留空。"),
-    ("身份证号", "18位身份证号,请以文本格式填写(不要用数字格式)。绑身份证时必填。"),
-    ("学籍号", "可留空。"),
-    ("手机号", "学生本人手机号,可留空。"),
+    (N_("操作"), N_("新建、换班、绑身份证、绑家长 之一;留空视为新建。")),
+    (N_("账号"), N_("换班、绑身份证、绑家长时用来找到学生:用户名、身份证号、学籍号或手机号均可。")),
+    (N_("姓名"), N_("学生姓名。新建时必填;其他操作填写时须与账号一致。")),
+    (N_("性别"), N_("男 或 女,可留空。")),
+    (N_("校区"), N_("班级名称在多个校区重复时填写,否则可留空。")),
+    (N_("班级"), N_("新建、换班时必填:如 三年级1班,或班级编码(如 gu22cm)。")),
+    (N_("学号"), N_("可留空。")),
+    (N_("身份证号"), N_("18位身份证号,请以文本格式填写(不要用数字格式)。绑身份证时必填。")),
+    (N_("学籍号"), N_("可留空。")),
+    (N_("手机号"), N_("学生本人手机号,可留空。")),
     (
-        "家长姓名 / 家长手机号 / 家长关系",
-        "绑家长时必填;新建时填写则同时添加家长。关系:父亲、母亲、其他监护人。",
+        N_("家长姓名 / 家长手机号 / 家长关系"),
+        N_("绑家长时必填;新建时填写则同时添加家长。关系:父亲、母亲、其他监护人。"),
     ),
     (
-        "说明",
-        "身份证号、学籍号、手机号均可作为登录账号。已有账号的学生、家长加入本校,原密码不变;"
-        "新建的账号使用学校的学生默认密码,首次登录须修改。",
+        N_("说明"),
+        N_(
+            "身份证号、学籍号、手机号均可作为登录账号。已有账号的学生、家长加入本校,原密码不变;"
+            "新建的账号使用学校的学生默认密码,首次登录须修改。"
+        ),
     ),
     (
-        "说明",
-        "导入前会检查每一行,只要有一行有误,全部不导入,并返回标注了错误原因的文件;"
-        "改正后重新上传即可。",
+        N_("说明"),
+        N_(
+            "导入前会检查每一行,只要有一行有误,全部不导入,并返回标注了错误原因的文件;"
+            "改正后重新上传即可。"
+        ),
     ),
-    ("说明", "导出文件中的身份证号、手机号已脱敏(含*),再次导入时含*的值将被忽略。"),
-    ("说明", "单元格中的公式不会被计算,按文字处理。"),
+    (N_("说明"), N_("导出文件中的身份证号、手机号已脱敏(含*),再次导入时含*的值将被忽略。")),
+    (N_("说明"), N_("单元格中的公式不会被计算,按文字处理。")),
 ]
 EXAMPLE = [
     "新建",
@@ -172,13 +177,15 @@ class ClassDirectory:
         if campus:
             found = self.by_campus_name.get((campus.strip(), value))
             if found is None:
-                raise MemberError(f"校区「{campus}」没有班级「{value}」")
+                raise MemberError(
+                    N_("校区「%(campus)s」没有班级「%(name)s」", campus=campus, name=value)
+                )
             return found
         matches = self.by_name.get(value, set())
         if not matches:
-            raise MemberError(f"找不到班级「{value}」(须为本校未毕业的班级)")
+            raise MemberError(N_("找不到班级「%(name)s」(须为本校未毕业的班级)", name=value))
         if len(matches) > 1:
-            raise MemberError(f"多个校区都有「{value}」,请填写校区")
+            raise MemberError(N_("多个校区都有「%(name)s」,请填写校区", name=value))
         return next(iter(matches))
 
 
@@ -207,7 +214,7 @@ def import_rows(
     columns = _columns(header)
     missing = [c for c in ("操作", "姓名", "班级") if c not in columns]
     if missing:
-        result.file_error = f"表头缺少:{'、'.join(missing)},请使用下载的模板"
+        result.file_error = N_("表头缺少:%(columns)s,请使用下载的模板", columns="、".join(missing))
         return result
     if not rows:
         result.file_error = "文件中没有数据行"
@@ -263,7 +270,7 @@ def import_rows(
         if item is None:
             continue
         op, student, parent = item
-        label = f"第{index + 2}行"
+        label = N_("第%(n)s行", n=index + 2)
         try:
             _plan_row(builder, directory, op, student, parent, row, cell, label)
         except MemberError as exc:
@@ -297,7 +304,7 @@ def _find_student(
     if not login and student is not None:
         login = student.id_card_number or student.registration_number or ""
     if not login:
-        raise MemberError("请填写账号(用户名、身份证号或学籍号)以找到学生")
+        raise MemberError(N_("请填写账号(用户名、身份证号或学籍号)以找到学生"))
     return builder.find_student(login, real_name=name or None)
 
 
@@ -331,7 +338,7 @@ def _plan_row(
     elif op == OP_BIND_ID:
         id_card = student.id_card_number if student else None
         if not id_card:
-            raise MemberError("请填写身份证号")
+            raise MemberError(N_("请填写身份证号"))
         lookup = login or (student.registration_number if student else "") or ""
         if not lookup:
             raise MemberError("请填写账号(用户名或学籍号)以找到学生")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassTeacher, GradeLeader
 from campusid.families.models import ParentLink
+from campusid.i18n import N_
 
 
 class Role(StrEnum):
@@ -37,14 +38,14 @@ class Role(StrEnum):
 
 
 ROLE_LABELS = {
-    Role.STUDENT: "学生",
-    Role.PARENT: "家长",
-    Role.TEACHER: "教师",
-    Role.HOMEROOM_TEACHER: "班主任",
-    Role.GRADE_LEADER: "年级组长",
-    Role.SCHOOL_ADMIN: "学校管理员",
-    Role.AGENT: "客服",
-    Role.PLATFORM_ADMIN: "平台管理员",
+    Role.STUDENT: N_("学生"),
+    Role.PARENT: N_("家长"),
+    Role.TEACHER: N_("教师"),
+    Role.HOMEROOM_TEACHER: N_("班主任"),
+    Role.GRADE_LEADER: N_("年级组长"),
+    Role.SCHOOL_ADMIN: N_("学校管理员"),
+    Role.AGENT: N_("客服"),
+    Role.PLATFORM_ADMIN: N_("平台管理员"),
 }
 
 

@@ -11,6 +11,7 @@ from importlib import resources
 from types import ModuleType
 
 from campusid.accounts.identifiers import InvalidIdentifier, normalize_phone
+from campusid.i18n import N_
 
 try:  # optional: lets us refuse the pinyin of a Chinese name
     import pypinyin as _pypinyin
@@ -33,7 +34,7 @@ __all__ = [
     "is_common_password",
 ]
 
-RULE_TEXT = "密码长度8-20位,须包含大写字母、小写字母、数字或符号至少3种或以上元素"
+RULE_TEXT = N_("密码长度8-20位,须包含大写字母、小写字母、数字或符号至少3种或以上元素")
 
 # Chinese-specific common passwords that satisfy the character-class rule; compared lower-case.
 _EXTRA_COMMON = frozenset(
@@ -170,10 +171,14 @@ def check_password(
     lowered = password.lower()
 
     if any(c.isspace() for c in password):
-        violations.append(PolicyViolation("whitespace", "密码不能包含空格"))
+        violations.append(PolicyViolation("whitespace", N_("密码不能包含空格")))
     if any(not c.isspace() and not ("!" <= c <= "~") for c in password):
-        violations.append(PolicyViolation("invalid_chars", "密码只能包含英文字母、数字和英文符号"))
-    length_message = f"密码长度须为{policy.min_length}-{policy.max_length}位"
+        violations.append(
+            PolicyViolation("invalid_chars", N_("密码只能包含英文字母、数字和英文符号"))
+        )
+    length_message = N_(
+        "密码长度须为%(min)s-%(max)s位", min=policy.min_length, max=policy.max_length
+    )
     if len(password) < policy.min_length:
         violations.append(PolicyViolation("too_short", length_message))
     if len(password) > policy.max_length:
@@ -182,25 +187,25 @@ def check_password(
         violations.append(
             PolicyViolation(
                 "too_few_classes",
-                f"须包含大写字母、小写字母、数字或符号至少{policy.min_classes}种",
+                N_("须包含大写字母、小写字母、数字或符号至少%(n)s种", n=policy.min_classes),
             )
         )
     if password and is_common_password(password):
-        violations.append(PolicyViolation("common", "密码过于常见,容易被猜到,请换一个"))
+        violations.append(PolicyViolation("common", N_("密码过于常见,容易被猜到,请换一个")))
 
     username = (context.username or "").strip().lower()
     if len(username) >= 3 and username in lowered:
-        violations.append(PolicyViolation("contains_username", "密码不能包含用户名"))
+        violations.append(PolicyViolation("contains_username", N_("密码不能包含用户名")))
     if context.real_name and any(v in lowered for v in _name_variants(context.real_name)):
-        violations.append(PolicyViolation("contains_name", "密码不能包含姓名(含拼音)"))
+        violations.append(PolicyViolation("contains_name", N_("密码不能包含姓名(含拼音)")))
     if context.phone and any(v in password for v in _phone_variants(context.phone)):
-        violations.append(PolicyViolation("contains_phone", "密码不能包含手机号"))
+        violations.append(PolicyViolation("contains_phone", N_("密码不能包含手机号")))
     id_number = "".join((context.id_card_number or "").split()).lower()
     if len(id_number) >= 6 and id_number[-6:] in lowered:
-        violations.append(PolicyViolation("contains_id_card", "密码不能包含身份证号"))
+        violations.append(PolicyViolation("contains_id_card", N_("密码不能包含身份证号")))
     email_local = (context.email or "").strip().rpartition("@")[0].lower()
     if len(email_local) >= 4 and email_local in lowered:
-        violations.append(PolicyViolation("contains_email", "密码不能包含邮箱地址"))
+        violations.append(PolicyViolation("contains_email", N_("密码不能包含邮箱地址")))
     return violations
 
 

@@ -18,8 +18,9 @@ import chinese_calendar
 
 from campusid.clock import SHANGHAI
 from campusid.config import Settings
+from campusid.i18n import N_
 
-WEEKDAYS = "一二三四五六日"
+WEEKDAY_NAMES = (N_("周一"), N_("周二"), N_("周三"), N_("周四"), N_("周五"), N_("周六"), N_("周日"))
 # How far ahead to look for the next opening; a year always has a working day.
 _LOOKAHEAD_DAYS = 400
 
@@ -52,7 +53,9 @@ def is_working_day(
 
 def hours_text(opens_at: time, closes_at: time) -> str:
     """The hours as the guide writes them: 工作日 8:30-17:00."""
-    return f"工作日 {opens_at.hour}:{opens_at.minute:02d}-{closes_at.hour}:{closes_at.minute:02d}"
+    return N_(
+        "工作日 %(opens)s-%(closes)s", opens=_clock_text(opens_at), closes=_clock_text(closes_at)
+    )
 
 
 def _clock_text(at: time) -> str:
@@ -61,12 +64,12 @@ def _clock_text(at: time) -> str:
 
 def day_text(day: date, today: date) -> str:
     """今天 / 明天(周二) / 12月7日(周一), as the hotline line says when it opens."""
-    weekday = f"(周{WEEKDAYS[day.weekday()]})"
+    weekday = WEEKDAY_NAMES[day.weekday()]
     if day == today:
-        return "今天"
+        return N_("今天")
     if day == today + timedelta(days=1):
-        return "明天" + weekday
-    return f"{day.month}月{day.day}日" + weekday
+        return N_("明天(%(weekday)s)", weekday=weekday)
+    return N_("%(month)s月%(day)s日(%(weekday)s)", month=day.month, day=day.day, weekday=weekday)
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,10 @@ class HotlineStatus:
     def summary(self) -> str:
         """One line for the page: open until when, or when it opens next."""
         if self.is_open and self.closes_at is not None:
-            return f"服务中,今天 {_clock_text(self.closes_at.timetz())} 结束"
+            return N_("服务中,今天 %(time)s 结束", time=_clock_text(self.closes_at.timetz()))
         if self.next_open_text:
-            return f"当前不在服务时间,下次开放:{self.next_open_text}"
-        return "当前不在服务时间"
+            return N_("当前不在服务时间,下次开放:%(when)s", when=self.next_open_text)
+        return N_("当前不在服务时间")
 
 
 def hotline_status(settings: Settings, now: datetime) -> HotlineStatus:
@@ -119,7 +122,13 @@ def hotline_status(settings: Settings, now: datetime) -> HotlineStatus:
         closes_at=datetime.combine(today, closes_at, tzinfo=SHANGHAI) if is_open else None,
         next_open=next_open,
         next_open_text=(
-            f"{day_text(next_open.date(), today)} {_clock_text(opens_at)}" if next_open else ""
+            N_(
+                "%(day)s %(time)s",
+                day=day_text(next_open.date(), today),
+                time=_clock_text(opens_at),
+            )
+            if next_open
+            else ""
         ),
         calendar_known=calendar_knows(today.year),
     )

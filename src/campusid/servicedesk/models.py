@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
+from campusid.i18n import N_
 from campusid.types import enum_by_value, json_default
 
 
@@ -23,7 +24,7 @@ class CallerRelation(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"student": "学生本人", "parent": "家长", "teacher": "教师"}[self.value]
+        return {"student": N_("学生本人"), "parent": N_("家长"), "teacher": N_("教师")}[self.value]
 
 
 class TicketStatus(StrEnum):
@@ -35,7 +36,7 @@ class TicketStatus(StrEnum):
     @property
     def label(self) -> str:
         """The Chinese label."""
-        return {"open": "处理中", "closed": "已关闭"}[self.value]
+        return {"open": N_("处理中"), "closed": N_("已关闭")}[self.value]
 
 
 class TicketOutcome(StrEnum):
@@ -50,10 +51,10 @@ class TicketOutcome(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "reset_sms": "已重置(短信发送)",
-            "reset_shown": "已重置(当面告知)",
-            "not_verified": "核验未通过",
-            "no_reset": "未重置",
+            "reset_sms": N_("已重置(短信发送)"),
+            "reset_shown": N_("已重置(当面告知)"),
+            "not_verified": N_("核验未通过"),
+            "no_reset": N_("未重置"),
         }[self.value]
 
     @property
@@ -75,11 +76,11 @@ class Fact(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "real_name": "真实姓名",
-            "school_class": "学校和班级",
-            "id_card_tail": "身份证号后4位",
-            "parent_name": "关联家长姓名",
-            "phone_code": "绑定手机验证码",
+            "real_name": N_("真实姓名"),
+            "school_class": N_("学校和班级"),
+            "id_card_tail": N_("身份证号后4位"),
+            "parent_name": N_("关联家长姓名"),
+            "phone_code": N_("绑定手机验证码"),
         }[self.value]
 
     @property

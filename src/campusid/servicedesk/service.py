@@ -30,6 +30,7 @@ from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.models import ParentLink
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.org.models import School
@@ -211,9 +212,9 @@ def _cards(db: Session, users: list[User]) -> list[AccountCard]:
 def _card(user: User, memberships: list[tuple[SchoolRole, str]]) -> AccountCard:
     roles = list(dict.fromkeys(role.label for role, _ in memberships))
     if user.is_agent:
-        roles.append("客服")
+        roles.append(N_("客服"))
     if user.is_platform_admin:
-        roles.append("平台管理员")
+        roles.append(N_("平台管理员"))
     return AccountCard(
         user_id=user.id,
         name=mask_name(user.real_name),
@@ -262,7 +263,9 @@ def search_accounts(
         )
         detail = {"by": "name_school", "name": mask_name(name), "school": school[:64]}
     else:
-        raise Refused("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校", 400)
+        raise Refused(
+            N_("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校"), 400
+        )
     detail["results"] = len(users)
     _log(db, services=services, agent=agent, client=client, action="search", detail=detail)
     return _cards(db, users)
@@ -283,7 +286,7 @@ def open_ticket(
     """Open the account: a ticket (工单), or the agent's open ticket for it if there is one."""
     user = accounts.get_user(db, user_id)
     if user is None:
-        raise Refused("账号不存在", 400)
+        raise Refused(N_("账号不存在"), 400)
     ticket = db.scalar(
         select(Ticket).where(
             Ticket.agent_id == agent.id,
@@ -348,7 +351,7 @@ def _mismatch_limiter(services: Services) -> RateLimiter:
 def blocked_reason(db: Session, *, services: Services, user: User) -> str | None:
     """Why no agent may reset this account at all, or None."""
     if user.is_platform_admin or user.is_agent:
-        return "该账号是平台管理员或客服账号,不能通过客服热线重置密码"
+        return N_("该账号是平台管理员或客服账号,不能通过客服热线重置密码")
     is_school_admin = db.scalar(
         select(SchoolMembership.id).where(
             SchoolMembership.user_id == user.id,
@@ -357,11 +360,11 @@ def blocked_reason(db: Session, *, services: Services, user: User) -> str | None
         )
     )
     if is_school_admin is not None:
-        return "该账号是学校管理员账号,不能通过客服热线重置密码,请联系平台管理员"
+        return N_("该账号是学校管理员账号,不能通过客服热线重置密码,请联系平台管理员")
     if user.status is not AccountStatus.ACTIVE:
-        return "该账号已停用,不能重置密码"
+        return N_("该账号已停用,不能重置密码")
     if _mismatch_limiter(services).exceeded(str(user.id)):
-        return "该账号今日核验不匹配次数过多,请改日再试,或联系班主任重置"
+        return N_("该账号今日核验不匹配次数过多,请改日再试,或联系班主任重置")
     return None
 
 
@@ -382,13 +385,19 @@ def checklist(db: Session, *, services: Services, ticket: Ticket) -> Checklist:
         linked_are_children=facts.linked_are_children,
     )
     if any(item.matched is False for item in items):
-        result.problems.append("有核验项不匹配,本工单不能重置密码")
+        result.problems.append(N_("有核验项不匹配,本工单不能重置密码"))
     if result.matched < result.required:
-        result.problems.append(f"已匹配 {result.matched} 项,至少需要匹配 {result.required} 项")
+        result.problems.append(
+            N_(
+                "已匹配 %(matched)s 项,至少需要匹配 %(required)s 项",
+                matched=result.matched,
+                required=result.required,
+            )
+        )
     if settings.servicedesk_require_strong_fact and not any(
         item.matched and item.fact.is_strong for item in items
     ):
-        result.problems.append("至少一项须为身份证号后4位、关联家长姓名或绑定手机验证码")
+        result.problems.append(N_("至少一项须为身份证号后4位、关联家长姓名或绑定手机验证码"))
     return result
 
 
@@ -403,7 +412,7 @@ def _require_open(
 ) -> None:
     """Refuse (and log the refusal) when the ticket is closed or the desk is outside hours."""
     if ticket.status is TicketStatus.CLOSED:
-        raise Refused("工单已关闭,如需继续处理请重新查找账号")
+        raise Refused(N_("工单已关闭,如需继续处理请重新查找账号"))
     status = hotline_status(services.settings, services.clock.now())
     if not status.is_open:
         _log(
@@ -421,10 +430,13 @@ def _require_open(
 
 def outside_hours_message(status: HotlineStatus) -> str:
     """Why the desk refuses now, and when it opens."""
-    message = f"当前不在客服服务时间({status.hours}),只能查看,不能核验或重置密码。"
     if status.next_open_text:
-        message += f"下次开放:{status.next_open_text}。"
-    return message
+        return N_(
+            "当前不在客服服务时间(%(hours)s),只能查看,不能核验或重置密码。下次开放:%(when)s。",
+            hours=status.hours,
+            when=status.next_open_text,
+        )
+    return N_("当前不在客服服务时间(%(hours)s),只能查看,不能核验或重置密码。", hours=status.hours)
 
 
 def _record(
@@ -477,7 +489,7 @@ def _answerable(
         select(TicketCheck.id).where(TicketCheck.ticket_id == ticket.id, TicketCheck.fact == fact)
     )
     if answered is not None:
-        raise Refused(f"「{fact.label}」已核验,每项只能核验一次")
+        raise Refused(N_("「%(fact)s」已核验,每项只能核验一次", fact=fact.label))
     return user
 
 
@@ -494,13 +506,13 @@ def check_answer(
 ) -> bool:
     """The system compares the caller's answer with the account and records matched or not."""
     if fact is Fact.PHONE_CODE:
-        raise Refused("验证码请在「绑定手机验证码」一栏核验", 400)
+        raise Refused(N_("验证码请在「绑定手机验证码」一栏核验"), 400)
     user = _answerable(db, services=services, agent=agent, client=client, ticket=ticket, fact=fact)
     facts = _facts(db, services, user)
     if not facts.applicable(fact):
-        raise Refused(f"该账号没有可核验的「{fact.label}」")
+        raise Refused(N_("该账号没有可核验的「%(fact)s」", fact=fact.label))
     if not answer.strip():
-        raise Refused(f"请输入来电人所说的「{fact.label}」", 400)
+        raise Refused(N_("请输入来电人所说的「%(fact)s」", fact=fact.label), 400)
     matched = facts.matches(fact, answer[:64], class_name[:64])
     _record(
         db, services=services, agent=agent, client=client, ticket=ticket, fact=fact, matched=matched
@@ -516,10 +528,10 @@ def send_phone_code(
         db, services=services, agent=agent, client=client, ticket=ticket, fact=Fact.PHONE_CODE
     )
     if not user.phone:
-        raise Refused("该账号未绑定手机号")
+        raise Refused(N_("该账号未绑定手机号"))
     sms_limit = services.limits.named("servicedesk.sms", SMS_LIMIT, SMS_WINDOW)
     if sms_limit.exceeded(str(user.id)):
-        raise Refused("今日向该手机发送验证码的次数已达上限")
+        raise Refused(N_("今日向该手机发送验证码的次数已达上限"))
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -530,7 +542,7 @@ def send_phone_code(
         password_version=user.password_version,
     )
     if issued.code is None:
-        raise Refused(f"验证码已发送,请 {issued.wait_seconds} 秒后再重新发送")
+        raise Refused(N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds))
     sms_limit.hit(str(user.id))
     services.sms.send(db, user.phone, "verify_code", {"code": issued.code})
     _log(db, services=services, agent=agent, client=client, action="code_sent", ticket=ticket)
@@ -766,7 +778,7 @@ class AgentDay:
     @property
     def outcomes(self) -> Counter[str]:
         """How many tickets ended each way (进行中 for open ones)."""
-        return Counter(t.outcome.label if t.outcome else "处理中" for t in self.tickets)
+        return Counter(t.outcome.label if t.outcome else N_("处理中") for t in self.tickets)
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from campusid.clock import local_today
+from campusid.i18n import N_, Text
 from campusid.security.permissions import Permission, Principal
 from campusid.servicedesk import service
 from campusid.servicedesk.models import CallerRelation, Fact, Ticket, TicketOutcome
@@ -32,13 +33,13 @@ ResettingAgent = Annotated[Principal, require(Permission.SERVICEDESK_RESET)]
 Supervisor = Annotated[Principal, require(Permission.SERVICEDESK_SUPERVISE)]
 
 ACTION_LABELS = {
-    "search": "查找账号",
-    "open": "打开账号(创建工单)",
-    "check": "核验",
-    "code_sent": "发送手机验证码",
-    "code_checked": "核对验证码",
-    "reset": "重置密码",
-    "close": "结束工单",
+    "search": N_("查找账号"),
+    "open": N_("打开账号(创建工单)"),
+    "check": N_("核验"),
+    "code_sent": N_("发送手机验证码"),
+    "code_checked": N_("核对验证码"),
+    "reset": N_("重置密码"),
+    "close": N_("结束工单"),
 }
 
 
@@ -174,15 +175,18 @@ def _act(
     ticket: Ticket,
     act: Any,
     done: str,
+    **values: object,
 ) -> Response:
-    """Run a checklist act; the page says what came of it, or why it was refused."""
+    """Run a checklist act; the page says what came of it (`done`, a pattern), or why not."""
     try:
         outcome = act()
     except Refused as exc:
         return _ticket_page(
             request, db, services, ticket, error=exc.message, status_code=exc.status_code
         )
-    return _ticket_page(request, db, services, ticket, message=done.format(outcome=outcome))
+    return _ticket_page(
+        request, db, services, ticket, message=Text(done, outcome=outcome, **values)
+    )
 
 
 @router.post("/servicedesk/tickets/{ticket_id}/check")
@@ -211,9 +215,11 @@ def check(
             answer=answer,
             class_name=class_name,
         )
-        return "匹配" if matched else "不匹配"
+        return N_("匹配") if matched else N_("不匹配")
 
-    return _act(request, db, services, ticket, act, f"「{fact.label}」核验结果:{{outcome}}")
+    return _act(
+        request, db, services, ticket, act, N_("「%(fact)s」核验结果:%(outcome)s"), fact=fact.label
+    )
 
 
 @router.post("/servicedesk/tickets/{ticket_id}/code")
@@ -235,7 +241,7 @@ def send_code(
         lambda: service.send_phone_code(
             db, services=services, agent=principal.user, client=client, ticket=ticket
         ),
-        "验证码已发送至 {outcome},请来电人读出收到的验证码",
+        N_("验证码已发送至 %(outcome)s,请来电人读出收到的验证码"),
     )
 
 
@@ -256,9 +262,9 @@ def check_code(
         matched = service.check_phone_code(
             db, services=services, agent=principal.user, client=client, ticket=ticket, code=code
         )
-        return "匹配" if matched else "不匹配(错误次数过多,验证码已失效)"
+        return N_("匹配") if matched else N_("不匹配(错误次数过多,验证码已失效)")
 
-    return _act(request, db, services, ticket, act, "「绑定手机验证码」核验结果:{outcome}")
+    return _act(request, db, services, ticket, act, N_("「绑定手机验证码」核验结果:%(outcome)s"))
 
 
 @router.post("/servicedesk/tickets/{ticket_id}/reset")
