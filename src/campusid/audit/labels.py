@@ -14,6 +14,23 @@ from campusid.accounts.identifiers import mask_id_card, mask_phone
 from campusid.audit.service import Outcome, Route
 
 ACTION_LABELS: dict[str, str] = {
+    # school administration (issue 3)
+    "default_password_changed": "修改学生默认密码",
+    "school_settings_changed": "修改学校设置",
+    "school_admin_denied": "拒绝学校管理操作",
+    "member_added": "添加成员",
+    "student_added": "添加学生",
+    "parent_added": "添加家长",
+    "teacher_added": "添加老师",
+    "member_left_school": "移出学校",
+    "student_moved": "换班",
+    "student_removed_from_class": "移出班级",
+    "teacher_assigned": "设置任教",
+    "teacher_unassigned": "取消任教",
+    "teachers_quick_set": "快速设置老师",
+    "grade_leader_set": "设置年级组长",
+    "grade_leader_removed": "取消年级组长",
+    "roster_imported": "批量导入学生",
     # sign-in and the account itself
     "sign_in": "登录",
     "sign_out": "退出登录",

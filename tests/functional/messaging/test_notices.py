@@ -13,7 +13,8 @@ from tests.support.families import link
 from tests.support.http import post_form, sign_in
 
 BADGE = re.compile(
-    r'<a class="notices-link" href="/notices">消息(?: <span class="badge"[^>]*>(\S+)</span>)?</a>'
+    r'<a class="notices-link" href="/notices"[^>]*>消息'
+    r'(?: <span class="badge"[^>]*>(\S+)</span>)?</a>'
 )
 
 
