@@ -40,6 +40,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session, contains_eager
@@ -109,6 +110,16 @@ class SchoolLine:
 
 
 @dataclass
+class DistrictLine:
+    """A district in the list of districts."""
+
+    district_id: int
+    name: str
+    schools: int
+    total: Counts
+
+
+@dataclass
 class DistrictCounts:
     """A district's distinct totals and every school's counts."""
 
@@ -164,6 +175,23 @@ def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
             for school_id, name in schools
         ],
     )
+
+
+def district_list(db: Session) -> list[DistrictLine]:
+    """Every district with its number of schools and its distinct totals, in three queries."""
+    districts = db.execute(select(District.id, District.name).order_by(District.name)).all()
+    schools = dict(
+        db.execute(
+            select(School.district_id, func.count())
+            .where(School.district_id.is_not(None))
+            .group_by(School.district_id)
+        ).all()
+    )
+    totals = _kept(db, "district", true())
+    return [
+        DistrictLine(district_id, name, int(schools.get(district_id, 0)), totals[district_id])
+        for district_id, name in districts
+    ]
 
 
 # --------------------------------------------------------------------------- inside a school

@@ -49,6 +49,10 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "按客服和日期查看工单、核验和结果",
         Permission.SERVICEDESK_SUPERVISE,
     ),
+    # org counts: the districts and their schools' teachers, students and parents
+    PlatformLink(
+        "区县组织", "/districts", "各区县及其学校的老师、学生、家长人数", Permission.DISTRICT_VIEW
+    ),
 ]
 
 
