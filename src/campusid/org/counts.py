@@ -28,10 +28,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
+    Integer,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -228,6 +233,18 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
       `school_total` for the count of active memberships that the district page shows.
     """
     graduated = graduated_grade_ids(db, school_id=school_id, calendar=calendar)
+    rows = db.execute(_people_per_node(), {"school_id": school_id, "graduated": graduated})
+    nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
+    for level, node, role, number in rows:
+        nodes[level][int(node)].add(role, int(number))
+    return SchoolCounts(school_id=school_id, nodes=nodes)
+
+
+@cache
+def _people_per_node() -> CompoundSelect[Any]:
+    """The statement of `school_counts`, built once (parameters `school_id`, `graduated`)."""
+    school_id = bindparam("school_id", type_=Integer)
+    graduated = bindparam("graduated", expanding=True, type_=Integer)
     current = or_(SchoolClass.grade_id.is_(None), SchoolClass.grade_id.not_in(graduated))
     where = (
         select(
@@ -235,7 +252,7 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
             SchoolClass.grade_id.label("grade_id"),
             case((current, Grade.stage_id)).label("stage_id"),
             case((current, SchoolClass.campus_id)).label("campus_id"),
-            case((current, literal(school_id))).label("school_id"),
+            case((current, school_id)).label("school_id"),
         )
         .outerjoin(Grade, Grade.id == SchoolClass.grade_id)
         .where(SchoolClass.school_id == school_id)
@@ -249,7 +266,7 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
         SchoolMembership.active.is_(True),
         SchoolMembership.campus_id.is_not(None),
     )
-    at_campus = [*nowhere, SchoolMembership.campus_id, literal(school_id)]
+    at_campus = [*nowhere, SchoolMembership.campus_id, school_id]
     people = union_all(
         select(
             *place, literal("teacher").label("role"), ClassTeacher.teacher_id.label("person")
@@ -265,18 +282,14 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
         .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
         .where(parked),
         select(
-            *nowhere,
-            literal(None),
-            literal(school_id),
-            literal("teacher"),
-            SchoolMembership.user_id,
+            *nowhere, literal(None), school_id, literal("teacher"), SchoolMembership.user_id
         ).where(
             SchoolMembership.school_id == school_id,
             SchoolMembership.role == SchoolRole.TEACHER,
             SchoolMembership.active.is_(True),
         ),
     ).cte("people")
-    per_level = union_all(
+    return union_all(
         *(
             select(
                 literal(level).label("level"),
@@ -289,10 +302,6 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
             for level in LEVELS
         )
     )
-    nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
-    for level, node, role, number in db.execute(per_level):
-        nodes[level][int(node)].add(role, int(number))
-    return SchoolCounts(school_id=school_id, nodes=nodes)
 
 
 # --------------------------------------------------------------------------- upkeep
