@@ -13,11 +13,9 @@ from campusid.audit.models import AuditEvent
 from campusid.classes import service as classes
 from campusid.families import service as families
 from campusid.families.models import Relation
-from campusid.org import service as org
 from campusid.org.models import District
-from campusid.org.schoolyear import SchoolSystem, Stage
 from tests.support.http import sign_in
-from tests.support.schools import counts
+from tests.support.schools import counts, school_with_class
 
 
 def _rows(page: str) -> dict[str, str]:
@@ -36,20 +34,14 @@ def _rows(page: str) -> dict[str, str]:
 def second_school(db, services, world):  # type: ignore[no-untyped-def]
     """柯桥第二小学 in the same district: two pupils, one of them a child of 李大娘 too."""
     now = services.clock.now()
-    school = org.create_school(
+    school_class = school_with_class(
         db,
+        services,
         name="柯桥第二小学",
         district=world.school.district,
         default_password="Kq2x@2468",
-        hasher=services.hasher,
-        now=now,
     )
-    campus = org.create_campus(db, school=school, name="本部")
-    unit = org.add_stage(
-        db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
-    )
-    grade = org.add_grade(db, stage_unit=unit, enrollment_year=2024)
-    school_class = org.add_class(db, grade=grade, number=1, now=now)
+    school = school_class.school
     for n in (1, 2):
         pupil = accounts.new_user(db, username=f"kq2_s{n}", real_name=f"二小学生{n}", now=now)
         db.flush()

@@ -27,8 +27,8 @@ from campusid.families.models import Relation
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import SchoolClass
-from campusid.org.schoolyear import SchoolSystem, Stage
 from tests.support.http import post_form, sign_in
+from tests.support.schools import school_with_class
 
 _serial = itertools.count(1)
 
@@ -307,22 +307,14 @@ def test_district_pages(client, db, services, world, counter):
 
     def grow() -> None:
         for _ in range(3):
-            other = org.create_school(
+            school_class = school_with_class(
                 db,
+                services,
                 name=f"柯桥第{next(_serial)}小学",
                 district=world.school.district,
                 default_password="Kq2x@2468",
-                hasher=services.hasher,
-                now=services.clock.now(),
             )
-            campus = org.create_campus(db, school=other, name="本部")
-            unit = org.add_stage(
-                db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
-            )
-            grade = org.add_grade(db, stage_unit=unit, enrollment_year=2024)
-            add_students(
-                db, services, org.add_class(db, grade=grade, number=1, now=services.clock.now()), 2
-            )
+            add_students(db, services, school_class, 2)
 
     def fetch() -> None:
         _ok(client.get(f"/district/{district_id}"))
