@@ -45,7 +45,7 @@ def test_supervisor_sees_tickets_by_agent_and_day(client, make_client, world):
     assert student.id_card_number[-4:] not in detail
     closed = client.get(f"/servicedesk/supervision/tickets/{other}").text
     assert "来电人挂断" in closed
-    assert client.get("/servicedesk/supervision/tickets/999999").status_code == 404
+    assert client.get("/servicedesk/supervision/tickets/4242").status_code == 404
 
 
 def test_agents_and_others_cannot_supervise(client, world):
