@@ -90,7 +90,7 @@ class Counts:
 
 @dataclass
 class SchoolCounts:
-    """A school's counts and those of its nodes: by level, then node id."""
+    """A school's and its nodes' counts, by level (`school` is the school itself), then id."""
 
     school_id: int
     nodes: dict[str, dict[int, Counts]] = field(default_factory=dict)
@@ -98,11 +98,6 @@ class SchoolCounts:
     def of(self, level: str, node_id: int) -> Counts:
         """The counts of one node (zero when nobody is there)."""
         return self.nodes.get(level, {}).get(node_id, Counts())
-
-    @property
-    def total(self) -> Counts:
-        """The school as its organisation page shows it (the root of the tree)."""
-        return self.of("school", self.school_id)
 
 
 @dataclass
