@@ -108,12 +108,16 @@ def serve(
     pg_url: str | None = None,
     extra_env: dict[str, str] | None = None,
     prepare: list[list[str]] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Server]:
-    """A migrated database with the demo data, served by `campusid serve --workers N`."""
+    """A migrated database with the demo data, served by `campusid serve --workers N`.
+
+    With `database_url`, that existing database is served as it is (migrated, no demo data).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="campusid-bench-"))
     env = {
         **os.environ,
-        "CAMPUSID_DATABASE_URL": fresh_database(pg_url, workdir),
+        "CAMPUSID_DATABASE_URL": database_url or fresh_database(pg_url, workdir),
         "CAMPUSID_SECRET_KEY": "bench-secret-key",
         "CAMPUSID_LOG_LEVEL": "WARNING",
         # Lockouts would stop a benchmark that signs the same people in thousands of times.
@@ -121,7 +125,8 @@ def serve(
         "CAMPUSID_LOGIN_ADDRESS_LIMIT": "100000000",
         **(extra_env or {}),
     }
-    for step in (["db", "upgrade"], ["demo"], *(prepare or [])):
+    demo = [] if database_url else [["demo"]]
+    for step in (["db", "upgrade"], *demo, *(prepare or [])):
         subprocess.run([*CLI, *step], env=env, cwd=workdir, check=True, capture_output=True)
     port = free_port()
     process = subprocess.Popen(

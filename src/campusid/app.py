@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import pkgutil
@@ -215,3 +216,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.middleware("http")(logs.request_context)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The application as `campusid serve` runs it in each worker process.
+
+    Built, then frozen out of the garbage collector's reach (`gc.freeze`): the app's modules,
+    routes, mappers and templates are hundreds of thousands of long-lived objects, and every
+    full collection walked them all — 50-60 ms pauses that made a page's p99 ten times its
+    median (docs/performance.md). Objects created later are collected as usual.
+    """
+    application = create_app()
+    gc.collect()
+    gc.freeze()
+    return application

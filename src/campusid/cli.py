@@ -238,7 +238,7 @@ def serve(
 
     _ensure_var_dir()
     uvicorn.run(
-        "campusid.app:create_app",
+        "campusid.app:serve_app",
         factory=True,
         host=host,
         port=port,

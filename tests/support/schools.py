@@ -16,7 +16,7 @@ from campusid.accounts.models import SchoolRole, User
 from campusid.context import Services
 from campusid.demo import DEMO_PASSWORD
 from campusid.org import service as org
-from campusid.org.models import School, SchoolClass
+from campusid.org.models import District, School, SchoolClass
 from campusid.org.schoolyear import SchoolSystem, Stage
 from campusid.roster.service import COLUMNS
 
@@ -27,23 +27,41 @@ def id_card(region: str = "330603", birth: str = "20150101", seq: str = "123") -
     return first17 + id_card_check_digit(first17)
 
 
-def other_school(db: Session, services: Services) -> tuple[School, User, SchoolClass]:
-    """另一所学校 with its administrator `yy_admin` and one class."""
+def school_with_class(
+    db: Session,
+    services: Services,
+    *,
+    name: str,
+    district: District | None,
+    default_password: str,
+    campus: str = "本部",
+    enrollment_year: int = 2024,
+) -> SchoolClass:
+    """A school with one campus, a primary stage (六三制), one grade and its class 1."""
     now = services.clock.now()
     school = org.create_school(
         db,
-        name="另一所学校",
-        district=None,
-        default_password="Other#2026x",
+        name=name,
+        district=district,
+        default_password=default_password,
         hasher=services.hasher,
         now=now,
     )
-    campus = org.create_campus(db, school=school, name="本部")
+    place = org.create_campus(db, school=school, name=campus)
     unit = org.add_stage(
-        db, campus=campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
+        db, campus=place, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
     )
-    grade = org.add_grade(db, stage_unit=unit, enrollment_year=2024)
-    school_class = org.add_class(db, grade=grade, number=1, now=now)
+    grade = org.add_grade(db, stage_unit=unit, enrollment_year=enrollment_year)
+    return org.add_class(db, grade=grade, number=1, now=now)
+
+
+def other_school(db: Session, services: Services) -> tuple[School, User, SchoolClass]:
+    """另一所学校 with its administrator `yy_admin` and one class."""
+    now = services.clock.now()
+    school_class = school_with_class(
+        db, services, name="另一所学校", district=None, default_password="Other#2026x"
+    )
+    school = school_class.school
     admin = accounts.new_user(
         db,
         username="yy_admin",

@@ -1,7 +1,10 @@
-"""Who may manage or see a school's organisation: the one place these decisions are made.
+"""Who may manage or see a school's or a district's organisation: the one place it is decided.
 
 Default deny. Only the school's own administrators manage it; a grade leader sees the grade
-they lead (and its classes), read-only. Everything else is refused, whatever the URL says.
+they lead (and its classes), read-only. A district's page (its schools and their counts) is
+for platform administrators only: no district-level role exists, and a school's administrator
+has no business with the other schools' figures. Everything else is refused, whatever the URL
+says.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from campusid.security.permissions import Permission, Principal
 
 NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
 NOT_YOUR_GRADE = N_("您无权查看该年级")
+NOT_YOUR_DISTRICT = N_("您无权查看区县组织")
 
 
 class AccessDenied(Exception):  # noqa: N818 - flow control, mapped to a 403 page
@@ -73,3 +77,9 @@ def check_class_view(
     if grade is None:
         raise AccessDenied(NOT_YOUR_GRADE)
     check_grade_view(db, principal, school_id, grade)
+
+
+def check_district_view(principal: Principal) -> None:
+    """Let platform administrators see districts and their schools' counts; refuse the rest."""
+    if not principal.has(Permission.DISTRICT_VIEW):
+        raise AccessDenied(NOT_YOUR_DISTRICT)

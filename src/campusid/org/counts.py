@@ -1,19 +1,26 @@
-"""Exact member counts of the organisation tree: teachers, students and parents under a node.
+"""Exact member counts of the organisation: teachers, students and parents under a node.
 
-Two kinds of reads, both exact, neither a stored tally that a page could let drift:
+The one place that counts them; the organisation pages (`org.tree`, the district page) only
+show what these functions return. Two kinds of reads, both exact, neither a stored tally that a
+page could let drift:
 
-* inside a school (campus, stage, grade, class): counted live from the membership rows, in one
-  statement of grouped `COUNT(DISTINCT ...)` over the school's ~1,000 students and their parents;
-* a school as a whole, and a district: read from the counts the database triggers of migration
-  0013 keep (`org_school_people`, `org_district_people`, `org_count_deltas`) in the same
-  transaction as every membership and parent link change; a district page sums a few thousand
-  delta rows instead of counting a million students and a million and a half parent links.
+* a school's organisation page (the school, its campuses, stages, grades and classes): counted
+  live from the membership rows, in one statement of grouped `COUNT(DISTINCT ...)` over the
+  school's ~1,000 students and their parents (`school_counts`, which says who counts where);
+* a district page (each school, and the district): read from the counts the database triggers
+  of migration 0013 keep (`org_school_people`, `org_district_people`, `org_count_deltas`) in
+  the same transaction as every membership and parent link change; a district page sums a few
+  thousand delta rows instead of counting a million students and a million and a half parent
+  links (`district_counts`, `school_total`).
 
-Who counts: a school's teachers and students are its *active* teacher and student memberships;
-its parents are the parents linked to those students. A person is counted once per node however
-many reasons they have (a parent of two pupils, a teacher of five classes).
+Who counts in the kept totals: a school's teachers and students are its *active* teacher and
+student memberships; its parents are the parents linked to those students. A person is counted
+once per node however many reasons they have (a parent of two pupils, a teacher of five
+classes). The live school count differs in one respect: graduation follows the calendar (no row
+changes when a grade graduates), so students whose classes have all graduated and whose
+membership was never ended still count in the kept totals but no longer on the school's page.
 
-`compact()` folds the delta rows (run it every minute or so: `campusid org compact-counts`);
+`compact()` folds the delta rows (run it every minute or so: `campusid db compact-counts`);
 `rebuild()` recounts everything from the source rows (after a bulk load with triggers off).
 """
 
@@ -21,14 +28,35 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, contains_eager
 
 from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
+from campusid.org import service as org
+from campusid.org.building import Calendar
 from campusid.org.models import (
+    Campus,
     CountDelta,
     CountedDistrictPerson,
     CountedSchoolPerson,
@@ -37,10 +65,11 @@ from campusid.org.models import (
     Grade,
     School,
     SchoolClass,
+    StageUnit,
 )
 
 ROLES = ("teacher", "student", "parent")
-LEVELS = ("class", "grade", "stage", "campus")
+LEVELS = ("class", "grade", "stage", "campus", "school")
 
 
 @dataclass
@@ -61,10 +90,9 @@ class Counts:
 
 @dataclass
 class SchoolCounts:
-    """A school's total and the counts of its nodes: by level, then node id."""
+    """A school's and its nodes' counts, by level (`school` is the school itself), then id."""
 
     school_id: int
-    total: Counts
     nodes: dict[str, dict[int, Counts]] = field(default_factory=dict)
 
     def of(self, level: str, node_id: int) -> Counts:
@@ -79,6 +107,16 @@ class SchoolLine:
     school_id: int
     name: str
     counts: Counts
+
+
+@dataclass
+class DistrictLine:
+    """A district in the list of districts."""
+
+    district_id: int
+    name: str
+    schools: int
+    total: Counts
 
 
 @dataclass
@@ -139,35 +177,91 @@ def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
     )
 
 
+def district_list(db: Session) -> list[DistrictLine]:
+    """Every district with its number of schools and its distinct totals, in three queries."""
+    districts = db.execute(select(District.id, District.name).order_by(District.name)).all()
+    schools = dict(
+        db.execute(
+            select(School.district_id, func.count())
+            .where(School.district_id.is_not(None))
+            .group_by(School.district_id)
+        ).all()
+    )
+    totals = _kept(db, "district", true())
+    return [
+        DistrictLine(district_id, name, int(schools.get(district_id, 0)), totals[district_id])
+        for district_id, name in districts
+    ]
+
+
 # --------------------------------------------------------------------------- inside a school
 
 
-def school_counts(db: Session, *, school_id: int) -> SchoolCounts:
-    """Every campus, stage, grade and class of the school with its counts, in two queries.
+def graduated_grade_ids(db: Session, *, school_id: int, calendar: Calendar) -> list[int]:
+    """The school's grades that have graduated today (by the calendar or by hand)."""
+    grades = db.scalars(
+        select(Grade)
+        .join(Grade.stage_unit)
+        .join(StageUnit.campus)
+        .where(Campus.school_id == school_id)
+        .options(contains_eager(Grade.stage_unit))
+    )
+    return [g.id for g in grades if org.is_graduated(g, calendar.today, calendar.boundary)]
 
-    One statement lists who is where (teachers and students of each class with the class's
-    grade, stage and campus; each student's parents; students parked at a campus) and counts
-    the distinct people per node and role for the four levels at once.
+
+def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolCounts:
+    """The school and every campus, stage, grade and class of it with its counts, live.
+
+    Two queries: the school's graduated grades (graduation follows the calendar, so it is
+    decided here, in Python, the same way the tree decides it), then one statement that lists
+    who is where and counts the distinct people per node and role for every level at once:
+
+    * a class: its teachers, its students, and their parents (a graduated class keeps its
+      members: the alumni list);
+    * a grade: the union of its classes (a graduated grade too, for 毕业班级);
+    * a stage and a campus: the people of their current classes. Graduated grades have left
+      the active tree and count no more; a campus also counts its teaching classes (教学班)
+      and the students parked there (校区存放) with their parents;
+    * the school: everyone in a current class or teaching class, parked at one of its
+      campuses, or holding an active teacher membership (teachers count before they are given
+      a class). Graduates whose membership is still active are not counted here: see
+      `school_total` for the count of active memberships that the district page shows.
     """
+    graduated = graduated_grade_ids(db, school_id=school_id, calendar=calendar)
+    rows = db.execute(_people_per_node(), {"school_id": school_id, "graduated": graduated})
+    nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
+    for level, node, role, number in rows:
+        nodes[level][int(node)].add(role, int(number))
+    return SchoolCounts(school_id=school_id, nodes=nodes)
+
+
+@cache
+def _people_per_node() -> CompoundSelect[Any]:
+    """The statement of `school_counts`, built once (parameters `school_id`, `graduated`)."""
+    school_id = bindparam("school_id", type_=Integer)
+    graduated = bindparam("graduated", expanding=True, type_=Integer)
+    current = or_(SchoolClass.grade_id.is_(None), SchoolClass.grade_id.not_in(graduated))
     where = (
         select(
             SchoolClass.id.label("class_id"),
             SchoolClass.grade_id.label("grade_id"),
-            Grade.stage_id.label("stage_id"),
-            SchoolClass.campus_id.label("campus_id"),
+            case((current, Grade.stage_id)).label("stage_id"),
+            case((current, SchoolClass.campus_id)).label("campus_id"),
+            case((current, school_id)).label("school_id"),
         )
         .outerjoin(Grade, Grade.id == SchoolClass.grade_id)
         .where(SchoolClass.school_id == school_id)
         .subquery("place")
     )
-    place = [where.c.class_id, where.c.grade_id, where.c.stage_id, where.c.campus_id]
-    nowhere = [literal(None).label(c) for c in ("class_id", "grade_id", "stage_id")]
+    place = [where.c[f"{level}_id"] for level in LEVELS]
+    nowhere = [literal(None).label(f"{level}_id") for level in LEVELS[:3]]
     parked = and_(
         SchoolMembership.school_id == school_id,
         SchoolMembership.role == SchoolRole.STUDENT,
         SchoolMembership.active.is_(True),
         SchoolMembership.campus_id.is_not(None),
     )
+    at_campus = [*nowhere, SchoolMembership.campus_id, school_id]
     people = union_all(
         select(
             *place, literal("teacher").label("role"), ClassTeacher.teacher_id.label("person")
@@ -178,14 +272,19 @@ def school_counts(db: Session, *, school_id: int) -> SchoolCounts:
         select(*place, literal("parent"), ParentLink.parent_id)
         .join(ClassStudent, ClassStudent.class_id == where.c.class_id)
         .join(ParentLink, ParentLink.child_id == ClassStudent.student_id),
-        select(
-            *nowhere, SchoolMembership.campus_id, literal("student"), SchoolMembership.user_id
-        ).where(parked),
-        select(*nowhere, SchoolMembership.campus_id, literal("parent"), ParentLink.parent_id)
+        select(*at_campus, literal("student"), SchoolMembership.user_id).where(parked),
+        select(*at_campus, literal("parent"), ParentLink.parent_id)
         .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
         .where(parked),
+        select(
+            *nowhere, literal(None), school_id, literal("teacher"), SchoolMembership.user_id
+        ).where(
+            SchoolMembership.school_id == school_id,
+            SchoolMembership.role == SchoolRole.TEACHER,
+            SchoolMembership.active.is_(True),
+        ),
     ).cte("people")
-    per_level = union_all(
+    return union_all(
         *(
             select(
                 literal(level).label("level"),
@@ -197,12 +296,6 @@ def school_counts(db: Session, *, school_id: int) -> SchoolCounts:
             .group_by(people.c[f"{level}_id"], people.c.role)
             for level in LEVELS
         )
-    )
-    nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
-    for level, node, role, number in db.execute(per_level):
-        nodes[level][int(node)].add(role, int(number))
-    return SchoolCounts(
-        school_id=school_id, total=school_total(db, school_id=school_id), nodes=nodes
     )
 
 

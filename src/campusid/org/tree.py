@@ -1,38 +1,25 @@
 """The organisation tree as pages show it, with exact member counts on every node.
 
-Counts are computed from the membership rows each time they are shown, never stored, so they
-cannot drift and no "recount" button is needed. A school is a few hundred classes at most; the
-whole tree costs four queries.
+The counts come from `org.counts.school_counts`, counted from the membership rows each time
+they are shown, never stored, so they cannot drift and no "recount" button is needed. The tree
+costs the school's loading (`load_school`), its teaching classes and the two queries of the
+counts, however many classes the school has.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from campusid.accounts.models import SchoolMembership, SchoolRole
-from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.families.models import ParentLink
 from campusid.i18n import N_
+from campusid.org import counts
 from campusid.org import service as org
 from campusid.org.building import Calendar, overrides_of
+from campusid.org.counts import Counts
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
-
-
-@dataclass
-class Counts:
-    """Distinct teachers, students and parents under a node."""
-
-    teachers: int = 0
-    students: int = 0
-    parents: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.teachers}个老师 {self.students}个学生 {self.parents}个家长"
 
 
 @dataclass
@@ -47,23 +34,12 @@ class Node:
     children: list[Node] = field(default_factory=list)
     graduated: bool = False
     obj: object = None
-    parked: int = 0
 
     def walk(self) -> Iterable[Node]:
         """This node and every node below it."""
         yield self
         for child in self.children:
             yield from child.walk()
-
-
-@dataclass
-class _People:
-    teachers: set[int] = field(default_factory=set)
-    students: set[int] = field(default_factory=set)
-
-    def add(self, other: _People) -> None:
-        self.teachers |= other.teachers
-        self.students |= other.students
 
 
 @dataclass
@@ -137,156 +113,75 @@ def load_school(db: Session, school_id: int) -> School | None:
 
 
 def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
-    """The organisation tree of a school with the counts of every node."""
+    """The organisation tree of a school with the counts of every node (`org.counts`)."""
     base = f"/school/{school.id}"
-    classes = list(db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)))
-    teachers_of: dict[int, set[int]] = defaultdict(set)
-    students_of: dict[int, set[int]] = defaultdict(set)
-    class_ids = [c.id for c in classes]
-    if class_ids:
-        for class_id, teacher_id in db.execute(
-            select(ClassTeacher.class_id, ClassTeacher.teacher_id)
-            .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
-            .where(SchoolClass.school_id == school.id)
-        ):
-            teachers_of[class_id].add(teacher_id)
-        for class_id, student_id in db.execute(
-            select(ClassStudent.class_id, ClassStudent.student_id)
-            .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
-            .where(SchoolClass.school_id == school.id)
-        ):
-            students_of[class_id].add(student_id)
-    parked_at: dict[int, set[int]] = defaultdict(set)
-    for user_id, campus_id in db.execute(
-        select(SchoolMembership.user_id, SchoolMembership.campus_id).where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
-            SchoolMembership.campus_id.is_not(None),
-        )
-    ):
-        if campus_id is not None:
-            parked_at[campus_id].add(user_id)
-    parents_of: dict[int, set[int]] = defaultdict(set)
-    for child_id, parent_id in db.execute(
-        select(ParentLink.child_id, ParentLink.parent_id).where(
-            ParentLink.child_id.in_(
-                select(SchoolMembership.user_id).where(
-                    SchoolMembership.school_id == school.id,
-                    SchoolMembership.role == SchoolRole.STUDENT,
-                )
-            )
-        )
-    ):
-        parents_of[child_id].add(parent_id)
-
-    def counts(people: _People) -> Counts:
-        parents: set[int] = set()
-        for student in people.students:
-            parents |= parents_of.get(student, set())
-        return Counts(len(people.teachers), len(people.students), len(parents))
-
-    def class_people(class_id: int) -> _People:
-        return _People(set(teachers_of.get(class_id, ())), set(students_of.get(class_id, ())))
-
+    found = counts.school_counts(db, school_id=school.id, calendar=calendar)
     by_key: dict[tuple[str, int], Node] = {}
-    school_people = _People()
-    root = Node("school", school.id, school.name, base, obj=school)
+
+    def node(kind: str, node_id: int, label: str, url: str, obj: object) -> Node:
+        level = "class" if kind == "teaching" else kind
+        made = Node(kind, node_id, label, url, counts=found.of(level, node_id), obj=obj)
+        by_key[(level, node_id)] = made
+        return made
+
+    root = node("school", school.id, school.name, base, school)
     graduated: list[Node] = []
     for campus in school.campuses:
-        campus_node = Node(
-            "campus", campus.id, campus.name, f"{base}/campuses/{campus.id}", obj=campus
-        )
-        campus_people = _People(students=set(parked_at.get(campus.id, ())))
-        campus_node.parked = len(parked_at.get(campus.id, ()))
+        campus_node = node("campus", campus.id, campus.name, f"{base}/campuses/{campus.id}", campus)
+        root.children.append(campus_node)
         for unit in campus.stages:
-            stage_node = Node(
-                "stage", unit.id, unit.stage.label, f"{base}/stages/{unit.id}", obj=unit
-            )
-            stage_people = _People()
+            stage_node = node("stage", unit.id, unit.stage.label, f"{base}/stages/{unit.id}", unit)
+            campus_node.children.append(stage_node)
             for grade in unit.grades:
                 is_done = org.is_graduated(grade, calendar.today, calendar.boundary)
-                grade_node = Node(
-                    "grade",
-                    grade.id,
-                    grade_label(grade, calendar),
-                    f"{base}/grades/{grade.id}",
-                    graduated=is_done,
-                    obj=grade,
-                )
-                grade_people = _People()
-                for school_class in grade.classes:
-                    people = class_people(school_class.id)
-                    grade_people.add(people)
-                    class_node = Node(
-                        "class",
-                        school_class.id,
-                        org.class_display_name(school_class, calendar.today, calendar.boundary),
-                        f"{base}/classes/{school_class.id}",
-                        counts=counts(people),
-                        graduated=is_done,
-                        obj=school_class,
+                label = grade_label(grade, calendar)
+                if is_done:
+                    label = N_(
+                        "%(campus)s · %(stage)s · %(grade)s",
+                        campus=campus.name,
+                        stage=unit.stage.label,
+                        grade=label,
                     )
-                    if is_done:
-                        class_node.label = N_(
+                grade_node = node("grade", grade.id, label, f"{base}/grades/{grade.id}", grade)
+                grade_node.graduated = is_done
+                (graduated if is_done else stage_node.children).append(grade_node)
+                for school_class in grade.classes:
+                    name = (
+                        N_(
                             "%(year)s级%(number)s班",
                             year=grade.enrollment_year,
                             number=school_class.number,
                         )
-                    grade_node.children.append(class_node)
-                    by_key[("class", school_class.id)] = class_node
-                grade_node.counts = counts(grade_people)
-                by_key[("grade", grade.id)] = grade_node
-                if is_done:
-                    grade_node.label = N_(
-                        "%(campus)s · %(stage)s · %(grade)s",
-                        campus=campus.name,
-                        stage=unit.stage.label,
-                        grade=grade_node.label,
+                        if is_done
+                        else org.class_display_name(school_class, calendar.today, calendar.boundary)
                     )
-                    graduated.append(grade_node)
-                else:
-                    stage_node.children.append(grade_node)
-                    stage_people.add(grade_people)
-            stage_node.counts = counts(stage_people)
-            by_key[("stage", unit.id)] = stage_node
-            campus_node.children.append(stage_node)
-            campus_people.add(stage_people)
-        campus_node.counts = counts(campus_people)
-        by_key[("campus", campus.id)] = campus_node
-        root.children.append(campus_node)
-        school_people.add(campus_people)
+                    class_node = node(
+                        "class",
+                        school_class.id,
+                        name,
+                        f"{base}/classes/{school_class.id}",
+                        school_class,
+                    )
+                    class_node.graduated = is_done
+                    grade_node.children.append(class_node)
 
-    teaching: list[Node] = []
-    for school_class in sorted(classes, key=lambda c: (c.name or "", c.id)):
-        if school_class.kind is not ClassKind.TEACHING:
-            continue
-        people = class_people(school_class.id)
-        node = Node(
+    teaching = [
+        node(
             "teaching",
             school_class.id,
             school_class.name or school_class.class_code,
             f"{base}/classes/{school_class.id}",
-            counts=counts(people),
-            obj=school_class,
+            school_class,
         )
-        teaching.append(node)
-        by_key[("class", school_class.id)] = node
-        school_people.teachers |= people.teachers
-
-    # Teachers of the school count even before they are given a class.
-    school_people.teachers |= set(
-        db.scalars(
-            select(SchoolMembership.user_id).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.TEACHER,
-                SchoolMembership.active.is_(True),
-            )
+        for school_class in sorted(
+            db.scalars(
+                select(SchoolClass).where(
+                    SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.TEACHING
+                )
+            ),
+            key=lambda c: (c.name or "", c.id),
         )
-    )
-    root.counts = counts(school_people)
-    root.parked = sum(len(v) for v in parked_at.values())
-    by_key[("school", school.id)] = root
+    ]
     graduated.sort(key=lambda n: -getattr(n.obj, "enrollment_year", 0))
     return SchoolTree(root=root, teaching=teaching, graduated=graduated, by_key=by_key)
 

@@ -13,6 +13,7 @@ from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
 from campusid.org import access, building, schoolyear
 from campusid.org.building import Calendar, Invalid, StagePlan
+from campusid.org.counts import district_counts, district_list
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused
 from campusid.org.deps import page as _page
 from campusid.org.deps import school_tree as _tree
@@ -26,6 +27,7 @@ from campusid.web import (
     PermissionDenied,
     Svc,
     redirect,
+    render,
 )
 
 router = APIRouter()
@@ -1017,3 +1019,33 @@ def new_teaching_submit(
             form={k: fields.get(k) for k in ("name", "subject", "campus_id")},
         )
     return redirect(f"/school/{school.id}/classes/{school_class.id}?created=1")
+
+
+# --------------------------------------------------------------------------- districts
+# org counts (issue 10): a district's organisation page, for platform administrators.
+
+
+def _district_viewer(principal: CurrentPrincipal) -> None:
+    try:
+        access.check_district_view(principal)
+    except access.AccessDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+
+
+@router.get("/districts")
+def district_list_page(request: Request, db: DbSession, principal: CurrentPrincipal) -> Response:
+    """区县组织: every district with its schools and its teachers, students and parents."""
+    _district_viewer(principal)
+    return render(request, "org/districts.html", {"districts": district_list(db)})
+
+
+@router.get("/district/{district_id}")
+def district_page(
+    request: Request, db: DbSession, principal: CurrentPrincipal, district_id: int
+) -> Response:
+    """A district: its total and each of its schools with its counts (kept by the triggers)."""
+    _district_viewer(principal)
+    found = district_counts(db, district_id=district_id)
+    if found is None:
+        raise NotFound
+    return render(request, "org/district.html", {"district": found})

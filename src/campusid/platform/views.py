@@ -53,7 +53,17 @@ PLATFORM_LINKS: list[PlatformLink] = [
     ),
     # audit: the whole platform's trail
     PlatformLink(
-        "审计日志", "/audit", "全平台的审计记录,可筛选和导出", Permission.PLATFORM_AUDIT_VIEW
+        N_("审计日志"),
+        "/audit",
+        N_("全平台的审计记录,可筛选和导出"),
+        Permission.PLATFORM_AUDIT_VIEW,
+    ),
+    # org counts: the districts and their schools' teachers, students and parents
+    PlatformLink(
+        N_("区县组织"),
+        "/districts",
+        N_("各区县及其学校的老师、学生、家长人数"),
+        Permission.DISTRICT_VIEW,
     ),
 ]
 

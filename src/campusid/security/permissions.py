@@ -74,6 +74,8 @@ class Permission(StrEnum):
     PLATFORM_CLIENTS_MANAGE = "platform:clients:manage"
     # recovery: the homeroom teacher approves a student's 找回密码 request
     RECOVERY_APPROVE = "class:recovery:approve"
+    # org counts: a district's organisation page (its schools and their counts)
+    DISTRICT_VIEW = "platform:districts:view"
 
 
 _EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
@@ -120,6 +122,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_AUDIT_VIEW,
             Permission.SERVICEDESK_SUPERVISE,  # servicedesk
             Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
+            Permission.DISTRICT_VIEW,  # org counts: district pages
         }
     ),
 }

@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from campusid.accounts import service as accounts
+from campusid.accounts.models import SchoolRole
 from campusid.org.models import Campus, Grade, SchoolClass, StageUnit
+from tests.conftest import TEST_NOW
 from tests.support.http import post_form, sign_in
 from tests.support.schools import counts
 
@@ -410,3 +413,50 @@ def test_search_finds_nodes_and_members_with_masked_identifiers(admin, world, db
     assert "李大娘" in by_phone and "139****0011" in by_phone
     outsider = post_form(admin, f"/school/{world.school.id}/search", {"q": "周家长"}).text
     assert "没有匹配的成员" in outsider  # p_zhoujia is not a member of the school
+
+
+def test_counts_of_every_node_kind_follow_the_active_tree(admin, world, db):
+    """A graduated grade keeps its counts; stage, campus and school count current people only;
+    a teaching class counts at its campus; teachers count at the school before any class."""
+    school, campus_id = world.school, world.class51.campus_id
+    grade = world.class51.grade
+    stage_url = f"/school/{school.id}/stages/{grade.stage_id}"
+    campus_url = f"/school/{school.id}/campuses/{campus_id}"
+    assert counts(admin.get(stage_url).text) == "3个老师 6个学生 1个家长"
+
+    newcomer = accounts.new_user(db, username="t_xinlaoshi", real_name="新老师", now=TEST_NOW)
+    db.flush()
+    accounts.join_school(
+        db, user=newcomer, school_id=school.id, role=SchoolRole.TEACHER, now=TEST_NOW
+    )
+    db.commit()
+    # A teacher without a class counts at the school only.
+    assert counts(admin.get(f"/school/{school.id}").text) == "4个老师 6个学生 1个家长"
+    assert counts(admin.get(campus_url).text) == "3个老师 6个学生 1个家长"
+    # Teaching a teaching class (教学班) of the campus makes them a teacher of the campus,
+    # not of a stage.
+    created = post_form(
+        admin,
+        f"/school/{school.id}/teaching/new",
+        {"campus_id": campus_id, "name": "书法兴趣班", "subject": "书法"},
+    )
+    teaching_id = int(created.headers["location"].split("/")[-1].split("?")[0])
+    post_form(
+        admin,
+        f"/school/{school.id}/teachers/assign",
+        {"teacher_id": newcomer.id, "class_id": teaching_id, "subject": "书法"},
+    )
+    assert counts(admin.get(campus_url).text) == "4个老师 6个学生 1个家长"
+    assert counts(admin.get(stage_url).text) == "3个老师 6个学生 1个家长"
+
+    # The grade graduates: it leaves the stage, the campus and the school, keeps its people.
+    grade_url = f"/school/{school.id}/grades/{grade.id}"
+    assert post_form(admin, f"{grade_url}/promote").status_code == 303
+    assert post_form(admin, f"{grade_url}/graduate").status_code == 303
+    assert counts(admin.get(grade_url).text) == "3个老师 6个学生 1个家长"
+    graduated = admin.get(f"/school/{school.id}/graduated").text
+    assert "2个老师</td><td>6个学生</td><td>1个家长" in graduated  # 2022级1班
+    assert counts(admin.get(stage_url).text) == "0个老师 0个学生 0个家长"
+    assert counts(admin.get(campus_url).text) == "1个老师 0个学生 0个家长"
+    # Its teachers are still the school's teachers (their memberships are active).
+    assert counts(admin.get(f"/school/{school.id}").text) == "4个老师 0个学生 0个家长"

@@ -9,6 +9,7 @@ node must equal a brute-force recount from the source rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -20,11 +21,14 @@ from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.context import Services
 from campusid.families import service as families
 from campusid.families.models import ParentLink, Relation
-from campusid.org import counts
+from campusid.org import building, counts
 from campusid.org import service as org
+from campusid.org.building import Calendar
 from campusid.org.models import CountDelta, District, Grade, School, SchoolClass
 from campusid.org.schoolyear import SchoolSystem, Stage
 from campusid.security.passwords import Hasher
+
+CALENDAR = Calendar(today=date(2026, 11, 30), boundary=org.boundary_from(9, 1))
 
 
 def _recount(db: Session) -> tuple[dict[int, counts.Counts], dict[int, counts.Counts]]:
@@ -61,17 +65,23 @@ def _recount(db: Session) -> tuple[dict[int, counts.Counts], dict[int, counts.Co
     return as_counts("school"), as_counts("district")
 
 
-def _recount_nodes(db: Session, school_id: int) -> dict[str, dict[int, counts.Counts]]:
-    """Every node of one school, recounted in Python."""
+def _recount_nodes(
+    db: Session, school_id: int, calendar: Calendar
+) -> dict[str, dict[int, counts.Counts]]:
+    """Every node of one school, recounted in Python (see `counts.school_counts`)."""
     sets: dict[tuple[str, int], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     parents_of: dict[int, set[int]] = defaultdict(set)
     for child, parent in db.execute(select(ParentLink.child_id, ParentLink.parent_id)):
         parents_of[child].add(parent)
     for school_class in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school_id)):
         grade = db.get(Grade, school_class.grade_id) if school_class.grade_id else None
-        keys = [("class", school_class.id), ("campus", school_class.campus_id)]
+        keys = [("class", school_class.id)]
         if grade is not None:
-            keys += [("grade", grade.id), ("stage", grade.stage_id)]
+            keys.append(("grade", grade.id))
+        if grade is None or not org.is_graduated(grade, calendar.today, calendar.boundary):
+            keys += [("campus", school_class.campus_id), ("school", school_id)]
+            if grade is not None:
+                keys.append(("stage", grade.stage_id))
         teachers = set(
             db.scalars(
                 select(ClassTeacher.teacher_id).where(ClassTeacher.class_id == school_class.id)
@@ -87,31 +97,32 @@ def _recount_nodes(db: Session, school_id: int) -> dict[str, dict[int, counts.Co
             sets[key]["student"] |= students
             for student in students:
                 sets[key]["parent"] |= parents_of[student]
-    for user_id, campus_id in db.execute(
-        select(SchoolMembership.user_id, SchoolMembership.campus_id).where(
-            SchoolMembership.school_id == school_id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
-            SchoolMembership.campus_id.is_not(None),
+    for user_id, role, campus_id in db.execute(
+        select(SchoolMembership.user_id, SchoolMembership.role, SchoolMembership.campus_id).where(
+            SchoolMembership.school_id == school_id, SchoolMembership.active.is_(True)
         )
     ):
-        sets[("campus", campus_id)]["student"].add(user_id)
-        sets[("campus", campus_id)]["parent"] |= parents_of[user_id]
+        if role is SchoolRole.TEACHER:
+            sets[("school", school_id)]["teacher"].add(user_id)
+        elif role is SchoolRole.STUDENT and campus_id is not None:
+            for key in (("campus", campus_id), ("school", school_id)):
+                sets[key]["student"].add(user_id)
+                sets[key]["parent"] |= parents_of[user_id]
     found: dict[str, dict[int, counts.Counts]] = defaultdict(dict)
     for (level, key), p in sets.items():
         found[level][key] = counts.Counts(len(p["teacher"]), len(p["student"]), len(p["parent"]))
     return found
 
 
-def _assert_counts_right(db: Session) -> None:
+def _assert_counts_right(db: Session, calendar: Calendar = CALENDAR) -> None:
     db.flush()
     schools, districts = _recount(db)
     for school_id in db.scalars(select(School.id)):
         assert counts.school_total(db, school_id=school_id) == schools.get(
             school_id, counts.Counts()
         ), f"school {school_id}"
-        live = counts.school_counts(db, school_id=school_id)
-        expected = _recount_nodes(db, school_id)
+        live = counts.school_counts(db, school_id=school_id, calendar=calendar)
+        expected = _recount_nodes(db, school_id, calendar)
         for level in counts.LEVELS:
             shown = {k: v for k, v in live.nodes[level].items() if v != counts.Counts()}
             wanted = {k: v for k, v in expected.get(level, {}).items() if v != counts.Counts()}
@@ -215,6 +226,18 @@ def test_kept_and_live_counts_follow_every_change(db, services, world):
     membership.active = True
     membership.campus_id = region.campus.id
     _assert_counts_right(db)
+
+    # A teaching class (教学班) of the campus, with a teacher who teaches nothing else.
+    teaching = building.create_teaching_class(
+        db, campus=region.campus, name="提高班", subject="数学", now=region.now
+    )
+    classes.enroll_student(db, school_class=teaching, student=a, now=region.now)
+    region.teacher(teaching)
+    _assert_counts_right(db)
+
+    # Years later the grade has graduated by the calendar: no row changed, so the kept totals
+    # stay; the school's page counts it under 毕业班级 only.
+    _assert_counts_right(db, Calendar(today=date(2030, 9, 2), boundary=org.boundary_from(9, 1)))
 
     # A link removed; a membership deleted outright.
     db.execute(delete(ParentLink).where(ParentLink.parent_id == father.id))

@@ -28,6 +28,7 @@ from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import SchoolClass
 from tests.support.http import post_form, sign_in
+from tests.support.schools import school_with_class
 
 _serial = itertools.count(1)
 
@@ -276,3 +277,47 @@ def test_school_parent_links(client, db, services, world, counter):
         _ok(client.get("/school/links"))
 
     assert_flat(counter, fetch, lambda: grow_to(db, services, world.class51, 60), "家长关联")
+
+
+# --------------------------------------------------------------------------- organisation pages
+
+
+def test_school_organisation_page(client, db, services, world, counter):
+    grade = world.class51.grade
+    sign_in(client, "xx_admin")
+    numbers = itertools.count(3)
+
+    def grow() -> None:
+        for _ in range(4):
+            school_class = org.add_class(
+                db, grade=grade, number=next(numbers), now=services.clock.now()
+            )
+            add_students(db, services, school_class, 3)
+
+    def fetch() -> None:
+        _ok(client.get(f"/school/{world.school.id}"))
+        _ok(client.get(f"/school/{world.school.id}/grades/{grade.id}"))
+
+    assert_flat(counter, fetch, grow, "组织管理")
+
+
+def test_district_pages(client, db, services, world, counter):
+    district_id = world.school.district_id
+    sign_in(client, "pt_admin")
+
+    def grow() -> None:
+        for _ in range(3):
+            school_class = school_with_class(
+                db,
+                services,
+                name=f"柯桥第{next(_serial)}小学",
+                district=world.school.district,
+                default_password="Kq2x@2468",
+            )
+            add_students(db, services, school_class, 2)
+
+    def fetch() -> None:
+        _ok(client.get(f"/district/{district_id}"))
+        _ok(client.get("/districts"))
+
+    assert_flat(counter, fetch, grow, "区县组织")
