@@ -341,6 +341,13 @@ SCHOOL_ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/school/{school_id}/roster/import"): Row(SCHOOL_ADMIN_POST),
 }
 MATRIX.update(SCHOOL_ROWS)
+# District organisation pages (issue 10's count fold): platform administrators only.
+MATRIX.update(
+    {
+        ("GET", "/districts"): Row(only("platform_admin")),
+        ("GET", "/district/{district_id}"): Row(only("platform_admin")),
+    }
+)
 
 
 def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]:
@@ -386,6 +393,7 @@ def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]
         "user_id": str(world["kefu01"].id),
         "kind": "phone",
         "school_id": str(world.school.id),
+        "district_id": str(world.school.district_id),
         "campus_id": str(school_class.campus_id),
         "stage_id": str(school_class.grade.stage_id),
         "grade_id": str(school_class.grade_id),
