@@ -18,7 +18,7 @@ from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
 from campusid.org.models import ClassKind, ResetMode, School
 from campusid.security.policy import RULE_TEXT
-from campusid.web import DbSession, NotFound, Svc, redirect
+from campusid.web import DbSession, Id, NotFound, Svc, redirect
 
 router = APIRouter()
 
@@ -58,7 +58,7 @@ def add_student_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    class_id: int | None = None,
+    class_id: Id | None = None,
 ) -> Response:
     """添加学生/家长."""
     return tree_page(
@@ -128,7 +128,7 @@ def member_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """A member of the school: identifiers (masked), roles, class, parents, and the actions."""
     user = members.member(db, school, user_id)
@@ -160,7 +160,7 @@ def _member_error(
     db: DbSession,
     school: School,
     calendar: Calendar,
-    user_id: int,
+    user_id: Id,
     message: str,
     form: dict[str, str] | None = None,
 ) -> Response:
@@ -197,7 +197,7 @@ def move_student(
     calendar: CalendarDep,
     actor: ActorDep,
     fields: FormFields,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """换班 / 分班."""
     class_id = fields.number("class_id", 0) or 0
@@ -224,7 +224,7 @@ def remove_from_class(
     school: AdminSchool,
     calendar: CalendarDep,
     actor: ActorDep,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """移出班级: the student is parked at the campus (校区存放)."""
     try:
@@ -244,7 +244,7 @@ def leave_school(
     school: AdminSchool,
     calendar: CalendarDep,
     actor: ActorDep,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """移出学校: the relationship ends; the account stays."""
     try:
@@ -270,7 +270,7 @@ def add_parent(
     calendar: CalendarDep,
     actor: ActorDep,
     fields: FormFields,
-    user_id: int,
+    user_id: Id,
 ) -> Response:
     """添加家长 to this student."""
     try:
@@ -403,7 +403,7 @@ def unassign_teacher(
     school: AdminSchool,
     actor: ActorDep,
     fields: FormFields,
-    teacher_id: int,
+    teacher_id: Id,
 ) -> Response:
     """Stop the teacher teaching the class."""
     class_id = fields.number("class_id", 0) or 0
@@ -489,7 +489,7 @@ def quick_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    class_id: int | None = None,
+    class_id: Id | None = None,
 ) -> Response:
     """快速设置老师: pick a class, then its 班主任 and a teacher per subject."""
     classes = members.active_class_names(db, school, calendar)
@@ -559,7 +559,7 @@ def teaching_students_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    class_id: int,
+    class_id: Id,
     from_class: int | None = None,
 ) -> Response:
     """从行政班级添加学生 to a teaching class: pick a class, tick its students."""
@@ -590,7 +590,7 @@ def teaching_students_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    class_id: int,
+    class_id: Id,
 ) -> Response:
     """Add the ticked students to the teaching class."""
     teaching = members.school_class(db, school, class_id)
@@ -611,7 +611,7 @@ def teaching_students_submit(
 
 @router.post("/school/{school_id}/classes/{class_id}/students/{user_id}/remove")
 def teaching_student_remove(
-    db: DbSession, school: AdminSchool, class_id: int, user_id: int
+    db: DbSession, school: AdminSchool, class_id: Id, user_id: Id
 ) -> Response:
     """Take a student out of the teaching class."""
     teaching = members.school_class(db, school, class_id)

@@ -18,11 +18,11 @@ from campusid.org import service as org
 from campusid.org.building import Calendar
 from campusid.org.models import School
 from campusid.org.tree import SchoolTree, build_tree, load_school
-from campusid.web import Client, CurrentPrincipal, DbSession, PermissionDenied, Svc, render
+from campusid.web import Client, CurrentPrincipal, DbSession, Id, PermissionDenied, Svc, render
 
 
 def admin_school(
-    school_id: int, db: DbSession, principal: CurrentPrincipal, services: Svc, client: Client
+    school_id: Id, db: DbSession, principal: CurrentPrincipal, services: Svc, client: Client
 ) -> School:
     """The school named in the URL, if the signed-in person administers it; else 403."""
     try:

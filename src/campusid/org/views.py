@@ -23,6 +23,7 @@ from campusid.org.tree import SchoolTree, grade_label
 from campusid.web import (
     CurrentPrincipal,
     DbSession,
+    Id,
     NotFound,
     PermissionDenied,
     Svc,
@@ -57,7 +58,7 @@ STAGE_TIPS = [
 ]
 
 
-def _node(tree: SchoolTree, kind: str, node_id: int) -> Any:
+def _node(tree: SchoolTree, kind: str, node_id: Id) -> Any:
     node = tree.find(kind, node_id)
     if node is None:
         raise NotFound
@@ -92,7 +93,7 @@ def school_page(
 
 @router.get("/school/{school_id}/campuses/{campus_id}")
 def campus_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: Id
 ) -> Response:
     """A campus: its stages, and the students parked there (校区存放)."""
     school, tree = _tree(db, school, calendar)
@@ -113,7 +114,7 @@ def campus_page(
 
 @router.get("/school/{school_id}/stages/{stage_id}")
 def stage_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: Id
 ) -> Response:
     """A stage: its grades."""
     school, tree = _tree(db, school, calendar)
@@ -131,7 +132,7 @@ def stage_page(
 
 
 def _viewable_grade(
-    db: DbSession, principal: CurrentPrincipal, school_id: int, grade_id: int
+    db: DbSession, principal: CurrentPrincipal, school_id: Id, grade_id: Id
 ) -> Grade:
     grade = db.get(Grade, grade_id)
     if grade is None:
@@ -149,8 +150,8 @@ def grade_page(
     db: DbSession,
     principal: CurrentPrincipal,
     calendar: CalendarDep,
-    school_id: int,
-    grade_id: int,
+    school_id: Id,
+    grade_id: Id,
 ) -> Response:
     """A grade: its classes; administrators manage it, its grade leaders see it."""
     grade = _viewable_grade(db, principal, school_id, grade_id)
@@ -178,8 +179,8 @@ def class_page(
     db: DbSession,
     principal: CurrentPrincipal,
     calendar: CalendarDep,
-    school_id: int,
-    class_id: int,
+    school_id: Id,
+    class_id: Id,
 ) -> Response:
     """A class (administrative or teaching): its teachers and students."""
     school_class = db.get(SchoolClass, class_id)
@@ -387,28 +388,28 @@ def quick_create_submit(
     return redirect(f"/school/{school.id}/campuses/{campus.id}?created=1")
 
 
-def _campus(db: DbSession, school: School, campus_id: int) -> Campus:
+def _campus(db: DbSession, school: School, campus_id: Id) -> Campus:
     campus = db.get(Campus, campus_id)
     if campus is None or campus.school_id != school.id:
         raise NotFound
     return campus
 
 
-def _stage(db: DbSession, school: School, stage_id: int) -> StageUnit:
+def _stage(db: DbSession, school: School, stage_id: Id) -> StageUnit:
     unit = db.get(StageUnit, stage_id)
     if unit is None or unit.campus.school_id != school.id:
         raise NotFound
     return unit
 
 
-def _grade(db: DbSession, school: School, grade_id: int) -> Grade:
+def _grade(db: DbSession, school: School, grade_id: Id) -> Grade:
     grade = members.grade_in(db, school, grade_id)
     if grade is None:
         raise NotFound
     return grade
 
 
-def _class(db: DbSession, school: School, class_id: int) -> SchoolClass:
+def _class(db: DbSession, school: School, class_id: Id) -> SchoolClass:
     found = members.school_class(db, school, class_id)
     if found is None:
         raise NotFound
@@ -421,7 +422,7 @@ def add_stage_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    campus_id: int,
+    campus_id: Id,
     school_system: str | None = None,
 ) -> Response:
     """新增学段."""
@@ -450,7 +451,7 @@ def add_stage_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    campus_id: int,
+    campus_id: Id,
 ) -> Response:
     """Add the ticked stages to the campus, with their grades and classes."""
     campus = _campus(db, school, campus_id)
@@ -485,7 +486,7 @@ def add_stage_submit(
 
 @router.get("/school/{school_id}/stages/{stage_id}/grades/new")
 def add_grade_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: Id
 ) -> Response:
     """新增年级."""
     unit = _stage(db, school, stage_id)
@@ -511,7 +512,7 @@ def add_grade_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    stage_id: int,
+    stage_id: Id,
 ) -> Response:
     """Create the grade with its classes 从…班 到…班."""
     unit = _stage(db, school, stage_id)
@@ -546,7 +547,7 @@ def add_grade_submit(
 
 @router.get("/school/{school_id}/grades/{grade_id}/classes/new")
 def add_classes_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: Id
 ) -> Response:
     """新增班级."""
     grade = _grade(db, school, grade_id)
@@ -580,7 +581,7 @@ def add_classes_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    grade_id: int,
+    grade_id: Id,
 ) -> Response:
     """Create one class, or a batch 从…班 到…班, in the grade."""
     grade = _grade(db, school, grade_id)
@@ -618,7 +619,7 @@ def add_classes_submit(
 
 @router.get("/school/{school_id}/campuses/{campus_id}/edit")
 def edit_campus_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: Id
 ) -> Response:
     """编辑校区."""
     campus = _campus(db, school, campus_id)
@@ -641,7 +642,7 @@ def edit_campus_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    campus_id: int,
+    campus_id: Id,
 ) -> Response:
     """Rename the campus."""
     campus = _campus(db, school, campus_id)
@@ -665,7 +666,7 @@ def edit_campus_submit(
 
 @router.post("/school/{school_id}/campuses/{campus_id}/delete")
 def delete_campus(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: Id
 ) -> Response:
     """Delete an empty campus."""
     campus = _campus(db, school, campus_id)
@@ -678,7 +679,7 @@ def delete_campus(
 
 @router.get("/school/{school_id}/stages/{stage_id}/settings")
 def stage_settings_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: Id
 ) -> Response:
     """学段设置: 年级命名."""
     unit = _stage(db, school, stage_id)
@@ -720,7 +721,7 @@ def stage_settings_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    stage_id: int,
+    stage_id: Id,
 ) -> Response:
     """Save the stage's 年级命名 overrides."""
     unit = _stage(db, school, stage_id)
@@ -748,7 +749,7 @@ def stage_settings_submit(
 
 @router.post("/school/{school_id}/stages/{stage_id}/delete")
 def delete_stage(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, stage_id: Id
 ) -> Response:
     """Delete an empty stage."""
     unit = _stage(db, school, stage_id)
@@ -762,7 +763,7 @@ def delete_stage(
 
 @router.get("/school/{school_id}/grades/{grade_id}/settings")
 def grade_settings_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: Id
 ) -> Response:
     """年级设置: 年级组长, and 升级/毕业 by hand."""
     return _grade_settings(request, db, school, calendar, _grade(db, school, grade_id), [])
@@ -797,7 +798,7 @@ def _grade_settings(
 
 @router.post("/school/{school_id}/grades/{grade_id}/promote")
 def promote_grade(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: Id
 ) -> Response:
     """升级 now, before the school-year boundary."""
     grade = _grade(db, school, grade_id)
@@ -815,7 +816,7 @@ def graduate_grade(
     services: Svc,
     school: AdminSchool,
     calendar: CalendarDep,
-    grade_id: int,
+    grade_id: Id,
 ) -> Response:
     """毕业 now: the grade moves to 毕业班级 with its members."""
     grade = _grade(db, school, grade_id)
@@ -835,7 +836,7 @@ def add_grade_leader(
     calendar: CalendarDep,
     actor: ActorDep,
     fields: FormFields,
-    grade_id: int,
+    grade_id: Id,
 ) -> Response:
     """设置年级组长."""
     grade = _grade(db, school, grade_id)
@@ -859,8 +860,8 @@ def remove_grade_leader(
     services: Svc,
     school: AdminSchool,
     actor: ActorDep,
-    grade_id: int,
-    teacher_id: int,
+    grade_id: Id,
+    teacher_id: Id,
 ) -> Response:
     """取消年级组长."""
     grade = _grade(db, school, grade_id)
@@ -877,7 +878,7 @@ def remove_grade_leader(
 
 @router.post("/school/{school_id}/grades/{grade_id}/delete")
 def delete_grade(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, grade_id: Id
 ) -> Response:
     """Delete an empty grade."""
     grade = _grade(db, school, grade_id)
@@ -891,7 +892,7 @@ def delete_grade(
 
 @router.get("/school/{school_id}/classes/{class_id}/edit")
 def edit_class_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, class_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, class_id: Id
 ) -> Response:
     """编辑班级 (or 教学班)."""
     school_class = _class(db, school, class_id)
@@ -919,7 +920,7 @@ def edit_class_submit(
     school: AdminSchool,
     calendar: CalendarDep,
     fields: FormFields,
-    class_id: int,
+    class_id: Id,
 ) -> Response:
     """Save the class's number and graduation year (a teaching class: name and subject)."""
     school_class = _class(db, school, class_id)
@@ -956,7 +957,7 @@ def edit_class_submit(
 
 @router.post("/school/{school_id}/classes/{class_id}/delete")
 def delete_class(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, class_id: int
+    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, class_id: Id
 ) -> Response:
     """Delete a class without members."""
     school_class = _class(db, school, class_id)
@@ -1041,7 +1042,7 @@ def district_list_page(request: Request, db: DbSession, principal: CurrentPrinci
 
 @router.get("/district/{district_id}")
 def district_page(
-    request: Request, db: DbSession, principal: CurrentPrincipal, district_id: int
+    request: Request, db: DbSession, principal: CurrentPrincipal, district_id: Id
 ) -> Response:
     """A district: its total and each of its schools with its counts (kept by the triggers)."""
     _district_viewer(principal)
