@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from tests.support.net import free_port
 from tests.support.secrets import CAPTURE, remember
 from tests.support.smtp import Inbox, smtp_server
 
@@ -64,12 +64,6 @@ if not Path(CHROMIUM).exists():
         "(apt-get install chromium fonts-noto-cjk; .ci/run installs it)",
         allow_module_level=True,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -106,7 +100,7 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Start `campusid serve` on a free port with a fresh database, the demo data and SMTP."""
     workdir = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
+    port = free_port()
     clock_file = workdir / "clock"
     clock_file.write_text("", encoding="utf-8")
     database_url = f"sqlite:///{workdir / 'e2e.db'}"
