@@ -92,6 +92,12 @@ def test_edit_number_role_position_and_details(client, db, world):
     assert member.status.value == "suspended"
     page = client.get(_manage(world, "/students")).text
     assert "小组长" in page and "停用" in page
+    # Each row's selects hold that row's own values (their options are rendered once a page).
+    rows = {row.split("</td>")[1].strip()[4:]: row for row in page.split("<tr>")[2:]}
+    assert '<option value="班长" selected>' in rows["heshuhuan"]
+    assert '<option value="group_leader" selected>' in rows["heshuhuan"]
+    assert '<option value="班长" selected>' not in rows["lixiaoyao"]
+    assert '<option value="member" selected>' in rows["lixiaoyao"]
     assert {e.outcome for e in audit_rows(db, "class_member_edited")} == {"success"}
 
     # Deleting the position takes it from the student.
