@@ -28,6 +28,7 @@ from campusid.web import (
     NotFound,
     PasswordChangeRequired,
     PermissionDenied,
+    RerunAsWriter,
     client_info,
     cookie_secure,
     login_url,
@@ -178,6 +179,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in _routers():
         app.include_router(router)
     _install_error_handlers(app)
+    # Innermost of the middleware: a re-run repeats only the routing, not the logging or headers.
+    app.add_middleware(RerunAsWriter)
 
     @app.middleware("http")
     async def _body_limit(

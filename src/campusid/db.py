@@ -66,11 +66,46 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # IMMEDIATE takes the write lock up front: a deferred transaction that read first
             # and writes later fails at once with "database is locked" when another wrote in
             # between (WAL snapshots cannot be upgraded); this way it waits its turn instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction started by `begin_reading` is deferred: it reads a snapshot and
+            # runs alongside every other reader and the one writer.
+            if conn.get_execution_options().get(READING):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+# The execution option that marks a transaction as a reader (see `begin_reading`).
+READING = "campusid_reading"
+
+# SQLite's "database is locked" family: SQLITE_BUSY and its extended codes (5 + n * 256),
+# SQLITE_BUSY_SNAPSHOT among them — a reader that tried to write after another connection did.
+_SQLITE_BUSY = 5
+
+
+def begin_reading(session: Session) -> None:
+    """Start the session's transaction as a reader (SQLite: deferred, without the write lock).
+
+    For work that is not expected to write: a page view, the account lookup of a sign-in. On
+    SQLite every other transaction takes the write lock when it begins, so readers would queue
+    behind each other; a deferred one reads its snapshot beside them. Should it write after all
+    and find that another connection wrote since its snapshot, SQLite refuses at once
+    (`is_write_conflict`); the web layer then runs the request again as a writer. Nothing to do on
+    PostgreSQL, whose transactions never take a lock up front. Call it before the session's first
+    statement.
+    """
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={READING: True})
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    """Whether SQLite refused a write because the database was locked or the snapshot stale."""
+    original = getattr(error, "orig", None)
+    code = getattr(original, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

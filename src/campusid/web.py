@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campusid import i18n, nav
 from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
@@ -22,6 +25,7 @@ from campusid.accounts.models import User
 from campusid.audit.service import ClientInfo
 from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
+from campusid.db import begin_reading, is_write_conflict
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_, pick_language
 from campusid.messaging import service as messaging
@@ -30,6 +34,8 @@ from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.servicedesk.hours import hotline_status
 from campusid.types import MAX_ID
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,10 +115,22 @@ def get_services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(get_services)]
 
 
+# Set on a request's scope when it is run again as a writer (see RerunAsWriter).
+AS_WRITER = "campusid.as_writer"
+_READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_db(request: Request) -> Iterator[Session]:
-    """One session and one transaction per request: committed if the handler succeeds."""
+    """One session and one transaction per request: committed if the handler succeeds.
+
+    A GET reads (`begin_reading`: on SQLite it does not take the write lock, so page views run
+    side by side); should it write after all and lose a race for it, `RerunAsWriter` runs the
+    request again as a writer.
+    """
     services = get_services(request)
     session = services.session_factory()
+    if request.method in _READING_METHODS and not request.scope.get(AS_WRITER):
+        begin_reading(session)
     try:
         yield session
         session.commit()
@@ -121,6 +139,41 @@ def get_db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class RerunAsWriter:
+    """ASGI middleware: a GET whose reading transaction lost a write to another connection runs
+    again, once, as a writer.
+
+    A GET that writes is rare (a session's last-seen time once a minute, a first visit's
+    records) and on SQLite a deferred transaction cannot take the write lock once another
+    connection has written since it began reading: SQLite refuses at once. The handler has not
+    answered yet (the transaction commits before the response), and a GET is safe to repeat, so
+    the request runs again from the start in a transaction that takes the write lock first.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _READING_METHODS:
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watch(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        fresh_state = dict(scope.get("state") or {})
+        try:
+            await self.app(scope, receive, watch)
+        except DBAPIError as error:
+            if answered or not is_write_conflict(error):
+                raise
+            log.info("GET %s wrote after another connection; run again as a writer", scope["path"])
+            await self.app({**scope, "state": fresh_state, AS_WRITER: True}, receive, send)
 
 
 # scope="function": the transaction commits before the response leaves, so the page the

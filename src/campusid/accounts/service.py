@@ -16,6 +16,7 @@ from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
+from campusid.db import begin_reading
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential
@@ -103,6 +104,7 @@ def authenticate(
     # Look the account up in a short transaction of its own, so that no database lock is held
     # across the slow hash (on SQLite a write lock would serialise every sign-in of the school).
     with services.session_factory() as lookup:
+        begin_reading(lookup)
         found = find_by_login(lookup, login)
         user_id = found.id if found else None
         stored_hash = password_hash_of(lookup, found) if found else None
