@@ -233,22 +233,11 @@ def serve(
     workers: int = typer.Option(1),
     reload: bool = typer.Option(False),
 ) -> None:
-    """Serve the web application with Uvicorn."""
-    import uvicorn
+    """Serve the web application (Uvicorn; with --workers, one socket per worker)."""
+    from campusid import serving
 
     _ensure_var_dir()
-    uvicorn.run(
-        "campusid.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=True,
-        server_header=False,
-        access_log=False,  # campusid.access logs each request, without its query string
-        log_config=None,  # the app installs JSON logging itself (in every worker)
-    )
+    serving.serve(host, port, workers=workers, reload=reload)
 
 
 if __name__ == "__main__":
