@@ -11,8 +11,10 @@ Where SO_REUSEPORT is missing (not Linux), it falls back to Uvicorn's workers.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -28,6 +30,7 @@ APP = "campusid.app:serve_app"
 # A worker that keeps dying at start (a bad setting, the port taken by another user's program)
 # is not restarted in a tight loop.
 RESTART_PAUSE = 1.0
+_PR_SET_PDEATHSIG = 1
 SHUTDOWN_GRACE = 30.0
 
 
@@ -52,8 +55,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _end_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its supervisor dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
+def _worker(host: str, port: int, supervisor: int) -> None:
     """One worker process: its own socket on the shared port, one Uvicorn server."""
+    _end_with_parent()
+    if os.getppid() != supervisor:  # it died before the request above took effect
+        return
     sock = listening_socket(host, port)
     config = uvicorn.Config(APP, host=host, port=port, **uvicorn_options())
     uvicorn.Server(config).run(sockets=[sock])
@@ -81,7 +96,7 @@ class Supervisor:
 
     def _start(self) -> BaseProcess:
         process = self.context.Process(
-            target=_worker, args=(self.host, self.port), name="campusid-worker"
+            target=_worker, args=(self.host, self.port, os.getpid()), name="campusid-worker"
         )
         process.start()
         return process
