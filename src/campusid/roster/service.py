@@ -30,14 +30,13 @@ from campusid.members.batch import (
     MemberError,
     Person,
     RosterBuilder,
-    apply,
     person_from,
     relation_from,
 )
 from campusid.members.service import Actor
 from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, School, SchoolClass
-from campusid.roster import excel
+from campusid.roster import excel, writer
 from campusid.roster.models import ImportErrorFile
 
 OP_CREATE = "新建"
@@ -281,7 +280,7 @@ def import_rows(
         return result
 
     # 3. Every row passed: write them all.
-    result.summary = apply(db, plan=builder.plan, school=school, now=now)
+    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now)
     if progress:
         progress("write", len(rows))
     audit.record(

@@ -349,3 +349,79 @@ def test_other_schools_students_cannot_be_moved_by_import(admin, world, db, serv
     db.commit()
     response = _upload(admin, world, xlsx([row(操作="换班", 账号="stranger01", 班级="五年级1班")]))
     assert response.status_code == 400 and "找不到该学生" in response.text
+
+
+def _kept_counts(db) -> tuple[set, set, dict]:
+    """The count tables as they stand: school and district people, and the summed deltas."""
+    from campusid.org.models import CountDelta, CountedDistrictPerson, CountedSchoolPerson
+
+    school = {
+        (r.school_id, r.role, r.user_id, r.refs) for r in db.scalars(select(CountedSchoolPerson))
+    }
+    district = {
+        (r.district_id, r.role, r.user_id, r.refs)
+        for r in db.scalars(select(CountedDistrictPerson))
+    }
+    deltas: dict = {}
+    for r in db.scalars(select(CountDelta)):
+        key = (r.scope, r.scope_id, r.role)
+        deltas[key] = deltas.get(key, 0) + r.delta
+    return school, district, {k: v for k, v in deltas.items() if v}
+
+
+def test_the_bulk_written_import_keeps_the_organisation_counts_exact(admin, world, db, services):
+    """New accounts are written with the count triggers paused and counted directly; the kept
+    counts must equal a full recount, also where new and existing people meet."""
+    from campusid.org import counts
+
+    assert world.school.district_id is not None
+    accounts.new_user(
+        db,
+        username="laojiazhang",
+        real_name="老家长",
+        now=services.clock.now(),
+        phone="13911110009",
+    )
+    db.commit()
+    upload = xlsx(
+        [
+            row(
+                姓名="新生一",
+                班级="五年级1班",
+                身份证号=A,
+                家长姓名="一妈妈",
+                家长手机号="13911110003",
+            ),
+            row(
+                姓名="新生二",
+                班级="五年级2班",
+                身份证号=B,
+                家长姓名="一妈妈",
+                家长手机号="13911110003",
+            ),
+            row(
+                姓名="新生三",
+                班级="五年级2班",
+                身份证号=C,
+                家长姓名="老家长",
+                家长手机号="13911110009",
+            ),
+            row(
+                操作="绑家长",
+                账号="lixiaoyao",
+                家长姓名="一妈妈",
+                家长手机号="13911110003",
+                家长关系="母亲",
+            ),
+            row(操作="换班", 账号="lixiaoyao", 姓名="李逍遥", 班级="五年级2班", 学号="21"),
+        ]
+    )
+    response = _upload(admin, world, upload)
+    assert "导入成功" in response.text, response.text
+    db.expire_all()
+    kept = _kept_counts(db)
+    assert any(role == "parent" and refs == 3 for _, role, _, refs in kept[0])  # 一妈妈: 3 children
+    counts.rebuild(db)
+    db.flush()
+    assert kept == _kept_counts(db)
+    db.rollback()
