@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -356,72 +355,76 @@ def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
     return linked | joined
 
 
-def _counts_by_class(db: Session, statement: Any) -> dict[int, int]:
-    return {int(class_id): int(n) for class_id, n in db.execute(statement)}
-
-
 def summaries(
     db: Session, *, school_classes: Sequence[SchoolClass], cal: Calendar
 ) -> list[ClassSummary]:
-    """The summaries of many classes at once: a fixed number of grouped queries, not N each."""
+    """The summaries of many classes at once: one statement, however many classes.
+
+    Each class's homeroom teacher and counts are correlated subqueries of the row that loads
+    the class with its school, campus, grade and stage (joined), so a page with a class header
+    spends one query on it, not one per count and relation.
+    """
     ids = [c.id for c in school_classes]
     if not ids:
         return []
-    homerooms: dict[int, str] = {}
-    for class_id, name in db.execute(
-        select(ClassTeacher.class_id, User.real_name)
-        .join(User, User.id == ClassTeacher.teacher_id)
-        .where(ClassTeacher.class_id.in_(ids), ClassTeacher.is_homeroom.is_(True))
-    ):
-        homerooms[class_id] = name
-    teachers = _counts_by_class(
-        db,
-        select(ClassTeacher.class_id, func.count())
-        .where(ClassTeacher.class_id.in_(ids))
-        .group_by(ClassTeacher.class_id),
+    of_class = SchoolClass.id
+    homeroom = (
+        select(User.real_name)
+        .join(ClassTeacher, ClassTeacher.teacher_id == User.id)
+        .where(ClassTeacher.class_id == of_class, ClassTeacher.is_homeroom.is_(True))
+        .order_by(ClassTeacher.id)
+        .limit(1)
+        .scalar_subquery()
     )
-    students = _counts_by_class(
-        db,
-        select(ClassStudent.class_id, func.count())
-        .where(ClassStudent.class_id.in_(ids))
-        .group_by(ClassStudent.class_id),
+    teachers = select(func.count()).where(ClassTeacher.class_id == of_class).scalar_subquery()
+    students = select(func.count()).where(ClassStudent.class_id == of_class).scalar_subquery()
+    # Parents: linked to a student of the class, or joined it by its code; each counted once
+    # (those who joined by the code and are not also linked, added to the linked ones).
+    linked_parents = (
+        select(ParentLink.parent_id)
+        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
+        .where(ClassStudent.class_id == of_class)
     )
-    # Parents: linked to a student of the class, or joined it by its code; each counted once.
-    pairs = union(
-        select(ClassStudent.class_id.label("class_id"), ParentLink.parent_id.label("parent_id"))
-        .join(ParentLink, ParentLink.child_id == ClassStudent.student_id)
-        .where(ClassStudent.class_id.in_(ids)),
-        select(ClassParent.class_id, ClassParent.parent_id).where(ClassParent.class_id.in_(ids)),
-    ).subquery()
-    parents = _counts_by_class(
-        db,
-        select(pairs.c.class_id, func.count(pairs.c.parent_id.distinct())).group_by(
-            pairs.c.class_id
-        ),
+    linked = (
+        select(func.count(ParentLink.parent_id.distinct()))
+        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
+        .where(ClassStudent.class_id == of_class)
+        .scalar_subquery()
     )
-    # The names need the school, campus and grade of each class: loaded together, once.
-    db.execute(
-        select(SchoolClass)
+    joined_only = (
+        select(func.count())
+        .where(
+            ClassParent.class_id == of_class,
+            ClassParent.parent_id.not_in(linked_parents),
+        )
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(SchoolClass, homeroom, teachers, students, linked + joined_only)
         .where(SchoolClass.id.in_(ids))
         .options(
-            selectinload(SchoolClass.school),
-            selectinload(SchoolClass.campus),
-            selectinload(SchoolClass.grade).selectinload(Grade.stage_unit),
+            joinedload(SchoolClass.school),
+            joinedload(SchoolClass.campus),
+            joinedload(SchoolClass.grade).joinedload(Grade.stage_unit),
         )
     ).all()
-    return [
-        ClassSummary(
-            school_class=c,
-            name=class_name(c, cal),
-            school_name=c.school.name,
-            campus_name=c.campus.name,
-            homeroom_name=homerooms.get(c.id, ""),
-            teacher_count=teachers.get(c.id, 0),
-            student_count=students.get(c.id, 0),
-            parent_count=parents.get(c.id, 0),
+    found = {row[0].id: row for row in rows}
+    summaries = []
+    for c in school_classes:
+        _loaded, homeroom_name, teacher_count, student_count, parent_count = found[c.id]
+        summaries.append(
+            ClassSummary(
+                school_class=c,
+                name=class_name(c, cal),
+                school_name=c.school.name,
+                campus_name=c.campus.name,
+                homeroom_name=homeroom_name or "",
+                teacher_count=int(teacher_count),
+                student_count=int(student_count),
+                parent_count=int(parent_count),
+            )
         )
-        for c in school_classes
-    ]
+    return summaries
 
 
 def summarize(db: Session, *, school_class: SchoolClass, cal: Calendar) -> ClassSummary:
