@@ -109,10 +109,12 @@ def serve(
     extra_env: dict[str, str] | None = None,
     prepare: list[list[str]] | None = None,
     database_url: str | None = None,
+    cpus: set[int] | None = None,
 ) -> Iterator[Server]:
     """A migrated database with the demo data, served by `campusid serve --workers N`.
 
     With `database_url`, that existing database is served as it is (migrated, no demo data).
+    With `cpus`, the server (and so its workers) may run only on those CPUs.
     """
     workdir = Path(tempfile.mkdtemp(prefix="campusid-bench-"))
     env = {
@@ -135,6 +137,7 @@ def serve(
         cwd=workdir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     server = Server("127.0.0.1", port, process, env)
     try:

@@ -10,7 +10,10 @@ Measures, on this machine in this run:
     `campusid serve`) with 1 worker and with 2 workers, each worker allowed one argon2 check at
     a time (CAMPUSID_PASSWORD_HASH_CONCURRENCY=1: a worker is worth one core), with the median
     and p99 latency while saturated, and the ratio to the raw rate of as many processes;
-  * the scaling 2 workers / 1 worker;
+  * the scaling 2 workers / 1 worker, twice: with the 1-worker server free to use both cores
+    (its argon2 thread on one, its request handling, PostgreSQL and the load generator on the
+    other) and with it held to one core (a worker per core: what adding a worker, or a
+    machine, adds);
   * memory under a flood: the peak resident memory of a worker with `--concurrency` clients and
     with `--flood` clients at once (it must stay flat: checks queue, they do not pile up);
   * for information, one worker allowed one check per core (threads share the cores).
@@ -93,10 +96,15 @@ def _signed_in(status: int) -> bool:
 
 
 def measure(
-    workers: int, seconds: float, clients: int, pg: str | None, concurrency: str | None
+    workers: int,
+    seconds: float,
+    clients: int,
+    pg: str | None,
+    concurrency: str | None,
+    cpus: set[int] | None = None,
 ) -> tuple[loadgen.Result, float, server.Server | None]:
     env = {"CAMPUSID_PASSWORD_HASH_CONCURRENCY": concurrency} if concurrency else {}
-    with server.serve(workers=workers, pg_url=pg, extra_env=env) as srv:
+    with server.serve(workers=workers, pg_url=pg, extra_env=env, cpus=cpus) as srv:
         loadgen.run(srv.host, srv.port, _requests(srv.base, clients), 2, _signed_in)  # warm-up
         with server.MemoryWatch(srv.process.pid) as memory:
             result = loadgen.run(
@@ -148,6 +156,13 @@ def main() -> None:
             f"peak worker memory {peak:.0f} MiB"
         )
     print(f"scaling 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (target 1.8x)")
+    pinned, _peak, _ = measure(1, args.seconds, args.concurrency, args.pg, "1", cpus={0})
+    print(
+        f"HTTP sign-in, 1 worker held to one core: {pinned.rate:.1f}/s "
+        f"(ratio to raw 1-process rate {pinned.rate / raw1:.2f}), p99 {pinned.p99_ms:.0f} ms; "
+        f"scaling 2 workers on 2 cores / 1 worker on 1 core: {rates[2] / pinned.rate:.2f}x "
+        f"(target 1.8x)"
+    )
     normal, flooded, result = flood(args.seconds, args.concurrency, args.flood, args.pg)
     print(
         f"flood, 2 workers: {args.concurrency} clients peak {normal:.0f} MiB a worker; "
