@@ -558,7 +558,7 @@ def _username_base(real_name: str, prefix: str) -> str:
     return (letters or prefix)[:20]
 
 
-def _usernames(db: Session, accounts: list[Account]) -> None:
+def assign_usernames(db: Session, accounts: list[Account]) -> None:
     """Readable, unique usernames: the name's pinyin and random digits (lixiaoyao4821)."""
     pending = list(accounts)
     digits = 4
@@ -583,28 +583,30 @@ def _usernames(db: Session, accounts: list[Account]) -> None:
         digits = min(digits + 1, 8)
 
 
+def new_account_row(account: Account, credential_id: int | None, now: datetime) -> dict[str, Any]:
+    """The `users` row of an account the plan creates: on the school's default password."""
+    return {
+        "username": account.username,
+        "real_name": account.real_name,
+        "gender": account.gender,
+        "id_card_number": account.id_card_number,
+        "registration_number": account.registration_number,
+        "phone": account.phone,
+        "password_hash": None,
+        "default_credential_id": credential_id,
+        "must_change_password": True,
+        "created_at": now,
+    }
+
+
 def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str, int]:
     """Write a checked plan in the current transaction; returns the summary counts."""
     credential_id = school.default_credential_id
     # Accounts made here have no memberships or class places yet: nothing to look up for them.
     created = {id(a) for a in plan.new_accounts}
-    _usernames(db, plan.new_accounts)
+    assign_usernames(db, plan.new_accounts)
     for part in chunks(plan.new_accounts):
-        rows = [
-            {
-                "username": a.username,
-                "real_name": a.real_name,
-                "gender": a.gender,
-                "id_card_number": a.id_card_number,
-                "registration_number": a.registration_number,
-                "phone": a.phone,
-                "password_hash": None,
-                "default_credential_id": credential_id,
-                "must_change_password": True,
-                "created_at": now,
-            }
-            for a in part
-        ]
+        rows = [new_account_row(a, credential_id, now) for a in part]
         ids = db.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), rows).all()
         for account, user_id in zip(part, ids, strict=True):
             account.user_id = user_id

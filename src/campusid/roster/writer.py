@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
-from campusid.members.batch import Plan, _usernames, apply
+from campusid.members.batch import Plan, apply, assign_usernames, new_account_row
 from campusid.org.models import (
     CountDelta,
     CountedDistrictPerson,
@@ -46,27 +46,13 @@ def write_plan(db: Session, *, plan: Plan, school: School, now: datetime) -> dic
     if not plan.new_accounts:
         return apply(db, plan=plan, school=school, now=now)
     fresh = {id(a) for a in plan.new_accounts}
-    _usernames(db, plan.new_accounts)
+    assign_usernames(db, plan.new_accounts)
     conn = db.connection()
     db.add(CountsPause(id=1))
     db.flush()
     ids = _insert_accounts(
         conn,
-        [
-            {
-                "username": a.username,
-                "real_name": a.real_name,
-                "gender": a.gender,
-                "id_card_number": a.id_card_number,
-                "registration_number": a.registration_number,
-                "phone": a.phone,
-                "password_hash": None,
-                "default_credential_id": school.default_credential_id,
-                "must_change_password": True,
-                "created_at": now,
-            }
-            for a in plan.new_accounts
-        ],
+        [new_account_row(a, school.default_credential_id, now) for a in plan.new_accounts],
     )
     for account, user_id in zip(plan.new_accounts, ids, strict=True):
         account.user_id = user_id
