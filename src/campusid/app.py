@@ -6,14 +6,15 @@ import gc
 import importlib
 import logging
 import pkgutil
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
 from campusid import logs
@@ -182,32 +183,61 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Innermost of the middleware: a re-run repeats only the routing, not the logging or headers.
     app.add_middleware(RerunAsWriter)
 
-    @app.middleware("http")
-    async def _body_limit(
-        request: Request,
-        call_next: Callable[[Request], Awaitable[Response]],
-    ) -> Response:
-        # Refuse oversized bodies before anything parses them (the CSRF check reads forms).
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_request_bytes:
-            return _error(request, 413, "too_large", N_("上传的文件过大"))
-        return await call_next(request)
+    # Outermost last: request ids and the access log, then the headers of every answer, then
+    # the body-size limit (plain ASGI middleware: see logs.RequestContext).
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(logs.RequestContext)
+    return app
 
-    @app.middleware("http")
-    async def _headers(
-        request: Request,
-        call_next: Callable[[Request], Awaitable[Response]],
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        token = getattr(request.state, "csrf_token", None)
+
+class BodyLimit:
+    """Refuse oversized bodies before anything parses them (the CSRF check reads forms)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit() and int(length) > self.settings.max_request_bytes:
+                refusal = _error(Request(scope), 413, "too_large", N_("上传的文件过大"))
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """The headers every answer carries, and the CSRF cookie when the request made a token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._add(scope, MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    def _add(scope: Scope, headers: MutableHeaders) -> None:
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        if not scope["path"].startswith("/static/"):
+            headers.setdefault("Cache-Control", "no-store")
+        token = scope.get("state", {}).get("csrf_token")
+        request = Request(scope)
         if token and request.cookies.get(csrf.COOKIE_NAME) != token:
-            response.set_cookie(
+            cookie = Response()  # builds the Set-Cookie header line
+            cookie.set_cookie(
                 csrf.COOKIE_NAME,
                 token,
                 httponly=True,
@@ -215,10 +245,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 path="/",
                 secure=cookie_secure(request),
             )
-        return response
-
-    app.middleware("http")(logs.request_context)
-    return app
+            headers.append("set-cookie", cookie.headers["set-cookie"])
 
 
 def serve_app() -> FastAPI:

@@ -166,14 +166,20 @@ class RerunAsWriter:
             answered = answered or message["type"] == "http.response.start"
             await send(message)
 
-        fresh_state = dict(scope.get("state") or {})
+        state = scope.setdefault("state", {})
+        before = dict(state)
         try:
             await self.app(scope, receive, watch)
         except DBAPIError as error:
             if answered or not is_write_conflict(error):
                 raise
             log.info("GET %s wrote after another connection; run again as a writer", scope["path"])
-            await self.app({**scope, "state": fresh_state, AS_WRITER: True}, receive, send)
+            # The same state the outer middleware reads, as it was before the first run (the
+            # signed-in person loaded by the failed transaction must not be reused).
+            state.clear()
+            state.update(before)
+            scope[AS_WRITER] = True
+            await self.app(scope, receive, send)
 
 
 # scope="function": the transaction commits before the response leaves, so the page the
