@@ -36,6 +36,21 @@ def fresh_database(pg_url: str | None, workdir: Path) -> str:
     return plain.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on the TCP port (one per worker of `campusid serve`)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                count += 1
+    return count
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,13 +158,17 @@ def serve(
     try:
         deadline = time.monotonic() + 60
         while True:
+            # Every worker listening, and one answering: a benchmark that started while one
+            # worker was still importing would give all its connections to the other.
             try:
-                if httpx.get(server.base + "/login", timeout=2).status_code == 200:
+                ready = listening_sockets(port) >= workers
+                if ready and httpx.get(server.base + "/login", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"campusid serve did not start ({process.poll()})")
+            time.sleep(0.2)
         yield server
     finally:
         process.terminate()
