@@ -112,7 +112,13 @@ def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-Svc = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # The dependencies that only read the request are `async`: FastAPI runs a plain `def`
+    # dependency on a worker thread, a thread hop (and a turn for the interpreter lock) each.
+    return get_services(request)
+
+
+Svc = Annotated[Services, Depends(_services)]
 
 
 # Set on a request's scope when it is run again as a writer (see RerunAsWriter).
@@ -187,7 +193,7 @@ class RerunAsWriter:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """The injected clock."""
     return get_services(request).clock
 
@@ -203,7 +209,11 @@ def client_info(request: Request) -> ClientInfo:
     )
 
 
-Client = Annotated[ClientInfo, Depends(client_info)]
+async def _client(request: Request) -> ClientInfo:
+    return client_info(request)
+
+
+Client = Annotated[ClientInfo, Depends(_client)]
 
 
 def optional_user(request: Request, db: DbSession) -> User | None:
@@ -235,7 +245,7 @@ def optional_user(request: Request, db: DbSession) -> User | None:
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
-def user_even_if_must_change(user: OptionalUser) -> User:
+async def user_even_if_must_change(user: OptionalUser) -> User:
     """The signed-in person, even one who must still change their password."""
     if user is None:
         raise LoginRequired
@@ -245,7 +255,7 @@ def user_even_if_must_change(user: OptionalUser) -> User:
 PendingUser = Annotated[User, Depends(user_even_if_must_change)]
 
 
-def current_user(user: PendingUser) -> User:
+async def current_user(user: PendingUser) -> User:
     """The signed-in person, who has no forced password change pending."""
     if user.must_change_password:
         raise PasswordChangeRequired
@@ -268,7 +278,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 def require(permission: Permission) -> Any:
     """A dependency refusing anyone whose roles do not grant the permission."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has(permission):
             raise PermissionDenied
         return principal

@@ -47,7 +47,7 @@ def admin_school(
 AdminSchool = Annotated[School, Depends(admin_school)]
 
 
-def calendar(services: Svc) -> Calendar:
+async def calendar(services: Svc) -> Calendar:
     """Today in China and the configured school-year boundary."""
     return calendar_for(services)
 
@@ -66,7 +66,7 @@ def calendar_for(services: Services) -> Calendar:
 CalendarDep = Annotated[Calendar, Depends(calendar)]
 
 
-def actor(principal: CurrentPrincipal, client: Client) -> Actor:
+async def actor(principal: CurrentPrincipal, client: Client) -> Actor:
     """The acting administrator, for the audit trail."""
     return Actor(user_id=principal.user.id, client=client)
 
