@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
 from campusid import logs
+from campusid.asgi import HttpMiddleware
 from campusid.audit import service as audit
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
@@ -191,32 +192,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuse oversized bodies before anything parses them (the CSRF check reads forms)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app, self.settings = app, settings
+        super().__init__(app)
+        self.settings = settings
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = Headers(scope=scope).get("content-length", "")
-            if length.isdigit() and int(length) > self.settings.max_request_bytes:
-                refusal = _error(Request(scope), 413, "too_large", N_("上传的文件过大"))
-                await refusal(scope, receive, send)
-                return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413 to a declared length over the limit; else go on."""
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.settings.max_request_bytes:
+            refusal = _error(Request(scope), 413, "too_large", N_("上传的文件过大"))
+            await refusal(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """The headers every answer carries, and the CSRF cookie when the request made a token."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add the headers to the answer as it starts."""
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -16,7 +16,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from campusid.asgi import HttpMiddleware
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -59,20 +61,11 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True  # ours logs paths without queries
 
 
-class RequestContext:
-    """Middleware: give the request an id (or keep a sane incoming one) and log its outcome.
+class RequestContext(HttpMiddleware):
+    """Middleware: give the request an id (or keep a sane incoming one) and log its outcome."""
 
-    Plain ASGI (not Starlette's BaseHTTPMiddleware, which runs the rest of the request in a task
-    of its own and costs a page a fraction of a millisecond each).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Set the request id for the request's logs, answer with it, log the outcome."""
         incoming = Headers(scope=scope).get("x-request-id", "")
         request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)

@@ -26,9 +26,11 @@ NAV: list[NavItem] = [
     NavItem(
         N_("加入班级"),
         "/join",
-        lambda p: not p.taught_class_ids
-        and not p.admin_school_ids
-        and not {Role.AGENT, Role.PLATFORM_ADMIN} & p.roles,  # issue 9: not for platform staff
+        lambda p: (
+            not p.taught_class_ids
+            and not p.admin_school_ids
+            and not {Role.AGENT, Role.PLATFORM_ADMIN} & p.roles
+        ),  # issue 9: not for platform staff
     ),
     NavItem(N_("学校管理"), "/school", lambda p: Role.SCHOOL_ADMIN in p.roles),
     NavItem(

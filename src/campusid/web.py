@@ -17,11 +17,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from campusid import i18n, nav
 from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.accounts.models import User
+from campusid.asgi import HttpMiddleware
 from campusid.audit.service import ClientInfo
 from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
@@ -147,7 +148,7 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-class RerunAsWriter:
+class RerunAsWriter(HttpMiddleware):
     """ASGI middleware: a GET whose reading transaction lost a write to another connection runs
     again, once, as a writer.
 
@@ -158,11 +159,9 @@ class RerunAsWriter:
     the request runs again from the start in a transaction that takes the write lock first.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _READING_METHODS:
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request; once more as a writer if its reading transaction lost a write."""
+        if scope["method"] not in _READING_METHODS:
             await self.app(scope, receive, send)
             return
         answered = False
