@@ -231,8 +231,10 @@ class SecurityHeaders(HttpMiddleware):
         if not scope["path"].startswith("/static/"):
             headers.setdefault("Cache-Control", "no-store")
         token = scope.get("state", {}).get("csrf_token")
+        if not token:
+            return
         request = Request(scope)
-        if token and request.cookies.get(csrf.COOKIE_NAME) != token:
+        if request.cookies.get(csrf.COOKIE_NAME) != token:
             cookie = Response()  # builds the Set-Cookie header line
             cookie.set_cookie(
                 csrf.COOKIE_NAME,
