@@ -181,7 +181,6 @@ def _admit(
             school_id=school_class.school_id,
             role=SchoolRole.STUDENT,
             now=now,
-            campus_id=school_class.campus_id,
         )
         if current is None:
             classes.enroll_student(db, school_class=school_class, student=user, now=now)

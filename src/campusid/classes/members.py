@@ -341,7 +341,6 @@ def add_new_student(
         school_id=school.id,
         role=SchoolRole.STUDENT,
         now=now,
-        campus_id=school_class.campus_id,
     )
     enroll_student(
         db, school_class=school_class, student=student, now=now, student_number=number or None
@@ -378,9 +377,8 @@ def add_parked_student(
         now=now,
         client=client,
     )
-    cal = calendar_of(services)
     student = next(
-        (s for s in parked_students(db, school_class=school_class, cal=cal) if s.id == student_id),
+        (s for s in parked_students(db, school_class=school_class) if s.id == student_id),
         None,
     )
     if student is None:

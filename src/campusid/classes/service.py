@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -36,7 +36,12 @@ def enroll_student(
     now: datetime,
     student_number: str | None = None,
 ) -> ClassStudent:
-    """Put a student in a class (adds them to the class's student list)."""
+    """Put a student in a class (adds them to the class's student list).
+
+    In an administrative class a student is no longer parked at a campus (校区存放): this is the
+    one place that says so, whoever enrols them (administrator, homeroom teacher, a join by the
+    class code). A teaching class (教学班) leaves their administrative place as it was.
+    """
     member = ClassStudent(
         class_id=school_class.id,
         student_id=student.id,
@@ -44,6 +49,16 @@ def enroll_student(
         joined_at=now,
     )
     db.add(member)
+    if school_class.kind is ClassKind.ADMINISTRATIVE:
+        db.execute(
+            update(SchoolMembership)
+            .where(
+                SchoolMembership.school_id == school_class.school_id,
+                SchoolMembership.user_id == student.id,
+                SchoolMembership.role == SchoolRole.STUDENT,
+            )
+            .values(campus_id=None)
+        )
     db.flush()
     return member
 
@@ -526,17 +541,23 @@ def require_manager(
         raise ActionDenied
 
 
-def parked_students(db: Session, *, school_class: SchoolClass, cal: Calendar) -> list[User]:
-    """Students of the school parked at this class's campus, in no current class."""
-    rows = db.scalars(
-        select(User)
-        .join(SchoolMembership, SchoolMembership.user_id == User.id)
-        .where(
-            SchoolMembership.school_id == school_class.school_id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
-            SchoolMembership.campus_id == school_class.campus_id,
+def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[User]:
+    """校区存放: the school's active students parked at the campus (in no administrative class)."""
+    return list(
+        db.scalars(
+            select(User)
+            .join(SchoolMembership, SchoolMembership.user_id == User.id)
+            .where(
+                SchoolMembership.school_id == school_id,
+                SchoolMembership.role == SchoolRole.STUDENT,
+                SchoolMembership.active.is_(True),
+                SchoolMembership.campus_id == campus_id,
+            )
+            .order_by(User.real_name)
         )
-        .order_by(User.real_name)
     )
-    return [u for u in rows if current_membership(db, student_id=u.id, cal=cal) is None]
+
+
+def parked_students(db: Session, *, school_class: SchoolClass) -> list[User]:
+    """Students of the school parked at this class's campus (a homeroom teacher may take them)."""
+    return parked_at_campus(db, school_id=school_class.school_id, campus_id=school_class.campus_id)

@@ -363,9 +363,7 @@ def _add_page(
         "classes/student_add.html",
         "students",
         {
-            "parked": classes.parked_students(
-                db, school_class=school_class, cal=classes.calendar_of(services)
-            ),
+            "parked": classes.parked_students(db, school_class=school_class),
             "genders": GENDERS,
             "errors": errors or [],
             "form": form or {},

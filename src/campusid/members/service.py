@@ -489,17 +489,7 @@ def class_teachers(db: Session, school_class: SchoolClass) -> list[MemberRow]:
 
 def parked_students(db: Session, school: School, campus_id: int) -> list[MemberRow]:
     """校区存放: the campus's students who are in no class."""
-    users = db.scalars(
-        select(User)
-        .join(SchoolMembership, SchoolMembership.user_id == User.id)
-        .where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
-            SchoolMembership.campus_id == campus_id,
-        )
-        .order_by(User.real_name)
-    ).all()
+    users = classes.parked_at_campus(db, school_id=school.id, campus_id=campus_id)
     parents = _parents_by_child(db, [u.id for u in users])
     return [MemberRow(user=u, roles=[N_("学生")], parents=parents.get(u.id, [])) for u in users]
 

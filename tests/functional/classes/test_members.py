@@ -7,12 +7,20 @@ from sqlalchemy import select
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassRole, ClassStudent
 from campusid.demo import SCHOOL_DEFAULT_PASSWORD
+from campusid.members import service as members
 from tests.support.classes import audit_rows
 from tests.support.http import post_form, sign_in
 
 
 def _manage(world, path=""):
     return f"/classes/{world.class51.id}/manage{path}"
+
+
+def _parked_names(db, world):
+    """Who the school's own campus page lists under 校区存放."""
+    db.expire_all()
+    rows = members.parked_students(db, world.school, world.class51.campus_id)
+    return {row.user.username for row in rows}
 
 
 def _member(db, world, username):
@@ -123,6 +131,7 @@ def test_remove_parks_at_the_campus_and_add_back(client, db, world):
         )
     )
     assert membership.active and membership.campus_id == world.class51.campus_id
+    assert {"linyiping", "zhoubotong"} <= _parked_names(db, world)
     assert db.get(User, world["linyiping"].id) is not None
     assert len(audit_rows(db, "class_student_removed")) == 2
 
@@ -135,6 +144,9 @@ def test_remove_parks_at_the_campus_and_add_back(client, db, world):
         == 303
     )
     assert _member(db, world, "linyiping") is not None
+    # Back in a class, no longer parked: the school's campus page agrees with the class page.
+    assert "linyiping" not in _parked_names(db, world)
+    assert "zhoubotong" in _parked_names(db, world)
     # A student who is not parked here cannot be pulled in that way.
     again = post_form(
         client, _manage(world, "/students/add-parked"), {"student_id": world["lixiaoyao"].id}
@@ -161,6 +173,8 @@ def test_add_new_student_on_the_default_password(client, make_client, db, world)
     assert student.username == "zhangxiaohua" and student.must_change_password
     assert student.default_credential_id == world.school.default_credential_id
     assert "zhangxiaohua" in client.get(_manage(world, "/students")).text
+    # Made straight into the class: never listed as parked at the campus.
+    assert "zhangxiaohua" not in _parked_names(db, world)
     fresh = make_client()
     signed = post_form(
         fresh, "/login", {"login": "zhangxiaohua", "password": SCHOOL_DEFAULT_PASSWORD}
