@@ -24,12 +24,11 @@ from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
 from campusid.i18n import N_
-from campusid.security import csrf, inputs
+from campusid.security import authz, csrf, inputs
 from campusid.web import (
     LoginRequired,
     NotFound,
     PasswordChangeRequired,
-    PermissionDenied,
     RerunAsWriter,
     client_info,
     cookie_secure,
@@ -78,21 +77,36 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
-def _audit_denial(request: Request, message: str) -> None:
-    """Record a refused request in its own transaction (the request's own was rolled back)."""
+def _audit_denial(request: Request, denied: authz.Denied) -> None:
+    """Record a refusal once, in its own transaction (the request's own is rolled back).
+
+    The row carries the refused act's own audit action where the rule named one (a refused
+    reset is a refused `password_reset`), else `access_denied`, with whose account and which
+    school it concerned, so the school sees attempts on its pupils.
+    """
     services: Services = request.app.state.services
     viewer = getattr(request.state, "viewer", None)
+    principal = getattr(request.state, "principal", None)
+    main_role = principal.main_role if principal is not None else None
     try:
-        for db in transaction(services.session_factory):
+        with transaction(services.session_factory) as db:
             audit.record(
                 db,
                 now=services.clock.now(),
-                action="access_denied",
+                action=denied.action,
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
-                target_user_id=viewer.id if viewer else None,
+                actor_role=main_role.value if main_role else None,
+                target_user_id=denied.target_user_id,
+                school_id=denied.school_id,
+                route=audit.Route(denied.route) if denied.route else None,
                 client=client_info(request),
-                detail={"method": request.method, "path": request.url.path, "reason": message},
+                detail={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "reason": denied.reason,
+                    **denied.detail,
+                },
             )
     except Exception:  # an audit failure must not turn a refusal into a crash
         log.exception("could not audit a refused request")
@@ -112,9 +126,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error(request, 403, "password_change_required", N_("请先修改密码"))
         return redirect("/password/change-required", 303)
 
-    @app.exception_handler(PermissionDenied)
-    async def _denied(request: Request, exc: PermissionDenied) -> Response:
-        _audit_denial(request, exc.message)
+    @app.exception_handler(authz.Denied)
+    async def _denied(request: Request, exc: authz.Denied) -> Response:
+        _audit_denial(request, exc)
         return _error(request, 403, "forbidden", exc.message)
 
     @app.exception_handler(csrf.CSRFError)

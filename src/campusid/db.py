@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Yield a session; commit if the block succeeds, roll back if it raises."""
     session = factory()

@@ -28,9 +28,9 @@ from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
 from campusid.db import begin_reading, is_write_conflict
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
-from campusid.i18n import LANGUAGES, N_, pick_language
+from campusid.i18n import LANGUAGES, pick_language
 from campusid.messaging import service as messaging
-from campusid.security import csrf
+from campusid.security import authz, csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.servicedesk.hours import hotline_status
@@ -62,14 +62,6 @@ class LoginRequired(Exception):  # noqa: N818 - flow control, not an error
 
 class PasswordChangeRequired(Exception):  # noqa: N818
     """The person must change their password before anything else."""
-
-
-class PermissionDenied(Exception):  # noqa: N818
-    """The person may not do this (a 403 page, audited by the caller where it matters)."""
-
-    def __init__(self, message: str = N_("您没有权限执行此操作")) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NotFound(Exception):  # noqa: N818
@@ -278,8 +270,7 @@ def require(permission: Permission) -> Any:
     """A dependency refusing anyone whose roles do not grant the permission."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.has(permission):
-            raise PermissionDenied
+        authz.check_permission(principal, permission)
         return principal
 
     return Depends(check)

@@ -29,45 +29,12 @@ from campusid.audit import labels
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, record
 from campusid.clock import SHANGHAI
-from campusid.security.permissions import Permission, Principal, Role
+from campusid.security.authz import AuditScope
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 10_000
 MAX_PERSONS = 50
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class AuditDenied(Exception):  # noqa: N818 - the view turns it into PermissionDenied
-    """This person may not read the audit trail."""
-
-
-@dataclass(frozen=True)
-class AuditScope:
-    """Which events a reader may see."""
-
-    all_schools: bool
-    school_ids: frozenset[int] = frozenset()
-
-    @property
-    def actor_role(self) -> str:
-        """The role the reader acts in, for the export's own audit event."""
-        return Role.PLATFORM_ADMIN.value if self.all_schools else Role.SCHOOL_ADMIN.value
-
-    @property
-    def school_id(self) -> int | None:
-        """The one school a school administrator reads, if just one."""
-        if not self.all_schools and len(self.school_ids) == 1:
-            return next(iter(self.school_ids))
-        return None
-
-
-def scope_for(principal: Principal) -> AuditScope:
-    """The reader's scope; raises AuditDenied for anyone without the audit permission."""
-    if principal.has(Permission.PLATFORM_AUDIT_VIEW):
-        return AuditScope(all_schools=True)
-    if principal.has(Permission.SCHOOL_AUDIT_VIEW) and principal.admin_school_ids:
-        return AuditScope(all_schools=False, school_ids=frozenset(principal.admin_school_ids))
-    raise AuditDenied
 
 
 def _visible(scope: AuditScope) -> ColumnElement[bool]:

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from campusid.audit import labels, trail
-from campusid.audit.trail import AuditFilter, AuditScope
+from campusid.audit.trail import AuditFilter
 from campusid.clock import SHANGHAI
+from campusid.security import authz
+from campusid.security.authz import AuditScope
 from campusid.security.permissions import Principal
 from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
-    PermissionDenied,
     Svc,
     redirect,
     render,
@@ -29,10 +30,7 @@ Text = Annotated[str, Form(max_length=64)]
 
 
 def _scope(principal: Principal) -> AuditScope:
-    try:
-        return trail.scope_for(principal)
-    except trail.AuditDenied:
-        raise PermissionDenied from None
+    return authz.audit_scope(principal)
 
 
 def _page(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo, Outcome
+from campusid.audit.service import ClientInfo
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
 from campusid.context import Services
@@ -19,6 +19,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.org.models import SchoolClass
+from campusid.security import authz
 from campusid.security.permissions import Principal, Role
 
 JOIN_ROLES = {SchoolRole.STUDENT.value: N_("学生"), SchoolRole.PARENT.value: N_("家长")}
@@ -205,18 +206,7 @@ def decide(
 ) -> list[str]:
     """The homeroom teacher (or a school administrator) approves or refuses; the asker is told."""
     now = services.clock.now()
-    if not classes.manages_class(principal, school_class):
-        audit.record(
-            db,
-            now=now,
-            action="join_request_decided",
-            outcome=Outcome.DENIED,
-            actor_id=principal.user.id,
-            school_id=school_class.school_id,
-            client=client,
-            detail={"class_id": school_class.id, "request_id": request_id},
-        )
-        raise classes.ActionDenied
+    authz.check_class_manager(principal, school_class.scope, action="join_request_decided")
     request = db.get(JoinRequest, request_id)
     if (
         request is None

@@ -1,7 +1,8 @@
 """Acting on a class's members: 退出班级, 编辑, 添加学生, 班干部职位, 发消息.
 
-Every act on a student goes through `service.authorize_students` (the one object-level rule);
-every act on the class through `service.require_manager`. Refusals are audited.
+Every act on a student goes through `service.authorize_students` (the rule:
+`security.authz.student_authority`); every act on the class through `authz.check_class_manager`.
+Refusals raise `authz.Denied`, audited once by the app's handler.
 """
 
 from __future__ import annotations
@@ -20,15 +21,12 @@ from campusid.accounts.identifiers import InvalidIdentifier, validate_username
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
-from campusid.classes import service as classes
 from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, MemberStatus
 from campusid.classes.service import (
-    ActionDenied,
     authorize_students,
     calendar_of,
     class_name,
     enroll_student,
-    may_view_class,
     member_of,
     parked_students,
     positions_of,
@@ -39,6 +37,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass
+from campusid.security import authz
 from campusid.security.permissions import Principal
 
 STUDENT_NUMBER_PATTERN = re.compile(r"[0-9A-Za-z-]{1,32}")
@@ -68,10 +67,9 @@ def remove_students(
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
+        act=authz.StudentAct.MANAGE,
         action="class_student_removed",
         cal=cal,
-        now=now,
-        client=client,
     )
     name = class_name(school_class, cal)
     for authority in granted:
@@ -172,10 +170,9 @@ def edit_member(
         principal=principal,
         school_class=school_class,
         student_ids=[student_id],
+        act=authz.StudentAct.MANAGE,
         action="class_member_edited",
         cal=calendar_of(services),
-        now=now,
-        client=client,
     )
     member = authority.membership
     assert member is not None
@@ -227,10 +224,12 @@ def send_message(
     text: str,
 ) -> list[str]:
     """发消息: a teacher of the class writes to one of its students (a notice in their inbox)."""
-    if not may_view_class(principal, school_class) or (
-        member_of(db, school_class=school_class, student_id=student_id) is None
-    ):
-        raise ActionDenied
+    authz.check_class_messenger(
+        principal,
+        school_class.scope,
+        student_id=student_id,
+        in_class=member_of(db, school_class=school_class, student_id=student_id) is not None,
+    )
     body = text.strip()
     if not 1 <= len(body) <= MESSAGE_MAX:
         return [N_("消息内容须为1-%(most)s个字", most=MESSAGE_MAX)]
@@ -288,14 +287,7 @@ def add_new_student(
     whoever manages the class. Existing students come through 成员审核 or from the campus.
     """
     now = services.clock.now()
-    classes.require_manager(
-        db,
-        principal=principal,
-        school_class=school_class,
-        action="class_student_added",
-        now=now,
-        client=client,
-    )
+    authz.check_class_manager(principal, school_class.scope, action="class_student_added")
     problems = []
     name = real_name.strip()
     if not 1 <= len(name) <= 32:
@@ -369,14 +361,7 @@ def add_parked_student(
 ) -> list[str]:
     """Bring a student parked at the campus back into a class."""
     now = services.clock.now()
-    classes.require_manager(
-        db,
-        principal=principal,
-        school_class=school_class,
-        action="class_student_added",
-        now=now,
-        client=client,
-    )
+    authz.check_class_manager(principal, school_class.scope, action="class_student_added")
     student = next(
         (s for s in parked_students(db, school_class=school_class) if s.id == student_id),
         None,
@@ -410,14 +395,7 @@ def add_position(
     client: ClientInfo,
 ) -> list[str]:
     """Define a 班干部职位 (班长, 学习委员, ...)."""
-    classes.require_manager(
-        db,
-        principal=principal,
-        school_class=school_class,
-        action="cadre_position_added",
-        now=services.clock.now(),
-        client=client,
-    )
+    authz.check_class_manager(principal, school_class.scope, action="cadre_position_added")
     title = name.strip()
     if not 1 <= len(title) <= 16:
         return [N_("职位名称须为1-16个字")]
@@ -438,14 +416,7 @@ def delete_position(
     client: ClientInfo,
 ) -> None:
     """Remove a position; students who held it hold none."""
-    classes.require_manager(
-        db,
-        principal=principal,
-        school_class=school_class,
-        action="cadre_position_deleted",
-        now=services.clock.now(),
-        client=client,
-    )
+    authz.check_class_manager(principal, school_class.scope, action="cadre_position_deleted")
     position = db.get(CadrePosition, position_id)
     if position is None or position.class_id != school_class.id:
         return

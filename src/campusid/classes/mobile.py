@@ -13,6 +13,7 @@ from campusid.classes.models import ClassStudent
 from campusid.i18n import N_, Text
 from campusid.org.models import SchoolClass
 from campusid.resets import service as resets
+from campusid.security import authz
 from campusid.security.permissions import Principal
 from campusid.web import (
     Client,
@@ -51,25 +52,17 @@ def _may_act(
     principal: Principal,
     school_class: SchoolClass,
     student_id: Id,
+    act: authz.StudentAct,
 ) -> bool:
-    """Whether this person may reset or remove the student from this class (one rule:
-    classes.service.authority_over_student)."""
+    """Whether to offer the act on the student from this class (the rule: authz.student_authority;
+    the act itself checks again)."""
     authority = classes.authority_over_student(
-        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
+        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services), act=act
     )
     return (
         authority is not None
         and authority.school_class is not None
         and authority.school_class.id == school_class.id
-    )
-
-
-def _refused(request: Request) -> Response:
-    return render(
-        request,
-        "classes/m_message.html",
-        {"title": N_("无法操作"), "message": N_("您没有权限执行此操作"), "back": "/m/classes"},
-        status_code=403,
     )
 
 
@@ -96,7 +89,7 @@ def class_messages(
 ) -> Response:
     """A class, on its 消息 tab: what I wrote to its students, and join requests waiting."""
     school_class = _class(db, principal, class_id)
-    manages = classes.manages_class(principal, school_class)
+    manages = authz.may_manage_class(principal, school_class.scope)
     return render(
         request,
         "classes/m_class.html",
@@ -158,7 +151,9 @@ def student_page(
 ) -> Response:
     """个人信息: name and 学生 tag, 账号, 学校, 班级; 重置密码, 请出班级, 发消息."""
     school_class, member = _member(db, principal, class_id, student_id)
-    may_act = _may_act(db, services, principal, school_class, student_id)
+    may_act = _may_act(
+        db, services, principal, school_class, student_id, authz.StudentAct.RESET_PASSWORD
+    )
     return render(
         request,
         "classes/m_student.html",
@@ -193,6 +188,11 @@ CONFIRMS = {
     "reset": (N_("确定要重置%(name)s的密码吗?"), N_("重置密码")),
     "remove": (N_("确定要将%(name)s请出班级吗?"), N_("请出班级")),
 }
+# What each confirmation leads to: the act the rule is asked about, and its audit action.
+CONFIRM_ACTS = {
+    "reset": (authz.StudentAct.RESET_PASSWORD, "password_reset"),
+    "remove": (authz.StudentAct.MANAGE, "class_student_removed"),
+}
 
 
 @router.get("/m/classes/{class_id}/students/{student_id}/{action}")
@@ -210,8 +210,16 @@ def confirm(
         raise NotFound
     school_class, member = _member(db, principal, class_id, student_id)
     # The confirmation is no back door: whoever may not act is refused here already.
-    if not _may_act(db, services, principal, school_class, student_id):
-        return _refused(request)
+    act, audit_action = CONFIRM_ACTS[action]
+    classes.authorize_students(
+        db,
+        principal=principal,
+        school_class=school_class,
+        student_ids=[student_id],
+        act=act,
+        action=audit_action,
+        cal=classes.calendar_of(services),
+    )
     question, button = CONFIRMS[action]
     detail = (
         N_("%(hint)s,对方下次登录时须修改密码。", hint=resets.mode_hint(school_class.school))
@@ -245,18 +253,15 @@ def reset_submit(
     """密码重置成功,新密码为: … with 知道了 and 复制密码 (this response only, never stored)."""
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
-        return _refused(request)
-    try:
-        (result,) = resets.reset_students(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_ids=[student_id],
-            client=client,
-        )
-    except classes.ActionDenied:
-        return _refused(request)
+        raise NotFound
+    (result,) = resets.reset_students(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_ids=[student_id],
+        client=client,
+    )
     return render(
         request,
         "classes/m_reset_done.html",
@@ -277,18 +282,15 @@ def remove_submit(
     """请出班级."""
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
-        return _refused(request)
-    try:
-        members.remove_students(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_ids=[student_id],
-            client=client,
-        )
-    except classes.ActionDenied:
-        return _refused(request)
+        raise NotFound
+    members.remove_students(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_ids=[student_id],
+        client=client,
+    )
     return redirect(f"/m/classes/{class_id}/members?msg=removed")
 
 
@@ -304,17 +306,14 @@ def message_submit(
 ) -> Response:
     """Send the message to the student's notices."""
     school_class, member = _member(db, principal, class_id, student_id)
-    try:
-        problems = members.send_message(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_id=student_id,
-            text=text,
-        )
-    except classes.ActionDenied:
-        return _refused(request)
+    problems = members.send_message(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_id=student_id,
+        text=text,
+    )
     return render(
         request,
         "classes/m_send.html",

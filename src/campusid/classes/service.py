@@ -10,8 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
-from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.audit.service import Route
 from campusid.classes.models import (
     CadrePosition,
     ClassParent,
@@ -25,6 +24,7 @@ from campusid.families.models import ParentLink
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import YearBoundary
+from campusid.security import authz
 from campusid.security.permissions import Principal, Role
 
 
@@ -130,10 +130,6 @@ def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-class ActionDenied(Exception):  # noqa: N818 - flow control; the denial is already audited
-    """The actor may not do this to these students (recorded in the audit trail)."""
-
-
 @dataclass(frozen=True)
 class Calendar:
     """Today in China and the school-year boundary: what a class's name and state follow from."""
@@ -165,34 +161,10 @@ def class_name(school_class: SchoolClass, cal: Calendar) -> str:
     return org_service.class_display_name(school_class, cal.today, cal.boundary)
 
 
-def may_view_class(principal: Principal, school_class: SchoolClass) -> bool:
-    """Teachers of the class and the administrators of its school see it (default deny)."""
-    return (
-        school_class.id in principal.taught_class_ids
-        or school_class.school_id in principal.admin_school_ids
-    )
-
-
-def _is_homeroom_teacher(principal: Principal, school_class: SchoolClass) -> bool:
-    """The class's homeroom teacher, still a member of the class's school."""
-    return (
-        school_class.id in principal.homeroom_class_ids
-        and school_class.school_id in principal.member_school_ids
-    )
-
-
-def manages_class(principal: Principal, school_class: SchoolClass) -> bool:
-    """The class's homeroom teacher or an administrator of its school."""
-    return (
-        _is_homeroom_teacher(principal, school_class)
-        or school_class.school_id in principal.admin_school_ids
-    )
-
-
 def visible_class(db: Session, *, principal: Principal, class_id: int) -> SchoolClass | None:
     """The class if this person may see it; None otherwise (the page says 'not found')."""
     school_class = db.get(SchoolClass, class_id)
-    if school_class is None or not may_view_class(principal, school_class):
+    if school_class is None or not authz.may_view_class(principal, school_class.scope):
         return None
     return school_class
 
@@ -217,7 +189,7 @@ def current_membership(db: Session, *, student_id: int, cal: Calendar) -> ClassS
 
 @dataclass(frozen=True)
 class StudentAuthority:
-    """Why the actor may act on a student: as homeroom teacher or as school administrator."""
+    """Why the actor may act on a student (`authz.student_authority`), with the objects it names."""
 
     student_id: int
     basis: Role
@@ -232,7 +204,7 @@ class StudentAuthority:
 
 
 def _is_staff(db: Session, *, user_id: int) -> bool:
-    """Staff accounts are never reset on this route, even if placed in a class by mistake."""
+    """Whether the account holds a staff role anywhere (or no longer exists)."""
     user = db.get(User, user_id)
     if user is None:
         return True
@@ -250,45 +222,43 @@ def _is_staff(db: Session, *, user_id: int) -> bool:
     )
 
 
-def authority_over_student(
-    db: Session, *, principal: Principal, student_id: int, cal: Calendar
-) -> StudentAuthority | None:
-    """THE object-level check for resetting, removing and editing a student (default deny).
-
-    Allowed: the homeroom teacher of the student's CURRENT class (who is still a member of that
-    class's school), and the administrators of a school the student belongs to. Not a subject
-    teacher, not the homeroom teacher of a former or another class, not another school, never
-    oneself (one's own password has its own route), never a staff account.
-    """
-    if student_id == principal.user.id or _is_staff(db, user_id=student_id):
-        return None
+def standing_of(
+    db: Session, *, student_id: int, cal: Calendar
+) -> tuple[authz.StudentStanding, ClassStudent | None]:
+    """What the authority rule needs to know of a student, and their current class place."""
     membership = current_membership(db, student_id=student_id, cal=cal)
-    if membership is not None:
-        school_class = db.get(SchoolClass, membership.class_id)
-        assert school_class is not None
-        if manages_class(principal, school_class):
-            basis = (
-                Role.HOMEROOM_TEACHER
-                if _is_homeroom_teacher(principal, school_class)
-                else Role.SCHOOL_ADMIN
+    current = db.get(SchoolClass, membership.class_id) if membership is not None else None
+    standing = authz.StudentStanding(
+        student_id=student_id,
+        is_staff=_is_staff(db, user_id=student_id),
+        current_class=current.scope if current is not None else None,
+        student_school_ids=frozenset(
+            db.scalars(
+                select(SchoolMembership.school_id).where(
+                    SchoolMembership.user_id == student_id,
+                    SchoolMembership.role == SchoolRole.STUDENT,
+                    SchoolMembership.active.is_(True),
+                )
             )
-            return StudentAuthority(
-                student_id, basis, school_class.school, membership, school_class
-            )
-    student_schools = set(
-        db.scalars(
-            select(SchoolMembership.school_id).where(
-                SchoolMembership.user_id == student_id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
-            )
-        )
+        ),
     )
-    shared = sorted(student_schools & principal.admin_school_ids)
-    school = db.get(School, shared[0]) if shared else None
-    if school is not None:
-        return StudentAuthority(student_id, Role.SCHOOL_ADMIN, school, None, None)
-    return None
+    return standing, membership
+
+
+def authority_over_student(
+    db: Session, *, principal: Principal, student_id: int, cal: Calendar, act: authz.StudentAct
+) -> StudentAuthority | None:
+    """The actor's authority over the student for the act (the rule: `authz.student_authority`)."""
+    standing, membership = standing_of(db, student_id=student_id, cal=cal)
+    granted = authz.student_authority(principal, standing, act)
+    if granted is None:
+        return None
+    school = db.get(School, granted.school_id)
+    assert school is not None
+    school_class = db.get(SchoolClass, granted.class_id) if granted.class_id else None
+    return StudentAuthority(
+        student_id, granted.basis, school, membership if school_class else None, school_class
+    )
 
 
 def authorize_students(
@@ -297,21 +267,22 @@ def authorize_students(
     principal: Principal,
     school_class: SchoolClass | None,
     student_ids: Sequence[int],
+    act: authz.StudentAct,
     action: str,
     cal: Calendar,
-    now: datetime,
-    client: ClientInfo,
     route: Route | None = None,
 ) -> list[StudentAuthority]:
     """Authority over every named student (in `school_class` when one is given), or none.
 
-    Raises `ActionDenied` after auditing each refusal when any student is refused, so a bulk
-    action is all or nothing.
+    Raises `authz.Denied` when any student is refused, so a bulk action is all or nothing; the
+    refusal is audited once, by the app's handler, naming the refused students.
     """
     granted: list[StudentAuthority] = []
     refused: list[int] = []
     for student_id in dict.fromkeys(student_ids):
-        authority = authority_over_student(db, principal=principal, student_id=student_id, cal=cal)
+        authority = authority_over_student(
+            db, principal=principal, student_id=student_id, cal=cal, act=act
+        )
         if authority is None or (
             school_class is not None
             and (authority.school_class is None or authority.school_class.id != school_class.id)
@@ -320,30 +291,19 @@ def authorize_students(
         else:
             granted.append(authority)
     if refused or not granted:
-        targets: list[int | None] = [*refused] or [None]
-        for target in targets:
-            known = target is not None and db.get(User, target) is not None
-            audit.record(
-                db,
-                now=now,
-                action=action,
-                outcome=Outcome.DENIED,
-                actor_id=principal.user.id,
-                actor_role=principal.main_role.value if principal.main_role else None,
-                target_user_id=target if known else None,
-                school_id=school_class.school_id if school_class else None,
-                route=route,
-                client=client,
-                detail={
-                    "class_id": school_class.id if school_class else None,
-                    "reason": "no_authority",
-                },
-            )
-        raise ActionDenied
+        known = [sid for sid in refused if db.get(User, sid) is not None]
+        raise authz.Denied(
+            reason="no_authority",
+            action=action,
+            target_user_id=known[0] if len(known) == 1 else None,
+            school_id=school_class.school_id if school_class else None,
+            route=route,
+            detail={
+                "class_id": school_class.id if school_class else None,
+                "refused_count": len(refused),
+            },
+        )
     return granted
-
-
-# --- what the pages show -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -516,29 +476,6 @@ def positions_of(db: Session, *, school_class: SchoolClass) -> list[CadrePositio
             .order_by(CadrePosition.id)
         )
     )
-
-
-def require_manager(
-    db: Session,
-    *,
-    principal: Principal,
-    school_class: SchoolClass,
-    action: str,
-    now: datetime,
-    client: ClientInfo,
-) -> None:
-    if not manages_class(principal, school_class):
-        audit.record(
-            db,
-            now=now,
-            action=action,
-            outcome=Outcome.DENIED,
-            actor_id=principal.user.id,
-            school_id=school_class.school_id,
-            client=client,
-            detail={"class_id": school_class.id, "reason": "not_class_manager"},
-        )
-        raise ActionDenied
 
 
 def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[User]:

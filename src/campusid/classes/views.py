@@ -1,13 +1,13 @@
 """任教班级, the class home and 班级管理 (desktop), and joining a class by its code.
 
-Handlers parse, call one service function and render; the object-level rule lives in
-`classes.service.authority_over_student`. A refused action answers 403 *without* raising, so
-the audit row of the refusal is committed with the request's transaction.
+Handlers parse, call one service function and render; the rules live in `security.authz`
+(`student_authority` for acts on a student, `may_manage_class` for the class). A refusal raises
+`authz.Denied`; the app's handler audits it once and answers 403.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -19,6 +19,7 @@ from campusid.i18n import N_
 from campusid.org.models import SchoolClass
 from campusid.resets import export
 from campusid.resets import service as resets
+from campusid.security import authz
 from campusid.security.permissions import Principal
 from campusid.web import (
     Client,
@@ -28,7 +29,6 @@ from campusid.web import (
     FormIds,
     Id,
     NotFound,
-    PermissionDenied,
     Svc,
     redirect,
     render,
@@ -50,16 +50,6 @@ FLASH = {
 GENDERS = {"male": N_("男"), "female": N_("女")}
 
 
-def refused(request: Request) -> Response:
-    """The 403 page for an audited refusal (returned, not raised, so the audit row stays)."""
-    return render(
-        request,
-        "error.html",
-        {"status": 403, "message": N_("您没有权限执行此操作")},
-        status_code=403,
-    )
-
-
 def visible(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     """The class in the URL if this person may see it, else 'not found'."""
     school_class = classes.visible_class(db, principal=principal, class_id=class_id)
@@ -73,8 +63,7 @@ def managed(db: DbSession, principal: Principal, class_id: Id) -> SchoolClass:
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
         raise NotFound
-    if not classes.manages_class(principal, school_class):
-        raise PermissionDenied
+    authz.check_class_manager(principal, school_class.scope, action=authz.ACCESS_DENIED)
     return school_class
 
 
@@ -105,7 +94,7 @@ def class_home(
                 db, school_class=school_class, cal=classes.calendar_of(services)
             ),
             "teachers": classes.teachers_of(db, school_class=school_class),
-            "manages": classes.manages_class(principal, school_class),
+            "manages": authz.may_manage_class(principal, school_class.scope),
         },
     )
 
@@ -197,23 +186,18 @@ def reset_ticked(
     no plain password is ever kept on the server for a later download.
     """
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
     if not student_ids:
         return _students_page(
             request, db, services, school_class, errors=[N_("请先勾选学生")], status_code=400
         )
-    try:
-        results = resets.reset_students(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_ids=student_ids,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    results = resets.reset_students(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_ids=student_ids,
+        client=client,
+    )
     summary = classes.summarize(db, school_class=school_class, cal=classes.calendar_of(services))
     title = N_(
         "%(school)s%(class_name)s 重置密码名单", school=summary.school_name, class_name=summary.name
@@ -231,9 +215,12 @@ def reset_ticked(
     )
 
 
-def class_of_post(db: DbSession, class_id: Id) -> SchoolClass | None:
-    """The class of a POST; None (an audited refusal follows) only when it does not exist."""
-    return db.get(SchoolClass, class_id)
+def class_of_post(db: DbSession, class_id: Id) -> SchoolClass:
+    """The class of a POST (the act itself asks the rule whether this person may do it)."""
+    school_class = db.get(SchoolClass, class_id)
+    if school_class is None:
+        raise NotFound
+    return school_class
 
 
 @router.post("/classes/{class_id}/manage/students/remove")
@@ -248,23 +235,18 @@ def remove_ticked(
 ) -> Response:
     """退出班级: the ticked students leave the class and are parked at the campus."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
     if not student_ids:
         return _students_page(
             request, db, services, school_class, errors=[N_("请先勾选学生")], status_code=400
         )
-    try:
-        members.remove_students(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_ids=student_ids,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    members.remove_students(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_ids=student_ids,
+        client=client,
+    )
     return redirect(f"/classes/{class_id}/manage/students?msg=removed")
 
 
@@ -311,8 +293,6 @@ def edit_submit(
 ) -> Response:
     """编辑学号, 设置角色, 设置职位 and 编辑: each form sends its fields; absent ones stay."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
     changes = members.MemberChanges(
         student_number=student_number,
         class_role=class_role,
@@ -321,18 +301,15 @@ def edit_submit(
         gender=gender,
         status=status,
     )
-    try:
-        problems = members.edit_member(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_id=student_id,
-            changes=changes,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    problems = members.edit_member(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_id=student_id,
+        changes=changes,
+        client=client,
+    )
     if problems:
         return _students_page(request, db, services, school_class, errors=problems, status_code=400)
     return redirect(f"/classes/{class_id}/manage/students?msg=saved")
@@ -387,22 +364,17 @@ def add_submit(
 ) -> Response:
     """Create the student on the school's default password, in this class."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
-    try:
-        _, problems = members.add_new_student(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            real_name=real_name,
-            gender=gender,
-            student_number=student_number,
-            username=username,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    _, problems = members.add_new_student(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        real_name=real_name,
+        gender=gender,
+        student_number=student_number,
+        username=username,
+        client=client,
+    )
     if problems:
         form = {
             "real_name": real_name,
@@ -426,19 +398,14 @@ def add_parked(
 ) -> Response:
     """Bring a student parked at the campus into the class."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
-    try:
-        problems = members.add_parked_student(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            student_id=student_id,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    problems = members.add_parked_student(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        student_id=student_id,
+        client=client,
+    )
     if problems:
         return _add_page(request, db, services, school_class, problems)
     return redirect(f"/classes/{class_id}/manage/students?msg=added")
@@ -498,24 +465,19 @@ def decide_request(
     client: Client,
     class_id: Id,
     request_id: Id,
-    decision: Annotated[str, Form(max_length=16)] = "",
+    decision: Annotated[Literal["approve", "refuse"], Form()],
 ) -> Response:
     """通过 or 拒绝 a join request."""
     school_class = class_of_post(db, class_id)
-    if school_class is None or decision not in {"approve", "refuse"}:
-        return refused(request)
-    try:
-        problems = joins.decide(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            request_id=request_id,
-            approve=decision == "approve",
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    problems = joins.decide(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        request_id=request_id,
+        approve=decision == "approve",
+        client=client,
+    )
     if problems:
         return _requests_page(request, db, services, school_class, problems)
     msg = "approved" if decision == "approve" else "refused"
@@ -588,19 +550,14 @@ def add_position(
 ) -> Response:
     """Add a 班干部职位."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
-    try:
-        problems = members.add_position(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            name=name,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    problems = members.add_position(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        name=name,
+        client=client,
+    )
     if problems:
         return _positions_page(request, db, services, school_class, problems)
     return redirect(f"/classes/{class_id}/manage/positions?msg=position_added")
@@ -618,19 +575,14 @@ def delete_position(
 ) -> Response:
     """Delete a 班干部职位."""
     school_class = class_of_post(db, class_id)
-    if school_class is None:
-        return refused(request)
-    try:
-        members.delete_position(
-            db,
-            services=services,
-            principal=principal,
-            school_class=school_class,
-            position_id=position_id,
-            client=client,
-        )
-    except classes.ActionDenied:
-        return refused(request)
+    members.delete_position(
+        db,
+        services=services,
+        principal=principal,
+        school_class=school_class,
+        position_id=position_id,
+        client=client,
+    )
     return redirect(f"/classes/{class_id}/manage/positions?msg=position_deleted")
 
 

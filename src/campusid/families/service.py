@@ -32,7 +32,7 @@ from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
 from campusid.security.onetime import target_digest
-from campusid.security.permissions import Permission, Principal, Role
+from campusid.security.permissions import Principal, Role
 from campusid.security.ratelimit import RateLimiter
 
 LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该孩子尚未在学校登记。请核对后重试。")
@@ -52,14 +52,6 @@ def link(
 
 
 # --------------------------------------------------------------------------- who may do what
-
-
-def may_have_children(principal: Principal) -> bool:
-    """Whether the person may open 我的孩子: a parent, or any adult account (not a student).
-
-    A teacher who is also a parent uses one account; linking a first child makes them a parent.
-    """
-    return principal.has(Permission.CHILD_LINK) or Role.STUDENT not in principal.roles
 
 
 def linked_child(db: Session, *, principal: Principal, child_id: int) -> ParentLink | None:

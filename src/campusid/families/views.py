@@ -11,6 +11,7 @@ from campusid.families import service, signup
 from campusid.families.avatars import CONTENT_TYPE
 from campusid.families.models import ParentLink, Relation
 from campusid.messaging import service as messaging
+from campusid.security import authz
 from campusid.security.permissions import Permission, Principal
 from campusid.security.policy import RULE_TEXT
 from campusid.web import (
@@ -20,7 +21,6 @@ from campusid.web import (
     Id,
     NotFound,
     OptionalUser,
-    PermissionDenied,
     Svc,
     redirect,
     render,
@@ -32,23 +32,26 @@ router = APIRouter()
 RELATIONS = list(Relation)
 
 
-def _linked_child(
-    child_id: Id,
-    db: DbSession,
-    principal: Principal = require(Permission.CHILD_LINK),
-) -> ParentLink:
+def _child_link(db: DbSession, principal: Principal, child_id: int, act: Permission) -> ParentLink:
     """The caller's link to the child in the URL; anyone else gets 404 (default deny)."""
-    found = service.linked_child(db, principal=principal, child_id=child_id)
+    found = (
+        service.linked_child(db, principal=principal, child_id=child_id)
+        if authz.may_open_child(principal, child_id, act=act)
+        else None
+    )
     if found is None:
         raise NotFound
     return found
 
 
+def _linked_child(child_id: Id, db: DbSession, principal: CurrentPrincipal) -> ParentLink:
+    return _child_link(db, principal, child_id, Permission.CHILD_LINK)
+
+
 def _linked_child_for_password(
-    link: Annotated[ParentLink, Depends(_linked_child)],
-    principal: Principal = require(Permission.CHILD_PASSWORD_CHANGE),
+    child_id: Id, db: DbSession, principal: CurrentPrincipal
 ) -> ParentLink:
-    return link
+    return _child_link(db, principal, child_id, Permission.CHILD_PASSWORD_CHANGE)
 
 
 LinkedChild = Annotated[ParentLink, Depends(_linked_child)]
@@ -56,8 +59,7 @@ LinkedChildForPassword = Annotated[ParentLink, Depends(_linked_child_for_passwor
 
 
 def _may_have_children(principal: CurrentPrincipal) -> Principal:
-    if not service.may_have_children(principal):
-        raise PermissionDenied
+    authz.check_may_have_children(principal)
     return principal
 
 
@@ -74,7 +76,7 @@ def me(request: Request, db: DbSession, principal: CurrentPrincipal) -> Response
         request,
         "families/me.html",
         {
-            "show_children": service.may_have_children(principal),
+            "show_children": authz.may_have_children(principal),
             "unread": messaging.unread_count(db, user_id=principal.user.id),
         },
     )

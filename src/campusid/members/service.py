@@ -1,7 +1,8 @@
 """Members of a school (成员管理): add by hand, move, remove, teachers, search, settings.
 
 Every function works inside one school the caller has already been authorised for
-(`org.access.check_school_admin`), and looks people up only among that school's members.
+(`security.authz.check_school_admin`, through `org.deps.AdminSchool`), and looks people up
+only among that school's members.
 """
 
 from __future__ import annotations

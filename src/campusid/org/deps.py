@@ -8,40 +8,23 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from campusid.audit import service as audit
-from campusid.audit.service import Outcome
 from campusid.clock import local_today
 from campusid.context import Services
 from campusid.members.service import Actor
-from campusid.org import access
 from campusid.org import service as org
 from campusid.org.building import Calendar
 from campusid.org.models import School
 from campusid.org.tree import SchoolTree, build_tree, load_school
-from campusid.web import Client, CurrentPrincipal, DbSession, Id, PermissionDenied, Svc, render
+from campusid.security import authz
+from campusid.web import Client, CurrentPrincipal, DbSession, Id, Svc, render
 
 
-def admin_school(
-    school_id: Id, db: DbSession, principal: CurrentPrincipal, services: Svc, client: Client
-) -> School:
-    """The school named in the URL, if the signed-in person administers it; else 403."""
-    try:
-        return access.check_school_admin(db, principal, school_id)
-    except access.AccessDenied as exc:
-        audit.record(
-            db,
-            now=services.clock.now(),
-            action="school_admin_denied",
-            outcome=Outcome.DENIED,
-            actor_id=principal.user.id,
-            school_id=None,
-            client=client,
-            detail={"school_id": school_id},
-        )
-        # Nothing else has been written yet in this request; keep the record of the refusal,
-        # which the rollback on the way out would otherwise take with it.
-        db.commit()
-        raise PermissionDenied(exc.message) from exc
+def admin_school(school_id: Id, db: DbSession, principal: CurrentPrincipal) -> School:
+    """The school named in the URL, if the signed-in person administers it; else refused."""
+    school = db.get(School, school_id)
+    authz.check_school_admin(principal, school_id, exists=school is not None)
+    assert school is not None
+    return school
 
 
 AdminSchool = Annotated[School, Depends(admin_school)]

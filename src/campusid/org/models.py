@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.db import Base, UTCDateTime
 from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.security.authz import ClassScope
 from campusid.types import enum_by_value, json_default
 
 
@@ -190,6 +191,11 @@ class SchoolClass(Base):
     campus: Mapped[Campus] = relationship()
 
     __table_args__ = (UniqueConstraint("grade_id", "number"),)
+
+    @property
+    def scope(self) -> ClassScope:
+        """Where the class sits, as the authority rules read it."""
+        return ClassScope(id=self.id, school_id=self.school_id, grade_id=self.grade_id)
 
 
 # --- performance (issue 10): member counts kept up to date by database triggers --------------

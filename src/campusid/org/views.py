@@ -11,7 +11,7 @@ from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
-from campusid.org import access, building, schoolyear
+from campusid.org import building, schoolyear
 from campusid.org.building import Calendar, Invalid, StagePlan
 from campusid.org.counts import district_counts, district_list
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused
@@ -20,12 +20,12 @@ from campusid.org.deps import school_tree as _tree
 from campusid.org.models import Campus, Grade, School, SchoolClass, StageUnit
 from campusid.org.schoolyear import SchoolSystem, Stage
 from campusid.org.tree import SchoolTree, grade_label
+from campusid.security import authz
 from campusid.web import (
     CurrentPrincipal,
     DbSession,
     Id,
     NotFound,
-    PermissionDenied,
     Svc,
     redirect,
     render,
@@ -68,9 +68,7 @@ def _node(tree: SchoolTree, kind: str, node_id: Id) -> Any:
 @router.get("/school")
 def school_home(principal: CurrentPrincipal) -> Response:
     """学校管理: the school the person administers (the first, if several)."""
-    if not principal.admin_school_ids:
-        raise PermissionDenied(N_("您不是学校管理员"))
-    return redirect(f"/school/{min(principal.admin_school_ids)}")
+    return redirect(f"/school/{authz.check_administers_a_school(principal)}")
 
 
 @router.get("/school/{school_id}")
@@ -137,10 +135,12 @@ def _viewable_grade(
     grade = db.get(Grade, grade_id)
     if grade is None:
         raise NotFound
-    try:
-        access.check_grade_view(db, principal, school_id, grade)
-    except access.AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    authz.check_grade_view(
+        principal,
+        url_school_id=school_id,
+        grade_school_id=grade.stage_unit.campus.school_id,
+        grade_id=grade.id,
+    )
     return grade
 
 
@@ -156,7 +156,7 @@ def grade_page(
     """A grade: its classes; administrators manage it, its grade leaders see it."""
     grade = _viewable_grade(db, principal, school_id, grade_id)
     school = grade.stage_unit.campus.school
-    manage = access.is_school_admin(principal, school_id)
+    manage = authz.may_manage_school(principal, school_id)
     school, tree = _tree(db, school, calendar)
     node = _node(tree, "grade", grade_id)
     return _page(
@@ -186,11 +186,10 @@ def class_page(
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
         raise NotFound
-    try:
-        access.check_class_view(db, principal, school_id, school_class)
-    except access.AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
-    manage = access.is_school_admin(principal, school_id)
+    authz.check_org_class_view(
+        principal, url_school_id=school_id, school_class=school_class.scope
+    )
+    manage = authz.may_manage_school(principal, school_id)
     school, tree = _tree(db, school_class.school, calendar)
     node = _node(tree, "class", class_id)
     teaching = node.kind == "teaching"
@@ -1027,10 +1026,7 @@ def new_teaching_submit(
 
 
 def _district_viewer(principal: CurrentPrincipal) -> None:
-    try:
-        access.check_district_view(principal)
-    except access.AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    authz.check_district_view(principal)
 
 
 @router.get("/districts")

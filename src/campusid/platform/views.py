@@ -11,13 +11,13 @@ from fastapi.responses import Response
 from campusid.i18n import N_
 from campusid.platform import service
 from campusid.platform.service import AgentError
-from campusid.security.permissions import Permission, Principal, Role
+from campusid.security import authz
+from campusid.security.permissions import Permission, Principal
 from campusid.web import (
     Client,
     CurrentPrincipal,
     DbSession,
     Id,
-    PermissionDenied,
     Svc,
     redirect,
     render,
@@ -71,8 +71,7 @@ PLATFORM_LINKS: list[PlatformLink] = [
 @router.get("/platform")
 def index(request: Request, principal: CurrentPrincipal) -> Response:
     """平台管理: a list of links."""
-    if Role.PLATFORM_ADMIN not in principal.roles:
-        raise PermissionDenied
+    authz.check_platform_admin(principal)
     paths = route_paths(request.app)
     links = [
         link for link in PLATFORM_LINKS if link.url in paths and principal.has(link.permission)

@@ -20,7 +20,6 @@ from campusid.web import (
     DbSession,
     Id,
     NotFound,
-    PermissionDenied,
     Svc,
     cookie_secure,
     redirect,
@@ -305,7 +304,19 @@ def set_password(
             client=client,
         )
     except service.StepRefused:
-        raise PermissionDenied(N_("请先完成身份验证,再设置新密码")) from None
+        # Not a question of authority: this browser's flow has not verified anyone (or has
+        # expired). The way back is to start 找回密码 again.
+        return render(
+            request,
+            "error.html",
+            {
+                "status": 403,
+                "message": N_("请先完成身份验证,再设置新密码"),
+                "back_url": "/recovery",
+                "back_label": N_("重新找回密码"),
+            },
+            status_code=403,
+        )
     if problems:
         return _page(request, db, services, flow, status_code=400, errors=problems)
     response = _page(request, db, services, None, step_index=3)

@@ -21,6 +21,7 @@ from campusid.families import service as families
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
+from campusid.security import authz
 from campusid.security.permissions import Principal
 from campusid.security.policy import generate_temporary_password
 
@@ -123,19 +124,18 @@ def reset_students(
 ) -> list[ResetResult]:
     """重置密码 for each named student: all of them, or none if any is refused.
 
-    Only the homeroom teacher of each student's current class and the administrators of the
-    student's school pass `classes.authority_over_student`; with `school_class`, the students
-    must be in that class. Every refusal is audited (route "teacher").
+    The rule is `security.authz.student_authority` (the homeroom teacher of each student's
+    current class, the administrators of the student's school); with `school_class`, the
+    students must be in that class. A refusal raises `authz.Denied` (audited by the handler).
     """
     granted = classes.authorize_students(
         db,
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
+        act=authz.StudentAct.RESET_PASSWORD,
         action="password_reset",
         cal=classes.calendar_of(services),
-        now=services.clock.now(),
-        client=client,
         route=Route.TEACHER,
     )
     results = []

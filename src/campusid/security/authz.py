@@ -1,0 +1,333 @@
+"""Authority: who may act on what. Every refusal of the platform is decided here.
+
+Each rule is a plain function of the signed-in person (`Principal`: their roles and where they
+hold them) and the facts about the object in the URL (a school id, a class's scope, a student's
+standing), loaded by the object's domain. A rule first asks the role table for the permission
+(`permissions.ROLE_PERMISSIONS`), then the object's scope. Nothing here reads the database, so a
+reviewer can check a rule by reading it, and a unit test can walk its cases.
+
+`check_*` functions raise `Denied`; `may_*` functions answer yes or no (to show or hide an action,
+never instead of the check). One exception handler (`campusid.app`) audits each refusal once and
+answers 403 (or the JSON error of the API).
+
+Who may reset this student's password? Read `student_authority`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from campusid.i18n import N_
+from campusid.security.permissions import Permission, Principal, Role
+
+NOT_ALLOWED = N_("您没有权限执行此操作")
+NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
+NOT_A_SCHOOL_ADMIN = N_("您不是学校管理员")
+NOT_YOUR_GRADE = N_("您无权查看该年级")
+NOT_YOUR_DISTRICT = N_("您无权查看区县组织")
+# The generic audit action of a refusal whose act has no action of its own.
+ACCESS_DENIED = "access_denied"
+
+
+class Denied(Exception):  # noqa: N818 - flow control: the one refusal of the platform
+    """The signed-in person may not do this here (answered 403, audited once by the handler).
+
+    `action` is the audit action of the act that was refused (a refused reset is recorded as a
+    refused `password_reset`); `reason` is a machine code for the audit trail; `target_user_id`
+    and `school_id` say whose account and which school it concerned, where known.
+    """
+
+    def __init__(
+        self,
+        message: str = NOT_ALLOWED,
+        *,
+        reason: str = "not_allowed",
+        action: str = ACCESS_DENIED,
+        target_user_id: int | None = None,
+        school_id: int | None = None,
+        route: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.action = action
+        self.target_user_id = target_user_id
+        self.school_id = school_id
+        self.route = route
+        self.detail = dict(detail or {})
+
+
+def check_permission(principal: Principal, permission: Permission) -> None:
+    """Refuse anyone whose roles do not grant the permission (the object check comes after)."""
+    if not principal.has(permission):
+        raise Denied(reason="missing_permission", detail={"permission": permission.value})
+
+
+# --------------------------------------------------------------------------- schools and districts
+
+
+def may_manage_school(principal: Principal, school_id: int) -> bool:
+    """An administrator of this school (for showing or hiding actions; the check is below)."""
+    return principal.has(Permission.SCHOOL_MANAGE) and school_id in principal.admin_school_ids
+
+
+def check_school_admin(principal: Principal, school_id: int, *, exists: bool = True) -> None:
+    """学校管理: only the school's own administrators manage a school, whatever the URL says."""
+    if not exists or not may_manage_school(principal, school_id):
+        raise Denied(NOT_YOUR_SCHOOL, reason="not_school_admin", detail={"school_id": school_id})
+
+
+def check_administers_a_school(principal: Principal) -> int:
+    """The first school the person administers (the console's entry); refuse everyone else."""
+    if not principal.has(Permission.SCHOOL_MANAGE) or not principal.admin_school_ids:
+        raise Denied(NOT_A_SCHOOL_ADMIN, reason="not_school_admin")
+    return min(principal.admin_school_ids)
+
+
+def check_members_manager(principal: Principal) -> None:
+    """A page over the members of the schools one administers (each row is scoped by its query)."""
+    if not principal.has(Permission.SCHOOL_MEMBERS_MANAGE) or not principal.admin_school_ids:
+        raise Denied(NOT_A_SCHOOL_ADMIN, reason="not_school_admin")
+
+
+def check_district_view(principal: Principal) -> None:
+    """A district's page (its schools and their counts): platform administrators only.
+
+    No district-level role exists, and a school's administrator has no business with the other
+    schools' figures.
+    """
+    if not principal.has(Permission.DISTRICT_VIEW):
+        raise Denied(NOT_YOUR_DISTRICT, reason="not_platform_admin")
+
+
+def check_platform_admin(principal: Principal) -> None:
+    """平台管理's index: platform administrators (each page behind it checks its own permission)."""
+    if Role.PLATFORM_ADMIN not in principal.roles:
+        raise Denied(reason="not_platform_admin")
+
+
+# --------------------------------------------------------------------------- grades and classes
+
+
+@dataclass(frozen=True)
+class ClassScope:
+    """Where a class sits: what the class rules need to know of it."""
+
+    id: int
+    school_id: int
+    grade_id: int | None = None
+
+
+def check_grade_view(
+    principal: Principal, *, url_school_id: int, grade_school_id: int, grade_id: int
+) -> None:
+    """A grade in the console: its school's administrators, and its grade leaders (read-only)."""
+    if grade_school_id == url_school_id:
+        if may_manage_school(principal, url_school_id):
+            return
+        if principal.has(Permission.GRADE_VIEW) and grade_id in principal.led_grade_ids:
+            return
+    raise Denied(NOT_YOUR_GRADE, reason="not_grade_viewer", school_id=grade_school_id)
+
+
+def check_org_class_view(
+    principal: Principal, *, url_school_id: int, school_class: ClassScope
+) -> None:
+    """A class in the console: its school's administrators, and the leaders of its grade."""
+    if school_class.school_id == url_school_id:
+        if may_manage_school(principal, url_school_id):
+            return
+        if (
+            school_class.grade_id is not None
+            and principal.has(Permission.GRADE_VIEW)
+            and school_class.grade_id in principal.led_grade_ids
+        ):
+            return
+    raise Denied(NOT_YOUR_GRADE, reason="not_grade_viewer", school_id=school_class.school_id)
+
+
+def may_view_class(principal: Principal, school_class: ClassScope) -> bool:
+    """The class pages: the class's teachers and the administrators of its school (default deny).
+
+    A class one may not see is answered as not found, not as refused.
+    """
+    return (
+        principal.has(Permission.CLASS_VIEW) and school_class.id in principal.taught_class_ids
+    ) or may_manage_school(principal, school_class.school_id)
+
+
+def is_homeroom_teacher(principal: Principal, school_class: ClassScope) -> bool:
+    """The class's homeroom teacher, still a member of the class's school."""
+    return (
+        school_class.id in principal.homeroom_class_ids
+        and school_class.school_id in principal.member_school_ids
+    )
+
+
+def may_manage_class(principal: Principal, school_class: ClassScope) -> bool:
+    """班级管理: the class's homeroom teacher, or an administrator of its school."""
+    return (
+        principal.has(Permission.CLASS_MANAGE) and is_homeroom_teacher(principal, school_class)
+    ) or (
+        principal.has(Permission.SCHOOL_MEMBERS_MANAGE)
+        and may_manage_school(principal, school_class.school_id)
+    )
+
+
+def check_class_manager(principal: Principal, school_class: ClassScope, *, action: str) -> None:
+    """Refuse an act on the class (its positions, join requests, members) to anyone else."""
+    if not may_manage_class(principal, school_class):
+        raise Denied(
+            reason="not_class_manager",
+            action=action,
+            school_id=school_class.school_id,
+            detail={"class_id": school_class.id},
+        )
+
+
+def check_class_messenger(
+    principal: Principal, school_class: ClassScope, *, student_id: int, in_class: bool
+) -> None:
+    """发消息: whoever sees the class (its teachers, its school's administrators) writes to a
+    student who is in it."""
+    if not (in_class and may_view_class(principal, school_class)):
+        raise Denied(
+            reason="not_in_class",
+            target_user_id=student_id,
+            school_id=school_class.school_id,
+            detail={"class_id": school_class.id},
+        )
+
+
+# --------------------------------------------------------------------------- a student's account
+
+
+class StudentAct(StrEnum):
+    """What a class's or school's staff may do to a student's account."""
+
+    RESET_PASSWORD = "reset_password"
+    # remove from the class (校区存放), edit the student's name, number, role and position
+    MANAGE = "manage"
+
+
+# The permission each basis needs for each act: the role table decides, not the caller.
+_ACT_PERMISSIONS: dict[tuple[Role, StudentAct], Permission] = {
+    (Role.HOMEROOM_TEACHER, StudentAct.RESET_PASSWORD): Permission.CLASS_RESET_PASSWORD,
+    (Role.HOMEROOM_TEACHER, StudentAct.MANAGE): Permission.CLASS_MANAGE,
+    (Role.SCHOOL_ADMIN, StudentAct.RESET_PASSWORD): Permission.SCHOOL_RESET_PASSWORD,
+    (Role.SCHOOL_ADMIN, StudentAct.MANAGE): Permission.SCHOOL_MEMBERS_MANAGE,
+}
+
+
+@dataclass(frozen=True)
+class StudentStanding:
+    """What the rules need to know of the student an act is aimed at (loaded by `classes`)."""
+
+    student_id: int
+    # Holds a staff role anywhere (teacher, school administrator, agent, platform administrator).
+    is_staff: bool
+    # The student's current administrative class (not graduated), if any.
+    current_class: ClassScope | None
+    # The schools where the account is an active student.
+    student_school_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """Why the person may act on the student: as homeroom teacher, or as school administrator."""
+
+    basis: Role
+    school_id: int
+    # The class the authority comes through (None: the school's administrator, no current class).
+    class_id: int | None
+
+
+def student_authority(
+    principal: Principal, student: StudentStanding, act: StudentAct
+) -> Authority | None:
+    """THE rule for resetting a student's password, removing them from a class or editing them.
+
+    Allowed:
+    - the homeroom teacher of the student's CURRENT class, who is still a member of that class's
+      school (not a subject teacher, not the homeroom teacher of a former or another class);
+    - an administrator of the school of the student's current class, or, for a student in no
+      current class (parked, graduated), of a school where the account is an active student.
+    Each basis also needs the act's permission in the role table (`_ACT_PERMISSIONS`).
+    Never oneself (one's own password has its own route), never a staff account (an adult's
+    password is changed by its holder or the hotline). Default deny.
+    """
+    if student.student_id == principal.user.id or student.is_staff:
+        return None
+    current = student.current_class
+    if current is not None:
+        if is_homeroom_teacher(principal, current) and principal.has(
+            _ACT_PERMISSIONS[(Role.HOMEROOM_TEACHER, act)]
+        ):
+            return Authority(Role.HOMEROOM_TEACHER, current.school_id, current.id)
+        if may_manage_school(principal, current.school_id) and principal.has(
+            _ACT_PERMISSIONS[(Role.SCHOOL_ADMIN, act)]
+        ):
+            return Authority(Role.SCHOOL_ADMIN, current.school_id, current.id)
+    if not principal.has(_ACT_PERMISSIONS[(Role.SCHOOL_ADMIN, act)]):
+        return None
+    shared = sorted(student.student_school_ids & principal.admin_school_ids)
+    if shared and principal.has(Permission.SCHOOL_MANAGE):
+        return Authority(Role.SCHOOL_ADMIN, shared[0], None)
+    return None
+
+
+# --------------------------------------------------------------------------- families
+
+
+def may_have_children(principal: Principal) -> bool:
+    """我的孩子: a parent, or any adult account (not a student) that may link a first child.
+
+    A teacher who is also a parent uses one account; linking a first child makes them a parent.
+    """
+    return principal.has(Permission.CHILD_LINK) or Role.STUDENT not in principal.roles
+
+
+def check_may_have_children(principal: Principal) -> None:
+    """Refuse 我的孩子 to a student."""
+    if not may_have_children(principal):
+        raise Denied(reason="not_a_parent")
+
+
+def may_open_child(principal: Principal, child_id: int, *, act: Permission) -> bool:
+    """A child's pages: only a parent holding a link to exactly this child (404 otherwise)."""
+    return principal.has(act) and child_id in principal.child_ids
+
+
+# --------------------------------------------------------------------------- the audit trail
+
+
+@dataclass(frozen=True)
+class AuditScope:
+    """Which events a reader of the audit trail may see."""
+
+    all_schools: bool
+    school_ids: frozenset[int] = frozenset()
+
+    @property
+    def actor_role(self) -> str:
+        """The role the reader acts in, for the export's own audit event."""
+        return Role.PLATFORM_ADMIN.value if self.all_schools else Role.SCHOOL_ADMIN.value
+
+    @property
+    def school_id(self) -> int | None:
+        """The one school a school administrator reads, if just one."""
+        if not self.all_schools and len(self.school_ids) == 1:
+            return next(iter(self.school_ids))
+        return None
+
+
+def audit_scope(principal: Principal) -> AuditScope:
+    """审计日志: the platform's administrators read everything, a school's its own school."""
+    if principal.has(Permission.PLATFORM_AUDIT_VIEW):
+        return AuditScope(all_schools=True)
+    if principal.has(Permission.SCHOOL_AUDIT_VIEW) and principal.admin_school_ids:
+        return AuditScope(all_schools=False, school_ids=frozenset(principal.admin_school_ids))
+    raise Denied(reason="not_audit_reader")
