@@ -241,24 +241,30 @@ def standing_of(
                 )
             )
         ),
+        exists=db.get(User, student_id) is not None,
     )
     return standing, membership
 
 
-def authority_over_student(
-    db: Session, *, principal: Principal, student_id: int, cal: Calendar, act: authz.StudentAct
-) -> StudentAuthority | None:
-    """The actor's authority over the student for the act (the rule: `authz.student_authority`)."""
-    standing, membership = standing_of(db, student_id=student_id, cal=cal)
-    granted = authz.student_authority(principal, standing, act)
-    if granted is None:
-        return None
+def _authority(
+    db: Session, granted: authz.Authority, student_id: int, membership: ClassStudent | None
+) -> StudentAuthority:
     school = db.get(School, granted.school_id)
     assert school is not None
     school_class = db.get(SchoolClass, granted.class_id) if granted.class_id else None
     return StudentAuthority(
         student_id, granted.basis, school, membership if school_class else None, school_class
     )
+
+
+def authority_over_student(
+    db: Session, *, principal: Principal, student_id: int, cal: Calendar, act: authz.StudentAct
+) -> StudentAuthority | None:
+    """The actor's authority over the student for the act (the rule: `authz.student_authority`),
+    to offer the act on a page; the act itself goes through `authorize_students`."""
+    standing, membership = standing_of(db, student_id=student_id, cal=cal)
+    granted = authz.student_authority(principal, standing, act)
+    return None if granted is None else _authority(db, granted, student_id, membership)
 
 
 def authorize_students(
@@ -274,36 +280,22 @@ def authorize_students(
 ) -> list[StudentAuthority]:
     """Authority over every named student (in `school_class` when one is given), or none.
 
-    Raises `authz.Denied` when any student is refused, so a bulk action is all or nothing; the
-    refusal is audited once, by the app's handler, naming the refused students.
+    The rule is `authz.check_students`; it raises `authz.Denied` when any student is refused,
+    so a bulk act is all or nothing, and the app's handler audits the refusal once.
     """
-    granted: list[StudentAuthority] = []
-    refused: list[int] = []
-    for student_id in dict.fromkeys(student_ids):
-        authority = authority_over_student(
-            db, principal=principal, student_id=student_id, cal=cal, act=act
-        )
-        if authority is None or (
-            school_class is not None
-            and (authority.school_class is None or authority.school_class.id != school_class.id)
-        ):
-            refused.append(student_id)
-        else:
-            granted.append(authority)
-    if refused or not granted:
-        known = [sid for sid in refused if db.get(User, sid) is not None]
-        raise authz.Denied(
-            reason="no_authority",
-            action=action,
-            target_user_id=known[0] if len(known) == 1 else None,
-            school_id=school_class.school_id if school_class else None,
-            route=route,
-            detail={
-                "class_id": school_class.id if school_class else None,
-                "refused_count": len(refused),
-            },
-        )
-    return granted
+    loaded = [standing_of(db, student_id=sid, cal=cal) for sid in dict.fromkeys(student_ids)]
+    granted = authz.check_students(
+        principal,
+        [standing for standing, _ in loaded],
+        act,
+        in_class=school_class.scope if school_class is not None else None,
+        action=action,
+        route=route,
+    )
+    return [
+        _authority(db, authority, standing.student_id, membership)
+        for authority, (standing, membership) in zip(granted, loaded, strict=True)
+    ]
 
 
 @dataclass(frozen=True)

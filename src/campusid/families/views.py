@@ -33,7 +33,9 @@ RELATIONS = list(Relation)
 
 
 def _child_link(db: DbSession, principal: Principal, child_id: int, act: Permission) -> ParentLink:
-    """The caller's link to the child in the URL; anyone else gets 404 (default deny)."""
+    """The caller's link to the child in the URL: refused without the permission (a teacher, a
+    pupil), not found for a parent of another child (default deny)."""
+    authz.check_permission(principal, act)
     found = (
         service.linked_child(db, principal=principal, child_id=child_id)
         if authz.may_open_child(principal, child_id, act=act)

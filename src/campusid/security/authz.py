@@ -233,6 +233,8 @@ class StudentStanding:
     current_class: ClassScope | None
     # The schools where the account is an active student.
     student_school_ids: frozenset[int] = field(default_factory=frozenset)
+    # False for an id that names no account (refused, and not named in the audit row).
+    exists: bool = True
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,44 @@ def student_authority(
     return None
 
 
+def check_students(
+    principal: Principal,
+    students: list[StudentStanding],
+    act: StudentAct,
+    *,
+    in_class: ClassScope | None,
+    action: str,
+    route: str | None = None,
+) -> list[Authority]:
+    """Authority over every student of a (bulk) act, or a refusal: all or nothing.
+
+    With `in_class` (the class page the act came from), each student must be reached through
+    that very class: a homeroom teacher cannot act on another class's pupil by naming them.
+    """
+    granted: list[Authority] = []
+    refused: list[StudentStanding] = []
+    for student in students:
+        authority = student_authority(principal, student, act)
+        if authority is None or (in_class is not None and authority.class_id != in_class.id):
+            refused.append(student)
+        else:
+            granted.append(authority)
+    if refused or not granted:
+        known = [s.student_id for s in refused if s.exists]
+        raise Denied(
+            reason="no_authority",
+            action=action,
+            target_user_id=known[0] if len(known) == 1 else None,
+            school_id=in_class.school_id if in_class else None,
+            route=route,
+            detail={
+                "class_id": in_class.id if in_class else None,
+                "refused_count": len(refused),
+            },
+        )
+    return granted
+
+
 # --------------------------------------------------------------------------- families
 
 
@@ -297,7 +337,8 @@ def check_may_have_children(principal: Principal) -> None:
 
 
 def may_open_child(principal: Principal, child_id: int, *, act: Permission) -> bool:
-    """A child's pages: only a parent holding a link to exactly this child (404 otherwise)."""
+    """A child's pages: only a parent holding a link to exactly this child (404 otherwise, after
+    `check_permission(act)` has refused everyone who is no parent)."""
     return principal.has(act) and child_id in principal.child_ids
 
 

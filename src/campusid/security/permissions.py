@@ -1,8 +1,8 @@
 """Who may do what: permissions, the roles that hold them, and a person's roles.
 
 Permissions are named `<scope>:<resource>:<action>`; roles map to permissions in one table.
-Object-level checks (is this the homeroom teacher of *this* student's class?) live in the
-domain's service, and are called through the dependency that loads the object in the URL.
+Object-level checks (is this the homeroom teacher of *this* student's class?) live in
+`security.authz`, which asks this table first and the object's scope second.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ ROLE_LABELS = {
 class Permission(StrEnum):
     """Every permission of the platform."""
 
-    OWN_PASSWORD_CHANGE = "own:password:change"
-    OWN_PROFILE_VIEW = "own:profile:view"
     CLASS_VIEW = "class:members:view"
     CLASS_MANAGE = "class:members:manage"
     CLASS_RESET_PASSWORD = "class:password:reset"
@@ -67,7 +65,6 @@ class Permission(StrEnum):
     SERVICEDESK_LOOKUP = "servicedesk:account:lookup"
     SERVICEDESK_RESET = "servicedesk:password:reset"
     SERVICEDESK_SUPERVISE = "servicedesk:tickets:supervise"  # servicedesk: supervisor view
-    PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
     PLATFORM_AGENTS_MANAGE = "platform:agents:manage"
     PLATFORM_AUDIT_VIEW = "platform:audit:view"
     # oidc: the registry of applications that sign people in through campusid
@@ -78,7 +75,9 @@ class Permission(StrEnum):
     DISTRICT_VIEW = "platform:districts:view"
 
 
-_EVERYONE = {Permission.OWN_PASSWORD_CHANGE, Permission.OWN_PROFILE_VIEW}
+# What every signed-in person may do (their own password, profile and sign-in history) needs
+# no permission: those pages act only on the signed-in account itself.
+_EVERYONE: frozenset[Permission] = frozenset()
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STUDENT: frozenset(_EVERYONE),
@@ -117,7 +116,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PLATFORM_ADMIN: frozenset(
         _EVERYONE
         | {
-            Permission.PLATFORM_SCHOOLS_MANAGE,
             Permission.PLATFORM_AGENTS_MANAGE,
             Permission.PLATFORM_AUDIT_VIEW,
             Permission.SERVICEDESK_SUPERVISE,  # servicedesk

@@ -1,0 +1,181 @@
+"""The authority rules, read as a reviewer would: each case of `student_authority` and friends.
+
+The rules are plain functions of a principal and an object's facts, so these tests build both
+by hand; the functional tests (the route × role matrix, tests/functional/classes) check that the
+pages load the facts and ask these rules.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from campusid.accounts.models import User
+from campusid.security import authz
+from campusid.security.authz import ClassScope, StudentAct, StudentStanding
+from campusid.security.permissions import Permission, Principal, Role
+
+SRC = Path(__file__).resolve().parents[3] / "src" / "campusid"
+CLASS_51 = ClassScope(id=51, school_id=1, grade_id=5)
+CLASS_52 = ClassScope(id=52, school_id=1, grade_id=5)
+CLASS_OTHER_SCHOOL = ClassScope(id=90, school_id=2, grade_id=9)
+
+
+def person(user_id: int = 100, **scopes: set[int]) -> Principal:
+    """A principal with the roles its scopes imply (as `principal_for` would load them)."""
+    principal = Principal(user=User(id=user_id, username=f"u{user_id}", real_name="某人"))
+    for name, ids in scopes.items():
+        setattr(principal, name, set(ids))
+    if principal.admin_school_ids:
+        principal.roles.add(Role.SCHOOL_ADMIN)
+    if principal.taught_class_ids:
+        principal.roles.add(Role.TEACHER)
+    if principal.homeroom_class_ids:
+        principal.roles.add(Role.HOMEROOM_TEACHER)
+    if principal.led_grade_ids:
+        principal.roles.add(Role.GRADE_LEADER)
+    return principal
+
+
+def homeroom_of_51() -> Principal:
+    return person(taught_class_ids={51}, homeroom_class_ids={51}, member_school_ids={1})
+
+
+def admin_of(school_id: int) -> Principal:
+    return person(admin_school_ids={school_id}, member_school_ids={school_id})
+
+
+def student_in(current: ClassScope | None, *, schools: set[int] | None = None) -> StudentStanding:
+    return StudentStanding(
+        student_id=7,
+        is_staff=False,
+        current_class=current,
+        student_school_ids=frozenset(schools if schools is not None else {1}),
+    )
+
+
+@pytest.mark.parametrize("act", list(StudentAct))
+def test_the_homeroom_teacher_of_the_current_class_may(act: StudentAct) -> None:
+    granted = authz.student_authority(homeroom_of_51(), student_in(CLASS_51), act)
+    assert granted == authz.Authority(Role.HOMEROOM_TEACHER, 1, 51)
+
+
+@pytest.mark.parametrize("act", list(StudentAct))
+def test_the_school_admin_may_through_the_class_or_the_school(act: StudentAct) -> None:
+    admin = admin_of(1)
+    assert authz.student_authority(admin, student_in(CLASS_51), act) == authz.Authority(
+        Role.SCHOOL_ADMIN, 1, 51
+    )
+    # Parked (no current class): still a student of the school.
+    assert authz.student_authority(admin, student_in(None), act) == authz.Authority(
+        Role.SCHOOL_ADMIN, 1, None
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "student"),
+    [
+        # a homeroom teacher of another class of the same school
+        (person(taught_class_ids={52}, homeroom_class_ids={52}, member_school_ids={1}), CLASS_51),
+        # a subject teacher of the class
+        (person(taught_class_ids={51}, member_school_ids={1}), CLASS_51),
+        # the homeroom teacher of the class, no longer a member of its school
+        (person(taught_class_ids={51}, homeroom_class_ids={51}), CLASS_51),
+        # the former homeroom teacher, once the student is parked
+        (homeroom_of_51(), None),
+        # another school's administrator
+        (admin_of(2), CLASS_51),
+        # a grade leader of the class's grade
+        (person(led_grade_ids={5}, member_school_ids={1}), CLASS_51),
+    ],
+)
+def test_everyone_else_may_not(who: Principal, student: ClassScope | None) -> None:
+    for act in StudentAct:
+        assert authz.student_authority(who, student_in(student), act) is None
+
+
+def test_never_oneself_never_staff() -> None:
+    admin = admin_of(1)
+    itself = StudentStanding(
+        student_id=admin.user.id, is_staff=False, current_class=CLASS_51,
+        student_school_ids=frozenset({1}),
+    )
+    staff = StudentStanding(
+        student_id=8, is_staff=True, current_class=CLASS_51, student_school_ids=frozenset({1})
+    )
+    for act in StudentAct:
+        assert authz.student_authority(admin, itself, act) is None
+        assert authz.student_authority(admin, staff, act) is None
+        assert authz.student_authority(homeroom_of_51(), staff, act) is None
+
+
+def test_the_role_table_decides_each_act(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the reset permission from homeroom teachers: they may still manage, not reset."""
+    from campusid.security import permissions
+
+    table = dict(permissions.ROLE_PERMISSIONS)
+    table[Role.HOMEROOM_TEACHER] = table[Role.HOMEROOM_TEACHER] - {
+        Permission.CLASS_RESET_PASSWORD
+    }
+    monkeypatch.setattr(permissions, "ROLE_PERMISSIONS", table)
+    teacher = homeroom_of_51()
+    assert authz.student_authority(teacher, student_in(CLASS_51), StudentAct.MANAGE) is not None
+    assert authz.student_authority(teacher, student_in(CLASS_51), StudentAct.RESET_PASSWORD) is None
+
+
+def test_school_and_class_checks_raise_one_denied() -> None:
+    outsider = admin_of(2)
+    with pytest.raises(authz.Denied) as refused:
+        authz.check_school_admin(outsider, 1)
+    assert refused.value.reason == "not_school_admin"
+    with pytest.raises(authz.Denied):
+        authz.check_class_manager(outsider, CLASS_51, action="join_request_decided")
+    with pytest.raises(authz.Denied):
+        authz.check_org_class_view(
+            person(led_grade_ids={9}, member_school_ids={1}), url_school_id=1, school_class=CLASS_51
+        )
+    # A class named under another school's URL is refused even to that school's administrator.
+    with pytest.raises(authz.Denied):
+        authz.check_org_class_view(admin_of(2), url_school_id=2, school_class=CLASS_51)
+    authz.check_org_class_view(
+        person(led_grade_ids={5}, member_school_ids={1}), url_school_id=1, school_class=CLASS_51
+    )
+    assert authz.may_manage_class(homeroom_of_51(), CLASS_51)
+    assert not authz.may_manage_class(homeroom_of_51(), CLASS_52)
+    assert not authz.may_view_class(admin_of(1), CLASS_OTHER_SCHOOL)
+
+
+def _names_used(attribute_of: str) -> set[str]:
+    used: set[str] = set()
+    for path in SRC.rglob("*.py"):
+        if path.name == "permissions.py" and path.parent.name == "security":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == attribute_of
+            ):
+                used.add(node.attr)
+    return used
+
+
+def test_every_permission_is_checked_somewhere() -> None:
+    """A permission in the enum that nothing checks is a promise the code does not keep."""
+    unused = {p.name for p in Permission} - _names_used("Permission")
+    assert not unused, f"permissions no code checks: {sorted(unused)}"
+
+
+def test_only_the_authority_module_raises_a_refusal() -> None:
+    """`raise ...Denied` appears in security/authz.py and nowhere else in the application."""
+    raisers = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = getattr(target, "attr", "") or getattr(target, "id", "")
+                if name.endswith("Denied"):
+                    raisers.append(str(path.relative_to(SRC)))
+    assert set(raisers) == {"security/authz.py"}, raisers
