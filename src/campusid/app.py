@@ -29,6 +29,7 @@ from campusid.web import (
     LoginRequired,
     NotFound,
     PasswordChangeRequired,
+    Refused,
     RerunAsWriter,
     client_info,
     cookie_secure,
@@ -130,6 +131,28 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _denied(request: Request, exc: authz.Denied) -> Response:
         _audit_denial(request, exc)
         return _error(request, 403, "forbidden", exc.message)
+
+    @app.exception_handler(Refused)
+    def _refused(request: Request, exc: Refused) -> Response:
+        # The request's transaction is already rolled back: nothing it wrote stays.
+        draw = getattr(request.state, "refusal_page", None)
+        if draw is not None:
+            try:
+                response: Response = draw(exc.messages)
+            finally:
+                request.state.refusal_page = None
+            return response
+        if _is_api(request):
+            return JSONResponse(
+                {"error": {"code": "refused", "message": "; ".join(exc.messages)}},
+                status_code=400,
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": 400, "message": exc.messages[0], "messages": exc.messages[1:]},
+            status_code=400,
+        )
 
     @app.exception_handler(csrf.CSRFError)
     async def _csrf(request: Request, _exc: csrf.CSRFError) -> Response:

@@ -64,6 +64,19 @@ class PasswordChangeRequired(Exception):  # noqa: N818
     """The person must change their password before anything else."""
 
 
+class Refused(Exception):  # noqa: N818 - a refusal with its reasons, not a crash
+    """A domain refused the request's input; `messages` say why (translatable, in Chinese).
+
+    Raised by a service (`org.building.Invalid`, `members.batch.MemberError`); the app's handler
+    rolls the request back and draws the page's refusal: `request.state.refusal_page` when the
+    page set one (the school console does), else a plain 400 page with the reasons.
+    """
+
+    def __init__(self, messages: list[str] | str) -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__("; ".join(self.messages))
+
+
 class NotFound(Exception):  # noqa: N818
     """Nothing here (or nothing this person may know of)."""
 

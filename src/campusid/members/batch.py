@@ -34,6 +34,7 @@ from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.web import Refused
 
 CHUNK = 500  # values per IN (...) and rows per INSERT batch
 
@@ -54,7 +55,7 @@ GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE}
 ROLE_PREFIX = {SchoolRole.STUDENT: "s", SchoolRole.PARENT: "p", SchoolRole.TEACHER: "t"}
 
 
-class MemberError(Exception):
+class MemberError(Refused):
     """A row or a request is refused; `message` says why, in Chinese."""
 
     def __init__(self, message: str) -> None:

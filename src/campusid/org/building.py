@@ -25,18 +25,15 @@ from campusid.org import schoolyear
 from campusid.org import service as org
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
 from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
+from campusid.web import Refused
 
 MAX_CLASSES_PER_GRADE = 30
 MAX_CLASS_NUMBER = 50
 MAX_NAME = 32
 
 
-class Invalid(Exception):  # noqa: N818 - a refusal with its reasons, not a crash
-    """The request is refused; `messages` says why, in Chinese."""
-
-    def __init__(self, messages: list[str] | str) -> None:
-        self.messages = [messages] if isinstance(messages, str) else list(messages)
-        super().__init__("; ".join(self.messages))
+class Invalid(Refused):
+    """The organisation refuses the change; `messages` says why."""
 
 
 @dataclass(frozen=True)

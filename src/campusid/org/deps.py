@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -16,7 +18,7 @@ from campusid.org.building import Calendar
 from campusid.org.models import School
 from campusid.org.tree import SchoolTree, build_tree, load_school
 from campusid.security import authz
-from campusid.web import Client, CurrentPrincipal, DbSession, Id, Svc, render
+from campusid.web import Client, CurrentPrincipal, DbSession, Id, Svc, redirect, render
 
 
 def admin_school(school_id: Id, db: DbSession, principal: CurrentPrincipal) -> School:
@@ -183,3 +185,113 @@ def refused(
         back=tree.find(*selected) if selected else None,
         status_code=400,
     )
+
+
+class SchoolPage:
+    """What every school console handler needs, loaded once per request.
+
+    The school in the URL (checked by `AdminSchool`), the request's transaction, today's
+    calendar and the acting administrator; `render` draws the console around a template
+    (the organisation tree on the left), `go` answers a POST with a redirect inside the school.
+
+    A domain refusal (`web.Refused`: `org.building.Invalid`, `members.batch.MemberError`) raised
+    by a handler needs no `try`: the app's handler rolls the request back (nothing is
+    half-written) and draws this page's refusal — its reasons and the way back to the node the
+    handler named with `at()`.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        db: Session,
+        services: Services,
+        school: School,
+        calendar: Calendar,
+        actor: Actor,
+    ) -> None:
+        self.request = request
+        self.db = db
+        self.services = services
+        self.school = school
+        self.school_id = school.id
+        self.calendar = calendar
+        self.actor = actor
+        self.selected: tuple[str, int] | None = None
+        request.state.refusal_page = self.refusal
+
+    @property
+    def now(self) -> datetime:
+        """The injected clock's time."""
+        return self.services.clock.now()
+
+    def at(self, kind: str, node_id: int) -> SchoolPage:
+        """The node of the tree this page is about (opened in the tree; the refusal's way back)."""
+        self.selected = (kind, node_id)
+        return self
+
+    def tree(self) -> tuple[School, SchoolTree]:
+        """The school, freshly loaded, and its organisation tree."""
+        return school_tree(self.db, self.school, self.calendar)
+
+    def render(
+        self,
+        template: str,
+        *,
+        with_tree: bool = True,
+        tab: str = "admin",
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        """The console page: the tree (unless `with_tree` is off) and the template."""
+        school, tree = self.tree() if with_tree else (self.school, None)
+        return page(
+            self.request,
+            template,
+            school=school,
+            tree=tree,
+            selected=self.selected,
+            tab=tab,
+            status_code=status_code,
+            **context,
+        )
+
+    def refuse(self, template: str, errors: list[str], **context: Any) -> Response:
+        """Draw a form again with the reasons it was refused (400), after rolling back whatever
+        the request wrote, so a refused form never leaves anything half-written."""
+        self.db.rollback()
+        return self.render(template, errors=errors, status_code=400, **context)
+
+    def go(self, path: str = "", **query: Any) -> Response:
+        """303 to a page of this school (`path` below /school/{id})."""
+        suffix = "?" + urlencode(query) if query else ""
+        return redirect(f"/school/{self.school_id}{path}{suffix}")
+
+    def refusal(self, messages: list[str]) -> Response:
+        """The refusal page, drawn after the request's transaction was rolled back.
+
+        The session is used again, to read the tree only, and closed once the page is drawn.
+        """
+        try:
+            school = load_school(self.db, self.school_id)
+            assert school is not None
+            self.school = school
+            return refused(
+                self.request, self.db, school, self.calendar, messages, selected=self.selected
+            )
+        finally:
+            self.db.close()
+
+
+def school_page(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    school: AdminSchool,
+    calendar: CalendarDep,
+    actor: ActorDep,
+) -> SchoolPage:
+    """The school console page of this request."""
+    return SchoolPage(request, db, services, school, calendar, actor)
+
+
+Page = Annotated[SchoolPage, Depends(school_page)]

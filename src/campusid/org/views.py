@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from campusid.i18n import N_
 from campusid.members import service as members
@@ -14,7 +15,7 @@ from campusid.members.batch import MemberError
 from campusid.org import building, schoolyear
 from campusid.org.building import Calendar, Invalid, StagePlan
 from campusid.org.counts import district_counts, district_list
-from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused
+from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, Page, refused
 from campusid.org.deps import page as _page
 from campusid.org.deps import school_tree as _tree
 from campusid.org.models import Campus, Grade, School, SchoolClass, StageUnit
@@ -186,9 +187,7 @@ def class_page(
     school_class = db.get(SchoolClass, class_id)
     if school_class is None:
         raise NotFound
-    authz.check_org_class_view(
-        principal, url_school_id=school_id, school_class=school_class.scope
-    )
+    authz.check_org_class_view(principal, url_school_id=school_id, school_class=school_class.scope)
     manage = authz.may_manage_school(principal, school_id)
     school, tree = _tree(db, school_class.school, calendar)
     node = _node(tree, "class", class_id)
@@ -617,63 +616,40 @@ def add_classes_submit(
 
 
 @router.get("/school/{school_id}/campuses/{campus_id}/edit")
-def edit_campus_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: Id
-) -> Response:
+def edit_campus_page(page: Page, campus_id: Id) -> Response:
     """编辑校区."""
-    campus = _campus(db, school, campus_id)
-    school, tree = _tree(db, school, calendar)
-    return _page(
-        request,
-        "org/edit_campus.html",
-        school=school,
-        tree=tree,
-        selected=("campus", campus_id),
-        campus=campus,
-        name=campus.name,
+    campus = _campus(page.db, page.school, campus_id)
+    return page.at("campus", campus_id).render(
+        "org/edit_campus.html", campus=campus, name=campus.name
     )
 
 
+class CampusForm(BaseModel):
+    """编辑校区's fields."""
+
+    name: str = Field("", max_length=64)
+
+
 @router.post("/school/{school_id}/campuses/{campus_id}/edit")
-def edit_campus_submit(
-    request: Request,
-    db: DbSession,
-    school: AdminSchool,
-    calendar: CalendarDep,
-    fields: FormFields,
-    campus_id: Id,
-) -> Response:
+def edit_campus_submit(page: Page, campus_id: Id, form: Annotated[CampusForm, Form()]) -> Response:
     """Rename the campus."""
-    campus = _campus(db, school, campus_id)
+    campus = _campus(page.db, page.school, campus_id)
     try:
-        building.rename_campus(db, campus=campus, name=fields.get("name"))
+        building.rename_campus(page.db, campus=campus, name=form.name)
     except Invalid as exc:
-        school, tree = _tree(db, school, calendar)
-        return _page(
-            request,
-            "org/edit_campus.html",
-            school=school,
-            tree=tree,
-            selected=("campus", campus_id),
-            campus=campus,
-            name=fields.get("name"),
-            errors=exc.messages,
-            status_code=400,
+        return page.at("campus", campus_id).refuse(
+            "org/edit_campus.html", exc.messages, campus=campus, name=form.name
         )
-    return redirect(f"/school/{school.id}/campuses/{campus_id}?saved=1")
+    return page.go(f"/campuses/{campus_id}", saved=1)
 
 
 @router.post("/school/{school_id}/campuses/{campus_id}/delete")
-def delete_campus(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep, campus_id: Id
-) -> Response:
-    """Delete an empty campus."""
-    campus = _campus(db, school, campus_id)
-    try:
-        building.delete_campus(db, campus=campus)
-    except Invalid as exc:
-        return refused(request, db, school, calendar, exc.messages, selected=("campus", campus_id))
-    return redirect(f"/school/{school.id}?deleted=1")
+def delete_campus(page: Page, campus_id: Id) -> Response:
+    """Delete an empty campus (a refusal names why: it still has stages or students)."""
+    campus = _campus(page.db, page.school, campus_id)
+    page.at("campus", campus_id)
+    building.delete_campus(page.db, campus=campus)
+    return page.go(deleted=1)
 
 
 @router.get("/school/{school_id}/stages/{stage_id}/settings")
