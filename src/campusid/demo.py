@@ -17,7 +17,7 @@ from campusid.families import service as families
 from campusid.families.models import Relation
 from campusid.org import service as org
 from campusid.org.models import ResetMode
-from campusid.org.schoolyear import SchoolSystem, Stage, enrollment_year_for
+from campusid.org.schoolyear import SchoolSystem, Stage, calendar_for, enrollment_year_for
 
 DEMO_PASSWORD = "Zjer@2026"
 SCHOOL_DEFAULT_PASSWORD = "Zjh13579"
@@ -97,9 +97,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
     junior = org.add_stage(
         db, campus=campus, stage=Stage.JUNIOR, school_system=SchoolSystem.SIX_THREE
     )
-    boundary = org.boundary_from(
-        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
-    )
+    boundary = calendar_for(services.settings, services.clock).boundary
     grade5 = org.add_grade(
         db,
         stage_unit=primary,

@@ -19,6 +19,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security.permissions import Principal, Role
 
 JOIN_ROLES = {SchoolRole.STUDENT.value: N_("学生"), SchoolRole.PARENT.value: N_("家长")}
@@ -54,7 +55,7 @@ def find_by_code(
     if _limited(services, "classes.search", 30, 600, str(principal.user.id)):
         return None, [TOO_MANY]
     school_class = org_service.find_class_by_code(db, code[:16])
-    cal = classes.calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     if school_class is None or not classes.is_current(school_class, cal):
         return None, [NOT_FOUND]
     return classes.summarize(db, school_class=school_class, cal=cal), []
@@ -170,7 +171,7 @@ def _admit(
 ) -> list[str]:
     if role == SchoolRole.STUDENT:
         current = classes.current_membership(
-            db, student_id=user.id, cal=classes.calendar_of(services)
+            db, student_id=user.id, cal=calendar_for(services.settings, services.clock)
         )
         if current is not None and current.class_id != school_class.id:
             # Moving a student in would take them from their homeroom teacher: that one acts.
@@ -235,7 +236,7 @@ def decide(
     request.status = JoinRequestStatus.APPROVED if approve else JoinRequestStatus.REFUSED
     request.decided_by_id = principal.user.id
     request.decided_at = now
-    name = classes.class_name(school_class, classes.calendar_of(services))
+    name = classes.class_name(school_class, calendar_for(services.settings, services.clock))
     outcome = "已通过" if approve else "未通过"
     messaging.notify(
         db,

@@ -25,7 +25,6 @@ from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, Memb
 from campusid.classes.service import (
     ActionDenied,
     authorize_students,
-    calendar_of,
     class_name,
     enroll_student,
     may_view_class,
@@ -39,6 +38,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security.permissions import Principal
 
 STUDENT_NUMBER_PATTERN = re.compile(r"[0-9A-Za-z-]{1,32}")
@@ -62,7 +62,7 @@ def remove_students(
     The school relationship and the account stay; only the class membership ends.
     """
     now = services.clock.now()
-    cal = calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     granted = authorize_students(
         db,
         principal=principal,
@@ -173,7 +173,7 @@ def edit_member(
         school_class=school_class,
         student_ids=[student_id],
         action="class_member_edited",
-        cal=calendar_of(services),
+        cal=calendar_for(services.settings, services.clock),
         now=now,
         client=client,
     )
@@ -234,13 +234,14 @@ def send_message(
     body = text.strip()
     if not 1 <= len(body) <= MESSAGE_MAX:
         return [N_("消息内容须为1-%(most)s个字", most=MESSAGE_MAX)]
+    cal = calendar_for(services.settings, services.clock)
     messaging.notify(
         db,
         user_id=student_id,
         kind="class_message",
         now=services.clock.now(),
         actor_id=principal.user.id,
-        title=f"{principal.user.real_name}老师({class_name(school_class, calendar_of(services))})",
+        title=f"{principal.user.real_name}老师({class_name(school_class, cal)})",
         body=body,
     )
     return []

@@ -12,6 +12,7 @@ from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from campusid.i18n import N_, Text
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.resets import service as resets
 from campusid.security.permissions import Principal
 from campusid.web import (
@@ -55,7 +56,10 @@ def _may_act(
     """Whether this person may reset or remove the student from this class (one rule:
     classes.service.authority_over_student)."""
     authority = classes.authority_over_student(
-        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services)
+        db,
+        principal=principal,
+        student_id=student_id,
+        cal=calendar_for(services.settings, services.clock),
     )
     return (
         authority is not None
@@ -74,7 +78,9 @@ def _refused(request: Request) -> Response:
 
 
 def _header(db: DbSession, services: Svc, school_class: SchoolClass) -> classes.ClassSummary:
-    return classes.summarize(db, school_class=school_class, cal=classes.calendar_of(services))
+    return classes.summarize(
+        db, school_class=school_class, cal=calendar_for(services.settings, services.clock)
+    )
 
 
 @router.get("/m/classes")
@@ -82,7 +88,7 @@ def class_list(
     request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal
 ) -> Response:
     """班级: the classes I teach."""
-    cal = classes.calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     return render(
         request,
         "classes/m_classes.html",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
@@ -18,13 +18,11 @@ from campusid.classes.models import (
     ClassStudent,
     ClassTeacher,
 )
-from campusid.clock import local_today
-from campusid.context import Services
 from campusid.families import service as families
 from campusid.families.models import ParentLink
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
-from campusid.org.schoolyear import YearBoundary
+from campusid.org.schoolyear import Calendar
 from campusid.security.permissions import Principal, Role
 
 
@@ -132,25 +130,6 @@ def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
 
 class ActionDenied(Exception):  # noqa: N818 - flow control; the denial is already audited
     """The actor may not do this to these students (recorded in the audit trail)."""
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Today in China and the school-year boundary: what a class's name and state follow from."""
-
-    today: date
-    boundary: YearBoundary
-
-
-def calendar_of(services: Services) -> Calendar:
-    """The calendar the services' clock and settings give."""
-    settings = services.settings
-    return Calendar(
-        today=local_today(services.clock),
-        boundary=org_service.boundary_from(
-            settings.school_year_boundary_month, settings.school_year_boundary_day
-        ),
-    )
 
 
 def is_current(school_class: SchoolClass, cal: Calendar) -> bool:

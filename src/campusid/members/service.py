@@ -28,8 +28,8 @@ from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, DefaultCredential, Grade, ResetMode, School, SchoolClass
+from campusid.org.schoolyear import Calendar
 from campusid.security.passwords import Hasher
 from campusid.security.policy import EMPTY_CONTEXT, check_password
 

@@ -14,9 +14,9 @@ from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError, Person, person_from, relation_from
-from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
 from campusid.org.models import ClassKind, ResetMode, School
+from campusid.org.schoolyear import Calendar
 from campusid.security.policy import RULE_TEXT
 from campusid.web import DbSession, Id, NotFound, Svc, redirect
 

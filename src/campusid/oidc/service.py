@@ -21,7 +21,6 @@ from campusid.accounts.models import AccountStatus, SchoolMembership, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.config import Settings
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
@@ -530,13 +529,6 @@ if _revoke_on_password_change not in accounts.password_change_listeners:
 
 
 # -- claims ----------------------------------------------------------------------------
-
-
-def boundary(settings: Settings) -> YearBoundary:
-    """The school-year boundary of the settings."""
-    return org_service.boundary_from(
-        settings.school_year_boundary_month, settings.school_year_boundary_day
-    )
 
 
 def _class_entry(

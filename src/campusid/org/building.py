@@ -7,7 +7,7 @@ it writes anything, so a refused request leaves nothing half-made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org import service as org
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
-from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
+from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
 
 MAX_CLASSES_PER_GRADE = 30
 MAX_CLASS_NUMBER = 50
@@ -37,19 +37,6 @@ class Invalid(Exception):  # noqa: N818 - a refusal with its reasons, not a cras
     def __init__(self, messages: list[str] | str) -> None:
         self.messages = [messages] if isinstance(messages, str) else list(messages)
         super().__init__("; ".join(self.messages))
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Today and the school-year boundary: everything a grade's name depends on."""
-
-    today: date
-    boundary: YearBoundary
-
-    @property
-    def school_year(self) -> int:
-        """The calendar year in which the current school year started."""
-        return schoolyear.school_year(self.today, self.boundary)
 
 
 @dataclass

@@ -54,7 +54,6 @@ from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import (
     Campus,
     CountDelta,
@@ -67,6 +66,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.org.schoolyear import Calendar
 
 ROLES = ("teacher", "student", "parent")
 LEVELS = ("class", "grade", "stage", "campus", "school")

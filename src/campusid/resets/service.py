@@ -21,6 +21,7 @@ from campusid.families import service as families
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security.permissions import Principal
 from campusid.security.policy import generate_temporary_password
 
@@ -133,7 +134,7 @@ def reset_students(
         school_class=school_class,
         student_ids=student_ids,
         action="password_reset",
-        cal=classes.calendar_of(services),
+        cal=calendar_for(services.settings, services.clock),
         now=services.clock.now(),
         client=client,
         route=Route.TEACHER,

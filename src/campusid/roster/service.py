@@ -34,8 +34,8 @@ from campusid.members.batch import (
     relation_from,
 )
 from campusid.members.service import Actor
-from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, writer
 from campusid.roster.models import ImportErrorFile
 

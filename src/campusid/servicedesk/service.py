@@ -27,13 +27,13 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
-from campusid.clock import SHANGHAI, local_today
+from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
-from campusid.org import service as org_service
 from campusid.org.models import School
+from campusid.org.schoolyear import calendar_for
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
 from campusid.security.policy import generate_temporary_password
@@ -333,15 +333,8 @@ def account_card(db: Session, ticket: Ticket) -> AccountCard:
 
 
 def _facts(db: Session, services: Services, user: User) -> AccountFacts:
-    settings = services.settings
-    return facts_of(
-        db,
-        user,
-        today=local_today(services.clock),
-        boundary=org_service.boundary_from(
-            settings.school_year_boundary_month, settings.school_year_boundary_day
-        ),
-    )
+    cal = calendar_for(services.settings, services.clock)
+    return facts_of(db, user, today=cal.today, boundary=cal.boundary)
 
 
 def _mismatch_limiter(services: Services) -> RateLimiter:

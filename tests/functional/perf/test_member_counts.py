@@ -23,9 +23,8 @@ from campusid.families import service as families
 from campusid.families.models import ParentLink, Relation
 from campusid.org import building, counts
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import CountDelta, District, Grade, School, SchoolClass
-from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
 from campusid.security.passwords import Hasher
 
 CALENDAR = Calendar(today=date(2026, 11, 30), boundary=org.boundary_from(9, 1))
