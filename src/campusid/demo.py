@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import id_card_check_digit
 from campusid.accounts.models import Gender, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.clock import local_today
 from campusid.context import Services
@@ -183,7 +184,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         accounts.join_school(
             db, user=student, school_id=school.id, role=SchoolRole.STUDENT, now=now
         )
-        classes.enroll_student(
+        enrolment.enrol(
             db, school_class=class51, student=student, now=now, student_number=f"{number:02d}"
         )
     xuesheng8 = person(
@@ -194,7 +195,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         id_card_number=_id_card("330603", birth_year + "0808", "081"),
     )
     accounts.join_school(db, user=xuesheng8, school_id=school.id, role=SchoolRole.STUDENT, now=now)
-    classes.enroll_student(
+    enrolment.enrol(
         db, school_class=class51, student=xuesheng8, now=now, student_number="08"
     )
 

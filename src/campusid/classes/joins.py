@@ -12,6 +12,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
 from campusid.context import Services
@@ -184,7 +185,7 @@ def _admit(
             now=now,
         )
         if current is None:
-            classes.enroll_student(db, school_class=school_class, student=user, now=now)
+            enrolment.enrol(db, school_class=school_class, student=user, now=now)
         return []
     accounts.join_school(
         db, user=user, school_id=school_class.school_id, role=SchoolRole.PARENT, now=now

@@ -20,13 +20,13 @@ from campusid.accounts.identifiers import InvalidIdentifier, validate_username
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, MemberStatus
 from campusid.classes.service import (
     ActionDenied,
     authorize_students,
     class_name,
-    enroll_student,
     may_view_class,
     member_of,
     parked_students,
@@ -68,46 +68,24 @@ def remove_students(
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
-        action="class_student_removed",
+        action=enrolment.REMOVED_FROM_CLASS,
         cal=cal,
         now=now,
         client=client,
     )
-    name = class_name(school_class, cal)
     for authority in granted:
         membership = authority.membership
         assert membership is not None
-        student_id = membership.student_id
-        db.delete(membership)
-        student = db.get(User, student_id)
-        assert student is not None
-        accounts.join_school(
+        enrolment.remove_from_class(
             db,
-            user=student,
-            school_id=school_class.school_id,
-            role=SchoolRole.STUDENT,
-            now=now,
-            campus_id=school_class.campus_id,
-        )
-        audit.record(
-            db,
-            now=now,
-            action="class_student_removed",
-            actor_id=principal.user.id,
-            actor_role=authority.basis.value,
-            target_user_id=student_id,
-            school_id=school_class.school_id,
-            client=client,
-            detail={"class_id": school_class.id, "parked_campus_id": school_class.campus_id},
-        )
-        messaging.notify(
-            db,
-            user_id=student_id,
-            kind="class_removed",
-            now=now,
-            actor_id=principal.user.id,
-            title="您已退出班级",
-            body=f"{principal.user.real_name}已将您移出{name},您的账号和密码不受影响。",
+            membership=membership,
+            act=enrolment.Act(
+                actor_id=principal.user.id,
+                actor_role=authority.basis.value,
+                client=client,
+                now=now,
+                cal=cal,
+            ),
         )
     db.flush()
     return len(granted)
@@ -343,7 +321,7 @@ def add_new_student(
         role=SchoolRole.STUDENT,
         now=now,
     )
-    enroll_student(
+    enrolment.enrol(
         db, school_class=school_class, student=student, now=now, student_number=number or None
     )
     audit.record(
@@ -384,7 +362,7 @@ def add_parked_student(
     )
     if student is None:
         return [N_("该学生不在本校区存放名单中")]
-    enroll_student(db, school_class=school_class, student=student, now=now)
+    enrolment.enrol(db, school_class=school_class, student=student, now=now)
     audit.record(
         db,
         now=now,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -24,41 +24,6 @@ from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 from campusid.security.permissions import Principal, Role
-
-
-def enroll_student(
-    db: Session,
-    *,
-    school_class: SchoolClass,
-    student: User,
-    now: datetime,
-    student_number: str | None = None,
-) -> ClassStudent:
-    """Put a student in a class (adds them to the class's student list).
-
-    In an administrative class a student is no longer parked at a campus (校区存放): this is the
-    one place that says so, whoever enrols them (administrator, homeroom teacher, a join by the
-    class code). A teaching class (教学班) leaves their administrative place as it was.
-    """
-    member = ClassStudent(
-        class_id=school_class.id,
-        student_id=student.id,
-        student_number=student_number,
-        joined_at=now,
-    )
-    db.add(member)
-    if school_class.kind is ClassKind.ADMINISTRATIVE:
-        db.execute(
-            update(SchoolMembership)
-            .where(
-                SchoolMembership.school_id == school_class.school_id,
-                SchoolMembership.user_id == student.id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-            )
-            .values(campus_id=None)
-        )
-    db.flush()
-    return member
 
 
 def assign_teacher(

@@ -22,8 +22,9 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
+from campusid.classes import enrolment
 from campusid.classes import service as classes
-from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
+from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
@@ -40,6 +41,17 @@ class Actor:
 
     user_id: int | None
     client: ClientInfo = field(default_factory=ClientInfo)
+
+
+def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
+    """The administrator's act, for `classes.enrolment`."""
+    return enrolment.Act(
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        client=actor.client,
+        now=now,
+        cal=calendar,
+    )
 
 
 def record(
@@ -256,48 +268,31 @@ def move_student(
     builder.load_state([student_id])
     account = builder.index.by_id[student_id]
     builder.move_student(account, class_id=class_id, student_number=None)
-    apply(db, plan=builder.plan, school=school, now=now)
-    record(
+    apply(
         db,
-        actor=actor,
+        plan=builder.plan,
         school=school,
-        action="student_moved",
         now=now,
-        target_user_id=student_id,
-        detail={"class_id": class_id},
+        act=act_of(actor, calendar=calendar, now=now),
     )
 
 
 def remove_from_class(
-    db: Session, *, school: School, student_id: int, now: datetime, actor: Actor
+    db: Session,
+    *,
+    school: School,
+    calendar: Calendar,
+    student_id: int,
+    now: datetime,
+    actor: Actor,
 ) -> SchoolClass:
     """移出班级: out of the administrative class, parked at its campus (校区存放)."""
     row = _admin_class_row(db, school, student_id)
     if row is None:
         raise MemberError(N_("该学生不在本校任何班级"))
-    left = db.get(SchoolClass, row.class_id)
-    assert left is not None
-    db.delete(row)
-    membership = db.scalar(
-        select(SchoolMembership).where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.user_id == student_id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-        )
+    return enrolment.remove_from_class(
+        db, membership=row, act=act_of(actor, calendar=calendar, now=now)
     )
-    if membership is not None:
-        membership.campus_id = left.campus_id
-    db.flush()
-    record(
-        db,
-        actor=actor,
-        school=school,
-        action="student_removed_from_class",
-        now=now,
-        target_user_id=student_id,
-        detail={"class_id": left.id},
-    )
-    return left
 
 
 def leave_school(
@@ -320,43 +315,14 @@ def leave_school(
         raise MemberError(N_("该成员已不在本校"))
     if any(m.role is SchoolRole.SCHOOL_ADMIN for m in memberships) and actor.user_id == user_id:
         raise MemberError(N_("不能将自己移出学校"))
-    current = list(active_class_names(db, school, calendar))
-    current += db.scalars(
-        select(SchoolClass.id).where(
-            SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.TEACHING
-        )
-    ).all()
-    school_classes = current
-    db.execute(
-        delete(ClassStudent).where(
-            ClassStudent.student_id == user_id, ClassStudent.class_id.in_(school_classes)
-        )
-    )
-    db.execute(
-        delete(ClassTeacher).where(
-            ClassTeacher.teacher_id == user_id, ClassTeacher.class_id.in_(school_classes)
-        )
-    )
-    grades = [g.id for c in school.campuses for u in c.stages for g in u.grades]
-    if grades:
-        db.execute(
-            delete(GradeLeader).where(
-                GradeLeader.teacher_id == user_id, GradeLeader.grade_id.in_(grades)
-            )
-        )
-    for membership in memberships:
-        membership.active = False
-        membership.left_at = now
-        membership.campus_id = None
-    db.flush()
-    record(
+    person = db.get(User, user_id)
+    assert person is not None
+    enrolment.leave_school(
         db,
-        actor=actor,
         school=school,
-        action="member_left_school",
-        now=now,
-        target_user_id=user_id,
-        detail={"roles": [m.role.value for m in memberships]},
+        person=person,
+        memberships=memberships,
+        act=act_of(actor, calendar=calendar, now=now),
     )
 
 
@@ -396,7 +362,7 @@ def add_to_teaching_class(
     for student_id in sorted(members - present):
         user = db.get(User, student_id)
         assert user is not None
-        classes.enroll_student(db, school_class=teaching_class, student=user, now=now)
+        enrolment.enrol(db, school_class=teaching_class, student=user, now=now)
         added += 1
     return added
 

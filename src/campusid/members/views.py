@@ -229,7 +229,12 @@ def remove_from_class(
     """移出班级: the student is parked at the campus (校区存放)."""
     try:
         left = members.remove_from_class(
-            db, school=school, student_id=user_id, now=services.clock.now(), actor=actor
+            db,
+            school=school,
+            calendar=calendar,
+            student_id=user_id,
+            now=services.clock.now(),
+            actor=actor,
         )
     except MemberError as exc:
         return _member_error(request, db, school, calendar, user_id, exc.message)

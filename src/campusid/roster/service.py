@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.identifiers import mask_id_card, mask_phone, mask_registration_number
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
@@ -280,7 +281,14 @@ def import_rows(
         return result
 
     # 3. Every row passed: write them all.
-    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now)
+    act = enrolment.Act(
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        client=actor.client,
+        now=now,
+        cal=calendar,
+    )
+    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now, act=act)
     if progress:
         progress("write", len(rows))
     audit.record(

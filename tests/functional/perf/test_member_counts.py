@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.context import Services
@@ -173,7 +174,7 @@ class _Region:
             role=SchoolRole.STUDENT,
             now=self.now,
         )
-        classes.enroll_student(self.db, school_class=school_class, student=user, now=self.now)
+        enrolment.enrol(self.db, school_class=school_class, student=user, now=self.now)
         return user
 
     def teacher(self, *taught: SchoolClass) -> User:
@@ -230,7 +231,7 @@ def test_kept_and_live_counts_follow_every_change(db, services, world):
     teaching = building.create_teaching_class(
         db, campus=region.campus, name="提高班", subject="数学", now=region.now
     )
-    classes.enroll_student(db, school_class=teaching, student=a, now=region.now)
+    enrolment.enrol(db, school_class=teaching, student=a, now=region.now)
     region.teacher(teaching)
     _assert_counts_right(db)
 
