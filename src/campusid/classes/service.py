@@ -185,8 +185,7 @@ def _is_staff(db: Session, *, user_id: int) -> bool:
     return (
         db.scalar(
             select(SchoolMembership.id).where(
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(user_id=user_id),
                 SchoolMembership.role.in_([SchoolRole.TEACHER, SchoolRole.SCHOOL_ADMIN]),
             )
         )
@@ -222,9 +221,7 @@ def authority_over_student(
     student_schools = set(
         db.scalars(
             select(SchoolMembership.school_id).where(
-                SchoolMembership.user_id == student_id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(user_id=student_id, role=SchoolRole.STUDENT),
             )
         )
     )
@@ -492,9 +489,7 @@ def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[Use
             select(User)
             .join(SchoolMembership, SchoolMembership.user_id == User.id)
             .where(
-                SchoolMembership.school_id == school_id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school_id, role=SchoolRole.STUDENT),
                 SchoolMembership.campus_id == campus_id,
             )
             .order_by(User.real_name)

@@ -93,9 +93,8 @@ def school_link(db: Session, *, principal: Principal, link_id: int) -> ParentLin
 
 def _students_of(school_ids: set[int]) -> Select[int]:
     return select(SchoolMembership.user_id).where(
+        SchoolMembership.current(role=SchoolRole.STUDENT),
         SchoolMembership.school_id.in_(school_ids),
-        SchoolMembership.role == SchoolRole.STUDENT,
-        SchoolMembership.active.is_(True),
     )
 
 

@@ -207,10 +207,7 @@ def is_member(db: Session, school: School, user_id: int, role: SchoolRole) -> bo
     return (
         db.scalar(
             select(SchoolMembership.id).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.role == role,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, user_id=user_id, role=role),
             )
         )
         is not None
@@ -305,9 +302,7 @@ def leave_school(
     memberships = list(
         db.scalars(
             select(SchoolMembership).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, user_id=user_id),
             )
         )
     )
@@ -344,9 +339,7 @@ def add_to_teaching_class(
     members = set(
         db.scalars(
             select(SchoolMembership.user_id).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
                 SchoolMembership.user_id.in_(wanted),
             )
         )
@@ -485,7 +478,7 @@ def search(
         getattr(User, column) == value for column, value in login_lookup_keys(text).items()
     )
     in_school = select(SchoolMembership.user_id).where(
-        SchoolMembership.school_id == school.id, SchoolMembership.active.is_(True)
+        SchoolMembership.current(school_id=school.id),
     )
     users = db.scalars(
         select(User)
@@ -506,8 +499,7 @@ def describe(
     roles: dict[int, list[str]] = {}
     for user_id, role in db.execute(
         select(SchoolMembership.user_id, SchoolMembership.role).where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(school_id=school.id),
             SchoolMembership.user_id.in_(ids),
         )
     ):

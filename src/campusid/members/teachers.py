@@ -70,9 +70,7 @@ def teachers(db: Session, school: School) -> list[User]:
             select(User)
             .join(SchoolMembership, SchoolMembership.user_id == User.id)
             .where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.TEACHER,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, role=SchoolRole.TEACHER),
             )
             .order_by(User.real_name, User.id)
         )

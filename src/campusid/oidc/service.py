@@ -590,7 +590,7 @@ def _school_claims(db: Session, user: User, today: date, year: YearBoundary) -> 
     schools: dict[int, dict[str, Any]] = {}
     for membership in db.scalars(
         select(SchoolMembership)
-        .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
+        .where(SchoolMembership.current(user_id=user.id))
         .order_by(SchoolMembership.id)
     ):
         school = db.get(School, membership.school_id)

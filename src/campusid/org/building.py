@@ -468,7 +468,7 @@ def delete_campus(db: Session, *, campus: Campus) -> None:
     parked = db.scalar(
         select(func.count())
         .select_from(SchoolMembership)
-        .where(SchoolMembership.campus_id == campus.id, SchoolMembership.active.is_(True))
+        .where(SchoolMembership.current(), SchoolMembership.campus_id == campus.id)
     )
     if parked:
         problems.append(N_("校区存放中还有%(parked)s名学生,请先分班或移出学校", parked=parked))

@@ -460,9 +460,7 @@ def export_students(db: Session, *, school: School, calendar: Calendar) -> bytes
         select(User)
         .join(SchoolMembership, SchoolMembership.user_id == User.id)
         .where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
         )
         .order_by(User.real_name, User.id)
     ).all()

@@ -86,7 +86,7 @@ def facts_of(db: Session, user: User, *, today: date, boundary: YearBoundary) ->
         for school in db.scalars(
             select(School)
             .join(SchoolMembership, SchoolMembership.school_id == School.id)
-            .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
+            .where(SchoolMembership.current(user_id=user.id))
         )
     }
     placements: list[tuple[str, str]] = []
