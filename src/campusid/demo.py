@@ -195,9 +195,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         id_card_number=_id_card("330603", birth_year + "0808", "081"),
     )
     accounts.join_school(db, user=xuesheng8, school_id=school.id, role=SchoolRole.STUDENT, now=now)
-    enrolment.enrol(
-        db, school_class=class51, student=xuesheng8, now=now, student_number="08"
-    )
+    enrolment.enrol(db, school_class=class51, student=xuesheng8, now=now, student_number="08")
 
     parent = person("p_lidaniang", "李大娘", Gender.FEMALE, phone="13900000011", is_parent=True)
     accounts.join_school(db, user=parent, school_id=school.id, role=SchoolRole.PARENT, now=now)

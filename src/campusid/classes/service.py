@@ -101,7 +101,7 @@ def is_current(school_class: SchoolClass, cal: Calendar) -> bool:
     """Whether the class is an administrative class that has not graduated."""
     if school_class.kind is not ClassKind.ADMINISTRATIVE or school_class.grade is None:
         return False
-    return not org_service.is_graduated(school_class.grade, cal.today, cal.boundary)
+    return not org_service.class_graduated(school_class, cal.today, cal.boundary)
 
 
 def class_name(school_class: SchoolClass, cal: Calendar) -> str:

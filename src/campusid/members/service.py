@@ -88,8 +88,9 @@ def active_class_names(db: Session, school: School, calendar: Calendar) -> dict[
         .where(SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE)
         .order_by(SchoolClass.campus_id, SchoolClass.grade_id, SchoolClass.number)
     ):
-        grade = school_class.grade
-        if grade is None or org.is_graduated(grade, calendar.today, calendar.boundary):
+        if school_class.grade is None or org.class_graduated(
+            school_class, calendar.today, calendar.boundary
+        ):
             continue
         names[school_class.id] = org.class_display_name(
             school_class, calendar.today, calendar.boundary

@@ -548,8 +548,7 @@ def _class_entry(
 
 
 def _current(school_class: SchoolClass, today: date, year: YearBoundary) -> bool:
-    grade = school_class.grade
-    return grade is None or not org_service.is_graduated(grade, today, year)
+    return not org_service.class_graduated(school_class, today, year)
 
 
 def _student_classes(

@@ -170,9 +170,7 @@ def test_mobile_reset_is_refused_to_a_subject_teacher(client, db, world):
 
 def test_a_staff_account_placed_in_a_class_is_not_reset_here(client, db, services, world):
     teacher = world["zhaoshuxue"]
-    enrolment.enrol(
-        db, school_class=world.class51, student=teacher, now=services.clock.now()
-    )
+    enrolment.enrol(db, school_class=world.class51, student=teacher, now=services.clock.now())
     db.commit()
     sign_in(client, "chenxiaokai")
     response = post_form(
