@@ -35,8 +35,10 @@ from campusid.messaging import service as messaging
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 
-# The one audit action of each act (audit.actions names them; old rows of the removed
-# duplicate "student_removed_from_class" keep their label there).
+# The one audit action of each act. The console's old duplicate for a removal,
+# "student_removed_from_class", is written no more; audit/labels.py keeps its label for old rows.
+# Enrolling writes none of its own: the act that enrols (添加学生, an approved join, an import)
+# is audited once, as that act.
 REMOVED_FROM_CLASS = "class_student_removed"
 MOVED = "student_moved"
 LEFT_SCHOOL = "member_left_school"
