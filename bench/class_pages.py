@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.config import Settings
 from campusid.context import build_services
@@ -60,7 +61,7 @@ def fill_class(database_url: str, size: int) -> int:
             accounts.join_school(
                 db, user=student, school_id=school_class.school_id, role=SchoolRole.STUDENT, now=now
             )
-            classes.enroll_student(
+            enrolment.enrol(
                 db, school_class=school_class, student=student, now=now, student_number=f"{n:02d}"
             )
             families.link(db, parent=parent, child=student, relation=Relation.MOTHER, now=now)

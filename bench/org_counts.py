@@ -49,7 +49,7 @@ from campusid.context import build_services
 from campusid.db import make_engine, make_session_factory, transaction
 from campusid.org import counts
 from campusid.org import service as org
-from campusid.org.building import Calendar
+from campusid.org.schoolyear import Calendar
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test_i10_region"
 

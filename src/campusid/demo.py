@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import id_card_check_digit
 from campusid.accounts.models import Gender, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.clock import local_today
 from campusid.context import Services
@@ -17,7 +18,7 @@ from campusid.families import service as families
 from campusid.families.models import Relation
 from campusid.org import service as org
 from campusid.org.models import ResetMode
-from campusid.org.schoolyear import SchoolSystem, Stage, enrollment_year_for
+from campusid.org.schoolyear import SchoolSystem, Stage, calendar_for, enrollment_year_for
 
 DEMO_PASSWORD = "Zjer@2026"
 SCHOOL_DEFAULT_PASSWORD = "Zjh13579"
@@ -97,9 +98,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
     junior = org.add_stage(
         db, campus=campus, stage=Stage.JUNIOR, school_system=SchoolSystem.SIX_THREE
     )
-    boundary = org.boundary_from(
-        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
-    )
+    boundary = calendar_for(services.settings, services.clock).boundary
     grade5 = org.add_grade(
         db,
         stage_unit=primary,
@@ -185,7 +184,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         accounts.join_school(
             db, user=student, school_id=school.id, role=SchoolRole.STUDENT, now=now
         )
-        classes.enroll_student(
+        enrolment.enrol(
             db, school_class=class51, student=student, now=now, student_number=f"{number:02d}"
         )
     xuesheng8 = person(
@@ -196,9 +195,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         id_card_number=_id_card("330603", birth_year + "0808", "081"),
     )
     accounts.join_school(db, user=xuesheng8, school_id=school.id, role=SchoolRole.STUDENT, now=now)
-    classes.enroll_student(
-        db, school_class=class51, student=xuesheng8, now=now, student_number="08"
-    )
+    enrolment.enrol(db, school_class=class51, student=xuesheng8, now=now, student_number="08")
 
     parent = person("p_lidaniang", "李大娘", Gender.FEMALE, phone="13900000011", is_parent=True)
     accounts.join_school(db, user=parent, school_id=school.id, role=SchoolRole.PARENT, now=now)

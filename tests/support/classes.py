@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit.models import AuditEvent
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.context import Services
 from campusid.demo import DEMO_PASSWORD
@@ -60,7 +61,7 @@ def build_other_school(db: Session, services: Services) -> OtherSchool:
     teacher = person("qt_teacher", "钱老师", SchoolRole.TEACHER)
     student = person("qt_student", "钱同学", SchoolRole.STUDENT)
     classes.assign_teacher(db, school_class=school_class, teacher=teacher, homeroom=True)
-    classes.enroll_student(db, school_class=school_class, student=student, now=now)
+    enrolment.enrol(db, school_class=school_class, student=student, now=now)
     db.commit()
     return OtherSchool(admin, teacher, student, school_class)
 

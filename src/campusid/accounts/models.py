@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
@@ -129,3 +138,22 @@ class SchoolMembership(Base):
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("school_id", "user_id", "role"),)
+
+    @classmethod
+    def current(
+        cls,
+        *,
+        school_id: int | ColumnElement[int] | None = None,
+        user_id: int | ColumnElement[int] | None = None,
+        role: SchoolRole | None = None,
+    ) -> ColumnElement[bool]:
+        """The where-clause of current (not ended) memberships, of this school, person and role
+        when given: the one definition of "an active member" every query uses."""
+        clauses: list[ColumnElement[bool]] = [cls.active.is_(True)]
+        if school_id is not None:
+            clauses.append(cls.school_id == school_id)
+        if user_id is not None:
+            clauses.append(cls.user_id == user_id)
+        if role is not None:
+            clauses.append(cls.role == role)
+        return and_(*clauses)

@@ -348,9 +348,7 @@ def active_school_ids(db: Session, *, user_id: int, role: SchoolRole) -> list[in
         db.scalars(
             select(SchoolMembership.school_id)
             .where(
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.role == role,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(user_id=user_id, role=role),
             )
             .order_by(SchoolMembership.id)
         )
@@ -361,6 +359,6 @@ def active_school_ids(db: Session, *, user_id: int, role: SchoolRole) -> list[in
 def current_member_ids(*, school_ids: Collection[int]) -> Select[int]:
     """A subquery of the people who are active members of any of these schools, in any role."""
     return select(SchoolMembership.user_id).where(
+        SchoolMembership.current(),
         SchoolMembership.school_id.in_(list(school_ids)),
-        SchoolMembership.active.is_(True),
     )

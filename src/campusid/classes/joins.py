@@ -12,6 +12,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
 from campusid.context import Services
@@ -19,6 +20,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
 from campusid.security.permissions import Principal, Role
 
@@ -55,7 +57,7 @@ def find_by_code(
     if _limited(services, "classes.search", 30, 600, str(principal.user.id)):
         return None, [TOO_MANY]
     school_class = org_service.find_class_by_code(db, code[:16])
-    cal = classes.calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     if school_class is None or not classes.is_current(school_class, cal):
         return None, [NOT_FOUND]
     return classes.summarize(db, school_class=school_class, cal=cal), []
@@ -171,7 +173,7 @@ def _admit(
 ) -> list[str]:
     if role == SchoolRole.STUDENT:
         current = classes.current_membership(
-            db, student_id=user.id, cal=classes.calendar_of(services)
+            db, student_id=user.id, cal=calendar_for(services.settings, services.clock)
         )
         if current is not None and current.class_id != school_class.id:
             # Moving a student in would take them from their homeroom teacher: that one acts.
@@ -184,7 +186,7 @@ def _admit(
             now=now,
         )
         if current is None:
-            classes.enroll_student(db, school_class=school_class, student=user, now=now)
+            enrolment.enrol(db, school_class=school_class, student=user, now=now)
         return []
     accounts.join_school(
         db, user=user, school_id=school_class.school_id, role=SchoolRole.PARENT, now=now
@@ -225,7 +227,7 @@ def decide(
     request.status = JoinRequestStatus.APPROVED if approve else JoinRequestStatus.REFUSED
     request.decided_by_id = principal.user.id
     request.decided_at = now
-    name = classes.class_name(school_class, classes.calendar_of(services))
+    name = classes.class_name(school_class, calendar_for(services.settings, services.clock))
     outcome = "已通过" if approve else "未通过"
     messaging.notify(
         db,

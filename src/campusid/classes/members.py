@@ -21,12 +21,11 @@ from campusid.accounts.identifiers import InvalidIdentifier, validate_username
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
+from campusid.classes import enrolment
 from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, MemberStatus
 from campusid.classes.service import (
     authorize_students,
-    calendar_of,
     class_name,
-    enroll_student,
     member_of,
     parked_students,
     positions_of,
@@ -37,6 +36,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
 from campusid.security.permissions import Principal
 
@@ -61,51 +61,29 @@ def remove_students(
     The school relationship and the account stay; only the class membership ends.
     """
     now = services.clock.now()
-    cal = calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     granted = authorize_students(
         db,
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
         act=authz.StudentAct.MANAGE,
-        action="class_student_removed",
+        action=enrolment.REMOVED_FROM_CLASS,
         cal=cal,
     )
-    name = class_name(school_class, cal)
     for authority in granted:
         membership = authority.membership
         assert membership is not None
-        student_id = membership.student_id
-        db.delete(membership)
-        student = db.get(User, student_id)
-        assert student is not None
-        accounts.join_school(
+        enrolment.remove_from_class(
             db,
-            user=student,
-            school_id=school_class.school_id,
-            role=SchoolRole.STUDENT,
-            now=now,
-            campus_id=school_class.campus_id,
-        )
-        audit.record(
-            db,
-            now=now,
-            action="class_student_removed",
-            actor_id=principal.user.id,
-            actor_role=authority.basis.value,
-            target_user_id=student_id,
-            school_id=school_class.school_id,
-            client=client,
-            detail={"class_id": school_class.id, "parked_campus_id": school_class.campus_id},
-        )
-        messaging.notify(
-            db,
-            user_id=student_id,
-            kind="class_removed",
-            now=now,
-            actor_id=principal.user.id,
-            title="您已退出班级",
-            body=f"{principal.user.real_name}已将您移出{name},您的账号和密码不受影响。",
+            membership=membership,
+            act=enrolment.Act(
+                actor_id=principal.user.id,
+                actor_role=authority.basis.value,
+                client=client,
+                now=now,
+                cal=cal,
+            ),
         )
     db.flush()
     return len(granted)
@@ -172,7 +150,7 @@ def edit_member(
         student_ids=[student_id],
         act=authz.StudentAct.MANAGE,
         action="class_member_edited",
-        cal=calendar_of(services),
+        cal=calendar_for(services.settings, services.clock),
     )
     member = authority.membership
     assert member is not None
@@ -233,13 +211,14 @@ def send_message(
     body = text.strip()
     if not 1 <= len(body) <= MESSAGE_MAX:
         return [N_("消息内容须为1-%(most)s个字", most=MESSAGE_MAX)]
+    cal = calendar_for(services.settings, services.clock)
     messaging.notify(
         db,
         user_id=student_id,
         kind="class_message",
         now=services.clock.now(),
         actor_id=principal.user.id,
-        title=f"{principal.user.real_name}老师({class_name(school_class, calendar_of(services))})",
+        title=f"{principal.user.real_name}老师({class_name(school_class, cal)})",
         body=body,
     )
     return []
@@ -334,7 +313,7 @@ def add_new_student(
         role=SchoolRole.STUDENT,
         now=now,
     )
-    enroll_student(
+    enrolment.enrol(
         db, school_class=school_class, student=student, now=now, student_number=number or None
     )
     audit.record(
@@ -368,7 +347,7 @@ def add_parked_student(
     )
     if student is None:
         return [N_("该学生不在本校区存放名单中")]
-    enroll_student(db, school_class=school_class, student=student, now=now)
+    enrolment.enrol(db, school_class=school_class, student=student, now=now)
     audit.record(
         db,
         now=now,

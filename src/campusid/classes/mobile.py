@@ -12,6 +12,7 @@ from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from campusid.i18n import N_, Text
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.resets import service as resets
 from campusid.security import authz
 from campusid.security.permissions import Principal
@@ -57,7 +58,11 @@ def _may_act(
     """Whether to offer the act on the student from this class (the rule: authz.student_authority;
     the act itself checks again)."""
     authority = classes.authority_over_student(
-        db, principal=principal, student_id=student_id, cal=classes.calendar_of(services), act=act
+        db,
+        principal=principal,
+        student_id=student_id,
+        cal=calendar_for(services.settings, services.clock),
+        act=act,
     )
     return (
         authority is not None
@@ -67,7 +72,9 @@ def _may_act(
 
 
 def _header(db: DbSession, services: Svc, school_class: SchoolClass) -> classes.ClassSummary:
-    return classes.summarize(db, school_class=school_class, cal=classes.calendar_of(services))
+    return classes.summarize(
+        db, school_class=school_class, cal=calendar_for(services.settings, services.clock)
+    )
 
 
 @router.get("/m/classes")
@@ -75,7 +82,7 @@ def class_list(
     request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal
 ) -> Response:
     """班级: the classes I teach."""
-    cal = classes.calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     return render(
         request,
         "classes/m_classes.html",
@@ -218,7 +225,7 @@ def confirm(
         student_ids=[student_id],
         act=act,
         action=audit_action,
-        cal=classes.calendar_of(services),
+        cal=calendar_for(services.settings, services.clock),
     )
     question, button = CONFIRMS[action]
     detail = (

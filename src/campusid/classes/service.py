@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -17,50 +16,13 @@ from campusid.classes.models import (
     ClassStudent,
     ClassTeacher,
 )
-from campusid.clock import local_today
-from campusid.context import Services
 from campusid.families import service as families
 from campusid.families.models import ParentLink
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
-from campusid.org.schoolyear import YearBoundary
+from campusid.org.schoolyear import Calendar
 from campusid.security import authz
 from campusid.security.permissions import Principal, Role
-
-
-def enroll_student(
-    db: Session,
-    *,
-    school_class: SchoolClass,
-    student: User,
-    now: datetime,
-    student_number: str | None = None,
-) -> ClassStudent:
-    """Put a student in a class (adds them to the class's student list).
-
-    In an administrative class a student is no longer parked at a campus (校区存放): this is the
-    one place that says so, whoever enrols them (administrator, homeroom teacher, a join by the
-    class code). A teaching class (教学班) leaves their administrative place as it was.
-    """
-    member = ClassStudent(
-        class_id=school_class.id,
-        student_id=student.id,
-        student_number=student_number,
-        joined_at=now,
-    )
-    db.add(member)
-    if school_class.kind is ClassKind.ADMINISTRATIVE:
-        db.execute(
-            update(SchoolMembership)
-            .where(
-                SchoolMembership.school_id == school_class.school_id,
-                SchoolMembership.user_id == student.id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-            )
-            .values(campus_id=None)
-        )
-    db.flush()
-    return member
 
 
 def assign_teacher(
@@ -130,30 +92,13 @@ def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Calendar:
-    """Today in China and the school-year boundary: what a class's name and state follow from."""
-
-    today: date
-    boundary: YearBoundary
-
-
-def calendar_of(services: Services) -> Calendar:
-    """The calendar the services' clock and settings give."""
-    settings = services.settings
-    return Calendar(
-        today=local_today(services.clock),
-        boundary=org_service.boundary_from(
-            settings.school_year_boundary_month, settings.school_year_boundary_day
-        ),
-    )
 
 
 def is_current(school_class: SchoolClass, cal: Calendar) -> bool:
     """Whether the class is an administrative class that has not graduated."""
     if school_class.kind is not ClassKind.ADMINISTRATIVE or school_class.grade is None:
         return False
-    return not org_service.is_graduated(school_class.grade, cal.today, cal.boundary)
+    return not org_service.class_graduated(school_class, cal.today, cal.boundary)
 
 
 def class_name(school_class: SchoolClass, cal: Calendar) -> str:
@@ -213,8 +158,7 @@ def _is_staff(db: Session, *, user_id: int) -> bool:
     return (
         db.scalar(
             select(SchoolMembership.id).where(
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(user_id=user_id),
                 SchoolMembership.role.in_([SchoolRole.TEACHER, SchoolRole.SCHOOL_ADMIN]),
             )
         )
@@ -235,9 +179,7 @@ def standing_of(
         student_school_ids=frozenset(
             db.scalars(
                 select(SchoolMembership.school_id).where(
-                    SchoolMembership.user_id == student_id,
-                    SchoolMembership.role == SchoolRole.STUDENT,
-                    SchoolMembership.active.is_(True),
+                    SchoolMembership.current(user_id=student_id, role=SchoolRole.STUDENT)
                 )
             )
         ),
@@ -477,9 +419,7 @@ def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[Use
             select(User)
             .join(SchoolMembership, SchoolMembership.user_id == User.id)
             .where(
-                SchoolMembership.school_id == school_id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school_id, role=SchoolRole.STUDENT),
                 SchoolMembership.campus_id == campus_id,
             )
             .order_by(User.real_name)

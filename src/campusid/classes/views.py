@@ -17,6 +17,7 @@ from campusid.classes import service as classes
 from campusid.classes.models import CLASS_ROLE_LABELS, MemberStatus
 from campusid.i18n import N_
 from campusid.org.models import SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.resets import export
 from campusid.resets import service as resets
 from campusid.security import authz
@@ -72,7 +73,7 @@ def teaching(
     request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal
 ) -> Response:
     """任教班级: 班级名称, 所在校区, 班主任, 前往班级."""
-    cal = classes.calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     return render(
         request,
         "classes/teaching.html",
@@ -91,7 +92,7 @@ def class_home(
         "classes/home.html",
         {
             "summary": classes.summarize(
-                db, school_class=school_class, cal=classes.calendar_of(services)
+                db, school_class=school_class, cal=calendar_for(services.settings, services.clock)
             ),
             "teachers": classes.teachers_of(db, school_class=school_class),
             "manages": authz.may_manage_class(principal, school_class.scope),
@@ -111,7 +112,7 @@ def _manage_page(
 ) -> Response:
     ctx: dict[str, object] = {
         "summary": classes.summarize(
-            db, school_class=school_class, cal=classes.calendar_of(services)
+            db, school_class=school_class, cal=calendar_for(services.settings, services.clock)
         ),
         "tab": tab,
         "base": f"/classes/{school_class.id}/manage",
@@ -198,7 +199,9 @@ def reset_ticked(
         student_ids=student_ids,
         client=client,
     )
-    summary = classes.summarize(db, school_class=school_class, cal=classes.calendar_of(services))
+    summary = classes.summarize(
+        db, school_class=school_class, cal=calendar_for(services.settings, services.clock)
+    )
     title = N_(
         "%(school)s%(class_name)s 重置密码名单", school=summary.school_name, class_name=summary.name
     )

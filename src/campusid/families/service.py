@@ -31,6 +31,7 @@ from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
+from campusid.org.schoolyear import calendar_for
 from campusid.security.onetime import target_digest
 from campusid.security.permissions import Principal, Role
 from campusid.security.ratelimit import RateLimiter
@@ -84,9 +85,8 @@ def school_link(db: Session, *, principal: Principal, link_id: int) -> ParentLin
 
 def _students_of(school_ids: set[int]) -> Select[int]:
     return select(SchoolMembership.user_id).where(
+        SchoolMembership.current(role=SchoolRole.STUDENT),
         SchoolMembership.school_id.in_(school_ids),
-        SchoolMembership.role == SchoolRole.STUDENT,
-        SchoolMembership.active.is_(True),
     )
 
 
@@ -127,10 +127,8 @@ def _cards(db: Session, services: Services, links: list[ParentLink]) -> list[Chi
         db.scalars(select(User.id).where(User.id.in_(child_ids), User.avatar.is_not(None)))
     )
     class_lists = classes.classes_of_students(db, student_ids=child_ids)
-    today = local_today(services.clock)
-    boundary = org.boundary_from(
-        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
-    )
+    cal = calendar_for(services.settings, services.clock)
+    today, boundary = cal.today, cal.boundary
     return [
         ChildCard(
             link=row,

@@ -30,6 +30,7 @@ from campusid.accounts.identifiers import (
     validate_registration_number,
 )
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
@@ -319,6 +320,7 @@ class Plan:
     new_accounts: list[Account] = field(default_factory=list)
     joins: list[tuple[Account, SchoolRole]] = field(default_factory=list)
     placements: list[tuple[Account, int, str | None]] = field(default_factory=list)
+    moves: list[tuple[Account, int, str | None]] = field(default_factory=list)  # existing only
     binds: list[tuple[Account, str, str]] = field(default_factory=list)
     links: list[tuple[Account, Account, Relation]] = field(default_factory=list)
     created: int = 0
@@ -488,7 +490,7 @@ class RosterBuilder:
             raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
         if place.class_id == class_id:
             raise MemberError(N_("该学生已在%(class_name)s", class_name=self.class_label(class_id)))
-        self.plan.placements.append((account, class_id, number))
+        self.plan.moves.append((account, class_id, number))
         self.plan.moved += 1
         self.placement[id(account)] = Placement(
             True, place.class_student_id, class_id, row or N_("本次")
@@ -600,8 +602,21 @@ def new_account_row(account: Account, credential_id: int | None, now: datetime) 
     }
 
 
-def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str, int]:
-    """Write a checked plan in the current transaction; returns the summary counts."""
+def apply(
+    db: Session,
+    *,
+    plan: Plan,
+    school: School,
+    now: datetime,
+    act: enrolment.Act | None = None,
+) -> dict[str, int]:
+    """Write a checked plan in the current transaction; returns the summary counts.
+
+    Existing students are enrolled and moved by `classes.enrolment` (its one audit action and
+    notices for each 换班, on `act`'s behalf), not by rules of this module's own.
+    """
+    if plan.moves and act is None:
+        raise ValueError("moving students needs who acts (act)")
     credential_id = school.default_credential_id
     # Accounts made here have no memberships or class places yet: nothing to look up for them.
     created = {id(a) for a in plan.new_accounts}
@@ -613,7 +628,14 @@ def apply(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str
             account.user_id = user_id
 
     _write_joins(db, plan, school, now, created)
-    _write_placements(db, plan, school, now, created)
+    _write_placements(db, plan, now, created)
+    for account, class_id, number in plan.moves:
+        assert act is not None
+        student, school_class = db.get(User, account.id), db.get(SchoolClass, class_id)
+        assert student is not None and school_class is not None
+        enrolment.move(
+            db, student=student, school_class=school_class, act=act, student_number=number
+        )
     for account, column, value in plan.binds:
         db.execute(update(User).where(User.id == account.id).values({column: value}))
     for part in chunks(plan.links):
@@ -663,28 +685,11 @@ def _write_joins(db: Session, plan: Plan, school: School, now: datetime, created
         )
 
 
-def _write_placements(
-    db: Session, plan: Plan, school: School, now: datetime, created: set[int]
-) -> None:
-    """Put students in their classes: move the existing class row, or add one."""
-    if not plan.placements:
-        return
-    current: dict[int, int] = {}
-    student_ids = sorted({a.id for a, _, _ in plan.placements if id(a) not in created})
-    class_ids = select(SchoolClass.id).where(
-        SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE
-    )
-    for part in chunks(student_ids):
-        for row_id, student_id in db.execute(
-            select(ClassStudent.id, ClassStudent.student_id).where(
-                ClassStudent.student_id.in_(part), ClassStudent.class_id.in_(class_ids)
-            )
-        ):
-            current[student_id] = row_id
+def _write_placements(db: Session, plan: Plan, now: datetime, created: set[int]) -> None:
+    """Put students in their classes: new accounts in bulk, existing ones by `enrolment.enrol`."""
     fresh: list[dict[str, Any]] = []
     for account, class_id, number in plan.placements:
-        found = current.get(account.id)
-        if found is None:
+        if id(account) in created:
             fresh.append(
                 {
                     "class_id": class_id,
@@ -693,21 +698,11 @@ def _write_placements(
                     "joined_at": now,
                 }
             )
-        else:
-            values: dict[str, Any] = {"class_id": class_id, "joined_at": now}
-            if number is not None:
-                values["student_number"] = number
-            db.execute(update(ClassStudent).where(ClassStudent.id == found).values(values))
+            continue
+        student, school_class = db.get(User, account.id), db.get(SchoolClass, class_id)
+        assert student is not None and school_class is not None
+        enrolment.enrol(
+            db, school_class=school_class, student=student, now=now, student_number=number
+        )
     for part in chunks(fresh):
         db.execute(insert(ClassStudent), list(part))
-    # In a class now, so no longer parked at a campus (校区存放).
-    for part in chunks(student_ids):
-        db.execute(
-            update(SchoolMembership)
-            .where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.user_id.in_(part),
-            )
-            .values(campus_id=None)
-        )

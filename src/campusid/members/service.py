@@ -23,14 +23,15 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
+from campusid.classes import enrolment
 from campusid.classes import service as classes
-from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
+from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, DefaultCredential, Grade, ResetMode, School, SchoolClass
+from campusid.org.schoolyear import Calendar
 from campusid.security.passwords import Hasher
 from campusid.security.policy import EMPTY_CONTEXT, check_password
 
@@ -41,6 +42,17 @@ class Actor:
 
     user_id: int | None
     client: ClientInfo = field(default_factory=ClientInfo)
+
+
+def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
+    """The administrator's act, for `classes.enrolment`."""
+    return enrolment.Act(
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        client=actor.client,
+        now=now,
+        cal=calendar,
+    )
 
 
 def record(
@@ -77,8 +89,9 @@ def active_class_names(db: Session, school: School, calendar: Calendar) -> dict[
         .where(SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE)
         .order_by(SchoolClass.campus_id, SchoolClass.grade_id, SchoolClass.number)
     ):
-        grade = school_class.grade
-        if grade is None or org.is_graduated(grade, calendar.today, calendar.boundary):
+        if school_class.grade is None or org.class_graduated(
+            school_class, calendar.today, calendar.boundary
+        ):
             continue
         names[school_class.id] = org.class_display_name(
             school_class, calendar.today, calendar.boundary
@@ -196,10 +209,7 @@ def is_member(db: Session, school: School, user_id: int, role: SchoolRole) -> bo
     return (
         db.scalar(
             select(SchoolMembership.id).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.role == role,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, user_id=user_id, role=role),
             )
         )
         is not None
@@ -257,48 +267,31 @@ def move_student(
     builder.load_state([student_id])
     account = builder.index.by_id[student_id]
     builder.move_student(account, class_id=class_id, student_number=None)
-    apply(db, plan=builder.plan, school=school, now=now)
-    record(
+    apply(
         db,
-        actor=actor,
+        plan=builder.plan,
         school=school,
-        action="student_moved",
         now=now,
-        target_user_id=student_id,
-        detail={"class_id": class_id},
+        act=act_of(actor, calendar=calendar, now=now),
     )
 
 
 def remove_from_class(
-    db: Session, *, school: School, student_id: int, now: datetime, actor: Actor
+    db: Session,
+    *,
+    school: School,
+    calendar: Calendar,
+    student_id: int,
+    now: datetime,
+    actor: Actor,
 ) -> SchoolClass:
     """移出班级: out of the administrative class, parked at its campus (校区存放)."""
     row = _admin_class_row(db, school, student_id)
     if row is None:
         raise MemberError(N_("该学生不在本校任何班级"))
-    left = db.get(SchoolClass, row.class_id)
-    assert left is not None
-    db.delete(row)
-    membership = db.scalar(
-        select(SchoolMembership).where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.user_id == student_id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-        )
+    return enrolment.remove_from_class(
+        db, membership=row, act=act_of(actor, calendar=calendar, now=now)
     )
-    if membership is not None:
-        membership.campus_id = left.campus_id
-    db.flush()
-    record(
-        db,
-        actor=actor,
-        school=school,
-        action="student_removed_from_class",
-        now=now,
-        target_user_id=student_id,
-        detail={"class_id": left.id},
-    )
-    return left
 
 
 def leave_school(
@@ -311,9 +304,7 @@ def leave_school(
     memberships = list(
         db.scalars(
             select(SchoolMembership).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, user_id=user_id),
             )
         )
     )
@@ -321,43 +312,14 @@ def leave_school(
         raise MemberError(N_("该成员已不在本校"))
     if any(m.role is SchoolRole.SCHOOL_ADMIN for m in memberships) and actor.user_id == user_id:
         raise MemberError(N_("不能将自己移出学校"))
-    current = list(active_class_names(db, school, calendar))
-    current += db.scalars(
-        select(SchoolClass.id).where(
-            SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.TEACHING
-        )
-    ).all()
-    school_classes = current
-    db.execute(
-        delete(ClassStudent).where(
-            ClassStudent.student_id == user_id, ClassStudent.class_id.in_(school_classes)
-        )
-    )
-    db.execute(
-        delete(ClassTeacher).where(
-            ClassTeacher.teacher_id == user_id, ClassTeacher.class_id.in_(school_classes)
-        )
-    )
-    grades = [g.id for c in school.campuses for u in c.stages for g in u.grades]
-    if grades:
-        db.execute(
-            delete(GradeLeader).where(
-                GradeLeader.teacher_id == user_id, GradeLeader.grade_id.in_(grades)
-            )
-        )
-    for membership in memberships:
-        membership.active = False
-        membership.left_at = now
-        membership.campus_id = None
-    db.flush()
-    record(
+    person = db.get(User, user_id)
+    assert person is not None
+    enrolment.leave_school(
         db,
-        actor=actor,
         school=school,
-        action="member_left_school",
-        now=now,
-        target_user_id=user_id,
-        detail={"roles": [m.role.value for m in memberships]},
+        person=person,
+        memberships=memberships,
+        act=act_of(actor, calendar=calendar, now=now),
     )
 
 
@@ -379,9 +341,7 @@ def add_to_teaching_class(
     members = set(
         db.scalars(
             select(SchoolMembership.user_id).where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.STUDENT,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
                 SchoolMembership.user_id.in_(wanted),
             )
         )
@@ -397,7 +357,7 @@ def add_to_teaching_class(
     for student_id in sorted(members - present):
         user = db.get(User, student_id)
         assert user is not None
-        classes.enroll_student(db, school_class=teaching_class, student=user, now=now)
+        enrolment.enrol(db, school_class=teaching_class, student=user, now=now)
         added += 1
     return added
 
@@ -520,7 +480,7 @@ def search(
         getattr(User, column) == value for column, value in login_lookup_keys(text).items()
     )
     in_school = select(SchoolMembership.user_id).where(
-        SchoolMembership.school_id == school.id, SchoolMembership.active.is_(True)
+        SchoolMembership.current(school_id=school.id),
     )
     users = db.scalars(
         select(User)
@@ -541,8 +501,7 @@ def describe(
     roles: dict[int, list[str]] = {}
     for user_id, role in db.execute(
         select(SchoolMembership.user_id, SchoolMembership.role).where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(school_id=school.id),
             SchoolMembership.user_id.in_(ids),
         )
     ):

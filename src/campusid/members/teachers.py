@@ -16,8 +16,8 @@ from campusid.members import service
 from campusid.members.batch import MemberError, Person
 from campusid.members.service import Actor, Added, is_member, school_class
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
+from campusid.org.schoolyear import Calendar
 
 # The subjects 快速设置老师 offers, one row each.
 SUBJECTS = ("语文", "数学", "英语", "科学", "物理", "化学", "生物", "历史", "地理", "道德与法治",
@@ -70,9 +70,7 @@ def teachers(db: Session, school: School) -> list[User]:
             select(User)
             .join(SchoolMembership, SchoolMembership.user_id == User.id)
             .where(
-                SchoolMembership.school_id == school.id,
-                SchoolMembership.role == SchoolRole.TEACHER,
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(school_id=school.id, role=SchoolRole.TEACHER),
             )
             .order_by(User.real_name, User.id)
         )

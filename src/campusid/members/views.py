@@ -14,9 +14,9 @@ from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError, Person, person_from, relation_from
-from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
 from campusid.org.models import ClassKind, ResetMode, School
+from campusid.org.schoolyear import Calendar
 from campusid.security.policy import RULE_TEXT
 from campusid.web import DbSession, Id, NotFound, Svc, redirect
 
@@ -229,7 +229,12 @@ def remove_from_class(
     """移出班级: the student is parked at the campus (校区存放)."""
     try:
         left = members.remove_from_class(
-            db, school=school, student_id=user_id, now=services.clock.now(), actor=actor
+            db,
+            school=school,
+            calendar=calendar,
+            student_id=user_id,
+            now=services.clock.now(),
+            actor=actor,
         )
     except MemberError as exc:
         return _member_error(request, db, school, calendar, user_id, exc.message)

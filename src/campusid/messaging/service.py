@@ -28,6 +28,8 @@ NOTICE_KINDS: dict[str, str] = {
     "join_request_decided": "入班审核",
     "class_message": "老师消息",
     "class_removed": "班级变动",
+    "class_moved": "班级变动",
+    "school_left": "学校变动",
     "recovery_request": "找回密码",
     "recovery_request_decided": "找回密码",
     "phone_changed": "账号绑定",

@@ -37,11 +37,11 @@ from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import User
-from campusid.clock import local_today
 from campusid.context import Services
 from campusid.oidc import keys
 from campusid.oidc import service as oidc
 from campusid.oidc.models import AuthorizationCode, OAuthClient, OAuthToken
+from campusid.org.schoolyear import calendar_for
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -155,13 +155,8 @@ class Context:
         return self.signing
 
     def claims(self, user: User, scope: str) -> dict[str, Any]:
-        return oidc.user_claims(
-            self.db,
-            user=user,
-            scope=scope,
-            today=local_today(self.services.clock),
-            year=oidc.boundary(self.services.settings),
-        )
+        cal = calendar_for(self.services.settings, self.services.clock)
+        return oidc.user_claims(self.db, user=user, scope=scope, today=cal.today, year=cal.boundary)
 
 
 def _ctx(grant_or_endpoint: Any) -> Context:

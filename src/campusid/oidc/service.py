@@ -21,7 +21,6 @@ from campusid.accounts.models import AccountStatus, SchoolMembership, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.config import Settings
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
@@ -532,13 +531,6 @@ if _revoke_on_password_change not in accounts.password_change_listeners:
 # -- claims ----------------------------------------------------------------------------
 
 
-def boundary(settings: Settings) -> YearBoundary:
-    """The school-year boundary of the settings."""
-    return org_service.boundary_from(
-        settings.school_year_boundary_month, settings.school_year_boundary_day
-    )
-
-
 def _class_entry(
     school_class: SchoolClass, role: str, today: date, year: YearBoundary
 ) -> dict[str, Any]:
@@ -556,8 +548,7 @@ def _class_entry(
 
 
 def _current(school_class: SchoolClass, today: date, year: YearBoundary) -> bool:
-    grade = school_class.grade
-    return grade is None or not org_service.is_graduated(grade, today, year)
+    return not org_service.class_graduated(school_class, today, year)
 
 
 def _student_classes(
@@ -598,7 +589,7 @@ def _school_claims(db: Session, user: User, today: date, year: YearBoundary) -> 
     schools: dict[int, dict[str, Any]] = {}
     for membership in db.scalars(
         select(SchoolMembership)
-        .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
+        .where(SchoolMembership.current(user_id=user.id))
         .order_by(SchoolMembership.id)
     ):
         school = db.get(School, membership.school_id)

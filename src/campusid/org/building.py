@@ -7,7 +7,7 @@ it writes anything, so a refused request leaves nothing half-made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org import service as org
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
-from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
+from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
 from campusid.web import Refused
 
 MAX_CLASSES_PER_GRADE = 30
@@ -34,19 +34,6 @@ MAX_NAME = 32
 
 class Invalid(Refused):
     """The organisation refuses the change; `messages` says why."""
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Today and the school-year boundary: everything a grade's name depends on."""
-
-    today: date
-    boundary: YearBoundary
-
-    @property
-    def school_year(self) -> int:
-        """The calendar year in which the current school year started."""
-        return schoolyear.school_year(self.today, self.boundary)
 
 
 @dataclass
@@ -478,7 +465,7 @@ def delete_campus(db: Session, *, campus: Campus) -> None:
     parked = db.scalar(
         select(func.count())
         .select_from(SchoolMembership)
-        .where(SchoolMembership.campus_id == campus.id, SchoolMembership.active.is_(True))
+        .where(SchoolMembership.current(), SchoolMembership.campus_id == campus.id)
     )
     if parked:
         problems.append(N_("校区存放中还有%(parked)s名学生,请先分班或移出学校", parked=parked))

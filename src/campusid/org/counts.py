@@ -54,7 +54,6 @@ from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import (
     Campus,
     CountDelta,
@@ -67,6 +66,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.org.schoolyear import Calendar
 
 ROLES = ("teacher", "student", "parent")
 LEVELS = ("class", "grade", "stage", "campus", "school")
@@ -256,9 +256,7 @@ def _people_per_node() -> CompoundSelect[Any]:
     place = [where.c[f"{level}_id"] for level in LEVELS]
     nowhere = [literal(None).label(f"{level}_id") for level in LEVELS[:3]]
     parked = and_(
-        SchoolMembership.school_id == school_id,
-        SchoolMembership.role == SchoolRole.STUDENT,
-        SchoolMembership.active.is_(True),
+        SchoolMembership.current(school_id=school_id, role=SchoolRole.STUDENT),
         SchoolMembership.campus_id.is_not(None),
     )
     at_campus = [*nowhere, SchoolMembership.campus_id, school_id]
@@ -279,9 +277,7 @@ def _people_per_node() -> CompoundSelect[Any]:
         select(
             *nowhere, literal(None), school_id, literal("teacher"), SchoolMembership.user_id
         ).where(
-            SchoolMembership.school_id == school_id,
-            SchoolMembership.role == SchoolRole.TEACHER,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(school_id=school_id, role=SchoolRole.TEACHER),
         ),
     ).cte("people")
     return union_all(
@@ -359,7 +355,7 @@ def rebuild(db: Session) -> None:
                 SchoolMembership.user_id,
                 literal(1),
             ).where(
-                SchoolMembership.active.is_(True),
+                SchoolMembership.current(),
                 SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
             ),
         )
@@ -371,7 +367,7 @@ def rebuild(db: Session) -> None:
                 SchoolMembership.school_id, literal("parent"), ParentLink.parent_id, func.count()
             )
             .join(ParentLink, ParentLink.child_id == SchoolMembership.user_id)
-            .where(SchoolMembership.active.is_(True), SchoolMembership.role == SchoolRole.STUDENT)
+            .where(SchoolMembership.current(role=SchoolRole.STUDENT))
             .group_by(SchoolMembership.school_id, ParentLink.parent_id),
         )
     )

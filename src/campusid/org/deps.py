@@ -10,12 +10,10 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from campusid.clock import local_today
 from campusid.context import Services
 from campusid.members.service import Actor
-from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import School
+from campusid.org.schoolyear import Calendar, calendar_for
 from campusid.org.tree import SchoolTree, build_tree, load_school
 from campusid.security import authz
 from campusid.web import Client, CurrentPrincipal, DbSession, Id, Svc, redirect, render
@@ -34,18 +32,7 @@ AdminSchool = Annotated[School, Depends(admin_school)]
 
 async def calendar(services: Svc) -> Calendar:
     """Today in China and the configured school-year boundary."""
-    return calendar_for(services)
-
-
-def calendar_for(services: Services) -> Calendar:
-    """The calendar of the app's clock and settings (also for the command line)."""
-    settings = services.settings
-    return Calendar(
-        today=local_today(services.clock),
-        boundary=org.boundary_from(
-            settings.school_year_boundary_month, settings.school_year_boundary_day
-        ),
-    )
+    return calendar_for(services.settings, services.clock)
 
 
 CalendarDep = Annotated[Calendar, Depends(calendar)]

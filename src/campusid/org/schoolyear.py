@@ -10,14 +10,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from campusid.clock import local_today
 from campusid.i18n import N_
+
+if TYPE_CHECKING:
+    from campusid.clock import Clock
+    from campusid.config import Settings
 
 __all__ = [
     "DEFAULT_BOUNDARY",
+    "Calendar",
     "SchoolSystem",
     "Stage",
     "YearBoundary",
+    "calendar_for",
     "class_name",
     "current_grades",
     "enrollment_year_for",
@@ -94,6 +102,30 @@ class YearBoundary:
 
 
 DEFAULT_BOUNDARY = YearBoundary()
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Today in China and the school-year boundary: everything a grade's or class's name and
+    state (current, graduated) follow from. The one definition; `calendar_for` makes it."""
+
+    today: date
+    boundary: YearBoundary
+
+    @property
+    def school_year(self) -> int:
+        """The calendar year in which the current school year started."""
+        return school_year(self.today, self.boundary)
+
+
+def calendar_for(settings: Settings, clock: Clock) -> Calendar:
+    """The calendar of a clock and the configured school-year boundary (the one derivation)."""
+    return Calendar(
+        today=local_today(clock),
+        boundary=YearBoundary(
+            month=settings.school_year_boundary_month, day=settings.school_year_boundary_day
+        ),
+    )
 
 
 def stage_length(stage: Stage, system: SchoolSystem) -> int:

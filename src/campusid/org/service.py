@@ -201,7 +201,7 @@ def grade_name(grade: Grade, today: date, boundary: YearBoundary) -> str:
 
 
 def is_graduated(grade: Grade, today: date, boundary: YearBoundary) -> bool:
-    """Whether the grade has left its stage (by the calendar, or by hand)."""
+    """Whether the grade has left its stage (by the calendar, or by hand): THE "graduated?"."""
     if grade.graduated_at is not None:
         return True
     return schoolyear.is_graduated(
@@ -221,6 +221,12 @@ def class_display_name(school_class: SchoolClass, today: date, boundary: YearBou
         grade_name(school_class.grade, today, boundary),
         school_class.number or 0,
     )
+
+
+def class_graduated(school_class: SchoolClass, today: date, boundary: YearBoundary) -> bool:
+    """Whether the class's grade has graduated; a class without a grade (教学班) never does."""
+    grade = school_class.grade
+    return grade is not None and is_graduated(grade, today, boundary)
 
 
 def boundary_from(month: int, day: int) -> YearBoundary:

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from campusid.i18n import N_
 from campusid.org import counts
 from campusid.org import service as org
-from campusid.org.building import Calendar, overrides_of
+from campusid.org.building import overrides_of
 from campusid.org.counts import Counts
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
+from campusid.org.schoolyear import Calendar
 
 
 @dataclass

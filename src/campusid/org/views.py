@@ -13,13 +13,13 @@ from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
 from campusid.org import building, schoolyear
-from campusid.org.building import Calendar, Invalid, StagePlan
+from campusid.org.building import Invalid, StagePlan
 from campusid.org.counts import district_counts, district_list
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, Page, refused
 from campusid.org.deps import page as _page
 from campusid.org.deps import school_tree as _tree
 from campusid.org.models import Campus, Grade, School, SchoolClass, StageUnit
-from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
 from campusid.org.tree import SchoolTree, grade_label
 from campusid.security import authz
 from campusid.web import (

@@ -16,11 +16,11 @@ from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.clock import local_today
 from campusid.context import Services
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.recovery.models import (
     ApprovalStatus,
     FlowStep,
@@ -178,10 +178,8 @@ def pending_requests(
     if not principal.homeroom_class_ids:
         return []
     now = services.clock.now()
-    boundary = org.boundary_from(
-        services.settings.school_year_boundary_month, services.settings.school_year_boundary_day
-    )
-    today = local_today(services.clock)
+    cal = calendar_for(services.settings, services.clock)
+    boundary, today = cal.boundary, cal.today
     rows = db.scalars(
         select(TeacherRecoveryRequest)
         .where(

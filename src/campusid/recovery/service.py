@@ -623,12 +623,10 @@ def identify_student(
         select(User)
         .join(SchoolMembership, SchoolMembership.user_id == User.id)
         .where(
+            SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
             User.id_card_number == number,
             User.real_name == name,
             User.status == AccountStatus.ACTIVE,
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
         )
         .limit(1)
     )

@@ -21,6 +21,7 @@ from campusid.families import service as families
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
+from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
 from campusid.security.permissions import Principal
 from campusid.security.policy import generate_temporary_password
@@ -135,7 +136,7 @@ def reset_students(
         student_ids=student_ids,
         act=authz.StudentAct.RESET_PASSWORD,
         action="password_reset",
-        cal=classes.calendar_of(services),
+        cal=calendar_for(services.settings, services.clock),
         route=Route.TEACHER,
     )
     results = []

@@ -29,7 +29,7 @@ def import_command(
     from campusid.context import build_services
     from campusid.db import transaction
     from campusid.members.service import Actor
-    from campusid.org.deps import calendar_for
+    from campusid.org.schoolyear import calendar_for
     from campusid.org.tree import load_school
     from campusid.roster import excel, service
     from campusid.roster.excel import Limits
@@ -66,7 +66,7 @@ def import_command(
             result = service.import_rows(
                 db,
                 school=found,
-                calendar=calendar_for(services),
+                calendar=calendar_for(services.settings, services.clock),
                 header=header,
                 rows=rows,
                 now=services.clock.now(),
@@ -101,7 +101,7 @@ def export_command(
     """Export the school's students (or teachers) to an .xlsx, identifiers masked."""
     from campusid.context import build_services
     from campusid.db import transaction
-    from campusid.org.deps import calendar_for
+    from campusid.org.schoolyear import calendar_for
     from campusid.org.tree import load_school
     from campusid.roster import service
 
@@ -112,5 +112,7 @@ def export_command(
             console.print(f"[red]学校 {school} 不存在[/red]")
             raise typer.Exit(2)
         export = service.export_teachers if teachers else service.export_students
-        output.write_bytes(export(db, school=found, calendar=calendar_for(services)))
+        output.write_bytes(
+            export(db, school=found, calendar=calendar_for(services.settings, services.clock))
+        )
     console.print(f"[green]已导出[/green] {output}")

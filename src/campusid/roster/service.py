@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.identifiers import mask_id_card, mask_phone, mask_registration_number
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
@@ -34,8 +35,8 @@ from campusid.members.batch import (
     relation_from,
 )
 from campusid.members.service import Actor
-from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, writer
 from campusid.roster.models import ImportErrorFile
 
@@ -280,7 +281,14 @@ def import_rows(
         return result
 
     # 3. Every row passed: write them all.
-    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now)
+    act = enrolment.Act(
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        client=actor.client,
+        now=now,
+        cal=calendar,
+    )
+    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now, act=act)
     if progress:
         progress("write", len(rows))
     audit.record(
@@ -452,9 +460,7 @@ def export_students(db: Session, *, school: School, calendar: Calendar) -> bytes
         select(User)
         .join(SchoolMembership, SchoolMembership.user_id == User.id)
         .where(
-            SchoolMembership.school_id == school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
         )
         .order_by(User.real_name, User.id)
     ).all()

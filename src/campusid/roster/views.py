@@ -8,9 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
-from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, tree_page
 from campusid.org.models import School
+from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, service
 from campusid.web import CurrentPrincipal, DbSession, NotFound, Svc
 

@@ -6,7 +6,8 @@ processing, and on PostgreSQL three row triggers a membership keeping the organi
 This module writes the part of a plan that concerns only the accounts it creates — the accounts,
 their memberships, class places and the parent links between two of them — with COPY on
 PostgreSQL and `executemany` on SQLite, in the caller's transaction, and then hands the rest
-(existing accounts attached, moved, bound, linked) to `apply` unchanged.
+(existing accounts attached, moved, bound, linked) to `apply` unchanged, which enrols and moves
+existing students through `classes.enrolment`, as every other way in does.
 
 The identifiers are encrypted exactly as the ORM would (the columns' own bind processing, so
 AES-SIV under the column's context). The count triggers are paused (`org_counts_pause`, a row
@@ -27,6 +28,7 @@ from sqlalchemy import Connection, Table, delete, insert, text
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.classes.enrolment import Act
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.members.batch import Plan, apply, assign_usernames, new_account_row
@@ -41,10 +43,16 @@ from campusid.org.models import (
 COUNTED = (SchoolRole.STUDENT, SchoolRole.TEACHER)
 
 
-def write_plan(db: Session, *, plan: Plan, school: School, now: datetime) -> dict[str, int]:
-    """Write a checked plan in the current transaction; returns the summary counts."""
+def write_plan(
+    db: Session, *, plan: Plan, school: School, now: datetime, act: Act | None = None
+) -> dict[str, int]:
+    """Write a checked plan in the current transaction; returns the summary counts.
+
+    Existing students are enrolled and moved by `apply`, that is by `classes.enrolment` (`act`
+    is who acts, for its audit row and notices): this module has no rules of its own for them.
+    """
     if not plan.new_accounts:
-        return apply(db, plan=plan, school=school, now=now)
+        return apply(db, plan=plan, school=school, now=now, act=act)
     fresh = {id(a) for a in plan.new_accounts}
     assign_usernames(db, plan.new_accounts)
     conn = db.connection()
@@ -97,10 +105,11 @@ def write_plan(db: Session, *, plan: Plan, school: School, now: datetime) -> dic
     rest = Plan(
         joins=[(a, r) for a, r in plan.joins if id(a) not in fresh],
         placements=[p for p in plan.placements if id(p[0]) not in fresh],
+        moves=list(plan.moves),
         binds=list(plan.binds),
         links=[link for link in plan.links if id(link[0]) not in fresh or id(link[1]) not in fresh],
     )
-    apply(db, plan=rest, school=school, now=now)
+    apply(db, plan=rest, school=school, now=now, act=act)
     db.expire_all()
     return plan.summary()
 

@@ -178,8 +178,7 @@ def principal_for(db: Session, user: User) -> Principal:
         principal.roles.add(Role.AGENT)
     for membership in db.scalars(
         select(SchoolMembership).where(
-            SchoolMembership.user_id == user.id,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(user_id=user.id),
         )
     ):
         principal.member_school_ids.add(membership.school_id)

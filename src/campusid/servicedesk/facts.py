@@ -86,7 +86,7 @@ def facts_of(db: Session, user: User, *, today: date, boundary: YearBoundary) ->
         for school in db.scalars(
             select(School)
             .join(SchoolMembership, SchoolMembership.school_id == School.id)
-            .where(SchoolMembership.user_id == user.id, SchoolMembership.active.is_(True))
+            .where(SchoolMembership.current(user_id=user.id))
         )
     }
     placements: list[tuple[str, str]] = []
@@ -96,9 +96,7 @@ def facts_of(db: Session, user: User, *, today: date, boundary: YearBoundary) ->
         .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
         .where(ClassStudent.student_id == user.id)
     ):
-        if school_class.grade is not None and org_service.is_graduated(
-            school_class.grade, today, boundary
-        ):
+        if org_service.class_graduated(school_class, today, boundary):
             continue
         if school_class.school_id in schools:
             placements.append(

@@ -27,13 +27,13 @@ from campusid.accounts.identifiers import (
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
-from campusid.clock import SHANGHAI, local_today
+from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
-from campusid.org import service as org_service
 from campusid.org.models import School
+from campusid.org.schoolyear import calendar_for
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
 from campusid.security.policy import generate_temporary_password
@@ -186,7 +186,7 @@ def _log(
 def _first_school_id(db: Session, user_id: int) -> int | None:
     return db.scalar(
         select(SchoolMembership.school_id)
-        .where(SchoolMembership.user_id == user_id, SchoolMembership.active.is_(True))
+        .where(SchoolMembership.current(user_id=user_id))
         .order_by(SchoolMembership.id)
         .limit(1)
     )
@@ -202,7 +202,7 @@ def _cards(db: Session, users: list[User]) -> list[AccountCard]:
         for user_id, role, school_name in db.execute(
             select(SchoolMembership.user_id, SchoolMembership.role, School.name)
             .join(School, School.id == SchoolMembership.school_id)
-            .where(SchoolMembership.user_id.in_(memberships), SchoolMembership.active.is_(True))
+            .where(SchoolMembership.current(), SchoolMembership.user_id.in_(memberships))
             .order_by(SchoolMembership.id)
         ):
             memberships[user_id].append((role, school_name))
@@ -252,9 +252,9 @@ def search_accounts(
                 .join(SchoolMembership, SchoolMembership.user_id == User.id)
                 .join(School, School.id == SchoolMembership.school_id)
                 .where(
+                    SchoolMembership.current(),
                     User.real_name == name,
                     School.name.contains(school, autoescape=True),
-                    SchoolMembership.active.is_(True),
                 )
                 .distinct()
                 .order_by(User.id)
@@ -333,15 +333,8 @@ def account_card(db: Session, ticket: Ticket) -> AccountCard:
 
 
 def _facts(db: Session, services: Services, user: User) -> AccountFacts:
-    settings = services.settings
-    return facts_of(
-        db,
-        user,
-        today=local_today(services.clock),
-        boundary=org_service.boundary_from(
-            settings.school_year_boundary_month, settings.school_year_boundary_day
-        ),
-    )
+    cal = calendar_for(services.settings, services.clock)
+    return facts_of(db, user, today=cal.today, boundary=cal.boundary)
 
 
 def _mismatch_limiter(services: Services) -> RateLimiter:
@@ -354,9 +347,7 @@ def blocked_reason(db: Session, *, services: Services, user: User) -> str | None
         return N_("该账号是平台管理员或客服账号,不能通过客服热线重置密码")
     is_school_admin = db.scalar(
         select(SchoolMembership.id).where(
-            SchoolMembership.user_id == user.id,
-            SchoolMembership.role == SchoolRole.SCHOOL_ADMIN,
-            SchoolMembership.active.is_(True),
+            SchoolMembership.current(user_id=user.id, role=SchoolRole.SCHOOL_ADMIN),
         )
     )
     if is_school_admin is not None:

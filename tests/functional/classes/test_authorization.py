@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from campusid.accounts.models import User
-from campusid.classes import service as classes
+from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from tests.support.classes import audit_rows
 from tests.support.http import post_form, sign_in
@@ -170,9 +170,7 @@ def test_mobile_reset_is_refused_to_a_subject_teacher(client, db, world):
 
 def test_a_staff_account_placed_in_a_class_is_not_reset_here(client, db, services, world):
     teacher = world["zhaoshuxue"]
-    classes.enroll_student(
-        db, school_class=world.class51, student=teacher, now=services.clock.now()
-    )
+    enrolment.enrol(db, school_class=world.class51, student=teacher, now=services.clock.now())
     db.commit()
     sign_in(client, "chenxiaokai")
     response = post_form(

@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from tests.support.http import post_form, sign_in
 
 from campusid.accounts.models import User
-from campusid.classes.service import calendar_of
 from campusid.context import Services
 from campusid.demo import DEMO_PASSWORD
 from campusid.i18n import LANGUAGES
 from campusid.org import service as org
 from campusid.org.models import Campus, Grade, School, SchoolClass
+from campusid.org.schoolyear import calendar_for
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # What a person reads: the text between tags, and the attributes shown or spoken.
@@ -35,7 +35,7 @@ def user_data(db: Session, services: Services) -> list[str]:
 
     Grade and class names (三年级, 五年级1班) are the school's own naming, shown as they are.
     """
-    cal = calendar_of(services)
+    cal = calendar_for(services.settings, services.clock)
     names = [*db.scalars(select(User.real_name)), *db.scalars(select(School.name))]
     names += db.scalars(select(Campus.name))
     names += [org.grade_name(g, cal.today, cal.boundary) for g in db.scalars(select(Grade))]

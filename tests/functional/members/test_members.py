@@ -265,7 +265,7 @@ def test_moves_out_of_class_to_campus_then_another_class(admin, world, db):
     )
     assert same.status_code == 400 and "该学生已在五年级1班" in same.text
     events = db.scalars(select(AuditEvent.action).where(AuditEvent.target_user_id == li.id)).all()
-    assert {"student_removed_from_class", "student_moved"} <= set(events)
+    assert {"class_student_removed", "student_moved"} <= set(events)
 
 
 def test_out_of_school_ends_the_membership_never_the_account(admin, world, db, make_client):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole
 from campusid.audit.models import AuditEvent
-from campusid.classes import service as classes
+from campusid.classes import enrolment
 from campusid.families import service as families
 from campusid.families.models import Relation
 from campusid.org.models import District
@@ -46,7 +46,7 @@ def second_school(db, services, world):  # type: ignore[no-untyped-def]
         pupil = accounts.new_user(db, username=f"kq2_s{n}", real_name=f"二小学生{n}", now=now)
         db.flush()
         accounts.join_school(db, user=pupil, school_id=school.id, role=SchoolRole.STUDENT, now=now)
-        classes.enroll_student(db, school_class=school_class, student=pupil, now=now)
+        enrolment.enrol(db, school_class=school_class, student=pupil, now=now)
         if n == 1:
             families.link(
                 db, parent=world["p_lidaniang"], child=pupil, relation=Relation.MOTHER, now=now

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.context import Services
@@ -23,9 +24,8 @@ from campusid.families import service as families
 from campusid.families.models import ParentLink, Relation
 from campusid.org import building, counts
 from campusid.org import service as org
-from campusid.org.building import Calendar
 from campusid.org.models import CountDelta, District, Grade, School, SchoolClass
-from campusid.org.schoolyear import SchoolSystem, Stage
+from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
 from campusid.security.passwords import Hasher
 
 CALENDAR = Calendar(today=date(2026, 11, 30), boundary=org.boundary_from(9, 1))
@@ -174,7 +174,7 @@ class _Region:
             role=SchoolRole.STUDENT,
             now=self.now,
         )
-        classes.enroll_student(self.db, school_class=school_class, student=user, now=self.now)
+        enrolment.enrol(self.db, school_class=school_class, student=user, now=self.now)
         return user
 
     def teacher(self, *taught: SchoolClass) -> User:
@@ -231,7 +231,7 @@ def test_kept_and_live_counts_follow_every_change(db, services, world):
     teaching = building.create_teaching_class(
         db, campus=region.campus, name="提高班", subject="数学", now=region.now
     )
-    classes.enroll_student(db, school_class=teaching, student=a, now=region.now)
+    enrolment.enrol(db, school_class=teaching, student=a, now=region.now)
     region.teacher(teaching)
     _assert_counts_right(db)
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import Gender, SchoolRole, User
+from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import CadrePosition, ClassParent
 from campusid.context import Services
@@ -87,7 +88,7 @@ def add_students(
         accounts.join_school(
             db, user=student, school_id=school_class.school_id, role=SchoolRole.STUDENT, now=now
         )
-        member = classes.enroll_student(
+        member = enrolment.enrol(
             db, school_class=school_class, student=student, now=now, student_number=str(student.id)
         )
         member.cadre_position = "班长" if student.id % 7 == 0 else None

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from campusid.audit.models import AuditEvent
-from campusid.classes import service as classes
+from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families import service as families
 from campusid.families.models import Relation
@@ -324,9 +324,7 @@ def test_a_student_who_left_the_class_cannot_be_approved_by_its_teacher(
         ClassStudent.__table__.delete().where(ClassStudent.student_id == world["weiyingluo"].id)
     )
     clock_now = services.clock.now()
-    classes.enroll_student(
-        db, school_class=world.class52, student=world["weiyingluo"], now=clock_now
-    )
+    enrolment.enrol(db, school_class=world.class52, student=world["weiyingluo"], now=clock_now)
     db.commit()
     teacher = make_client()
     sign_in(teacher, "chenxiaokai")
