@@ -76,10 +76,10 @@ def create_platform_admin(
 ) -> None:
     """Create a platform administrator; the password is asked for, never taken as an argument."""
     from campusid.accounts import service as accounts
-    from campusid.accounts.identifiers import InvalidIdentifier, validate_username
     from campusid.accounts.models import User
     from campusid.context import build_services
     from campusid.db import transaction
+    from campusid.identifiers import InvalidIdentifier, validate_username
 
     try:
         username = validate_username(username)

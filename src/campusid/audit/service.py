@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.audit.models import AuditEvent
+from campusid.types import ClientInfo as ClientInfo  # defined in the base: web builds it
 
 
 class Route(StrEnum):
@@ -31,14 +31,6 @@ class Outcome(StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     DENIED = "denied"
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Where a request came from."""
-
-    address: str | None = None
-    user_agent: str | None = None
 
 
 def record(

@@ -17,6 +17,7 @@ from campusid.classes.models import (
     ClassParent,
     ClassStudent,
     ClassTeacher,
+    GradeLeader,
 )
 from campusid.clock import local_today
 from campusid.context import Services
@@ -561,3 +562,23 @@ def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[Use
 def parked_students(db: Session, *, school_class: SchoolClass) -> list[User]:
     """Students of the school parked at this class's campus (a homeroom teacher may take them)."""
     return parked_at_campus(db, school_id=school_class.school_id, campus_id=school_class.campus_id)
+
+
+def load_roles(db: Session, principal: Principal) -> None:
+    """The roles a person holds in classes and grades they teach or lead (see campusid.domains)."""
+    user_id = principal.user.id
+    for class_id, is_homeroom in db.execute(
+        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
+            ClassTeacher.teacher_id == user_id
+        )
+    ):
+        principal.roles.add(Role.TEACHER)
+        principal.taught_class_ids.add(class_id)
+        if is_homeroom:
+            principal.roles.add(Role.HOMEROOM_TEACHER)
+            principal.homeroom_class_ids.add(class_id)
+    principal.led_grade_ids = set(
+        db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user_id))
+    )
+    if principal.led_grade_ids:
+        principal.roles.add(Role.GRADE_LEADER)

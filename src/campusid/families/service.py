@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
@@ -28,6 +27,7 @@ from campusid.context import Services
 from campusid.families.avatars import AvatarError, reencode_avatar
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
@@ -484,4 +484,11 @@ def parents_of(db: Session, *, child: User) -> list[User]:
             .where(ParentLink.child_id == child.id)
             .order_by(ParentLink.id)
         )
+    )
+
+
+def load_roles(db: Session, principal: Principal) -> None:
+    """The children linked to a person (the parent role follows, see principal_for)."""
+    principal.child_ids = set(
+        db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == principal.user.id))
     )

@@ -23,16 +23,16 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import (
+from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
+from campusid.classes.models import ClassStudent
+from campusid.families.models import ParentLink, Relation
+from campusid.i18n import N_
+from campusid.identifiers import (
     InvalidIdentifier,
     normalize_phone,
     validate_id_card_number,
     validate_registration_number,
 )
-from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
-from campusid.classes.models import ClassStudent
-from campusid.families.models import ParentLink, Relation
-from campusid.i18n import N_
 from campusid.org.models import ClassKind, School, SchoolClass
 
 CHUNK = 500  # values per IN (...) and rows per INSERT batch
@@ -281,7 +281,7 @@ class AccountIndex:
 
 
 def _login_keys(text: str) -> dict[str, str]:
-    from campusid.accounts.identifiers import login_lookup_keys
+    from campusid.identifiers import login_lookup_keys
 
     keys = login_lookup_keys(text)
     return {c: v for c, v in keys.items() if c in AccountIndex.COLUMNS}
