@@ -37,13 +37,13 @@ from sqlalchemy import func, select, text
 
 from campusid import migrate
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit.service import Actor
 from campusid.classes.models import ClassStudent
 from campusid.clock import FixedClock
 from campusid.config import Settings
 from campusid.context import build_services
 from campusid.db import make_engine, transaction
 from campusid.identifiers import id_card_check_digit
-from campusid.members.service import Actor
 from campusid.org import service as org
 from campusid.org.deps import calendar_for
 from campusid.org.schoolyear import SchoolSystem, Stage, enrollment_year_for

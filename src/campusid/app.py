@@ -41,6 +41,7 @@ from campusid.web import (
 
 log = logging.getLogger("campusid")
 
+
 def _routers() -> list[Any]:
     """Every domain's `views.router` (and `api.router`), found by walking the package."""
     routers = []

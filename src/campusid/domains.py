@@ -4,6 +4,7 @@ The base (`web`, `security`, `db`, `context`, ...) imports no domain. What it ne
 registered here, once and in a fixed order, when the app is built (`create_app`):
 - accounts loads the signed-in person and their school roles; classes adds the classes and
   grades they teach or lead; families adds their children (`security.permissions`);
+- families tells classes which parents are linked to a class's students;
 - messaging counts the unread notices of the header's 消息 badge (`viewer.counts`);
 - servicedesk gives every page the hotline line (`hotline`).
 """
@@ -40,5 +41,6 @@ def install() -> None:
     permissions.register_role_loader("accounts", accounts.load_roles)
     permissions.register_role_loader("classes", classes.load_roles)
     permissions.register_role_loader("families", families.load_roles)
+    classes.register_linked_parents(families.linked_parent_ids)
     web.register_viewer_count("unread_notices", _unread_notices)
     web.register_page_context("hotline", _hotline)

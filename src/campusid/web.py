@@ -49,7 +49,6 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-
 @dataclass(frozen=True)
 class Viewer:
     """Who is looking at the page, as the page frame shows it."""

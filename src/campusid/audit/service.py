@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,14 @@ class Outcome(StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, from where: for the audit trail."""
+
+    user_id: int | None
+    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 def record(

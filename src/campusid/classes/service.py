@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -21,8 +22,6 @@ from campusid.classes.models import (
 )
 from campusid.clock import local_today
 from campusid.context import Services
-from campusid.families import service as families
-from campusid.families.models import ParentLink
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import YearBoundary
@@ -361,10 +360,26 @@ class ClassSummary:
     parent_count: int
 
 
+# The parents linked to a class's students: families (above classes) registers the query
+# (campusid.domains), a select of their ids for a class id or a correlated class id column.
+LinkedParents = Callable[[Any], Select[int]]
+_linked_parents: list[LinkedParents] = []
+
+
+def register_linked_parents(query: LinkedParents) -> None:
+    """Set the query of the parents linked to a class's students (families registers it)."""
+    _linked_parents[:] = [query]
+
+
+def _linked_parent_ids(class_id: Any) -> Select[int]:
+    if not _linked_parents:
+        raise RuntimeError("families is not installed: call campusid.domains.install()")
+    return _linked_parents[0](class_id)
+
+
 def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
     """Parents of the class: those linked to its students and those who joined it by code."""
-    student_ids = select(ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
-    linked = set(families.parent_ids_of_children(db, child_ids=student_ids))
+    linked = set(db.scalars(_linked_parent_ids(school_class.id).distinct()))
     joined = set(
         db.scalars(select(ClassParent.parent_id).where(ClassParent.class_id == school_class.id))
     )
@@ -396,17 +411,10 @@ def summaries(
     students = select(func.count()).where(ClassStudent.class_id == of_class).scalar_subquery()
     # Parents: linked to a student of the class, or joined it by its code; each counted once
     # (those who joined by the code and are not also linked, added to the linked ones).
-    linked_parents = (
-        select(ParentLink.parent_id)
-        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
-        .where(ClassStudent.class_id == of_class)
-    )
-    linked = (
-        select(func.count(ParentLink.parent_id.distinct()))
-        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
-        .where(ClassStudent.class_id == of_class)
-        .scalar_subquery()
-    )
+    linked_parents = _linked_parent_ids(of_class)
+    linked = linked_parents.with_only_columns(
+        func.count(linked_parents.selected_columns[0].distinct())
+    ).scalar_subquery()
     joined_only = (
         select(func.count())
         .where(

@@ -22,6 +22,7 @@ from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes import service as classes
+from campusid.classes.models import ClassStudent
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.avatars import AvatarError, reencode_avatar
@@ -464,6 +465,15 @@ def set_child_avatar(
         client=client,
     )
     return []
+
+
+def linked_parent_ids(class_id: Any) -> Select[int]:
+    """The parents linked to the students of a class (for a class id or a correlated column)."""
+    return (
+        select(ParentLink.parent_id)
+        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
+        .where(ClassStudent.class_id == class_id)
+    )
 
 
 def parent_ids_of_children(db: Session, *, child_ids: Any) -> list[int]:

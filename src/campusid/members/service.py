@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo
+from campusid.audit.service import Actor
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
 from campusid.families.models import ParentLink, Relation
@@ -32,14 +32,6 @@ from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, Grade, ResetMode, School, SchoolClass
 from campusid.security.passwords import Hasher
 from campusid.security.policy import EMPTY_CONTEXT, check_password
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, from where: for the audit trail."""
-
-    user_id: int | None
-    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 def record(

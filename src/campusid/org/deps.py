@@ -9,10 +9,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from campusid.audit import service as audit
-from campusid.audit.service import Outcome
+from campusid.audit.service import Actor, Outcome
 from campusid.clock import local_today
 from campusid.context import Services
-from campusid.members.service import Actor
 from campusid.org import access
 from campusid.org import service as org
 from campusid.org.building import Calendar

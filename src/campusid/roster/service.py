@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.service import Actor
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
@@ -33,7 +34,6 @@ from campusid.members.batch import (
     person_from,
     relation_from,
 )
-from campusid.members.service import Actor
 from campusid.org.building import Calendar
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.roster import excel, writer
