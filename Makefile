@@ -37,6 +37,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## The same suite against PostgreSQL (CI runs this too).
 test-pg: install

@@ -36,17 +36,16 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select, text
 
 from campusid import migrate
-from campusid.accounts.identifiers import id_card_check_digit
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit.service import Actor
 from campusid.classes.models import ClassStudent
 from campusid.clock import FixedClock
 from campusid.config import Settings
 from campusid.context import build_services
 from campusid.db import make_engine, transaction
-from campusid.members.service import Actor
+from campusid.identifiers import id_card_check_digit
 from campusid.org import service as org
-from campusid.org.deps import calendar_for
-from campusid.org.schoolyear import SchoolSystem, Stage, enrollment_year_for
+from campusid.org.schoolyear import SchoolSystem, Stage, calendar_for, enrollment_year_for
 from campusid.org.tree import load_school
 from campusid.roster import service, writer
 from campusid.roster.excel import Limits
@@ -218,7 +217,7 @@ def run(url: str, rows: int) -> dict[str, float]:
     services = build_services(
         settings, clock=FixedClock(NOW), engine=engine, hasher=CountingHasher()
     )
-    calendar = calendar_for(services)
+    calendar = calendar_for(services.settings, services.clock)
     with transaction(services.session_factory) as db:
         school = org.create_school(
             db,

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from campusid import migrate
+from campusid import domains, migrate
 from campusid.app import create_app
 from campusid.clock import FixedClock
 from campusid.config import Settings
@@ -30,6 +30,10 @@ from tests.support.secrets import CAPTURE, leaks, remember
 
 # Monday 2026-11-30 10:00 in Shanghai: a working day, inside service hours.
 TEST_NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+# What the domains register in the base, as create_app() does, for tests that call services
+# without the app.
+domains.install()
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
-from campusid import logs
+from campusid import domains, logs
 from campusid.asgi import HttpMiddleware
 from campusid.audit import service as audit
 from campusid.config import Settings, get_settings
@@ -26,6 +26,7 @@ from campusid.db import transaction
 from campusid.i18n import N_
 from campusid.security import authz, csrf, inputs
 from campusid.web import (
+    CONTENT_SECURITY_POLICY,
     LoginRequired,
     NotFound,
     PasswordChangeRequired,
@@ -39,12 +40,6 @@ from campusid.web import (
 )
 
 log = logging.getLogger("campusid")
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def _routers() -> list[Any]:
@@ -213,6 +208,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    # What the domains add to every request and page (the base imports none of them).
+    domains.install()
     app.state.services = services
     app.mount("/static", StaticFiles(packages=[("campusid", "static")]), name="static")
     for router in _routers():

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from campusid import migrate
+from campusid import domains, migrate
 from campusid.config import get_settings
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ from campusid.roster.cli import roster_app  # noqa: E402
 
 app.add_typer(roster_app, name="roster")
 console = Console()
+# What the domains register in the base, as create_app() does (campusid.domains).
+domains.install()
 
 
 def _ensure_var_dir() -> None:
@@ -76,10 +78,10 @@ def create_platform_admin(
 ) -> None:
     """Create a platform administrator; the password is asked for, never taken as an argument."""
     from campusid.accounts import service as accounts
-    from campusid.accounts.identifiers import InvalidIdentifier, validate_username
     from campusid.accounts.models import User
     from campusid.context import build_services
     from campusid.db import transaction
+    from campusid.identifiers import InvalidIdentifier, validate_username
 
     try:
         username = validate_username(username)

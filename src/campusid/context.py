@@ -12,14 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from campusid.clock import Clock, FileClock, SystemClock
 from campusid.config import Settings
 from campusid.db import make_engine, make_session_factory
-from campusid.messaging.senders import (
-    HttpSmsGateway,
-    MailSender,
-    OutboxMailSender,
-    OutboxSmsSender,
-    SmsSender,
-    SmtpMailSender,
-)
 from campusid.security import crypto
 from campusid.security.passwords import Hasher
 from campusid.security.ratelimit import RateLimits
@@ -28,6 +20,14 @@ from campusid.security.sessions import (
     Lifetimes,
     RedisSessionStore,
     SessionStore,
+)
+from campusid.senders import (
+    HttpSmsGateway,
+    MailSender,
+    OutboxMailSender,
+    OutboxSmsSender,
+    SmsSender,
+    SmtpMailSender,
 )
 
 

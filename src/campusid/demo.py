@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import id_card_check_digit
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.classes import enrolment
 from campusid.classes import service as classes
@@ -16,6 +15,7 @@ from campusid.clock import local_today
 from campusid.context import Services
 from campusid.families import service as families
 from campusid.families.models import Relation
+from campusid.identifiers import id_card_check_digit
 from campusid.org import service as org
 from campusid.org.models import ResetMode
 from campusid.org.schoolyear import SchoolSystem, Stage, calendar_for, enrollment_year_for

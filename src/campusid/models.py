@@ -1,6 +1,6 @@
 """Every table, imported once so that Alembic and the app see the whole schema."""
 
-from campusid.accounts.models import SchoolMembership, User
+from campusid.accounts.models import DefaultCredential, SchoolMembership, User
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import (
     CadrePosition,
@@ -12,7 +12,7 @@ from campusid.classes.models import (
 )
 from campusid.db import Base
 from campusid.families.models import ParentLink
-from campusid.messaging.models import Notice, OutboxMessage
+from campusid.messaging.models import Notice
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from campusid.org.models import (
     Campus,
@@ -20,7 +20,6 @@ from campusid.org.models import (
     CountedDistrictPerson,
     CountedSchoolPerson,
     CountsPause,
-    DefaultCredential,
     District,
     Grade,
     School,
@@ -33,6 +32,7 @@ from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 from campusid.roster.models import ImportErrorFile
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
+from campusid.senders import OutboxMessage
 
 # servicedesk
 from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck

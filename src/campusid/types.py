@@ -1,7 +1,8 @@
-"""Column helpers shared by the domain models."""
+"""Column helpers and small values shared by the domains."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -29,3 +30,11 @@ def json_default() -> dict[str, Any]:
 # The largest id a row can have (PostgreSQL's INTEGER). Ids that come from a URL or a form are
 # checked against it, so an absurd number is a clear 4xx rather than an overflow in the driver.
 MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a request came from (recorded with audit events)."""
+
+    address: str | None = None
+    user_agent: str | None = None

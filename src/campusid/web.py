@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Form, Path, Request
@@ -20,23 +20,33 @@ from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from campusid import i18n, nav
-from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
-from campusid.accounts.models import User
 from campusid.asgi import HttpMiddleware
-from campusid.audit.service import ClientInfo
 from campusid.clock import SHANGHAI, Clock
 from campusid.context import Services
 from campusid.db import begin_reading, is_write_conflict
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, pick_language
-from campusid.messaging import service as messaging
+from campusid.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.security import authz, csrf
 from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
-from campusid.servicedesk.hours import hotline_status
-from campusid.types import MAX_ID
+from campusid.types import MAX_ID, ClientInfo
+
+if TYPE_CHECKING:
+    # The type only: the signed-in person is an accounts User, loaded by the loader accounts
+    # registers (register_user_loader); the base does not import a domain.
+    from campusid.accounts.models import User
+else:
+    User = object  # what the dependency aliases below name at run time (FastAPI ignores it)
 
 log = logging.getLogger(__name__)
+
+# The policy every answer carries (a page may widen form-action, as the OIDC consent does).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,36 @@ class Viewer:
     id: int
     real_name: str
     must_change_password: bool
-    # messaging: unread notices for the 消息 badge, counted once per request
-    unread_notices: int = 0
+    # What the domains count for the page frame, once per request (see register_viewer_count);
+    # messaging: unread notices for the 消息 badge (`viewer.counts.unread_notices`).
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+# -- what the domains add to every page ------------------------------------------------------
+# The base knows no domain: a domain registers what the page frame shows of it, and
+# campusid.domains.install() registers them all, in a fixed order, when the app is built.
+
+UserLoader = Callable[[Session, int], "User | None"]
+ViewerCount = Callable[[Session, int], int]
+PageContext = Callable[[Request], Any]
+_user_loader: list[UserLoader] = []
+_viewer_counts: dict[str, ViewerCount] = {}
+_page_context: dict[str, PageContext] = {}
+
+
+def register_user_loader(loader: UserLoader) -> None:
+    """How a session's user id becomes the signed-in person (accounts registers it)."""
+    _user_loader[:] = [loader]
+
+
+def register_viewer_count(name: str, count: ViewerCount) -> None:
+    """A number shown beside the signed-in person, counted once per request (`viewer.counts`)."""
+    _viewer_counts[name] = count
+
+
+def register_page_context(name: str, provider: PageContext) -> None:
+    """A value every page's template sees under `name` (servicedesk: `hotline`)."""
+    _page_context[name] = provider
 
 
 # An object's id in a URL or a form: a positive database integer, else a 400 before any query.
@@ -230,7 +268,7 @@ def optional_user(request: Request, db: DbSession) -> User | None:
     if token:
         info = services.sessions.load(db, token, services.clock.now())
         if info is not None:
-            user = db.get(User, info.user_id)
+            user = _user_loader[0](db, info.user_id) if _user_loader else None
     request.state.user = user
     # A plain copy for the page frame, readable even after the transaction has ended.
     request.state.viewer = (
@@ -238,7 +276,7 @@ def optional_user(request: Request, db: DbSession) -> User | None:
             user.id,
             user.real_name,
             user.must_change_password,
-            messaging.unread_count(db, user_id=user.id),
+            {name: count(db, user.id) for name, count in _viewer_counts.items()},
         )
         if user
         else None
@@ -317,14 +355,13 @@ def render(
         "language": language,
         "languages": LANGUAGES,
         "settings": services.settings,
-        # servicedesk: the hotline line (open now? when next?) on every page
-        "hotline": hotline_status(services.settings, services.clock.now()),
         "is_htmx": request.headers.get("hx-request") == "true",
         "nav_items": nav.items_for(
             getattr(request.state, "principal", None),
             _paths(request.app),
         ),
     }
+    ctx.update({name: provide(request) for name, provide in _page_context.items()})
     ctx.update(context or {})
     token = _current_csrf_token.set(ctx["csrf_token"])
     try:

@@ -14,11 +14,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from campusid.accounts.models import User
-from campusid.messaging.models import OutboxMessage
 from campusid.recovery import captcha
 from campusid.recovery.models import RecoveryFlow
 from campusid.recovery.service import FLOW_COOKIE
 from campusid.security.sessions import hash_token
+from campusid.senders import OutboxMessage
 from tests.e2e.conftest import CODE, PHONE, fill_secret, new_page, sign_in
 from tests.support.secrets import remember
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.context import Services
-from campusid.messaging.models import OutboxMessage
 from campusid.recovery import captcha
 from campusid.recovery.models import RecoveryFlow
 from campusid.recovery.service import FLOW_COOKIE
 from campusid.security.sessions import hash_token
+from campusid.senders import OutboxMessage
 from tests.support.http import post_form
 
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import id_card_check_digit
 from campusid.accounts.models import SchoolRole, User
 from campusid.context import Services
 from campusid.demo import DEMO_PASSWORD
+from campusid.identifiers import id_card_check_digit
 from campusid.org import service as org
 from campusid.org.models import District, School, SchoolClass
 from campusid.org.schoolyear import SchoolSystem, Stage

@@ -157,3 +157,19 @@ class SchoolMembership(Base):
         if role is not None:
             clauses.append(cls.role == role)
         return and_(*clauses)
+
+class DefaultCredential(Base):
+    """A school's default student password: shown to its admins, hashed once for every account.
+
+    Accounts created with the default password point here instead of carrying a hash of their
+    own, so an import of 100,000 students costs one argon2 hash, not 100,000. The plain value is
+    kept (encrypted in production, see SECURITY.md) because the guide has administrators read it.
+    """
+
+    __tablename__ = "default_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    plain_value: Mapped[str] = mapped_column(String(64), comment="visible to school admins")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,16 +10,22 @@ from enum import StrEnum
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import login_lookup_keys, mask_login
-from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
+from campusid.accounts.models import (
+    AccountStatus,
+    DefaultCredential,
+    SchoolMembership,
+    SchoolRole,
+    User,
+)
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.db import begin_reading
 from campusid.i18n import N_
+from campusid.identifiers import login_lookup_keys, mask_login
 from campusid.messaging import service as messaging
-from campusid.org.models import DefaultCredential
+from campusid.security.permissions import Principal, Role
 from campusid.security.policy import PasswordContext, check_password
 
 GENERIC_SIGN_IN_FAILURE = N_(
@@ -362,3 +368,20 @@ def current_member_ids(*, school_ids: Collection[int]) -> Select[int]:
         SchoolMembership.current(),
         SchoolMembership.school_id.in_(list(school_ids)),
     )
+
+
+def load_roles(db: Session, principal: Principal) -> None:
+    """The roles a person holds by an active school membership (see campusid.domains)."""
+    for membership in db.scalars(
+        select(SchoolMembership).where(SchoolMembership.current(user_id=principal.user.id))
+    ):
+        principal.member_school_ids.add(membership.school_id)
+        if membership.role is SchoolRole.SCHOOL_ADMIN:
+            principal.roles.add(Role.SCHOOL_ADMIN)
+            principal.admin_school_ids.add(membership.school_id)
+        elif membership.role is SchoolRole.STUDENT:
+            principal.roles.add(Role.STUDENT)
+        elif membership.role is SchoolRole.TEACHER:
+            principal.roles.add(Role.TEACHER)
+        elif membership.role is SchoolRole.PARENT:
+            principal.roles.add(Role.PARENT)

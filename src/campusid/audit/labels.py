@@ -10,8 +10,8 @@ import json
 import re
 from typing import Any
 
-from campusid.accounts.identifiers import mask_id_card, mask_phone
 from campusid.audit.service import Outcome, Route
+from campusid.identifiers import mask_id_card, mask_phone
 
 ACTION_LABELS: dict[str, str] = {
     # school administration (issue 3)

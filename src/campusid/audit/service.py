@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.audit.models import AuditEvent
+from campusid.types import ClientInfo as ClientInfo  # defined in the base: web builds it
 
 
 class Route(StrEnum):
@@ -34,11 +35,11 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class ClientInfo:
-    """Where a request came from."""
+class Actor:
+    """Who acts, from where: for the audit trail."""
 
-    address: str | None = None
-    user_agent: str | None = None
+    user_id: int | None
+    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 def record(

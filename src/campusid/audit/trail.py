@@ -23,12 +23,12 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import mask_login
 from campusid.accounts.models import User
 from campusid.audit import labels
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, record
 from campusid.clock import SHANGHAI
+from campusid.identifiers import mask_login
 from campusid.security.authz import AuditScope
 
 PAGE_SIZE = 50

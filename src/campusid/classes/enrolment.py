@@ -17,7 +17,7 @@ a new account has no place to move out of and nobody to tell yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +30,6 @@ from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
 from campusid.classes.service import class_name, is_current
-from campusid.families import service as families
 from campusid.messaging import service as messaging
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.org.schoolyear import Calendar
@@ -39,6 +38,22 @@ from campusid.org.schoolyear import Calendar
 # "student_removed_from_class", is written no more; audit/labels.py keeps its label for old rows.
 # Enrolling writes none of its own: the act that enrols (添加学生, an approved join, an import)
 # is audited once, as that act.
+# The parents linked to a child: families (above classes) registers the query (campusid.domains).
+ParentsOf = Callable[[Session, int], list[int]]
+_parents_registry: list[ParentsOf] = []
+
+
+def register_parents_of(query: ParentsOf) -> None:
+    """Set how the parents linked to a child are found (families registers it)."""
+    _parents_registry[:] = [query]
+
+
+def _parents_of(db: Session, child_id: int) -> list[int]:
+    if not _parents_registry:
+        raise RuntimeError("families is not installed: call campusid.domains.install()")
+    return _parents_registry[0](db, child_id)
+
+
 REMOVED_FROM_CLASS = "class_student_removed"
 MOVED = "student_moved"
 LEFT_SCHOOL = "member_left_school"
@@ -89,7 +104,7 @@ def _tell(
     )
     if not parents:
         return
-    for parent_id in families.parent_ids_of_children(db, child_ids=[person.id]):
+    for parent_id in _parents_of(db, person.id):
         messaging.notify(
             db,
             user_id=parent_id,

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import InvalidIdentifier, validate_username
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo
@@ -33,6 +32,7 @@ from campusid.classes.service import (
 )
 from campusid.context import Services
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, validate_username
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -15,9 +16,8 @@ from campusid.classes.models import (
     ClassParent,
     ClassStudent,
     ClassTeacher,
+    GradeLeader,
 )
-from campusid.families import service as families
-from campusid.families.models import ParentLink
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar
@@ -254,10 +254,26 @@ class ClassSummary:
     parent_count: int
 
 
+# The parents linked to a class's students: families (above classes) registers the query
+# (campusid.domains), a select of their ids for a class id or a correlated class id column.
+LinkedParents = Callable[[Any], Select[int]]
+_linked_parents: list[LinkedParents] = []
+
+
+def register_linked_parents(query: LinkedParents) -> None:
+    """Set the query of the parents linked to a class's students (families registers it)."""
+    _linked_parents[:] = [query]
+
+
+def _linked_parent_ids(class_id: Any) -> Select[int]:
+    if not _linked_parents:
+        raise RuntimeError("families is not installed: call campusid.domains.install()")
+    return _linked_parents[0](class_id)
+
+
 def parent_ids_of_class(db: Session, *, school_class: SchoolClass) -> set[int]:
     """Parents of the class: those linked to its students and those who joined it by code."""
-    student_ids = select(ClassStudent.student_id).where(ClassStudent.class_id == school_class.id)
-    linked = set(families.parent_ids_of_children(db, child_ids=student_ids))
+    linked = set(db.scalars(_linked_parent_ids(school_class.id).distinct()))
     joined = set(
         db.scalars(select(ClassParent.parent_id).where(ClassParent.class_id == school_class.id))
     )
@@ -289,17 +305,10 @@ def summaries(
     students = select(func.count()).where(ClassStudent.class_id == of_class).scalar_subquery()
     # Parents: linked to a student of the class, or joined it by its code; each counted once
     # (those who joined by the code and are not also linked, added to the linked ones).
-    linked_parents = (
-        select(ParentLink.parent_id)
-        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
-        .where(ClassStudent.class_id == of_class)
-    )
-    linked = (
-        select(func.count(ParentLink.parent_id.distinct()))
-        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
-        .where(ClassStudent.class_id == of_class)
-        .scalar_subquery()
-    )
+    linked_parents = _linked_parent_ids(of_class)
+    linked = linked_parents.with_only_columns(
+        func.count(linked_parents.selected_columns[0].distinct())
+    ).scalar_subquery()
     joined_only = (
         select(func.count())
         .where(
@@ -430,3 +439,23 @@ def parked_at_campus(db: Session, *, school_id: int, campus_id: int) -> list[Use
 def parked_students(db: Session, *, school_class: SchoolClass) -> list[User]:
     """Students of the school parked at this class's campus (a homeroom teacher may take them)."""
     return parked_at_campus(db, school_id=school_class.school_id, campus_id=school_class.campus_id)
+
+
+def load_roles(db: Session, principal: Principal) -> None:
+    """The roles a person holds in classes and grades they teach or lead (see campusid.domains)."""
+    user_id = principal.user.id
+    for class_id, is_homeroom in db.execute(
+        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
+            ClassTeacher.teacher_id == user_id
+        )
+    ):
+        principal.roles.add(Role.TEACHER)
+        principal.taught_class_ids.add(class_id)
+        if is_homeroom:
+            principal.roles.add(Role.HOMEROOM_TEACHER)
+            principal.homeroom_class_ids.add(class_id)
+    principal.led_grade_ids = set(
+        db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user_id))
+    )
+    if principal.led_grade_ids:
+        principal.roles.add(Role.GRADE_LEADER)

@@ -18,16 +18,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes import service as classes
+from campusid.classes.models import ClassStudent
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.avatars import AvatarError, reencode_avatar
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
@@ -456,6 +457,15 @@ def set_child_avatar(
     return []
 
 
+def linked_parent_ids(class_id: Any) -> Select[int]:
+    """The parents linked to the students of a class (for a class id or a correlated column)."""
+    return (
+        select(ParentLink.parent_id)
+        .join(ClassStudent, ClassStudent.student_id == ParentLink.child_id)
+        .where(ClassStudent.class_id == class_id)
+    )
+
+
 def parent_ids_of_children(db: Session, *, child_ids: Any) -> list[int]:
     """The distinct parents linked to any of these children (a list or a subquery of ids)."""
     return list(
@@ -474,4 +484,11 @@ def parents_of(db: Session, *, child: User) -> list[User]:
             .where(ParentLink.child_id == child.id)
             .order_by(ParentLink.id)
         )
+    )
+
+
+def load_roles(db: Session, principal: Principal) -> None:
+    """The children linked to a person (the parent role follows, see principal_for)."""
+    principal.child_ids = set(
+        db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == principal.user.id))
     )

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import InvalidIdentifier, mask_phone, normalize_phone
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.context import Services
 from campusid.families.service import clean_name
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, mask_phone, normalize_phone
 from campusid.messaging import service as messaging
 from campusid.security import onetime
 from campusid.security.onetime import CodeCheck

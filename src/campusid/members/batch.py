@@ -23,17 +23,17 @@ from pypinyin import lazy_pinyin
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import (
-    InvalidIdentifier,
-    normalize_phone,
-    validate_id_card_number,
-    validate_registration_number,
-)
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
 from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
+from campusid.identifiers import (
+    InvalidIdentifier,
+    normalize_phone,
+    validate_id_card_number,
+    validate_registration_number,
+)
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.web import Refused
 
@@ -283,7 +283,7 @@ class AccountIndex:
 
 
 def _login_keys(text: str) -> dict[str, str]:
-    from campusid.accounts.identifiers import login_lookup_keys
+    from campusid.identifiers import login_lookup_keys
 
     keys = login_lookup_keys(text)
     return {c: v for c, v in keys.items() if c in AccountIndex.COLUMNS}

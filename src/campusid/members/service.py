@@ -14,34 +14,26 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import (
-    login_lookup_keys,
-    mask_id_card,
-    mask_phone,
-    mask_registration_number,
-)
-from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo
+from campusid.audit.service import Actor
 from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
+from campusid.identifiers import (
+    login_lookup_keys,
+    mask_id_card,
+    mask_phone,
+    mask_registration_number,
+)
 from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
 from campusid.org import service as org
-from campusid.org.models import ClassKind, DefaultCredential, Grade, ResetMode, School, SchoolClass
+from campusid.org.models import ClassKind, Grade, ResetMode, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 from campusid.security.passwords import Hasher
 from campusid.security.policy import EMPTY_CONTEXT, check_password
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, from where: for the audit trail."""
-
-    user_id: int | None
-    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
@@ -53,8 +45,6 @@ def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
         now=now,
         cal=calendar,
     )
-
-
 def record(
     db: Session,
     *,

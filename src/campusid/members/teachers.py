@@ -9,12 +9,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit.service import Actor
 from campusid.classes import service as classes
 from campusid.classes.models import ClassTeacher, GradeLeader
 from campusid.i18n import N_
 from campusid.members import service
 from campusid.members.batch import MemberError, Person
-from campusid.members.service import Actor, Added, is_member, school_class
+from campusid.members.service import Added, is_member, school_class
 from campusid.org import service as org
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar

@@ -1,4 +1,4 @@
-"""In-platform notices (消息) and the development outbox of SMS and mail."""
+"""In-platform notices (消息)."""
 
 from __future__ import annotations
 
@@ -23,16 +23,3 @@ class Notice(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class OutboxMessage(Base):
-    """An SMS or mail the development sender kept instead of sending."""
-
-    __tablename__ = "outbox_messages"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8), comment="sms or email")
-    recipient: Mapped[str] = mapped_column(String(254))
-    template: Mapped[str] = mapped_column(String(64))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campusid.messaging.models import Notice, OutboxMessage
+from campusid.messaging.models import Notice
 from campusid.security.onetime import target_digest
 from campusid.security.ratelimit import RateLimiter
+from campusid.senders import OutboxMessage
 
 if TYPE_CHECKING:
     from campusid.context import Services

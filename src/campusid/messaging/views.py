@@ -19,7 +19,7 @@ def notices(request: Request, db: DbSession, principal: CurrentPrincipal) -> Res
         "messaging/notices.html",
         {
             "notices": service.inbox(db, user_id=principal.user.id),
-            "unread": request.state.viewer.unread_notices,
+            "unread": request.state.viewer.counts["unread_notices"],
             "kind_label": service.kind_label,
         },
     )

@@ -16,13 +16,13 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.accounts.models import AccountStatus, SchoolMembership, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
+from campusid.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
 from campusid.org import service as org_service
 from campusid.org.models import School, SchoolClass

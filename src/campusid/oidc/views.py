@@ -27,6 +27,7 @@ from campusid.oidc.server import (
 from campusid.security.permissions import Permission, Principal
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.web import (
+    CONTENT_SECURITY_POLICY,
     Client,
     CurrentUser,
     DbSession,
@@ -122,8 +123,6 @@ def jwks(db: DbSession, services: Svc) -> JSONResponse:
 
 def _content_security_policy(redirect_uri: str) -> str:
     """The app's policy, letting the consent form's redirect reach the client's origin."""
-    from campusid.app import CONTENT_SECURITY_POLICY
-
     parts = urlsplit(redirect_uri)
     origin = f"{parts.scheme}://{parts.netloc}"
     return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")

@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from campusid.audit.service import Actor
 from campusid.context import Services
-from campusid.members.service import Actor
 from campusid.org.models import School
 from campusid.org.schoolyear import Calendar, calendar_for
 from campusid.org.tree import SchoolTree, build_tree, load_school

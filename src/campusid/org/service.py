@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campusid.accounts.models import DefaultCredential
 from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org.models import (
     Campus,
     ClassKind,
-    DefaultCredential,
     District,
     Grade,
     ResetMode,

@@ -11,18 +11,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import (
+from campusid.accounts.models import User
+from campusid.audit import service as audit
+from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.context import Services
+from campusid.i18n import N_
+from campusid.identifiers import (
     InvalidIdentifier,
     mask_email,
     mask_phone,
     normalize_email,
     normalize_phone,
 )
-from campusid.accounts.models import User
-from campusid.audit import service as audit
-from campusid.audit.service import ClientInfo, Outcome, Route
-from campusid.context import Services
-from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.recovery.service import Delivery, SendResult
 from campusid.security import onetime

@@ -25,14 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import (
-    InvalidIdentifier,
-    mask_id_card,
-    mask_phone,
-    normalize_email,
-    normalize_phone,
-    validate_id_card_number,
-)
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
@@ -40,6 +32,14 @@ from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
+from campusid.identifiers import (
+    InvalidIdentifier,
+    mask_id_card,
+    mask_phone,
+    normalize_email,
+    normalize_phone,
+    validate_id_card_number,
+)
 from campusid.messaging import service as messaging
 from campusid.org.models import School
 from campusid.recovery import captcha

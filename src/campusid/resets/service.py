@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.models import User
+from campusid.accounts.models import DefaultCredential, User
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes import service as classes
 from campusid.clock import SHANGHAI
@@ -20,7 +20,7 @@ from campusid.context import Services
 from campusid.families import service as families
 from campusid.i18n import N_
 from campusid.messaging import service as messaging
-from campusid.org.models import DefaultCredential, ResetMode, School, SchoolClass
+from campusid.org.models import ResetMode, School, SchoolClass
 from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
 from campusid.security.permissions import Principal

@@ -26,9 +26,9 @@ def import_command(
     errors: Path | None = typer.Option(None, help="Where to write the error file if refused."),
 ) -> None:
     """Import students from an .xlsx: every row, or none and an error file with the reasons."""
+    from campusid.audit.service import Actor
     from campusid.context import build_services
     from campusid.db import transaction
-    from campusid.members.service import Actor
     from campusid.org.schoolyear import calendar_for
     from campusid.org.tree import load_school
     from campusid.roster import excel, service

@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.identifiers import mask_id_card, mask_phone, mask_registration_number
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.service import Actor
 from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
+from campusid.identifiers import mask_id_card, mask_phone, mask_registration_number
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import (
@@ -34,7 +35,6 @@ from campusid.members.batch import (
     person_from,
     relation_from,
 )
-from campusid.members.service import Actor
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, writer

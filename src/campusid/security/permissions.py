@@ -7,16 +7,18 @@ Object-level checks (is this the homeroom teacher of *this* student's class?) li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.models import SchoolMembership, SchoolRole, User
-from campusid.classes.models import ClassTeacher, GradeLeader
-from campusid.families.models import ParentLink
 from campusid.i18n import N_
+
+if TYPE_CHECKING:
+    # The type only: the base names the signed-in person's class, it does not import accounts.
+    from campusid.accounts.models import User
 
 
 class Role(StrEnum):
@@ -169,6 +171,17 @@ class Principal:
         return None
 
 
+# A domain that holds roles registers how it loads them (accounts: school memberships;
+# classes: taught and homeroom classes, led grades; families: children). See campusid.domains.
+RoleLoader = Callable[[Session, "Principal"], None]
+_role_loaders: dict[str, RoleLoader] = {}
+
+
+def register_role_loader(name: str, loader: RoleLoader) -> None:
+    """Add (or replace) the loader of one domain's roles; they run in the order registered."""
+    _role_loaders[name] = loader
+
+
 def principal_for(db: Session, user: User) -> Principal:
     """Load a person's roles (a handful of indexed queries, once per request)."""
     principal = Principal(user=user)
@@ -176,39 +189,8 @@ def principal_for(db: Session, user: User) -> Principal:
         principal.roles.add(Role.PLATFORM_ADMIN)
     if user.is_agent:
         principal.roles.add(Role.AGENT)
-    for membership in db.scalars(
-        select(SchoolMembership).where(
-            SchoolMembership.current(user_id=user.id),
-        )
-    ):
-        principal.member_school_ids.add(membership.school_id)
-        if membership.role is SchoolRole.SCHOOL_ADMIN:
-            principal.roles.add(Role.SCHOOL_ADMIN)
-            principal.admin_school_ids.add(membership.school_id)
-        elif membership.role is SchoolRole.STUDENT:
-            principal.roles.add(Role.STUDENT)
-        elif membership.role is SchoolRole.TEACHER:
-            principal.roles.add(Role.TEACHER)
-        elif membership.role is SchoolRole.PARENT:
-            principal.roles.add(Role.PARENT)
-    for class_id, is_homeroom in db.execute(
-        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
-            ClassTeacher.teacher_id == user.id
-        )
-    ):
-        principal.roles.add(Role.TEACHER)
-        principal.taught_class_ids.add(class_id)
-        if is_homeroom:
-            principal.roles.add(Role.HOMEROOM_TEACHER)
-            principal.homeroom_class_ids.add(class_id)
-    principal.led_grade_ids = set(
-        db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user.id))
-    )
-    if principal.led_grade_ids:
-        principal.roles.add(Role.GRADE_LEADER)
-    principal.child_ids = set(
-        db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == user.id))
-    )
+    for loader in _role_loaders.values():
+        loader(db, principal)
     # families: a parent is one with a child linked, or one who signed up (or declared) as a parent.
     if principal.child_ids or user.is_parent:
         principal.roles.add(Role.PARENT)

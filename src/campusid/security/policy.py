@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from importlib import resources
 from types import ModuleType
 
-from campusid.accounts.identifiers import InvalidIdentifier, normalize_phone
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, normalize_phone
 
 try:  # optional: lets us refuse the pinyin of a Chinese name
     import pypinyin as _pypinyin

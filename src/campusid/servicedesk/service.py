@@ -17,13 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import (
-    mask_email,
-    mask_login,
-    mask_name,
-    mask_phone,
-    mask_username,
-)
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.service import ClientInfo, Outcome, Route
@@ -31,6 +24,13 @@ from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
+from campusid.identifiers import (
+    mask_email,
+    mask_login,
+    mask_name,
+    mask_phone,
+    mask_username,
+)
 from campusid.messaging import service as messaging
 from campusid.org.models import School
 from campusid.org.schoolyear import calendar_for

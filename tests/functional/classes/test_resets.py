@@ -13,12 +13,13 @@ from sqlalchemy import select
 from campusid.audit.service import ClientInfo
 from campusid.classes import members
 from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
-from campusid.messaging.models import Notice, OutboxMessage
+from campusid.messaging.models import Notice
 from campusid.org.models import ResetMode
 from campusid.resets import service as resets
 from campusid.security import authz
 from campusid.security.permissions import principal_for
 from campusid.security.policy import LOOKALIKE_CHARACTERS, check_password
+from campusid.senders import OutboxMessage
 from tests.support.classes import audit_rows, new_password_of
 from tests.support.http import post_form, sign_in
 

@@ -8,10 +8,10 @@ from tests.support.families import error_box, events, link, notices
 from tests.support.http import post_form, sign_in
 
 from campusid.accounts import service as accounts
-from campusid.accounts.identifiers import id_card_check_digit, mask_id_card
 from campusid.config import Settings
 from campusid.families.models import ParentLink
 from campusid.families.service import LINK_FAILED
+from campusid.identifiers import id_card_check_digit, mask_id_card
 
 
 def _id(first17: str) -> str:

@@ -29,12 +29,12 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from campusid.demo import DEMO_PASSWORD
-from campusid.messaging.models import OutboxMessage
 from campusid.recovery import captcha
 from campusid.recovery.models import RecoveryFlow
 from campusid.recovery.service import FLOW_COOKIE
 from campusid.security import crypto
 from campusid.security.sessions import COOKIE_NAME, hash_token
+from campusid.senders import OutboxMessage
 from tests.support.net import free_port
 
 REDIS_URL = os.environ.get("CAMPUSID_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

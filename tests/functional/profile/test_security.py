@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD
 from campusid.messaging.models import Notice
-from campusid.messaging.senders import SmtpMailSender
+from campusid.senders import SmtpMailSender
 from tests.support.http import post_form, sign_in
 from tests.support.recovery import last_code, messages_to
 from tests.support.smtp import Inbox, smtp_server

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from campusid.audit.models import AuditEvent
-from campusid.messaging.senders import SmtpMailSender
+from campusid.senders import SmtpMailSender
 from tests.support.http import post_form, sign_in
 from tests.support.recovery import (
     NEW_PASSWORD,

@@ -9,8 +9,9 @@ from sqlalchemy import event, select
 
 from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD
-from campusid.messaging.models import Notice, OutboxMessage
+from campusid.messaging.models import Notice
 from campusid.recovery.models import FlowStep
+from campusid.senders import OutboxMessage
 from tests.support.http import post_form, sign_in
 from tests.support.recovery import (
     NEW_PASSWORD,

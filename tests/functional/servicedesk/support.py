@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.support.http import post_form
 
-from campusid.messaging.models import OutboxMessage
+from campusid.senders import OutboxMessage
 
 
 def open_ticket(client: TestClient, user_id: int, relation: str = "parent") -> int:

@@ -17,7 +17,8 @@ from tests.support.http import post_form, sign_in
 
 from campusid.audit.models import AuditEvent
 from campusid.clock import SHANGHAI
-from campusid.messaging.models import Notice, OutboxMessage
+from campusid.messaging.models import Notice
+from campusid.senders import OutboxMessage
 from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
 
 SECRET = re.compile(r'<span class="secret">([A-Za-z0-9]+)</span>')

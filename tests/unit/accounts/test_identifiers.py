@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campusid.accounts.identifiers import (
+from campusid.identifiers import (
     ID_CARD_PROVINCE_CODES,
     InvalidIdentifier,
     birth_date_from_id_card,

@@ -13,16 +13,32 @@ import re
 import smtplib
 import urllib.request
 from collections.abc import Mapping
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from campusid.accounts.identifiers import mask_email, mask_phone
 from campusid.clock import Clock
-from campusid.messaging.models import OutboxMessage
+from campusid.db import Base, UTCDateTime
+from campusid.identifiers import mask_email, mask_phone
 
 log = logging.getLogger("campusid.messaging")
+
+
+class OutboxMessage(Base):
+    """An SMS or mail the development sender kept instead of sending."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), comment="sms or email")
+    recipient: Mapped[str] = mapped_column(String(254))
+    template: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
 
 # The texts of every message the platform sends; params fill the {placeholders}.
 SMS_TEMPLATES: dict[str, str] = {

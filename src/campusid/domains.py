@@ -1,0 +1,50 @@
+"""The domains, installed into the base: what each adds to every request and every page.
+
+The base (`web`, `security`, `db`, `context`, ...) imports no domain. What it needs of them is
+registered here, once and in a fixed order, when the app is built (`create_app`):
+- accounts loads the signed-in person and their school roles; classes adds the classes and
+  grades they teach or lead; families adds their children (`security.permissions`);
+- families tells classes which parents are linked to a class's students;
+- messaging counts the unread notices of the header's 消息 badge (`viewer.counts`);
+- servicedesk gives every page the hotline line (`hotline`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from campusid import web
+from campusid.accounts import service as accounts
+from campusid.classes import enrolment
+from campusid.classes import service as classes
+from campusid.families import service as families
+from campusid.messaging import service as messaging
+from campusid.security import permissions
+from campusid.servicedesk.hours import hotline_status
+
+
+def _unread_notices(db: Session, user_id: int) -> int:
+    return messaging.unread_count(db, user_id=user_id)
+
+
+def _hotline(request: Request) -> Any:
+    services = web.get_services(request)
+    # the hotline line (open now? when next?) on every page
+    return hotline_status(services.settings, services.clock.now())
+
+
+def install() -> None:
+    """Register every domain's part of the base (idempotent: a second call changes nothing)."""
+    web.register_user_loader(accounts.get_user)
+    permissions.register_role_loader("accounts", accounts.load_roles)
+    permissions.register_role_loader("classes", classes.load_roles)
+    permissions.register_role_loader("families", families.load_roles)
+    classes.register_linked_parents(families.linked_parent_ids)
+    enrolment.register_parents_of(
+        lambda db, child_id: families.parent_ids_of_children(db, child_ids=[child_id])
+    )
+    web.register_viewer_count("unread_notices", _unread_notices)
+    web.register_page_context("hotline", _hotline)
