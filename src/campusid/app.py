@@ -20,6 +20,7 @@ import campusid
 from campusid import logs
 from campusid.asgi import HttpMiddleware
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
@@ -87,7 +88,7 @@ def _audit_denial(request: Request, message: str) -> None:
             audit.record(
                 db,
                 now=services.clock.now(),
-                action="access_denied",
+                action=AuditAction.ACCESS_DENIED,
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
                 target_user_id=viewer.id if viewer else None,

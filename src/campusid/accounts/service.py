@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.identifiers import login_lookup_keys, mask_login
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
@@ -93,7 +94,7 @@ def authenticate(
         audit.record(
             db,
             now=now,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             outcome=Outcome.DENIED,
             route=Route.SIGN_IN,
             client=client,
@@ -131,7 +132,7 @@ def authenticate(
         audit.record(
             db,
             now=now,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             outcome=Outcome.FAILURE,
             route=Route.SIGN_IN,
             target_user_id=user.id if user else None,
@@ -147,7 +148,7 @@ def authenticate(
     audit.record(
         db,
         now=now,
-        action="sign_in",
+        action=AuditAction.SIGN_IN,
         route=Route.SIGN_IN,
         actor_id=user.id,
         target_user_id=user.id,
@@ -224,7 +225,7 @@ def set_password(
     audit.record(
         db,
         now=now,
-        action="password_changed" if route is Route.OWN else "password_reset",
+        action=AuditAction.PASSWORD_CHANGED if route is Route.OWN else AuditAction.PASSWORD_RESET,
         actor_id=actor.id if actor else user.id,
         target_user_id=user.id,
         route=route,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 
 
@@ -45,7 +46,7 @@ def record(
     db: Session,
     *,
     now: datetime,
-    action: str,
+    action: AuditAction,
     outcome: Outcome = Outcome.SUCCESS,
     actor_id: int | None = None,
     actor_role: str | None = None,
@@ -61,7 +62,7 @@ def record(
         occurred_at=now,
         actor_id=actor_id,
         actor_role=actor_role,
-        action=action,
+        action=action.value,
         target_user_id=target_user_id,
         school_id=school_id,
         route=route.value if route else None,

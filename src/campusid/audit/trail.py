@@ -26,6 +26,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import mask_login
 from campusid.accounts.models import User
 from campusid.audit import labels
+from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, record
 from campusid.clock import SHANGHAI
@@ -396,7 +397,7 @@ def export_events(
     record(
         db,
         now=now,
-        action="audit_exported",
+        action=AuditAction.AUDIT_EXPORTED,
         actor_id=reader.id,
         actor_role=scope.actor_role,
         target_user_id=None,

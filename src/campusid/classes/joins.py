@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes import service as classes
 from campusid.classes.models import ClassParent, JoinRequest, JoinRequestStatus
@@ -125,7 +126,7 @@ def request_to_join(
     audit.record(
         db,
         now=now,
-        action="join_requested",
+        action=AuditAction.JOIN_REQUESTED,
         actor_id=user.id,
         target_user_id=user.id,
         school_id=school_class.school_id,
@@ -209,7 +210,7 @@ def decide(
         audit.record(
             db,
             now=now,
-            action="join_request_decided",
+            action=AuditAction.JOIN_REQUEST_DECIDED,
             outcome=Outcome.DENIED,
             actor_id=principal.user.id,
             school_id=school_class.school_id,
@@ -249,7 +250,7 @@ def decide(
     audit.record(
         db,
         now=now,
-        action="join_request_approved" if approve else "join_request_refused",
+        action=AuditAction.JOIN_REQUEST_APPROVED if approve else AuditAction.JOIN_REQUEST_REFUSED,
         actor_id=principal.user.id,
         target_user_id=user.id,
         school_id=school_class.school_id,

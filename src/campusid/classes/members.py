@@ -19,6 +19,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import InvalidIdentifier, validate_username
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.classes import service as classes
 from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, MemberStatus
@@ -68,7 +69,7 @@ def remove_students(
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
-        action="class_student_removed",
+        action=AuditAction.CLASS_STUDENT_REMOVED,
         cal=cal,
         now=now,
         client=client,
@@ -92,7 +93,7 @@ def remove_students(
         audit.record(
             db,
             now=now,
-            action="class_student_removed",
+            action=AuditAction.CLASS_STUDENT_REMOVED,
             actor_id=principal.user.id,
             actor_role=authority.basis.value,
             target_user_id=student_id,
@@ -172,7 +173,7 @@ def edit_member(
         principal=principal,
         school_class=school_class,
         student_ids=[student_id],
-        action="class_member_edited",
+        action=AuditAction.CLASS_MEMBER_EDITED,
         cal=calendar_of(services),
         now=now,
         client=client,
@@ -205,7 +206,7 @@ def edit_member(
     audit.record(
         db,
         now=now,
-        action="class_member_edited",
+        action=AuditAction.CLASS_MEMBER_EDITED,
         actor_id=principal.user.id,
         actor_role=authority.basis.value,
         target_user_id=student.id,
@@ -292,7 +293,7 @@ def add_new_student(
         db,
         principal=principal,
         school_class=school_class,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         now=now,
         client=client,
     )
@@ -348,7 +349,7 @@ def add_new_student(
     audit.record(
         db,
         now=now,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         actor_id=principal.user.id,
         target_user_id=student.id,
         school_id=school.id,
@@ -373,7 +374,7 @@ def add_parked_student(
         db,
         principal=principal,
         school_class=school_class,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         now=now,
         client=client,
     )
@@ -387,7 +388,7 @@ def add_parked_student(
     audit.record(
         db,
         now=now,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         actor_id=principal.user.id,
         target_user_id=student.id,
         school_id=school_class.school_id,
@@ -414,7 +415,7 @@ def add_position(
         db,
         principal=principal,
         school_class=school_class,
-        action="cadre_position_added",
+        action=AuditAction.CADRE_POSITION_ADDED,
         now=services.clock.now(),
         client=client,
     )
@@ -442,7 +443,7 @@ def delete_position(
         db,
         principal=principal,
         school_class=school_class,
-        action="cadre_position_deleted",
+        action=AuditAction.CADRE_POSITION_DELETED,
         now=services.clock.now(),
         client=client,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes.models import (
     CadrePosition,
@@ -297,7 +298,7 @@ def authorize_students(
     principal: Principal,
     school_class: SchoolClass | None,
     student_ids: Sequence[int],
-    action: str,
+    action: AuditAction,
     cal: Calendar,
     now: datetime,
     client: ClientInfo,
@@ -523,7 +524,7 @@ def require_manager(
     *,
     principal: Principal,
     school_class: SchoolClass,
-    action: str,
+    action: AuditAction,
     now: datetime,
     client: ClientInfo,
 ) -> None:

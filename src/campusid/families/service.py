@@ -21,6 +21,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes import service as classes
 from campusid.clock import SHANGHAI, local_today
@@ -266,7 +267,7 @@ def link_child(
         audit.record(
             db,
             now=now,
-            action="child_link",
+            action=AuditAction.CHILD_LINK,
             outcome=outcome,
             actor_id=parent.id,
             actor_role=Role.PARENT.value,
@@ -361,7 +362,7 @@ def unlink(
     audit.record(
         db,
         now=now,
-        action="child_unlinked",
+        action=AuditAction.CHILD_UNLINKED,
         actor_id=actor.id,
         actor_role=(Role.SCHOOL_ADMIN if by_school else Role.PARENT).value,
         target_user_id=child.id,
@@ -456,7 +457,7 @@ def set_child_avatar(
     audit.record(
         db,
         now=services.clock.now(),
-        action="avatar_changed",
+        action=AuditAction.AVATAR_CHANGED,
         actor_id=link.parent_id,
         actor_role=Role.PARENT.value,
         target_user_id=link.child_id,

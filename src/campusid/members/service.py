@@ -21,6 +21,7 @@ from campusid.accounts.identifiers import (
 )
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
@@ -47,7 +48,7 @@ def record(
     *,
     actor: Actor,
     school: School,
-    action: str,
+    action: AuditAction,
     now: datetime,
     target_user_id: int | None = None,
     detail: dict[str, Any] | None = None,
@@ -123,7 +124,7 @@ def finish(
     school: School,
     now: datetime,
     actor: Actor,
-    action: str,
+    action: AuditAction,
 ) -> Added:
     """Write the one-person plan and audit each membership it starts."""
     created = account in builder.plan.new_accounts
@@ -133,7 +134,7 @@ def finish(
             db,
             actor=actor,
             school=school,
-            action=action if joined is account else "member_added",
+            action=action if joined is account else AuditAction.MEMBER_ADDED,
             now=now,
             target_user_id=joined.id,
             detail={"role": role.value, "created": joined in builder.plan.new_accounts},
@@ -162,7 +163,9 @@ def add_student(
     account = builder.add_student(student, class_id=class_id, student_number=student_number)
     if parent is not None:
         builder.add_parent(account, parent, relation or Relation.OTHER)
-    return finish(db, builder, account, school=school, now=now, actor=actor, action="student_added")
+    return finish(
+        db, builder, account, school=school, now=now, actor=actor, action=AuditAction.STUDENT_ADDED
+    )
 
 
 def add_parent(
@@ -184,7 +187,9 @@ def add_parent(
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
         raise MemberError(N_("找不到该学生"))
     account = builder.add_parent(child, parent, relation)
-    return finish(db, builder, account, school=school, now=now, actor=actor, action="parent_added")
+    return finish(
+        db, builder, account, school=school, now=now, actor=actor, action=AuditAction.PARENT_ADDED
+    )
 
 
 # --------------------------------------------------------------------------- moving students
@@ -261,7 +266,7 @@ def move_student(
         db,
         actor=actor,
         school=school,
-        action="student_moved",
+        action=AuditAction.STUDENT_MOVED,
         now=now,
         target_user_id=student_id,
         detail={"class_id": class_id},
@@ -292,7 +297,7 @@ def remove_from_class(
         db,
         actor=actor,
         school=school,
-        action="student_removed_from_class",
+        action=AuditAction.STUDENT_REMOVED_FROM_CLASS,
         now=now,
         target_user_id=student_id,
         detail={"class_id": left.id},
@@ -353,7 +358,7 @@ def leave_school(
         db,
         actor=actor,
         school=school,
-        action="member_left_school",
+        action=AuditAction.MEMBER_LEFT_SCHOOL,
         now=now,
         target_user_id=user_id,
         detail={"roles": [m.role.value for m in memberships]},
@@ -611,7 +616,7 @@ def change_default_password(
     if problems:
         return problems
     org.set_default_password(db, school=school, password=password, hasher=hasher, now=now)
-    record(db, actor=actor, school=school, action="default_password_changed", now=now)
+    record(db, actor=actor, school=school, action=AuditAction.DEFAULT_PASSWORD_CHANGED, now=now)
     return []
 
 
@@ -634,7 +639,7 @@ def update_settings(
         db,
         actor=actor,
         school=school,
-        action="school_settings_changed",
+        action=AuditAction.SCHOOL_SETTINGS_CHANGED,
         now=now,
         detail={
             "reset_mode": reset_mode.value,

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import Outcome
 from campusid.clock import local_today
 from campusid.context import Services
@@ -31,7 +32,7 @@ def admin_school(
         audit.record(
             db,
             now=services.clock.now(),
-            action="school_admin_denied",
+            action=AuditAction.SCHOOL_ADMIN_DENIED,
             outcome=Outcome.DENIED,
             actor_id=principal.user.id,
             school_id=None,

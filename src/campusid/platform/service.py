@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.context import Services
 from campusid.i18n import N_
@@ -68,7 +69,7 @@ def _record(
     audit.record(
         db,
         now=now,
-        action="agent_appointed" if appointed else "agent_removed",
+        action=AuditAction.AGENT_APPOINTED if appointed else AuditAction.AGENT_REMOVED,
         actor_id=admin.id,
         actor_role="platform_admin",
         target_user_id=user.id,

@@ -20,6 +20,7 @@ from campusid.accounts.identifiers import (
 )
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.context import Services
 from campusid.i18n import N_
@@ -164,7 +165,7 @@ def confirm_binding(
     audit.record(
         db,
         now=now,
-        action=f"{channel.value}_changed",
+        action=AuditAction.PHONE_CHANGED if channel is Channel.PHONE else AuditAction.EMAIL_CHANGED,
         actor_id=user.id,
         target_user_id=user.id,
         route=Route.OWN,

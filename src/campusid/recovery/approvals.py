@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.clock import local_today
@@ -130,7 +131,7 @@ def request_teacher_approval(
     audit.record(
         db,
         now=now,
-        action="recovery_teacher_requested",
+        action=AuditAction.RECOVERY_TEACHER_REQUESTED,
         target_user_id=student.id if student else None,
         school_id=flow.school_id,
         route=Route.SELF_SERVICE,
@@ -245,9 +246,9 @@ def decide_request(
     audit.record(
         db,
         now=now,
-        action="recovery_approved"
+        action=AuditAction.RECOVERY_APPROVED
         if request.status is ApprovalStatus.APPROVED
-        else "recovery_refused",
+        else AuditAction.RECOVERY_REFUSED,
         actor_id=principal.user.id,
         actor_role="homeroom_teacher",
         target_user_id=student.id,

@@ -35,6 +35,7 @@ from campusid.accounts.identifiers import (
 )
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
@@ -412,7 +413,7 @@ def send_code(
     audit.record(
         db,
         now=now,
-        action="recovery_code_sent",
+        action=AuditAction.RECOVERY_CODE_SENT,
         target_user_id=target.account.id if target.account else None,
         route=Route.SELF_SERVICE,
         client=client,
@@ -473,7 +474,7 @@ def verify_code(
         audit.record(
             db,
             now=now,
-            action="recovery_verified",
+            action=AuditAction.RECOVERY_VERIFIED,
             target_user_id=account.id,
             route=Route.SELF_SERVICE,
             client=client,
@@ -485,7 +486,7 @@ def verify_code(
         audit.record(
             db,
             now=now,
-            action="recovery_verified",
+            action=AuditAction.RECOVERY_VERIFIED,
             outcome=Outcome.FAILURE,
             target_user_id=account.id if account else None,
             route=Route.SELF_SERVICE,
@@ -644,7 +645,7 @@ def identify_student(
     audit.record(
         db,
         now=now,
-        action="recovery_identify",
+        action=AuditAction.RECOVERY_IDENTIFY,
         target_user_id=student.id if student else None,
         school_id=school.id,
         route=Route.SELF_SERVICE,

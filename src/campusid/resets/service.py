@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes import service as classes
 from campusid.clock import SHANGHAI
@@ -132,7 +133,7 @@ def reset_students(
         principal=principal,
         school_class=school_class,
         student_ids=student_ids,
-        action="password_reset",
+        action=AuditAction.PASSWORD_RESET,
         cal=classes.calendar_of(services),
         now=services.clock.now(),
         client=client,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.identifiers import mask_id_card, mask_phone, mask_registration_number
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
@@ -286,7 +287,7 @@ def import_rows(
     audit.record(
         db,
         now=now,
-        action="roster_imported",
+        action=AuditAction.ROSTER_IMPORTED,
         actor_id=actor.user_id,
         actor_role="school_admin",
         school_id=school.id,

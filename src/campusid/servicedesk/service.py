@@ -26,6 +26,7 @@ from campusid.accounts.identifiers import (
 )
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
@@ -146,7 +147,7 @@ def _log(
     services: Services,
     agent: User,
     client: ClientInfo,
-    action: str,
+    action: AuditAction,
     ticket: Ticket | None = None,
     target_user_id: int | None = None,
     outcome: Outcome = Outcome.SUCCESS,
@@ -164,14 +165,14 @@ def _log(
             agent_id=agent.id,
             ticket_id=ticket.id if ticket else None,
             target_user_id=target,
-            action=action,
+            action=action.removeprefix("servicedesk_"),  # the desk's own log: search, open, …
             detail=data,
         )
     )
     audit.record(
         db,
         now=now,
-        action=f"servicedesk_{action}",
+        action=action,
         outcome=outcome,
         actor_id=agent.id,
         actor_role="agent",
@@ -267,7 +268,14 @@ def search_accounts(
             N_("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校"), 400
         )
     detail["results"] = len(users)
-    _log(db, services=services, agent=agent, client=client, action="search", detail=detail)
+    _log(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=AuditAction.SERVICEDESK_SEARCH,
+        detail=detail,
+    )
     return _cards(db, users)
 
 
@@ -310,7 +318,7 @@ def open_ticket(
         services=services,
         agent=agent,
         client=client,
-        action="open",
+        action=AuditAction.SERVICEDESK_OPEN,
         ticket=ticket,
         detail={"relation": relation.value},
     )
@@ -408,7 +416,7 @@ def _require_open(
     agent: User,
     client: ClientInfo,
     ticket: Ticket,
-    action: str,
+    action: AuditAction,
 ) -> None:
     """Refuse (and log the refusal) when the ticket is closed or the desk is outside hours."""
     if ticket.status is TicketStatus.CLOSED:
@@ -464,7 +472,7 @@ def _record(
         services=services,
         agent=agent,
         client=client,
-        action="check",
+        action=AuditAction.SERVICEDESK_CHECK,
         ticket=ticket,
         detail={"fact": fact.value, "matched": matched},
     )
@@ -479,7 +487,14 @@ def _answerable(
     ticket: Ticket,
     fact: Fact,
 ) -> User:
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action="check")
+    _require_open(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        action=AuditAction.SERVICEDESK_CHECK,
+    )
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     reason = blocked_reason(db, services=services, user=user)
@@ -545,7 +560,14 @@ def send_phone_code(
         raise Refused(N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds))
     sms_limit.hit(str(user.id))
     services.sms.send(db, user.phone, "verify_code", {"code": issued.code})
-    _log(db, services=services, agent=agent, client=client, action="code_sent", ticket=ticket)
+    _log(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=AuditAction.SERVICEDESK_CODE_SENT,
+        ticket=ticket,
+    )
     return mask_phone(user.phone)
 
 
@@ -577,7 +599,7 @@ def check_phone_code(
             services=services,
             agent=agent,
             client=client,
-            action="code_checked",
+            action=AuditAction.SERVICEDESK_CODE_CHECKED,
             ticket=ticket,
             outcome=Outcome.FAILURE,
         )
@@ -619,7 +641,14 @@ def reset_password(
     Sent by SMS to the bound phone, or else returned to be shown once and read out. The holder
     must change it at next sign-in; every session ends; the holder and linked parents are told.
     """
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action="reset")
+    _require_open(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        action=AuditAction.SERVICEDESK_RESET,
+    )
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     problems = [r for r in [blocked_reason(db, services=services, user=user)] if r]
@@ -630,7 +659,7 @@ def reset_password(
             services=services,
             agent=agent,
             client=client,
-            action="reset",
+            action=AuditAction.SERVICEDESK_RESET,
             ticket=ticket,
             outcome=Outcome.DENIED,
             detail={"reason": "checklist"},
@@ -660,7 +689,7 @@ def reset_password(
         services=services,
         agent=agent,
         client=client,
-        action="reset",
+        action=AuditAction.SERVICEDESK_RESET,
         ticket=ticket,
         detail={"delivery": delivery.value},
     )
@@ -713,7 +742,7 @@ def close_ticket(
         services=services,
         agent=agent,
         client=client,
-        action="close",
+        action=AuditAction.SERVICEDESK_CLOSE,
         ticket=ticket,
         detail={"result": outcome.value},
     )
