@@ -19,6 +19,7 @@ from campusid.web import (
     DbSession,
     PermissionDenied,
     Svc,
+    language_of,
     redirect,
     render,
 )
@@ -46,7 +47,9 @@ def _page(
     person_query: str = "",
     status_code: int = 200,
 ) -> Response:
-    result = trail.page_of_events(db, scope=scope, wanted=wanted, page=page)
+    result = trail.page_of_events(
+        db, scope=scope, wanted=wanted, language=language_of(request), page=page
+    )
     params = wanted.query_params()
     return render(
         request,
@@ -158,7 +161,13 @@ def audit_export(
         return _page(request, db, scope, wanted, problems=problems, status_code=400)
     now = services.clock.now()
     content = trail.export_events(
-        db, scope=scope, wanted=wanted, reader=principal.user, now=now, client=client
+        db,
+        scope=scope,
+        wanted=wanted,
+        reader=principal.user,
+        now=now,
+        client=client,
+        language=language_of(request),
     )
     name = "audit-" + now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M") + ".xlsx"
     return Response(

@@ -271,7 +271,7 @@ def test_export_escapes_every_cell_and_is_audited(client, db, world):
     line = rows[1]
     assert line[6] == '\'=HYPERLINK("http://evil.example","点我")'
     assert line[11] == "'@10.0.0.1" and line[12] == "'-2+3"
-    assert "Leaked#2026" not in str(rows) and "password=******" in line[13]
+    assert "Leaked#2026" not in str(rows) and "其他信息：******" in line[13]
     exported = audit_rows(db, "audit_exported")[-1]
     assert exported.actor_id == world["xx_admin"].id
     assert exported.school_id == world.school.id
