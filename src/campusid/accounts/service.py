@@ -233,17 +233,21 @@ def set_password(
         school_id=school_id,
         detail=dict(detail or {}),
     )
-    by_whom = "您本人" if actor is None or actor.id == user.id else actor.real_name
+    by_whom = N_("您本人") if actor is None or actor.id == user.id else actor.real_name
     messaging.notify(
         db,
         user_id=user.id,
         kind="password_changed",
         now=now,
         actor_id=actor.id if actor else None,
-        title="您的密码已修改",
-        body=f"您的账号密码已于 {now.astimezone(SHANGHAI).strftime('%Y-%m-%d %H:%M')} "
-        f"由{by_whom}通过「{ROUTE_LABELS.get(route, route.value)}」修改。"
-        "如非本人知情,请立即联系班主任或客服热线。",
+        title=N_("您的密码已修改"),
+        body=N_(
+            "您的账号密码已于 %(when)s 由%(who)s通过「%(route)s」修改。"
+            "如非本人知情,请立即联系班主任或客服热线。",
+            when=now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+            who=by_whom,
+            route=ROUTE_LABELS.get(route, route.value),
+        ),
     )
 
 

@@ -132,21 +132,21 @@ def parse_filter(
         if not part:
             continue
         if not part.isdigit() or not 0 < int(part) <= MAX_ID or len(person_ids) >= MAX_PERSONS:
-            problems.append("人员参数不正确")
+            problems.append(N_("人员参数不正确"))
             person_ids = []
             break
         person_ids.append(int(part))
     action = (action or "").strip()
     if action and action not in labels.ACTION_LABELS:
-        problems.append("没有这种操作")
+        problems.append(N_("没有这种操作"))
         action = ""
     route = (route or "").strip()
     if route and route not in labels.ROUTE_LABELS:
-        problems.append("没有这种途径")
+        problems.append(N_("没有这种途径"))
         route = ""
     outcome = (outcome or "").strip()
     if outcome and outcome not in labels.OUTCOME_LABELS:
-        problems.append("没有这种结果")
+        problems.append(N_("没有这种结果"))
         outcome = ""
     days: list[date | None] = []
     for value in (since, until):
@@ -154,11 +154,11 @@ def parse_filter(
         try:
             days.append(date.fromisoformat(value) if value else None)
         except ValueError:
-            problems.append("日期格式不正确,请按 年-月-日 填写")
+            problems.append(N_("日期格式不正确,请按 年-月-日 填写"))
             days.append(None)
     start, end = days
     if start and end and start > end:
-        problems.append("开始日期不能晚于结束日期")
+        problems.append(N_("开始日期不能晚于结束日期"))
         start = end = None
     return (
         AuditFilter(

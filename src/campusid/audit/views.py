@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from campusid.audit import labels, trail
 from campusid.audit.trail import AuditFilter, AuditScope
 from campusid.clock import SHANGHAI
+from campusid.i18n import N_
 from campusid.security.permissions import Principal
 from campusid.web import (
     Client,
@@ -137,7 +138,7 @@ def audit_search(
                 db,
                 scope,
                 wanted,
-                problems=["未找到此人,或其没有您可查看的记录"],
+                problems=[N_("未找到此人,或其没有您可查看的记录")],
                 person_query=trail.masked_query(person),
             )
         wanted = replace(wanted, person_ids=tuple(ids))

@@ -107,8 +107,12 @@ def remove_students(
             kind="class_removed",
             now=now,
             actor_id=principal.user.id,
-            title="您已退出班级",
-            body=f"{principal.user.real_name}已将您移出{name},您的账号和密码不受影响。",
+            title=N_("您已退出班级"),
+            body=N_(
+                "%(actor)s已将您移出%(class_name)s,您的账号和密码不受影响。",
+                actor=principal.user.real_name,
+                class_name=name,
+            ),
         )
     db.flush()
     return len(granted)
@@ -241,8 +245,13 @@ def send_message(
         kind="class_message",
         now=services.clock.now(),
         actor_id=principal.user.id,
-        title=f"{principal.user.real_name}老师({class_name(school_class, calendar_of(services))})",
+        title=N_(
+            "%(teacher)s老师(%(class_name)s)",
+            teacher=principal.user.real_name,
+            class_name=class_name(school_class, calendar_of(services)),
+        ),
         body=body,
+        body_as_written=True,
     )
     return []
 

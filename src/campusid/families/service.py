@@ -328,9 +328,14 @@ def link_child(
         kind="child_linked",
         now=now,
         actor_id=parent.id,
-        title="家长关联了您的账号",
-        body=f"{parent.real_name}({relation.label})已于 {when} 关联您的账号,"
-        "可以为您修改密码。如不认识此人,请立即告诉班主任。",
+        title=N_("家长关联了您的账号"),
+        body=N_(
+            "%(parent)s(%(relation)s)已于 %(when)s 关联您的账号,"
+            "可以为您修改密码。如不认识此人,请立即告诉班主任。",
+            parent=parent.real_name,
+            relation=relation.label,
+            when=when,
+        ),
     )
     for teacher_id in classes.homeroom_teacher_ids(db, student_id=child.id):
         messaging.notify(
@@ -339,9 +344,15 @@ def link_child(
             kind="child_linked",
             now=now,
             actor_id=parent.id,
-            title="学生家长关联",
-            body=f"{parent.real_name}({relation.label})已于 {when} "
-            f"关联学生{child.real_name}的账号。如有疑问,可请学校管理员在「家长关联」中解除。",
+            title=N_("学生家长关联"),
+            body=N_(
+                "%(parent)s(%(relation)s)已于 %(when)s 关联学生%(child)s的账号。"
+                "如有疑问,可请学校管理员在「家长关联」中解除。",
+                parent=parent.real_name,
+                relation=relation.label,
+                when=when,
+                child=child.real_name,
+            ),
         )
     return LinkResult(LinkOutcome.LINKED, N_("已成功关联孩子%(child)s", child=child.real_name), row)
 
@@ -371,20 +382,28 @@ def unlink(
         client=client,
         detail={"parent_id": parent.id, "relation": link.relation.value, "by_school": by_school},
     )
-    by_whom = "学校管理员" if by_school else parent.real_name
+    by_whom = N_("学校管理员") if by_school else parent.real_name
     told = [
         (
             child.id,
-            "家长关联已解除",
-            f"{by_whom}已解除{parent.real_name}({link.relation.label})与您账号的关联。",
+            N_("家长关联已解除"),
+            N_(
+                "%(who)s已解除%(parent)s(%(relation)s)与您账号的关联。",
+                who=by_whom,
+                parent=parent.real_name,
+                relation=link.relation.label,
+            ),
         )
     ]
     if by_school:
         told.append(
             (
                 parent.id,
-                "孩子关联已解除",
-                f"学校管理员已解除您与孩子{child.real_name}的关联。如有疑问,请联系学校。",
+                N_("孩子关联已解除"),
+                N_(
+                    "学校管理员已解除您与孩子%(child)s的关联。如有疑问,请联系学校。",
+                    child=child.real_name,
+                ),
             )
         )
     for user_id, title, body in told:

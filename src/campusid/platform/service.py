@@ -81,10 +81,13 @@ def _record(
         kind="agent_role",
         now=now,
         actor_id=admin.id,
-        title="您已被任命为客服" if appointed else "您的客服身份已取消",
+        title=N_("您已被任命为客服") if appointed else N_("您的客服身份已取消"),
         body=(
-            f"平台管理员{admin.real_name}已任命您为客服,可在「客服工作台」处理热线来电。"
+            N_(
+                "平台管理员%(name)s已任命您为客服,可在「客服工作台」处理热线来电。",
+                name=admin.real_name,
+            )
             if appointed
-            else f"平台管理员{admin.real_name}已取消您的客服身份。"
+            else N_("平台管理员%(name)s已取消您的客服身份。", name=admin.real_name)
         ),
     )

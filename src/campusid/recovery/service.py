@@ -550,9 +550,13 @@ def set_new_password(
             user_id=parent_id,
             kind="child_password_recovered",
             now=now,
-            title="孩子的密码已找回",
-            body=f"您的孩子{user.real_name}已于 {_local(now)} 通过「找回密码」设置了新密码。"
-            "如非知情,请联系班主任或客服热线。",
+            title=N_("孩子的密码已找回"),
+            body=N_(
+                "您的孩子%(name)s已于 %(when)s 通过「找回密码」设置了新密码。"
+                "如非知情,请联系班主任或客服热线。",
+                name=user.real_name,
+                when=_local(now),
+            ),
         )
     flow.step = FlowStep.DONE
     flow.finished_at = now

@@ -99,9 +99,15 @@ def reset_password(
             kind="child_password_reset",
             now=now,
             actor_id=actor.id,
-            title="孩子的密码已重置",
-            body=f"您的孩子{student.real_name}的账号密码已于{when}由{actor.real_name}"
-            f"通过「{how}」重置,孩子下次登录时须设置新密码。如有疑问,请联系学校。",
+            title=N_("孩子的密码已重置"),
+            body=N_(
+                "您的孩子%(name)s的账号密码已于%(when)s由%(actor)s通过「%(how)s」重置,"
+                "孩子下次登录时须设置新密码。如有疑问,请联系学校。",
+                name=student.real_name,
+                when=when,
+                actor=actor.real_name,
+                how=how,
+            ),
         )
         if parent.phone:
             services.sms.send(

@@ -713,9 +713,14 @@ def _notify_parents(
             kind="child_password_reset",
             now=now,
             actor_id=agent.id,
-            title="孩子的密码已由客服重置",
-            body=f"您的孩子{child.real_name}的账号密码已于 {when} 通过客服热线重置"
-            f"(工单号 {ticket.id}),下次登录须修改密码。如非您或孩子本人来电,请立即联系学校。",
+            title=N_("孩子的密码已由客服重置"),
+            body=N_(
+                "您的孩子%(name)s的账号密码已于 %(when)s 通过客服热线重置(工单号 %(ticket)s),"
+                "下次登录须修改密码。如非您或孩子本人来电,请立即联系学校。",
+                name=child.real_name,
+                when=when,
+                ticket=ticket.id,
+            ),
         )
 
 
