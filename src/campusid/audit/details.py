@@ -303,8 +303,9 @@ class _Describer:
         value = str(value)
         if codes is not None and value in codes:
             return self.gettext(codes[value])
-        # A free text (a refusal's message) is translated when the catalog knows it.
-        return scrub(self.gettext(value))
+        # A free text (a refusal's message) is translated when the catalog knows it (never
+        # the empty text: gettext("") is the catalog's header).
+        return scrub(self.gettext(value) if value else value)
 
     def say(self, pattern: str, value: str) -> None:
         self.lines.append(self.gettext(pattern) % {"value": value})

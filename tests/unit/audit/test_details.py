@@ -42,6 +42,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
         ({"known": False}, "没有找到账号", "No account found"),
         ({"class_ids": [3, 4]}, "班级编号：3、4", "Class no.: 3, 4"),
         ({"some_new_key": "x"}, "其他信息：x", "Other: x"),
+        ({"school": ""}, "学校：", "School: "),
     ],
 )
 def test_known_details_read_as_sentences(detail, zh, en):
