@@ -17,7 +17,7 @@ class AuditAction(StrEnum):
     # school administration (issue 3)
     DEFAULT_PASSWORD_CHANGED = "default_password_changed"
     SCHOOL_SETTINGS_CHANGED = "school_settings_changed"
-    SCHOOL_ADMIN_DENIED = "school_admin_denied"
+    SCHOOL_ADMIN_DENIED = "school_admin_denied"  # kept for older rows once refusals are one act
     MEMBER_ADDED = "member_added"
     STUDENT_ADDED = "student_added"
     PARENT_ADDED = "parent_added"
