@@ -20,6 +20,7 @@ import campusid
 from campusid import domains, logs
 from campusid.asgi import HttpMiddleware
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
@@ -89,7 +90,7 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
             audit.record(
                 db,
                 now=services.clock.now(),
-                action=denied.action,
+                action=AuditAction(denied.action),
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
                 actor_role=main_role.value if main_role else None,

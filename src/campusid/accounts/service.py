@@ -18,6 +18,7 @@ from campusid.accounts.models import (
     User,
 )
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
@@ -99,7 +100,7 @@ def authenticate(
         audit.record(
             db,
             now=now,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             outcome=Outcome.DENIED,
             route=Route.SIGN_IN,
             client=client,
@@ -137,7 +138,7 @@ def authenticate(
         audit.record(
             db,
             now=now,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             outcome=Outcome.FAILURE,
             route=Route.SIGN_IN,
             target_user_id=user.id if user else None,
@@ -153,7 +154,7 @@ def authenticate(
     audit.record(
         db,
         now=now,
-        action="sign_in",
+        action=AuditAction.SIGN_IN,
         route=Route.SIGN_IN,
         actor_id=user.id,
         target_user_id=user.id,
@@ -230,7 +231,7 @@ def set_password(
     audit.record(
         db,
         now=now,
-        action="password_changed" if route is Route.OWN else "password_reset",
+        action=AuditAction.PASSWORD_CHANGED if route is Route.OWN else AuditAction.PASSWORD_RESET,
         actor_id=actor.id if actor else user.id,
         target_user_id=user.id,
         route=route,
@@ -238,17 +239,21 @@ def set_password(
         school_id=school_id,
         detail=dict(detail or {}),
     )
-    by_whom = "您本人" if actor is None or actor.id == user.id else actor.real_name
+    by_whom = N_("您本人") if actor is None or actor.id == user.id else actor.real_name
     messaging.notify(
         db,
         user_id=user.id,
         kind="password_changed",
         now=now,
         actor_id=actor.id if actor else None,
-        title="您的密码已修改",
-        body=f"您的账号密码已于 {now.astimezone(SHANGHAI).strftime('%Y-%m-%d %H:%M')} "
-        f"由{by_whom}通过「{ROUTE_LABELS.get(route, route.value)}」修改。"
-        "如非本人知情,请立即联系班主任或客服热线。",
+        title=N_("您的密码已修改"),
+        body=N_(
+            "您的账号密码已于 %(when)s 由%(who)s通过「%(route)s」修改。"
+            "如非本人知情,请立即联系班主任或客服热线。",
+            when=now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+            who=by_whom,
+            route=ROUTE_LABELS.get(route, route.value),
+        ),
     )
 
 

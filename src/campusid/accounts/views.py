@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from campusid.accounts import service
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
 from campusid.messaging import service as messaging
@@ -103,7 +104,7 @@ def logout(
             audit.record(
                 db,
                 now=services.clock.now(),
-                action="sign_out",
+                action=AuditAction.SIGN_OUT,
                 actor_id=user.id,
                 target_user_id=user.id,
                 client=client,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.types import ClientInfo as ClientInfo  # defined in the base: web builds it
 
@@ -46,7 +47,7 @@ def record(
     db: Session,
     *,
     now: datetime,
-    action: str,
+    action: AuditAction,
     outcome: Outcome = Outcome.SUCCESS,
     actor_id: int | None = None,
     actor_role: str | None = None,
@@ -62,7 +63,7 @@ def record(
         occurred_at=now,
         actor_id=actor_id,
         actor_role=actor_role,
-        action=action,
+        action=action.value,
         target_user_id=target_user_id,
         school_id=school_id,
         route=route.value if route else None,

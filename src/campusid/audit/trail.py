@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
-from campusid.audit import labels
+from campusid.audit import details, labels
+from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, record
 from campusid.clock import SHANGHAI
+from campusid.i18n import N_, translations
 from campusid.identifiers import mask_login
 from campusid.security.authz import AuditScope
 
@@ -97,21 +99,21 @@ def parse_filter(
         if not part:
             continue
         if not part.isdigit() or not 0 < int(part) <= MAX_ID or len(person_ids) >= MAX_PERSONS:
-            problems.append("人员参数不正确")
+            problems.append(N_("人员参数不正确"))
             person_ids = []
             break
         person_ids.append(int(part))
     action = (action or "").strip()
     if action and action not in labels.ACTION_LABELS:
-        problems.append("没有这种操作")
+        problems.append(N_("没有这种操作"))
         action = ""
     route = (route or "").strip()
     if route and route not in labels.ROUTE_LABELS:
-        problems.append("没有这种途径")
+        problems.append(N_("没有这种途径"))
         route = ""
     outcome = (outcome or "").strip()
     if outcome and outcome not in labels.OUTCOME_LABELS:
-        problems.append("没有这种结果")
+        problems.append(N_("没有这种结果"))
         outcome = ""
     days: list[date | None] = []
     for value in (since, until):
@@ -119,11 +121,11 @@ def parse_filter(
         try:
             days.append(date.fromisoformat(value) if value else None)
         except ValueError:
-            problems.append("日期格式不正确,请按 年-月-日 填写")
+            problems.append(N_("日期格式不正确,请按 年-月-日 填写"))
             days.append(None)
     start, end = days
     if start and end and start > end:
-        problems.append("开始日期不能晚于结束日期")
+        problems.append(N_("开始日期不能晚于结束日期"))
         start = end = None
     return (
         AuditFilter(
@@ -202,7 +204,8 @@ class Person:
 
 @dataclass
 class EventRow:
-    """One event, ready for the page or the export: labels in Chinese, detail made safe."""
+    """One event, ready for the page or the export: labels in Chinese (translated where
+    shown), the detail as sentences in the reader's language, made safe."""
 
     event: AuditEvent
     actor: Person | None
@@ -211,7 +214,7 @@ class EventRow:
     route_label: str
     outcome_label: str
     role_label: str
-    detail: list[tuple[str, str]]
+    detail: list[str]
 
 
 @dataclass
@@ -236,7 +239,8 @@ def _persons(db: Session, ids: set[int]) -> dict[int, Person]:
     }
 
 
-def _rows(db: Session, events: list[AuditEvent]) -> list[EventRow]:
+def _rows(db: Session, events: list[AuditEvent], language: str) -> list[EventRow]:
+    catalog = translations(language)
     ids = {e.actor_id for e in events if e.actor_id} | {
         e.target_user_id for e in events if e.target_user_id
     }
@@ -250,16 +254,17 @@ def _rows(db: Session, events: list[AuditEvent]) -> list[EventRow]:
             route_label=labels.route_label(e.route),
             outcome_label=labels.outcome_label(e.outcome),
             role_label=labels.role_label(e.actor_role),
-            detail=labels.safe_detail(e.detail),
+            detail=details.describe(e.detail, catalog),
         )
         for e in events
     ]
 
 
 def page_of_events(
-    db: Session, *, scope: AuditScope, wanted: AuditFilter, page: int = 1
+    db: Session, *, scope: AuditScope, wanted: AuditFilter, language: str, page: int = 1
 ) -> TrailPage:
-    """The events the reader may see that match the filter, newest first, one page."""
+    """The events the reader may see that match the filter, newest first, one page (the
+    detail in the page's language)."""
     conditions = _conditions(scope, wanted)
     total = db.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
@@ -274,7 +279,7 @@ def page_of_events(
         )
     )
     persons = list(_persons(db, set(wanted.person_ids)).values())
-    return TrailPage(_rows(db, events), total, page, pages, persons)
+    return TrailPage(_rows(db, events, language), total, page, pages, persons)
 
 
 # --------------------------------------------------------------------------- the .xlsx export
@@ -284,20 +289,20 @@ def page_of_events(
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 EXPORT_COLUMNS = [
-    "时间",
-    "操作人",
-    "操作人账号",
-    "操作人角色",
-    "操作",
-    "操作代码",
-    "对象",
-    "对象账号",
-    "学校编号",
-    "途径",
-    "结果",
-    "来源地址",
-    "浏览器",
-    "详情",
+    N_("时间"),
+    N_("操作人"),
+    N_("操作人账号"),
+    N_("操作人角色"),
+    N_("操作"),
+    N_("操作代码"),
+    N_("对象"),
+    N_("对象账号"),
+    N_("学校编号"),
+    N_("途径"),
+    N_("结果"),
+    N_("来源地址"),
+    N_("浏览器"),
+    N_("详情"),
 ]
 
 
@@ -310,23 +315,24 @@ def safe_cell(value: object) -> str:
     return text
 
 
-def _export_line(row: EventRow) -> list[str]:
+def _export_line(row: EventRow, language: str) -> list[str]:
     e = row.event
+    gettext = translations(language).gettext
     return [
         e.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
         row.actor.real_name if row.actor else "",
         row.actor.username if row.actor else "",
-        row.role_label,
-        row.action_label,
+        gettext(row.role_label),
+        gettext(row.action_label),
         e.action,
         row.target.real_name if row.target else "",
         row.target.username if row.target else "",
         str(e.school_id or ""),
-        row.route_label,
-        row.outcome_label,
+        gettext(row.route_label),
+        gettext(row.outcome_label),
         e.client_address or "",
         e.user_agent or "",
-        "; ".join(f"{key}={value}" for key, value in row.detail),
+        gettext(details.LINE_SEPARATOR).join(row.detail),
     ]
 
 
@@ -338,8 +344,10 @@ def export_events(
     reader: User,
     now: datetime,
     client: ClientInfo,
+    language: str,
 ) -> bytes:
-    """The filtered events as an .xlsx (at most EXPORT_LIMIT rows); the export is audited."""
+    """The filtered events as an .xlsx (at most EXPORT_LIMIT rows) in the reader's language,
+    with the page's sentences; the export is audited."""
     events = list(
         db.scalars(
             select(AuditEvent)
@@ -351,10 +359,11 @@ def export_events(
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "审计日志"
-    sheet.append(EXPORT_COLUMNS)
-    for row in _rows(db, events):
-        sheet.append([safe_cell(value) for value in _export_line(row)])
+    gettext = translations(language).gettext
+    sheet.title = gettext(N_("审计日志"))
+    sheet.append([gettext(column) for column in EXPORT_COLUMNS])
+    for row in _rows(db, events, language):
+        sheet.append([safe_cell(value) for value in _export_line(row, language)])
     for cells in sheet.iter_rows():
         for cell in cells:
             cell.data_type = "s"  # text, whatever it looks like
@@ -363,7 +372,7 @@ def export_events(
     record(
         db,
         now=now,
-        action="audit_exported",
+        action=AuditAction.AUDIT_EXPORTED,
         actor_id=reader.id,
         actor_role=scope.actor_role,
         target_user_id=None,

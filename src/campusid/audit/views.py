@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from campusid.audit import labels, trail
 from campusid.audit.trail import AuditFilter
 from campusid.clock import SHANGHAI
+from campusid.i18n import N_
 from campusid.security import authz
 from campusid.security.authz import AuditScope
 from campusid.security.permissions import Principal
@@ -20,6 +21,7 @@ from campusid.web import (
     CurrentPrincipal,
     DbSession,
     Svc,
+    language_of,
     redirect,
     render,
 )
@@ -44,7 +46,9 @@ def _page(
     person_query: str = "",
     status_code: int = 200,
 ) -> Response:
-    result = trail.page_of_events(db, scope=scope, wanted=wanted, page=page)
+    result = trail.page_of_events(
+        db, scope=scope, wanted=wanted, language=language_of(request), page=page
+    )
     params = wanted.query_params()
     return render(
         request,
@@ -132,7 +136,7 @@ def audit_search(
                 db,
                 scope,
                 wanted,
-                problems=["未找到此人,或其没有您可查看的记录"],
+                problems=[N_("未找到此人,或其没有您可查看的记录")],
                 person_query=trail.masked_query(person),
             )
         wanted = replace(wanted, person_ids=tuple(ids))
@@ -156,7 +160,13 @@ def audit_export(
         return _page(request, db, scope, wanted, problems=problems, status_code=400)
     now = services.clock.now()
     content = trail.export_events(
-        db, scope=scope, wanted=wanted, reader=principal.user, now=now, client=client
+        db,
+        scope=scope,
+        wanted=wanted,
+        reader=principal.user,
+        now=now,
+        client=client,
+        language=language_of(request),
     )
     name = "audit-" + now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M") + ".xlsx"
     return Response(

@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.classes.models import ClassStudent, ClassTeacher, GradeLeader
 from campusid.classes.service import class_name, is_current
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org.models import ClassKind, School, SchoolClass
 from campusid.org.schoolyear import Calendar
@@ -54,9 +56,9 @@ def _parents_of(db: Session, child_id: int) -> list[int]:
     return _parents_registry[0](db, child_id)
 
 
-REMOVED_FROM_CLASS = "class_student_removed"
-MOVED = "student_moved"
-LEFT_SCHOOL = "member_left_school"
+REMOVED_FROM_CLASS = AuditAction.CLASS_STUDENT_REMOVED
+MOVED = AuditAction.STUDENT_MOVED
+LEFT_SCHOOL = AuditAction.MEMBER_LEFT_SCHOOL
 
 # The notice kinds (messaging.service.NOTICE_KINDS gives their tags).
 NOTICE_REMOVED = "class_removed"
@@ -199,10 +201,15 @@ def remove_from_class(db: Session, *, membership: ClassStudent, act: Act) -> Sch
         act=act,
         person=student,
         kind=NOTICE_REMOVED,
-        title="您已退出班级",
-        body=f"{actor}已将您移出{name},您的账号和密码不受影响。",
-        parent_title="孩子已退出班级",
-        parent_body=f"{actor}已将{student.real_name}移出{name},孩子的账号和密码不受影响。",
+        title=N_("您已退出班级"),
+        body=N_("%(actor)s已将您移出%(place)s，您的账号和密码不受影响。", actor=actor, place=name),
+        parent_title=N_("孩子已退出班级"),
+        parent_body=N_(
+            "%(actor)s已将%(child)s移出%(place)s，孩子的账号和密码不受影响。",
+            actor=actor,
+            child=student.real_name,
+            place=name,
+        ),
     )
     db.flush()
     return school_class
@@ -278,10 +285,15 @@ def move(
         act=act,
         person=student,
         kind=NOTICE_MOVED,
-        title="您的班级已变更",
-        body=f"{actor}已将您编入{name},您的账号和密码不受影响。",
-        parent_title="孩子的班级已变更",
-        parent_body=f"{actor}已将{student.real_name}编入{name},孩子的账号和密码不受影响。",
+        title=N_("您的班级已变更"),
+        body=N_("%(actor)s已将您编入%(place)s，您的账号和密码不受影响。", actor=actor, place=name),
+        parent_title=N_("孩子的班级已变更"),
+        parent_body=N_(
+            "%(actor)s已将%(child)s编入%(place)s，孩子的账号和密码不受影响。",
+            actor=actor,
+            child=student.real_name,
+            place=name,
+        ),
     )
     db.flush()
     return row
@@ -347,10 +359,17 @@ def leave_school(
         act=act,
         person=person,
         kind=NOTICE_LEFT,
-        title="您已离开学校",
-        body=f"{actor}已将您移出{school.name},您的账号和密码不受影响。",
-        parent_title="孩子已离开学校",
-        parent_body=f"{actor}已将{person.real_name}移出{school.name},孩子的账号和密码不受影响。",
+        title=N_("您已离开学校"),
+        body=N_(
+            "%(actor)s已将您移出%(place)s，您的账号和密码不受影响。", actor=actor, place=school.name
+        ),
+        parent_title=N_("孩子已离开学校"),
+        parent_body=N_(
+            "%(actor)s已将%(child)s移出%(place)s，孩子的账号和密码不受影响。",
+            actor=actor,
+            child=person.real_name,
+            place=school.name,
+        ),
         parents=any(m.role is SchoolRole.STUDENT for m in memberships),
     )
     db.flush()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.classes import enrolment
 from campusid.classes import service as classes
@@ -121,14 +122,19 @@ def request_to_join(
                 kind="join_request",
                 now=now,
                 actor_id=user.id,
-                title="新的入班申请",
-                body=f"{user.real_name}申请以{JOIN_ROLES[role]}身份加入{summary.name},"
-                "请在「班级管理 → 班级成员 → 成员审核」中处理。",
+                title=N_("新的入班申请"),
+                body=N_(
+                    "%(name)s申请以%(role)s身份加入%(class_name)s,"
+                    "请在「班级管理 → 班级成员 → 成员审核」中处理。",
+                    name=user.real_name,
+                    role=JOIN_ROLES[role],
+                    class_name=summary.name,
+                ),
             )
     audit.record(
         db,
         now=now,
-        action="join_requested",
+        action=AuditAction.JOIN_REQUESTED,
         actor_id=user.id,
         target_user_id=user.id,
         school_id=school_class.school_id,
@@ -228,20 +234,22 @@ def decide(
     request.decided_by_id = principal.user.id
     request.decided_at = now
     name = classes.class_name(school_class, calendar_for(services.settings, services.clock))
-    outcome = "已通过" if approve else "未通过"
+    place = {"school": school_class.school.name, "class_name": name}
     messaging.notify(
         db,
         user_id=user.id,
         kind="join_request_decided",
         now=now,
         actor_id=principal.user.id,
-        title=f"入班申请{outcome}",
-        body=f"您申请加入{school_class.school.name}{name}的请求{outcome}审核。",
+        title=N_("入班申请已通过") if approve else N_("入班申请未通过"),
+        body=N_("您申请加入%(school)s%(class_name)s的请求已通过审核。", **place)
+        if approve
+        else N_("您申请加入%(school)s%(class_name)s的请求未通过审核。", **place),
     )
     audit.record(
         db,
         now=now,
-        action="join_request_approved" if approve else "join_request_refused",
+        action=AuditAction.JOIN_REQUEST_APPROVED if approve else AuditAction.JOIN_REQUEST_REFUSED,
         actor_id=principal.user.id,
         target_user_id=user.id,
         school_id=school_class.school_id,

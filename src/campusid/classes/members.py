@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import Gender, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.classes import enrolment
 from campusid.classes.models import CadrePosition, ClassRole, ClassStudent, MemberStatus
@@ -149,7 +150,7 @@ def edit_member(
         school_class=school_class,
         student_ids=[student_id],
         act=authz.StudentAct.MANAGE,
-        action="class_member_edited",
+        action=AuditAction.CLASS_MEMBER_EDITED,
         cal=calendar_for(services.settings, services.clock),
     )
     member = authority.membership
@@ -180,7 +181,7 @@ def edit_member(
     audit.record(
         db,
         now=now,
-        action="class_member_edited",
+        action=AuditAction.CLASS_MEMBER_EDITED,
         actor_id=principal.user.id,
         actor_role=authority.basis.value,
         target_user_id=student.id,
@@ -218,8 +219,13 @@ def send_message(
         kind="class_message",
         now=services.clock.now(),
         actor_id=principal.user.id,
-        title=f"{principal.user.real_name}老师({class_name(school_class, cal)})",
+        title=N_(
+            "%(teacher)s老师(%(class_name)s)",
+            teacher=principal.user.real_name,
+            class_name=class_name(school_class, cal),
+        ),
         body=body,
+        body_as_written=True,
     )
     return []
 
@@ -319,7 +325,7 @@ def add_new_student(
     audit.record(
         db,
         now=now,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         actor_id=principal.user.id,
         target_user_id=student.id,
         school_id=school.id,
@@ -351,7 +357,7 @@ def add_parked_student(
     audit.record(
         db,
         now=now,
-        action="class_student_added",
+        action=AuditAction.CLASS_STUDENT_ADDED,
         actor_id=principal.user.id,
         target_user_id=student.id,
         school_id=school_class.school_id,

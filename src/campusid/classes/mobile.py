@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from campusid.audit.actions import AuditAction
 from campusid.classes import joins, members
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
@@ -197,8 +198,8 @@ CONFIRMS = {
 }
 # What each confirmation leads to: the act the rule is asked about, and its audit action.
 CONFIRM_ACTS = {
-    "reset": (authz.StudentAct.RESET_PASSWORD, "password_reset"),
-    "remove": (authz.StudentAct.MANAGE, "class_student_removed"),
+    "reset": (authz.StudentAct.RESET_PASSWORD, AuditAction.PASSWORD_RESET),
+    "remove": (authz.StudentAct.MANAGE, AuditAction.CLASS_STUDENT_REMOVED),
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import Route
 from campusid.classes.models import (
     CadrePosition,
@@ -216,7 +217,7 @@ def authorize_students(
     school_class: SchoolClass | None,
     student_ids: Sequence[int],
     act: authz.StudentAct,
-    action: str,
+    action: AuditAction,
     cal: Calendar,
     route: Route | None = None,
 ) -> list[StudentAuthority]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
@@ -257,7 +258,7 @@ def link_child(
         audit.record(
             db,
             now=now,
-            action="child_link",
+            action=AuditAction.CHILD_LINK,
             outcome=outcome,
             actor_id=parent.id,
             actor_role=Role.PARENT.value,
@@ -318,9 +319,14 @@ def link_child(
         kind="child_linked",
         now=now,
         actor_id=parent.id,
-        title="家长关联了您的账号",
-        body=f"{parent.real_name}({relation.label})已于 {when} 关联您的账号,"
-        "可以为您修改密码。如不认识此人,请立即告诉班主任。",
+        title=N_("家长关联了您的账号"),
+        body=N_(
+            "%(parent)s(%(relation)s)已于 %(when)s 关联您的账号,"
+            "可以为您修改密码。如不认识此人,请立即告诉班主任。",
+            parent=parent.real_name,
+            relation=relation.label,
+            when=when,
+        ),
     )
     for teacher_id in classes.homeroom_teacher_ids(db, student_id=child.id):
         messaging.notify(
@@ -329,9 +335,15 @@ def link_child(
             kind="child_linked",
             now=now,
             actor_id=parent.id,
-            title="学生家长关联",
-            body=f"{parent.real_name}({relation.label})已于 {when} "
-            f"关联学生{child.real_name}的账号。如有疑问,可请学校管理员在「家长关联」中解除。",
+            title=N_("学生家长关联"),
+            body=N_(
+                "%(parent)s(%(relation)s)已于 %(when)s 关联学生%(child)s的账号。"
+                "如有疑问,可请学校管理员在「家长关联」中解除。",
+                parent=parent.real_name,
+                relation=relation.label,
+                when=when,
+                child=child.real_name,
+            ),
         )
     return LinkResult(LinkOutcome.LINKED, N_("已成功关联孩子%(child)s", child=child.real_name), row)
 
@@ -352,7 +364,7 @@ def unlink(
     audit.record(
         db,
         now=now,
-        action="child_unlinked",
+        action=AuditAction.CHILD_UNLINKED,
         actor_id=actor.id,
         actor_role=(Role.SCHOOL_ADMIN if by_school else Role.PARENT).value,
         target_user_id=child.id,
@@ -361,20 +373,28 @@ def unlink(
         client=client,
         detail={"parent_id": parent.id, "relation": link.relation.value, "by_school": by_school},
     )
-    by_whom = "学校管理员" if by_school else parent.real_name
+    by_whom = N_("学校管理员") if by_school else parent.real_name
     told = [
         (
             child.id,
-            "家长关联已解除",
-            f"{by_whom}已解除{parent.real_name}({link.relation.label})与您账号的关联。",
+            N_("家长关联已解除"),
+            N_(
+                "%(who)s已解除%(parent)s(%(relation)s)与您账号的关联。",
+                who=by_whom,
+                parent=parent.real_name,
+                relation=link.relation.label,
+            ),
         )
     ]
     if by_school:
         told.append(
             (
                 parent.id,
-                "孩子关联已解除",
-                f"学校管理员已解除您与孩子{child.real_name}的关联。如有疑问,请联系学校。",
+                N_("孩子关联已解除"),
+                N_(
+                    "学校管理员已解除您与孩子%(child)s的关联。如有疑问,请联系学校。",
+                    child=child.real_name,
+                ),
             )
         )
     for user_id, title, body in told:
@@ -447,7 +467,7 @@ def set_child_avatar(
     audit.record(
         db,
         now=services.clock.now(),
-        action="avatar_changed",
+        action=AuditAction.AVATAR_CHANGED,
         actor_id=link.parent_id,
         actor_role=Role.PARENT.value,
         target_user_id=link.child_id,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.context import Services
 from campusid.families.service import clean_name
@@ -137,7 +138,7 @@ def sign_up_parent(
         audit.record(
             db,
             now=now,
-            action="sign_up",
+            action=AuditAction.SIGN_UP,
             outcome=Outcome.FAILURE,
             client=client,
             detail={"phone": mask_phone(number), "reason": f"code_{checked.value}"},
@@ -160,7 +161,7 @@ def sign_up_parent(
     audit.record(
         db,
         now=now,
-        action="sign_up",
+        action=AuditAction.SIGN_UP,
         actor_id=user.id,
         actor_role="parent",
         target_user_id=user.id,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import Actor
 from campusid.classes import enrolment
 from campusid.classes import service as classes
@@ -50,7 +51,7 @@ def record(
     *,
     actor: Actor,
     school: School,
-    action: str,
+    action: AuditAction,
     now: datetime,
     target_user_id: int | None = None,
     detail: dict[str, Any] | None = None,
@@ -127,7 +128,7 @@ def finish(
     school: School,
     now: datetime,
     actor: Actor,
-    action: str,
+    action: AuditAction,
 ) -> Added:
     """Write the one-person plan and audit each membership it starts."""
     created = account in builder.plan.new_accounts
@@ -137,7 +138,7 @@ def finish(
             db,
             actor=actor,
             school=school,
-            action=action if joined is account else "member_added",
+            action=action if joined is account else AuditAction.MEMBER_ADDED,
             now=now,
             target_user_id=joined.id,
             detail={"role": role.value, "created": joined in builder.plan.new_accounts},
@@ -166,7 +167,9 @@ def add_student(
     account = builder.add_student(student, class_id=class_id, student_number=student_number)
     if parent is not None:
         builder.add_parent(account, parent, relation or Relation.OTHER)
-    return finish(db, builder, account, school=school, now=now, actor=actor, action="student_added")
+    return finish(
+        db, builder, account, school=school, now=now, actor=actor, action=AuditAction.STUDENT_ADDED
+    )
 
 
 def add_parent(
@@ -188,7 +191,9 @@ def add_parent(
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
         raise MemberError(N_("找不到该学生"))
     account = builder.add_parent(child, parent, relation)
-    return finish(db, builder, account, school=school, now=now, actor=actor, action="parent_added")
+    return finish(
+        db, builder, account, school=school, now=now, actor=actor, action=AuditAction.PARENT_ADDED
+    )
 
 
 # --------------------------------------------------------------------------- moving students
@@ -561,7 +566,7 @@ def change_default_password(
     if problems:
         return problems
     org.set_default_password(db, school=school, password=password, hasher=hasher, now=now)
-    record(db, actor=actor, school=school, action="default_password_changed", now=now)
+    record(db, actor=actor, school=school, action=AuditAction.DEFAULT_PASSWORD_CHANGED, now=now)
     return []
 
 
@@ -584,7 +589,7 @@ def update_settings(
         db,
         actor=actor,
         school=school,
-        action="school_settings_changed",
+        action=AuditAction.SCHOOL_SETTINGS_CHANGED,
         now=now,
         detail={
             "reset_mode": reset_mode.value,

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import Actor
 from campusid.classes import service as classes
 from campusid.classes.models import ClassTeacher, GradeLeader
@@ -45,7 +46,7 @@ def add_teacher(
     builder.preload([teacher])
     account = builder.add_teacher(teacher)
     added = service.finish(
-        db, builder, account, school=school, now=now, actor=actor, action="teacher_added"
+        db, builder, account, school=school, now=now, actor=actor, action=AuditAction.TEACHER_ADDED
     )
     if target is not None:
         assign(
@@ -117,7 +118,7 @@ def assign(
         db,
         actor=actor,
         school=school,
-        action="teacher_assigned",
+        action=AuditAction.TEACHER_ASSIGNED,
         now=now,
         target_user_id=teacher.id,
         detail={"class_id": school_class.id, "homeroom": homeroom},
@@ -167,7 +168,7 @@ def unassign(
         db,
         actor=actor,
         school=school,
-        action="teacher_unassigned",
+        action=AuditAction.TEACHER_UNASSIGNED,
         now=now,
         target_user_id=teacher_id,
         detail={"class_id": class_id},
@@ -212,7 +213,7 @@ def batch_assign(
         db,
         actor=actor,
         school=school,
-        action="teacher_assigned",
+        action=AuditAction.TEACHER_ASSIGNED,
         now=now,
         target_user_id=teacher.id,
         detail={"class_ids": sorted(class_ids)},
@@ -268,7 +269,7 @@ def quick_set_teachers(
         db,
         actor=actor,
         school=school,
-        action="teachers_quick_set",
+        action=AuditAction.TEACHERS_QUICK_SET,
         now=now,
         detail={"class_id": school_class.id},
     )
@@ -291,7 +292,7 @@ def set_grade_leader(
         db,
         actor=actor,
         school=school,
-        action="grade_leader_set",
+        action=AuditAction.GRADE_LEADER_SET,
         now=now,
         target_user_id=teacher_id,
         detail={"grade_id": grade.id},
@@ -311,7 +312,7 @@ def remove_grade_leader(
         db,
         actor=actor,
         school=school,
-        action="grade_leader_removed",
+        action=AuditAction.GRADE_LEADER_REMOVED,
         now=now,
         target_user_id=teacher_id,
         detail={"grade_id": grade.id},

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from campusid.i18n import N_, Text, translate, translations
 from campusid.messaging.models import Notice
 from campusid.security.onetime import target_digest
 from campusid.security.ratelimit import RateLimiter
@@ -20,28 +21,39 @@ if TYPE_CHECKING:
 
 # What each kind of notice is about, shown as a tag in the inbox (消息).
 NOTICE_KINDS: dict[str, str] = {
-    "password_changed": "密码变更",
-    "child_password_reset": "孩子密码",
-    "child_password_recovered": "孩子密码",
-    "child_linked": "孩子关联",
-    "child_unlinked": "孩子关联",
-    "join_request": "入班申请",
-    "join_request_decided": "入班审核",
-    "class_message": "老师消息",
-    "class_removed": "班级变动",
-    "class_moved": "班级变动",
-    "school_left": "学校变动",
-    "recovery_request": "找回密码",
-    "recovery_request_decided": "找回密码",
-    "phone_changed": "账号绑定",
-    "email_changed": "账号绑定",
-    "agent_role": "客服身份",
+    "password_changed": N_("密码变更"),
+    "child_password_reset": N_("孩子密码"),
+    "child_password_recovered": N_("孩子密码"),
+    "child_linked": N_("孩子关联"),
+    "child_unlinked": N_("孩子关联"),
+    "join_request": N_("入班申请"),
+    "join_request_decided": N_("入班审核"),
+    "class_message": N_("老师消息"),
+    "class_removed": N_("班级变动"),
+    "class_moved": N_("班级变动"),
+    "school_left": N_("学校变动"),
+    "recovery_request": N_("找回密码"),
+    "recovery_request_decided": N_("找回密码"),
+    "phone_changed": N_("账号绑定"),
+    "email_changed": N_("账号绑定"),
+    "agent_role": N_("客服身份"),
 }
 
 
 def kind_label(kind: str) -> str:
     """The tag of a notice kind (通知 for a kind not listed)."""
-    return NOTICE_KINDS.get(kind, "通知")
+    return NOTICE_KINDS.get(kind, N_("通知"))
+
+
+def _entry(text: str) -> list[object]:
+    """A marked text as stored: its pattern and its values (names, times, labels)."""
+    if isinstance(text, Text):
+        values = {
+            key: value if isinstance(value, int | float) else str(value)
+            for key, value in text.params.items()
+        }
+        return [text.pattern, values]
+    return [text, {}]
 
 
 def notify(
@@ -53,18 +65,40 @@ def notify(
     body: str,
     now: datetime,
     actor_id: int | None = None,
+    body_as_written: bool = False,
 ) -> Notice:
-    """Put a notice in a person's inbox. Never put a password or code in it."""
+    """Put a notice in a person's inbox. Never put a password or code in it.
+
+    The title and body are marked texts (``N_("…%(name)s…", name=…)``), kept with their values
+    so that the inbox shows them in the reader's language; `body_as_written` is for a body
+    someone typed (a teacher's message), shown as it is.
+    """
     notice = Notice(
         user_id=user_id,
         kind=kind,
-        title=title,
-        body=body,
+        title=str(title),
+        body=str(body),
+        message={"title": _entry(title), "body": None if body_as_written else _entry(body)},
         actor_id=actor_id,
         created_at=now,
     )
     db.add(notice)
     return notice
+
+
+def shown(notice: Notice, language: str) -> tuple[str, str]:
+    """A notice's title and body in the reader's language (older notices: as stored)."""
+    catalog = translations(language)
+    entries = notice.message or {}
+
+    def one(stored: str, entry: list[Any] | None) -> str:
+        if not entry:
+            return stored
+        pattern, values = entry
+        return translate(catalog, Text(pattern, **values) if values else pattern)
+
+    title_entry = entries.get("title") or [notice.title, {}]  # an older title may be known
+    return one(notice.title, title_entry), one(notice.body, entries.get("body"))
 
 
 def inbox(db: Session, *, user_id: int, limit: int = 100) -> list[Notice]:

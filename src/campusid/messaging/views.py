@@ -6,7 +6,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from campusid.messaging import service
-from campusid.web import CurrentPrincipal, DbSession, NotFound, Svc, redirect, render
+from campusid.web import (
+    CurrentPrincipal,
+    DbSession,
+    NotFound,
+    Svc,
+    language_of,
+    redirect,
+    render,
+)
 
 router = APIRouter()
 
@@ -18,7 +26,10 @@ def notices(request: Request, db: DbSession, principal: CurrentPrincipal) -> Res
         request,
         "messaging/notices.html",
         {
-            "notices": service.inbox(db, user_id=principal.user.id),
+            "notices": [
+                (notice, *service.shown(notice, language_of(request)))
+                for notice in service.inbox(db, user_id=principal.user.id)
+            ],
             "unread": request.state.viewer.counts["unread_notices"],
             "kind_label": service.kind_label,
         },

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
@@ -175,7 +176,7 @@ def _apply(row: OAuthClient, form: ClientForm) -> None:
 
 def _audit_client(
     db: Session,
-    action: str,
+    action: AuditAction,
     *,
     row: OAuthClient,
     actor: User,
@@ -214,7 +215,7 @@ def create_client(
     db.flush()
     _audit_client(
         db,
-        "oidc.client_created",
+        AuditAction.OIDC_CLIENT_CREATED,
         row=row,
         actor=actor,
         now=now,
@@ -246,7 +247,7 @@ def update_client(
         revoke_tokens(db, now=now, client_pk=row.id)
     _audit_client(
         db,
-        "oidc.client_updated",
+        AuditAction.OIDC_CLIENT_UPDATED,
         row=row,
         actor=actor,
         now=now,
@@ -263,7 +264,9 @@ def reset_secret(
         raise ClientFormError([N_("公开客户端没有密钥")])
     secret = secrets.token_urlsafe(32)
     row.secret_hash = hash_token(secret)
-    _audit_client(db, "oidc.client_secret_reset", row=row, actor=actor, now=now, client=client)
+    _audit_client(
+        db, AuditAction.OIDC_CLIENT_SECRET_RESET, row=row, actor=actor, now=now, client=client
+    )
     return secret
 
 
@@ -280,7 +283,7 @@ def set_client_enabled(
     row.disabled_at = None if enabled else now
     if not enabled:
         revoke_tokens(db, now=now, client_pk=row.id)
-    action = "oidc.client_enabled" if enabled else "oidc.client_disabled"
+    action = AuditAction.OIDC_CLIENT_ENABLED if enabled else AuditAction.OIDC_CLIENT_DISABLED
     _audit_client(db, action, row=row, actor=actor, now=now, client=client)
 
 
@@ -317,7 +320,7 @@ def grant_consent(
     audit.record(
         db,
         now=now,
-        action="oidc.consent_granted",
+        action=AuditAction.OIDC_CONSENT_GRANTED,
         actor_id=user.id,
         target_user_id=user.id,
         client=client,
@@ -364,7 +367,13 @@ def save_code(
 
 
 def _replayed(
-    db: Session, action: str, *, family_id: str, user_id: int, row: OAuthClient, now: datetime
+    db: Session,
+    action: AuditAction,
+    *,
+    family_id: str,
+    user_id: int,
+    row: OAuthClient,
+    now: datetime,
 ) -> None:
     """A spent code or refresh token came back: someone holds a copy, so the family ends."""
     revoke_tokens(db, now=now, family_id=family_id)
@@ -392,7 +401,12 @@ def redeem_code(
         return None
     if item.used_at is not None:
         _replayed(
-            db, "oidc.code_reused", family_id=item.family_id, user_id=item.user_id, row=row, now=now
+            db,
+            AuditAction.OIDC_CODE_REUSED,
+            family_id=item.family_id,
+            user_id=item.user_id,
+            row=row,
+            now=now,
         )
         return None
     if item.expires_at <= now:
@@ -454,7 +468,7 @@ def redeem_refresh_token(
     if item.refresh_used_at is not None:
         _replayed(
             db,
-            "oidc.refresh_token_reused",
+            AuditAction.OIDC_REFRESH_TOKEN_REUSED,
             family_id=item.family_id,
             user_id=item.user_id,
             row=row,

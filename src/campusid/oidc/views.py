@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
 from campusid.oidc import keys
 from campusid.oidc import service as oidc
@@ -274,7 +275,7 @@ def _end_browser_session(request: Request, provider: Provider, user: User | None
         audit.record(
             provider.ctx.db,
             now=provider.ctx.now,
-            action="sign_out",
+            action=AuditAction.SIGN_OUT,
             actor_id=user.id,
             target_user_id=user.id,
             detail={"via": "oidc_logout"},

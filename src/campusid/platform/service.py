@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.context import Services
 from campusid.i18n import N_
@@ -68,7 +69,7 @@ def _record(
     audit.record(
         db,
         now=now,
-        action="agent_appointed" if appointed else "agent_removed",
+        action=AuditAction.AGENT_APPOINTED if appointed else AuditAction.AGENT_REMOVED,
         actor_id=admin.id,
         actor_role="platform_admin",
         target_user_id=user.id,
@@ -80,10 +81,13 @@ def _record(
         kind="agent_role",
         now=now,
         actor_id=admin.id,
-        title="您已被任命为客服" if appointed else "您的客服身份已取消",
+        title=N_("您已被任命为客服") if appointed else N_("您的客服身份已取消"),
         body=(
-            f"平台管理员{admin.real_name}已任命您为客服,可在「客服工作台」处理热线来电。"
+            N_(
+                "平台管理员%(name)s已任命您为客服,可在「客服工作台」处理热线来电。",
+                name=admin.real_name,
+            )
             if appointed
-            else f"平台管理员{admin.real_name}已取消您的客服身份。"
+            else N_("平台管理员%(name)s已取消您的客服身份。", name=admin.real_name)
         ),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.context import Services
 from campusid.i18n import N_
@@ -164,7 +165,7 @@ def confirm_binding(
     audit.record(
         db,
         now=now,
-        action=f"{channel.value}_changed",
+        action=AuditAction.PHONE_CHANGED if channel is Channel.PHONE else AuditAction.EMAIL_CHANGED,
         actor_id=user.id,
         target_user_id=user.id,
         route=Route.OWN,
@@ -176,9 +177,13 @@ def confirm_binding(
         user_id=user.id,
         kind=f"{channel.value}_changed",
         now=now,
-        title=f"{channel.label}已更换",
-        body=f"您的账号已绑定新{channel.label} {_mask(channel, target)},其他设备上的登录已退出。"
-        "如非本人操作,请立即修改密码并联系客服热线。",
+        title=N_("%(channel)s已更换", channel=channel.label),
+        body=N_(
+            "您的账号已绑定新%(channel)s %(value)s,其他设备上的登录已退出。"
+            "如非本人操作,请立即修改密码并联系客服热线。",
+            channel=channel.label,
+            value=_mask(channel, target),
+        ),
     )
     return []
 

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.context import Services
+from campusid.i18n import N_
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import ClassKind, School, SchoolClass
@@ -124,13 +126,16 @@ def request_teacher_approval(
             user_id=teacher_id,
             kind="recovery_request",
             now=now,
-            title="学生找回密码申请",
-            body=f"学生{student.real_name}申请找回密码,请核实是本人后在「找回密码审核」中处理。",
+            title=N_("学生找回密码申请"),
+            body=N_(
+                "学生%(name)s申请找回密码,请核实是本人后在「找回密码审核」中处理。",
+                name=student.real_name,
+            ),
         )
     audit.record(
         db,
         now=now,
-        action="recovery_teacher_requested",
+        action=AuditAction.RECOVERY_TEACHER_REQUESTED,
         target_user_id=student.id if student else None,
         school_id=flow.school_id,
         route=Route.SELF_SERVICE,
@@ -243,9 +248,9 @@ def decide_request(
     audit.record(
         db,
         now=now,
-        action="recovery_approved"
+        action=AuditAction.RECOVERY_APPROVED
         if request.status is ApprovalStatus.APPROVED
-        else "recovery_refused",
+        else AuditAction.RECOVERY_REFUSED,
         actor_id=principal.user.id,
         actor_role="homeroom_teacher",
         target_user_id=student.id,
@@ -260,9 +265,9 @@ def decide_request(
         kind="recovery_request_decided",
         now=now,
         actor_id=principal.user.id,
-        title="找回密码申请已处理",
-        body="班主任已通过您的找回密码申请,请在提交申请的浏览器中回到找回密码页面设置新密码。"
+        title=N_("找回密码申请已处理"),
+        body=N_("班主任已通过您的找回密码申请,请在提交申请的浏览器中回到找回密码页面设置新密码。")
         if request.status is ApprovalStatus.APPROVED
-        else "您的找回密码申请未获通过,如有疑问请联系班主任。",
+        else N_("您的找回密码申请未获通过,如有疑问请联系班主任。"),
     )
     return True

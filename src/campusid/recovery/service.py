@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI, local_today
 from campusid.context import Services
@@ -412,7 +413,7 @@ def send_code(
     audit.record(
         db,
         now=now,
-        action="recovery_code_sent",
+        action=AuditAction.RECOVERY_CODE_SENT,
         target_user_id=target.account.id if target.account else None,
         route=Route.SELF_SERVICE,
         client=client,
@@ -473,7 +474,7 @@ def verify_code(
         audit.record(
             db,
             now=now,
-            action="recovery_verified",
+            action=AuditAction.RECOVERY_VERIFIED,
             target_user_id=account.id,
             route=Route.SELF_SERVICE,
             client=client,
@@ -485,7 +486,7 @@ def verify_code(
         audit.record(
             db,
             now=now,
-            action="recovery_verified",
+            action=AuditAction.RECOVERY_VERIFIED,
             outcome=Outcome.FAILURE,
             target_user_id=account.id if account else None,
             route=Route.SELF_SERVICE,
@@ -549,9 +550,13 @@ def set_new_password(
             user_id=parent_id,
             kind="child_password_recovered",
             now=now,
-            title="孩子的密码已找回",
-            body=f"您的孩子{user.real_name}已于 {_local(now)} 通过「找回密码」设置了新密码。"
-            "如非知情,请联系班主任或客服热线。",
+            title=N_("孩子的密码已找回"),
+            body=N_(
+                "您的孩子%(name)s已于 %(when)s 通过「找回密码」设置了新密码。"
+                "如非知情,请联系班主任或客服热线。",
+                name=user.real_name,
+                when=_local(now),
+            ),
         )
     flow.step = FlowStep.DONE
     flow.finished_at = now
@@ -642,7 +647,7 @@ def identify_student(
     audit.record(
         db,
         now=now,
-        action="recovery_identify",
+        action=AuditAction.RECOVERY_IDENTIFY,
         target_user_id=student.id if student else None,
         school_id=school.id,
         route=Route.SELF_SERVICE,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import DefaultCredential, User
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Route
 from campusid.classes import service as classes
 from campusid.clock import SHANGHAI
@@ -100,9 +101,15 @@ def reset_password(
             kind="child_password_reset",
             now=now,
             actor_id=actor.id,
-            title="孩子的密码已重置",
-            body=f"您的孩子{student.real_name}的账号密码已于{when}由{actor.real_name}"
-            f"通过「{how}」重置,孩子下次登录时须设置新密码。如有疑问,请联系学校。",
+            title=N_("孩子的密码已重置"),
+            body=N_(
+                "您的孩子%(name)s的账号密码已于%(when)s由%(actor)s通过「%(how)s」重置,"
+                "孩子下次登录时须设置新密码。如有疑问,请联系学校。",
+                name=student.real_name,
+                when=when,
+                actor=actor.real_name,
+                how=how,
+            ),
         )
         if parent.phone:
             services.sms.send(
@@ -135,7 +142,7 @@ def reset_students(
         school_class=school_class,
         student_ids=student_ids,
         act=authz.StudentAct.RESET_PASSWORD,
-        action="password_reset",
+        action=AuditAction.PASSWORD_RESET,
         cal=calendar_for(services.settings, services.clock),
         route=Route.TEACHER,
     )

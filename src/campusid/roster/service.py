@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import Actor
 from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
@@ -294,7 +295,7 @@ def import_rows(
     audit.record(
         db,
         now=now,
-        action="roster_imported",
+        action=AuditAction.ROSTER_IMPORTED,
         actor_id=actor.user_id,
         actor_role="school_admin",
         school_id=school.id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
 from campusid.context import Services
@@ -146,7 +147,7 @@ def _log(
     services: Services,
     agent: User,
     client: ClientInfo,
-    action: str,
+    action: AuditAction,
     ticket: Ticket | None = None,
     target_user_id: int | None = None,
     outcome: Outcome = Outcome.SUCCESS,
@@ -164,14 +165,14 @@ def _log(
             agent_id=agent.id,
             ticket_id=ticket.id if ticket else None,
             target_user_id=target,
-            action=action,
+            action=action.removeprefix("servicedesk_"),  # the desk's own log: search, open, …
             detail=data,
         )
     )
     audit.record(
         db,
         now=now,
-        action=f"servicedesk_{action}",
+        action=action,
         outcome=outcome,
         actor_id=agent.id,
         actor_role="agent",
@@ -267,7 +268,14 @@ def search_accounts(
             N_("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校"), 400
         )
     detail["results"] = len(users)
-    _log(db, services=services, agent=agent, client=client, action="search", detail=detail)
+    _log(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=AuditAction.SERVICEDESK_SEARCH,
+        detail=detail,
+    )
     return _cards(db, users)
 
 
@@ -310,7 +318,7 @@ def open_ticket(
         services=services,
         agent=agent,
         client=client,
-        action="open",
+        action=AuditAction.SERVICEDESK_OPEN,
         ticket=ticket,
         detail={"relation": relation.value},
     )
@@ -399,7 +407,7 @@ def _require_open(
     agent: User,
     client: ClientInfo,
     ticket: Ticket,
-    action: str,
+    action: AuditAction,
 ) -> None:
     """Refuse (and log the refusal) when the ticket is closed or the desk is outside hours."""
     if ticket.status is TicketStatus.CLOSED:
@@ -455,7 +463,7 @@ def _record(
         services=services,
         agent=agent,
         client=client,
-        action="check",
+        action=AuditAction.SERVICEDESK_CHECK,
         ticket=ticket,
         detail={"fact": fact.value, "matched": matched},
     )
@@ -470,7 +478,14 @@ def _answerable(
     ticket: Ticket,
     fact: Fact,
 ) -> User:
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action="check")
+    _require_open(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        action=AuditAction.SERVICEDESK_CHECK,
+    )
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     reason = blocked_reason(db, services=services, user=user)
@@ -536,7 +551,14 @@ def send_phone_code(
         raise Refused(N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds))
     sms_limit.hit(str(user.id))
     services.sms.send(db, user.phone, "verify_code", {"code": issued.code})
-    _log(db, services=services, agent=agent, client=client, action="code_sent", ticket=ticket)
+    _log(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=AuditAction.SERVICEDESK_CODE_SENT,
+        ticket=ticket,
+    )
     return mask_phone(user.phone)
 
 
@@ -568,7 +590,7 @@ def check_phone_code(
             services=services,
             agent=agent,
             client=client,
-            action="code_checked",
+            action=AuditAction.SERVICEDESK_CODE_CHECKED,
             ticket=ticket,
             outcome=Outcome.FAILURE,
         )
@@ -610,7 +632,14 @@ def reset_password(
     Sent by SMS to the bound phone, or else returned to be shown once and read out. The holder
     must change it at next sign-in; every session ends; the holder and linked parents are told.
     """
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action="reset")
+    _require_open(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        action=AuditAction.SERVICEDESK_RESET,
+    )
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     problems = [r for r in [blocked_reason(db, services=services, user=user)] if r]
@@ -621,7 +650,7 @@ def reset_password(
             services=services,
             agent=agent,
             client=client,
-            action="reset",
+            action=AuditAction.SERVICEDESK_RESET,
             ticket=ticket,
             outcome=Outcome.DENIED,
             detail={"reason": "checklist"},
@@ -651,7 +680,7 @@ def reset_password(
         services=services,
         agent=agent,
         client=client,
-        action="reset",
+        action=AuditAction.SERVICEDESK_RESET,
         ticket=ticket,
         detail={"delivery": delivery.value},
     )
@@ -675,9 +704,14 @@ def _notify_parents(
             kind="child_password_reset",
             now=now,
             actor_id=agent.id,
-            title="孩子的密码已由客服重置",
-            body=f"您的孩子{child.real_name}的账号密码已于 {when} 通过客服热线重置"
-            f"(工单号 {ticket.id}),下次登录须修改密码。如非您或孩子本人来电,请立即联系学校。",
+            title=N_("孩子的密码已由客服重置"),
+            body=N_(
+                "您的孩子%(name)s的账号密码已于 %(when)s 通过客服热线重置(工单号 %(ticket)s),"
+                "下次登录须修改密码。如非您或孩子本人来电,请立即联系学校。",
+                name=child.real_name,
+                when=when,
+                ticket=ticket.id,
+            ),
         )
 
 
@@ -704,7 +738,7 @@ def close_ticket(
         services=services,
         agent=agent,
         client=client,
-        action="close",
+        action=AuditAction.SERVICEDESK_CLOSE,
         ticket=ticket,
         detail={"result": outcome.value},
     )

@@ -11,13 +11,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, Outcome, Route
 from tests.support.classes import audit_rows
 from tests.support.http import post_form, sign_in
 
 
-def _event(db, *, action="password_reset", at=None, **fields):  # type: ignore[no-untyped-def]
+def _event(db, *, action=AuditAction.PASSWORD_RESET, at=None, **fields):  # type: ignore[no-untyped-def]
     event = audit.record(
         db,
         now=at or datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
@@ -45,14 +46,14 @@ def trail(db, world, other_school):  # type: ignore[no-untyped-def]
         ),
         "member_sign_in": _event(
             db,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             actor_id=world["heshuhuan"].id,
             target_user_id=world["heshuhuan"].id,
             route=Route.SIGN_IN,
         ),
         "outsider_sign_in": _event(
             db,
-            action="sign_in",
+            action=AuditAction.SIGN_IN,
             actor_id=world["p_zhoujia"].id,
             target_user_id=world["p_zhoujia"].id,
             route=Route.SIGN_IN,
@@ -66,7 +67,7 @@ def trail(db, world, other_school):  # type: ignore[no-untyped-def]
         ),
         "platform": _event(
             db,
-            action="agent_appointed",
+            action=AuditAction.AGENT_APPOINTED,
             actor_id=world["pt_admin"].id,
             target_user_id=world["kefu01"].id,
         ),
@@ -199,7 +200,7 @@ def test_pages_of_fifty(client, db, world):
         audit.record(
             db,
             now=start + timedelta(minutes=n),
-            action="class_member_edited",
+            action=AuditAction.CLASS_MEMBER_EDITED,
             school_id=world.school.id,
             actor_id=world["chenxiaokai"].id,
         )
@@ -218,7 +219,7 @@ def test_pages_of_fifty(client, db, world):
 def test_detail_is_shown_safely(client, db, world):
     event = _event(
         db,
-        action="class_member_edited",
+        action=AuditAction.CLASS_MEMBER_EDITED,
         school_id=world.school.id,
         detail={
             "note": "<script>alert(1)</script>",
@@ -244,7 +245,7 @@ def test_export_escapes_every_cell_and_is_audited(client, db, world):
     db.commit()
     _event(
         db,
-        action="password_reset",
+        action=AuditAction.PASSWORD_RESET,
         actor_id=world["chenxiaokai"].id,
         target_user_id=evil.id,
         school_id=world.school.id,
@@ -270,7 +271,7 @@ def test_export_escapes_every_cell_and_is_audited(client, db, world):
     line = rows[1]
     assert line[6] == '\'=HYPERLINK("http://evil.example","点我")'
     assert line[11] == "'@10.0.0.1" and line[12] == "'-2+3"
-    assert "Leaked#2026" not in str(rows) and "password=******" in line[13]
+    assert "Leaked#2026" not in str(rows) and "其他信息：******" in line[13]
     exported = audit_rows(db, "audit_exported")[-1]
     assert exported.actor_id == world["xx_admin"].id
     assert exported.school_id == world.school.id

@@ -1,4 +1,5 @@
-"""Every audit action the code records has a Chinese label; the detail is made safe to show."""
+"""Every audit action the code records is an AuditAction with a translated label; cells of the
+export are plain text."""
 
 from __future__ import annotations
 
@@ -6,64 +7,53 @@ import ast
 from pathlib import Path
 
 import campusid
-from campusid.audit.labels import ACTION_LABELS, safe_detail
+from campusid.audit.actions import AuditAction
+from campusid.audit.labels import ACTION_LABELS
 from campusid.audit.trail import safe_cell
-from campusid.profile.service import Channel
+from campusid.i18n import translations
 
 SOURCE = Path(campusid.__file__).parent
-# Helpers that record an audit event with a prefix in front of the action they are given.
-PREFIXED = {"_log": "servicedesk_", "_require_open": "servicedesk_"}
 
 
-def _strings(node: ast.AST) -> set[str]:
-    return {
-        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-    }
-
-
-def recorded_actions() -> set[str]:
-    """Every literal action passed as `action=` anywhere in the package."""
-    found: set[str] = set()
+def recorded_actions() -> tuple[set[str], list[str]]:
+    """The `AuditAction` members named anywhere in the package, and any `action=` given as a
+    plain string to a call (which `audit.record` no longer takes)."""
+    named: set[str] = set()
+    literal: list[str] = []
     for path in SOURCE.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and str(node.value).startswith("oidc."):
-                found.add(str(node.value))
-            if not isinstance(node, ast.Call):
-                continue
-            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            for keyword in node.keywords:
-                if keyword.arg == "action" and not isinstance(keyword.value, ast.JoinedStr):
-                    found |= {PREFIXED.get(name, "") + s for s in _strings(keyword.value)}
-    found |= {f"{channel.value}_changed" for channel in Channel}
-    return found
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "AuditAction"
+            ):
+                named.add(node.attr)
+            if isinstance(node, ast.Call):
+                for keyword in node.keywords:
+                    value = keyword.value
+                    choices = (
+                        [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+                    )
+                    if keyword.arg == "action" and any(
+                        isinstance(n, ast.Constant | ast.JoinedStr) for n in choices
+                    ):
+                        literal.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
+    return named, literal
 
 
-def test_every_recorded_action_has_a_label() -> None:
-    actions = recorded_actions()
-    assert {"sign_in", "password_reset", "servicedesk_reset", "oidc.code_reused"} <= actions
-    missing = sorted(actions - set(ACTION_LABELS))
-    assert not missing, f"add these to audit.labels.ACTION_LABELS: {missing}"
-
-
-def test_detail_hides_secrets_and_masks_numbers() -> None:
-    shown = dict(
-        safe_detail(
-            {
-                "new_password": "Abc#12345",
-                "code": "123456",
-                "login": "330603201503120114",
-                "phone": "13800000001",
-                "class_id": 7,
-                "nested": {"a": [1, 2]},
-            }
-        )
-    )
-    assert shown["new_password"] == "******" and shown["code"] == "******"
-    assert shown["login"] == "3306**********0114"
-    assert shown["phone"] == "138****0001"
-    assert shown["class_id"] == "7"
-    assert shown["nested"] == '{"a": [1, 2]}'
+def test_every_recorded_action_is_an_audit_action_with_a_label() -> None:
+    named, literal = recorded_actions()
+    assert not literal, f"pass an AuditAction, not a string: {literal}"
+    assert {"SIGN_IN", "PASSWORD_RESET", "SERVICEDESK_RESET", "OIDC_CODE_REUSED"} <= named
+    assert not named - set(AuditAction.__members__), "unknown AuditAction members"
+    for action in AuditAction:
+        assert action.label and action.label != action.value, action
+        assert translations("en").gettext(action.label) != action.label, action
+    # The codes stored before the enum are its values, so old rows keep their labels.
+    assert AuditAction("servicedesk_reset") is AuditAction.SERVICEDESK_RESET
+    assert AuditAction("oidc.code_reused").label == "授权码被重复使用"
+    assert ACTION_LABELS["access_denied"] == AuditAction.ACCESS_DENIED.label
 
 
 def test_cells_never_start_a_formula() -> None:

@@ -35,6 +35,12 @@ def extracted() -> dict[str, str]:
     return found
 
 
+def _strings(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """A message's translations: one, or one per plural form."""
+    string = message.string
+    return string if isinstance(string, tuple) else (string,)
+
+
 @pytest.fixture(scope="module")
 def catalog():  # type: ignore[no-untyped-def]
     po = files("campusid") / "locale" / "en" / "LC_MESSAGES" / "messages.po"
@@ -53,7 +59,7 @@ def test_every_text_has_an_english_translation(catalog):
     missing = []
     for text, where in extracted().items():
         message = catalog.get(text)
-        if message is None or not message.string or message.fuzzy:
+        if message is None or not all(_strings(message)) or message.fuzzy:
             missing.append(f"{where}: {text}")
     assert not missing, (
         "texts without an English translation (run `make messages`, translate them in "
@@ -65,10 +71,12 @@ def test_translations_keep_their_placeholders_and_carry_no_markup(catalog):
     for message in catalog:
         if not message.id:
             continue
-        assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), (
-            message.id
-        )
-        assert not re.search(r"[<>]", message.string), message.id  # _() escapes everything
+        # A plural message (ngettext) has two ids and a string per plural form.
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for string in strings:
+            assert set(PLACEHOLDER.findall(ids[0])) == set(PLACEHOLDER.findall(string)), ids
+            assert not re.search(r"[<>]", string), ids  # _() escapes everything
 
 
 def test_the_catalog_holds_no_obsolete_or_fuzzy_entries(catalog):

@@ -1,0 +1,161 @@
+"""Every act the audit trail records: one enum, each value with a translatable label.
+
+The values are the codes stored in `audit_events.action`; they never change, so the rows
+written before stay readable. Add a member (and its label) to record a new kind of act.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from campusid.i18n import N_
+
+
+class AuditAction(StrEnum):
+    """What an audit event records."""
+
+    # school administration (issue 3)
+    DEFAULT_PASSWORD_CHANGED = "default_password_changed"
+    SCHOOL_SETTINGS_CHANGED = "school_settings_changed"
+    SCHOOL_ADMIN_DENIED = "school_admin_denied"  # kept for older rows once refusals are one act
+    MEMBER_ADDED = "member_added"
+    STUDENT_ADDED = "student_added"
+    PARENT_ADDED = "parent_added"
+    TEACHER_ADDED = "teacher_added"
+    MEMBER_LEFT_SCHOOL = "member_left_school"
+    STUDENT_MOVED = "student_moved"
+    STUDENT_REMOVED_FROM_CLASS = "student_removed_from_class"
+    TEACHER_ASSIGNED = "teacher_assigned"
+    TEACHER_UNASSIGNED = "teacher_unassigned"
+    TEACHERS_QUICK_SET = "teachers_quick_set"
+    GRADE_LEADER_SET = "grade_leader_set"
+    GRADE_LEADER_REMOVED = "grade_leader_removed"
+    ROSTER_IMPORTED = "roster_imported"
+    # sign-in and the account itself
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
+    SIGN_UP = "sign_up"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    PHONE_CHANGED = "phone_changed"
+    EMAIL_CHANGED = "email_changed"
+    ACCESS_DENIED = "access_denied"
+    # classes
+    CLASS_STUDENT_ADDED = "class_student_added"
+    CLASS_STUDENT_REMOVED = "class_student_removed"
+    CLASS_MEMBER_EDITED = "class_member_edited"
+    CADRE_POSITION_ADDED = "cadre_position_added"
+    CADRE_POSITION_DELETED = "cadre_position_deleted"
+    JOIN_REQUESTED = "join_requested"
+    JOIN_REQUEST_DECIDED = "join_request_decided"
+    JOIN_REQUEST_APPROVED = "join_request_approved"
+    JOIN_REQUEST_REFUSED = "join_request_refused"
+    # families
+    CHILD_LINK = "child_link"
+    CHILD_UNLINKED = "child_unlinked"
+    AVATAR_CHANGED = "avatar_changed"
+    # recovery (找回密码)
+    RECOVERY_CODE_SENT = "recovery_code_sent"
+    RECOVERY_VERIFIED = "recovery_verified"
+    RECOVERY_IDENTIFY = "recovery_identify"
+    RECOVERY_TEACHER_REQUESTED = "recovery_teacher_requested"
+    RECOVERY_APPROVED = "recovery_approved"
+    RECOVERY_REFUSED = "recovery_refused"
+    # the service hotline
+    SERVICEDESK_SEARCH = "servicedesk_search"
+    SERVICEDESK_OPEN = "servicedesk_open"
+    SERVICEDESK_CHECK = "servicedesk_check"
+    SERVICEDESK_CODE_SENT = "servicedesk_code_sent"
+    SERVICEDESK_CODE_CHECKED = "servicedesk_code_checked"
+    SERVICEDESK_RESET = "servicedesk_reset"
+    SERVICEDESK_CLOSE = "servicedesk_close"
+    # platform
+    AGENT_APPOINTED = "agent_appointed"
+    AGENT_REMOVED = "agent_removed"
+    OIDC_CLIENT_CREATED = "oidc.client_created"
+    OIDC_CLIENT_UPDATED = "oidc.client_updated"
+    OIDC_CLIENT_ENABLED = "oidc.client_enabled"
+    OIDC_CLIENT_DISABLED = "oidc.client_disabled"
+    OIDC_CLIENT_SECRET_RESET = "oidc.client_secret_reset"
+    OIDC_CONSENT_GRANTED = "oidc.consent_granted"
+    OIDC_CODE_REUSED = "oidc.code_reused"
+    OIDC_REFRESH_TOKEN_REUSED = "oidc.refresh_token_reused"
+    # the audit trail itself
+    AUDIT_EXPORTED = "audit_exported"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label (marked for translation; ``_()`` shows it in the page language)."""
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[AuditAction, str] = {
+    # school administration (issue 3)
+    AuditAction.DEFAULT_PASSWORD_CHANGED: N_("修改学生默认密码"),
+    AuditAction.SCHOOL_SETTINGS_CHANGED: N_("修改学校设置"),
+    AuditAction.SCHOOL_ADMIN_DENIED: N_("拒绝学校管理操作"),
+    AuditAction.MEMBER_ADDED: N_("添加成员"),
+    AuditAction.STUDENT_ADDED: N_("添加学生"),
+    AuditAction.PARENT_ADDED: N_("添加家长"),
+    AuditAction.TEACHER_ADDED: N_("添加老师"),
+    AuditAction.MEMBER_LEFT_SCHOOL: N_("移出学校"),
+    AuditAction.STUDENT_MOVED: N_("换班"),
+    AuditAction.STUDENT_REMOVED_FROM_CLASS: N_("移出班级"),
+    AuditAction.TEACHER_ASSIGNED: N_("设置任教"),
+    AuditAction.TEACHER_UNASSIGNED: N_("取消任教"),
+    AuditAction.TEACHERS_QUICK_SET: N_("快速设置老师"),
+    AuditAction.GRADE_LEADER_SET: N_("设置年级组长"),
+    AuditAction.GRADE_LEADER_REMOVED: N_("取消年级组长"),
+    AuditAction.ROSTER_IMPORTED: N_("批量导入学生"),
+    # sign-in and the account itself
+    AuditAction.SIGN_IN: N_("登录"),
+    AuditAction.SIGN_OUT: N_("退出登录"),
+    AuditAction.SIGN_UP: N_("家长注册"),
+    AuditAction.PASSWORD_CHANGED: N_("修改密码"),
+    AuditAction.PASSWORD_RESET: N_("重置密码"),
+    AuditAction.PHONE_CHANGED: N_("更换手机号"),
+    AuditAction.EMAIL_CHANGED: N_("更换邮箱"),
+    AuditAction.ACCESS_DENIED: N_("越权访问被拒绝"),
+    # classes
+    AuditAction.CLASS_STUDENT_ADDED: N_("添加学生"),
+    AuditAction.CLASS_STUDENT_REMOVED: N_("移出班级"),
+    AuditAction.CLASS_MEMBER_EDITED: N_("编辑班级成员"),
+    AuditAction.CADRE_POSITION_ADDED: N_("新增班干部职位"),
+    AuditAction.CADRE_POSITION_DELETED: N_("删除班干部职位"),
+    AuditAction.JOIN_REQUESTED: N_("申请加入班级"),
+    AuditAction.JOIN_REQUEST_DECIDED: N_("审核入班申请"),
+    AuditAction.JOIN_REQUEST_APPROVED: N_("通过入班申请"),
+    AuditAction.JOIN_REQUEST_REFUSED: N_("拒绝入班申请"),
+    # families
+    AuditAction.CHILD_LINK: N_("关联孩子"),
+    AuditAction.CHILD_UNLINKED: N_("解除孩子关联"),
+    AuditAction.AVATAR_CHANGED: N_("更换孩子头像"),
+    # recovery (找回密码)
+    AuditAction.RECOVERY_CODE_SENT: N_("找回密码：发送验证码"),
+    AuditAction.RECOVERY_VERIFIED: N_("找回密码：验证身份"),
+    AuditAction.RECOVERY_IDENTIFY: N_("找回密码：核对学生信息"),
+    AuditAction.RECOVERY_TEACHER_REQUESTED: N_("找回密码：申请班主任核实"),
+    AuditAction.RECOVERY_APPROVED: N_("找回密码：班主任通过"),
+    AuditAction.RECOVERY_REFUSED: N_("找回密码：班主任拒绝"),
+    # the service hotline
+    AuditAction.SERVICEDESK_SEARCH: N_("客服：查找账号"),
+    AuditAction.SERVICEDESK_OPEN: N_("客服：打开账号（创建工单）"),
+    AuditAction.SERVICEDESK_CHECK: N_("客服：核验身份"),
+    AuditAction.SERVICEDESK_CODE_SENT: N_("客服：发送手机验证码"),
+    AuditAction.SERVICEDESK_CODE_CHECKED: N_("客服：核对验证码"),
+    AuditAction.SERVICEDESK_RESET: N_("客服：重置密码"),
+    AuditAction.SERVICEDESK_CLOSE: N_("客服：结束工单"),
+    # platform
+    AuditAction.AGENT_APPOINTED: N_("任命客服"),
+    AuditAction.AGENT_REMOVED: N_("取消客服"),
+    AuditAction.OIDC_CLIENT_CREATED: N_("新增接入应用"),
+    AuditAction.OIDC_CLIENT_UPDATED: N_("修改接入应用"),
+    AuditAction.OIDC_CLIENT_ENABLED: N_("启用接入应用"),
+    AuditAction.OIDC_CLIENT_DISABLED: N_("停用接入应用"),
+    AuditAction.OIDC_CLIENT_SECRET_RESET: N_("重置应用密钥"),
+    AuditAction.OIDC_CONSENT_GRANTED: N_("授权应用登录"),
+    AuditAction.OIDC_CODE_REUSED: N_("授权码被重复使用"),
+    AuditAction.OIDC_REFRESH_TOKEN_REUSED: N_("刷新令牌被重复使用"),
+    # the audit trail itself
+    AuditAction.AUDIT_EXPORTED: N_("导出审计日志"),
+}
