@@ -21,9 +21,9 @@ from typing import Any
 
 from babel.support import NullTranslations
 
-from campusid.accounts.identifiers import mask_id_card, mask_phone
 from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
+from campusid.identifiers import mask_id_card, mask_phone
 from campusid.security.permissions import Role
 
 

@@ -214,7 +214,9 @@ def decide(
 ) -> list[str]:
     """The homeroom teacher (or a school administrator) approves or refuses; the asker is told."""
     now = services.clock.now()
-    authz.check_class_manager(principal, school_class.scope, action="join_request_decided")
+    authz.check_class_manager(
+        principal, school_class.scope, action=AuditAction.JOIN_REQUEST_DECIDED
+    )
     request = db.get(JoinRequest, request_id)
     if (
         request is None

@@ -272,7 +272,7 @@ def add_new_student(
     whoever manages the class. Existing students come through 成员审核 or from the campus.
     """
     now = services.clock.now()
-    authz.check_class_manager(principal, school_class.scope, action="class_student_added")
+    authz.check_class_manager(principal, school_class.scope, action=AuditAction.CLASS_STUDENT_ADDED)
     problems = []
     name = real_name.strip()
     if not 1 <= len(name) <= 32:
@@ -346,7 +346,7 @@ def add_parked_student(
 ) -> list[str]:
     """Bring a student parked at the campus back into a class."""
     now = services.clock.now()
-    authz.check_class_manager(principal, school_class.scope, action="class_student_added")
+    authz.check_class_manager(principal, school_class.scope, action=AuditAction.CLASS_STUDENT_ADDED)
     student = next(
         (s for s in parked_students(db, school_class=school_class) if s.id == student_id),
         None,
@@ -380,7 +380,9 @@ def add_position(
     client: ClientInfo,
 ) -> list[str]:
     """Define a 班干部职位 (班长, 学习委员, ...)."""
-    authz.check_class_manager(principal, school_class.scope, action="cadre_position_added")
+    authz.check_class_manager(
+        principal, school_class.scope, action=AuditAction.CADRE_POSITION_ADDED
+    )
     title = name.strip()
     if not 1 <= len(title) <= 16:
         return [N_("职位名称须为1-16个字")]
@@ -401,7 +403,9 @@ def delete_position(
     client: ClientInfo,
 ) -> None:
     """Remove a position; students who held it hold none."""
-    authz.check_class_manager(principal, school_class.scope, action="cadre_position_deleted")
+    authz.check_class_manager(
+        principal, school_class.scope, action=AuditAction.CADRE_POSITION_DELETED
+    )
     position = db.get(CadrePosition, position_id)
     if position is None or position.class_id != school_class.id:
         return

@@ -109,6 +109,9 @@ def recorded_details() -> tuple[set[str], set[str]]:
                 for keyword in node.keywords:
                     if keyword.arg == "detail":
                         dicts += [n for n in ast.walk(keyword.value) if isinstance(n, ast.Dict)]
+                    # A refusal (security.authz.Denied) carries its reason, audited by the app.
+                    if keyword.arg == "reason":
+                        reasons |= _strings(keyword.value)
                 name = getattr(node.func, "id", "")
                 if name == "record" and len(node.args) >= 2:
                     reasons |= _strings(node.args[1])
