@@ -4,15 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint install messages clean example
+.PHONY: run test test-pg lint install lock messages clean example
 
-$(BIN)/.installed: pyproject.toml
+## The locked dependencies (every transitive one, with hashes), then the project itself.
+$(BIN)/.installed: requirements/dev.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+## Regenerate the lock files after changing the dependencies in pyproject.toml (pins already in
+## a lock file are kept; `make lock LOCK_ARGS=--upgrade` moves every transitive pin to the latest).
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/main.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements/dev.lock pyproject.toml
 
 ## Install, migrate the embedded SQLite database, load the demo data if empty, serve on :8000.
 run: install
