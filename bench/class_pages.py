@@ -44,7 +44,7 @@ PASSWORD = "Zjer@2026"
 def fill_class(database_url: str, size: int) -> int:
     """Add students (and a parent each) to the demo class until it has `size`; its id."""
     services = build_services(Settings(database_url=database_url, log_json=False))
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         school_class = db.scalar(select(SchoolClass).where(SchoolClass.class_code == CLASS_CODE))
         assert school_class is not None
         now = services.clock.now()

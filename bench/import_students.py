@@ -219,7 +219,7 @@ def run(url: str, rows: int) -> dict[str, float]:
         settings, clock=FixedClock(NOW), engine=engine, hasher=CountingHasher()
     )
     calendar = calendar_for(services)
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         school = org.create_school(
             db,
             name="基准学校",
@@ -240,7 +240,7 @@ def run(url: str, rows: int) -> dict[str, float]:
             for number in range(1, CLASSES + 1):
                 org.add_class(db, grade=grade, number=number, now=NOW)
         school_id = school.id
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         school = load_school(db, school_id)
         assert school is not None
         directory = service.ClassDirectory(db, school, calendar)
@@ -259,7 +259,7 @@ def run(url: str, rows: int) -> dict[str, float]:
     header, table = service.read_table(data, limits=limits, max_rows=rows)
     read = time.perf_counter() - started
     started = time.perf_counter()
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         school = load_school(db, school_id)
         assert school is not None
         result = service.import_rows(
@@ -274,7 +274,7 @@ def run(url: str, rows: int) -> dict[str, float]:
         if not result.ok:
             sys.exit(f"import refused: {result.file_error or list(result.errors.items())[:5]}")
     imported = time.perf_counter() - started
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         users = db.scalar(select(func.count()).select_from(User))
         hashed = db.scalar(
             select(func.count()).select_from(User).where(User.password_hash.is_not(None))

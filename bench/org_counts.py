@@ -103,7 +103,7 @@ def _report(name: str, times: list[float], target: float, unit: str = "requests"
 def _accounts(sa_url: str, school_ids: list[int]) -> None:
     """The platform administrator and the administrator of the sampled schools (once)."""
     services = build_services(Settings(database_url=sa_url, log_json=False))
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         if db.scalar(select(User.id).where(User.username == PLATFORM_ADMIN)) is None:
             now = services.clock.now()
             password = services.hasher.hash(BENCH_PASSWORD)

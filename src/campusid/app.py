@@ -83,7 +83,7 @@ def _audit_denial(request: Request, message: str) -> None:
     services: Services = request.app.state.services
     viewer = getattr(request.state, "viewer", None)
     try:
-        for db in transaction(services.session_factory):
+        with transaction(services.session_factory) as db:
             audit.record(
                 db,
                 now=services.clock.now(),

@@ -49,7 +49,7 @@ def demo(force: bool = typer.Option(False, help="Load even if accounts exist."))
     from campusid.db import transaction
 
     services = build_services(get_settings())
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         if not force and not demo_data.is_empty(db):
             console.print(
                 "数据库中已有账号,未重新加载演示数据 (database not empty; demo not loaded)"
@@ -89,7 +89,7 @@ def create_platform_admin(
     password = getpass.getpass("密码 (password): ") if sys.stdin.isatty() else sys.stdin.readline()
     password = password.strip()
     services = build_services(get_settings())
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         probe = User(username=username, real_name=real_name)
         problems = accounts.password_problems(probe, password)
         if problems:
@@ -121,7 +121,7 @@ def oidc_rotate_keys() -> None:
 
     settings = get_settings()
     services = build_services(settings)
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         key = keys.rotate_keys(
             db,
             secret_key=settings.secret_key,
@@ -164,7 +164,7 @@ def oidc_register_client(
         is_confidential=not public,
         is_first_party=first_party,
     )
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         actor = accounts.find_by_login(db, admin)
         if actor is None or not actor.is_platform_admin:
             console.print(f"[red]{admin} 不是平台管理员[/red]")
@@ -208,7 +208,7 @@ def db_compact_counts() -> None:
     from campusid.org import counts
 
     services = build_services(get_settings())
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         removed = counts.compact(db)
     console.print(f"已合并计数 (folded {removed} rows)")
 
@@ -221,7 +221,7 @@ def db_rebuild_counts() -> None:
     from campusid.org import counts
 
     services = build_services(get_settings())
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         counts.rebuild(db)
     console.print("[green]已重新统计成员数[/green] (member counts rebuilt)")
 

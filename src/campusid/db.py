@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -113,8 +114,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Yield a session; commit if the block succeeds, roll back if it raises."""
+    """A session for a `with` block: committed when the block ends, however it ends, unless it
+    raises, which rolls it back (`with transaction(factory) as db: ...`; a `return` inside the
+    block commits too)."""
     session = factory()
     try:
         yield session

@@ -58,7 +58,7 @@ def import_command(
         def progress(phase: str, count: int) -> None:
             bar.advance(checking if phase == "check" else writing, count)
 
-        for db in transaction(services.session_factory):
+        with transaction(services.session_factory) as db:
             found = load_school(db, school)
             if found is None:
                 console.print(f"[red]学校 {school} 不存在[/red]")
@@ -106,7 +106,7 @@ def export_command(
     from campusid.roster import service
 
     services = build_services(get_settings())
-    for db in transaction(services.session_factory):
+    with transaction(services.session_factory) as db:
         found = load_school(db, school)
         if found is None:
             console.print(f"[red]学校 {school} 不存在[/red]")
