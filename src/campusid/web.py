@@ -24,7 +24,7 @@ from campusid.accounts.identifiers import mask_email, mask_id_card, mask_phone
 from campusid.accounts.models import User
 from campusid.asgi import HttpMiddleware
 from campusid.audit.service import ClientInfo
-from campusid.clock import SHANGHAI, Clock
+from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.db import begin_reading, is_write_conflict
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
@@ -190,14 +190,6 @@ class RerunAsWriter(HttpMiddleware):
 # scope="function": the transaction commits before the response leaves, so the page the
 # browser is redirected to always sees what this request wrote.
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
-
-
-async def get_clock(request: Request) -> Clock:
-    """The injected clock."""
-    return get_services(request).clock
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def client_info(request: Request) -> ClientInfo:
