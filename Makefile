@@ -41,9 +41,11 @@ example: install
 	$(BIN)/campusid serve --host 127.0.0.1 --port 8000 & trap "kill $$!" EXIT INT TERM; \
 		$(BIN)/python examples/banjiquan/app.py
 
-## Lint, type-check and run the whole suite (SQLite).
+## Lint, type-check and run the whole suite (SQLite), on two pytest-xdist workers; each
+## worker has its own database. PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadscope
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -51,7 +53,7 @@ lint: install
 
 ## The same suite against PostgreSQL (CI runs this too).
 test-pg: install
-	CAMPUSID_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+	CAMPUSID_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## Refresh the translation template and the English catalog after changing texts.
 messages: install
