@@ -4,15 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-pg lint install messages clean example
+.PHONY: run test test-pg lint install lock messages clean example
 
-$(BIN)/.installed: pyproject.toml
+## The locked dependencies (every transitive one, with hashes), then the project itself.
+$(BIN)/.installed: requirements/dev.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(BIN)/.installed
+
+## Regenerate the lock files after changing the dependencies in pyproject.toml (pins already in
+## a lock file are kept; `make lock LOCK_ARGS=--upgrade` moves every transitive pin to the latest).
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/main.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements/dev.lock pyproject.toml
 
 ## Install, migrate the embedded SQLite database, load the demo data if empty, serve on :8000.
 run: install
@@ -30,9 +41,11 @@ example: install
 	$(BIN)/campusid serve --host 127.0.0.1 --port 8000 & trap "kill $$!" EXIT INT TERM; \
 		$(BIN)/python examples/banjiquan/app.py
 
-## Lint, type-check and run the whole suite (SQLite).
+## Lint, type-check and run the whole suite (SQLite), on two pytest-xdist workers; each
+## worker has its own database. PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadscope
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -41,7 +54,7 @@ lint: install
 
 ## The same suite against PostgreSQL (CI runs this too).
 test-pg: install
-	CAMPUSID_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+	CAMPUSID_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## Refresh the translation template and the English catalog after changing texts.
 messages: install

@@ -1,7 +1,9 @@
 """Test fixtures: the schema built by the migrations, each test in a rolled-back transaction.
 
 The database is SQLite in a temporary file unless CAMPUSID_TEST_DATABASE_URL names another
-(CI runs the suite a second time against PostgreSQL).
+(CI runs the suite a second time against PostgreSQL). Under pytest-xdist (`-n 2`) each worker has
+its own: a temporary file each, or on PostgreSQL a database of its own next to the named one
+(`<name>_gw0`, `<name>_gw1`, …), made afresh at the start of the run.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +37,20 @@ TEST_NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 # What the domains register in the base, as create_app() does, for tests that call services
 # without the app.
 domains.install()
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """A fresh PostgreSQL database for one xdist worker, beside the one `url` names."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -155,8 +172,21 @@ def world(db: Session, services: Services):  # type: ignore[no-untyped-def]
     return world
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The end-to-end scenarios start a real server and a browser: slow."""
+    e2e = ROOT / "tests" / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Capture every log record of the session, for the secrets scan at the end."""
+    """Capture every log record of the session, for the secrets scan at the end; give an xdist
+    worker its own PostgreSQL database (before the test modules that read the URL are imported)."""
+    url = os.environ.get("CAMPUSID_TEST_DATABASE_URL", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and url.startswith("postgresql"):
+        os.environ["CAMPUSID_TEST_DATABASE_URL"] = _worker_database(url, worker)
     remember(DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD)
     root = logging.getLogger()
     root.addHandler(CAPTURE)
@@ -165,9 +195,27 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+WORKER_LEAKS: list[tuple[str, str]] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: collect what a worker's secrets scan found (see below)."""
+    WORKER_LEAKS.extend(tuple(pair) for pair in node.workeroutput.get("secret_leaks", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any password, code, session id or identifier reached a log."""
+    """Fail the run if any password, code, session id or identifier reached a log.
+
+    An xdist worker's logs are its own: it hands what it found to the controller, which reports
+    and fails the run (a worker's exit status does not reach the controller).
+    """
     found = leaks()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["secret_leaks"] = [list(pair) for pair in found]
+        return
+    found += WORKER_LEAKS
     if found:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:

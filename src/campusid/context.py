@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -45,7 +45,6 @@ class Services:
     sms: SmsSender
     mail: MailSender
     redis: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def build_services(

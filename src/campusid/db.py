@@ -116,7 +116,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """Yield a session; commit if the block succeeds, roll back if it raises."""
+    """A session for a `with` block: committed when the block ends, however it ends, unless it
+    raises, which rolls it back (`with transaction(factory) as db: ...`; a `return` inside the
+    block commits too)."""
     session = factory()
     try:
         yield session

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from campusid import i18n, nav
 from campusid.asgi import HttpMiddleware
-from campusid.clock import SHANGHAI, Clock
+from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.db import begin_reading, is_write_conflict
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
@@ -233,14 +233,6 @@ class RerunAsWriter(HttpMiddleware):
 # scope="function": the transaction commits before the response leaves, so the page the
 # browser is redirected to always sees what this request wrote.
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
-
-
-async def get_clock(request: Request) -> Clock:
-    """The injected clock."""
-    return get_services(request).clock
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 def client_info(request: Request) -> ClientInfo:

@@ -114,11 +114,6 @@ class User(Base):
         comment="头像: a re-encoded JPEG, at most 256x256",
     )
 
-    @property
-    def has_password(self) -> bool:
-        """Whether the account can sign in with a password at all."""
-        return self.password_hash is not None or self.default_credential_id is not None
-
 
 class SchoolMembership(Base):
     """A person's relationship with a school in one role; ended, never deleted."""

@@ -117,18 +117,6 @@ async def read_request(request: Request) -> StarletteOAuth2Request:
     )
 
 
-def query_request(original: StarletteOAuth2Request, pairs: list[tuple[str, str]]) -> Any:
-    """The authorization request a consent form carries back, as if it came in the query."""
-    return StarletteOAuth2Request(
-        method="GET",
-        uri=original.uri,
-        headers=original.headers,
-        args=pairs,
-        form=[],
-        enforce_https=False,
-    )
-
-
 @dataclass
 class Context:
     """What the provider needs from the request it serves."""

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, selectinload
 from campusid.i18n import N_
 from campusid.org import counts
 from campusid.org import service as org
-from campusid.org.building import overrides_of
 from campusid.org.counts import Counts
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
 from campusid.org.schoolyear import Calendar
@@ -186,7 +185,3 @@ def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
     graduated.sort(key=lambda n: -getattr(n.obj, "enrollment_year", 0))
     return SchoolTree(root=root, teaching=teaching, graduated=graduated, by_key=by_key)
 
-
-def stage_grade_names(unit: StageUnit) -> dict[int, str]:
-    """The overrides of a stage, for its settings page."""
-    return overrides_of(unit)

@@ -8,17 +8,11 @@ import secrets
 import string
 from dataclasses import dataclass
 from importlib import resources
-from types import ModuleType
+
+from pypinyin import lazy_pinyin
 
 from campusid.i18n import N_
 from campusid.identifiers import InvalidIdentifier, normalize_phone
-
-try:  # optional: lets us refuse the pinyin of a Chinese name
-    import pypinyin as _pypinyin
-
-    _PYPINYIN: ModuleType | None = _pypinyin
-except ImportError:  # pragma: no cover - depends on the environment
-    _PYPINYIN = None
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -139,13 +133,12 @@ def _name_variants(real_name: str) -> set[str]:
             variants.add(name.lower())
         return variants
     variants.add(name.lower())
-    if _PYPINYIN is not None:
-        syllables = [s.lower() for s in _PYPINYIN.lazy_pinyin(name) if s.isascii()]
-        full = "".join(syllables)
-        given = "".join(syllables[1:])  # without a one-character surname
-        for candidate in (full, given):
-            if len(candidate) >= 4 and candidate.isalpha():
-                variants.add(candidate)
+    syllables = [s.lower() for s in lazy_pinyin(name) if s.isascii()]
+    full = "".join(syllables)
+    given = "".join(syllables[1:])  # without a one-character surname
+    for candidate in (full, given):
+        if len(candidate) >= 4 and candidate.isalpha():
+            variants.add(candidate)
     return variants
 
 

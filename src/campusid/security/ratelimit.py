@@ -66,11 +66,6 @@ class RateLimiter:
         """Forget the key's hits (after a successful sign-in or a reset)."""
         self._storage.clear(self._key(key))
 
-    def retry_after_seconds(self) -> int:
-        """Seconds until the current window ends."""
-        window = self.limit.window_seconds
-        return window - int(self._clock.now().timestamp()) % window
-
 
 class RateLimits:
     """The registry of the app's named limiters, sharing one storage."""

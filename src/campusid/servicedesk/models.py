@@ -57,11 +57,6 @@ class TicketOutcome(StrEnum):
             "no_reset": N_("未重置"),
         }[self.value]
 
-    @property
-    def is_reset(self) -> bool:
-        """Whether the password was reset."""
-        return self in (TicketOutcome.RESET_SMS, TicketOutcome.RESET_SHOWN)
-
 
 class Fact(StrEnum):
     """A fact on the verification checklist."""

@@ -235,6 +235,8 @@ def test_moves_out_of_class_to_campus_then_another_class(admin, world, db):
     assert counts(admin.get(f"/school/{school.id}/classes/{world.class51.id}").text) == (
         "2个老师 5个学生 0个家长"
     )
+    db.expire_all()
+    assert db.scalar(select(ClassStudent).where(ClassStudent.student_id == li.id)) is None
     membership = db.scalar(
         select(SchoolMembership).where(
             SchoolMembership.user_id == li.id, SchoolMembership.role == SchoolRole.STUDENT

@@ -240,6 +240,7 @@ def test_edit_and_delete_nodes(admin, world, db):
     refused = post_form(admin, f"/school/{school.id}/classes/{world.class51.id}/delete")
     assert refused.status_code == 400
     assert "该班级不能删除" in refused.text and "6名学生" in refused.text
+    db.expire_all()
     assert db.get(SchoolClass, world.class51.id) is not None
     # 三年级1班 is empty: it goes.
     grade3 = db.scalar(
@@ -251,6 +252,7 @@ def test_edit_and_delete_nodes(admin, world, db):
     assert post_form(admin, f"/school/{school.id}/classes/{empty_id}/delete").status_code == 303
     assert post_form(admin, f"/school/{school.id}/grades/{grade3_id}/delete").status_code == 303
     db.expire_all()
+    assert db.get(SchoolClass, empty_id) is None
     assert db.get(Grade, grade3_id) is None
     # A campus with members cannot be deleted.
     campus_id = world.class51.campus_id

@@ -23,7 +23,10 @@ from tests.support.net import free_port
 
 CLI = [sys.executable, "-m", "campusid.cli"]
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT"),
+]
 
 
 @dataclass

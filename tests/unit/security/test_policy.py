@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from campusid.security.policy import (
@@ -17,8 +15,6 @@ from campusid.security.policy import (
     generate_temporary_password,
     is_common_password,
 )
-
-HAS_PYPINYIN = importlib.util.find_spec("pypinyin") is not None
 
 CONTEXT = PasswordContext(
     username="s_xuesheng008",
@@ -87,7 +83,6 @@ def test_personal_data(password: str, expected: list[str]) -> None:
     assert codes(password, CONTEXT) == expected
 
 
-@pytest.mark.skipif(not HAS_PYPINYIN, reason="pypinyin is optional")
 @pytest.mark.parametrize(
     ("password", "expected"),
     [
