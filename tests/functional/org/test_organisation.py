@@ -240,7 +240,8 @@ def test_edit_and_delete_nodes(admin, world, db):
     refused = post_form(admin, f"/school/{school.id}/classes/{world.class51.id}/delete")
     assert refused.status_code == 400
     assert "该班级不能删除" in refused.text and "6名学生" in refused.text
-    assert db.get(SchoolClass, world.class51.id) is not None
+    db.expire_all()
+    assert db.scalar(select(SchoolClass.id).where(SchoolClass.id == world.class51.id)) is not None
     # 三年级1班 is empty: it goes.
     grade3 = db.scalar(
         select(Grade).where(
