@@ -225,12 +225,16 @@ class SchoolPage:
         template: str,
         *,
         with_tree: bool = True,
+        loaded: tuple[School, SchoolTree] | None = None,
         tab: str = "admin",
         status_code: int = 200,
         **context: Any,
     ) -> Response:
-        """The console page: the tree (unless `with_tree` is off) and the template."""
-        school, tree = self.tree() if with_tree else (self.school, None)
+        """The console page: the tree (unless `with_tree` is off) and the template.
+
+        `loaded` is the school and tree the handler already read (to find its node), drawn as is.
+        """
+        school, tree = loaded or (self.tree() if with_tree else (self.school, None))
         return page(
             self.request,
             template,

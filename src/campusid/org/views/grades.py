@@ -1,0 +1,98 @@
+"""年级设置: 年级组长, and 升级/毕业 by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import Response
+
+from campusid.members import teachers as staff
+from campusid.members.batch import MemberError
+from campusid.org import building, schoolyear
+from campusid.org.building import Invalid
+from campusid.org.deps import Page
+from campusid.org.models import Grade
+from campusid.org.tree import grade_label
+from campusid.org.views import lookup
+from campusid.org.views.forms import LeaderForm
+from campusid.web import Id
+
+router = APIRouter(prefix="/school/{school_id}/grades/{grade_id}")
+
+SETTINGS = "org/grade_settings.html"
+
+
+def _settings(page: Page, grade: Grade) -> dict[str, Any]:
+    """The settings page's content (its node opened in the tree)."""
+    page.at("grade", grade.id)
+    return {
+        "grade": grade,
+        "grade_label": grade_label(grade, page.calendar),
+        "leaders": staff.grade_leaders(page.db, grade),
+        "school_teachers": staff.teachers(page.db, page.school),
+        "graduation_year": schoolyear.graduation_year(
+            grade.stage_unit.stage, grade.school_system, grade.enrollment_year
+        ),
+    }
+
+
+@router.get("/settings")
+def grade_settings_page(page: Page, grade_id: Id) -> Response:
+    """年级设置: 年级组长, and 升级/毕业 by hand."""
+    return page.render(SETTINGS, errors=[], **_settings(page, lookup.grade(page, grade_id)))
+
+
+@router.post("/promote")
+def promote_grade(page: Page, grade_id: Id) -> Response:
+    """升级 now, before the school-year boundary."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        building.promote(page.db, grade=grade, calendar=page.calendar)
+    except Invalid as exc:
+        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+    return page.go(f"/grades/{grade_id}", promoted=1)
+
+
+@router.post("/graduate")
+def graduate_grade(page: Page, grade_id: Id) -> Response:
+    """毕业 now: the grade moves to 毕业班级 with its members."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        building.graduate(page.db, grade=grade, calendar=page.calendar, now=page.now)
+    except Invalid as exc:
+        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+    return page.go("/graduated", graduated=1)
+
+
+@router.post("/leaders")
+def add_grade_leader(page: Page, grade_id: Id, form: Annotated[LeaderForm, Form()]) -> Response:
+    """设置年级组长."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        staff.set_grade_leader(
+            page.db,
+            school=page.school,
+            grade=grade,
+            teacher_id=form.teacher_id,
+            now=page.now,
+            actor=page.actor,
+        )
+    except MemberError as exc:
+        return page.refuse(SETTINGS, [exc.message], **_settings(page, grade))
+    return page.go(f"/grades/{grade_id}/settings", saved=1)
+
+
+@router.post("/leaders/{teacher_id}/remove")
+def remove_grade_leader(page: Page, grade_id: Id, teacher_id: Id) -> Response:
+    """取消年级组长."""
+    grade = lookup.grade(page, grade_id)
+    staff.remove_grade_leader(
+        page.db,
+        school=page.school,
+        grade=grade,
+        teacher_id=teacher_id,
+        now=page.now,
+        actor=page.actor,
+    )
+    return page.go(f"/grades/{grade_id}/settings", saved=1)
