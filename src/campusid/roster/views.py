@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import Response
 
-from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, tree_page
-from campusid.org.models import School
-from campusid.org.schoolyear import Calendar
+from campusid.org.deps import Page, SchoolPage
 from campusid.roster import excel, service
-from campusid.web import CurrentPrincipal, DbSession, NotFound, Svc
+from campusid.web import NotFound
 
-router = APIRouter()
+router = APIRouter(prefix="/school/{school_id}/roster")
 
 
 def _xlsx(content: bytes, filename: str) -> Response:
@@ -25,27 +23,8 @@ def _xlsx(content: bytes, filename: str) -> Response:
     )
 
 
-@router.get("/school/{school_id}/roster")
-def roster_page(
-    request: Request, db: DbSession, school: AdminSchool, calendar: CalendarDep
-) -> Response:
-    """批量导入/导出学生."""
-    return _roster_page(request, db, school, calendar)
-
-
-def _roster_page(
-    request: Request,
-    db: DbSession,
-    school: School,
-    calendar: Calendar,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    return tree_page(
-        request,
-        db,
-        school,
-        calendar,
+def _roster_page(page: SchoolPage, status_code: int = 200, **context: Any) -> Response:
+    return page.render(
         "roster/roster.html",
         section="roster",
         max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -55,43 +34,46 @@ def _roster_page(
     )
 
 
-@router.get("/school/{school_id}/roster/template.xlsx")
-def template(school: AdminSchool) -> Response:
+@router.get("")
+def roster_page(page: Page) -> Response:
+    """批量导入/导出学生."""
+    return _roster_page(page)
+
+
+@router.get("/template.xlsx")
+def template(page: Page) -> Response:
     """The import template."""
     return _xlsx(service.template_bytes(), "学生导入模板.xlsx")
 
 
-@router.post("/school/{school_id}/roster/import")
-def import_upload(
-    request: Request,
-    db: DbSession,
-    services: Svc,
-    school: AdminSchool,
-    calendar: CalendarDep,
-    actor: ActorDep,
-    file: Annotated[UploadFile, File()],
-) -> Response:
-    """Import the uploaded workbook: every row, or none and the error file back."""
+@router.post("/import")
+def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
+    """Import the uploaded workbook: every row, or none and the error file back.
+
+    A refused file is not a refusal of the request: the page lists the bad rows, and the
+    error file is kept (committed) for its uploader.
+    """
     data = file.file.read(excel.MAX_UPLOAD_BYTES + 1)  # the limit is checked on what was read
-    now = services.clock.now()
     result = service.run_import(
-        db, school=school, calendar=calendar, data=data, now=now, actor=actor
+        page.db,
+        school=page.school,
+        calendar=page.calendar,
+        data=data,
+        now=page.now,
+        actor=page.actor,
     )
     token = None
-    if result.errors and actor.user_id is not None:
+    if result.errors and page.actor.user_id is not None:
         token = service.store_error_file(
-            db,
-            school=school,
-            user_id=actor.user_id,
+            page.db,
+            school=page.school,
+            user_id=page.actor.user_id,
             content=service.error_workbook(result),
-            now=now,
+            now=page.now,
         )
     bad = sorted(result.errors.items())
     return _roster_page(
-        request,
-        db,
-        school,
-        calendar,
+        page,
         status_code=200 if result.ok else 400,
         result=result,
         bad_rows=[(index + 2, result.rows[index], reason) for index, reason in bad[:200]],
@@ -100,26 +82,30 @@ def import_upload(
     )
 
 
-@router.get("/school/{school_id}/roster/errors/{token}")
-def error_file(
-    db: DbSession, services: Svc, school: AdminSchool, principal: CurrentPrincipal, token: str
-) -> Response:
+@router.get("/errors/{token}")
+def error_file(page: Page, token: str) -> Response:
     """The refused file with each bad row's reason (only for its uploader, for 30 minutes)."""
+    if page.actor.user_id is None:
+        raise NotFound
     content = service.fetch_error_file(
-        db, school=school, user_id=principal.user.id, token=token, now=services.clock.now()
+        page.db, school=page.school, user_id=page.actor.user_id, token=token, now=page.now
     )
     if content is None:
         raise NotFound
     return _xlsx(content, "导入错误原因.xlsx")
 
 
-@router.get("/school/{school_id}/roster/students.xlsx")
-def export_students(db: DbSession, school: AdminSchool, calendar: CalendarDep) -> Response:
+@router.get("/students.xlsx")
+def export_students(page: Page) -> Response:
     """批量导出学生."""
-    return _xlsx(service.export_students(db, school=school, calendar=calendar), "学生.xlsx")
+    return _xlsx(
+        service.export_students(page.db, school=page.school, calendar=page.calendar), "学生.xlsx"
+    )
 
 
-@router.get("/school/{school_id}/roster/teachers.xlsx")
-def export_teachers(db: DbSession, school: AdminSchool, calendar: CalendarDep) -> Response:
+@router.get("/teachers.xlsx")
+def export_teachers(page: Page) -> Response:
     """导出老师."""
-    return _xlsx(service.export_teachers(db, school=school, calendar=calendar), "老师.xlsx")
+    return _xlsx(
+        service.export_teachers(page.db, school=page.school, calendar=page.calendar), "老师.xlsx"
+    )
