@@ -46,59 +46,6 @@ async def actor(principal: CurrentPrincipal, client: Client) -> Actor:
 ActorDep = Annotated[Actor, Depends(actor)]
 
 
-class Fields:
-    """A submitted form's text fields (several values per name allowed)."""
-
-    def __init__(self, items: list[tuple[str, str]]) -> None:
-        self._items = items
-
-    def get(self, name: str, default: str = "") -> str:
-        """The first value of a field, stripped."""
-        for key, value in self._items:
-            if key == name:
-                return value.strip()
-        return default
-
-    def getlist(self, name: str) -> list[str]:
-        """Every value of a field."""
-        return [value for key, value in self._items if key == name]
-
-    def number(self, name: str, default: int | None = None) -> int | None:
-        """A whole number, or the default when blank or not a number."""
-        text = self.get(name)
-        try:
-            return int(text)
-        except ValueError:
-            return default
-
-    def ints(self, name: str) -> list[int]:
-        """Every value of a field that is a whole number."""
-        found = []
-        for value in self.getlist(name):
-            try:
-                found.append(int(value))
-            except ValueError:
-                continue
-        return found
-
-    def flag(self, name: str) -> bool:
-        """A ticked checkbox."""
-        return self.get(name) in {"on", "1", "true", "yes"}
-
-    def startingwith(self, prefix: str) -> dict[str, str]:
-        """Fields whose names start with the prefix, by the rest of the name."""
-        return {k[len(prefix) :]: v.strip() for k, v in self._items if k.startswith(prefix)}
-
-
-async def form_fields(request: Request) -> Fields:
-    """The submitted form (parsed once; the CSRF check has already read it)."""
-    form = await request.form()
-    return Fields([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
-
-
-FormFields = Annotated[Fields, Depends(form_fields)]
-
-
 def school_tree(db: Session, school: School, calendar: Calendar) -> tuple[School, SchoolTree]:
     """The school, freshly loaded, and its organisation tree."""
     loaded = load_school(db, school.id)
@@ -134,21 +81,6 @@ def page(
         },
         status_code=status_code,
     )
-
-
-def tree_page(
-    request: Request,
-    db: Session,
-    school: School,
-    calendar: Calendar,
-    template: str,
-    *,
-    status_code: int = 200,
-    **context: Any,
-) -> Response:
-    """`page` with the school's tree freshly loaded."""
-    school, tree = school_tree(db, school, calendar)
-    return page(request, template, school=school, tree=tree, status_code=status_code, **context)
 
 
 def refused(
