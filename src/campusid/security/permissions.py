@@ -73,6 +73,8 @@ class Permission(StrEnum):
     RECOVERY_APPROVE = "class:recovery:approve"
     # org counts: a district's organisation page (its schools and their counts)
     DISTRICT_VIEW = "platform:districts:view"
+    # onboarding (issue 16): districts, schools, their administrators, suspending a school
+    PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -121,6 +123,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVICEDESK_SUPERVISE,  # servicedesk
             Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
             Permission.DISTRICT_VIEW,  # org counts: district pages
+            Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
         }
     ),
 }
@@ -138,6 +141,9 @@ class Principal:
     homeroom_class_ids: set[int] = field(default_factory=set)
     led_grade_ids: set[int] = field(default_factory=set)
     child_ids: set[int] = field(default_factory=set)
+    # Schools where the person is an administrator or teacher but the school is suspended (停用):
+    # those memberships give no role, class or grade here (see `principal_for`).
+    suspended_school_ids: set[int] = field(default_factory=set)
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -170,18 +176,32 @@ class Principal:
 
 
 def principal_for(db: Session, user: User) -> Principal:
-    """Load a person's roles (a handful of indexed queries, once per request)."""
+    """Load a person's roles (a handful of indexed queries, once per request).
+
+    A suspended school (停用) gives its administrators and teachers nothing: no admin role, no
+    class, no grade. Its students and parents keep theirs, so pupils still sign in and use
+    their accounts; the school's staff are told why the console refuses them.
+    """
+    # Imported here: org's models import the authority module, which imports this one.
+    from campusid.org.models import Campus, Grade, School, SchoolClass, StageUnit
+
     principal = Principal(user=user)
     if user.is_platform_admin:
         principal.roles.add(Role.PLATFORM_ADMIN)
     if user.is_agent:
         principal.roles.add(Role.AGENT)
-    for membership in db.scalars(
-        select(SchoolMembership).where(
+    staff_roles = {SchoolRole.SCHOOL_ADMIN, SchoolRole.TEACHER}
+    for membership, suspended_at in db.execute(
+        select(SchoolMembership, School.suspended_at)
+        .join(School, School.id == SchoolMembership.school_id)
+        .where(
             SchoolMembership.user_id == user.id,
             SchoolMembership.active.is_(True),
         )
     ):
+        if suspended_at is not None and membership.role in staff_roles:
+            principal.suspended_school_ids.add(membership.school_id)
+            continue
         principal.member_school_ids.add(membership.school_id)
         if membership.role is SchoolRole.SCHOOL_ADMIN:
             principal.roles.add(Role.SCHOOL_ADMIN)
@@ -193,9 +213,10 @@ def principal_for(db: Session, user: User) -> Principal:
         elif membership.role is SchoolRole.PARENT:
             principal.roles.add(Role.PARENT)
     for class_id, is_homeroom in db.execute(
-        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
-            ClassTeacher.teacher_id == user.id
-        )
+        select(ClassTeacher.class_id, ClassTeacher.is_homeroom)
+        .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
+        .join(School, School.id == SchoolClass.school_id)
+        .where(ClassTeacher.teacher_id == user.id, School.suspended_at.is_(None))
     ):
         principal.roles.add(Role.TEACHER)
         principal.taught_class_ids.add(class_id)
@@ -203,7 +224,14 @@ def principal_for(db: Session, user: User) -> Principal:
             principal.roles.add(Role.HOMEROOM_TEACHER)
             principal.homeroom_class_ids.add(class_id)
     principal.led_grade_ids = set(
-        db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user.id))
+        db.scalars(
+            select(GradeLeader.grade_id)
+            .join(Grade, Grade.id == GradeLeader.grade_id)
+            .join(StageUnit, StageUnit.id == Grade.stage_id)
+            .join(Campus, Campus.id == StageUnit.campus_id)
+            .join(School, School.id == Campus.school_id)
+            .where(GradeLeader.teacher_id == user.id, School.suspended_at.is_(None))
+        )
     )
     if principal.led_grade_ids:
         principal.roles.add(Role.GRADE_LEADER)
