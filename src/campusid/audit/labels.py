@@ -72,6 +72,13 @@ ACTION_LABELS: dict[str, str] = {
     # platform
     "agent_appointed": "任命客服",
     "agent_removed": "取消客服",
+    # onboarding (平台管理 → 学校)
+    "district_created": "新建区县",
+    "school_created": "新建学校",
+    "school_suspended": "停用学校",
+    "school_reopened": "启用学校",
+    "school_admin_appointed": "任命学校管理员",
+    "school_admin_removed": "移除学校管理员",
     "oidc.client_created": "新增接入应用",
     "oidc.client_updated": "修改接入应用",
     "oidc.client_enabled": "启用接入应用",

@@ -328,11 +328,11 @@ def quick_create_page(
     db: DbSession,
     school: AdminSchool,
     calendar: CalendarDep,
-    school_system: str = "6-3",
+    school_system: str = "",
 ) -> Response:
-    """快速创建校区、年级、班级 (新增校区/班级)."""
+    """快速创建校区、年级、班级 (新增校区/班级); the school's own school system first."""
     school, tree = _tree(db, school, calendar)
-    system = _system({"school_system": school_system})
+    system = _system({"school_system": school_system or school.school_system.value})
     return _page(
         request,
         "org/quick_create.html",
