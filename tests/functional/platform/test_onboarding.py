@@ -275,3 +275,18 @@ def test_the_command_line_creates_a_school(tmp_path, monkeypatch) -> None:  # ty
     engine.dispose()
     assert schools == [("YC-9", "5-4")]
     assert [(name, bool(flag)) for name, flag in admins] == [("wang_cli", True)]
+
+
+def test_the_list_shows_each_schools_counts(client, db, world) -> None:  # type: ignore[no-untyped-def]
+    from campusid.org.counts import school_total
+
+    total = school_total(db, school_id=world.school.id)
+    assert total.students > 0
+    sign_in(client, "pt_admin")
+    page = client.get("/platform/schools").text
+    row = page[page.index(world.school.name) :]
+    row = row[: row.index("</tr>")]
+    for number, word in ((total.teachers, "个老师"), (total.students, "个学生")):
+        assert f"<td>{number}{word}</td>" in row
+    assert ">1</td>" in row  # one administrator
+    assert world.school.name not in client.get("/platform/schools", params={"q": "没有"}).text
