@@ -112,6 +112,99 @@ def create_platform_admin(
     console.print(f"[green]已创建平台管理员 {username}[/green]")
 
 
+# --- onboarding (issue 16): districts and schools from the command line ---------------------
+district_app = typer.Typer(help="District commands.", no_args_is_help=True)
+app.add_typer(district_app, name="district")
+school_app = typer.Typer(help="School commands.", no_args_is_help=True)
+app.add_typer(school_app, name="school")
+
+
+@district_app.command("create")
+def district_create(
+    name: str = typer.Option(..., help="The district's name, e.g. 柯桥区."),
+) -> None:
+    """Create a district; an existing name is reported and nothing is created (exit 1)."""
+    from campusid.audit.service import ClientInfo
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.platform import schools
+
+    services = build_services(get_settings())
+    with transaction(services.session_factory) as db:
+        try:
+            district = schools.create_district(
+                db,
+                name=name,
+                actor=schools.Actor(user_id=None, client=ClientInfo(), role=None),
+                now=services.clock.now(),
+            )
+        except schools.OnboardingError as exc:
+            for problem in exc.messages:
+                console.print(f"[red]{problem}[/red]")
+            raise typer.Exit(1) from exc
+        district_id = district.id
+    console.print(f"[green]已创建区县 {name}[/green] (id={district_id})")
+
+
+@school_app.command("create")
+def school_create(
+    name: str = typer.Option(..., help="The school's name."),
+    district: str = typer.Option(..., help="The district's name (see `campusid district create`)."),
+    code: str = typer.Option(..., help="学校编码: 2-16 letters, digits or dashes, unique."),
+    system: str = typer.Option("6-3", help="Default school system: 6-3 (六三制) or 5-4 (五四制)."),
+    admin_name: str = typer.Option(..., help="The first administrator's real name."),
+    admin_username: str = typer.Option("", help="Their username (generated when left out)."),
+    admin_phone: str = typer.Option("", help="Their mobile number (optional)."),
+) -> None:
+    """Create a school and its first administrator; the one-time password is printed once.
+
+    Running it again with the same code creates nothing: it says the school exists (exit 1).
+    """
+    from campusid.audit.service import ClientInfo
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.org.schoolyear import SchoolSystem
+    from campusid.platform import schools
+
+    try:
+        school_system = SchoolSystem(system)
+    except ValueError as exc:
+        console.print("[red]学制须为 6-3(六三制)或 5-4(五四制)[/red]")
+        raise typer.Exit(2) from exc
+    services = build_services(get_settings())
+    with transaction(services.session_factory) as db:
+        found = schools.find_school_by_code(db, code)
+        if found is not None:
+            console.print(f"[yellow]学校编码 {found.code} 已存在:{found.name}(未创建)[/yellow]")
+            raise typer.Exit(1)
+        in_district = schools.find_district(db, district)
+        if in_district is None:
+            console.print(f"[red]区县「{district}」不存在,请先运行 campusid district create[/red]")
+            raise typer.Exit(1)
+        try:
+            school, appointed = schools.create_school(
+                db,
+                name=name,
+                district_id=in_district.id,
+                code=code,
+                system=school_system,
+                new_admin=schools.NewAdmin(admin_name, admin_username, admin_phone),
+                hasher=services.hasher,
+                actor=schools.Actor(user_id=None, client=ClientInfo(), role=None),
+                now=services.clock.now(),
+            )
+        except schools.OnboardingError as exc:
+            for problem in exc.messages:
+                console.print(f"[red]{problem}[/red]")
+            raise typer.Exit(1) from exc
+        school_name, school_code = school.name, school.code
+        username, password = appointed.user.username, appointed.password
+    console.print(f"[green]已创建学校 {school_name}[/green] (code={school_code})")
+    console.print(f"管理员用户名 (username): {username}")
+    console.print(f"一次性密码 (one-time password): {password}  (只显示这一次 / shown once)")
+    console.print("首次登录须修改密码 (must be changed at the first sign-in)")
+
+
 @oidc_app.command("rotate-keys")
 def oidc_rotate_keys() -> None:
     """Start signing ID tokens with a new key; the old ones still verify for the grace period."""

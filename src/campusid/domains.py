@@ -22,6 +22,7 @@ from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.families import service as families
 from campusid.messaging import service as messaging
+from campusid.org import service as org_service
 from campusid.security import permissions
 from campusid.servicedesk.hours import hotline_status
 
@@ -42,6 +43,7 @@ def install() -> None:
     permissions.register_role_loader("accounts", accounts.load_roles)
     permissions.register_role_loader("classes", classes.load_roles)
     permissions.register_role_loader("families", families.load_roles)
+    permissions.register_role_loader("org", org_service.withdraw_suspended_roles)
     classes.register_linked_parents(families.linked_parent_ids)
     enrolment.register_parents_of(
         lambda db, child_id: families.parent_ids_of_children(db, child_ids=[child_id])

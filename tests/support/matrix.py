@@ -348,6 +348,27 @@ MATRIX.update(
         ("GET", "/district/{district_id}"): Row(only("platform_admin")),
     }
 )
+# Onboarding (issue 16, 平台管理 → 学校): platform administrators only.
+MATRIX.update(
+    {
+        ("GET", "/platform/schools"): Row(only("platform_admin")),
+        ("GET", "/platform/schools/new"): Row(only("platform_admin")),
+        ("POST", "/platform/schools"): Row(only("platform_admin"), form={"name": "新学校"}),
+        ("POST", "/platform/districts"): Row(only("platform_admin"), form={"name": "新区"}),
+        ("GET", "/platform/schools/{school_id}"): Row(only("platform_admin")),
+        ("POST", "/platform/schools/{school_id}/suspend"): Row(only("platform_admin")),
+        ("POST", "/platform/schools/{school_id}/reopen"): Row(only("platform_admin")),
+        ("POST", "/platform/schools/{school_id}/admins"): Row(
+            only("platform_admin"), form={"login": "zhaoshuxue"}
+        ),
+        ("POST", "/platform/schools/{school_id}/admins/new"): Row(
+            only("platform_admin"), form={"admin_name": "王新"}
+        ),
+        ("POST", "/platform/schools/{school_id}/admins/{user_id}/remove"): Row(
+            only("platform_admin")
+        ),
+    }
+)
 
 
 def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]:

@@ -72,6 +72,13 @@ class AuditAction(StrEnum):
     # platform
     AGENT_APPOINTED = "agent_appointed"
     AGENT_REMOVED = "agent_removed"
+    # onboarding (平台管理 → 学校)
+    DISTRICT_CREATED = "district_created"
+    SCHOOL_CREATED = "school_created"
+    SCHOOL_SUSPENDED = "school_suspended"
+    SCHOOL_REOPENED = "school_reopened"
+    SCHOOL_ADMIN_APPOINTED = "school_admin_appointed"
+    SCHOOL_ADMIN_REMOVED = "school_admin_removed"
     OIDC_CLIENT_CREATED = "oidc.client_created"
     OIDC_CLIENT_UPDATED = "oidc.client_updated"
     OIDC_CLIENT_ENABLED = "oidc.client_enabled"
@@ -148,6 +155,12 @@ ACTION_LABELS: dict[AuditAction, str] = {
     # platform
     AuditAction.AGENT_APPOINTED: N_("任命客服"),
     AuditAction.AGENT_REMOVED: N_("取消客服"),
+    AuditAction.DISTRICT_CREATED: N_("新建区县"),
+    AuditAction.SCHOOL_CREATED: N_("新建学校"),
+    AuditAction.SCHOOL_SUSPENDED: N_("停用学校"),
+    AuditAction.SCHOOL_REOPENED: N_("启用学校"),
+    AuditAction.SCHOOL_ADMIN_APPOINTED: N_("任命学校管理员"),
+    AuditAction.SCHOOL_ADMIN_REMOVED: N_("移除学校管理员"),
     AuditAction.OIDC_CLIENT_CREATED: N_("新增接入应用"),
     AuditAction.OIDC_CLIENT_UPDATED: N_("修改接入应用"),
     AuditAction.OIDC_CLIENT_ENABLED: N_("启用接入应用"),

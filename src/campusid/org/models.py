@@ -62,6 +62,19 @@ class School(Base):
     )
     force_change_after_parent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # onboarding (issue 16): set by the platform's administrators when they create the school
+    code: Mapped[str | None] = mapped_column(
+        String(16), unique=True, index=True, comment="学校编码, unique on the platform"
+    )
+    school_system: Mapped[SchoolSystem] = mapped_column(
+        enum_by_value(SchoolSystem),
+        default=SchoolSystem.SIX_THREE,
+        comment="the school system a new campus is offered first (六三制/五四制)",
+    )
+    suspended_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(),
+        comment="停用: its administrators and teachers cannot use the console while set",
+    )
 
     district: Mapped[District | None] = relationship()
     campuses: Mapped[list[Campus]] = relationship(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.models import DefaultCredential
+from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole
 from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org.models import (
@@ -24,6 +24,7 @@ from campusid.org.models import (
 )
 from campusid.org.schoolyear import SchoolSystem, Stage, YearBoundary
 from campusid.security.passwords import Hasher
+from campusid.security.permissions import Principal, Role
 
 # No look-alikes (0/o, 1/l/i) in codes people read out and type.
 CLASS_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -237,3 +238,80 @@ def boundary_from(month: int, day: int) -> YearBoundary:
 def find_class_by_code(db: Session, code: str) -> SchoolClass | None:
     """The class with this class code (全网搜索班级)."""
     return db.scalar(select(SchoolClass).where(SchoolClass.class_code == code.strip().lower()))
+
+
+def withdraw_suspended_roles(db: Session, principal: Principal) -> None:
+    """A suspended school (停用) gives its administrators and teachers nothing: no admin role,
+    no class, no grade. Its students and parents keep theirs, so pupils still sign in; the
+    school's staff are told why the console refuses them (`authz.check_school_admin`).
+
+    Registered as the last role loader (campusid.domains): it reads what the others loaded.
+    """
+    held = principal.member_school_ids | {
+        school_id
+        for (school_id,) in db.execute(
+            select(SchoolClass.school_id).where(SchoolClass.id.in_(principal.taught_class_ids))
+        )
+    }
+    if not held:
+        return
+    suspended = set(
+        db.scalars(select(School.id).where(School.id.in_(held), School.suspended_at.is_not(None)))
+    )
+    if not suspended:
+        return
+    staff = (principal.admin_school_ids & suspended) | {
+        school_id
+        for (school_id,) in db.execute(
+            select(SchoolClass.school_id).where(
+                SchoolClass.id.in_(principal.taught_class_ids), SchoolClass.school_id.in_(suspended)
+            )
+        )
+    }
+    teaching = set(
+        db.scalars(
+            select(SchoolMembership.school_id).where(
+                SchoolMembership.current(user_id=principal.user.id, role=SchoolRole.TEACHER),
+                SchoolMembership.school_id.in_(suspended),
+            )
+        )
+    )
+    staff |= teaching
+    if not staff:
+        return
+    principal.suspended_school_ids |= staff
+    principal.admin_school_ids -= staff
+    principal.member_school_ids -= staff
+    gone = set(
+        db.scalars(
+            select(SchoolClass.id).where(
+                SchoolClass.id.in_(principal.taught_class_ids), SchoolClass.school_id.in_(staff)
+            )
+        )
+    )
+    principal.taught_class_ids -= gone
+    principal.homeroom_class_ids -= gone
+    principal.led_grade_ids -= set(
+        db.scalars(
+            select(Grade.id)
+            .join(StageUnit, StageUnit.id == Grade.stage_id)
+            .join(Campus, Campus.id == StageUnit.campus_id)
+            .where(Grade.id.in_(principal.led_grade_ids), Campus.school_id.in_(staff))
+        )
+    )
+    if not principal.admin_school_ids:
+        principal.roles.discard(Role.SCHOOL_ADMIN)
+    if not principal.homeroom_class_ids:
+        principal.roles.discard(Role.HOMEROOM_TEACHER)
+    if not principal.led_grade_ids:
+        principal.roles.discard(Role.GRADE_LEADER)
+    if not principal.taught_class_ids and not (
+        principal.member_school_ids
+        and db.scalar(
+            select(SchoolMembership.id).where(
+                SchoolMembership.current(user_id=principal.user.id, role=SchoolRole.TEACHER),
+                SchoolMembership.school_id.in_(principal.member_school_ids),
+            )
+        )
+    ):
+        principal.roles.discard(Role.TEACHER)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from campusid.i18n import N_
-from campusid.platform import service
+from campusid.platform import school_views, service
 from campusid.platform.service import AgentError
 from campusid.security import authz
 from campusid.security.permissions import Permission, Principal
@@ -26,6 +26,8 @@ from campusid.web import (
 )
 
 router = APIRouter()
+# onboarding (issue 16): 平台管理 → 学校
+router.include_router(school_views.router)
 
 AgentManager = Annotated[Principal, require(Permission.PLATFORM_AGENTS_MANAGE)]
 
@@ -42,6 +44,13 @@ class PlatformLink:
 
 # Other platform pages add their link here.
 PLATFORM_LINKS: list[PlatformLink] = [
+    # onboarding (issue 16): districts, schools and their administrators
+    PlatformLink(
+        N_("学校"),
+        "/platform/schools",
+        N_("新建区县和学校，任命学校管理员，停用或启用学校"),
+        Permission.PLATFORM_SCHOOLS_MANAGE,
+    ),
     PlatformLink(
         N_("客服人员"), "/platform/agents", N_("任命或取消客服"), Permission.PLATFORM_AGENTS_MANAGE
     ),

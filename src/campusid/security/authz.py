@@ -27,6 +27,10 @@ NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
 NOT_A_SCHOOL_ADMIN = N_("您不是学校管理员")
 NOT_YOUR_GRADE = N_("您无权查看该年级")
 NOT_YOUR_DISTRICT = N_("您无权查看区县组织")
+SCHOOL_SUSPENDED = N_(
+    "该学校已停用：学校管理员和老师暂时不能使用学校管理和班级管理，学生和家长仍可正常登录。"
+    "如需恢复，请联系平台管理员。"
+)
 # The generic audit action of a refusal whose act has no action of its own.
 ACCESS_DENIED = "access_denied"
 
@@ -75,7 +79,12 @@ def may_manage_school(principal: Principal, school_id: int) -> bool:
 
 
 def check_school_admin(principal: Principal, school_id: int, *, exists: bool = True) -> None:
-    """学校管理: only the school's own administrators manage a school, whatever the URL says."""
+    """学校管理: only the school's own administrators manage a school, whatever the URL says.
+
+    A suspended school's administrators are told so (`principal_for` gave them no role there).
+    """
+    if exists and school_id in principal.suspended_school_ids:
+        raise Denied(SCHOOL_SUSPENDED, reason="school_suspended", school_id=school_id)
     if not exists or not may_manage_school(principal, school_id):
         raise Denied(NOT_YOUR_SCHOOL, reason="not_school_admin", detail={"school_id": school_id})
 
@@ -83,6 +92,8 @@ def check_school_admin(principal: Principal, school_id: int, *, exists: bool = T
 def check_administers_a_school(principal: Principal) -> int:
     """The first school the person administers (the console's entry); refuse everyone else."""
     if not principal.has(Permission.SCHOOL_MANAGE) or not principal.admin_school_ids:
+        if principal.suspended_school_ids:
+            raise Denied(SCHOOL_SUSPENDED, reason="school_suspended")
         raise Denied(NOT_A_SCHOOL_ADMIN, reason="not_school_admin")
     return min(principal.admin_school_ids)
 

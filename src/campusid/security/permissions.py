@@ -75,6 +75,8 @@ class Permission(StrEnum):
     RECOVERY_APPROVE = "class:recovery:approve"
     # org counts: a district's organisation page (its schools and their counts)
     DISTRICT_VIEW = "platform:districts:view"
+    # onboarding (issue 16): districts, schools, their administrators, suspending a school
+    PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -123,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SERVICEDESK_SUPERVISE,  # servicedesk
             Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
             Permission.DISTRICT_VIEW,  # org counts: district pages
+            Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
         }
     ),
 }
@@ -140,6 +143,9 @@ class Principal:
     homeroom_class_ids: set[int] = field(default_factory=set)
     led_grade_ids: set[int] = field(default_factory=set)
     child_ids: set[int] = field(default_factory=set)
+    # Schools where the person is an administrator or teacher but the school is suspended (停用):
+    # those memberships give no role, class or grade here (see `principal_for`).
+    suspended_school_ids: set[int] = field(default_factory=set)
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -183,7 +189,12 @@ def register_role_loader(name: str, loader: RoleLoader) -> None:
 
 
 def principal_for(db: Session, user: User) -> Principal:
-    """Load a person's roles (a handful of indexed queries, once per request)."""
+    """Load a person's roles (a handful of indexed queries, once per request), through the
+    loaders the domains register (campusid.domains), in the order registered.
+
+    The last one, org's, takes away what a suspended school (停用) gave its administrators and
+    teachers: no admin role, no class, no grade there. Its students and parents keep theirs.
+    """
     principal = Principal(user=user)
     if user.is_platform_admin:
         principal.roles.add(Role.PLATFORM_ADMIN)

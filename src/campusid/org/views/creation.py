@@ -85,9 +85,10 @@ def _quick_create_form(
 
 
 @router.get("/quick-create")
-def quick_create_page(page: Page, school_system: str = "6-3") -> Response:
+def quick_create_page(page: Page, school_system: str = "") -> Response:
     """快速创建校区、年级、班级 (新增校区/班级)."""
-    form = _quick_create_form(page, system_of(school_system))
+    # The school's own school system first (set when the platform onboarded it).
+    form = _quick_create_form(page, system_of(school_system or page.school.school_system.value))
     return page.render("org/quick_create.html", is_htmx_rows=False, **form)
 
 
