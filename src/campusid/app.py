@@ -94,7 +94,10 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
                 actor_role=main_role.value if main_role else None,
-                target_user_id=denied.target_user_id,
+                # No account named: the refused person's own (their school then sees the attempt).
+                target_user_id=denied.target_user_id
+                if denied.target_user_id is not None
+                else (viewer.id if viewer else None),
                 school_id=denied.school_id,
                 route=audit.Route(denied.route) if denied.route else None,
                 client=client_info(request),
