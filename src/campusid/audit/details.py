@@ -60,6 +60,7 @@ REASONS: dict[str, str] = {
     "not_in_class": N_("该学生不在此班级"),
     "not_a_parent": N_("不是家长账号"),
     "not_audit_reader": N_("无权查看审计日志"),
+    "school_suspended": N_("该学校已停用"),
     # recovery and sign-up codes
     "too_many_wrong_codes": N_("验证码错误次数过多"),
     "code_wrong": N_("验证码错误"),
