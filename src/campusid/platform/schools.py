@@ -18,12 +18,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.identifiers import InvalidIdentifier, normalize_phone, validate_username
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.i18n import N_
+from campusid.identifiers import InvalidIdentifier, normalize_phone, validate_username
 from campusid.messaging import service as messaging
 from campusid.org import counts
 from campusid.org import service as org
