@@ -341,6 +341,26 @@ SCHOOL_ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/school/{school_id}/roster/import"): Row(SCHOOL_ADMIN_POST),
 }
 MATRIX.update(SCHOOL_ROWS)
+# 转学申请 (issue 16): the sending school's administrators decide; filed from 添加学生. No
+# request has the id named, so the administrator is told "not found" where a request is named.
+MATRIX.update(
+    {
+        ("GET", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_POST),
+        ("POST", "/school/{school_id}/transfers/{request_id}/approve"): Row(
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+        ),
+        ("POST", "/school/{school_id}/transfers/{request_id}/refuse"): Row(
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+        ),
+        # A parent decides only where the region allows it (off by default: no such pages).
+        ("GET", "/me/transfers"): Row(only()),
+        ("POST", "/me/transfers/{request_id}/approve"): Row(
+            only(), params={"request_id": "999999"}
+        ),
+        ("POST", "/me/transfers/{request_id}/refuse"): Row(only(), params={"request_id": "999999"}),
+    }
+)
 # District organisation pages (issue 10's count fold): platform administrators only.
 MATRIX.update(
     {

@@ -82,6 +82,12 @@ ACTION_LABELS: dict[str, str] = {
     "oidc.refresh_token_reused": "刷新令牌被重复使用",
     # the audit trail itself
     "audit_exported": "导出审计日志",
+    # attaching an existing account, transfers (issue 16)
+    "member_attach_refused": "拒绝加入已有账号",
+    "transfer_requested": "提交转学申请",
+    "transfer_approved": "同意转学",
+    "transfer_refused": "拒绝转学",
+    "transfer_decided": "处理转学申请",
 }
 
 ROUTE_LABELS: dict[str, str] = {

@@ -222,6 +222,27 @@ def _is_staff(db: Session, *, user_id: int) -> bool:
     )
 
 
+def _is_parent(db: Session, *, user_id: int) -> bool:
+    """Whether the account is a parent: children linked, signed up as one, or a parent member."""
+    user = db.get(User, user_id)
+    if user is None:
+        return False
+    if user.is_parent:
+        return True
+    if db.scalar(select(ParentLink.id).where(ParentLink.parent_id == user_id).limit(1)):
+        return True
+    return (
+        db.scalar(
+            select(SchoolMembership.id).where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.active.is_(True),
+                SchoolMembership.role == SchoolRole.PARENT,
+            )
+        )
+        is not None
+    )
+
+
 def standing_of(
     db: Session, *, student_id: int, cal: Calendar
 ) -> tuple[authz.StudentStanding, ClassStudent | None]:
@@ -242,6 +263,7 @@ def standing_of(
             )
         ),
         exists=db.get(User, student_id) is not None,
+        is_parent=_is_parent(db, user_id=student_id),
     )
     return standing, membership
 

@@ -13,7 +13,13 @@ from campusid.families.models import Relation
 from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
-from campusid.members.batch import MemberError, Person, person_from, relation_from
+from campusid.members.batch import (
+    MemberError,
+    Person,
+    TransferNeeded,
+    person_from,
+    relation_from,
+)
 from campusid.org.building import Calendar
 from campusid.org.deps import ActorDep, AdminSchool, CalendarDep, FormFields, refused, tree_page
 from campusid.org.models import ClassKind, ResetMode, School
@@ -104,6 +110,7 @@ def add_student_submit(
             relation=relation,
             now=services.clock.now(),
             actor=actor,
+            guard=members.attach_guard(services),
         )
     except MemberError as exc:
         return tree_page(
@@ -116,6 +123,8 @@ def add_student_submit(
             relations=list(Relation),
             form={k: fields.get(k) for k in STUDENT_FIELDS},
             errors=[exc.message],
+            # A student of another school: offer the 转学申请 (transfers), with what was typed.
+            transfer=isinstance(exc, TransferNeeded),
             status_code=400,
         )
     outcome = "created" if added.created else "attached"
@@ -284,6 +293,7 @@ def add_parent(
             relation=relation_from(fields.get("relation")),
             now=services.clock.now(),
             actor=actor,
+            guard=members.attach_guard(services),
         )
     except MemberError as exc:
         form = {k: fields.get(k) for k in ("parent_name", "parent_phone", "relation")}
@@ -349,6 +359,7 @@ def add_teacher_submit(
             homeroom=fields.flag("homeroom"),
             now=services.clock.now(),
             actor=actor,
+            guard=members.attach_guard(services),
         )
     except MemberError as exc:
         return tree_page(
