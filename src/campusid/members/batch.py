@@ -88,6 +88,7 @@ class TransferNeeded(AttachRefused):
 
 ADULT_NOT_STUDENT = N_("该账号属于成年人(家长、教职工或已满18周岁),不能作为学生加入。")
 CHILD_NOT_ADULT = N_("该账号属于学生或未满18周岁的孩子,不能作为老师或家长加入。")
+NOT_HOME_SCHOOL = N_("该账号同时属于其他学校或为成年人账号,本校不能修改其身份证号。")
 STUDENT_ELSEWHERE = N_(
     "该学生已在其他学校就读,不能直接加入本校。可提交转学申请,由其所在学校确认后转入。"
 )
@@ -597,6 +598,10 @@ class RosterBuilder:
             raise MemberError(N_("该身份证号已被其他账号使用"))
         if account.id_card_number:
             raise MemberError(N_("该学生已绑定其他身份证号"))
+        if not account.is_new and not authz.is_home_school(
+            self.facts_of(account.id), self.school.id
+        ):
+            raise MemberError(NOT_HOME_SCHOOL)
         self.index.bind(account, "id_card_number", id_card_number)
         self.plan.binds.append((account, "id_card_number", id_card_number))
         self.plan.id_cards_bound += 1

@@ -377,6 +377,18 @@ class AccountFacts:
         return bool(self.student_school_ids or (self.age is not None and self.age < ADULT_AGE))
 
 
+def is_home_school(account: AccountFacts, school_id: int) -> bool:
+    """Whether a school's console may edit the account's identifiers (绑身份证 and the like):
+    only as its home school, the rule of `student_authority` and `staff_authority` in facts —
+    for a student, the one school where it is an active student; for a teacher, their only
+    school. Never an account with a parent role or a platform role (its holder's alone)."""
+    if account.parent_school_ids or account.is_parent or account.is_platform_staff:
+        return False
+    if account.student_school_ids:
+        return account.student_school_ids == {school_id} and not account.staff_school_ids
+    return account.staff_school_ids == {school_id}
+
+
 class AttachDecision(StrEnum):
     """What a school may do with an existing account it names."""
 

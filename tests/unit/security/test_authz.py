@@ -319,3 +319,15 @@ def test_only_the_authority_module_raises_a_refusal() -> None:
                 if name.endswith("Denied"):
                     raisers.append(str(path.relative_to(SRC)))
     assert set(raisers) == {"security/authz.py"}, raisers
+
+
+def test_identifiers_are_edited_by_the_home_school_only() -> None:
+    facts = authz.AccountFacts
+    assert authz.is_home_school(facts(1, student_school_ids=frozenset({1})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({1, 2})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({2})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({1}), is_parent=True), 1)
+    assert authz.is_home_school(facts(1, staff_school_ids=frozenset({1})), 1)
+    assert not authz.is_home_school(facts(1, staff_school_ids=frozenset({1, 2})), 1)
+    assert not authz.is_home_school(facts(1, staff_school_ids=frozenset({1}), is_parent=True), 1)
+    assert not authz.is_home_school(facts(1), 1)
