@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
+from campusid.accounts.identifiers import InvalidIdentifier, birth_date_from_id_card
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit.service import Route
 from campusid.classes.models import (
@@ -241,6 +242,52 @@ def _is_parent(db: Session, *, user_id: int) -> bool:
         )
         is not None
     )
+
+
+def _age(id_card_number: str | None, today: date) -> int | None:
+    """Whole years since the ID card's birth date (None without a readable one)."""
+    if not id_card_number:
+        return None
+    try:
+        born = birth_date_from_id_card(id_card_number, today=today)
+    except InvalidIdentifier:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def attach_facts(
+    db: Session, *, user_ids: Sequence[int], today: date
+) -> dict[int, authz.AccountFacts]:
+    """What the attach rule (`authz.may_attach`) knows of these accounts, platform-wide."""
+    schools: dict[int, dict[SchoolRole, set[int]]] = {}
+    for user_id, school_id, role in db.execute(
+        select(SchoolMembership.user_id, SchoolMembership.school_id, SchoolMembership.role).where(
+            SchoolMembership.user_id.in_(user_ids), SchoolMembership.active.is_(True)
+        )
+    ):
+        schools.setdefault(user_id, {}).setdefault(role, set()).add(school_id)
+    parents = set(
+        db.scalars(select(ParentLink.parent_id).where(ParentLink.parent_id.in_(user_ids)))
+    )
+    facts = {}
+    for user_id, id_card, is_parent, is_agent, is_admin in db.execute(
+        select(
+            User.id, User.id_card_number, User.is_parent, User.is_agent, User.is_platform_admin
+        ).where(User.id.in_(user_ids))
+    ):
+        held = schools.get(user_id, {})
+        facts[user_id] = authz.AccountFacts(
+            account_id=user_id,
+            student_school_ids=frozenset(held.get(SchoolRole.STUDENT, set())),
+            staff_school_ids=frozenset(
+                held.get(SchoolRole.TEACHER, set()) | held.get(SchoolRole.SCHOOL_ADMIN, set())
+            ),
+            parent_school_ids=frozenset(held.get(SchoolRole.PARENT, set())),
+            is_parent=bool(is_parent) or user_id in parents,
+            is_platform_staff=bool(is_agent or is_admin),
+            age=_age(id_card, today),
+        )
+    return facts
 
 
 def standing_of(

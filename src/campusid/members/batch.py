@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.identifiers import (
     InvalidIdentifier,
-    birth_date_from_id_card,
     normalize_phone,
     validate_id_card_number,
     validate_registration_number,
 )
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
+from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
@@ -437,33 +437,7 @@ class RosterBuilder:
 
     def _load_facts(self, user_ids: Sequence[int]) -> None:
         """The platform-wide facts of these accounts the attach rule reads (`authz.may_attach`)."""
-        schools: dict[int, dict[SchoolRole, set[int]]] = {}
-        for user_id, school_id, role in self.db.execute(
-            select(
-                SchoolMembership.user_id, SchoolMembership.school_id, SchoolMembership.role
-            ).where(SchoolMembership.user_id.in_(user_ids), SchoolMembership.active.is_(True))
-        ):
-            schools.setdefault(user_id, {}).setdefault(role, set()).add(school_id)
-        parents = set(
-            self.db.scalars(select(ParentLink.parent_id).where(ParentLink.parent_id.in_(user_ids)))
-        )
-        for user_id, id_card, is_parent, is_agent, is_admin in self.db.execute(
-            select(
-                User.id, User.id_card_number, User.is_parent, User.is_agent, User.is_platform_admin
-            ).where(User.id.in_(user_ids))
-        ):
-            held = schools.get(user_id, {})
-            self.facts[user_id] = authz.AccountFacts(
-                account_id=user_id,
-                student_school_ids=frozenset(held.get(SchoolRole.STUDENT, set())),
-                staff_school_ids=frozenset(
-                    held.get(SchoolRole.TEACHER, set()) | held.get(SchoolRole.SCHOOL_ADMIN, set())
-                ),
-                parent_school_ids=frozenset(held.get(SchoolRole.PARENT, set())),
-                is_parent=bool(is_parent) or user_id in parents,
-                is_platform_staff=bool(is_agent or is_admin),
-                age=_age(id_card, self.today),
-            )
+        self.facts.update(classes.attach_facts(self.db, user_ids=user_ids, today=self.today))
 
     def facts_of(self, user_id: int) -> authz.AccountFacts:
         """What the attach rule knows of an existing account (loaded if not yet)."""
@@ -645,17 +619,6 @@ class RosterBuilder:
             self.plan.attached += 1
         self._join(account, SchoolRole.TEACHER)
         return account
-
-
-def _age(id_card_number: str | None, today: date) -> int | None:
-    """Whole years since the ID card's birth date (None without a readable one)."""
-    if not id_card_number:
-        return None
-    try:
-        born = birth_date_from_id_card(id_card_number, today=today)
-    except InvalidIdentifier:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def _student_number(value: str | None) -> str | None:
