@@ -86,12 +86,10 @@ class TransferNeeded(AttachRefused):
         self.student_id = student_id
 
 
-ADULT_NOT_STUDENT = N_("该账号属于成年人(家长、教职工或已满18周岁),不能作为学生加入。")
-CHILD_NOT_ADULT = N_("该账号属于学生或未满18周岁的孩子,不能作为老师或家长加入。")
+ADULT_NOT_STUDENT = authz.ADULT_NOT_STUDENT
+CHILD_NOT_ADULT = authz.CHILD_NOT_ADULT
+STUDENT_ELSEWHERE = authz.STUDENT_ELSEWHERE
 NOT_HOME_SCHOOL = N_("该账号同时属于其他学校或为成年人账号,本校不能修改其身份证号。")
-STUDENT_ELSEWHERE = N_(
-    "该学生已在其他学校就读,不能直接加入本校。可提交转学申请,由其所在学校确认后转入。"
-)
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
