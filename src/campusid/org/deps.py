@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -136,6 +137,7 @@ class SchoolPage:
         self.calendar = calendar
         self.actor = actor
         self.selected: tuple[str, int] | None = None
+        self._draw_refusal: Callable[[list[str]], Response] | None = None
         request.state.refusal_page = self.refusal
 
     @property
@@ -189,15 +191,22 @@ class SchoolPage:
         suffix = "?" + urlencode(query) if query else ""
         return redirect(f"/school/{self.school_id}{path}{suffix}")
 
+    def on_refusal(self, draw: Callable[[list[str]], Response]) -> None:
+        """Draw this page (given the reasons) instead of the console's refusal page, should the
+        act be refused: e.g. a member's own page with the reasons and the form as typed."""
+        self._draw_refusal = draw
+
     def refusal(self, messages: list[str]) -> Response:
         """The refusal page, drawn after the request's transaction was rolled back.
 
-        The session is used again, to read the tree only, and closed once the page is drawn.
+        The session is used again, to read only, and closed once the page is drawn.
         """
         try:
             school = load_school(self.db, self.school_id)
             assert school is not None
             self.school = school
+            if self._draw_refusal is not None:
+                return self._draw_refusal(messages)
             return refused(
                 self.request, self.db, school, self.calendar, messages, selected=self.selected
             )

@@ -6,7 +6,6 @@ again with the reasons, in place of the console's refusal page (`_refusals_redra
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form
@@ -18,7 +17,6 @@ from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.views.forms import ClassForm, ParentForm
 from campusid.org.deps import Page, SchoolPage
-from campusid.org.tree import load_school
 from campusid.web import Id, NotFound
 
 router = APIRouter(prefix="/school/{school_id}/members/{user_id}")
@@ -55,26 +53,14 @@ def _member_page(
     )
 
 
-def _redraw_refused(
-    page: SchoolPage, user_id: int, form: ParentForm | None, messages: list[str]
-) -> Response:
-    """The member's page with the reasons, after the request was rolled back (the session is
-    used again to read, and closed once the page is drawn, as the console's refusal page)."""
-    try:
-        school = load_school(page.db, page.school_id)
-        assert school is not None
-        page.school = school
-        return _member_page(page, user_id, form=form, errors=messages, status_code=400)
-    finally:
-        page.db.close()
-
-
 def _refusals_redraw_member(page: SchoolPage, user_id: int, form: ParentForm | None = None) -> None:
     """The member this POST acts on must be of the school (else 404); if the act is refused,
     their page is drawn again with the reasons (and the parent form as typed)."""
     if members.member(page.db, page.school, user_id) is None:
         raise NotFound
-    page.request.state.refusal_page = partial(_redraw_refused, page, user_id, form)
+    page.on_refusal(
+        lambda messages: _member_page(page, user_id, form=form, errors=messages, status_code=400)
+    )
 
 
 @router.get("")
