@@ -6,7 +6,7 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole
@@ -245,18 +245,25 @@ def withdraw_suspended_roles(db: Session, principal: Principal) -> None:
     no class, no grade. Its students and parents keep theirs, so pupils still sign in; the
     school's staff are told why the console refuses them (`authz.check_school_admin`).
 
-    Registered as the last role loader (campusid.domains): it reads what the others loaded.
+    Registered as the last role loader (campusid.domains): it reads what the others loaded. It
+    runs on every signed-in request, so the common case (no suspended school) is one query.
     """
-    held = principal.member_school_ids | {
-        school_id
-        for (school_id,) in db.execute(
-            select(SchoolClass.school_id).where(SchoolClass.id.in_(principal.taught_class_ids))
-        )
-    }
-    if not held:
+    if not principal.member_school_ids and not principal.taught_class_ids:
         return
     suspended = set(
-        db.scalars(select(School.id).where(School.id.in_(held), School.suspended_at.is_not(None)))
+        db.scalars(
+            select(School.id).where(
+                School.suspended_at.is_not(None),
+                or_(
+                    School.id.in_(principal.member_school_ids),
+                    School.id.in_(
+                        select(SchoolClass.school_id).where(
+                            SchoolClass.id.in_(principal.taught_class_ids)
+                        )
+                    ),
+                ),
+            )
+        )
     )
     if not suspended:
         return
