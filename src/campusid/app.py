@@ -74,6 +74,15 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
+def _refusal_target(denied: authz.Denied, viewer_id: int | None) -> int | None:
+    """Whose account a refusal row names: the account the act aimed at; for a plain refused
+    request (a page, a school's console) the refused person's own, so their school sees the
+    attempt; a refused act on several accounts names none (its school and count say it)."""
+    if denied.target_user_id is not None:
+        return denied.target_user_id
+    return viewer_id if denied.action == authz.ACCESS_DENIED else None
+
+
 def _audit_denial(request: Request, denied: authz.Denied) -> None:
     """Record a refusal once, in its own transaction (the request's own is rolled back).
 
@@ -94,10 +103,7 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
                 actor_role=main_role.value if main_role else None,
-                # No account named: the refused person's own (their school then sees the attempt).
-                target_user_id=denied.target_user_id
-                if denied.target_user_id is not None
-                else (viewer.id if viewer else None),
+                target_user_id=_refusal_target(denied, viewer.id if viewer else None),
                 school_id=denied.school_id,
                 route=audit.Route(denied.route) if denied.route else None,
                 client=client_info(request),

@@ -177,3 +177,19 @@ def test_a_staff_account_placed_in_a_class_is_not_reset_here(client, db, service
         client, f"/classes/{world.class51.id}/manage/students/reset", {"student_ids": [teacher.id]}
     )
     assert response.status_code == 403
+
+
+def test_a_refused_bulk_reset_is_one_row_for_the_class_naming_nobody(client, db, world):
+    """孙班主 ticks two pupils of 五年级1班 on that class's page: one refusal, one audit row, with
+    the class's school (its administrators see it) and the count, no account named."""
+    pupils = [world["lixiaoyao"].id, world["heshuhuan"].id]
+    before = len(audit_rows(db, "password_reset"))
+    sign_in(client, "sunbanzhu")
+    url = f"/classes/{world.class51.id}/manage/students/reset"
+    assert post_form(client, url, {"student_ids": pupils}).status_code == 403
+    db.expire_all()
+    rows = audit_rows(db, "password_reset")[before:]
+    assert len(rows) == 1
+    (row,) = rows
+    assert row.outcome == "denied" and row.target_user_id is None
+    assert row.school_id == world.school.id and row.detail["refused_count"] == 2
