@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     families_link_target_limit: int = 5  # failed attempts per target ID card number per window
     families_link_target_window_seconds: int = 3600
     families_avatar_max_bytes: int = 2 * 1024 * 1024
+    # members: attaching an existing account (添加学生/家长/老师), limited like 关联孩子: refused
+    # attempts (a name that does not match, an account that may not join) per administrator and
+    # per identifier named.
+    members_attach_actor_limit: int = 10
+    members_attach_actor_window_seconds: int = 3600
+    members_attach_target_limit: int = 5
+    members_attach_target_window_seconds: int = 3600
+    # transfers: where the region allows it, a linked parent may approve a 转学申请 too.
+    transfers_parent_may_approve: bool = False
     # messaging: SMS sending limits (per phone number and per client address).
     sms_phone_limit: int = 5
     sms_phone_window_seconds: int = 3600

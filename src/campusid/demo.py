@@ -1,4 +1,5 @@
-"""The guide's world as demo data: 柯桥区, 之江汇学校, 五年级1班 (gu22cm) and its people."""
+"""The guide's world as demo data: 柯桥区, 之江汇学校, 五年级1班 (gu22cm) and its people, and a
+second school of the district (柯桥实验小学) with people of its own."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from campusid.org.schoolyear import SchoolSystem, Stage, calendar_for, enrollmen
 
 DEMO_PASSWORD = "Zjer@2026"
 SCHOOL_DEFAULT_PASSWORD = "Zjh13579"
+SECOND_SCHOOL_DEFAULT_PASSWORD = "Kqsy24680"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     ),
     DemoAccount("p_lidaniang", "李大娘", "家长(李逍遥的母亲)", DEMO_PASSWORD),
     DemoAccount("p_zhoujia", "周家长", "家长(尚未关联孩子)", DEMO_PASSWORD),
+    # The second school of the district (trust between schools, issue 16).
+    DemoAccount("kq_admin", "孔管理", "学校管理员(柯桥实验小学)", DEMO_PASSWORD),
+    DemoAccount("wulaoshi", "吴老师", "班主任(柯桥实验小学 五年级1班)", DEMO_PASSWORD),
+    DemoAccount("zhangxiaofan", "张小凡", "学生(柯桥实验小学 五年级1班)", DEMO_PASSWORD),
+    DemoAccount("p_zhangmama", "张妈妈", "家长(张小凡的母亲)", DEMO_PASSWORD),
 ]
 
 
@@ -201,5 +208,46 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
     accounts.join_school(db, user=parent, school_id=school.id, role=SchoolRole.PARENT, now=now)
     families.link(db, parent=parent, child=created[0], relation=Relation.MOTHER, now=now)
     person("p_zhoujia", "周家长", Gender.MALE, phone="13900000015", is_parent=True)
+
+    # 柯桥实验小学: a second school of the district, with people of its own.
+    second = org.create_school(
+        db,
+        name="柯桥实验小学",
+        district=district,
+        default_password=SECOND_SCHOOL_DEFAULT_PASSWORD,
+        hasher=hasher,
+        now=now,
+        reset_mode=ResetMode.DEFAULT_PASSWORD,
+    )
+    second_campus = org.create_campus(db, school=second, name="实验小学本部")
+    second_primary = org.add_stage(
+        db, campus=second_campus, stage=Stage.PRIMARY, school_system=SchoolSystem.SIX_THREE
+    )
+    second_grade5 = org.add_grade(
+        db,
+        stage_unit=second_primary,
+        enrollment_year=enrollment_year_for(
+            Stage.PRIMARY, SchoolSystem.SIX_THREE, 5, today, boundary
+        ),
+    )
+    second_class = org.add_class(db, grade=second_grade5, number=1, now=now)
+    second_admin = person("kq_admin", "孔管理", Gender.MALE, phone="13800000020")
+    accounts.join_school(
+        db, user=second_admin, school_id=second.id, role=SchoolRole.SCHOOL_ADMIN, now=now
+    )
+    wu = person("wulaoshi", "吴老师", Gender.FEMALE, phone="13800000021")
+    accounts.join_school(db, user=wu, school_id=second.id, role=SchoolRole.TEACHER, now=now)
+    classes.assign_teacher(db, school_class=second_class, teacher=wu, subject="语文", homeroom=True)
+    xiaofan = person(
+        "zhangxiaofan",
+        "张小凡",
+        Gender.MALE,
+        id_card_number=_id_card("330603", birth_year + "0215", "091"),
+    )
+    accounts.join_school(db, user=xiaofan, school_id=second.id, role=SchoolRole.STUDENT, now=now)
+    enrolment.enrol(db, school_class=second_class, student=xiaofan, now=now, student_number="01")
+    mother = person("p_zhangmama", "张妈妈", Gender.FEMALE, phone="13900000021", is_parent=True)
+    accounts.join_school(db, user=mother, school_id=second.id, role=SchoolRole.PARENT, now=now)
+    families.link(db, parent=mother, child=xiaofan, relation=Relation.MOTHER, now=now)
 
     return DEMO_ACCOUNTS

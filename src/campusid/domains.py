@@ -45,6 +45,7 @@ def install() -> None:
     permissions.register_role_loader("families", families.load_roles)
     permissions.register_role_loader("org", org_service.withdraw_suspended_roles)
     classes.register_linked_parents(families.linked_parent_ids)
+    classes.register_parents_among(families.parents_among)
     enrolment.register_parents_of(
         lambda db, child_id: families.parent_ids_of_children(db, child_ids=[child_id])
     )

@@ -37,6 +37,9 @@ from campusid.senders import OutboxMessage
 # servicedesk
 from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
 
+# transfers (issue 16)
+from campusid.transfers.models import TransferRequest
+
 __all__ = [
     "AuditEvent",
     "AuthorizationCode",
@@ -74,5 +77,6 @@ __all__ = [
     "TeacherRecoveryRequest",
     "Ticket",
     "TicketCheck",
+    "TransferRequest",
     "User",
 ]

@@ -39,7 +39,9 @@ ROLES: dict[str, str | None] = {
     "subject_teacher": "zhaoshuxue",
     "homeroom_teacher": "chenxiaokai",
     "school_admin": "xx_admin",
-    "other_school_admin": "qt_admin",
+    # The district's second demo school (柯桥实验小学) against the first school's objects.
+    "other_school_admin": "kq_admin",
+    "other_school_teacher": "wulaoshi",
     "agent": "kefu01",
     "platform_admin": "pt_admin",
 }
@@ -216,7 +218,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/recovery/teacher"): Row(everyone()),
     ("POST", "/recovery/password"): Row(everyone()),
     ("POST", "/recovery/restart"): Row(everyone()),
-    ("GET", "/recovery/approvals"): Row(only("homeroom_teacher")),
+    # Every homeroom teacher has the list (their own classes' requests only).
+    ("GET", "/recovery/approvals"): Row(only("homeroom_teacher", "other_school_teacher")),
     ("POST", "/recovery/approvals/{request_id}/{decision}"): Row(
         only("homeroom_teacher"), params={"decision": "approve"}
     ),
@@ -341,6 +344,26 @@ SCHOOL_ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/school/{school_id}/roster/import"): Row(SCHOOL_ADMIN_POST),
 }
 MATRIX.update(SCHOOL_ROWS)
+# 转学申请 (issue 16): the sending school's administrators decide; filed from 添加学生. No
+# request has the id named, so the administrator is told "not found" where a request is named.
+MATRIX.update(
+    {
+        ("GET", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_POST),
+        ("POST", "/school/{school_id}/transfers/{request_id}/approve"): Row(
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+        ),
+        ("POST", "/school/{school_id}/transfers/{request_id}/refuse"): Row(
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+        ),
+        # A parent decides only where the region allows it (off by default: no such pages).
+        ("GET", "/me/transfers"): Row(only()),
+        ("POST", "/me/transfers/{request_id}/approve"): Row(
+            only(), params={"request_id": "999999"}
+        ),
+        ("POST", "/me/transfers/{request_id}/refuse"): Row(only(), params={"request_id": "999999"}),
+    }
+)
 # District organisation pages (issue 10's count fold): platform administrators only.
 MATRIX.update(
     {

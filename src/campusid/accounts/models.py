@@ -153,6 +153,7 @@ class SchoolMembership(Base):
             clauses.append(cls.role == role)
         return and_(*clauses)
 
+
 class DefaultCredential(Base):
     """A school's default student password: shown to its admins, hashed once for every account.
 

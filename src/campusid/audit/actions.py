@@ -89,6 +89,12 @@ class AuditAction(StrEnum):
     OIDC_REFRESH_TOKEN_REUSED = "oidc.refresh_token_reused"
     # the audit trail itself
     AUDIT_EXPORTED = "audit_exported"
+    # attaching an existing account, transfers (issue 16)
+    MEMBER_ATTACH_REFUSED = "member_attach_refused"
+    TRANSFER_REQUESTED = "transfer_requested"
+    TRANSFER_APPROVED = "transfer_approved"
+    TRANSFER_REFUSED = "transfer_refused"
+    TRANSFER_DECIDED = "transfer_decided"
 
     @property
     def label(self) -> str:
@@ -171,4 +177,10 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.OIDC_REFRESH_TOKEN_REUSED: N_("刷新令牌被重复使用"),
     # the audit trail itself
     AuditAction.AUDIT_EXPORTED: N_("导出审计日志"),
+    # attaching an existing account, transfers (issue 16)
+    AuditAction.MEMBER_ATTACH_REFUSED: N_("拒绝加入已有账号"),
+    AuditAction.TRANSFER_REQUESTED: N_("提交转学申请"),
+    AuditAction.TRANSFER_APPROVED: N_("同意转学"),
+    AuditAction.TRANSFER_REFUSED: N_("拒绝转学"),
+    AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
 }

@@ -76,6 +76,11 @@ REASONS: dict[str, str] = {
     # the service hotline
     "outside_hours": N_("不在客服服务时间"),
     "checklist": N_("核验未完成"),
+    # attaching an existing account, transfers (members.batch, security.authz)
+    "student_elsewhere": N_("该学生在其他学校就读，须提交转学申请"),
+    "adult_not_student": N_("成年人的账号不能作为学生"),
+    "child_not_adult": N_("学生的账号不能作为老师或家长"),
+    "not_transfer_decider": N_("无权处理该转学申请"),
 }
 
 RESET_MODES: dict[str, str] = {
@@ -184,6 +189,9 @@ PLAIN: dict[str, str] = {
     "school_id": N_("学校编号：%(value)s"),
     "ticket_id": N_("工单编号：%(value)s"),
     "request_id": N_("申请编号：%(value)s"),
+    "transfer_id": N_("转学申请编号：%(value)s"),
+    "from_school_id": N_("转出学校编号：%(value)s"),
+    "to_school_id": N_("转入学校编号：%(value)s"),
     "parent_id": N_("家长编号：%(value)s"),
     "parked_campus_id": N_("存放校区编号：%(value)s"),
     "from_campus": N_("原校区编号：%(value)s"),

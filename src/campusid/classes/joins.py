@@ -177,6 +177,19 @@ def _admit(
     role: str,
     now: datetime,
 ) -> list[str]:
+    # The attach rule (`authz.may_attach`) holds for a join by class code as for 添加学生: no
+    # second school by this way, no adult made a student, no child made a parent.
+    wanted = Role.STUDENT if role == SchoolRole.STUDENT else Role.PARENT
+    facts = classes.attach_facts(
+        db, user_ids=[user.id], today=calendar_for(services.settings, services.clock).today
+    )
+    decision = authz.may_attach(wanted, facts[user.id], school_class.school_id)
+    if decision is authz.AttachDecision.TRANSFER:
+        return [authz.STUDENT_ELSEWHERE]
+    if decision is authz.AttachDecision.REFUSE_ADULT:
+        return [authz.ADULT_NOT_STUDENT]
+    if decision is authz.AttachDecision.REFUSE_CHILD:
+        return [authz.CHILD_NOT_ADULT]
     if role == SchoolRole.STUDENT:
         current = classes.current_membership(
             db, student_id=user.id, cal=calendar_for(services.settings, services.clock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -19,6 +20,7 @@ from campusid.classes.models import (
     ClassTeacher,
     GradeLeader,
 )
+from campusid.identifiers import InvalidIdentifier, birth_date_from_id_card
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar
@@ -93,8 +95,6 @@ def homeroom_teacher_ids(db: Session, *, student_id: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-
-
 def is_current(school_class: SchoolClass, cal: Calendar) -> bool:
     """Whether the class is an administrative class that has not graduated."""
     if school_class.kind is not ClassKind.ADMINISTRATIVE or school_class.grade is None:
@@ -167,6 +167,88 @@ def _is_staff(db: Session, *, user_id: int) -> bool:
     )
 
 
+# Which accounts have children linked to them: families (above classes) registers the query
+# (campusid.domains), for the attach rule's "is a parent".
+ParentsAmong = Callable[[Session, Sequence[int]], set[int]]
+_parents_among: list[ParentsAmong] = []
+
+
+def register_parents_among(query: ParentsAmong) -> None:
+    """Set the query of which accounts are linked parents (families registers it)."""
+    _parents_among[:] = [query]
+
+
+def _with_children(db: Session, user_ids: Sequence[int]) -> set[int]:
+    if not _parents_among:
+        raise RuntimeError("families is not installed: call campusid.domains.install()")
+    return _parents_among[0](db, user_ids)
+
+
+def _is_parent(db: Session, *, user_id: int) -> bool:
+    """Whether the account is a parent: children linked, signed up as one, or a parent member."""
+    user = db.get(User, user_id)
+    if user is None:
+        return False
+    if user.is_parent:
+        return True
+    if _with_children(db, [user_id]):
+        return True
+    return (
+        db.scalar(
+            select(SchoolMembership.id).where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.active.is_(True),
+                SchoolMembership.role == SchoolRole.PARENT,
+            )
+        )
+        is not None
+    )
+
+
+def _age(id_card_number: str | None, today: date) -> int | None:
+    """Whole years since the ID card's birth date (None without a readable one)."""
+    if not id_card_number:
+        return None
+    try:
+        born = birth_date_from_id_card(id_card_number, today=today)
+    except InvalidIdentifier:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def attach_facts(
+    db: Session, *, user_ids: Sequence[int], today: date
+) -> dict[int, authz.AccountFacts]:
+    """What the attach rule (`authz.may_attach`) knows of these accounts, platform-wide."""
+    schools: dict[int, dict[SchoolRole, set[int]]] = {}
+    for user_id, school_id, role in db.execute(
+        select(SchoolMembership.user_id, SchoolMembership.school_id, SchoolMembership.role).where(
+            SchoolMembership.user_id.in_(user_ids), SchoolMembership.active.is_(True)
+        )
+    ):
+        schools.setdefault(user_id, {}).setdefault(role, set()).add(school_id)
+    parents = _with_children(db, user_ids)
+    facts = {}
+    for user_id, id_card, is_parent, is_agent, is_admin in db.execute(
+        select(
+            User.id, User.id_card_number, User.is_parent, User.is_agent, User.is_platform_admin
+        ).where(User.id.in_(user_ids))
+    ):
+        held = schools.get(user_id, {})
+        facts[user_id] = authz.AccountFacts(
+            account_id=user_id,
+            student_school_ids=frozenset(held.get(SchoolRole.STUDENT, set())),
+            staff_school_ids=frozenset(
+                held.get(SchoolRole.TEACHER, set()) | held.get(SchoolRole.SCHOOL_ADMIN, set())
+            ),
+            parent_school_ids=frozenset(held.get(SchoolRole.PARENT, set())),
+            is_parent=bool(is_parent) or user_id in parents,
+            is_platform_staff=bool(is_agent or is_admin),
+            age=_age(id_card, today),
+        )
+    return facts
+
+
 def standing_of(
     db: Session, *, student_id: int, cal: Calendar
 ) -> tuple[authz.StudentStanding, ClassStudent | None]:
@@ -185,6 +267,7 @@ def standing_of(
             )
         ),
         exists=db.get(User, student_id) is not None,
+        is_parent=_is_parent(db, user_id=student_id),
     )
     return standing, membership
 

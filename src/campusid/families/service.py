@@ -8,6 +8,7 @@ audited, with the ID card number masked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -493,6 +494,11 @@ def parent_ids_of_children(db: Session, *, child_ids: Any) -> list[int]:
             select(ParentLink.parent_id).where(ParentLink.child_id.in_(child_ids)).distinct()
         )
     )
+
+
+def parents_among(db: Session, user_ids: Sequence[int]) -> set[int]:
+    """Which of these accounts have a child linked to them."""
+    return set(db.scalars(select(ParentLink.parent_id).where(ParentLink.parent_id.in_(user_ids))))
 
 
 def parents_of(db: Session, *, child: User) -> list[User]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pypinyin import lazy_pinyin
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
 from campusid.classes import enrolment
+from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
@@ -35,6 +36,8 @@ from campusid.identifiers import (
     validate_registration_number,
 )
 from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.security import authz
+from campusid.security.permissions import Role
 from campusid.web import Refused
 
 CHUNK = 500  # values per IN (...) and rows per INSERT batch
@@ -62,6 +65,32 @@ class MemberError(Refused):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class AttachRefused(MemberError):  # noqa: N818 - a refusal, like MemberError
+    """A named account that does not match, or may not be attached in this role.
+
+    Counted against the administrator and the identifier (`members.service.AttachGuard`), like
+    a failed 关联孩子: whoever types names and numbers to see what they answer is slowed down.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TransferNeeded(AttachRefused):
+    """The named account is a student of another school: a transfer request, not an attach."""
+
+    def __init__(self, message: str, *, student_id: int) -> None:
+        super().__init__(message, reason="student_elsewhere")
+        self.student_id = student_id
+
+
+ADULT_NOT_STUDENT = authz.ADULT_NOT_STUDENT
+CHILD_NOT_ADULT = authz.CHILD_NOT_ADULT
+STUDENT_ELSEWHERE = authz.STUDENT_ELSEWHERE
+NOT_HOME_SCHOOL = N_("该账号同时属于其他学校或为成年人账号,本校不能修改其身份证号。")
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -258,26 +287,30 @@ class AccountIndex:
         accounts = {id(a): a for _, a in found}
         if len(accounts) > 1:
             labels = "、".join(IDENTIFIER_LABELS[c] for c, _ in found)
-            raise MemberError(N_("%(labels)s分别属于不同的账号,请核对", labels=labels))
+            raise AttachRefused(
+                N_("%(labels)s分别属于不同的账号,请核对", labels=labels), reason="mismatch"
+            )
         if not found:
             return None
         column, account = found[0]
         if account.real_name != person.real_name:
-            raise MemberError(
+            raise AttachRefused(
                 N_(
                     "%(identifier)s已被其他姓名的账号使用,请核对",
                     identifier=IDENTIFIER_LABELS[column],
-                )
+                ),
+                reason="mismatch",
             )
         for other, value in person.identifiers().items():
             held = getattr(account, other)
             if held and held != value:
-                raise MemberError(
+                raise AttachRefused(
                     N_(
                         "该%(identifier)s的账号已绑定其他%(other)s",
                         identifier=IDENTIFIER_LABELS[column],
                         other=IDENTIFIER_LABELS[other],
-                    )
+                    ),
+                    reason="mismatch",
                 )
         return account
 
@@ -343,10 +376,20 @@ class Plan:
 class RosterBuilder:
     """Checks rows one by one and builds the plan; call `preload` with every row's data first."""
 
-    def __init__(self, db: Session, *, school: School, class_names: dict[int, str]) -> None:
+    def __init__(
+        self,
+        db: Session,
+        *,
+        school: School,
+        class_names: dict[int, str],
+        today: date | None = None,
+    ) -> None:
         self.db = db
         self.school = school
         self.class_names = class_names  # active administrative classes of the school
+        self.today = today or datetime.now(UTC).date()
+        # What the attach rule knows of each existing account, across the whole platform.
+        self.facts: dict[int, authz.AccountFacts] = {}
         self.index = AccountIndex()
         self.plan = Plan()
         self.placement: dict[int, Placement] = {}  # by id() of the Account
@@ -390,6 +433,29 @@ class RosterBuilder:
                 )
             ):
                 self.linked.add((parent_id, child_id))
+            self._load_facts(part)
+
+    def _load_facts(self, user_ids: Sequence[int]) -> None:
+        """The platform-wide facts of these accounts the attach rule reads (`authz.may_attach`)."""
+        self.facts.update(classes.attach_facts(self.db, user_ids=user_ids, today=self.today))
+
+    def facts_of(self, user_id: int) -> authz.AccountFacts:
+        """What the attach rule knows of an existing account (loaded if not yet)."""
+        if user_id not in self.facts:
+            self._load_facts([user_id])
+        return self.facts[user_id]
+
+    def check_attach(self, account: Account, role: Role) -> None:
+        """Refuse an existing account where the attach rule says no (`authz.may_attach`)."""
+        if account.is_new:
+            return
+        decision = authz.may_attach(role, self.facts_of(account.id), self.school.id)
+        if decision is authz.AttachDecision.TRANSFER:
+            raise TransferNeeded(STUDENT_ELSEWHERE, student_id=account.id)
+        if decision is authz.AttachDecision.REFUSE_ADULT:
+            raise AttachRefused(ADULT_NOT_STUDENT, reason=decision.value)
+        if decision is authz.AttachDecision.REFUSE_CHILD:
+            raise AttachRefused(CHILD_NOT_ADULT, reason=decision.value)
 
     def _place(self, account: Account) -> Placement:
         place = self.placement.get(id(account))
@@ -449,6 +515,7 @@ class RosterBuilder:
         account, is_new = self._account_for(person, SchoolRole.STUDENT, row)
         place = self._place(account)
         if not is_new:
+            self.check_attach(account, Role.STUDENT)
             if account.is_new:
                 raise MemberError(N_("与%(row)s是同一学生,请勿重复填写", row=account.row))
             if place.row:
@@ -505,6 +572,10 @@ class RosterBuilder:
             raise MemberError(N_("该身份证号已被其他账号使用"))
         if account.id_card_number:
             raise MemberError(N_("该学生已绑定其他身份证号"))
+        if not account.is_new and not authz.is_home_school(
+            self.facts_of(account.id), self.school.id
+        ):
+            raise MemberError(NOT_HOME_SCHOOL)
         self.index.bind(account, "id_card_number", id_card_number)
         self.plan.binds.append((account, "id_card_number", id_card_number))
         self.plan.id_cards_bound += 1
@@ -518,6 +589,8 @@ class RosterBuilder:
         account, is_new = self._account_for(parent, SchoolRole.PARENT, row)
         if account is child:
             raise MemberError(N_("家长不能是学生本人"))
+        if not is_new:
+            self.check_attach(account, Role.PARENT)
         if is_new:
             self._register(account)
         self._join(account, SchoolRole.PARENT)
@@ -538,6 +611,8 @@ class RosterBuilder:
         account, is_new = self._account_for(person, SchoolRole.TEACHER, row)
         if not is_new and account.user_id and self.roles.get((account.user_id, SchoolRole.TEACHER)):
             raise MemberError(N_("该老师已在本校"))
+        if not is_new:
+            self.check_attach(account, Role.TEACHER)
         if is_new:
             self._register(account)
         else:

@@ -7,9 +7,10 @@ only among that school's members.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -17,10 +18,11 @@ from sqlalchemy.orm import Session
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
-from campusid.audit.service import Actor
+from campusid.audit.service import Actor, Outcome
 from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent, ClassTeacher
+from campusid.context import Services
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.identifiers import (
@@ -29,12 +31,24 @@ from campusid.identifiers import (
     mask_phone,
     mask_registration_number,
 )
-from campusid.members.batch import Account, MemberError, Person, RosterBuilder, apply
+from campusid.members.batch import (
+    Account,
+    AttachRefused,
+    MemberError,
+    Person,
+    RosterBuilder,
+    apply,
+)
 from campusid.org import service as org
 from campusid.org.models import ClassKind, Grade, ResetMode, School, SchoolClass
 from campusid.org.schoolyear import Calendar
+from campusid.security.onetime import target_digest
 from campusid.security.passwords import Hasher
 from campusid.security.policy import EMPTY_CONTEXT, check_password
+from campusid.security.ratelimit import RateLimiter
+
+T = TypeVar("T")
+ATTACH_THROTTLED = N_("尝试次数过多，请稍后再试。")
 
 
 def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
@@ -46,6 +60,8 @@ def act_of(actor: Actor, *, calendar: Calendar, now: datetime) -> enrolment.Act:
         now=now,
         cal=calendar,
     )
+
+
 def record(
     db: Session,
     *,
@@ -66,6 +82,99 @@ def record(
         school_id=school.id,
         client=actor.client,
         detail=detail or {},
+    )
+
+
+# --------------------------------------------------------------------------- attach attempts
+
+
+@dataclass(frozen=True)
+class AttachGuard:
+    """Limits on refused attach attempts, like 关联孩子's: per administrator and per identifier.
+
+    A refused attempt (a name that does not match its identifier, an account that may not join
+    in that role, a student of another school) counts against both; once either is used up,
+    every attempt of the window is refused before any look-up, even a right one, so typing
+    names and numbers to see what they answer cannot go on. The answers themselves are those
+    of `members.batch` whatever the limit: a mismatch reads as it always did.
+    """
+
+    by_actor: RateLimiter
+    by_target: RateLimiter
+    secret_key: str
+
+
+def attach_guard(services: Services) -> AttachGuard:
+    """The app's attach limits (settings `members_attach_*`)."""
+    s = services.settings
+    return AttachGuard(
+        by_actor=services.limits.named(
+            "members.attach.actor",
+            s.members_attach_actor_limit,
+            s.members_attach_actor_window_seconds,
+        ),
+        by_target=services.limits.named(
+            "members.attach.target",
+            s.members_attach_target_limit,
+            s.members_attach_target_window_seconds,
+        ),
+        secret_key=s.secret_key,
+    )
+
+
+def guarded(
+    db: Session,
+    guard: AttachGuard | None,
+    *,
+    school: School,
+    actor: Actor,
+    persons: list[Person],
+    now: datetime,
+    act: Callable[[], T],
+) -> T:
+    """Run an attach (`act`) under the guard: refused when over the limit, counted when refused.
+
+    Each refusal is audited (`member_attach_refused`, the identifiers not named) and committed
+    on its own, the request's other writes rolled back: the refusal outlives the refused form.
+    """
+    if guard is None:
+        return act()
+    actor_key = str(actor.user_id)
+    targets = [
+        target_digest(guard.secret_key, "members.attach", f"{column}:{value}")
+        for person in persons
+        for column, value in person.identifiers().items()
+    ]
+    if guard.by_actor.exceeded(actor_key) or any(guard.by_target.exceeded(t) for t in targets):
+        _record_refused_attach(db, actor=actor, school=school, now=now, reason="throttled")
+        raise MemberError(ATTACH_THROTTLED)
+    try:
+        return act()
+    except AttachRefused as refused:
+        guard.by_actor.hit(actor_key)
+        for target in targets:
+            guard.by_target.hit(target)
+        # The refused request writes nothing but its refusal: the page that answers it rolls
+        # the request back, so the refusal is kept by ending the transaction here.
+        db.rollback()
+        _record_refused_attach(db, actor=actor, school=school, now=now, reason=refused.reason)
+        db.commit()
+        raise
+
+
+def _record_refused_attach(
+    db: Session, *, actor: Actor, school: School, now: datetime, reason: str
+) -> None:
+    audit.record(
+        db,
+        now=now,
+        action=AuditAction.MEMBER_ATTACH_REFUSED,
+        outcome=Outcome.DENIED,
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        school_id=school.id,
+        client=actor.client,
+        detail={"reason": reason},
     )
 
 
@@ -117,7 +226,12 @@ class Added:
 
 
 def builder_for(db: Session, school: School, calendar: Calendar) -> RosterBuilder:
-    return RosterBuilder(db, school=school, class_names=active_class_names(db, school, calendar))
+    return RosterBuilder(
+        db,
+        school=school,
+        class_names=active_class_names(db, school, calendar),
+        today=calendar.today,
+    )
 
 
 def finish(
@@ -160,13 +274,24 @@ def add_student(
     relation: Relation | None,
     now: datetime,
     actor: Actor,
+    guard: AttachGuard | None = None,
 ) -> Added:
-    """添加学生 (and optionally their parent): attach an existing account or create one."""
+    """添加学生 (and optionally their parent): attach an existing account or create one.
+
+    An existing account is attached only where `authz.may_attach` allows: a student of another
+    school raises `TransferNeeded` (the page offers a 转学申请), an adult is never a student.
+    """
+    persons = [student, *([parent] if parent else [])]
     builder = builder_for(db, school, calendar)
-    builder.preload([student, *([parent] if parent else [])])
-    account = builder.add_student(student, class_id=class_id, student_number=student_number)
-    if parent is not None:
-        builder.add_parent(account, parent, relation or Relation.OTHER)
+
+    def plan() -> Account:
+        builder.preload(persons)
+        account = builder.add_student(student, class_id=class_id, student_number=student_number)
+        if parent is not None:
+            builder.add_parent(account, parent, relation or Relation.OTHER)
+        return account
+
+    account = guarded(db, guard, school=school, actor=actor, persons=persons, now=now, act=plan)
     return finish(
         db, builder, account, school=school, now=now, actor=actor, action=AuditAction.STUDENT_ADDED
     )
@@ -182,15 +307,24 @@ def add_parent(
     relation: Relation,
     now: datetime,
     actor: Actor,
+    guard: AttachGuard | None = None,
 ) -> Added:
-    """添加家长 to a student of the school."""
+    """添加家长 to a student of the school (never a child's account: `authz.may_attach`)."""
     builder = builder_for(db, school, calendar)
     builder.preload([parent])
     builder.index.load_ids(db, [child_id])
     child = builder.index.by_id.get(child_id)
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
         raise MemberError(N_("找不到该学生"))
-    account = builder.add_parent(child, parent, relation)
+    account = guarded(
+        db,
+        guard,
+        school=school,
+        actor=actor,
+        persons=[parent],
+        now=now,
+        act=lambda: builder.add_parent(child, parent, relation),
+    )
     return finish(
         db, builder, account, school=school, now=now, actor=actor, action=AuditAction.PARENT_ADDED
     )

@@ -15,7 +15,7 @@ from campusid.classes import service as classes
 from campusid.classes.models import ClassTeacher, GradeLeader
 from campusid.i18n import N_
 from campusid.members import service
-from campusid.members.batch import MemberError, Person
+from campusid.members.batch import Account, MemberError, Person
 from campusid.members.service import Added, is_member, school_class
 from campusid.org import service as org
 from campusid.org.models import ClassKind, Grade, School, SchoolClass
@@ -37,14 +37,21 @@ def add_teacher(
     homeroom: bool,
     now: datetime,
     actor: Actor,
+    guard: service.AttachGuard | None = None,
 ) -> Added:
-    """添加老师, optionally with a first class to teach."""
+    """添加老师, optionally with a first class to teach (never a child's account)."""
     target = school_class(db, school, class_id) if class_id else None
     if class_id and target is None:
         raise MemberError(N_("班级不存在"))
     builder = service.builder_for(db, school, calendar)
-    builder.preload([teacher])
-    account = builder.add_teacher(teacher)
+
+    def plan() -> Account:
+        builder.preload([teacher])
+        return builder.add_teacher(teacher)
+
+    account = service.guarded(
+        db, guard, school=school, actor=actor, persons=[teacher], now=now, act=plan
+    )
     added = service.finish(
         db, builder, account, school=school, now=now, actor=actor, action=AuditAction.TEACHER_ADDED
     )

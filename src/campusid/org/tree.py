@@ -184,4 +184,3 @@ def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
     ]
     graduated.sort(key=lambda n: -getattr(n.obj, "enrollment_year", 0))
     return SchoolTree(root=root, teaching=teaching, graduated=graduated, by_key=by_key)
-

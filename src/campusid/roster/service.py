@@ -226,7 +226,7 @@ def import_rows(
         return row[index].strip() if index is not None and index < len(row) else ""
 
     directory = ClassDirectory(db, school, calendar)
-    builder = RosterBuilder(db, school=school, class_names=directory.names)
+    builder = RosterBuilder(db, school=school, class_names=directory.names, today=calendar.today)
 
     # 1. Parse each row's people (no database yet).
     parsed: list[tuple[str, Person | None, Person | None] | None] = []

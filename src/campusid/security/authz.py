@@ -246,6 +246,21 @@ class StudentStanding:
     student_school_ids: frozenset[int] = field(default_factory=frozenset)
     # False for an id that names no account (refused, and not named in the audit row).
     exists: bool = True
+    # A parent (children linked, or signed up as one): an adult's account, its holder's alone.
+    is_parent: bool = False
+
+    @property
+    def home_school_id(self) -> int | None:
+        """The student's CURRENT school: the one school where the account is an active student
+        (its current class, if any, in that school). None when that is not one school (data
+        from before transfers existed, a pupil attached twice): no school may claim the
+        account then, its holder, parents or the hotline change its password."""
+        if len(self.student_school_ids) != 1:
+            return None
+        (school_id,) = self.student_school_ids
+        if self.current_class is not None and self.current_class.school_id != school_id:
+            return None
+        return school_id
 
 
 @dataclass(frozen=True)
@@ -263,33 +278,204 @@ def student_authority(
 ) -> Authority | None:
     """THE rule for resetting a student's password, removing them from a class or editing them.
 
+    Credentials belong to the account's home school only: the student's CURRENT school, the
+    one school where the account is an active student (`StudentStanding.home_school_id`).
     Allowed:
     - the homeroom teacher of the student's CURRENT class, who is still a member of that class's
       school (not a subject teacher, not the homeroom teacher of a former or another class);
-    - an administrator of the school of the student's current class, or, for a student in no
-      current class (parked, graduated), of a school where the account is an active student.
-    Each basis also needs the act's permission in the role table (`_ACT_PERMISSIONS`).
-    Never oneself (one's own password has its own route), never a staff account (an adult's
-    password is changed by its holder or the hotline). Default deny.
+    - an administrator of the student's current school (whether or not the student is in a
+      class: parked, graduated).
+    An administrator of another school where the account merely has some membership gets
+    nothing. Each basis also needs the act's permission in the role table (`_ACT_PERMISSIONS`).
+    Never oneself (one's own password has its own route), never an adult's account (staff or
+    parent: changed by its holder or the hotline). Default deny.
     """
-    if student.student_id == principal.user.id or student.is_staff:
+    if student.student_id == principal.user.id or student.is_staff or student.is_parent:
+        return None
+    home = student.home_school_id
+    if home is None:
         return None
     current = student.current_class
-    if current is not None:
-        if is_homeroom_teacher(principal, current) and principal.has(
-            _ACT_PERMISSIONS[(Role.HOMEROOM_TEACHER, act)]
-        ):
-            return Authority(Role.HOMEROOM_TEACHER, current.school_id, current.id)
-        if may_manage_school(principal, current.school_id) and principal.has(
-            _ACT_PERMISSIONS[(Role.SCHOOL_ADMIN, act)]
-        ):
-            return Authority(Role.SCHOOL_ADMIN, current.school_id, current.id)
-    if not principal.has(_ACT_PERMISSIONS[(Role.SCHOOL_ADMIN, act)]):
-        return None
-    shared = sorted(student.student_school_ids & principal.admin_school_ids)
-    if shared and principal.has(Permission.SCHOOL_MANAGE):
-        return Authority(Role.SCHOOL_ADMIN, shared[0], None)
+    if (
+        current is not None
+        and is_homeroom_teacher(principal, current)
+        and principal.has(_ACT_PERMISSIONS[(Role.HOMEROOM_TEACHER, act)])
+    ):
+        return Authority(Role.HOMEROOM_TEACHER, current.school_id, current.id)
+    if may_manage_school(principal, home) and principal.has(
+        _ACT_PERMISSIONS[(Role.SCHOOL_ADMIN, act)]
+    ):
+        return Authority(Role.SCHOOL_ADMIN, home, current.id if current is not None else None)
     return None
+
+
+@dataclass(frozen=True)
+class StaffStanding:
+    """What the credential rule needs to know of an adult's account (a teacher's, say)."""
+
+    account_id: int
+    # Every school where the account holds an active membership, in any role.
+    school_ids: frozenset[int]
+    # The schools where it is an administrator.
+    admin_school_ids: frozenset[int] = frozenset()
+    # A parent (children linked, or signed up as one).
+    is_parent: bool = False
+    # A customer-service agent or a platform administrator.
+    is_platform_staff: bool = False
+
+
+def staff_authority(principal: Principal, staff: StaffStanding) -> int | None:
+    """THE rule for resetting a teacher's (any adult's) credentials from a school's console.
+
+    Only an administrator of the account's one school, when that school is the only one the
+    account belongs to, and the account is a plain teacher: not a school's administrator (the
+    administrators of a school are peers), not a parent (a parent's account controls children
+    through route 2: a school that could reset it would control them), not an agent or a
+    platform administrator. An account in several schools is reset by its holder (route 3) or
+    the hotline (route 4), never by one of the schools. Never oneself. Returns the school.
+    """
+    if (
+        staff.account_id == principal.user.id
+        or staff.is_parent
+        or staff.is_platform_staff
+        or staff.admin_school_ids
+        or len(staff.school_ids) != 1
+    ):
+        return None
+    (school_id,) = staff.school_ids
+    if may_manage_school(principal, school_id) and principal.has(Permission.SCHOOL_RESET_PASSWORD):
+        return school_id
+    return None
+
+
+# --------------------------------------------------------------------------- attaching an account
+
+
+ADULT_AGE = 18
+ADULT_NOT_STUDENT = N_("该账号属于成年人(家长、教职工或已满18周岁),不能作为学生加入。")
+CHILD_NOT_ADULT = N_("该账号属于学生或未满18周岁的孩子,不能作为老师或家长加入。")
+STUDENT_ELSEWHERE = N_(
+    "该学生已在其他学校就读,不能直接加入本校。可提交转学申请,由其所在学校确认后转入。"
+)
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the attach rule needs to know of an EXISTING account a school names (by its
+    real name and an identifier): loaded by `members`, from the whole platform."""
+
+    account_id: int
+    # Schools where the account is an active student, a teacher or administrator, a parent.
+    student_school_ids: frozenset[int] = frozenset()
+    staff_school_ids: frozenset[int] = frozenset()
+    parent_school_ids: frozenset[int] = frozenset()
+    # Children linked, or signed up as a parent.
+    is_parent: bool = False
+    # A customer-service agent or a platform administrator.
+    is_platform_staff: bool = False
+    # Whole years since the birth date of the account's ID card (None: no ID card).
+    age: int | None = None
+
+    @property
+    def is_adult(self) -> bool:
+        """A parent, teacher or any staff role anywhere, or 18 years old by the ID card."""
+        return bool(
+            self.staff_school_ids
+            or self.parent_school_ids
+            or self.is_parent
+            or self.is_platform_staff
+            or (self.age is not None and self.age >= ADULT_AGE)
+        )
+
+    @property
+    def is_child(self) -> bool:
+        """A student anywhere, or under 18 by the ID card."""
+        return bool(self.student_school_ids or (self.age is not None and self.age < ADULT_AGE))
+
+
+def is_home_school(account: AccountFacts, school_id: int) -> bool:
+    """Whether a school's console may edit the account's identifiers (绑身份证 and the like):
+    only as its home school, the rule of `student_authority` and `staff_authority` in facts —
+    for a student, the one school where it is an active student; for a teacher, their only
+    school. Never an account with a parent role or a platform role (its holder's alone)."""
+    if account.parent_school_ids or account.is_parent or account.is_platform_staff:
+        return False
+    if account.student_school_ids:
+        return account.student_school_ids == {school_id} and not account.staff_school_ids
+    return account.staff_school_ids == {school_id}
+
+
+class AttachDecision(StrEnum):
+    """What a school may do with an existing account it names."""
+
+    ATTACH = "attach"
+    # A student of another school: the receiving school files a transfer request (转学申请).
+    TRANSFER = "transfer"
+    REFUSE_ADULT = "adult_not_student"
+    REFUSE_CHILD = "child_not_adult"
+
+
+def may_attach(role: Role, account: AccountFacts, receiving_school_id: int) -> AttachDecision:
+    """THE rule for attaching an existing account to a school (添加学生/家长/老师, 批量导入).
+
+    Attaching never changes who controls an account:
+    - as a STUDENT: never an adult's account (parent, teacher or staff anywhere, agent, platform
+      administrator; or 18+ by the ID card, unless it is already a student, see below); a
+      student of another school is not attached but transferred (a request the sending
+      school approves), because a student's credentials belong to their current school;
+    - as a TEACHER or PARENT: never a child's account (a student anywhere, or under 18);
+      an adult is attached (a parent or teacher role gives a school no authority over the
+      account's credentials: `staff_authority`).
+    An account already a student of the receiving school (parked, say) is attached again.
+    """
+    if role is Role.STUDENT:
+        if (
+            account.staff_school_ids
+            or account.parent_school_ids
+            or account.is_parent
+            or account.is_platform_staff
+        ):
+            return AttachDecision.REFUSE_ADULT
+        if receiving_school_id in account.student_school_ids:
+            return AttachDecision.ATTACH
+        if account.student_school_ids:
+            # Already a pupil: the membership moves (even at 18, in 高三), it is not made.
+            return AttachDecision.TRANSFER
+        if account.is_adult:
+            return AttachDecision.REFUSE_ADULT
+        return AttachDecision.ATTACH
+    if account.is_child:
+        return AttachDecision.REFUSE_CHILD
+    return AttachDecision.ATTACH
+
+
+def check_transfer_decider(
+    principal: Principal,
+    *,
+    from_school_id: int,
+    student_id: int,
+    parent_may_approve: bool,
+    action: str,
+) -> Role:
+    """A transfer request (转学申请) is decided by the SENDING school's administrator, or, where
+    the region allows it (`parent_may_approve`), by a parent linked to the student.
+    Returns the role the decision is made in."""
+    if may_manage_school(principal, from_school_id) and principal.has(
+        Permission.SCHOOL_MEMBERS_MANAGE
+    ):
+        return Role.SCHOOL_ADMIN
+    if (
+        parent_may_approve
+        and principal.has(Permission.CHILD_LINK)
+        and student_id in principal.child_ids
+    ):
+        return Role.PARENT
+    raise Denied(
+        reason="not_transfer_decider",
+        action=action,
+        target_user_id=student_id,
+        school_id=from_school_id,
+    )
 
 
 def check_students(

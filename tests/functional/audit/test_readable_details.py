@@ -125,6 +125,11 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.OIDC_CONSENT_GRANTED: {"client_id": "library", "scope": "openid profile"},
     AuditAction.OIDC_CODE_REUSED: {"client_id": "library"},
     AuditAction.OIDC_REFRESH_TOKEN_REUSED: {"client_id": "library"},
+    AuditAction.MEMBER_ATTACH_REFUSED: {"reason": "student_elsewhere"},
+    AuditAction.TRANSFER_REQUESTED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
+    AuditAction.TRANSFER_APPROVED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
+    AuditAction.TRANSFER_REFUSED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
+    AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,

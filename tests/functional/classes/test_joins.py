@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from campusid.accounts.models import SchoolMembership, SchoolRole
+from campusid.accounts.models import SchoolMembership
 from campusid.classes.models import ClassParent, ClassStudent, JoinRequest
 from campusid.messaging.models import Notice
 from tests.support.classes import audit_rows
@@ -157,11 +157,11 @@ def test_search_class_by_code_and_its_limit(client, world, services):
     assert "操作过于频繁" in client.get(search, params={"code": "gu22cm"}).text
 
 
-def test_school_membership_on_approval_of_a_new_student(
+def test_a_student_of_another_school_is_not_admitted_by_class_code(
     client, make_client, db, world, other_school
 ):
-    """A student of another school asks to join: approved, they become a student here too."""
-    # The other school's student leaves their class first (parked there).
+    """Issue 16: a student of another school (even parked there) is not made a student here by
+    a class code: that would take them from their school; a 转学申请 moves them."""
     other = make_client()
     sign_in(other, "qt_teacher")
     post_form(
@@ -174,15 +174,15 @@ def test_school_membership_on_approval_of_a_new_student(
     post_form(phone, "/join", {"code": "gu22cm", "role": "student"})
     sign_in(client, "chenxiaokai")
     request_id = _pending_id(db, other_school.student.id)
-    assert (
-        post_form(client, f"{_requests(world)}/{request_id}", {"decision": "approve"}).status_code
-        == 303
-    )
+    answer = post_form(client, f"{_requests(world)}/{request_id}", {"decision": "approve"})
+    assert answer.status_code == 400 and "该学生已在其他学校就读" in answer.text
     db.expire_all()
-    assert db.scalar(
-        select(SchoolMembership).where(
-            SchoolMembership.user_id == other_school.student.id,
-            SchoolMembership.school_id == world.school.id,
-            SchoolMembership.role == SchoolRole.STUDENT,
+    assert (
+        db.scalar(
+            select(SchoolMembership).where(
+                SchoolMembership.user_id == other_school.student.id,
+                SchoolMembership.school_id == world.school.id,
+            )
         )
-    ).active
+        is None
+    )

@@ -72,7 +72,8 @@ def test_add_student_creates_account_on_the_default_password(admin, world, db, m
 def test_existing_account_is_attached_and_keeps_its_password(
     admin, world, db, services, make_client
 ):
-    # 张转学 has an account from another school, with a password of their own.
+    # 张转学 has an account from another school (left it: a student there would be a transfer,
+    # tests/functional/transfers), with a password of their own.
     school2, _, _ = other_school(db, services)
     transfer_id = id_card(birth="20150607", seq="456")
     own_hash = services.hasher.hash("Zhuan#Xue2026")
@@ -85,9 +86,10 @@ def test_existing_account_is_attached_and_keeps_its_password(
         password_hash=own_hash,
     )
     db.flush()
-    accounts.join_school(
+    left = accounts.join_school(
         db, user=moved, school_id=school2.id, role=SchoolRole.STUDENT, now=services.clock.now()
     )
+    left.active = False
     db.commit()
     before = _users(db)
     response = _add(admin, world, real_name="张转学", id_card_number=transfer_id)

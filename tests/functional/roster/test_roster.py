@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from campusid.accounts import service as accounts
-from campusid.accounts.models import User
+from campusid.accounts.models import SchoolRole, User
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
@@ -425,3 +425,55 @@ def test_the_bulk_written_import_keeps_the_organisation_counts_exact(admin, worl
     db.flush()
     assert kept == _kept_counts(db)
     db.rollback()
+
+
+def test_import_attaches_by_the_same_rule(admin, world, db, services):
+    """Issue 16: the import is a way in too. A pupil of another school, a parent as a student,
+    a child as a parent: each row refused, nothing written."""
+    school2, _, _ = other_school(db, services)
+    pupil = id_card(birth="20150909", seq="612")
+    elsewhere = accounts.new_user(
+        db,
+        username="biexiao",
+        real_name="别校生",
+        now=services.clock.now(),
+        id_card_number=pupil,
+        phone="13700000099",
+    )
+    db.flush()
+    accounts.join_school(
+        db,
+        user=elsewhere,
+        school_id=school2.id,
+        role=SchoolRole.STUDENT,
+        now=services.clock.now(),
+    )
+    db.commit()
+    upload = xlsx(
+        [
+            row(姓名="别校生", 班级="五年级1班", 身份证号=pupil),
+            row(姓名="周家长", 班级="五年级1班", 手机号="13900000015"),
+            row(
+                姓名="新学生",
+                班级="五年级1班",
+                身份证号=A,
+                家长姓名="别校生",
+                家长手机号="13700000099",
+                家长关系="其他",
+            ),
+        ]
+    )
+    before = _users(db)
+    response = _upload(admin, world, upload)
+    assert response.status_code == 400
+    for reason in (
+        "该学生已在其他学校就读",
+        "该账号属于成年人",
+        "该账号属于学生或未满18周岁的孩子",
+    ):
+        assert reason in response.text, reason
+    db.expire_all()
+    assert _users(db) == before
+    assert not db.scalars(
+        select(ClassStudent).where(ClassStudent.student_id == world["p_zhoujia"].id)
+    ).all()

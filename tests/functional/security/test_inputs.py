@@ -17,4 +17,3 @@ def test_a_nul_in_a_form_field_is_a_400(client, world):
     response = post_form(client, "/login", {"login": "lixiao\x00yao", "password": "x"})
     assert response.status_code == 400
     assert "提交的内容不完整或格式不正确" in response.text
-

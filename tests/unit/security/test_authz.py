@@ -99,7 +99,9 @@ def test_everyone_else_may_not(who: Principal, student: ClassScope | None) -> No
 def test_never_oneself_never_staff() -> None:
     admin = admin_of(1)
     itself = StudentStanding(
-        student_id=admin.user.id, is_staff=False, current_class=CLASS_51,
+        student_id=admin.user.id,
+        is_staff=False,
+        current_class=CLASS_51,
         student_school_ids=frozenset({1}),
     )
     staff = StudentStanding(
@@ -111,14 +113,172 @@ def test_never_oneself_never_staff() -> None:
         assert authz.student_authority(homeroom_of_51(), staff, act) is None
 
 
+@pytest.mark.parametrize("act", list(StudentAct))
+def test_credentials_belong_to_the_current_school_only(act: StudentAct) -> None:
+    """An administrator of another school where the account merely has some membership gets
+    nothing; an account that is a student in two schools (data from before transfers) is
+    claimed by neither, nor by the homeroom teacher of either school's class."""
+    # A student of school 1 who also (somehow) has a membership in school 2.
+    twice = student_in(CLASS_51, schools={1, 2})
+    assert authz.student_authority(admin_of(2), twice, act) is None
+    assert authz.student_authority(admin_of(1), twice, act) is None
+    assert authz.student_authority(homeroom_of_51(), twice, act) is None
+    twice_parked = student_in(None, schools={1, 2})
+    assert authz.student_authority(admin_of(2), twice_parked, act) is None
+    # Placed in another school's class while a student of school 1 only: nobody's either.
+    assert authz.student_authority(admin_of(2), student_in(CLASS_OTHER_SCHOOL), act) is None
+    # A student of no school (left, graduated away): no school.
+    assert authz.student_authority(admin_of(1), student_in(None, schools=set()), act) is None
+
+
+@pytest.mark.parametrize("act", list(StudentAct))
+def test_never_a_parents_account(act: StudentAct) -> None:
+    """A parent made a student of a school (the issue's second takeover) is still nobody's."""
+    parent = StudentStanding(
+        student_id=9,
+        is_staff=False,
+        current_class=CLASS_51,
+        student_school_ids=frozenset({1}),
+        is_parent=True,
+    )
+    assert authz.student_authority(admin_of(1), parent, act) is None
+    assert authz.student_authority(homeroom_of_51(), parent, act) is None
+
+
+def teacher_of(*schools: int, **changes: object) -> authz.StaffStanding:
+    return authz.StaffStanding(account_id=30, school_ids=frozenset(schools), **changes)  # type: ignore[arg-type]
+
+
+def test_a_teachers_credentials_belong_to_their_only_school() -> None:
+    assert authz.staff_authority(admin_of(1), teacher_of(1)) == 1
+    # Not another school's administrator, not a teacher, not with two schools.
+    assert authz.staff_authority(admin_of(2), teacher_of(1)) is None
+    assert authz.staff_authority(homeroom_of_51(), teacher_of(1)) is None
+    assert authz.staff_authority(admin_of(1), teacher_of(1, 2)) is None
+    # Never a parent's, an administrator's, an agent's account; never oneself.
+    assert authz.staff_authority(admin_of(1), teacher_of(1, is_parent=True)) is None
+    assert (
+        authz.staff_authority(admin_of(1), teacher_of(1, admin_school_ids=frozenset({1}))) is None
+    )
+    assert authz.staff_authority(admin_of(1), teacher_of(1, is_platform_staff=True)) is None
+    me = admin_of(1)
+    assert authz.staff_authority(me, authz.StaffStanding(me.user.id, frozenset({1}))) is None
+
+
+Attach = authz.AttachDecision
+
+
+@pytest.mark.parametrize(
+    ("role", "facts", "decision"),
+    [
+        # a new pupil, a pupil already parked here
+        (Role.STUDENT, authz.AccountFacts(1, age=10), Attach.ATTACH),
+        (Role.STUDENT, authz.AccountFacts(1, student_school_ids=frozenset({1})), Attach.ATTACH),
+        # a pupil of another school: a transfer request, even at 18 (高三)
+        (Role.STUDENT, authz.AccountFacts(1, student_school_ids=frozenset({2})), Attach.TRANSFER),
+        (
+            Role.STUDENT,
+            authz.AccountFacts(1, student_school_ids=frozenset({2}), age=18),
+            Attach.TRANSFER,
+        ),
+        # adults are never made students
+        (Role.STUDENT, authz.AccountFacts(1, is_parent=True), Attach.REFUSE_ADULT),
+        (
+            Role.STUDENT,
+            authz.AccountFacts(1, parent_school_ids=frozenset({1})),
+            Attach.REFUSE_ADULT,
+        ),
+        (Role.STUDENT, authz.AccountFacts(1, staff_school_ids=frozenset({2})), Attach.REFUSE_ADULT),
+        (Role.STUDENT, authz.AccountFacts(1, is_platform_staff=True), Attach.REFUSE_ADULT),
+        (Role.STUDENT, authz.AccountFacts(1, age=18), Attach.REFUSE_ADULT),
+        (
+            Role.STUDENT,
+            authz.AccountFacts(1, student_school_ids=frozenset({1}), is_parent=True),
+            Attach.REFUSE_ADULT,
+        ),
+        # children are never made teachers or parents
+        (Role.TEACHER, authz.AccountFacts(1, age=17), Attach.REFUSE_CHILD),
+        (
+            Role.PARENT,
+            authz.AccountFacts(1, student_school_ids=frozenset({2})),
+            Attach.REFUSE_CHILD,
+        ),
+        (
+            Role.TEACHER,
+            authz.AccountFacts(1, student_school_ids=frozenset({1})),
+            Attach.REFUSE_CHILD,
+        ),
+        # adults are attached as teachers and parents (no authority follows: `staff_authority`)
+        (Role.TEACHER, authz.AccountFacts(1, is_parent=True, age=40), Attach.ATTACH),
+        (Role.PARENT, authz.AccountFacts(1, staff_school_ids=frozenset({2})), Attach.ATTACH),
+        (Role.PARENT, authz.AccountFacts(1), Attach.ATTACH),
+    ],
+)
+def test_who_may_be_attached_as_what(
+    role: Role, facts: authz.AccountFacts, decision: authz.AttachDecision
+) -> None:
+    assert authz.may_attach(role, facts, 1) is decision
+
+
+def test_a_transfer_is_decided_by_the_sending_school_or_where_allowed_a_parent() -> None:
+    assert (
+        authz.check_transfer_decider(
+            admin_of(1),
+            from_school_id=1,
+            student_id=7,
+            parent_may_approve=False,
+            action="transfer_decided",
+        )
+        is Role.SCHOOL_ADMIN
+    )
+    parent = person(child_ids={7})
+    parent.roles.add(Role.PARENT)
+    # The receiving school's administrator, a teacher of the class: never, region or not.
+    for who in (admin_of(2), homeroom_of_51()):
+        for allowed in (False, True):
+            with pytest.raises(authz.Denied):
+                authz.check_transfer_decider(
+                    who,
+                    from_school_id=1,
+                    student_id=7,
+                    parent_may_approve=allowed,
+                    action="transfer_decided",
+                )
+    # A linked parent: only where the region allows it.
+    with pytest.raises(authz.Denied):
+        authz.check_transfer_decider(
+            parent,
+            from_school_id=1,
+            student_id=7,
+            parent_may_approve=False,
+            action="transfer_decided",
+        )
+    assert (
+        authz.check_transfer_decider(
+            parent,
+            from_school_id=1,
+            student_id=7,
+            parent_may_approve=True,
+            action="transfer_decided",
+        )
+        is Role.PARENT
+    )
+    with pytest.raises(authz.Denied):
+        authz.check_transfer_decider(
+            parent,
+            from_school_id=1,
+            student_id=8,
+            parent_may_approve=True,
+            action="transfer_decided",
+        )
+
+
 def test_the_role_table_decides_each_act(monkeypatch: pytest.MonkeyPatch) -> None:
     """Take the reset permission from homeroom teachers: they may still manage, not reset."""
     from campusid.security import permissions
 
     table = dict(permissions.ROLE_PERMISSIONS)
-    table[Role.HOMEROOM_TEACHER] = table[Role.HOMEROOM_TEACHER] - {
-        Permission.CLASS_RESET_PASSWORD
-    }
+    table[Role.HOMEROOM_TEACHER] = table[Role.HOMEROOM_TEACHER] - {Permission.CLASS_RESET_PASSWORD}
     monkeypatch.setattr(permissions, "ROLE_PERMISSIONS", table)
     teacher = homeroom_of_51()
     assert authz.student_authority(teacher, student_in(CLASS_51), StudentAct.MANAGE) is not None
@@ -179,3 +339,15 @@ def test_only_the_authority_module_raises_a_refusal() -> None:
                 if name.endswith("Denied"):
                     raisers.append(str(path.relative_to(SRC)))
     assert set(raisers) == {"security/authz.py"}, raisers
+
+
+def test_identifiers_are_edited_by_the_home_school_only() -> None:
+    facts = authz.AccountFacts
+    assert authz.is_home_school(facts(1, student_school_ids=frozenset({1})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({1, 2})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({2})), 1)
+    assert not authz.is_home_school(facts(1, student_school_ids=frozenset({1}), is_parent=True), 1)
+    assert authz.is_home_school(facts(1, staff_school_ids=frozenset({1})), 1)
+    assert not authz.is_home_school(facts(1, staff_school_ids=frozenset({1, 2})), 1)
+    assert not authz.is_home_school(facts(1, staff_school_ids=frozenset({1}), is_parent=True), 1)
+    assert not authz.is_home_school(facts(1), 1)

@@ -129,5 +129,6 @@ def add_parent(page: Page, user_id: Id, form: Annotated[ParentForm, Form()]) -> 
         relation=form.relation_to_child(),
         now=page.now,
         actor=page.actor,
+        guard=members.attach_guard(page.services),
     )
     return page.go(f"/members/{user_id}", saved=1)

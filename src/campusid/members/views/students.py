@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from campusid.families.models import Relation
 from campusid.members import service as members
-from campusid.members.batch import MemberError
+from campusid.members.batch import MemberError, TransferNeeded
 from campusid.members.views.forms import StudentForm
 from campusid.org.deps import Page, SchoolPage
 from campusid.web import Id
@@ -50,8 +50,16 @@ def add_student_submit(page: Page, form: Annotated[StudentForm, Form()]) -> Resp
             relation=relation,
             now=page.now,
             actor=page.actor,
+            guard=members.attach_guard(page.services),
         )
     except MemberError as exc:
-        return page.refuse("members/add_student.html", exc.messages, form=form, **_choices(page))
+        # A student of another school: the page offers the 转学申请 (transfers), as typed.
+        return page.refuse(
+            "members/add_student.html",
+            exc.messages,
+            form=form,
+            transfer=isinstance(exc, TransferNeeded),
+            **_choices(page),
+        )
     outcome = "created" if added.created else "attached"
     return page.go(f"/members/{added.user.id}", **{outcome: 1})

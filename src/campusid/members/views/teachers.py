@@ -59,6 +59,7 @@ def add_teacher_submit(page: Page, form: Annotated[TeacherForm, Form()]) -> Resp
             homeroom=form.homeroom,
             now=page.now,
             actor=page.actor,
+            guard=members.attach_guard(page.services),
         )
     except MemberError as exc:
         return page.refuse(
