@@ -90,7 +90,7 @@ class TransferNeeded(AttachRefused):
 ADULT_NOT_STUDENT = authz.ADULT_NOT_STUDENT
 CHILD_NOT_ADULT = authz.CHILD_NOT_ADULT
 STUDENT_ELSEWHERE = authz.STUDENT_ELSEWHERE
-NOT_HOME_SCHOOL = N_("该账号同时属于其他学校或为成年人账号,本校不能修改其身份证号。")
+NOT_HOME_SCHOOL = N_("该账号同时属于其他学校或为成年人账号，本校不能修改其身份证号。")
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -288,7 +288,7 @@ class AccountIndex:
         if len(accounts) > 1:
             labels = "、".join(IDENTIFIER_LABELS[c] for c, _ in found)
             raise AttachRefused(
-                N_("%(labels)s分别属于不同的账号,请核对", labels=labels), reason="mismatch"
+                N_("%(labels)s分别属于不同的账号，请核对", labels=labels), reason="mismatch"
             )
         if not found:
             return None

@@ -352,10 +352,10 @@ def staff_authority(principal: Principal, staff: StaffStanding) -> int | None:
 
 
 ADULT_AGE = 18
-ADULT_NOT_STUDENT = N_("该账号属于成年人(家长、教职工或已满18周岁),不能作为学生加入。")
-CHILD_NOT_ADULT = N_("该账号属于学生或未满18周岁的孩子,不能作为老师或家长加入。")
+ADULT_NOT_STUDENT = N_("该账号属于成年人（家长、教职工或已满18周岁），不能作为学生加入。")
+CHILD_NOT_ADULT = N_("该账号属于学生或未满18周岁的孩子，不能作为老师或家长加入。")
 STUDENT_ELSEWHERE = N_(
-    "该学生已在其他学校就读,不能直接加入本校。可提交转学申请,由其所在学校确认后转入。"
+    "该学生已在其他学校就读，不能直接加入本校。可提交转学申请，由其所在学校确认后转入。"
 )
 
 

@@ -19,7 +19,7 @@ from campusid.transfers.models import TransferRequest, TransferStatus
 from tests.support.http import post_form, sign_in
 from tests.support.schools import id_card, other_school
 
-ELSEWHERE = "该学生已在其他学校就读,不能直接加入本校"
+ELSEWHERE = "该学生已在其他学校就读，不能直接加入本校"
 ADULT = "该账号属于成年人"
 CHILD = "该账号属于学生或未满18周岁的孩子"
 MISMATCH = "身份证号已被其他姓名的账号使用,请核对"
@@ -220,7 +220,7 @@ def _filed(client, db, world, second) -> TransferRequest:
     response = _file(client, school2.id, class2.id, world)
     assert response.status_code == 303, response.text[:2000]
     page = client.get(response.headers["location"]).text
-    assert "转学申请已提交,待对方学校确认。" in page and "李逍遥" in page
+    assert "转学申请已提交，待对方学校确认。" in page and "李逍遥" in page
     # The sending school is not named to the receiving school before it agrees.
     assert world.school.name not in page
     db.expire_all()
