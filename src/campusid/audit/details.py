@@ -91,6 +91,9 @@ REASONS: dict[str, str] = {
     "too_few_facts": N_("匹配的核验项不足"),
     "no_strong_fact": N_("缺少手机验证码或身份证号后4位"),
     "reopened": N_("重新打开账号，旧工单结束"),
+    # staff rules (issue 18)
+    "pupil": N_("学生账号不能任命为客服"),
+    "privileged_family": N_("客服或平台管理员账号不能关联孩子"),
 }
 
 RESET_MODES: dict[str, str] = {
