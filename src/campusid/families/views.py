@@ -97,6 +97,7 @@ def children(
         {
             "cards": service.children_of(db, services=services, parent_id=principal.user.id),
             "flash": request.query_params.get("done"),
+            "may_link": authz.may_link_children(principal),
         },
     )
 

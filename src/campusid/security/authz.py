@@ -417,3 +417,8 @@ def may_become_agent(candidate: AgentCandidate) -> bool:
 def agent_needs_confirmation(candidate: AgentCandidate) -> bool:
     """Whether appointing this account must be confirmed (it holds another role)."""
     return bool(candidate.other_roles)
+
+
+def may_link_children(principal: Principal) -> bool:
+    """Whether to offer 关联孩子 (agents and platform administrators: no; see above)."""
+    return not (principal.user.is_agent or principal.user.is_platform_admin)

@@ -350,7 +350,17 @@ def open_ticket(
     """
     user = accounts.get_user(db, user_id)
     if user is None:
-        raise Refused(N_("账号不存在"), 400, reason="unknown")
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=AuditAction.SERVICEDESK_OPEN,
+            ticket=None,
+            reason="unknown",
+            message=N_("账号不存在"),
+            status_code=400,
+        )
     for earlier in db.scalars(
         select(Ticket).where(
             Ticket.agent_id == agent.id,
@@ -963,7 +973,16 @@ def close_ticket(
 ) -> None:
     """End the call without a reset (allowed at any hour)."""
     if ticket.status is TicketStatus.CLOSED:
-        raise Refused(N_("工单已关闭"), reason="ticket_closed")
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=AuditAction.SERVICEDESK_CLOSE,
+            ticket=ticket,
+            reason="ticket_closed",
+            message=N_("工单已关闭"),
+        )
     # 核验未通过 only where a fact did not match; an unfinished checklist is 未重置, and a
     # blocked account says why.
     mismatched = checklist(db, services=services, ticket=ticket).mismatched

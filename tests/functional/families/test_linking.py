@@ -329,6 +329,9 @@ def test_attempts_are_audited_with_the_client_address(client, db, world):
 def test_agents_and_platform_admins_do_not_link_children(client, db, world, login):
     """Issue 18 finding 6: a privileged account would reach a child outside the hotline."""
     sign_in(client, login)
+    children = client.get("/me/children").text
+    assert "客服和平台管理员账号不能关联孩子" in children
+    assert 'href="/me/children/link"' not in children
     assert client.get("/me/children/link").status_code == 403
     response = link(client, "何书桓", world["heshuhuan"].id_card_number)
     assert response.status_code == 403
