@@ -62,6 +62,16 @@ SMS_TEMPLATES: dict[str, str] = {
         "【之江汇】您的孩子{name}的账号密码已于{time}由{actor}通过「{route}」重置,"
         "孩子下次登录时须设置新密码。如有疑问,请联系学校。"
     ),
+    # servicedesk (issue 18): the hotline verifies a child's caller through a linked parent's
+    # phone, and sends a child's temporary password there when the child has no phone.
+    "parent_verify_code": (
+        "【之江汇】客服正在为您孩子的账号核实来电人身份，验证码为{code}。"
+        "如您或孩子没有致电客服，请勿告诉任何人。"
+    ),
+    "child_temporary_password": (
+        "【之江汇】您孩子（{name}）的账号密码已由客服重置，临时密码为{password}，"
+        "孩子登录后须修改。请勿告诉他人。"
+    ),
 }
 MAIL_TEMPLATES: dict[str, tuple[str, str]] = {
     "recovery_code": (

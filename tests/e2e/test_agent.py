@@ -1,5 +1,6 @@
 """Scenario 6: the service hotline agent looks an account up, verifies the caller and resets,
-inside service hours; outside them the console only looks up and says why."""
+inside service hours; outside them the console only looks up and says why. A child's
+temporary password goes by SMS to a linked parent's phone, never onto the agent's screen."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from campusid.accounts.models import User
 from campusid.demo import DEMO_PASSWORD
+from campusid.senders import OutboxMessage
 from tests.e2e.conftest import DESKTOP, PHONE, expect_refusal, new_page, sign_in
 from tests.support.secrets import remember
 
@@ -60,13 +62,17 @@ def test_agent_verifies_and_resets_inside_service_hours(live_server, browser, sh
     assert page.get_by_role("button", name="重置密码").count() == 0  # nothing verified yet
     shots(page, "ticket")
 
+    # What a classmate knows is not enough.
     _check(page, "真实姓名", "李逍遥")
-    _check(page, "身份证号后4位", id_card[-4:])
     _check(page, "关联家长姓名", "李大娘")
+    assert "同学也可能知道" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="重置密码").count() == 0
+    _check(page, "身份证号后4位", id_card[-4:])
     table = page.locator("table.desk-checklist")
     assert table.get_by_role("row", name="真实姓名").get_by_text("匹配").is_visible()
     assert table.get_by_role("row", name="身份证号后4位").get_by_text("匹配").is_visible()
-    assert "身份核验已通过" in page.locator("main").inner_text()
+    main = page.locator("main").inner_text()
+    assert "身份核验已通过" in main and "家长绑定手机 139****0011" in main
     shots(page, "verified")
 
     page.get_by_role("button", name="重置密码").click()
@@ -76,8 +82,19 @@ def test_agent_verifies_and_resets_inside_service_hours(live_server, browser, sh
     with page.expect_navigation():
         dialog.get_by_role("button", name="重置密码").click()
     page.get_by_role("heading", name="密码重置成功").wait_for()
-    temporary = page.locator(".secret").inner_text()
+    assert page.locator(".secret").count() == 0  # never read out for a child
+    assert "家长绑定手机 139****0011" in page.locator("main").inner_text()
+    with live_server.session() as db:
+        body = db.scalar(
+            select(OutboxMessage.body)
+            .where(OutboxMessage.template == "child_temporary_password")
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+    assert body
+    temporary = body.split("临时密码为", 1)[1].split("，", 1)[0]
     remember(temporary)
+    assert temporary not in page.content()
     shots(page, "reset")
     page.context.close()
 

@@ -140,13 +140,15 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
+    pupil = _ids(live_server)["lixiaoyao"]
     _tour(
         live_server,
         browser,
         shots,
         "xx_admin",
-        """
+        f"""
         school               /school
+        student-member       /school/1/members/{pupil}
         quick-create         /school/1/quick-create
         members              /school/1/teachers
         roster               /school/1/roster

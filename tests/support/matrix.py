@@ -160,8 +160,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/me"): Row(signed_in()),
     # 我的孩子: anyone may be a parent (a teacher often is), except a student.
     ("GET", "/me/children"): Row(but(signed_in(), student=DENY)),
-    ("GET", "/me/children/link"): Row(but(signed_in(), student=DENY)),
-    ("POST", "/me/children/link"): Row(signed_in()),
+    # Issue 18: agents and platform administrators do not link children with that account.
+    ("GET", "/me/children/link"): Row(
+        but(signed_in(), student=DENY, agent=DENY, platform_admin=DENY)
+    ),
+    ("POST", "/me/children/link"): Row(but(signed_in(), agent=DENY, platform_admin=DENY)),
     ("GET", "/me/children/{child_id}"): Row(only("parent")),
     ("GET", "/me/children/{child_id}/avatar"): Row(only("parent")),
     ("POST", "/me/children/{child_id}/avatar"): Row(only("parent")),

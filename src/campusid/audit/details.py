@@ -81,6 +81,24 @@ REASONS: dict[str, str] = {
     "adult_not_student": N_("成年人的账号不能作为学生"),
     "child_not_adult": N_("学生的账号不能作为老师或家长"),
     "not_transfer_decider": N_("无权处理该转学申请"),
+    # the service hotline, redesigned for children (issue 18)
+    "ticket_closed": N_("工单已关闭"),
+    "privileged_account": N_("平台管理员或客服账号"),
+    "school_admin_account": N_("学校管理员账号"),
+    "too_many_mismatches": N_("当日核验不匹配次数过多"),
+    "no_phone_for_delivery": N_("本人及家长均未绑定手机"),
+    "mismatch_on_ticket": N_("本工单已有核验项不匹配"),
+    "already_checked": N_("该项已核验"),
+    "not_applicable": N_("该账号没有此核验项"),
+    "no_phone": N_("不是该账号或其家长绑定的手机"),
+    "sms_limit": N_("短信发送次数已达上限"),
+    "code_wait": N_("验证码发送过于频繁"),
+    "too_few_facts": N_("匹配的核验项不足"),
+    "no_strong_fact": N_("缺少手机验证码或身份证号后4位"),
+    "reopened": N_("重新打开账号，旧工单结束"),
+    # staff rules (issue 18)
+    "pupil": N_("学生账号不能任命为客服"),
+    "privileged_family": N_("客服或平台管理员账号不能关联孩子"),
 }
 
 RESET_MODES: dict[str, str] = {
@@ -116,6 +134,7 @@ FACTS: dict[str, str] = {
 
 DELIVERIES: dict[str, str] = {
     "sms": N_("短信发送"),
+    "parent_sms": N_("短信发送给家长"),
     "shown": N_("当面告知"),
 }
 
@@ -134,6 +153,11 @@ OUTCOMES: dict[str, str] = {
 
 VIAS: dict[str, str] = {
     "oidc_logout": N_("接入应用退出登录"),
+}
+
+CODE_RECIPIENTS: dict[str, str] = {
+    "self": N_("本人绑定手机"),
+    "parent": N_("家长绑定手机"),
 }
 
 SEARCHES: dict[str, str] = {
@@ -178,6 +202,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "outcome": (N_("结果：%(value)s"), OUTCOMES),
     "via": (N_("途径：%(value)s"), VIAS),
     "by": (N_("查找方式：%(value)s"), SEARCHES),
+    "to": (N_("验证码发送至：%(value)s"), CODE_RECIPIENTS),
     "fields": (N_("修改项目：%(value)s"), FIELDS),
 }
 

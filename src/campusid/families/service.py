@@ -15,13 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
+from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.classes import service as classes
 from campusid.classes.models import ClassStudent
@@ -43,6 +44,16 @@ LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该
 LINK_THROTTLED = N_("关联尝试次数过多,请稍后再试。")
 LINK_ALREADY = N_("您已关联该孩子。")
 NAME_REQUIRED = N_("请输入孩子的真实姓名")
+
+
+def parent_limit_message(limit: int) -> str:
+    """The parent cap is full. Strangers can fill it (issue 18), so the real parent is told who
+    can help: the school sees who is linked, on the student's page, and removes a stranger."""
+    return N_(
+        "该孩子关联的家长已达上限（%(n)s位）。如果您是孩子的家长却无法关联，请联系孩子所在学校的"
+        "管理员或班主任：学校可以看到是谁关联了孩子，核实后解除不认识的关联，您就可以关联了。",
+        n=limit,
+    )
 
 
 def link(
@@ -305,10 +316,7 @@ def link_child(
     )
     if (count or 0) >= limit:
         record(Outcome.DENIED, "parent_limit", child, school_id)
-        return LinkResult(
-            LinkOutcome.FULL,
-            N_("该孩子关联的家长已达上限(%(n)s位)。如需变更,请联系孩子所在学校的管理员。", n=limit),
-        )
+        return LinkResult(LinkOutcome.FULL, parent_limit_message(limit))
 
     row = link(db, parent=parent, child=child, relation=relation, now=now)
     parent.is_parent = True
@@ -518,3 +526,31 @@ def load_roles(db: Session, principal: Principal) -> None:
     principal.child_ids = set(
         db.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == principal.user.id))
     )
+
+
+# --------------------------------------------------------------------------- the school's view
+
+
+def parent_links_of(db: Session, *, child_id: int) -> list[ParentLink]:
+    """Who is linked to the child (oldest first), with each parent loaded: what fills the cap."""
+    return list(
+        db.scalars(
+            select(ParentLink)
+            .where(ParentLink.child_id == child_id)
+            .order_by(ParentLink.created_at, ParentLink.id)
+            .options(joinedload(ParentLink.parent))
+        )
+    )
+
+
+def refused_for_limit(db: Session, *, child_id: int, since: datetime) -> int:
+    """How many attempts to link the child were refused because the cap was full, since then."""
+    details = db.scalars(
+        select(AuditEvent.detail).where(
+            AuditEvent.action == AuditAction.CHILD_LINK,
+            AuditEvent.target_user_id == child_id,
+            AuditEvent.outcome == Outcome.DENIED,
+            AuditEvent.occurred_at >= since,
+        )
+    )
+    return sum(1 for detail in details if (detail or {}).get("reason") == "parent_limit")

@@ -53,7 +53,9 @@ def _linked_child(child_id: Id, db: DbSession, principal: CurrentPrincipal) -> P
 def _linked_child_for_password(
     child_id: Id, db: DbSession, principal: CurrentPrincipal
 ) -> ParentLink:
-    return _child_link(db, principal, child_id, Permission.CHILD_PASSWORD_CHANGE)
+    link = _child_link(db, principal, child_id, Permission.CHILD_PASSWORD_CHANGE)
+    authz.check_family_act_by_staff(principal)
+    return link
 
 
 LinkedChild = Annotated[ParentLink, Depends(_linked_child)]
@@ -95,6 +97,7 @@ def children(
         {
             "cards": service.children_of(db, services=services, parent_id=principal.user.id),
             "flash": request.query_params.get("done"),
+            "may_link": authz.may_link_children(principal),
         },
     )
 
@@ -102,6 +105,7 @@ def children(
 @router.get("/me/children/link")
 def link_page(request: Request, principal: ChildrenPrincipal) -> Response:
     """关联孩子: the child's real name, ID card number and relation."""
+    authz.check_family_act_by_staff(principal)
     return render(request, "families/link.html", {"relations": RELATIONS, "form": {}})
 
 
@@ -117,6 +121,7 @@ def link_submit(
     relation: Annotated[Relation, Form()] = Relation.OTHER,
 ) -> Response:
     """Try to link; the answer never says which field was wrong."""
+    authz.check_family_act_by_staff(principal)
     result = service.link_child(
         db,
         services=services,

@@ -302,9 +302,18 @@ def end_session(
         validated = provider.validate_endpoint_request("end_session", oreq)
     except OAuth2Error as error:
         return _refused(request, provider, oreq, error)
+    client_name = validated.client.name if validated.client else None
     if validated.needs_confirmation:
-        client_name = validated.client.name if validated.client else None
         return render(request, "oidc/logout_confirm.html", {"client_name": client_name})
+    hinted = str((validated.id_token_claims or {}).get("sub", ""))
+    if user is not None and hinted != str(user.id):
+        # Another person's ID token (a link planted by someone else, or a shared computer):
+        # nothing ends by itself; the person here may still choose to sign out.
+        return render(
+            request,
+            "oidc/logout_confirm.html",
+            {"client_name": client_name, "other_account": True},
+        )
 
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)

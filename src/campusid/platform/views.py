@@ -96,6 +96,7 @@ def _agents_page(
     message: str | None = None,
     login: str = "",
     status_code: int = 200,
+    confirm: service.AgentNeedsConfirmation | None = None,
 ) -> Response:
     return render(
         request,
@@ -105,6 +106,7 @@ def _agents_page(
             "error": error,
             "message": message,
             "login": login,
+            "confirm": confirm,
         },
         status_code=status_code,
     )
@@ -124,14 +126,23 @@ def appoint(
     principal: AgentManager,
     client: Client,
     login: Annotated[str, Form(max_length=64)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Appoint the account named by any identifier as an agent."""
+    """Appoint the account named by any identifier as an agent (an account with another role
+    after a warning and a confirmation; never a pupil's)."""
     try:
         user = service.appoint_agent(
-            db, services=services, admin=principal.user, client=client, login=login
+            db,
+            services=services,
+            admin=principal.user,
+            client=client,
+            login=login,
+            confirmed=confirm == "1",
         )
     except AgentError as exc:
         return _agents_page(request, db, error=exc.message, login=login, status_code=400)
+    except service.AgentNeedsConfirmation as ask:
+        return _agents_page(request, db, login=login, confirm=ask, status_code=409)
     return _agents_page(request, db, message=N_("已任命 %(user)s 为客服", user=user.real_name))
 
 

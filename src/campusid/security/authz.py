@@ -569,3 +569,42 @@ def audit_scope(principal: Principal) -> AuditScope:
     if principal.has(Permission.SCHOOL_AUDIT_VIEW) and principal.admin_school_ids:
         return AuditScope(all_schools=False, school_ids=frozenset(principal.admin_school_ids))
     raise Denied(reason="not_audit_reader")
+
+
+# --------------------------------------------------------------------------- staff (issue 18)
+
+PRIVILEGED_FAMILY = N_(
+    "客服和平台管理员账号不能关联孩子，也不能为孩子修改密码。请用您本人的家长账号（非工作账号）操作。"
+)
+
+
+def check_family_act_by_staff(principal: Principal) -> None:
+    """Agents and platform administrators neither link a child nor change a child's password
+    with their privileged account: it would reach a child's account outside the hotline's
+    checklist, hours and supervision. (Seeing and unlinking their links stays open.)"""
+    if principal.user.is_agent or principal.user.is_platform_admin:
+        raise Denied(PRIVILEGED_FAMILY, reason="privileged_family")
+
+
+@dataclass(frozen=True)
+class AgentCandidate:
+    """What the platform knows of an account a platform administrator would make an agent."""
+
+    is_pupil: bool  # a student somewhere, a linked child, or under 18 by the ID card
+    other_roles: frozenset[Role] = frozenset()  # school roles, parent, platform administrator
+
+
+def may_become_agent(candidate: AgentCandidate) -> bool:
+    """客服: only an adult's account. A pupil's never; any other role only after the platform
+    administrator has read the warning and confirmed (`needs_confirmation`)."""
+    return not candidate.is_pupil
+
+
+def agent_needs_confirmation(candidate: AgentCandidate) -> bool:
+    """Whether appointing this account must be confirmed (it holds another role)."""
+    return bool(candidate.other_roles)
+
+
+def may_link_children(principal: Principal) -> bool:
+    """Whether to offer 关联孩子 (agents and platform administrators: no; see above)."""
+    return not (principal.user.is_agent or principal.user.is_platform_admin)

@@ -14,7 +14,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.models import SchoolMembership, User
+from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.org import service as org_service
@@ -49,6 +49,11 @@ class AccountFacts:
     # Linked parents' names (a child's account) or linked children's names (a parent's account).
     linked_names: list[str] = field(default_factory=list)
     linked_are_children: bool = False
+    # Linked parents' bound phones, as (parent id, phone), oldest link first (a child's account).
+    parent_phones: list[tuple[int, str]] = field(default_factory=list)
+    # A child's account: a pupil somewhere, or linked to a parent. Its temporary password is
+    # never read out over the phone.
+    is_child: bool = False
 
     def applicable(self, fact: Fact) -> bool:
         """Whether this fact can be asked about this account."""
@@ -57,7 +62,7 @@ class AccountFacts:
             Fact.SCHOOL_CLASS: bool(self.placements),
             Fact.ID_CARD_TAIL: bool(self.id_card_tail),
             Fact.PARENT_NAME: bool(self.linked_names),
-            Fact.PHONE_CODE: bool(self.phone),
+            Fact.PHONE_CODE: bool(self.phone or self.parent_phones),
         }[fact]
 
     def matches(self, fact: Fact, answer: str, class_name: str = "") -> bool:
@@ -108,12 +113,22 @@ def facts_of(db: Session, user: User, *, today: date, boundary: YearBoundary) ->
             placed_schools.add(school_class.school_id)
     placements.extend((name, "") for sid, name in schools.items() if sid not in placed_schools)
 
-    parents = list(
-        db.scalars(
-            select(User.real_name)
-            .join(ParentLink, ParentLink.parent_id == User.id)
-            .where(ParentLink.child_id == user.id)
-        )
+    parent_rows = db.execute(
+        select(User.id, User.real_name, User.phone, User.status)
+        .join(ParentLink, ParentLink.parent_id == User.id)
+        .where(ParentLink.child_id == user.id)
+        .order_by(ParentLink.id)
+    ).all()
+    parents = [row.real_name for row in parent_rows]
+    parent_phones = [
+        (row.id, row.phone)
+        for row in parent_rows
+        if row.phone and row.status is AccountStatus.ACTIVE
+    ]
+    is_pupil = db.scalar(
+        select(SchoolMembership.id)
+        .where(SchoolMembership.current(user_id=user.id, role=SchoolRole.STUDENT))
+        .limit(1)
     )
     children = list(
         db.scalars(
@@ -129,4 +144,6 @@ def facts_of(db: Session, user: User, *, today: date, boundary: YearBoundary) ->
         placements=placements,
         linked_names=parents or children,
         linked_are_children=not parents and bool(children),
+        parent_phones=parent_phones,
+        is_child=bool(parents) or is_pupil is not None,
     )

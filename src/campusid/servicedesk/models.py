@@ -80,8 +80,9 @@ class Fact(StrEnum):
 
     @property
     def is_strong(self) -> bool:
-        """A fact a classmate would not know (name, school and class are widely known)."""
-        return self in (Fact.ID_CARD_TAIL, Fact.PARENT_NAME, Fact.PHONE_CODE)
+        """A fact a classmate would not know: a code read back from a bound phone, or the ID
+        card's last 4. A name, a school and class, a parent's name are all known in class."""
+        return self in (Fact.ID_CARD_TAIL, Fact.PHONE_CODE)
 
 
 class Ticket(Base):

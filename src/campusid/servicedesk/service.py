@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -64,19 +64,21 @@ SMS_LIMIT, SMS_WINDOW = 5, 24 * 3600
 
 
 class Refused(Exception):  # noqa: N818 - a refusal the page explains
-    """The desk refuses the act; `message` says why, in Chinese."""
+    """The desk refuses the act; `message` says why, in Chinese; `reason` is the audit code."""
 
-    def __init__(self, message: str, status_code: int = 403) -> None:
+    def __init__(self, message: str, status_code: int = 403, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.reason = reason
 
 
 class Delivery(StrEnum):
     """How the temporary password reaches the caller."""
 
     SMS = "sms"
-    SHOWN = "shown"
+    PARENT_SMS = "parent_sms"  # the account has no phone: to a linked parent's bound phone
+    SHOWN = "shown"  # only an adult's account with no phone anywhere, after a passed checklist
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,25 @@ class ChecklistItem:
 
 @dataclass
 class Checklist:
-    """The ticket's checklist and whether it passes the configured rule."""
+    """The ticket's checklist and whether it passes the rule.
+
+    Facts a classmate can know (the name, the school and class, a parent's name) never suffice:
+    one matched fact must be a code read back from the account's or a linked parent's bound
+    phone, or the ID card's last 4, with at least `required` facts matched in all. One mismatch
+    ends the checks on the ticket.
+    """
 
     items: list[ChecklistItem]
     required: int
     linked_are_children: bool = False
     problems: list[str] = field(default_factory=list)
+    # The audit codes of `problems`, in the same order.
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def mismatched(self) -> bool:
+        """Whether a fact did not match (the checks on this ticket are over)."""
+        return any(item.matched is False for item in self.items)
 
     @property
     def matched(self) -> int:
@@ -136,6 +151,15 @@ class ResetResult:
     delivery: Delivery
     masked_phone: str
     password: str | None
+
+
+@dataclass(frozen=True)
+class CodeRecipient:
+    """A bound phone a verification code can go to: the account's own, or a linked parent's."""
+
+    key: str  # "self", or the parent's user id
+    masked_phone: str
+    is_parent: bool
 
 
 # --------------------------------------------------------------------------- the log
@@ -282,6 +306,34 @@ def search_accounts(
 # --------------------------------------------------------------------------- tickets
 
 
+def _refuse(
+    db: Session,
+    *,
+    services: Services,
+    agent: User,
+    client: ClientInfo,
+    action: AuditAction,
+    ticket: Ticket | None,
+    reason: str | list[str],
+    message: str,
+    status_code: int = 403,
+    detail: dict[str, Any] | None = None,
+) -> Refused:
+    """Log the refusal with its real reason(s) (in the desk's log and the audit trail)."""
+    _log(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=action,
+        ticket=ticket,
+        outcome=Outcome.DENIED,
+        detail={**(detail or {}), "reason": reason},
+    )
+    first = reason if isinstance(reason, str) else reason[0]
+    return Refused(message, status_code, reason=first)
+
+
 def open_ticket(
     db: Session,
     *,
@@ -291,19 +343,46 @@ def open_ticket(
     user_id: int,
     relation: CallerRelation,
 ) -> Ticket:
-    """Open the account: a ticket (工单), or the agent's open ticket for it if there is one."""
+    """Open the account: always a new ticket (工单) with this call's relation.
+
+    The agent's earlier open tickets for the account end (their checks and relation belong to
+    an earlier call, and are never carried over).
+    """
     user = accounts.get_user(db, user_id)
     if user is None:
-        raise Refused(N_("账号不存在"), 400)
-    ticket = db.scalar(
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=AuditAction.SERVICEDESK_OPEN,
+            ticket=None,
+            reason="unknown",
+            message=N_("账号不存在"),
+            status_code=400,
+        )
+    for earlier in db.scalars(
         select(Ticket).where(
             Ticket.agent_id == agent.id,
             Ticket.target_user_id == user.id,
             Ticket.status == TicketStatus.OPEN,
         )
-    )
-    if ticket is not None:
-        return ticket
+    ):
+        outcome = (
+            TicketOutcome.NOT_VERIFIED
+            if checklist(db, services=services, ticket=earlier).mismatched
+            else TicketOutcome.NO_RESET
+        )
+        _close(db, services=services, ticket=earlier, outcome=outcome)
+        _log(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=AuditAction.SERVICEDESK_CLOSE,
+            ticket=earlier,
+            detail={"result": outcome.value, "reason": "reopened"},
+        )
     ticket = Ticket(
         agent_id=agent.id,
         target_user_id=user.id,
@@ -349,22 +428,41 @@ def _mismatch_limiter(services: Services) -> RateLimiter:
     return services.limits.named("servicedesk.mismatch", MISMATCH_LIMIT, MISMATCH_WINDOW)
 
 
-def blocked_reason(db: Session, *, services: Services, user: User) -> str | None:
-    """Why no agent may reset this account at all, or None."""
+NO_PHONE_FOR_CHILD = N_(
+    "该学生账号及其关联家长均未绑定手机，临时密码不能通过短信送达，也不能读给来电人。"
+    "请来电人联系班主任或学校管理员重置密码。"
+)
+
+
+def _blocked(
+    db: Session, *, services: Services, user: User, facts: AccountFacts | None = None
+) -> tuple[str, str] | None:
+    """Why no agent may verify or reset this account at all: (audit reason, message), or None."""
     if user.is_platform_admin or user.is_agent:
-        return N_("该账号是平台管理员或客服账号,不能通过客服热线重置密码")
+        return "privileged_account", N_("该账号是平台管理员或客服账号,不能通过客服热线重置密码")
     is_school_admin = db.scalar(
         select(SchoolMembership.id).where(
             SchoolMembership.current(user_id=user.id, role=SchoolRole.SCHOOL_ADMIN),
         )
     )
     if is_school_admin is not None:
-        return N_("该账号是学校管理员账号,不能通过客服热线重置密码,请联系平台管理员")
+        return "school_admin_account", N_(
+            "该账号是学校管理员账号,不能通过客服热线重置密码,请联系平台管理员"
+        )
     if user.status is not AccountStatus.ACTIVE:
-        return N_("该账号已停用,不能重置密码")
+        return "disabled", N_("该账号已停用,不能重置密码")
     if _mismatch_limiter(services).exceeded(str(user.id)):
-        return N_("该账号今日核验不匹配次数过多,请改日再试,或联系班主任重置")
+        return "too_many_mismatches", N_("该账号今日核验不匹配次数过多,请改日再试,或联系班主任重置")
+    facts = facts or _facts(db, services, user)
+    if facts.is_child and not user.phone and not facts.parent_phones:
+        return "no_phone_for_delivery", NO_PHONE_FOR_CHILD
     return None
+
+
+def blocked_reason(db: Session, *, services: Services, user: User) -> str | None:
+    """Why no agent may reset this account at all, or None."""
+    blocked = _blocked(db, services=services, user=user)
+    return blocked[1] if blocked else None
 
 
 def checklist(db: Session, *, services: Services, ticket: Ticket) -> Checklist:
@@ -377,26 +475,38 @@ def checklist(db: Session, *, services: Services, ticket: Ticket) -> Checklist:
         for check in db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == ticket.id))
     }
     items = [ChecklistItem(fact, facts.applicable(fact), answers.get(fact)) for fact in Fact]
-    settings = services.settings
     result = Checklist(
         items=items,
-        required=settings.servicedesk_min_matched_facts,
+        required=services.settings.servicedesk_min_matched_facts,
         linked_are_children=facts.linked_are_children,
     )
-    if any(item.matched is False for item in items):
-        result.problems.append(N_("有核验项不匹配,本工单不能重置密码"))
+
+    def problem(reason: str, message: str) -> None:
+        result.reasons.append(reason)
+        result.problems.append(message)
+
+    if result.mismatched:
+        # The one reason that counts: the checks on this ticket are over.
+        problem("mismatch", N_("有核验项不匹配，本工单的核验已结束，不能重置密码"))
+        return result
     if result.matched < result.required:
-        result.problems.append(
+        problem(
+            "too_few_facts",
             N_(
                 "已匹配 %(matched)s 项,至少需要匹配 %(required)s 项",
                 matched=result.matched,
                 required=result.required,
-            )
+            ),
         )
-    if settings.servicedesk_require_strong_fact and not any(
-        item.matched and item.fact.is_strong for item in items
-    ):
-        result.problems.append(N_("至少一项须为身份证号后4位、关联家长姓名或绑定手机验证码"))
+    # Unconditional:姓名、学校班级、家长姓名 are what any classmate knows.
+    if not any(item.matched and item.fact.is_strong for item in items):
+        problem(
+            "no_strong_fact",
+            N_(
+                "姓名、学校班级、家长姓名同学也可能知道，不能作为依据："
+                "须核对本人或家长绑定手机收到的验证码，或身份证号后4位"
+            ),
+        )
     return result
 
 
@@ -411,20 +521,28 @@ def _require_open(
 ) -> None:
     """Refuse (and log the refusal) when the ticket is closed or the desk is outside hours."""
     if ticket.status is TicketStatus.CLOSED:
-        raise Refused(N_("工单已关闭,如需继续处理请重新查找账号"))
-    status = hotline_status(services.settings, services.clock.now())
-    if not status.is_open:
-        _log(
+        raise _refuse(
             db,
             services=services,
             agent=agent,
             client=client,
             action=action,
             ticket=ticket,
-            outcome=Outcome.DENIED,
-            detail={"reason": "outside_hours"},
+            reason="ticket_closed",
+            message=N_("工单已关闭,如需继续处理请重新查找账号"),
         )
-        raise Refused(outside_hours_message(status))
+    status = hotline_status(services.settings, services.clock.now())
+    if not status.is_open:
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=action,
+            ticket=ticket,
+            reason="outside_hours",
+            message=outside_hours_message(status),
+        )
 
 
 def outside_hours_message(status: HotlineStatus) -> str:
@@ -447,6 +565,7 @@ def _record(
     ticket: Ticket,
     fact: Fact,
     matched: bool,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     db.add(
         TicketCheck(
@@ -465,7 +584,7 @@ def _record(
         client=client,
         action=AuditAction.SERVICEDESK_CHECK,
         ticket=ticket,
-        detail={"fact": fact.value, "matched": matched},
+        detail={**(detail or {}), "fact": fact.value, "matched": matched},
     )
 
 
@@ -477,26 +596,44 @@ def _answerable(
     client: ClientInfo,
     ticket: Ticket,
     fact: Fact,
-) -> User:
-    _require_open(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        ticket=ticket,
-        action=AuditAction.SERVICEDESK_CHECK,
-    )
+    action: AuditAction = AuditAction.SERVICEDESK_CHECK,
+) -> tuple[User, AccountFacts]:
+    """The account and its facts when this fact may be checked now; else a logged refusal."""
+    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action=action)
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
-    reason = blocked_reason(db, services=services, user=user)
-    if reason:
-        raise Refused(reason)
-    answered = db.scalar(
-        select(TicketCheck.id).where(TicketCheck.ticket_id == ticket.id, TicketCheck.fact == fact)
-    )
-    if answered is not None:
-        raise Refused(N_("「%(fact)s」已核验,每项只能核验一次", fact=fact.label))
-    return user
+    facts = _facts(db, services, user)
+
+    def refuse(reason: str, message: str) -> Refused:
+        return _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=action,
+            ticket=ticket,
+            reason=reason,
+            message=message,
+            detail={"fact": fact.value},
+        )
+
+    blocked = _blocked(db, services=services, user=user, facts=facts)
+    if blocked:
+        raise refuse(*blocked)
+    answered = {
+        check.fact: check.matched
+        for check in db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == ticket.id))
+    }
+    if False in answered.values():
+        raise refuse(
+            "mismatch_on_ticket",
+            N_("本工单已有核验项不匹配，核验已结束。请结束工单；如来电人再次来电，须重新核验。"),
+        )
+    if fact in answered:
+        raise refuse("already_checked", N_("「%(fact)s」已核验,每项只能核验一次", fact=fact.label))
+    if not facts.applicable(fact):
+        raise refuse("not_applicable", N_("该账号没有可核验的「%(fact)s」", fact=fact.label))
+    return user, facts
 
 
 def check_answer(
@@ -513,12 +650,11 @@ def check_answer(
     """The system compares the caller's answer with the account and records matched or not."""
     if fact is Fact.PHONE_CODE:
         raise Refused(N_("验证码请在「绑定手机验证码」一栏核验"), 400)
-    user = _answerable(db, services=services, agent=agent, client=client, ticket=ticket, fact=fact)
-    facts = _facts(db, services, user)
-    if not facts.applicable(fact):
-        raise Refused(N_("该账号没有可核验的「%(fact)s」", fact=fact.label))
     if not answer.strip():
         raise Refused(N_("请输入来电人所说的「%(fact)s」", fact=fact.label), 400)
+    _, facts = _answerable(
+        db, services=services, agent=agent, client=client, ticket=ticket, fact=fact
+    )
     matched = facts.matches(fact, answer[:64], class_name[:64])
     _record(
         db, services=services, agent=agent, client=client, ticket=ticket, fact=fact, matched=matched
@@ -526,40 +662,110 @@ def check_answer(
     return matched
 
 
+def code_recipients(user: User, facts: AccountFacts) -> list[CodeRecipient]:
+    """The bound phones a verification code can go to (masked): the account's, its parents'."""
+    found = [CodeRecipient("self", mask_phone(user.phone), False)] if user.phone else []
+    found += [
+        CodeRecipient(str(parent_id), mask_phone(phone), True)
+        for parent_id, phone in facts.parent_phones
+    ]
+    return found
+
+
+def _phone_of(user: User, facts: AccountFacts, key: str) -> tuple[str, int] | None:
+    """The phone and its holder's id for a recipient key, if it is one of the account's."""
+    if key == "self" and user.phone:
+        return user.phone, user.id
+    return next(((phone, pid) for pid, phone in facts.parent_phones if str(pid) == key), None)
+
+
+def _code_target(ticket: Ticket) -> str:
+    # Bound to the ticket: a code sent during one call cannot verify another.
+    return f"ticket:{ticket.id}"
+
+
 def send_phone_code(
-    db: Session, *, services: Services, agent: User, client: ClientInfo, ticket: Ticket
+    db: Session,
+    *,
+    services: Services,
+    agent: User,
+    client: ClientInfo,
+    ticket: Ticket,
+    to: str = "self",
 ) -> str:
-    """Send a code to the account's bound phone for the caller to read back; the masked phone."""
-    user = _answerable(
-        db, services=services, agent=agent, client=client, ticket=ticket, fact=Fact.PHONE_CODE
+    """Send a code to the account's or a linked parent's bound phone, for the caller to read
+    back; the masked phone."""
+    action = AuditAction.SERVICEDESK_CODE_SENT
+    user, facts = _answerable(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        fact=Fact.PHONE_CODE,
+        action=action,
     )
-    if not user.phone:
-        raise Refused(N_("该账号未绑定手机号"))
+    recipient = _phone_of(user, facts, to)
+
+    def refuse(reason: str, message: str) -> Refused:
+        return _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=action,
+            ticket=ticket,
+            reason=reason,
+            message=message,
+        )
+
+    if recipient is None:
+        raise refuse("no_phone", N_("请选择该账号或其关联家长绑定的手机号"))
+    phone, holder_id = recipient
     sms_limit = services.limits.named("servicedesk.sms", SMS_LIMIT, SMS_WINDOW)
-    if sms_limit.exceeded(str(user.id)):
-        raise Refused(N_("今日向该手机发送验证码的次数已达上限"))
+    if sms_limit.exceeded(str(user.id)) or sms_limit.exceeded(f"to:{holder_id}"):
+        raise refuse("sms_limit", N_("今日向该手机发送验证码的次数已达上限"))
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
         now=services.clock.now(),
         purpose=CODE_PURPOSE,
-        target=str(user.id),
+        target=_code_target(ticket),
         user_id=user.id,
         password_version=user.password_version,
     )
     if issued.code is None:
-        raise Refused(N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds))
+        raise refuse(
+            "code_wait",
+            N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds),
+        )
     sms_limit.hit(str(user.id))
-    services.sms.send(db, user.phone, "verify_code", {"code": issued.code})
+    if holder_id != user.id:
+        sms_limit.hit(f"to:{holder_id}")
+    template = "verify_code" if holder_id == user.id else "parent_verify_code"
+    services.sms.send(db, phone, template, {"code": issued.code})
     _log(
         db,
         services=services,
         agent=agent,
         client=client,
-        action=AuditAction.SERVICEDESK_CODE_SENT,
+        action=action,
         ticket=ticket,
+        detail={"to": "self"} if holder_id == user.id else {"to": "parent", "parent_id": holder_id},
     )
-    return mask_phone(user.phone)
+    return mask_phone(phone)
+
+
+def _code_holder(db: Session, ticket: Ticket) -> int | None:
+    """Whose phone the ticket's live code went to: a parent's id, or None for the account's."""
+    sent = db.scalar(
+        select(DeskActivity)
+        .where(DeskActivity.ticket_id == ticket.id, DeskActivity.action == "code_sent")
+        .order_by(DeskActivity.id.desc())
+        .limit(1)
+    )
+    parent_id = sent.detail.get("parent_id") if sent is not None else None
+    return int(parent_id) if parent_id is not None else None
 
 
 def check_phone_code(
@@ -572,31 +778,51 @@ def check_phone_code(
     code: str,
 ) -> bool:
     """Check the code the caller reads back; a wrong one may be retried until the code dies."""
-    user = _answerable(
-        db, services=services, agent=agent, client=client, ticket=ticket, fact=Fact.PHONE_CODE
+    action = AuditAction.SERVICEDESK_CODE_CHECKED
+    user, _ = _answerable(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        ticket=ticket,
+        fact=Fact.PHONE_CODE,
+        action=action,
     )
     result = onetime.check(
         db,
         secret_key=services.settings.secret_key,
         now=services.clock.now(),
         purpose=CODE_PURPOSE,
-        target=str(user.id),
+        target=_code_target(ticket),
         code=code[:16],
         password_version=user.password_version,
     )
+    holder = _code_holder(db, ticket)
+    detail: dict[str, Any] = {"to": "parent", "parent_id": holder} if holder else {"to": "self"}
     if result is CodeCheck.WRONG:
         _log(
             db,
             services=services,
             agent=agent,
             client=client,
-            action=AuditAction.SERVICEDESK_CODE_CHECKED,
+            action=action,
             ticket=ticket,
             outcome=Outcome.FAILURE,
+            detail={**detail, "reason": "code_wrong"},
         )
-        raise Refused("验证码不正确,请让来电人再读一遍", 400)
+        raise Refused("验证码不正确,请让来电人再读一遍", 400, reason="code_wrong")
     if result is CodeCheck.EXPIRED:
-        raise Refused("验证码已失效或尚未发送,请重新发送", 400)
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=action,
+            ticket=ticket,
+            reason="code_expired",
+            message=N_("验证码已失效或尚未发送,请重新发送"),
+            status_code=400,
+        )
     matched = result is CodeCheck.OK
     _record(
         db,
@@ -606,6 +832,7 @@ def check_phone_code(
         ticket=ticket,
         fact=Fact.PHONE_CODE,
         matched=matched,
+        detail=detail,
     )
     return matched
 
@@ -619,6 +846,21 @@ def _close(
     ticket.note = note.strip()[:200] or None
 
 
+def _delivery(
+    db: Session, *, user: User, facts: AccountFacts, ticket: Ticket
+) -> tuple[Delivery, str | None]:
+    """Where the temporary password goes: the account's phone; else a linked parent's phone
+    (the one whose code was read back, or the earliest linked); shown only for an adult's
+    account with no phone at all. (Delivery.SHOWN for a child never happens: `_blocked`.)"""
+    if user.phone:
+        return Delivery.SMS, user.phone
+    if facts.parent_phones:
+        holder = _code_holder(db, ticket)
+        verified = [phone for pid, phone in facts.parent_phones if pid == holder]
+        return Delivery.PARENT_SMS, (verified or [facts.parent_phones[0][1]])[0]
+    return Delivery.SHOWN, None
+
+
 def reset_password(
     db: Session,
     *,
@@ -629,35 +871,33 @@ def reset_password(
 ) -> ResetResult:
     """Reset to a random temporary password, within hours and when the checklist passes.
 
-    Sent by SMS to the bound phone, or else returned to be shown once and read out. The holder
-    must change it at next sign-in; every session ends; the holder and linked parents are told.
+    Sent by SMS to the bound phone, else to a linked parent's bound phone; read out (shown once)
+    only for an adult's account with no phone. The holder must change it at next sign-in; every
+    session ends; the holder and linked parents are told.
     """
-    _require_open(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        ticket=ticket,
-        action=AuditAction.SERVICEDESK_RESET,
-    )
+    action = AuditAction.SERVICEDESK_RESET
+    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action=action)
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
-    problems = [r for r in [blocked_reason(db, services=services, user=user)] if r]
-    problems += checklist(db, services=services, ticket=ticket).problems
-    if problems:
-        _log(
+    facts = _facts(db, services, user)
+    blocked = _blocked(db, services=services, user=user, facts=facts)
+    problems = checklist(db, services=services, ticket=ticket)
+    if blocked or problems.problems:
+        reasons = [blocked[0]] if blocked else problems.reasons
+        raise _refuse(
             db,
             services=services,
             agent=agent,
             client=client,
-            action=AuditAction.SERVICEDESK_RESET,
+            action=action,
             ticket=ticket,
-            outcome=Outcome.DENIED,
-            detail={"reason": "checklist"},
+            reason=reasons[0] if len(reasons) == 1 else reasons,
+            message=";".join([blocked[1]] if blocked else problems.problems),
         )
-        raise Refused(";".join(problems))
     password = generate_temporary_password()
-    delivery = Delivery.SMS if user.phone else Delivery.SHOWN
+    delivery, phone = _delivery(db, user=user, facts=facts, ticket=ticket)
+    if delivery is Delivery.SHOWN and facts.is_child:  # pragma: no cover - `_blocked` said so
+        raise Refused(NO_PHONE_FOR_CHILD)
     accounts.set_password(
         db,
         services=services,
@@ -670,23 +910,30 @@ def reset_password(
         school_id=_first_school_id(db, user.id),
         detail={"ticket_id": ticket.id, "delivery": delivery.value},
     )
-    if user.phone:
-        services.sms.send(db, user.phone, "temporary_password", {"password": password})
+    if delivery is Delivery.SMS and phone:
+        services.sms.send(db, phone, "temporary_password", {"password": password})
+    elif delivery is Delivery.PARENT_SMS and phone:
+        services.sms.send(
+            db,
+            phone,
+            "child_temporary_password",
+            {"name": mask_name(user.real_name), "password": password},
+        )
     _notify_parents(db, services=services, agent=agent, child=user, ticket=ticket)
-    outcome = TicketOutcome.RESET_SMS if delivery is Delivery.SMS else TicketOutcome.RESET_SHOWN
+    outcome = TicketOutcome.RESET_SHOWN if delivery is Delivery.SHOWN else TicketOutcome.RESET_SMS
     _close(db, services=services, ticket=ticket, outcome=outcome)
     _log(
         db,
         services=services,
         agent=agent,
         client=client,
-        action=AuditAction.SERVICEDESK_RESET,
+        action=action,
         ticket=ticket,
         detail={"delivery": delivery.value},
     )
     return ResetResult(
         delivery=delivery,
-        masked_phone=mask_phone(user.phone),
+        masked_phone=mask_phone(phone),
         password=password if delivery is Delivery.SHOWN else None,
     )
 
@@ -726,13 +973,27 @@ def close_ticket(
 ) -> None:
     """End the call without a reset (allowed at any hour)."""
     if ticket.status is TicketStatus.CLOSED:
-        raise Refused("工单已关闭")
-    answered = db.scalar(
-        select(func.count()).select_from(TicketCheck).where(TicketCheck.ticket_id == ticket.id)
-    )
-    passed = checklist(db, services=services, ticket=ticket).passes
-    outcome = TicketOutcome.NOT_VERIFIED if answered and not passed else TicketOutcome.NO_RESET
+        raise _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=AuditAction.SERVICEDESK_CLOSE,
+            ticket=ticket,
+            reason="ticket_closed",
+            message=N_("工单已关闭"),
+        )
+    # 核验未通过 only where a fact did not match; an unfinished checklist is 未重置, and a
+    # blocked account says why.
+    mismatched = checklist(db, services=services, ticket=ticket).mismatched
+    outcome = TicketOutcome.NOT_VERIFIED if mismatched else TicketOutcome.NO_RESET
     _close(db, services=services, ticket=ticket, outcome=outcome, note=note)
+    user = accounts.get_user(db, ticket.target_user_id)
+    assert user is not None
+    blocked = _blocked(db, services=services, user=user)
+    detail: dict[str, Any] = {"result": outcome.value}
+    if blocked:
+        detail["reason"] = blocked[0]
     _log(
         db,
         services=services,
@@ -740,7 +1001,7 @@ def close_ticket(
         client=client,
         action=AuditAction.SERVICEDESK_CLOSE,
         ticket=ticket,
-        detail={"result": outcome.value},
+        detail=detail,
     )
 
 
@@ -752,17 +1013,26 @@ class TicketView:
     card: AccountCard
     checklist: Checklist
     blocked: str | None
+    recipients: list[CodeRecipient] = field(default_factory=list)
+    delivery: Delivery = Delivery.SMS
+    delivery_phone: str = ""  # masked
 
 
 def ticket_view(db: Session, *, services: Services, ticket: Ticket) -> TicketView:
     """The ticket with its account (masked), its checklist and any reason it cannot reset."""
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
+    facts = _facts(db, services, user)
+    blocked = _blocked(db, services=services, user=user, facts=facts)
+    delivery, phone = _delivery(db, user=user, facts=facts, ticket=ticket)
     return TicketView(
         ticket=ticket,
         card=_cards(db, [user])[0],
         checklist=checklist(db, services=services, ticket=ticket),
-        blocked=blocked_reason(db, services=services, user=user),
+        blocked=blocked[1] if blocked else None,
+        recipients=code_recipients(user, facts),
+        delivery=delivery,
+        delivery_phone=mask_phone(phone),
     )
 
 

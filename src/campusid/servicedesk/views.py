@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from campusid.audit import details
 from campusid.clock import local_today
 from campusid.i18n import N_, Text
 from campusid.security.permissions import Permission, Principal
@@ -230,8 +231,10 @@ def send_code(
     principal: ResettingAgent,
     client: Client,
     ticket_id: Id,
+    to: Annotated[str, Form(max_length=16)] = "self",
 ) -> Response:
-    """Send a code to the bound phone, for the caller to read back."""
+    """Send a code to the account's or a linked parent's bound phone, for the caller to read
+    back."""
     ticket = _ticket_of(db, principal, ticket_id)
     return _act(
         request,
@@ -239,7 +242,7 @@ def send_code(
         services,
         ticket,
         lambda: service.send_phone_code(
-            db, services=services, agent=principal.user, client=client, ticket=ticket
+            db, services=services, agent=principal.user, client=client, ticket=ticket, to=to
         ),
         N_("验证码已发送至 %(outcome)s,请来电人读出收到的验证码"),
     )
@@ -364,5 +367,8 @@ def supervised_ticket(
             "facts": {f.value: f.label for f in Fact},
             "relations": {r.value: r.label for r in CallerRelation},
             "outcomes": {o.value: o.label for o in TicketOutcome},
+            "reasons": details.REASONS,
+            "deliveries": details.DELIVERIES,
+            "recipients": details.CODE_RECIPIENTS,
         },
     )

@@ -105,7 +105,7 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.SERVICEDESK_SEARCH: {"by": "identifier", "query": "lixiaoyao", "results": 1},
     AuditAction.SERVICEDESK_OPEN: {"relation": "parent", "ticket_id": 4},
     AuditAction.SERVICEDESK_CHECK: {"fact": "id_card_tail", "matched": False, "ticket_id": 4},
-    AuditAction.SERVICEDESK_CODE_SENT: {"ticket_id": 4},
+    AuditAction.SERVICEDESK_CODE_SENT: {"to": "parent", "parent_id": 9, "ticket_id": 4},
     AuditAction.SERVICEDESK_CODE_CHECKED: {"outcome": "failure", "ticket_id": 4},
     AuditAction.SERVICEDESK_RESET: {"reason": "checklist", "outcome": "denied", "ticket_id": 4},
     AuditAction.SERVICEDESK_CLOSE: {"result": "reset_sms", "ticket_id": 4},

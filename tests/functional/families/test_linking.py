@@ -195,9 +195,27 @@ def test_a_child_has_at_most_the_configured_number_of_parents(
     sign_in(third, "p_third")
     response = link(third, "李逍遥", child.id_card_number, "other")
     assert response.status_code == 400
-    assert "已达上限(2位)" in response.text
+    assert "已达上限（2位）" in response.text
+    # Issue 18 finding 6: the parent is told to ask the school, which can see who filled it.
+    assert "请联系孩子所在学校的管理员或班主任" in response.text
+    assert "学校可以看到是谁关联了孩子" in response.text
     assert len(_links(db, child=child)) == 2
     assert events(db, "child_link")[-1].detail["reason"] == "parent_limit"
+
+    # The school sees who filled the cap on the student's page, with a way to remove a link.
+    school = make_client()
+    sign_in(school, "xx_admin")
+    page = school.get(f"/school/{world.school.id}/members/{child.id}").text
+    assert "关联的家长（2/2）" in page
+    assert "李大娘" in page and "周家长" in page and "新家长" not in page
+    assert "139****0015" in page and "13900000015" not in page
+    assert "关联家长已达上限" in page
+    assert "近30天有 1 次关联因已达上限被拒绝" in page
+    [zhoujia] = [row for row in _links(db, child=child) if row.parent_id == world["p_zhoujia"].id]
+    assert f'action="/school/links/{zhoujia.id}/remove"' in page
+    assert post_form(school, f"/school/links/{zhoujia.id}/remove").status_code == 303
+    # The real parent can now link.
+    assert link(third, "李逍遥", child.id_card_number, "other").status_code == 303
 
 
 def test_linking_the_same_child_twice_says_so(client, db, world):
@@ -305,3 +323,37 @@ def test_attempts_are_audited_with_the_client_address(client, db, world):
     event = events(db, "child_link")[-1]
     assert event.client_address == "testclient"
     assert event.actor_role == "parent"
+
+
+@pytest.mark.parametrize("login", ["kefu01", "pt_admin"])
+def test_agents_and_platform_admins_do_not_link_children(client, db, world, login):
+    """Issue 18 finding 6: a privileged account would reach a child outside the hotline."""
+    sign_in(client, login)
+    children = client.get("/me/children").text
+    assert "客服和平台管理员账号不能关联孩子" in children
+    assert 'href="/me/children/link"' not in children
+    assert client.get("/me/children/link").status_code == 403
+    response = link(client, "何书桓", world["heshuhuan"].id_card_number)
+    assert response.status_code == 403
+    assert "客服和平台管理员账号不能关联孩子" in response.text
+    assert _links(db, child=world["heshuhuan"]) == []
+    denied = [e for e in events(db, "access_denied") if e.actor_id == world[login].id]
+    assert denied and denied[-1].detail["reason"] == "privileged_family"
+
+
+def test_an_agent_with_a_linked_child_cannot_change_its_password(client, db, world, hasher):
+    parent, child = world["p_lidaniang"], world["lixiaoyao"]
+    parent.is_agent = True
+    db.commit()
+    sign_in(client, "p_lidaniang")
+    assert client.get(f"/me/children/{child.id}/password").status_code == 403
+    response = post_form(
+        client,
+        f"/me/children/{child.id}/password",
+        {"new_password": "Neu#Pass2026", "confirm_password": "Neu#Pass2026"},
+    )
+    assert response.status_code == 403
+    db.expire_all()
+    assert not hasher.verify(db.merge(child).password_hash, "Neu#Pass2026")
+    # Leaving the link stays open.
+    assert post_form(client, f"/me/children/{child.id}/unlink").status_code == 303

@@ -319,3 +319,33 @@ def test_logout_without_id_token_asks_first(client, world, banjiquan):
     done = post_form(client, "/oauth/logout/confirm")
     assert done.status_code == 200 and "已退出登录" in done.text
     assert client.get("/").status_code == 303
+
+
+def test_logout_with_another_users_hint_asks_and_ends_nothing(
+    client, make_client, world, banjiquan
+):
+    """Issue 18 finding 7: a logout link carrying someone else's ID token signs no one out."""
+    from tests.support.http import sign_in as browser_sign_in
+
+    row, secret = banjiquan
+    # 陈小凯 signs in to 班级圈 in his own browser; his ID token is the "other user's" hint.
+    other_browser = make_client()
+    rp = relying_party(make_client(), row, secret)
+    token, _ = sign_in(rp, other_browser, login="chenxiaokai")
+
+    browser_sign_in(client, "lixiaoyao")
+    page = client.get(
+        "/oauth/logout",
+        params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT},
+    )
+    assert page.status_code == 200
+    assert "确认退出" in page.text and "另一个账号" in page.text
+    assert client.get("/").status_code == 200  # 李逍遥 is still signed in
+    assert other_browser.get("/").status_code == 200  # and so is 陈小凯
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200  # his tokens live on
+    # Confirming signs out only the person at this browser.
+    done = post_form(client, "/oauth/logout/confirm")
+    assert done.status_code == 200 and "已退出登录" in done.text
+    assert client.get("/").status_code == 303
+    assert other_browser.get("/").status_code == 200
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200

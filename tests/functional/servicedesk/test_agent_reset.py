@@ -17,6 +17,7 @@ from tests.support.http import post_form, sign_in
 
 from campusid.audit.models import AuditEvent
 from campusid.clock import SHANGHAI
+from campusid.identifiers import id_card_check_digit
 from campusid.messaging.models import Notice
 from campusid.senders import OutboxMessage
 from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
@@ -113,30 +114,42 @@ def test_empty_search_says_what_to_enter(client, world):
     assert "或姓名和学校" in response.text
 
 
-def test_opening_an_account_creates_one_ticket_and_is_audited(client, db, world):
+def test_every_opening_is_a_new_ticket_with_its_own_relation(client, db, world):
+    """Issue 18 finding 4: re-opening no longer reuses the agent's open ticket and its checks."""
     student = world["lixiaoyao"]
     agent(client)
-    ticket_id = open_ticket(client, student.id, "student")
-    assert open_ticket(client, student.id, "student") == ticket_id  # the open one again
-    ticket = db.get(Ticket, ticket_id)
-    assert ticket.caller_relation == "student"
-    assert ticket.status == "open"
-    [event] = events(db, "servicedesk_open")
-    assert event.target_user_id == student.id
-    assert event.detail["ticket_id"] == ticket_id
-    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    first = open_ticket(client, student.id, "parent")
+    check(client, first, "id_card_tail", student.id_card_number[-4:])
+    second = open_ticket(client, student.id, "student")
+    assert second != first
+    db.expire_all()
+    old, new = db.get(Ticket, first), db.get(Ticket, second)
+    assert (old.status, old.outcome) == ("closed", "no_reset")
+    assert (new.status, new.caller_relation) == ("open", "student")
+    # Nothing of the earlier call carries over.
+    assert db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == second)).all() == []
+    opened = events(db, "servicedesk_open")
+    assert [(e.detail["ticket_id"], e.detail["relation"]) for e in opened] == [
+        (first, "parent"),
+        (second, "student"),
+    ]
+    [closed] = events(db, "servicedesk_close")
+    assert closed.detail == {"result": "no_reset", "reason": "reopened", "ticket_id": first}
+    assert reset(client, first).status_code == 403  # the old ticket is over
+    page = client.get(f"/servicedesk/tickets/{second}").text
     # The facts to be verified are not on the agent's screen.
-    for secret in ("李逍遥", "五年级1班", "李大娘", student.id_card_number[-4:]):
+    for secret in ("李逍遥", "五年级1班", "李大娘", student.id_card_number[-4:], "13900000011"):
         assert secret not in page
 
 
 # --------------------------------------------------------------------------- the checklist gate
 
 
-def test_the_checklist_gate(client, db, world):
+def test_what_a_classmate_knows_never_suffices(client, db, world):
+    """Issue 18 finding 4: name, school and class and a parent's name all match: no reset."""
     student = world["lixiaoyao"]
     agent(client)
-    ticket_id = open_ticket(client, student.id)
+    ticket_id = open_ticket(client, student.id, "student")
     page = check(client, ticket_id, "real_name", " 李逍遥 ")
     assert "「真实姓名」核验结果:匹配" in page.text
     refused = reset(client, ticket_id)
@@ -144,24 +157,40 @@ def test_the_checklist_gate(client, db, world):
     assert "已匹配 1 项,至少需要匹配 2 项" in refused.text
     assert "五年级一班" not in refused.text
     check(client, ticket_id, "school_class", "之江汇学校", "五年级一班")
-    # Two facts, but both are known to any classmate.
+    check(client, ticket_id, "parent_name", "李大娘")
     refused = reset(client, ticket_id)
     assert refused.status_code == 403
-    assert "至少一项须为身份证号后4位、关联家长姓名或绑定手机验证码" in refused.text
-    check(client, ticket_id, "parent_name", "李大娘")
-    assert reset(client, ticket_id).status_code == 200
+    assert "同学也可能知道" in refused.text
+    assert "新密码为" not in refused.text
     db.expire_all()
-    checks = db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == ticket_id)).all()
-    assert sorted((c.fact, c.matched) for c in checks) == [
-        ("parent_name", True),
-        ("real_name", True),
-        ("school_class", True),
-    ]
+    assert sorted(
+        (c.fact, c.matched)
+        for c in db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == ticket_id))
+    ) == [("parent_name", True), ("real_name", True), ("school_class", True)]
     denied = [e for e in events(db, "servicedesk_reset") if e.outcome == "denied"]
-    assert len(denied) == 2
+    assert [e.detail["reason"] for e in denied] == [
+        ["too_few_facts", "no_strong_fact"],
+        "no_strong_fact",
+    ]
+    assert events(db, "password_reset") == []
+    # Closing it is 未重置, not 核验未通过: nothing mismatched.
+    assert post_form(client, f"/servicedesk/tickets/{ticket_id}/close").status_code == 303
+    db.expire_all()
+    assert db.get(Ticket, ticket_id).outcome == "no_reset"
 
 
-def test_a_mismatch_blocks_the_ticket_and_answers_are_final(client, db, world):
+def test_the_id_card_tail_and_a_second_fact_pass(client, db, world):
+    student = world["lixiaoyao"]
+    agent(client)
+    ticket_id = open_ticket(client, student.id, "parent")
+    check(client, ticket_id, "id_card_tail", student.id_card_number[-4:])
+    assert reset(client, ticket_id).status_code == 403  # one fact is not enough
+    check(client, ticket_id, "parent_name", "李大娘")
+    assert "身份核验已通过" in client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert reset(client, ticket_id).status_code == 200
+
+
+def test_a_mismatch_ends_the_checks_on_the_ticket(client, db, world):
     student = world["lixiaoyao"]
     agent(client)
     ticket_id = open_ticket(client, student.id)
@@ -169,18 +198,33 @@ def test_a_mismatch_blocks_the_ticket_and_answers_are_final(client, db, world):
     assert "核验结果:不匹配" in check(client, ticket_id, "id_card_tail", wrong).text
     again = check(client, ticket_id, "id_card_tail", student.id_card_number[-4:])
     assert again.status_code == 403
-    assert "已核验,每项只能核验一次" in again.text
-    check(client, ticket_id, "real_name", "李逍遥")
-    check(client, ticket_id, "parent_name", "李大娘")
+    # No other check is offered or accepted on this ticket.
+    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert "核验已结束" in page
+    assert 'class="form desk-fact' not in page
+    for fact, answer in (("real_name", "李逍遥"), ("parent_name", "李大娘")):
+        refused = check(client, ticket_id, fact, answer)
+        assert refused.status_code == 403
+        assert "核验已结束" in refused.text
+    assert post_form(client, f"/servicedesk/tickets/{ticket_id}/code").status_code == 403
     refused = reset(client, ticket_id)
     assert refused.status_code == 403
     assert "有核验项不匹配" in refused.text
+    db.expire_all()
+    checks = db.scalars(select(TicketCheck).where(TicketCheck.ticket_id == ticket_id)).all()
+    assert [(c.fact, c.matched) for c in checks] == [("id_card_tail", False)]
+    reasons = [e.detail["reason"] for e in events(db, "servicedesk_check") if e.outcome == "denied"]
+    assert reasons == ["mismatch_on_ticket"] * 3
+    [code] = events(db, "servicedesk_code_sent")
+    assert (code.outcome, code.detail["reason"]) == ("denied", "mismatch_on_ticket")
+    [denied] = events(db, "servicedesk_reset")
+    assert denied.detail["reason"] == "mismatch"
     assert post_form(client, f"/servicedesk/tickets/{ticket_id}/close").status_code == 303
     db.expire_all()
     assert db.get(Ticket, ticket_id).outcome == "not_verified"
 
 
-def test_repeated_mismatches_stop_the_account_for_the_day(client, world):
+def test_repeated_mismatches_stop_the_account_for_the_day(client, db, world):
     student = world["lixiaoyao"]
     agent(client)
     for _ in range(3):
@@ -191,21 +235,41 @@ def test_repeated_mismatches_stop_the_account_for_the_day(client, world):
     response = check(client, ticket_id, "real_name", "李逍遥")
     assert response.status_code == 403
     assert "今日核验不匹配次数过多" in response.text
+    denied = [e for e in events(db, "servicedesk_check") if e.outcome == "denied"]
+    assert [e.detail["reason"] for e in denied] == ["too_many_mismatches"]
 
 
-def test_privileged_accounts_cannot_be_reset_by_the_hotline(client, world):
+def test_privileged_accounts_cannot_be_reset_by_the_hotline_and_refusals_are_logged(
+    client, db, world
+):
     agent(client)
-    for username in ("xx_admin", "pt_admin"):
+    for username, reason in (
+        ("xx_admin", "school_admin_account"),
+        ("pt_admin", "privileged_account"),
+        ("kefu01", "privileged_account"),
+    ):
         ticket_id = open_ticket(client, world[username].id)
         page = client.get(f"/servicedesk/tickets/{ticket_id}").text
         assert "不能通过客服热线重置密码" in page
         assert check(client, ticket_id, "real_name", world[username].real_name).status_code == 403
+        assert reset(client, ticket_id).status_code == 403
+        db.expire_all()
+        for action in ("servicedesk_check", "servicedesk_reset"):
+            [event] = [e for e in events(db, action) if e.target_user_id == world[username].id]
+            assert (event.outcome, event.detail["reason"]) == ("denied", reason)
+        assert post_form(client, f"/servicedesk/tickets/{ticket_id}/close").status_code == 303
+        db.expire_all()
+        assert db.get(Ticket, ticket_id).outcome == "no_reset"
+    assert events(db, "password_reset") == []
 
 
 # --------------------------------------------------------------------------- the reset
 
 
-def test_reset_shown_once_when_no_phone(client, make_client, db, world, hasher):
+def test_a_child_without_a_phone_gets_the_password_by_sms_to_a_parent(
+    client, make_client, db, world, hasher
+):
+    """Issue 18 finding 4: never read out to the caller; it goes to the linked parent's phone."""
     student, parent = world["lixiaoyao"], world["p_lidaniang"]
     assert student.phone is None
     student_browser = make_client()
@@ -213,18 +277,24 @@ def test_reset_shown_once_when_no_phone(client, make_client, db, world, hasher):
     assert student_browser.get("/").status_code == 200
 
     agent(client)
-    ticket_id = open_ticket(client, student.id, "parent")
+    ticket_id = open_ticket(client, student.id, "student")
     check(client, ticket_id, "id_card_tail", student.id_card_number[-4:].lower())
     check(client, ticket_id, "parent_name", "李大娘")
+    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert "家长绑定手机 139****0011" in page
     done = reset(client, ticket_id)
     assert done.status_code == 200
     assert "密码重置成功" in done.text
-    assert "只显示这一次" in done.text
-    password = SECRET.search(done.text).group(1)
+    assert "临时密码已通过短信发送到家长绑定手机 139****0011" in done.text
+    assert SECRET.search(done.text) is None
+    assert "只显示这一次" not in done.text
+    body = last_sms(db, parent.phone, "child_temporary_password")
+    assert "李逍遥" not in body and "李*遥" in body
+    password = re.search(r"临时密码为([A-Za-z0-9]+)", body).group(1)
+    assert password not in done.text
 
-    # The password is nowhere else: not in the SMS outbox, notices or audit rows.
+    # The password is nowhere else: not in notices or audit rows.
     db.expire_all()
-    assert db.scalar(select(OutboxMessage).where(OutboxMessage.body.contains(password))) is None
     assert db.scalar(select(Notice).where(Notice.body.contains(password))) is None
     assert all(password not in str(e.detail) for e in db.scalars(select(AuditEvent)))
     assert password not in client.get(f"/servicedesk/tickets/{ticket_id}").text
@@ -236,7 +306,7 @@ def test_reset_shown_once_when_no_phone(client, make_client, db, world, hasher):
     assert student_browser.get("/").status_code == 303
     # The ticket is closed with its outcome; a second reset is refused.
     ticket = db.get(Ticket, ticket_id)
-    assert (ticket.status, ticket.outcome) == ("closed", "reset_shown")
+    assert (ticket.status, ticket.outcome) == ("closed", "reset_sms")
     again = reset(client, ticket_id)
     assert again.status_code == 403
     assert "工单已关闭" in again.text
@@ -244,8 +314,11 @@ def test_reset_shown_once_when_no_phone(client, make_client, db, world, hasher):
     [event] = [e for e in events(db, "password_reset") if e.target_user_id == student.id]
     assert event.route == "agent"
     assert event.actor_id == world["kefu01"].id
-    assert event.detail == {"ticket_id": ticket_id, "delivery": "shown"}
-    assert [e.outcome for e in events(db, "servicedesk_reset")] == ["success"]
+    assert event.detail == {"ticket_id": ticket_id, "delivery": "parent_sms"}
+    assert [(e.outcome, e.detail.get("reason")) for e in events(db, "servicedesk_reset")] == [
+        ("success", None),
+        ("denied", "ticket_closed"),
+    ]
 
     kinds = {
         (n.user_id, n.kind)
@@ -259,6 +332,47 @@ def test_reset_shown_once_when_no_phone(client, make_client, db, world, hasher):
     response = post_form(fresh, "/login", {"login": "lixiaoyao", "password": password})
     assert response.headers["location"] == "/password/change-required"
     assert fresh.get("/").headers["location"] == "/password/change-required"
+
+
+def test_a_child_with_no_phone_anywhere_cannot_be_reset_by_the_hotline(client, db, world):
+    student = world["heshuhuan"]  # no phone, no linked parent
+    agent(client)
+    ticket_id = open_ticket(client, student.id, "student")
+    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert "均未绑定手机" in page
+    assert 'class="form desk-fact' not in page
+    refused = check(client, ticket_id, "id_card_tail", student.id_card_number[-4:])
+    assert refused.status_code == 403
+    assert "请来电人联系班主任" in refused.text
+    assert reset(client, ticket_id).status_code == 403
+    db.expire_all()
+    reasons = {
+        e.detail["reason"]
+        for e in events(db, "servicedesk_check") + events(db, "servicedesk_reset")
+    }
+    assert reasons == {"no_phone_for_delivery"}
+    assert events(db, "password_reset") == []
+
+
+def test_an_adult_without_a_phone_is_shown_the_password_once(client, make_client, db, world):
+    teacher = world["zhaoshuxue"]
+    teacher.phone = None
+    teacher.id_card_number = "33060319850312022" + id_card_check_digit("33060319850312022")
+    db.commit()
+    agent(client)
+    ticket_id = open_ticket(client, teacher.id, "teacher")
+    check(client, ticket_id, "id_card_tail", teacher.id_card_number[-4:])
+    check(client, ticket_id, "real_name", "赵数学")
+    done = reset(client, ticket_id)
+    assert done.status_code == 200
+    assert "只显示这一次" in done.text
+    password = SECRET.search(done.text).group(1)
+    db.expire_all()
+    assert db.scalar(select(OutboxMessage).where(OutboxMessage.body.contains(password))) is None
+    assert db.get(Ticket, ticket_id).outcome == "reset_shown"
+    fresh = make_client()
+    response = post_form(fresh, "/login", {"login": "zhaoshuxue", "password": password})
+    assert response.headers["location"] == "/password/change-required"
 
 
 def test_reset_by_sms_with_the_phone_code(client, make_client, db, world):
@@ -300,6 +414,48 @@ def test_reset_by_sms_with_the_phone_code(client, make_client, db, world):
         )
     ]
     assert actions == ["open", "code_sent", "code_checked", "check", "check", "reset"]
+
+
+def test_a_code_read_back_from_a_parents_phone_verifies_a_child(client, make_client, db, world):
+    student, parent = world["lixiaoyao"], world["p_lidaniang"]
+    agent(client)
+    ticket_id = open_ticket(client, student.id, "parent")
+    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert f'<option value="{parent.id}">家长绑定手机 139****0011</option>' in page
+    # Only the account's or its parents' phones: another parent's id is refused (and logged).
+    stranger = world["p_zhoujia"]
+    refused = post_form(client, f"/servicedesk/tickets/{ticket_id}/code", {"to": str(stranger.id)})
+    assert refused.status_code == 403
+    assert db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == stranger.phone)) is None
+    sent = post_form(client, f"/servicedesk/tickets/{ticket_id}/code", {"to": str(parent.id)})
+    assert "验证码已发送至 139****0011" in sent.text
+    code = code_in(last_sms(db, parent.phone, "parent_verify_code"))
+    response = post_form(client, f"/servicedesk/tickets/{ticket_id}/code/check", {"code": code})
+    assert "「绑定手机验证码」核验结果:匹配" in response.text
+    check(client, ticket_id, "real_name", "李逍遥")
+    done = reset(client, ticket_id)
+    assert done.status_code == 200
+    assert "家长绑定手机 139****0011" in done.text
+    last_sms(db, parent.phone, "child_temporary_password")
+    sent_events = events(db, "servicedesk_code_sent")
+    assert [(e.outcome, e.detail.get("reason"), e.detail.get("to")) for e in sent_events] == [
+        ("denied", "no_phone", None),
+        ("success", None, "parent"),
+    ]
+
+
+def test_a_code_sent_in_one_ticket_does_not_verify_another(client, db, world):
+    student = world["lixiaoyao"]
+    student.phone = "13700000021"
+    db.commit()
+    agent(client)
+    first = open_ticket(client, student.id, "student")
+    post_form(client, f"/servicedesk/tickets/{first}/code")
+    code = code_in(last_sms(db, student.phone, "verify_code"))
+    second = open_ticket(client, student.id, "student")
+    response = post_form(client, f"/servicedesk/tickets/{second}/code/check", {"code": code})
+    assert response.status_code == 400
+    assert "验证码已失效或尚未发送" in response.text
 
 
 # --------------------------------------------------------------------------- service hours

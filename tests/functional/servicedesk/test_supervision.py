@@ -24,7 +24,7 @@ def test_supervisor_sees_tickets_by_agent_and_day(client, make_client, world):
     text = day.text
     assert "刘客服" in text
     assert "工单 2 · 查找账号 1" in text
-    assert "已重置(当面告知) 1" in text
+    assert "已重置(短信发送) 1" in text
     assert "未重置 1" in text
     assert "李*遥" in text and "李逍遥" not in text
     assert "按账号标识 li******o" in text
@@ -39,12 +39,14 @@ def test_supervisor_sees_tickets_by_agent_and_day(client, make_client, world):
         "关联家长姓名:匹配",
         "身份证号后4位:匹配",
         "重置密码",
-        "当面告知",
+        "短信发送给家长",
     ):
         assert words in detail
     assert student.id_card_number[-4:] not in detail
     closed = client.get(f"/servicedesk/supervision/tickets/{other}").text
     assert "来电人挂断" in closed
+    # 何书桓 has no phone and no parent: the supervisor reads why nothing could be done.
+    assert "本人及家长均未绑定手机" in closed
     assert client.get("/servicedesk/supervision/tickets/987654321").status_code == 404
 
 

@@ -6,12 +6,14 @@ again with the reasons, in place of the console's refusal page (`_refusals_redra
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from campusid.accounts.models import SchoolRole
+from campusid.families import service as families
 from campusid.families.models import Relation
 from campusid.members import service as members
 from campusid.members import teachers as staff
@@ -38,12 +40,23 @@ def _member_page(
     if current is not None:
         page.at("class", current.id)
     teaching = staff.teacher_rows(page.db, school=page.school, calendar=page.calendar, only=[user])
+    is_student = members.is_member(page.db, page.school, user.id, SchoolRole.STUDENT)
+    links = families.parent_links_of(page.db, child_id=user.id) if is_student else []
+    limit = page.services.settings.families_max_parents_per_child
     return page.render(
         "members/member.html",
         member=row,
         current_class=current,
         teaching=teaching[0] if teaching else None,
-        is_student=members.is_member(page.db, page.school, user.id, SchoolRole.STUDENT),
+        is_student=is_student,
+        # Who fills the parent cap, and how many were refused for it in the last 30 days.
+        parent_links=links,
+        parent_limit=limit,
+        refused_for_limit=families.refused_for_limit(
+            page.db, child_id=user.id, since=page.now - timedelta(days=30)
+        )
+        if is_student and len(links) >= limit
+        else 0,
         is_teacher=members.is_member(page.db, page.school, user.id, SchoolRole.TEACHER),
         classes=members.active_class_names(page.db, page.school, page.calendar),
         relations=list(Relation),
