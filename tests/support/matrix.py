@@ -354,17 +354,17 @@ MATRIX.update(
         ("GET", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_ONLY),
         ("POST", "/school/{school_id}/transfers"): Row(SCHOOL_ADMIN_POST),
         ("POST", "/school/{school_id}/transfers/{request_id}/approve"): Row(
-            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "9999999"}
         ),
         ("POST", "/school/{school_id}/transfers/{request_id}/refuse"): Row(
-            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "999999"}
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"request_id": "9999999"}
         ),
         # A parent decides only where the region allows it (off by default: no such pages).
         ("GET", "/me/transfers"): Row(only()),
         ("POST", "/me/transfers/{request_id}/approve"): Row(
-            only(), params={"request_id": "999999"}
+            only(), params={"request_id": "9999999"}
         ),
-        ("POST", "/me/transfers/{request_id}/refuse"): Row(only(), params={"request_id": "999999"}),
+        ("POST", "/me/transfers/{request_id}/refuse"): Row(only(), params={"request_id": "9999999"}),
     }
 )
 # District organisation pages (issue 10's count fold): platform administrators only.
