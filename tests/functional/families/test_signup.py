@@ -6,6 +6,7 @@ import logging
 import re
 
 from sqlalchemy import select
+from tests.support.captcha import solve as solve_captcha
 from tests.support.families import events
 from tests.support.http import post_form, sign_in
 
@@ -16,7 +17,10 @@ PASSWORD = "Blue-Sky#2027"
 
 
 def _ask_code(client, phone=PHONE):
-    return post_form(client, "/signup/code", {"phone": phone, "real_name": "王家长"})
+    captcha = solve_captcha(client, "signup")
+    return post_form(
+        client, "/signup/code", {"phone": phone, "real_name": "王家长", "captcha": captcha}
+    )
 
 
 def _code_from_outbox(client, phone=PHONE) -> str:

@@ -12,6 +12,7 @@ from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD
 from campusid.messaging.models import Notice
 from campusid.senders import SmtpMailSender
+from tests.support.captcha import solve as solve_captcha
 from tests.support.http import post_form, sign_in
 from tests.support.recovery import last_code, messages_to
 from tests.support.smtp import Inbox, smtp_server
@@ -20,7 +21,13 @@ NEW_PHONE = "13612345678"
 
 
 def _send(client, kind, value, **headers):  # type: ignore[no-untyped-def]
-    return post_form(client, f"/account/security/{kind}/code", {"value": value}, headers=headers)
+    captcha = solve_captcha(client, f"bind_{kind}")
+    return post_form(
+        client,
+        f"/account/security/{kind}/code",
+        {"value": value, "captcha": captcha},
+        headers=headers,
+    )
 
 
 def _confirm(client, kind, value, code, password=DEMO_PASSWORD):  # type: ignore[no-untyped-def]
