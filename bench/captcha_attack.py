@@ -244,14 +244,25 @@ def glyph_attack(png: bytes, kind: str, length: int | None) -> str:
 # --------------------------------------------------------------------------- ddddocr
 
 _DDDDOCR = """
-import json, pathlib, sys
+import io, json, pathlib, sys
 import ddddocr
+from PIL import Image
 folder = pathlib.Path(sys.argv[1])
+
+def dark_only(data):  # a bot's first clean-up: keep the dark ink, drop pastel noise
+    grey = Image.open(io.BytesIO(data)).convert("L").point(lambda v: 0 if v < 120 else 255)
+    out = io.BytesIO()
+    grey.convert("RGB").save(out, "PNG")
+    return out.getvalue()
+
 out = {}
 for beta in (False, True):
     ocr = ddddocr.DdddOcr(show_ad=False, beta=beta)
-    out["beta" if beta else "default"] = {
-        p.name: ocr.classification(p.read_bytes()) for p in sorted(folder.glob("*.png"))
+    name = "beta" if beta else "default"
+    files = sorted(folder.glob("*.png"))
+    out[name] = {p.name: ocr.classification(p.read_bytes()) for p in files}
+    out[name + ", dark ink only"] = {
+        p.name: ocr.classification(dark_only(p.read_bytes())) for p in files
     }
 print(json.dumps(out))
 """
