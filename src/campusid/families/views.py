@@ -256,10 +256,13 @@ def signup_page(request: Request, user: OptionalUser) -> Response:
     """家长注册."""
     if user is not None:
         return redirect("/me")
-    return render(
+    return captcha_views.ensure_cookie(
         request,
-        "families/signup.html",
-        {"form": {}, "rule": RULE_TEXT, **captcha_views.box_context(signup.CAPTCHA_FORM)},
+        render(
+            request,
+            "families/signup.html",
+            {"form": {}, "rule": RULE_TEXT, **captcha_views.box_context(signup.CAPTCHA_FORM)},
+        ),
     )
 
 
@@ -291,7 +294,10 @@ def signup_code(
         context["info"] = sent.message
     else:
         context["errors"] = [sent.message]
-    return render(request, "families/signup.html", context, status_code=200 if sent.sent else 400)
+    return captcha_views.ensure_cookie(
+        request,
+        render(request, "families/signup.html", context, status_code=200 if sent.sent else 400),
+    )
 
 
 @router.post("/signup")

@@ -55,7 +55,8 @@ def _page(
         "captcha_nonce": secrets.token_hex(6),
     }
     ctx.update(extra)
-    return render(request, "profile/security.html", ctx, status_code=status_code)
+    response = render(request, "profile/security.html", ctx, status_code=status_code)
+    return captcha_views.ensure_cookie(request, response)
 
 
 @router.get("/account/security")

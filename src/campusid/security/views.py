@@ -41,15 +41,30 @@ def captcha_image(
         captcha.render_png(text), media_type="image/png", headers={"Cache-Control": "no-store"}
     )
     if fresh:
-        response.set_cookie(
-            captcha.COOKIE,
-            token,
-            httponly=True,
-            samesite="lax",
-            path="/",
-            secure=cookie_secure(request),
-            max_age=captcha.COOKIE_MAX_AGE,
-        )
+        _set_cookie(request, response, token)
+    return response
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        captcha.COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=cookie_secure(request),
+        max_age=captcha.COOKIE_MAX_AGE,
+    )
+
+
+def ensure_cookie(request: Request, response: Response) -> Response:
+    """Give the browser its captcha id with the page, before it loads the page's images.
+
+    A page with two images (账号安全: phone and email) would otherwise get two ids at once, one
+    per image, and keep only the last.
+    """
+    if token_of(request) is None:
+        _set_cookie(request, response, captcha.new_token())
     return response
 
 

@@ -8,6 +8,7 @@ import io
 from PIL import Image
 from sqlalchemy import select
 from tests.support.captcha import solve
+from tests.support.http import sign_in
 
 from campusid.security import captcha
 from campusid.security.captcha import CaptchaChallenge
@@ -105,3 +106,25 @@ def test_images_and_wrong_answers_are_limited_per_address(client, db, services, 
         assert not _verify(client, services, db, "signup", "9999x")
     answer = solve(client, "signup")
     assert not _verify(client, services, db, "signup", answer)  # past the limit: all wrong
+
+
+def test_a_page_gives_its_captcha_id_before_its_images_load(client, db, services, world):
+    assert f"{captcha.COOKIE}=" in client.get("/signup").headers["set-cookie"]
+    client.cookies.clear()
+    sign_in(client, "lixiaoyao")
+    page = client.get("/account/security")
+    assert f"{captcha.COOKIE}=" in page.headers["set-cookie"]
+    token = client.cookies.get(captcha.COOKIE)
+    assert 'src="/captcha/bind_phone?n=' in page.text
+    assert 'src="/captcha/bind_email?n=' in page.text
+    # Both images (loaded at once by a browser) hang on the same id, and both can be solved.
+    phone = client.get("/captcha/bind_phone")
+    email = client.get("/captcha/bind_email")
+    assert "set-cookie" not in phone.headers and "set-cookie" not in email.headers
+    answers = {
+        form: captcha.answer_of(db, services=services, form=form, token=token)
+        for form in ("bind_phone", "bind_email")
+    }
+    for form, answer in answers.items():
+        assert answer is not None
+        assert _verify(client, services, db, form, answer)
