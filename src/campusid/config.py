@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     # at one per core, so a flood of sign-ins queues instead of growing memory.
     password_hash_concurrency: int | None = Field(default=None, ge=1)
 
+    # image captcha (issue 18): per client address and window, the images drawn and the wrong
+    # answers (past the first, images are refused; past the second, every answer is wrong).
+    # Generous: a school's pupils may share one address.
+    captcha_image_limit: int = 600
+    captcha_failure_limit: int = 120
+    captcha_window_seconds: int = 3600
+
     @property
     def is_development(self) -> bool:
         """Development and demo modes show the message outbox."""

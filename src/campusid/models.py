@@ -30,6 +30,7 @@ from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 
 # school administration (issue 3)
 from campusid.roster.models import ImportErrorFile
+from campusid.security.captcha import CaptchaChallenge
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
 from campusid.senders import OutboxMessage
@@ -46,6 +47,7 @@ __all__ = [
     "Base",
     "CadrePosition",
     "Campus",
+    "CaptchaChallenge",
     "ClassParent",
     "ClassStudent",
     "ClassTeacher",

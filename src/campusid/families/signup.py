@@ -24,10 +24,11 @@ from campusid.families.service import clean_name
 from campusid.i18n import N_
 from campusid.identifiers import InvalidIdentifier, mask_phone, normalize_phone
 from campusid.messaging import service as messaging
-from campusid.security import onetime
+from campusid.security import captcha, onetime
 from campusid.security.onetime import CodeCheck
 
 PURPOSE = "signup"
+CAPTCHA_FORM = "signup"
 SMS_TOO_MANY = N_("验证码发送过于频繁,请稍后再试")
 CODE_WRONG = N_("短信验证码错误或已失效,请重新获取")
 PHONE_TAKEN = N_("该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回")
@@ -44,8 +45,31 @@ class CodeSent:
     message: str
 
 
-def request_code(db: Session, *, services: Services, phone: str, client: ClientInfo) -> CodeSent:
-    """获取验证码: send a sign-up code to the number (limited per number and per address)."""
+def request_code(
+    db: Session,
+    *,
+    services: Services,
+    phone: str,
+    client: ClientInfo,
+    captcha_token: str | None,
+    captcha_answer: str,
+) -> CodeSent:
+    """获取验证码: send a sign-up code to the number, once the image captcha is solved.
+
+    The captcha is used up by any try (right or wrong); SMS are limited per number and per
+    address.
+    """
+    if not captcha_answer.strip():
+        return CodeSent(False, captcha.MSG_CAPTCHA_MISSING)
+    if not captcha.verify(
+        db,
+        services=services,
+        form=CAPTCHA_FORM,
+        token=captcha_token,
+        answer=captcha_answer,
+        address=client.address,
+    ):
+        return CodeSent(False, captcha.MSG_CAPTCHA)
     try:
         number = normalize_phone(phone)
     except InvalidIdentifier as exc:

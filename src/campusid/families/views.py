@@ -12,6 +12,7 @@ from campusid.families.avatars import CONTENT_TYPE
 from campusid.families.models import ParentLink, Relation
 from campusid.messaging import service as messaging
 from campusid.security import authz
+from campusid.security import views as captcha_views
 from campusid.security.permissions import Permission, Principal
 from campusid.security.policy import RULE_TEXT
 from campusid.web import (
@@ -260,7 +261,14 @@ def signup_page(request: Request, user: OptionalUser) -> Response:
     """家长注册."""
     if user is not None:
         return redirect("/me")
-    return render(request, "families/signup.html", {"form": {}, "rule": RULE_TEXT})
+    return captcha_views.ensure_cookie(
+        request,
+        render(
+            request,
+            "families/signup.html",
+            {"form": {}, "rule": RULE_TEXT, **captcha_views.box_context(signup.CAPTCHA_FORM)},
+        ),
+    )
 
 
 @router.post("/signup/code")
@@ -271,18 +279,30 @@ def signup_code(
     client: Client,
     phone: Annotated[str, Form(max_length=32)] = "",
     real_name: Annotated[str, Form(max_length=64)] = "",
+    captcha: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """获取验证码: the same page again, with the number kept and what happened."""
-    sent = signup.request_code(db, services=services, phone=phone, client=client)
+    """获取验证码: the same page again, with the number kept, what happened and a new image."""
+    sent = signup.request_code(
+        db,
+        services=services,
+        phone=phone,
+        client=client,
+        captcha_token=captcha_views.token_of(request),
+        captcha_answer=captcha,
+    )
     context: dict[str, object] = {
         "form": {"phone": phone, "real_name": real_name},
         "rule": RULE_TEXT,
+        **captcha_views.box_context(signup.CAPTCHA_FORM),
     }
     if sent.sent:
         context["info"] = sent.message
     else:
         context["errors"] = [sent.message]
-    return render(request, "families/signup.html", context, status_code=200 if sent.sent else 400)
+    return captcha_views.ensure_cookie(
+        request,
+        render(request, "families/signup.html", context, status_code=200 if sent.sent else 400),
+    )
 
 
 @router.post("/signup")
@@ -316,6 +336,7 @@ def signup_submit(
                 "form": {"phone": phone, "real_name": real_name},
                 "rule": RULE_TEXT,
                 "errors": result.problems,
+                **captcha_views.box_context(signup.CAPTCHA_FORM),
             },
             status_code=400,
         )

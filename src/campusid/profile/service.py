@@ -26,7 +26,7 @@ from campusid.identifiers import (
 )
 from campusid.messaging import service as messaging
 from campusid.recovery.service import Delivery, SendResult
-from campusid.security import onetime
+from campusid.security import captcha, onetime
 from campusid.security.onetime import CodeCheck
 
 SENDS_PER_HOUR = 10
@@ -62,10 +62,37 @@ def _code_target(user: User, value: str) -> str:
     return f"{user.id}:{value.lower()}"
 
 
+def captcha_form(channel: Channel) -> str:
+    """The name of the channel's image captcha (`/captcha/bind_phone`, `/captcha/bind_email`)."""
+    return f"bind_{channel.value}"
+
+
 def send_bind_code(
-    db: Session, *, services: Services, user: User, channel: Channel, value: str
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    channel: Channel,
+    value: str,
+    captcha_token: str | None,
+    captcha_answer: str,
+    client: ClientInfo,
 ) -> SendResult:
-    """A code to the NEW phone or email (bound to the account and its password version)."""
+    """A code to the NEW phone or email (bound to the account and its password version).
+
+    Only once the channel's image captcha is solved (used up by any try, right or wrong).
+    """
+    if not captcha_answer.strip():
+        return SendResult(error=captcha.MSG_CAPTCHA_MISSING)
+    if not captcha.verify(
+        db,
+        services=services,
+        form=captcha_form(channel),
+        token=captcha_token,
+        answer=captcha_answer,
+        address=client.address,
+    ):
+        return SendResult(error=captcha.MSG_CAPTCHA)
     try:
         target = _normalise(channel, value)
     except InvalidIdentifier as exc:

@@ -12,6 +12,7 @@ from campusid.i18n import N_
 from campusid.profile import service
 from campusid.profile.service import Channel
 from campusid.recovery.service import deliver
+from campusid.security import views as captcha_views
 from campusid.web import (
     Client,
     CurrentPrincipal,
@@ -51,9 +52,11 @@ def _page(
         "status": {},
         "waits": {},
         "nonce": secrets.token_hex(4),
+        "captcha_nonce": secrets.token_hex(6),
     }
     ctx.update(extra)
-    return render(request, "profile/security.html", ctx, status_code=status_code)
+    response = render(request, "profile/security.html", ctx, status_code=status_code)
+    return captcha_views.ensure_cookie(request, response)
 
 
 @router.get("/account/security")
@@ -77,12 +80,21 @@ def send_code(
     services: Svc,
     principal: CurrentPrincipal,
     background: BackgroundTasks,
+    client: Client,
     value: Annotated[str, Form(max_length=254)] = "",
+    captcha: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """获取: a code to the new phone or email."""
+    """获取: a code to the new phone or email, once the image captcha is solved."""
     channel = _channel(kind)
     result = service.send_bind_code(
-        db, services=services, user=principal.user, channel=channel, value=value
+        db,
+        services=services,
+        user=principal.user,
+        channel=channel,
+        value=value,
+        captcha_token=captcha_views.token_of(request),
+        captcha_answer=captcha,
+        client=client,
     )
     background.add_task(deliver, services, result.delivery)
     if request.headers.get("hx-request") == "true":
@@ -94,6 +106,7 @@ def send_code(
                 "wait": result.wait_seconds,
                 "message": result.message,
                 "error": result.error,
+                **captcha_views.box_context(service.captcha_form(channel)),
             },
         )
     return _page(

@@ -64,7 +64,7 @@ SET_PASSWORD_TTL = timedelta(minutes=15)
 APPROVAL_TTL = timedelta(hours=72)
 AFTER_APPROVAL_TTL = timedelta(hours=24)
 
-MSG_CAPTCHA = N_("图片验证码不正确或已失效,请重新输入图中结果")
+MSG_CAPTCHA = captcha.MSG_CAPTCHA
 MSG_TOO_MANY = N_("操作过于频繁,请稍后再试")
 MSG_WRONG_CODE = N_("验证码不正确,请重新输入")
 MSG_CODE_FORMAT = N_("请输入6位数字验证码")

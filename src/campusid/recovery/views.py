@@ -13,6 +13,7 @@ from campusid.i18n import N_
 from campusid.org.models import School
 from campusid.recovery import approvals, service
 from campusid.recovery.models import FlowStep, RecoveryFlow, RecoveryMethod
+from campusid.security import captcha as any_captcha
 from campusid.security.permissions import Permission, Principal
 from campusid.security.policy import RULE_TEXT
 from campusid.web import (
@@ -120,8 +121,10 @@ def recovery_page(
 
 
 @router.get("/recovery/captcha")
-def captcha_image(request: Request, db: DbSession, services: Svc) -> Response:
-    """图片验证码: a new sum for this browser's flow, as a PNG."""
+def captcha_image(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
+    """图片验证码: a new image for this browser's flow, as a PNG (limited per address)."""
+    if not any_captcha.image_allowed(services, address=client.address):
+        return Response(status_code=429, headers={"Cache-Control": "no-store"})
     flow, token = service.open_flow(db, services=services, token=_token(request))
     png = service.new_captcha(flow, services=services)
     response = Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

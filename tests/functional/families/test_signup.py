@@ -6,17 +6,22 @@ import logging
 import re
 
 from sqlalchemy import select
+from tests.support.captcha import solve as solve_captcha
 from tests.support.families import events
 from tests.support.http import post_form, sign_in
 
 from campusid.accounts.models import User
+from campusid.senders import OutboxMessage
 
 PHONE = "13712345678"
 PASSWORD = "Blue-Sky#2027"
 
 
 def _ask_code(client, phone=PHONE):
-    return post_form(client, "/signup/code", {"phone": phone, "real_name": "王家长"})
+    captcha = solve_captcha(client, "signup")
+    return post_form(
+        client, "/signup/code", {"phone": phone, "real_name": "王家长", "captcha": captcha}
+    )
 
 
 def _code_from_outbox(client, phone=PHONE) -> str:
@@ -192,3 +197,37 @@ def test_a_signed_in_person_is_sent_on_from_the_sign_up_page(client, world):
     response = client.get("/signup")
     assert response.status_code == 303
     assert response.headers["location"] == "/me"
+
+
+def _outbox_codes(db, phone=PHONE):
+    db.expire_all()
+    return list(db.scalars(select(OutboxMessage).where(OutboxMessage.recipient == phone)))
+
+
+def test_no_sms_without_a_solved_captcha(client, db, world, clock):
+    data = {"phone": PHONE, "real_name": "王家长"}
+    # No answer, no image, a wrong answer, a used answer, an expired answer: nothing is sent.
+    missing = post_form(client, "/signup/code", {**data, "captcha": ""})
+    assert missing.status_code == 400 and "请输入图片验证码" in missing.text
+    unseen = post_form(client, "/signup/code", {**data, "captcha": "2345"})
+    assert unseen.status_code == 400 and "图片验证码不正确或已失效" in unseen.text
+    answer = solve_captcha(client, "signup")
+    wrong = "2222" if answer != "2222" else "3333"
+    refused = post_form(client, "/signup/code", {**data, "captcha": wrong})
+    assert refused.status_code == 400 and "图片验证码不正确或已失效" in refused.text
+    assert 'value="13712345678"' in refused.text  # what was typed is kept
+    assert "/captcha/signup?n=" in refused.text  # and a new image is shown
+    assert post_form(client, "/signup/code", {**data, "captcha": answer}).status_code == 400
+    late = solve_captcha(client, "signup")
+    clock.advance(minutes=5)
+    assert post_form(client, "/signup/code", {**data, "captcha": late}).status_code == 400
+    assert _outbox_codes(db) == []
+
+    solved = solve_captcha(client, "signup")
+    assert post_form(client, "/signup/code", {**data, "captcha": solved}).status_code == 200
+    assert len(_outbox_codes(db)) == 1
+    clock.advance(seconds=61)
+    # The solved image is used up by the message it let through.
+    reused = post_form(client, "/signup/code", {**data, "captcha": solved})
+    assert reused.status_code == 400
+    assert len(_outbox_codes(db)) == 1

@@ -12,6 +12,7 @@ from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD
 from campusid.messaging.models import Notice
 from campusid.senders import SmtpMailSender
+from tests.support.captcha import solve as solve_captcha
 from tests.support.http import post_form, sign_in
 from tests.support.recovery import last_code, messages_to
 from tests.support.smtp import Inbox, smtp_server
@@ -20,7 +21,13 @@ NEW_PHONE = "13612345678"
 
 
 def _send(client, kind, value, **headers):  # type: ignore[no-untyped-def]
-    return post_form(client, f"/account/security/{kind}/code", {"value": value}, headers=headers)
+    captcha = solve_captcha(client, f"bind_{kind}")
+    return post_form(
+        client,
+        f"/account/security/{kind}/code",
+        {"value": value, "captcha": captcha},
+        headers=headers,
+    )
 
 
 def _confirm(client, kind, value, code, password=DEMO_PASSWORD):  # type: ignore[no-untyped-def]
@@ -139,3 +146,33 @@ def test_bad_input_is_told(client, world):
     assert "手机号格式不正确" in _send(client, "phone", "123").text
     assert "邮箱格式不正确" in _send(client, "email", "nope").text
     assert client.post("/account/security/fax/code", data={}).status_code in (403, 404)
+
+
+def test_no_code_is_sent_to_bind_without_a_solved_captcha(client, db, world, clock):
+    sign_in(client, "lixiaoyao")
+    url = "/account/security/phone/code"
+    missing = post_form(client, url, {"value": NEW_PHONE}, headers={"HX-Request": "true"})
+    assert "请输入图片验证码" in missing.text
+    assert 'id="captcha-box-bind_phone"' in missing.text  # a new image comes with the answer
+    answer = solve_captcha(client, "bind_phone")
+    wrong = "2222" if answer != "2222" else "3333"
+    assert "图片验证码不正确" in post_form(client, url, {"value": NEW_PHONE, "captcha": wrong}).text
+    assert (
+        "图片验证码不正确" in post_form(client, url, {"value": NEW_PHONE, "captcha": answer}).text
+    )
+    # The image of the phone form does not open the email form.
+    phone_answer = solve_captcha(client, "bind_phone")
+    email = post_form(
+        client,
+        "/account/security/email/code",
+        {"value": "chen@example.com", "captcha": phone_answer},
+    )
+    assert "图片验证码不正确" in email.text
+    late = solve_captcha(client, "bind_phone")
+    clock.advance(minutes=5)
+    assert "图片验证码不正确" in post_form(client, url, {"value": NEW_PHONE, "captcha": late}).text
+    assert messages_to(db, NEW_PHONE) == []
+    assert messages_to(db, "chen@example.com") == []
+    # Solved: the code goes.
+    assert "验证码已发送" in _send(client, "phone", NEW_PHONE).text
+    assert len(messages_to(db, NEW_PHONE)) == 1

@@ -46,7 +46,7 @@ def test_the_page_has_the_guides_steps_ways_and_hint(client):
         "通过关联信息找回学生密码",
         "请输入您与平台绑定的手机号",
         "图片验证码",
-        "请输入图中结果",
+        "请输入图中的数字",
         "看不清?换一张",
         "短信验证码",
         "获取",
@@ -70,7 +70,7 @@ def test_the_captcha_is_a_real_png_and_the_flow_cookie_is_httponly(client):
     image = Image.open(io.BytesIO(response.content))
     image.verify()
     assert image.format == "PNG"
-    assert image.size == (180, 52)
+    assert image.size == (220, 76)
     cookie = response.headers["set-cookie"]
     assert "campusid_recovery=" in cookie
     assert "HttpOnly" in cookie
