@@ -364,7 +364,9 @@ MATRIX.update(
         ("POST", "/me/transfers/{request_id}/approve"): Row(
             only(), params={"request_id": "9999999"}
         ),
-        ("POST", "/me/transfers/{request_id}/refuse"): Row(only(), params={"request_id": "9999999"}),
+        ("POST", "/me/transfers/{request_id}/refuse"): Row(
+            only(), params={"request_id": "9999999"}
+        ),
     }
 )
 # District organisation pages (issue 10's count fold): platform administrators only.
