@@ -15,10 +15,11 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from campusid.db import Base, UTCDateTime
 from campusid.i18n import N_
+from campusid.identifiers import name_problem
 from campusid.security.crypto import EncryptedString
 from campusid.types import enum_by_value
 
@@ -76,7 +77,9 @@ class User(Base):
     registration_number: Mapped[str | None] = mapped_column(
         EncryptedString("users.registration_number"), unique=True, comment="学籍号"
     )
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(
+        EncryptedString("users.email", length=400), unique=True
+    )
     real_name: Mapped[str] = mapped_column(String(64))
     gender: Mapped[Gender | None] = mapped_column(enum_by_value(Gender))
     status: Mapped[AccountStatus] = mapped_column(
@@ -113,6 +116,13 @@ class User(Base):
         deferred=True,
         comment="头像: a re-encoded JPEG, at most 256x256",
     )
+
+    @validates("real_name")
+    def _no_invisible_characters(self, key: str, value: str) -> str:
+        """The last line of defence (issue 18): every form checks names with a message first."""
+        if value is not None and name_problem(value) is not None:
+            raise ValueError("a real name may not carry bidi, zero-width or control characters")
+        return value
 
 
 class SchoolMembership(Base):
@@ -153,6 +163,7 @@ class SchoolMembership(Base):
             clauses.append(cls.role == role)
         return and_(*clauses)
 
+
 class DefaultCredential(Base):
     """A school's default student password: shown to its admins, hashed once for every account.
 
@@ -168,3 +179,18 @@ class DefaultCredential(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     plain_value: Mapped[str] = mapped_column(String(64), comment="visible to school admins")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PasswordHistory(Base):
+    """A password the account had before (issue 18): its argon2id hash, never the password.
+
+    The holder may not choose it again while it is among the last few
+    (`CAMPUSID_PASSWORD_HISTORY`); older rows are deleted as new ones come in.
+    """
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())
