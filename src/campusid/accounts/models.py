@@ -14,8 +14,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
 from campusid.i18n import N_
@@ -117,12 +118,13 @@ class User(Base):
         comment="头像: a re-encoded JPEG, at most 256x256",
     )
 
-    @validates("real_name")
-    def _no_invisible_characters(self, key: str, value: str) -> str:
-        """The last line of defence (issue 18): every form checks names with a message first."""
-        if value is not None and name_problem(value) is not None:
-            raise ValueError("a real name may not carry bidi, zero-width or control characters")
-        return value
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _no_invisible_characters(mapper: object, connection: object, user: User) -> None:
+    """The last line of defence (issue 18): every form checks names, with a message, first."""
+    if user.real_name is not None and name_problem(user.real_name) is not None:
+        raise ValueError("a real name may not carry bidi, zero-width or control characters")
 
 
 class SchoolMembership(Base):
