@@ -130,9 +130,16 @@ class Settings(BaseSettings):
     captcha_failure_limit: int = 120
     captcha_window_seconds: int = 3600
 
+    # issue 18: a password the holder chooses may not be the current one, a default password of
+    # their schools, or one of this many earlier ones (0: only the current one and the defaults).
+    password_history: int = Field(default=5, ge=0, le=24)
+    # The development outbox keeps a code or temporary password readable this long (the codes'
+    # lifetime), then only the masked text; outside development it never keeps them at all.
+    outbox_secret_minutes: int = Field(default=15, ge=1)
+
     @property
     def is_development(self) -> bool:
-        """Development and demo modes show the message outbox."""
+        """Development and demo modes show the API docs (the outbox: development only)."""
         return self.environment in {"development", "demo"}
 
     @property

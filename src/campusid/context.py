@@ -90,10 +90,15 @@ def build_services(
     limits.define(
         "login.address", settings.login_address_limit, settings.login_address_window_seconds
     )
+    # issue 18: codes and passwords readable in the outbox only in development, and not for long.
+    outbox_options: dict[str, Any] = {
+        "keep_secrets": settings.environment == "development",
+        "secret_minutes": settings.outbox_secret_minutes,
+    }
     sms: SmsSender = (
         HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key or "")
         if settings.sms_gateway_url
-        else OutboxSmsSender(clock)
+        else OutboxSmsSender(clock, **outbox_options)
     )
     mail: MailSender = (
         SmtpMailSender(
@@ -105,7 +110,7 @@ def build_services(
             starttls=settings.smtp_starttls,
         )
         if settings.smtp_host
-        else OutboxMailSender(clock)
+        else OutboxMailSender(clock, **outbox_options)
     )
     return Services(
         settings=settings,

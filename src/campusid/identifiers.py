@@ -2,12 +2,19 @@
 
 Identifiers: username, mainland mobile phone, resident ID card number (身份证号, GB 11643),
 student registration number (学籍号) and email. All of them log in to the same account.
+
+Issue 18: every identifier is NFKC-normalised before anything else (`fold`), so what a Chinese
+input method types in full width (``１３８…``, ``ｃｈｅｎ…``, ``＠``) is the same identifier
+wherever it is typed (sign-in, recovery, every search), because every one of those goes through
+the functions here. Real names are checked by `validate_real_name`: no bidi controls, zero-width
+or other invisible format characters, no control characters.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +24,7 @@ __all__ = [
     "ID_CARD_PROVINCE_CODES",
     "InvalidIdentifier",
     "birth_date_from_id_card",
+    "fold",
     "id_card_check_digit",
     "is_valid_id_card_number",
     "login_lookup_keys",
@@ -26,10 +34,12 @@ __all__ = [
     "mask_phone",
     "mask_registration_number",
     "mask_username",
+    "name_problem",
     "normalize_email",
     "normalize_login",
     "normalize_phone",
     "validate_id_card_number",
+    "validate_real_name",
     "validate_registration_number",
     "validate_username",
 ]
@@ -70,6 +80,7 @@ MSG_USERNAME_CHARS = N_("用户名只能包含小写英文字母、数字和下�
 MSG_USERNAME_START = N_("用户名须以英文字母开头")
 MSG_EMAIL = N_("邮箱格式不正确")
 MSG_REGISTRATION = N_("学籍号格式不正确")
+MSG_NAME_CHARACTERS = N_("姓名含有不可见字符或控制字符，请删除后重新输入")
 
 
 class InvalidIdentifier(ValueError):  # noqa: N818 - name fixed by the API
@@ -85,9 +96,42 @@ def _today() -> date:
     return datetime.now(_CHINA_TZ).date()
 
 
+def fold(value: str) -> str:
+    """NFKC: full-width letters, digits and signs become their ASCII forms (``１``, ``Ａ``, ``＠``).
+
+    The first step of every identifier function here, so sign-in, recovery and searches agree.
+    """
+    return unicodedata.normalize("NFKC", value)
+
+
 def _strip_spaces(value: str) -> str:
-    """Remove all whitespace, including inner spaces."""
-    return _WHITESPACE.sub("", value)
+    """Remove all whitespace, including inner spaces (after folding full-width forms)."""
+    return _WHITESPACE.sub("", fold(value))
+
+
+# --------------------------------------------------------------------------- real names
+
+# Categories a name never needs: Cc (controls), Cf (format: the bidi controls U+202A-202E and
+# U+2066-2069, the zero-width U+200B-200F, U+FEFF, soft hyphen...), Cs, Co, Cn (surrogates,
+# private use, unassigned), Zl and Zp (line and paragraph separators).
+_NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def name_problem(value: str) -> str | None:
+    """The message if a real name carries invisible or control characters, else None."""
+    for ch in value:
+        if unicodedata.category(ch) in _NAME_FORBIDDEN_CATEGORIES:
+            return MSG_NAME_CHARACTERS
+    return None
+
+
+def validate_real_name(value: str) -> str:
+    """A real name as typed, spaces collapsed; InvalidIdentifier if it carries any character
+    that could hide or reorder what a list shows (a spoofed name in lists and exports)."""
+    problem = name_problem(value or "")
+    if problem is not None:
+        raise InvalidIdentifier(problem)
+    return " ".join((value or "").split())
 
 
 # --------------------------------------------------------------------------- ID card numbers
@@ -158,7 +202,7 @@ def normalize_phone(value: str) -> str:
 
 def validate_username(value: str) -> str:
     """Validate a username (4-32 of a-z, 0-9, _; first a letter) and return it lower-case."""
-    name = value.strip().lower()
+    name = fold(value).strip().lower()
     if not 4 <= len(name) <= 32:
         raise InvalidIdentifier(MSG_USERNAME_LENGTH)
     if not name.isascii() or not _USERNAME_CHARS.fullmatch(name):
@@ -174,7 +218,7 @@ def normalize_email(value: str) -> str:
     The whole address is lower-cased (not only the domain): the providers our families use
     treat the local part without case, and one stored form keeps sign-in and uniqueness simple.
     """
-    email = value.strip()
+    email = fold(value).strip()
     if len(email) > 254 or email.count("@") != 1 or _WHITESPACE.search(email):
         raise InvalidIdentifier(MSG_EMAIL)
     local, domain = email.split("@")
@@ -244,7 +288,7 @@ def login_lookup_keys(value: str) -> dict[str, str]:
     ``OR`` of exact ``column == value`` comparisons. The check digit of an ID card is verified,
     but not its birth date against today.
     """
-    raw = value.strip()
+    raw = fold(value).strip()
     keys: dict[str, str] = {}
     with contextlib.suppress(InvalidIdentifier):
         keys["phone"] = normalize_phone(raw)

@@ -1,8 +1,12 @@
 """SMS and mail senders: a development outbox, an SMTP sender and an HTTP SMS gateway adapter.
 
 Every sender is a small Protocol so services depend on the interface, not on a provider. The
-development outbox keeps each message in the `outbox_messages` table (shown on /dev/outbox in
-development and demo mode) and logs it with any code masked.
+outbox keeps each message in the `outbox_messages` table (shown on /dev/outbox in development
+only). A code or temporary password is readable there only in development, and only for
+`CAMPUSID_OUTBOX_SECRET_MINUTES` (the codes' lifetime): then the row keeps the text with it
+masked. Outside development (an outbox used because no gateway is configured) it is masked from
+the start. Log lines name the template and the parameters' names, never their values (a code, a
+password or a child's name).
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ import re
 import smtplib
 import urllib.request
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campusid.clock import Clock
@@ -38,6 +42,10 @@ class OutboxMessage(Base):
     template: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # issue 18: while `body` still shows a code or password (development only), the masked
+    # text that replaces it at `secret_until`.
+    masked_body: Mapped[str | None] = mapped_column(Text)
+    secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
 
 # The texts of every message the platform sends; params fill the {placeholders}.
@@ -96,6 +104,25 @@ def _masked_params(params: Mapping[str, str]) -> dict[str, str]:
     return {k: ("******" if _SECRET_PARAM.search(k) else v) for k, v in params.items()}
 
 
+def _has_secret(params: Mapping[str, str]) -> bool:
+    return any(_SECRET_PARAM.search(k) for k in params)
+
+
+def _param_names(params: Mapping[str, str]) -> str:
+    """What a log line may say about the parameters: their names only."""
+    return ",".join(sorted(params))
+
+
+def forget_delivered_secrets(db: Session, now: datetime) -> None:
+    """Replace every outbox text whose code or password is past its time by its masked text."""
+    db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.secret_until.is_not(None), OutboxMessage.secret_until <= now)
+        .values(body=OutboxMessage.masked_body, masked_body=None, secret_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class SmsSender(Protocol):
     """Sends a text message from a template."""
 
@@ -108,47 +135,77 @@ class MailSender(Protocol):
     def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None: ...
 
 
-class OutboxSmsSender:
-    """Development SMS: kept in the outbox table, logged with codes masked."""
+class _Outbox:
+    """What both outbox senders share: keeping a row, secrets only where and while allowed."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(
+        self, clock: Clock, *, keep_secrets: bool = False, secret_minutes: int = 15
+    ) -> None:
         self.clock = clock
+        self.keep_secrets = keep_secrets
+        self.secret_ttl = timedelta(minutes=secret_minutes)
+
+    def _keep(
+        self,
+        db: Session,
+        *,
+        channel: str,
+        recipient: str,
+        template: str,
+        text: str,
+        params: Mapping[str, str],
+        head: str = "",
+    ) -> None:
+        now = self.clock.now()
+        forget_delivered_secrets(db, now)
+        masked = head + _render(text, _masked_params(params))
+        secret = _has_secret(params)
+        readable = self.keep_secrets and secret
+        db.add(
+            OutboxMessage(
+                channel=channel,
+                recipient=recipient,
+                template=template,
+                body=head + _render(text, params) if readable else masked,
+                masked_body=masked if readable else None,
+                secret_until=now + self.secret_ttl if readable else None,
+                created_at=now,
+            )
+        )
+
+
+class OutboxSmsSender(_Outbox):
+    """Development SMS: kept in the outbox table; the log names no value."""
 
     def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None:
         """Keep the message in the outbox."""
-        body = _render(SMS_TEMPLATES[template], params)
-        db.add(
-            OutboxMessage(
-                channel="sms",
-                recipient=phone,
-                template=template,
-                body=body,
-                created_at=self.clock.now(),
-            )
+        self._keep(
+            db,
+            channel="sms",
+            recipient=phone,
+            template=template,
+            text=SMS_TEMPLATES[template],
+            params=params,
         )
-        log.info("sms to %s: %s %s", mask_phone(phone), template, _masked_params(params))
+        log.info("sms to %s: %s (%s)", mask_phone(phone), template, _param_names(params))
 
 
-class OutboxMailSender:
+class OutboxMailSender(_Outbox):
     """Development mail: kept in the outbox table."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
 
     def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None:
         """Keep the message in the outbox."""
         subject, text = MAIL_TEMPLATES[template]
-        body = subject + "\n\n" + _render(text, params)
-        db.add(
-            OutboxMessage(
-                channel="email",
-                recipient=to,
-                template=template,
-                body=body,
-                created_at=self.clock.now(),
-            )
+        self._keep(
+            db,
+            channel="email",
+            recipient=to,
+            template=template,
+            text=text,
+            params=params,
+            head=subject + "\n\n",
         )
-        log.info("mail to %s: %s %s", mask_email(to), template, _masked_params(params))
+        log.info("mail to %s: %s (%s)", mask_email(to), template, _param_names(params))
 
 
 class SmtpMailSender:

@@ -14,11 +14,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
 from campusid.i18n import N_
+from campusid.identifiers import name_problem
 from campusid.security.crypto import EncryptedString
 from campusid.types import enum_by_value
 
@@ -76,7 +78,9 @@ class User(Base):
     registration_number: Mapped[str | None] = mapped_column(
         EncryptedString("users.registration_number"), unique=True, comment="学籍号"
     )
-    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email: Mapped[str | None] = mapped_column(
+        EncryptedString("users.email", length=400), unique=True
+    )
     real_name: Mapped[str] = mapped_column(String(64))
     gender: Mapped[Gender | None] = mapped_column(enum_by_value(Gender))
     status: Mapped[AccountStatus] = mapped_column(
@@ -113,6 +117,14 @@ class User(Base):
         deferred=True,
         comment="头像: a re-encoded JPEG, at most 256x256",
     )
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _no_invisible_characters(mapper: object, connection: object, user: User) -> None:
+    """The last line of defence (issue 18): every form checks names, with a message, first."""
+    if user.real_name is not None and name_problem(user.real_name) is not None:
+        raise ValueError("a real name may not carry bidi, zero-width or control characters")
 
 
 class SchoolMembership(Base):
@@ -169,3 +181,18 @@ class DefaultCredential(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     plain_value: Mapped[str] = mapped_column(String(64), comment="visible to school admins")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PasswordHistory(Base):
+    """A password the account had before (issue 18): its argon2id hash, never the password.
+
+    The holder may not choose it again while it is among the last few
+    (`CAMPUSID_PASSWORD_HISTORY`); older rows are deleted as new ones come in.
+    """
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())

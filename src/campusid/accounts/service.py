@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from campusid.accounts import history
 from campusid.accounts.models import (
     AccountStatus,
     DefaultCredential,
@@ -172,6 +173,26 @@ def password_problems(user: User, password: str, confirm: str | None = None) -> 
     return problems
 
 
+def holder_password_problems(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    password: str,
+    confirm: str | None = None,
+) -> list[str]:
+    """Every reason a password the holder chooses is refused: the policy, then reuse.
+
+    The one check of every route where the holder sets their own password (the forced change,
+    修改密码, every 找回密码 way): not the current password, not a school default, not one of
+    the last `CAMPUSID_PASSWORD_HISTORY` (see accounts/history.py).
+    """
+    problems = password_problems(user, password, confirm)
+    if problems:
+        return problems
+    return history.reuse_problems(db, services=services, user=user, password=password)
+
+
 def password_context(user: User) -> PasswordContext:
     """What a password of this account must not contain (name, username, phone, ID, email)."""
     return PasswordContext(
@@ -219,6 +240,7 @@ def set_password(
     every other session, lifts a lock, records the audit event and tells the holder.
     """
     now = services.clock.now()
+    history.remember(db, services=services, user=user, now=now)
     user.password_hash = services.hasher.hash(new_password)
     user.default_credential_id = None
     user.must_change_password = must_change
@@ -278,9 +300,9 @@ def change_own_password(
         current_password,
     ):
         return [N_("当前密码不正确")]
-    problems = password_problems(user, new_password, confirm)
-    if current_password is not None and new_password == current_password:
-        problems.append(N_("新密码不能与当前密码相同"))
+    problems = holder_password_problems(
+        db, services=services, user=user, password=new_password, confirm=confirm
+    )
     if problems:
         return problems
     set_password(

@@ -33,7 +33,7 @@ from campusid.classes.service import (
 )
 from campusid.context import Services
 from campusid.i18n import N_
-from campusid.identifiers import InvalidIdentifier, validate_username
+from campusid.identifiers import InvalidIdentifier, name_problem, validate_username
 from campusid.messaging import service as messaging
 from campusid.messaging.models import Notice
 from campusid.org.models import SchoolClass
@@ -125,6 +125,8 @@ def _member_problems(
         problems.append(N_("请选择本班已设置的班干部职位"))
     if changes.real_name is not None and not 1 <= len(changes.real_name.strip()) <= 32:
         problems.append(N_("学生姓名须为1-32个字"))
+    elif changes.real_name is not None and (problem := name_problem(changes.real_name)):
+        problems.append(problem)
     if changes.gender is not None and changes.gender not in {"", *(g.value for g in Gender)}:
         problems.append(N_("请选择性别"))
     if changes.status is not None and changes.status not in {m.value for m in MemberStatus}:
@@ -277,6 +279,8 @@ def add_new_student(
     name = real_name.strip()
     if not 1 <= len(name) <= 32:
         problems.append(N_("学生姓名须为1-32个字"))
+    elif (problem := name_problem(name)) is not None:
+        problems.append(problem)
     if gender not in {"", *(g.value for g in Gender)}:
         problems.append(N_("请选择性别"))
     number = student_number.strip()

@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from campusid.accounts import history
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
@@ -436,7 +437,10 @@ def change_child_password(
 
     The same policy as everywhere; on success the child's sessions end and the child is told
     (by `set_password`). The parent chose it, so the child need not change it again, unless a
-    school of the child asks for that (`force_change_after_parent`).
+    school of the child asks for that (`force_change_after_parent`), or the password is one the
+    child could not choose (the current one, a school default, a recent one: issue 18). That is
+    not refused here, which would tell the parent the child's passwords and the school's
+    default; the child must replace it at next sign-in instead, as after any reset.
     """
     child = link.child
     problems = accounts.password_problems(child, new_password, confirm)
@@ -444,6 +448,7 @@ def change_child_password(
         return problems
     school_ids = accounts.active_school_ids(db, user_id=child.id, role=SchoolRole.STUDENT)
     schools = [db.get(School, school_id) for school_id in school_ids]
+    reused = history.is_reused(db, services=services, user=child, password=new_password)
     accounts.set_password(
         db,
         services=services,
@@ -451,7 +456,7 @@ def change_child_password(
         new_password=new_password,
         route=Route.PARENT,
         actor=link.parent,
-        must_change=any(s.force_change_after_parent for s in schools if s is not None),
+        must_change=reused or any(s.force_change_after_parent for s in schools if s is not None),
         client=client,
         school_id=school_ids[0] if school_ids else None,
         detail={"relation": link.relation.value},

@@ -31,6 +31,7 @@ from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.identifiers import (
     InvalidIdentifier,
+    name_problem,
     normalize_phone,
     validate_id_card_number,
     validate_registration_number,
@@ -139,6 +140,8 @@ def person_from(
         problems.append(N_("%(label)s姓名过长", label=label))
     elif name.startswith(("=", "+", "-", "@")) or any(ord(ch) < 32 for ch in name):
         problems.append(N_("%(label)s姓名格式不正确", label=label))
+    elif (problem := name_problem(name)) is not None:
+        problems.append(f"{label}{problem}")
     person = Person(real_name=name)
     gender_text = (gender or "").strip()
     if gender_text:

@@ -13,7 +13,7 @@ from campusid.i18n import N_, Text, translate, translations
 from campusid.messaging.models import Notice
 from campusid.security.onetime import target_digest
 from campusid.security.ratelimit import RateLimiter
-from campusid.senders import OutboxMessage
+from campusid.senders import OutboxMessage, forget_delivered_secrets
 
 if TYPE_CHECKING:
     from campusid.context import Services
@@ -181,8 +181,9 @@ def send_sms(
     return True
 
 
-def outbox(db: Session, *, limit: int = 100) -> list[OutboxMessage]:
-    """The development outbox, newest first."""
+def outbox(db: Session, *, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+    """The development outbox, newest first (a code past its time shows masked)."""
+    forget_delivered_secrets(db, now)
     return list(
         db.scalars(
             select(OutboxMessage)

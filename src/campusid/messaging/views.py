@@ -45,10 +45,15 @@ def mark_read(db: DbSession, services: Svc, principal: CurrentPrincipal) -> Resp
 
 @router.get("/dev/outbox")
 def dev_outbox(request: Request, db: DbSession, services: Svc) -> Response:
-    """开发发件箱: the SMS and mail kept instead of sent; only in development and demo mode.
+    """开发发件箱: the SMS and mail kept instead of sent; only in development.
 
-    Testers read sign-up and recovery codes here; in production the page does not exist.
+    Testers read sign-up and recovery codes here; in demo and production the page does not
+    exist (issue 18: a demo is reachable by people who are not its testers).
     """
-    if not services.settings.is_development:
+    if services.settings.environment != "development":
         raise NotFound
-    return render(request, "messaging/outbox.html", {"messages": service.outbox(db)})
+    return render(
+        request,
+        "messaging/outbox.html",
+        {"messages": service.outbox(db, now=services.clock.now())},
+    )

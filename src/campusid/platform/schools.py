@@ -23,7 +23,12 @@ from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo
 from campusid.i18n import N_
-from campusid.identifiers import InvalidIdentifier, normalize_phone, validate_username
+from campusid.identifiers import (
+    InvalidIdentifier,
+    name_problem,
+    normalize_phone,
+    validate_username,
+)
 from campusid.messaging import service as messaging
 from campusid.org import counts
 from campusid.org import service as org
@@ -347,6 +352,8 @@ def _new_admin_problems(db: Session, person: NewAdmin) -> list[str]:
     name = " ".join(person.real_name.split())
     if not 1 <= len(name) <= 32:
         problems.append(N_("管理员姓名须为1-32个字"))
+    elif (problem := name_problem(name)) is not None:
+        problems.append(problem)
     if person.username.strip():
         try:
             username = validate_username(person.username)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -132,8 +132,9 @@ def send_bind_code(
 
 
 def _taken(db: Session, *, user: User, channel: Channel, value: str) -> bool:
-    column = User.phone if channel is Channel.PHONE else func.lower(User.email)
-    other = db.scalar(select(User.id).where(column == value.lower(), User.id != user.id).limit(1))
+    # Both are stored encrypted in their normalised form: an exact comparison finds them.
+    column = User.phone if channel is Channel.PHONE else User.email
+    other = db.scalar(select(User.id).where(column == value, User.id != user.id).limit(1))
     return other is not None
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -276,11 +276,9 @@ def _resolve(
             email = normalize_email(value)
         except InvalidIdentifier as exc:
             return exc.message
-        # Addresses are matched regardless of case; two accounts alike but for case name none.
-        found = list(
-            db.scalars(select(User).where(func.lower(User.email) == email.lower()).limit(2))
-        )
-        user = active(found[0]) if len(found) == 1 else None
+        # Addresses are stored encrypted in their normalised (lower-case) form, so an exact
+        # comparison of the ciphertexts finds one regardless of the case typed (issue 18).
+        user = active(db.scalar(select(User).where(User.email == email)))
         return _Target(
             destination=f"email:{email.lower()}",
             limiter="recovery.email",
@@ -528,7 +526,9 @@ def set_new_password(
     """
     user = flow_account(db, services=services, flow=flow)
     assert flow is not None and flow.method is not None
-    problems = accounts.password_problems(user, new_password, confirm)
+    problems = accounts.holder_password_problems(
+        db, services=services, user=user, password=new_password, confirm=confirm
+    )
     if problems:
         return problems
     accounts.set_password(

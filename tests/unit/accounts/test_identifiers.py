@@ -19,10 +19,12 @@ from campusid.identifiers import (
     mask_id_card,
     mask_phone,
     mask_registration_number,
+    name_problem,
     normalize_email,
     normalize_login,
     normalize_phone,
     validate_id_card_number,
+    validate_real_name,
     validate_registration_number,
     validate_username,
 )
@@ -74,7 +76,6 @@ def test_changing_any_single_character_fails(position: int) -> None:
         ("X10105194912310021", "身份证号格式不正确"),
         ("100105194912310021", "身份证号格式不正确"),  # region 10 does not exist
         ("910105194912310021", "身份证号格式不正确"),
-        ("１１０１０５１９４９１２３１００２X", "身份证号格式不正确"),  # full-width digits
         ("110105" + "20230230" + "0010", "身份证号中的出生日期不正确"),  # 30 February
         ("110105" + "19491301" + "0010", "身份证号中的出生日期不正确"),
         ("110105" + "18991231" + "0010", "身份证号中的出生日期不正确"),
@@ -133,6 +134,8 @@ def test_computed_check_digit_is_the_only_valid_one(first17: str) -> None:
         "8613812345678",
         "0086 13812345678",
         " 13812345678 ",
+        "１３８１２３４５６７８",  # full width, as a Chinese input method types it (issue 18)
+        "＋８６ １３８－１２３４－５６７８",
     ],
 )
 def test_phone_forms(value: str) -> None:
@@ -142,7 +145,7 @@ def test_phone_forms(value: str) -> None:
 @pytest.mark.parametrize(
     "value",
     ["", "1381234567", "138123456789", "12812345678", "23812345678", "+1 13812345678",
-     "1381234567a", "１３８１２３４５６７８", "+86 12812345678"],
+     "1381234567a", "+86 12812345678"],
 )  # fmt: skip
 def test_bad_phones(value: str) -> None:
     with pytest.raises(InvalidIdentifier) as excinfo:
@@ -247,3 +250,35 @@ def test_masking_tolerates_none_and_short_values() -> None:
     assert mask_id_card("12345678") == "********"
     assert mask_email("a@example.com") == "***@example.com"
     assert mask_email("not-an-email") == "*" * len("not-an-email")
+
+
+# ------------------------------------------------------------------------ issue 18: Unicode
+
+
+def test_full_width_identifiers_are_the_same_identifiers() -> None:
+    full_width_id = "１１０１０５１９４９１２３１００２ｘ"
+    assert validate_id_card_number(full_width_id, today=TODAY) == GB_EXAMPLE
+    assert validate_username("ｃｈｅｎｘｉａｏｋａｉ") == "chenxiaokai"
+    assert normalize_email("ＣＨＥＮ＠ｅｘａｍｐｌｅ．ｃｏｍ") == "chen@example.com"
+    assert validate_registration_number("Ｇ" + GB_EXAMPLE) == "G" + GB_EXAMPLE
+    keys = login_lookup_keys("１３８０００００００１")
+    assert keys["phone"] == "13800000001"
+    assert login_lookup_keys("ｃｈｅｎｘｉａｏｋａｉ")["username"] == "chenxiaokai"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["李\u202e遥逍", "李逍\u200b遥", "\ufeff李逍遥", "李\u2066逍遥\u2069", "李\u200d逍遥",
+     "李\x07逍遥", "李\u2028逍遥", "李\u00ad逍遥", "Ann\u202aa"],
+)  # fmt: skip
+def test_names_with_invisible_or_control_characters_are_refused(name: str) -> None:
+    assert name_problem(name) is not None
+    with pytest.raises(InvalidIdentifier) as excinfo:
+        validate_real_name(name)
+    assert "不可见字符" in _message(excinfo)
+
+
+@pytest.mark.parametrize("name", ["李逍遥", "买买提·艾力", "Anna Lee", "欧阳 娜娜", "O'Neil"])
+def test_ordinary_names_pass(name: str) -> None:
+    assert name_problem(name) is None
+    assert validate_real_name(name) == name
