@@ -265,8 +265,9 @@ def check_current_password(
     stored_hash: str | None,
     client: ClientInfo,
     session_token: str | None,
+    action: AuditAction = AuditAction.PASSWORD_CHANGED,
 ) -> str | None:
-    """修改密码's current password: None when right, else what to say.
+    """修改密码's current password (and 账号安全's): None when right, else what to say.
 
     A wrong one counts for the account like a failed sign-in (its hard limit) and for this
     session; the session's `password_change_tries`-th ends it. Audited.
@@ -290,7 +291,7 @@ def check_current_password(
     audit.record(
         db,
         now=now,
-        action=AuditAction.PASSWORD_CHANGED,
+        action=action,
         outcome=Outcome.FAILURE,
         route=Route.OWN,
         actor_id=user.id,

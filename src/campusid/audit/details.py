@@ -224,6 +224,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "matched": (N_("核验一致"), N_("核验不一致")),
     "homeroom": (N_("担任班主任"), N_("不担任班主任")),
     "by_school": (N_("由学校解除"), N_("由家长解除")),
+    "signed_out": (N_("已因多次输错退出该次登录"), N_("未退出登录")),
     "force_change_after_parent": (
         N_("家长改密后孩子须再改密码：是"),
         N_("家长改密后孩子须再改密码：否"),
