@@ -297,6 +297,6 @@ def check_current_password(
         actor_id=user.id,
         target_user_id=user.id,
         client=client,
-        detail={"reason": "bad_password", "signed_out": ended},
+        detail={"reason": "password_tries" if ended else "bad_password"},
     )
     return CHANGE_SIGNED_OUT if ended else WRONG_CURRENT_PASSWORD

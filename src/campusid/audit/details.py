@@ -51,6 +51,7 @@ REASONS: dict[str, str] = {
     "address_throttled": N_("此来源尝试次数过多"),
     "wait": N_("尝试过于频繁，需稍候再试"),
     "captcha": N_("需要图片验证码"),
+    "password_tries": N_("当前密码多次输错，已退出该次登录"),
     # authority (security.authz: every refusal of the platform)
     "no_authority": N_("无权管理该学生"),
     "not_class_manager": N_("不是该班的管理者"),
@@ -224,7 +225,6 @@ FLAGS: dict[str, tuple[str, str]] = {
     "matched": (N_("核验一致"), N_("核验不一致")),
     "homeroom": (N_("担任班主任"), N_("不担任班主任")),
     "by_school": (N_("由学校解除"), N_("由家长解除")),
-    "signed_out": (N_("已因多次输错退出该次登录"), N_("未退出登录")),
     "force_change_after_parent": (
         N_("家长改密后孩子须再改密码：是"),
         N_("家长改密后孩子须再改密码：否"),
