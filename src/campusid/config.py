@@ -33,9 +33,13 @@ class Settings(BaseSettings):
     session_absolute_hours: int = 12
     cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS
 
-    login_account_limit: int = 5
-    login_account_window_seconds: int = 900
-    # Schools put hundreds of pupils behind one address: the per-address limit is generous.
+    # The hard per-account limit (NIST 800-63B: at most 100 failures): beyond it an account
+    # refuses sign-ins from browsers it never signed in from, until the window ends or a known
+    # browser signs in; see the login_* throttle settings at the end.
+    login_account_limit: int = 100
+    login_account_window_seconds: int = 86400
+    # Schools put hundreds of pupils behind one address: beyond this many failures from one
+    # address, browsers unknown to the account must solve a captcha (nobody is refused).
     login_address_limit: int = 300
     login_address_window_seconds: int = 900
 
@@ -136,6 +140,23 @@ class Settings(BaseSettings):
     # The development outbox keeps a code or temporary password readable this long (the codes'
     # lifetime), then only the masked text; outside development it never keeps them at all.
     outbox_secret_minutes: int = Field(default=15, ge=1)
+
+    # Sign-in throttling without lockout-DoS (issue 18, SECURITY.md): failures are counted per
+    # account + client pair (the login typed and the address; or the account and a browser it
+    # signed in from before). After a few, a captcha; after more, a doubling wait between tries
+    # (refused before it ends, never slept); a pair is forgotten a day after its last failure.
+    login_captcha_after_failures: int = Field(default=3, ge=1)
+    login_delay_after_failures: int = Field(default=5, ge=1)
+    login_delay_base_seconds: int = Field(default=15, ge=1)
+    login_delay_max_seconds: int = Field(default=120, ge=1)
+    login_pair_memory_seconds: int = Field(default=86400, ge=60)
+    # A browser the account signed in from before (a signed device cookie) is not throttled by
+    # other clients' failures; its own failures beyond this make it a stranger again.
+    login_device_distrust_after_failures: int = Field(default=10, ge=1)
+    login_device_cookie_days: int = Field(default=365, ge=1)
+    # 修改密码: wrong current passwords one session may type before it is signed out (they also
+    # count towards the account's sign-in limit).
+    password_change_max_failures: int = Field(default=3, ge=1)
 
     @property
     def is_development(self) -> bool:

@@ -21,6 +21,14 @@ from campusid.security.sessions import (
     RedisSessionStore,
     SessionStore,
 )
+from campusid.security.throttle import (
+    DeviceCookies,
+    FailureStore,
+    MemoryFailureStore,
+    RedisFailureStore,
+    Throttle,
+    ThrottlePolicy,
+)
 from campusid.senders import (
     HttpSmsGateway,
     MailSender,
@@ -44,6 +52,7 @@ class Services:
     sessions: SessionStore
     sms: SmsSender
     mail: MailSender
+    throttle: Throttle
     redis: Any = None
 
 
@@ -70,6 +79,7 @@ def build_services(
     )
     redis_client = None
     sessions: SessionStore
+    failures: FailureStore
     if settings.redis_url:
         import redis
 
@@ -81,9 +91,18 @@ def build_services(
             prefix=settings.redis_prefix,
             secret=settings.secret_key,
         )
+        failures = RedisFailureStore(
+            redis_client,
+            secret=settings.secret_key,
+            prefix=settings.redis_prefix,
+            memory_seconds=settings.login_pair_memory_seconds,
+        )
     else:
         sessions = DatabaseSessionStore(lifetimes)
         limits = RateLimits("memory://", clock, secret=settings.secret_key)
+        failures = MemoryFailureStore(
+            secret=settings.secret_key, memory_seconds=settings.login_pair_memory_seconds
+        )
     limits.define(
         "login.account", settings.login_account_limit, settings.login_account_window_seconds
     )
@@ -123,4 +142,18 @@ def build_services(
         limits=limits,
         sessions=sessions,
         redis=redis_client,
+        throttle=Throttle(
+            store=failures,
+            policy=ThrottlePolicy(
+                captcha_after=settings.login_captcha_after_failures,
+                delay_after=settings.login_delay_after_failures,
+                delay_base_seconds=settings.login_delay_base_seconds,
+                delay_max_seconds=settings.login_delay_max_seconds,
+                memory_seconds=settings.login_pair_memory_seconds,
+            ),
+            devices=DeviceCookies(settings.secret_key),
+            device_distrust_after=settings.login_device_distrust_after_failures,
+            device_cookie_days=settings.login_device_cookie_days,
+            password_change_tries=settings.password_change_max_failures,
+        ),
     )

@@ -6,7 +6,8 @@ registered here, once and in a fixed order, when the app is built (`create_app`)
   grades they teach or lead; families adds their children (`security.permissions`);
 - families tells classes which parents are linked to a class's students;
 - messaging counts the unread notices of the header's 消息 badge (`viewer.counts`);
-- servicedesk gives every page the hotline line (`hotline`).
+- servicedesk gives every page the hotline line (`hotline`);
+- recovery lends its captcha to the sign-in's step-up (`accounts.throttle`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from campusid import web
 from campusid.accounts import service as accounts
+from campusid.accounts import throttle as sign_in_throttle
 from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.families import service as families
 from campusid.messaging import service as messaging
 from campusid.org import service as org_service
+from campusid.recovery.login_captcha import LOGIN_CAPTCHA
 from campusid.security import permissions
 from campusid.servicedesk.hours import hotline_status
 
@@ -51,3 +54,4 @@ def install() -> None:
     )
     web.register_viewer_count("unread_notices", _unread_notices)
     web.register_page_context("hotline", _hotline)
+    sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in

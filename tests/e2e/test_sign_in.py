@@ -68,3 +68,28 @@ def test_concurrent_sign_ins_on_the_embedded_database(live_server):
     with ThreadPoolExecutor(max_workers=12) as pool:
         results = list(pool.map(one, logins))
     assert results == [(303, 200)] * len(logins)
+
+
+def test_repeated_failures_ask_for_the_captcha_not_a_lockout(live_server, browser, shots):
+    page = new_page(browser, PHONE)
+    for _ in range(3):
+        sign_in(page, live_server.url, "zhoubotong", "Wrong#Pass1")
+    assert page.get_by_role("alert").inner_text().startswith("账号或密码错误")
+    # The captcha step-up: the image loads, and 换一张 swaps it for another.
+    image = page.locator("#captcha-box img")
+    assert image.is_visible()
+    page.wait_for_function("() => document.querySelector('#captcha-box img').naturalWidth > 0")
+    first = image.get_attribute("src")
+    page.get_by_text("看不清").click()
+    page.wait_for_function(
+        "(src) => document.querySelector('#captcha-box img').getAttribute('src') !== src", arg=first
+    )
+    shots(page, "login-captcha")
+    # Without an answer the password is not checked: the page asks for the captcha.
+    page.get_by_label("账号").fill("zhoubotong")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.locator("#captcha").evaluate("el => el.removeAttribute('required')")
+    with page.expect_navigation():
+        page.get_by_role("button", name="登录").click()
+    assert "请输入图片验证码" in page.get_by_role("alert").inner_text()
+    page.context.close()

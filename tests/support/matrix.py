@@ -248,6 +248,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/audit"): Row(only("school_admin", "other_school_admin", "platform_admin")),
     ("POST", "/audit"): Row(only("school_admin", "other_school_admin", "platform_admin")),
     ("POST", "/audit/export"): Row(only("school_admin", "other_school_admin", "platform_admin")),
+    # ------------------------------------------------------------------ sign-in captcha (issue 18)
+    ("GET", "/login/captcha"): Row(everyone()),
+    ("GET", "/login/captcha-box"): Row(everyone()),
 }
 
 

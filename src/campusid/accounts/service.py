@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts import history
+from campusid.accounts import history, throttle
 from campusid.accounts.models import (
     AccountStatus,
     DefaultCredential,
@@ -31,30 +31,38 @@ from campusid.security.permissions import Principal, Role
 from campusid.security.policy import PasswordContext, check_password
 
 GENERIC_SIGN_IN_FAILURE = N_(
-    "账号或密码错误。连续多次输错后账号将被暂时锁定,可通过「忘记密码」找回。"
+    "账号或密码错误。多次输错后需要输入图片验证码并稍候再试；忘记密码可通过「忘记密码」找回。"
 )
-TOO_MANY_FROM_ADDRESS = N_("当前网络登录尝试过于频繁,请稍后再试。")
 
 
 class SignInError(StrEnum):
-    """Why a sign-in was refused; only `THROTTLED_ADDRESS` is ever told apart to the user."""
+    """Why a sign-in was refused: a wrong answer, or the throttle (accounts.throttle)."""
 
     INVALID = "invalid"
-    THROTTLED_ADDRESS = "throttled_address"
+    WAIT = "wait"  # the pair's wait has not ended: the password was not checked
+    CAPTCHA = "captcha"  # a solved captcha is needed (missing or wrong): not checked either
 
 
 @dataclass
 class SignInResult:
-    """The account on success, or the reason for a refusal."""
+    """The account on success, or the reason for a refusal and what the next attempt needs."""
 
     user: User | None
     error: SignInError | None = None
+    wait_seconds: int = 0
+    captcha: bool = False  # the next attempt needs a solved captcha
+    device_cookie: str | None = None  # on success: the browser's device cookie, renewed
+    captcha_given: bool = False  # an answer was typed (and was wrong)
 
     @property
     def message(self) -> str:
         """What the login page says."""
-        if self.error is SignInError.THROTTLED_ADDRESS:
-            return TOO_MANY_FROM_ADDRESS
+        if self.error is SignInError.WAIT:
+            return throttle.wait_message(self.wait_seconds)
+        if self.error is SignInError.CAPTCHA:
+            if self.captcha_given:
+                return throttle.CAPTCHA_WRONG_MESSAGE
+            return throttle.CAPTCHA_MESSAGE
         return GENERIC_SIGN_IN_FAILURE
 
 
@@ -86,18 +94,47 @@ def authenticate(
     login: str,
     password: str,
     client: ClientInfo,
+    device_cookie: str | None = None,
+    captcha_challenge: str | None = None,
+    captcha_answer: str = "",
 ) -> SignInResult:
-    """Check a sign-in; every path costs exactly one argon2 verification.
+    """Check a sign-in under the throttle (accounts.throttle); each checked password costs
+    exactly one argon2 verification.
 
-    Unknown identifier, wrong password, disabled or locked account: the same answer, the same
-    work. A locked account can still recover its password (route 3).
+    Unknown identifier, wrong password, disabled account, or an account over its hard limit
+    for strangers: the same answer, the same work. A wait or a captcha is decided by the login
+    as typed and the client, never by whether the account exists. 找回密码 (route 3) stays open.
     """
     now = services.clock.now()
-    by_address = services.limits["login.address"]
-    by_account = services.limits["login.account"]
-    address_key = client.address or "unknown"
-    if by_address.exceeded(address_key):
-        services.hasher.burn(password)
+    device = throttle.read_device(services, device_cookie)
+    # Look the account up in a short transaction of its own, so that no database lock is held
+    # across the slow hash (on SQLite a write lock would serialise every sign-in of the school).
+    with services.session_factory() as lookup:
+        begin_reading(lookup)
+        found = find_by_login(lookup, login)
+        user_id = found.id if found else None
+        version = found.password_version if found else None
+        stored_hash = password_hash_of(lookup, found) if found else None
+    attempt = throttle.assess(
+        services,
+        login=login,
+        user_id=user_id,
+        password_version=version,
+        client=client,
+        device=device,
+    )
+    refusal: SignInResult | None = None
+    if attempt.wait:
+        refusal = SignInResult(
+            None, SignInError.WAIT, wait_seconds=attempt.wait, captcha=attempt.captcha
+        )
+    elif attempt.captcha and not throttle.solve_captcha(
+        services, captcha_challenge, captcha_answer
+    ):
+        refusal = SignInResult(
+            None, SignInError.CAPTCHA, captcha=True, captcha_given=bool(captcha_answer.strip())
+        )
+    if refusal is not None:
         audit.record(
             db,
             now=now,
@@ -105,37 +142,31 @@ def authenticate(
             outcome=Outcome.DENIED,
             route=Route.SIGN_IN,
             client=client,
-            detail={"reason": "address_throttled", "login": mask_login(login)},
+            detail={"reason": str(refusal.error), "login": mask_login(login)},
         )
-        return SignInResult(None, SignInError.THROTTLED_ADDRESS)
+        return refusal
 
-    # Look the account up in a short transaction of its own, so that no database lock is held
-    # across the slow hash (on SQLite a write lock would serialise every sign-in of the school).
-    with services.session_factory() as lookup:
-        begin_reading(lookup)
-        found = find_by_login(lookup, login)
-        user_id = found.id if found else None
-        stored_hash = password_hash_of(lookup, found) if found else None
-    locked = user_id is not None and by_account.exceeded(str(user_id))
-    matched = services.hasher.verify(stored_hash, password)
+    if attempt.hard_limited:
+        services.hasher.burn(password)
+        matched = False
+    else:
+        matched = services.hasher.verify(stored_hash, password)
     user = db.get(User, user_id) if user_id is not None else None
-    ok = user is not None and matched and not locked and user.status is AccountStatus.ACTIVE
+    ok = user is not None and matched and user.status is AccountStatus.ACTIVE
 
     if not ok:
-        by_address.hit(address_key)
+        following = throttle.record_failure(services, attempt, user_id=user_id, client=client)
         reason = (
             "unknown"
             if user is None
             else (
                 "locked"
-                if locked
+                if attempt.hard_limited
                 else "disabled"
                 if user.status is not AccountStatus.ACTIVE
                 else "bad_password"
             )
         )
-        if user is not None and not locked:
-            by_account.hit(str(user.id))
         audit.record(
             db,
             now=now,
@@ -146,10 +177,12 @@ def authenticate(
             client=client,
             detail={"reason": reason, "login": mask_login(login)},
         )
-        return SignInResult(None, SignInError.INVALID)
+        return SignInResult(None, SignInError.INVALID, captcha=following.captcha)
 
     assert user is not None
-    by_account.clear(str(user.id))
+    cookie = throttle.record_success(
+        services, attempt, user_id=user.id, password_version=user.password_version, device=device
+    )
     if user.password_hash and services.hasher.needs_rehash(user.password_hash):
         user.password_hash = services.hasher.hash(password)
     audit.record(
@@ -161,7 +194,7 @@ def authenticate(
         target_user_id=user.id,
         client=client,
     )
-    return SignInResult(user)
+    return SignInResult(user, device_cookie=cookie)
 
 
 def password_problems(user: User, password: str, confirm: str | None = None) -> list[str]:
@@ -295,11 +328,19 @@ def change_own_password(
     The current password is asked for except on the forced-change page, where the person has
     just proved it by signing in.
     """
-    if current_password is not None and not services.hasher.verify(
-        password_hash_of(db, user),
-        current_password,
-    ):
-        return [N_("当前密码不正确")]
+    if current_password is not None:
+        # Limited, and counted with the sign-in's failures (accounts.throttle).
+        wrong = throttle.check_current_password(
+            db,
+            services=services,
+            user=user,
+            password=current_password,
+            stored_hash=password_hash_of(db, user),
+            client=client,
+            session_token=session_token,
+        )
+        if wrong is not None:
+            return [wrong]
     problems = holder_password_problems(
         db, services=services, user=user, password=new_password, confirm=confirm
     )

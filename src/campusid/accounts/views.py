@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from campusid.accounts import service
+from campusid.accounts import service, throttle
+from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
+from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
 from campusid.messaging import service as messaging
@@ -32,12 +35,77 @@ from campusid.web import (
 router = APIRouter()
 
 
+def _login_page(
+    request: Request,
+    *,
+    next: str,
+    login: str,
+    captcha: bool,
+    error: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "accounts/login.html",
+        {
+            "next": next,
+            "login": login,
+            "error": error,
+            "captcha": captcha,
+            "captcha_nonce": secrets.token_hex(6),
+        },
+    )
+
+
+def _set_device_cookie(
+    request: Request, response: Response, services: Services, value: str
+) -> None:
+    """The signed list of accounts that signed in from this browser (accounts.throttle)."""
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=cookie_secure(request),
+        max_age=services.throttle.device_cookie_days * 24 * 3600,
+    )
+
+
 @router.get("/login")
-def login_page(request: Request, user: OptionalUser, next: str | None = None) -> Response:
-    """统一认证登录: one field for any identifier, and the password."""
+def login_page(
+    request: Request, services: Svc, client: Client, user: OptionalUser, next: str | None = None
+) -> Response:
+    """统一认证登录: one field for any identifier, and the password (and a captcha when the
+    network has failed too often)."""
     if user is not None:
         return redirect(safe_next(next))
-    return render(request, "accounts/login.html", {"next": safe_next(next), "login": ""})
+    captcha = throttle.captcha_on_arrival(
+        services, client=client, device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
+    )
+    return _login_page(request, next=safe_next(next), login="", captcha=captcha)
+
+
+@router.get("/login/captcha")
+def login_captcha(request: Request, services: Svc) -> Response:
+    """图片验证码 of the sign-in: a new image, its challenge in a short-lived cookie."""
+    challenge, png = throttle.new_captcha(services)
+    response = Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        throttle.CAPTCHA_COOKIE,
+        challenge,
+        httponly=True,
+        samesite="lax",
+        path="/login",
+        secure=cookie_secure(request),
+        max_age=throttle.CAPTCHA_TTL_SECONDS,
+    )
+    return response
+
+
+@router.get("/login/captcha-box")
+def login_captcha_box(request: Request) -> Response:
+    """看不清?换一张 (htmx): the image box with a fresh image address."""
+    return render(request, "accounts/_captcha.html", {"captcha_nonce": secrets.token_hex(6)})
 
 
 @router.post("/login")
@@ -48,6 +116,7 @@ def login_submit(
     client: Client,
     login: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=128)] = "",
+    captcha: Annotated[str, Form(max_length=16)] = "",
     next: Annotated[str, Form(max_length=512)] = "/",
 ) -> Response:
     """Check the sign-in; on success start a fresh session (a new id, never the old one)."""
@@ -57,16 +126,17 @@ def login_submit(
         login=login,
         password=password,
         client=client,
+        device_cookie=request.cookies.get(throttle.DEVICE_COOKIE),
+        captcha_challenge=request.cookies.get(throttle.CAPTCHA_COOKIE),
+        captcha_answer=captcha,
     )
     if result.user is None:
-        return render(
+        return _login_page(
             request,
-            "accounts/login.html",
-            {
-                "next": safe_next(next),
-                "login": login,
-                "error": result.message,
-            },
+            next=safe_next(next),
+            login=login,
+            captcha=result.captcha,
+            error=result.message,
         )
     old = session_token(request)
     if old:
@@ -89,6 +159,8 @@ def login_submit(
         secure=cookie_secure(request),
         max_age=services.settings.session_absolute_hours * 3600,
     )
+    if result.device_cookie:
+        _set_device_cookie(request, response, services, result.device_cookie)
     return response
 
 
@@ -112,6 +184,14 @@ def logout(
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _renew_device_cookie(
+    request: Request, response: Response, services: Services, user: User
+) -> None:
+    """After a password change on this browser: its device tag for the new password."""
+    value = throttle.device_cookie_for(services, request.cookies.get(throttle.DEVICE_COOKIE), user)
+    _set_device_cookie(request, response, services, value)
 
 
 @router.get("/password/change-required")
@@ -152,7 +232,9 @@ def forced_change_submit(
             {"rule": RULE_TEXT, "errors": problems},
             status_code=400,
         )
-    return redirect("/?changed=1")
+    response = redirect("/?changed=1")
+    _renew_device_cookie(request, response, services, user)
+    return response
 
 
 @router.get("/account/password")
@@ -184,17 +266,22 @@ def change_password_submit(
         session_token=session_token(request),
     )
     if problems:
-        return render(
+        response = render(
             request,
             "accounts/change_password.html",
             {"rule": RULE_TEXT, "errors": problems},
             status_code=400,
         )
-    return render(
+        if throttle.CHANGE_SIGNED_OUT in problems:  # the throttle ended this session
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    response = render(
         request,
         "accounts/change_password.html",
         {"rule": RULE_TEXT, "success": N_("密码修改成功,其他设备上的登录已退出")},
     )
+    _renew_device_cookie(request, response, services, principal.user)
+    return response
 
 
 @router.get("/")

@@ -49,6 +49,9 @@ REASONS: dict[str, str] = {
     "locked": N_("账号已暂时锁定"),
     "disabled": N_("账号已停用"),
     "address_throttled": N_("此来源尝试次数过多"),
+    "wait": N_("尝试过于频繁，需稍候再试"),
+    "captcha": N_("需要图片验证码"),
+    "password_tries": N_("当前密码多次输错，已退出该次登录"),
     # authority (security.authz: every refusal of the platform)
     "no_authority": N_("无权管理该学生"),
     "not_class_manager": N_("不是该班的管理者"),

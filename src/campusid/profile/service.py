@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
+from campusid.accounts import throttle as sign_in_throttle
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
@@ -30,8 +31,6 @@ from campusid.security import captcha, onetime
 from campusid.security.onetime import CodeCheck
 
 SENDS_PER_HOUR = 10
-PASSWORD_TRIES = 5
-PASSWORD_WINDOW_SECONDS = 900
 
 
 class Channel(StrEnum):
@@ -158,12 +157,19 @@ def confirm_binding(
         target = _normalise(channel, value)
     except InvalidIdentifier as exc:
         return [exc.message]
-    tries = services.limits.named("profile.password", PASSWORD_TRIES, PASSWORD_WINDOW_SECONDS)
-    if tries.exceeded(str(user.id)):
-        return [N_("当前密码输错次数过多,请稍后再试")]
-    if not services.hasher.verify(accounts.password_hash_of(db, user), current_password):
-        tries.hit(str(user.id))
-        return [N_("当前密码不正确")]
+    # Limited per session and counted with the sign-in's failures, like 修改密码's.
+    wrong = sign_in_throttle.check_current_password(
+        db,
+        services=services,
+        user=user,
+        password=current_password,
+        stored_hash=accounts.password_hash_of(db, user),
+        client=client,
+        session_token=session_token,
+        action=AuditAction.PHONE_CHANGED if channel is Channel.PHONE else AuditAction.EMAIL_CHANGED,
+    )
+    if wrong is not None:
+        return [wrong]
     code = code.strip()
     if len(code) != 6 or not code.isdigit():
         return [N_("请输入6位数字验证码")]

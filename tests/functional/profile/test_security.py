@@ -75,8 +75,19 @@ def test_bind_a_phone_with_a_code_to_it_and_the_password(client, make_client, db
     assert db.get(type(student), student.id).phone == NEW_PHONE
     assert elsewhere.get("/").status_code == 303  # other sessions ended
     assert client.get("/").status_code == 200  # this one kept
-    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "phone_changed"))
+    event = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "phone_changed", AuditEvent.outcome == "success"
+        )
+    )
     assert event.detail == {"old": None, "new": "136****5678"}
+    # The wrong current password is on record as a failed attempt (accounts.throttle).
+    failed = db.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "phone_changed", AuditEvent.outcome == "failure"
+        )
+    )
+    assert failed is not None and failed.detail["reason"] == "bad_password"
     assert db.scalar(select(Notice).where(Notice.kind == "phone_changed")) is not None
     assert "更换手机号" in page
     # The new phone signs in; the code was single use.
@@ -110,12 +121,16 @@ def test_password_tries_are_limited(client, db, world, services):
     sign_in(client, "lixiaoyao")
     _send(client, "phone", NEW_PHONE)
     code = last_code(db, NEW_PHONE)
-    for _ in range(5):
+    # Counted per session and with the sign-in's (accounts.throttle): the third ends the session.
+    for _ in range(services.settings.password_change_max_failures - 1):
         assert (
             "当前密码不正确"
             in _confirm(client, "phone", NEW_PHONE, code, password="Bad#Pass11").text
         )
-    assert "输错次数过多" in _confirm(client, "phone", NEW_PHONE, code).text
+    ended = _confirm(client, "phone", NEW_PHONE, code, password="Bad#Pass11")
+    assert "已退出登录" in ended.text
+    assert client.get("/account/security").status_code == 303
+    assert services.limits["login.account"].count(str(world["lixiaoyao"].id)) == 3
 
 
 @pytest.fixture
