@@ -446,3 +446,13 @@ def form_for(row: Row, targets: Mapping[str, str]) -> dict[str, Any]:
 def missing_rows(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Routes the app serves that MATRIX does not list."""
     return sorted(key for key in keys if key not in MATRIX)
+
+
+# Issue 17: 确认导入 of a previewed roster upload (an unknown token is refused with 400).
+MATRIX.update(
+    {
+        ("POST", "/school/{school_id}/roster/import/confirm"): Row(
+            SCHOOL_ADMIN_POST, form={"token": "no-such-upload"}
+        ),
+    }
+)

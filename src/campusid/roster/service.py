@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, aliased
 
-from campusid.accounts.models import SchoolMembership, SchoolRole, User
+from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import Actor
@@ -29,14 +29,16 @@ from campusid.identifiers import mask_id_card, mask_phone, mask_registration_num
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import (
+    IDENTIFIER_LABELS,
     Account,
     MemberError,
     Person,
     RosterBuilder,
+    chunks,
     person_from,
     relation_from,
 )
-from campusid.org.models import ClassKind, School, SchoolClass
+from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, writer
 from campusid.roster.models import ImportErrorFile
@@ -45,7 +47,25 @@ OP_CREATE = "新建"
 OP_MOVE = "换班"
 OP_BIND_ID = "绑身份证"
 OP_BIND_PARENT = "绑家长"
+OP_EXAMPLE = "示例"
 OPERATIONS = (OP_CREATE, OP_MOVE, OP_BIND_ID, OP_BIND_PARENT)
+PARKED = "校区存放"
+GRADUATED = "已毕业"
+
+# What a row does, as the preview counts it.
+KIND_NEW = "新建"
+KIND_MOVE = "换班"
+KIND_UPDATE = "更新"
+KIND_SAME = "不变"
+KIND_ERROR = "错误"
+KINDS = (KIND_NEW, KIND_MOVE, KIND_UPDATE, KIND_SAME)
+KIND_LABELS = {
+    KIND_NEW: N_("新建"),
+    KIND_MOVE: N_("换班"),
+    KIND_UPDATE: N_("更新"),
+    KIND_SAME: N_("不变"),
+    KIND_ERROR: N_("错误"),
+}
 
 COLUMNS = (
     "操作",
@@ -62,43 +82,65 @@ COLUMNS = (
     "家长手机号",
     "家长关系",
 )
+TEXT_COLUMNS = ("账号", "学号", "身份证号", "学籍号", "手机号", "家长手机号")
 REASON = "错误原因"
 ERROR_FILE_TTL = timedelta(minutes=30)
+PENDING_TTL = timedelta(minutes=30)
+PENDING_NAME = "待确认导入"
 
 INSTRUCTIONS = [
-    (N_("操作"), N_("新建、换班、绑身份证、绑家长 之一;留空视为新建。")),
-    (N_("账号"), N_("换班、绑身份证、绑家长时用来找到学生:用户名、身份证号、学籍号或手机号均可。")),
-    (N_("姓名"), N_("学生姓名。新建时必填;其他操作填写时须与账号一致。")),
-    (N_("性别"), N_("男 或 女,可留空。")),
-    (N_("校区"), N_("班级名称在多个校区重复时填写,否则可留空。")),
-    (N_("班级"), N_("新建、换班时必填:如 三年级1班,或班级编码(如 gu22cm)。")),
+    (
+        N_("操作"),
+        N_(
+            "留空：按账号、身份证号或学籍号找到本校学生并更新，找不到时新建；"
+            "新建：确为新学生（即使本班已有同名学生）；换班、绑身份证、绑家长：只做该项操作；"
+            "示例：该行不导入。"
+        ),
+    ),
+    (
+        N_("账号"),
+        N_("导出文件中已填好，用来找到学生，请勿修改；也可填写用户名、身份证号或学籍号。"),
+    ),
+    (N_("姓名"), N_("学生姓名。新建时必填；其他操作填写时须与账号一致。")),
+    (N_("性别"), N_("男 或 女，可留空。")),
+    (N_("校区"), N_("班级名称在多个校区重复时填写，否则可留空。")),
+    (
+        N_("班级"),
+        N_(
+            "新建、换班时必填：如 三年级1班，或班级编码（如 gu22cm）。"
+            "导出文件中的「校区存放」「已毕业」原样保留即可。"
+        ),
+    ),
     (N_("学号"), N_("可留空。")),
-    (N_("身份证号"), N_("18位身份证号,请以文本格式填写(不要用数字格式)。绑身份证时必填。")),
+    (N_("身份证号"), N_("18位身份证号，请以文本格式填写（不要用数字格式）。绑身份证时必填。")),
     (N_("学籍号"), N_("可留空。")),
-    (N_("手机号"), N_("学生本人手机号,可留空。")),
+    (N_("手机号"), N_("学生本人手机号，可留空。")),
     (
         N_("家长姓名 / 家长手机号 / 家长关系"),
-        N_("绑家长时必填;新建时填写则同时添加家长。关系:父亲、母亲、其他监护人。"),
+        N_("绑家长时必填；新建时填写则同时添加家长。关系：父亲、母亲、其他监护人。"),
     ),
     (
         N_("说明"),
         N_(
-            "身份证号、学籍号、手机号均可作为登录账号。已有账号的学生、家长加入本校,原密码不变;"
-            "新建的账号使用学校的学生默认密码,首次登录须修改。"
+            "身份证号、学籍号、手机号均可作为登录账号。已有账号的学生、家长加入本校，原密码不变；"
+            "新建的账号使用学校的学生默认密码，首次登录须修改。"
         ),
     ),
     (
         N_("说明"),
         N_(
-            "导入前会检查每一行,只要有一行有误,全部不导入,并返回标注了错误原因的文件;"
-            "改正后重新上传即可。"
+            "上传后先显示预览（新建、换班、更新、不变各多少行），确认后才导入；"
+            "只要有一行有误，全部不导入，并返回标注了错误原因的文件，改正后重新上传即可。"
         ),
     ),
-    (N_("说明"), N_("导出文件中的身份证号、手机号已脱敏(含*),再次导入时含*的值将被忽略。")),
-    (N_("说明"), N_("单元格中的公式不会被计算,按文字处理。")),
+    (
+        N_("说明"),
+        N_("导出文件中的身份证号、手机号已脱敏（含*），再次导入时含*的值视为不变。"),
+    ),
+    (N_("说明"), N_("单元格中的公式不会被计算，按文字处理。")),
 ]
 EXAMPLE = [
-    "新建",
+    OP_EXAMPLE,
     "",
     "张小明",
     "男",
@@ -129,7 +171,7 @@ def template_bytes() -> bytes:
 
 @dataclass
 class ImportResult:
-    """What an import did, or why it did nothing."""
+    """What an import did (or, for a preview, would do), or why it did nothing."""
 
     total: int = 0
     errors: dict[int, str] = field(default_factory=dict)  # 0-based data row -> reason
@@ -137,11 +179,104 @@ class ImportResult:
     summary: dict[str, int] = field(default_factory=dict)
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    kinds: dict[int, str] = field(default_factory=dict)  # 0-based data row -> KIND_*
+    changes: dict[int, list[str]] = field(default_factory=dict)  # what changes in the row
+    examples: list[int] = field(default_factory=list)  # the template's example rows, skipped
+    written: bool = False
 
     @property
     def ok(self) -> bool:
-        """Whether every row was imported."""
+        """Whether every row was (or can be) imported."""
         return self.file_error is None and not self.errors
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows of each kind (新建, 换班, 更新, 不变) and the rows in error (错误)."""
+        counts = dict.fromkeys(KINDS, 0)
+        for kind in self.kinds.values():
+            counts[kind] += 1
+        counts[KIND_ERROR] = len(self.errors)
+        return counts
+
+    @property
+    def change_count(self) -> int:
+        """How many rows change something (the "N 处变更" of the summary)."""
+        return sum(1 for kind in self.kinds.values() if kind != KIND_SAME)
+
+    def value(self, row: list[str], name: str) -> str:
+        """A row's cell in the named column ("" if the file has no such column)."""
+        index = _columns(self.header).get(name)
+        return row[index] if index is not None and index < len(row) else ""
+
+    def rows_of(self, kind: str, most: int = 200) -> list[tuple[int, list[str], list[str]]]:
+        """The rows of one kind: (row number in the file, cells, what changes), at most `most`."""
+        found = [
+            (index + 2, self.rows[index], self.changes.get(index, []))
+            for index, each in sorted(self.kinds.items())
+            if each == kind
+        ]
+        return found[:most]
+
+
+@dataclass
+class Current:
+    """A student of the school as the import finds them."""
+
+    user_id: int
+    username: str
+    real_name: str
+    gender: Gender | None
+    class_id: int | None = None  # an active administrative class
+    class_student_id: int | None = None
+    student_number: str | None = None
+    graduated: bool = False  # in a graduated class and no active one
+    parents: set[str] = field(default_factory=set)  # the linked parents' names
+
+
+def _school_students(
+    db: Session, school: School, active: dict[int, str]
+) -> tuple[dict[int, Current], dict[tuple[str, int], list[Current]]]:
+    """The school's current students (by id) and, by (name, class), those in active classes."""
+    students: dict[int, Current] = {}
+    for user_id, username, real_name, gender in db.execute(
+        select(User.id, User.username, User.real_name, User.gender)
+        .join(SchoolMembership, SchoolMembership.user_id == User.id)
+        .where(SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT))
+    ):
+        students[user_id] = Current(user_id, username, real_name, gender)
+    for row_id, student_id, class_id, number in db.execute(
+        select(
+            ClassStudent.id,
+            ClassStudent.student_id,
+            ClassStudent.class_id,
+            ClassStudent.student_number,
+        )
+        .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+        .where(SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE)
+    ):
+        current = students.get(student_id)
+        if current is None:
+            continue
+        if class_id in active:
+            current.class_id, current.class_student_id = class_id, row_id
+            current.student_number = number
+            current.graduated = False
+        elif current.class_id is None:
+            current.graduated = True
+    ids = sorted(students)
+    parent = aliased(User)
+    for start in range(0, len(ids), 500):
+        for child_id, name in db.execute(
+            select(ParentLink.child_id, parent.real_name)
+            .join(parent, parent.id == ParentLink.parent_id)
+            .where(ParentLink.child_id.in_(ids[start : start + 500]))
+        ):
+            students[child_id].parents.add(name)
+    by_place: dict[tuple[str, int], list[Current]] = {}
+    for current in students.values():
+        if current.class_id is not None:
+            by_place.setdefault((current.real_name, current.class_id), []).append(current)
+    return students, by_place
 
 
 class ClassDirectory:
@@ -199,6 +334,32 @@ def _columns(header: list[str]) -> dict[str, int]:
     return {name.strip(): index for index, name in enumerate(header) if name and name.strip()}
 
 
+def _unescaped(value: str) -> str:
+    """A cell as exported: the apostrophe that kept a formula-like text from running, dropped."""
+    if value.startswith("'") and value[1:2] and value[1] in excel.FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def _is_example(op: str, name: str, parent_phone: str) -> bool:
+    """The template's example row (marked 示例; older templates: 张小明 with 张大明's number)."""
+    return op == OP_EXAMPLE or (name == "张小明" and parent_phone == EXAMPLE[11])
+
+
+@dataclass
+class _Planner:
+    """The state of one import's check: what the rows found and what they change."""
+
+    builder: RosterBuilder
+    directory: ClassDirectory
+    students: dict[int, Current]
+    by_place: dict[tuple[str, int], list[Current]]
+    seen: dict[int, str] = field(default_factory=dict)  # student id -> the row that named them
+    new_places: dict[tuple[str, int], str] = field(default_factory=dict)  # (name, class) -> row
+    numbers: list[tuple[int, str | None]] = field(default_factory=list)  # class place -> 学号
+    genders: list[tuple[int, Gender]] = field(default_factory=list)
+
+
 def import_rows(
     db: Session,
     *,
@@ -209,11 +370,19 @@ def import_rows(
     now: datetime,
     actor: Actor,
     progress: Progress | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Check every row, then write them all, or nothing with every bad row's reason."""
+    """Check every row, then write them all (unless `dry_run`: a preview that writes nothing),
+    or nothing with every bad row's reason.
+
+    A row that names a student of the school (账号, or an ID card number or 学籍号 that matches)
+    changes only what differs; an unchanged row is skipped. Other rows create (or attach) a
+    student, but never a second account for someone already in the class with the same name,
+    unless 操作 says 新建.
+    """
     result = ImportResult(total=len(rows), header=header, rows=rows)
     columns = _columns(header)
-    missing = [c for c in ("操作", "姓名", "班级") if c not in columns]
+    missing = [c for c in ("姓名", "班级") if c not in columns]
     if missing:
         result.file_error = N_("表头缺少:%(columns)s,请使用下载的模板", columns="、".join(missing))
         return result
@@ -223,7 +392,7 @@ def import_rows(
 
     def cell(row: list[str], name: str) -> str:
         index = columns.get(name)
-        return row[index].strip() if index is not None and index < len(row) else ""
+        return _unescaped(row[index].strip()) if index is not None and index < len(row) else ""
 
     directory = ClassDirectory(db, school, calendar)
     builder = RosterBuilder(db, school=school, class_names=directory.names)
@@ -231,15 +400,19 @@ def import_rows(
     # 1. Parse each row's people (no database yet).
     parsed: list[tuple[str, Person | None, Person | None] | None] = []
     for index, row in enumerate(rows):
-        op = cell(row, "操作") or OP_CREATE
+        op = cell(row, "操作")
+        if _is_example(op, cell(row, "姓名"), cell(row, "家长手机号")):
+            result.examples.append(index)
+            parsed.append(None)
+            continue
         try:
-            if op not in OPERATIONS:
+            if op and op not in OPERATIONS:
                 raise MemberError("操作须为新建、换班、绑身份证或绑家长")
             student = None
-            if op == OP_CREATE or cell(row, "身份证号") or cell(row, "学籍号"):
+            if op in ("", OP_CREATE) or cell(row, "身份证号") or cell(row, "学籍号"):
                 student = person_from(
                     real_name=cell(row, "姓名"),
-                    require_name=op == OP_CREATE,
+                    require_name=op in ("", OP_CREATE),
                     gender=cell(row, "性别"),
                     id_card_number=_unmasked(cell(row, "身份证号")),
                     registration_number=_unmasked(cell(row, "学籍号")),
@@ -248,7 +421,7 @@ def import_rows(
                 )
             parent = None
             if op == OP_BIND_PARENT or (
-                op == OP_CREATE and (cell(row, "家长姓名") or cell(row, "家长手机号"))
+                op in ("", OP_CREATE) and (cell(row, "家长姓名") or cell(row, "家长手机号"))
             ):
                 parent = person_from(
                     real_name=cell(row, "家长姓名"),
@@ -267,18 +440,38 @@ def import_rows(
     persons = [p for item in parsed if item for p in item[1:] if p is not None]
     logins = [_unmasked(cell(row, "账号")) for row in rows]
     builder.preload(persons, [login for login in logins if login])
+    students, by_place = _school_students(db, school, directory.names)
+    planner = _Planner(builder, directory, students, by_place)
     for index, (row, item) in enumerate(zip(rows, parsed, strict=True)):
         if item is None:
             continue
         op, student, parent = item
         label = N_("第%(n)s行", n=index + 2)
+        changes: list[str] = []
         try:
-            _plan_row(builder, directory, op, student, parent, row, cell, label)
+            if op in ("", OP_CREATE, OP_MOVE):
+                kind = _plan_student(planner, op, student, parent, row, cell, label, changes)
+            else:
+                _plan_row(builder, directory, op, student, parent, row, cell, label)
+                kind = KIND_UPDATE
+                changes.append(
+                    N_("绑定%(identifier)s", identifier=IDENTIFIER_LABELS["id_card_number"])
+                    if op == OP_BIND_ID
+                    else N_("添加家长")
+                )
         except MemberError as exc:
             result.errors[index] = exc.message
+            continue
+        result.kinds[index] = kind
+        result.changes[index] = changes
     if progress:
         progress("check", len(rows) % 1000)
     if result.errors:
+        result.kinds.clear()
+        return result
+    counts = result.counts
+    if dry_run:
+        result.summary = {**builder.plan.summary(), **_row_summary(result)}
         return result
 
     # 3. Every row passed: write them all.
@@ -289,7 +482,19 @@ def import_rows(
         now=now,
         cal=calendar,
     )
-    result.summary = writer.write_plan(db, plan=builder.plan, school=school, now=now, act=act)
+    summary = writer.write_plan(db, plan=builder.plan, school=school, now=now, act=act)
+    for part in chunks(planner.numbers):
+        for class_student_id, number in part:
+            db.execute(
+                update(ClassStudent)
+                .where(ClassStudent.id == class_student_id)
+                .values(student_number=number)
+            )
+    for user_id, gender in planner.genders:
+        db.execute(update(User).where(User.id == user_id).values(gender=gender))
+    db.expire_all()
+    result.summary = {**summary, **_row_summary(result)}
+    result.written = True
     if progress:
         progress("write", len(rows))
     audit.record(
@@ -300,9 +505,173 @@ def import_rows(
         actor_role="school_admin",
         school_id=school.id,
         client=actor.client,
-        detail={"rows": len(rows), **result.summary},
+        detail={"rows": len(rows), **result.summary, "unchanged": counts[KIND_SAME]},
     )
     return result
+
+
+def _row_summary(result: ImportResult) -> dict[str, int]:
+    counts = result.counts
+    return {
+        "changes": result.change_count,
+        "new_rows": counts[KIND_NEW],
+        "moved_rows": counts[KIND_MOVE],
+        "updated": counts[KIND_UPDATE],
+        "unchanged": counts[KIND_SAME],
+        "examples": len(result.examples),
+    }
+
+
+def _plan_student(
+    planner: _Planner,
+    op: str,
+    student: Person | None,
+    parent: Person | None,
+    row: list[str],
+    cell: Callable[[list[str], str], str],
+    label: str,
+    changes: list[str],
+) -> str:
+    """A row that names a student (blank 操作, 新建 or 换班): match, then update or create."""
+    builder = planner.builder
+    login = _unmasked(cell(row, "账号"))
+    name = cell(row, "姓名")
+    account: Account | None = None
+    if login:
+        account = builder.index.find_login(login)
+        if account is None or account.is_new or account.user_id not in planner.students:
+            raise MemberError(N_("找不到该学生,请核对账号"))
+        if name and account.real_name != name:
+            raise MemberError(N_("姓名与账号不一致,请核对"))
+    elif student is not None and (student.id_card_number or student.registration_number):
+        found = builder.index.match(student)
+        if found is not None and not found.is_new and found.user_id in planner.students:
+            account = found
+    if account is not None:
+        return _update_student(planner, account, student, parent, row, cell, label, changes)
+    if op == OP_MOVE:
+        raise MemberError(N_("请填写账号(用户名、身份证号或学籍号)以找到学生"))
+    assert student is not None
+    class_text = cell(row, "班级")
+    if class_text == PARKED or class_text.startswith(GRADUATED):
+        raise MemberError(
+            N_("找不到该学生：「%(place)s」的学生须填写账号才能找到", place=class_text)
+        )
+    class_id = planner.directory.resolve(class_text, cell(row, "校区"))
+    existing = builder.index.match(student)
+    if existing is None and op != OP_CREATE:
+        place = (student.real_name, class_id)
+        same = planner.by_place.get(place)
+        if same:
+            raise MemberError(
+                N_(
+                    "%(class_name)s已有同名学生（账号：%(username)s）。如为同一人，请填写账号；"
+                    "如确为另一名学生，请将操作填写为新建",
+                    class_name=builder.class_label(class_id),
+                    username=same[0].username,
+                )
+            )
+        if place in planner.new_places:
+            raise MemberError(
+                N_(
+                    "与%(row)s的姓名、班级相同。如确为两名学生，请将操作填写为新建",
+                    row=planner.new_places[place],
+                )
+            )
+        planner.new_places[place] = label
+    account = builder.add_student(
+        student, class_id=class_id, student_number=cell(row, "学号"), row=label
+    )
+    changes.append(N_("新建账号") if account.is_new else N_("已有账号加入本校"))
+    if parent is not None:
+        relation = relation_from(cell(row, "家长关系") or "其他监护人")
+        builder.add_parent(account, parent, relation, row=label)
+        changes.append(N_("添加家长"))
+    return KIND_NEW
+
+
+def _update_student(
+    planner: _Planner,
+    account: Account,
+    student: Person | None,
+    parent: Person | None,
+    row: list[str],
+    cell: Callable[[list[str], str], str],
+    label: str,
+    changes: list[str],
+) -> str:
+    """A student of the school: apply what differs (class, 学号, identifiers, parent)."""
+    builder = planner.builder
+    current = planner.students[account.id]
+    if account.id in planner.seen:
+        raise MemberError(N_("与%(row)s是同一学生,请勿重复填写", row=planner.seen[account.id]))
+    planner.seen[account.id] = label
+    moved = False
+    class_text = cell(row, "班级")
+    if class_text == PARKED:
+        if current.class_id is not None or current.graduated:
+            raise MemberError(N_("导入不能把学生移出班级；如需移入校区存放，请在成员管理中操作"))
+    elif class_text.startswith(GRADUATED):
+        if not current.graduated:
+            raise MemberError(N_("该学生未毕业，班级不能填写「已毕业」"))
+    elif class_text:
+        if current.graduated:
+            raise MemberError(N_("该学生已毕业，不能通过导入换班"))
+        class_id = planner.directory.resolve(class_text, cell(row, "校区"))
+        number = cell(row, "学号")
+        if class_id != current.class_id:
+            builder.move_student(account, class_id=class_id, student_number=number, row=label)
+            before = builder.class_label(current.class_id) if current.class_id else PARKED
+            changes.append(
+                N_("%(before)s → %(after)s", before=before, after=builder.class_label(class_id))
+            )
+            moved = True
+        elif (number or None) != current.student_number:
+            assert current.class_student_id is not None
+            if len(number) > 32:
+                raise MemberError(N_("学号不能超过32位"))
+            planner.numbers.append((current.class_student_id, number or None))
+            changes.append(N_("学号"))
+    if student is not None:
+        if student.gender is not None and student.gender != current.gender:
+            planner.genders.append((account.id, student.gender))
+            changes.append(N_("性别"))
+        for column, value in student.identifiers().items():
+            if getattr(account, column) == value:
+                continue
+            what = IDENTIFIER_LABELS[column]
+            holder = builder.index.find(column, value)
+            if holder is not None and holder is not account:
+                raise MemberError(N_("该%(identifier)s已被其他账号使用", identifier=what))
+            if getattr(account, column):
+                raise MemberError(
+                    N_(
+                        "该学生已绑定其他%(identifier)s；如需更正，请在成员管理中修改",
+                        identifier=what,
+                    )
+                )
+            if column == "id_card_number":
+                builder.bind_id_card(account, value)
+            else:
+                builder.index.bind(account, column, value)
+                builder.plan.binds.append((account, column, value))
+            changes.append(N_("绑定%(identifier)s", identifier=what))
+    parent_name = cell(row, "家长姓名")
+    if parent is not None and parent.phone:
+        known = builder.index.match(parent)
+        if known is None or known.is_new or (known.id, account.id) not in builder.linked:
+            relation = relation_from(cell(row, "家长关系") or "其他监护人")
+            builder.add_parent(account, parent, relation, row=label)
+            changes.append(N_("添加家长%(name)s", name=parent.real_name))
+    elif parent_name and parent_name not in current.parents:
+        if "*" in cell(row, "家长手机号"):
+            raise MemberError(
+                N_("家长手机号是导出时隐去的号码；添加或更换家长，请填写完整的手机号")
+            )
+        raise MemberError(N_("请填写家长手机号"))
+    if moved:
+        return KIND_MOVE
+    return KIND_UPDATE if changes else KIND_SAME
 
 
 def _find_student(
@@ -388,14 +757,22 @@ def run_import(
     data: bytes,
     now: datetime,
     actor: Actor,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Check the uploaded file, read it, and import it (all or nothing)."""
+    """Check the uploaded file, read it, and import it (all or nothing), or only preview it."""
     try:
         header, rows = read_table(data)
     except excel.UnsafeFile as exc:
         return ImportResult(file_error=exc.message)
     return import_rows(
-        db, school=school, calendar=calendar, header=header, rows=rows, now=now, actor=actor
+        db,
+        school=school,
+        calendar=calendar,
+        header=header,
+        rows=rows,
+        now=now,
+        actor=actor,
+        dry_run=dry_run,
     )
 
 
@@ -406,10 +783,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def store_error_file(
-    db: Session, *, school: School, user_id: int, content: bytes, now: datetime
+def _keep(
+    db: Session, *, school: School, user_id: int, name: str, content: bytes, now: datetime
 ) -> str:
-    """Keep the error file for its uploader for a short while; returns the download token."""
     db.execute(delete(ImportErrorFile).where(ImportErrorFile.expires_at < now))
     token = secrets.token_urlsafe(24)
     db.add(
@@ -417,75 +793,140 @@ def store_error_file(
             token_hash=_token_hash(token),
             school_id=school.id,
             user_id=user_id,
-            filename="导入错误原因.xlsx",
+            filename=name,
             content=content,
             created_at=now,
-            expires_at=now + ERROR_FILE_TTL,
+            expires_at=now + (PENDING_TTL if name == PENDING_NAME else ERROR_FILE_TTL),
         )
     )
     db.flush()
     return token
 
 
+def _kept(
+    db: Session, *, school: School, user_id: int, token: str, now: datetime, pending: bool
+) -> ImportErrorFile | None:
+    row = db.scalar(select(ImportErrorFile).where(ImportErrorFile.token_hash == _token_hash(token)))
+    if row is None or row.school_id != school.id or row.user_id != user_id or row.expires_at < now:
+        return None
+    if (row.filename == PENDING_NAME) != pending:
+        return None
+    return row
+
+
+def store_error_file(
+    db: Session, *, school: School, user_id: int, content: bytes, now: datetime
+) -> str:
+    """Keep the error file for its uploader for a short while; returns the download token."""
+    return _keep(
+        db, school=school, user_id=user_id, name="导入错误原因.xlsx", content=content, now=now
+    )
+
+
 def fetch_error_file(
     db: Session, *, school: School, user_id: int, token: str, now: datetime
 ) -> bytes | None:
     """The error file, only for the administrator who uploaded it and only while it lives."""
-    row = db.scalar(select(ImportErrorFile).where(ImportErrorFile.token_hash == _token_hash(token)))
-    if row is None or row.school_id != school.id or row.user_id != user_id or row.expires_at < now:
+    row = _kept(db, school=school, user_id=user_id, token=token, now=now, pending=False)
+    return row.content if row is not None else None
+
+
+def store_pending(
+    db: Session, *, school: School, user_id: int, content: bytes, now: datetime
+) -> str:
+    """Keep a previewed upload until its administrator confirms it (确认导入); returns the
+    confirmation token (random, stored hashed, bound to the administrator and the school)."""
+    return _keep(db, school=school, user_id=user_id, name=PENDING_NAME, content=content, now=now)
+
+
+def take_pending(
+    db: Session, *, school: School, user_id: int, token: str, now: datetime
+) -> bytes | None:
+    """The previewed upload, once: it is deleted (with the transaction that imports it)."""
+    row = _kept(db, school=school, user_id=user_id, token=token, now=now, pending=True)
+    if row is None:
         return None
-    return row.content
+    content = row.content
+    db.delete(row)
+    db.flush()
+    return content
 
 
 # --------------------------------------------------------------------------- exports
 
 
 def export_students(db: Session, *, school: School, calendar: Calendar) -> bytes:
-    """Every current student, in the import layout (identifiers masked), ready for 换班."""
+    """Every current student, in the import layout (identifiers masked), ready to edit and
+    import back: 账号 names the account; a parked student's 班级 is 校区存放 (with the campus),
+    a graduated one's 已毕业（2019级）."""
     campus_names = {c.id: c.name for c in school.campuses}
     names = members.active_class_names(db, school, calendar)
     placed: dict[int, tuple[int, str | None]] = {}
-    for student_id, class_id, number in db.execute(
-        select(ClassStudent.student_id, ClassStudent.class_id, ClassStudent.student_number).where(
-            ClassStudent.class_id.in_(list(names))
+    graduated: dict[int, tuple[int, int]] = {}  # student -> (campus, enrollment year)
+    for student_id, class_id, number, campus_id, year in db.execute(
+        select(
+            ClassStudent.student_id,
+            ClassStudent.class_id,
+            ClassStudent.student_number,
+            SchoolClass.campus_id,
+            Grade.enrollment_year,
         )
+        .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+        .join(Grade, Grade.id == SchoolClass.grade_id)
+        .where(SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE)
     ):
-        placed[student_id] = (class_id, number)
+        if class_id in names:
+            placed[student_id] = (class_id, number)
+        else:
+            graduated[student_id] = (campus_id, year)
     class_campus: dict[int, int] = dict(
         db.execute(
             select(SchoolClass.id, SchoolClass.campus_id).where(SchoolClass.id.in_(list(names)))
         ).all()
     )
     parents: dict[int, tuple[str, str | None, str]] = {}
-    students = db.scalars(
-        select(User)
+    students = db.execute(
+        select(User, SchoolMembership.campus_id)
         .join(SchoolMembership, SchoolMembership.user_id == User.id)
         .where(
             SchoolMembership.current(school_id=school.id, role=SchoolRole.STUDENT),
         )
         .order_by(User.real_name, User.id)
     ).all()
-    ids = [s.id for s in students]
+    ids = [s.id for s, _ in students]
+    parent = aliased(User)
     for start in range(0, len(ids), 500):
         for child_id, name, phone, relation in db.execute(
-            select(ParentLink.child_id, User.real_name, User.phone, ParentLink.relation)
-            .join(User, User.id == ParentLink.parent_id)
+            select(ParentLink.child_id, parent.real_name, parent.phone, ParentLink.relation)
+            .join(parent, parent.id == ParentLink.parent_id)
             .where(ParentLink.child_id.in_(ids[start : start + 500]))
+            .order_by(ParentLink.id)
         ):
             parents.setdefault(child_id, (name, phone, relation.label))
 
+    def place(user_id: int, parked_at: int | None) -> tuple[str, str, str]:
+        """校区, 班级 and 学号 as exported."""
+        if user_id in placed:
+            class_id, number = placed[user_id]
+            campus = campus_names.get(class_campus.get(class_id, 0), "")
+            return campus, names[class_id], number or ""
+        if user_id in graduated:
+            campus_id, year = graduated[user_id]
+            return campus_names.get(campus_id, ""), f"{GRADUATED}（{year}级）", ""
+        return campus_names.get(parked_at or 0, ""), PARKED, ""
+
     def rows() -> Iterable[list[str]]:
-        for user in students:
-            class_id, number = placed.get(user.id, (0, None))
+        for user, parked_at in students:
+            campus, class_name, number = place(user.id, parked_at)
             parent = parents.get(user.id)
             yield [
                 "",
                 user.username,
                 user.real_name,
                 user.gender.label if user.gender else "",
-                campus_names.get(class_campus.get(class_id, 0), ""),
-                names.get(class_id, "校区存放"),
-                number or "",
+                campus,
+                class_name,
+                number,
                 mask_id_card(user.id_card_number),
                 mask_registration_number(user.registration_number),
                 mask_phone(user.phone),

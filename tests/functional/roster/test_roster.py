@@ -15,8 +15,8 @@ from campusid.audit.models import AuditEvent
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.roster.service import COLUMNS
-from tests.support.http import post_form, sign_in
-from tests.support.schools import id_card, other_school, read_xlsx, user, xlsx
+from tests.support.http import sign_in
+from tests.support.schools import id_card, import_roster, other_school, read_xlsx, user, xlsx
 
 A = id_card(birth="20160301", seq="112")
 B = id_card(birth="20160302", seq="121")
@@ -30,11 +30,7 @@ def admin(client, world):
 
 
 def _upload(client, world, data: bytes, name: str = "学生.xlsx"):
-    return post_form(
-        client,
-        f"/school/{world.school.id}/roster/import",
-        files={"file": (name, data, "application/octet-stream")},
-    )
+    return import_roster(client, world.school.id, data, name)
 
 
 def _error_link(html: str) -> str:
