@@ -24,6 +24,9 @@ def import_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The .xlsx to import."),
     school: int = typer.Option(..., "--school", help="The school's id."),
     errors: Path | None = typer.Option(None, help="Where to write the error file if refused."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the file and say what it would do; write nothing."
+    ),
 ) -> None:
     """Import students from an .xlsx: every row, or none and an error file with the reasons."""
     from campusid.audit.service import Actor
@@ -72,6 +75,7 @@ def import_command(
                 now=services.clock.now(),
                 actor=Actor(user_id=None),
                 progress=progress,
+                dry_run=dry_run,
             )
     assert result is not None
     if result.file_error:
@@ -85,8 +89,17 @@ def import_command(
             console.print(f"  第{index + 2}行: {reason}")
         raise typer.Exit(1)
     summary = result.summary
+    counts = result.counts
+    kinds = ", ".join(f"{kind} {counts[kind]}" for kind in (*service.KINDS, service.KIND_ERROR))
+    if dry_run:
+        console.print(
+            f"[yellow]预览（未写入）[/yellow] {result.total} 行：{kinds}；"
+            f"{result.change_count} 处变更"
+        )
+        return
     console.print(
-        f"[green]导入成功[/green] {result.total} 行: 新建 {summary['created']}, "
+        f"[green]导入成功[/green] {result.total} 行, {result.change_count} 处变更 ({kinds}): "
+        f"新建 {summary['created']}, "
         f"已有账号加入 {summary['attached']}, 换班 {summary['moved']}, "
         f"绑身份证 {summary['id_cards_bound']}, 关联家长 {summary['parents_linked']}"
     )
