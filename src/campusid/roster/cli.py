@@ -50,13 +50,13 @@ def import_command(
     ) as bar:
         reading = bar.add_task("读取文件 (reading)", total=None)
         try:
-            header, rows = service.read_table(data, limits=limits, max_rows=CLI_MAX_ROWS)
+            table = service.read_upload(data, limits=limits, max_rows=CLI_MAX_ROWS)
         except excel.UnsafeFile as exc:
             console.print(f"[red]{exc.message}[/red]")
             raise typer.Exit(2) from exc
         bar.update(reading, total=1, completed=1)
-        checking = bar.add_task("检查 (checking)", total=max(len(rows), 1))
-        writing = bar.add_task("写入 (writing)", total=max(len(rows), 1))
+        checking = bar.add_task("检查 (checking)", total=max(len(table.rows), 1))
+        writing = bar.add_task("写入 (writing)", total=max(len(table.rows), 1))
 
         def progress(phase: str, count: int) -> None:
             bar.advance(checking if phase == "check" else writing, count)
@@ -70,8 +70,9 @@ def import_command(
                 db,
                 school=found,
                 calendar=calendar_for(services.settings, services.clock),
-                header=header,
-                rows=rows,
+                header=table.header,
+                rows=table.rows,
+                numbers=table.numbers,
                 now=services.clock.now(),
                 actor=Actor(user_id=None),
                 progress=progress,
@@ -86,7 +87,7 @@ def import_command(
         target.write_bytes(service.error_workbook(result))
         console.print(f"[red]{len(result.errors)} 行有误,全部未导入[/red];错误原因已写入 {target}")
         for index, reason in sorted(result.errors.items())[:10]:
-            console.print(f"  第{index + 2}行: {reason}")
+            console.print(f"  第{result.number(index)}行: {reason}")
         raise typer.Exit(1)
     summary = result.summary
     counts = result.counts

@@ -9,6 +9,7 @@ each bad row's reason. Otherwise every row lands in the caller's one transaction
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +26,12 @@ from campusid.classes import enrolment
 from campusid.classes.models import ClassStudent
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
-from campusid.identifiers import mask_id_card, mask_phone, mask_registration_number
+from campusid.identifiers import (
+    MSG_REGISTRATION,
+    mask_id_card,
+    mask_phone,
+    mask_registration_number,
+)
 from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.batch import (
@@ -166,7 +172,13 @@ def template_bytes() -> bytes:
             ("填写说明", ["列", "说明"], INSTRUCTIONS),
         ],
         widths={"学生": [10, 18, 10, 6, 14, 14, 8, 22, 22, 14, 10, 14, 10], "填写说明": [28, 100]},
+        text_columns=_text_columns(COLUMNS),
     )
+
+
+def _text_columns(header: list[str] | tuple[str, ...]) -> dict[str, list[int]]:
+    """The 学生 sheet's identifier columns, formatted as text."""
+    return {"学生": [index for index, name in enumerate(header) if name in TEXT_COLUMNS]}
 
 
 @dataclass
@@ -183,6 +195,11 @@ class ImportResult:
     changes: dict[int, list[str]] = field(default_factory=dict)  # what changes in the row
     examples: list[int] = field(default_factory=list)  # the template's example rows, skipped
     written: bool = False
+    numbers: list[int] | None = None  # each row's number in the file (else index + 2)
+
+    def number(self, index: int) -> int:
+        """The row's number in the file, as Excel shows it."""
+        return self.numbers[index] if self.numbers is not None else index + 2
 
     @property
     def ok(self) -> bool:
@@ -211,7 +228,7 @@ class ImportResult:
     def rows_of(self, kind: str, most: int = 200) -> list[tuple[int, list[str], list[str]]]:
         """The rows of one kind: (row number in the file, cells, what changes), at most `most`."""
         found = [
-            (index + 2, self.rows[index], self.changes.get(index, []))
+            (self.number(index), self.rows[index], self.changes.get(index, []))
             for index, each in sorted(self.kinds.items())
             if each == kind
         ]
@@ -371,6 +388,7 @@ def import_rows(
     actor: Actor,
     progress: Progress | None = None,
     dry_run: bool = False,
+    numbers: list[int] | None = None,
 ) -> ImportResult:
     """Check every row, then write them all (unless `dry_run`: a preview that writes nothing),
     or nothing with every bad row's reason.
@@ -380,7 +398,7 @@ def import_rows(
     student, but never a second account for someone already in the class with the same name,
     unless 操作 says 新建.
     """
-    result = ImportResult(total=len(rows), header=header, rows=rows)
+    result = ImportResult(total=len(rows), header=header, rows=rows, numbers=numbers)
     columns = _columns(header)
     missing = [c for c in ("姓名", "班级") if c not in columns]
     if missing:
@@ -408,6 +426,7 @@ def import_rows(
         try:
             if op and op not in OPERATIONS:
                 raise MemberError("操作须为新建、换班、绑身份证或绑家长")
+            _check_typed(row, columns)
             student = None
             if op in ("", OP_CREATE) or cell(row, "身份证号") or cell(row, "学籍号"):
                 student = person_from(
@@ -431,10 +450,12 @@ def import_rows(
                 )
             parsed.append((op, student, parent))
         except MemberError as exc:
-            result.errors[index] = exc.message
+            result.errors[index] = _explained(exc.message)
             parsed.append(None)
         if progress and index % 1000 == 999:
             progress("check", 1000)
+
+    _duplicates(result, parsed)
 
     # 2. Look everyone up in bulk, then check each row against the database and earlier rows.
     persons = [p for item in parsed if item for p in item[1:] if p is not None]
@@ -443,10 +464,10 @@ def import_rows(
     students, by_place = _school_students(db, school, directory.names)
     planner = _Planner(builder, directory, students, by_place)
     for index, (row, item) in enumerate(zip(rows, parsed, strict=True)):
-        if item is None:
+        if item is None or index in result.errors:
             continue
         op, student, parent = item
-        label = N_("第%(n)s行", n=index + 2)
+        label = N_("第%(n)s行", n=result.number(index))
         changes: list[str] = []
         try:
             if op in ("", OP_CREATE, OP_MOVE):
@@ -508,6 +529,80 @@ def import_rows(
         detail={"rows": len(rows), **result.summary, "unchanged": counts[KIND_SAME]},
     )
     return result
+
+
+# Identifier columns where a number-typed cell has lost digits (an 18-digit ID card number is
+# kept by Excel as 3.30603E+17), and those where a formula can never be right.
+NUMBERS_LOSE = ("身份证号", "学籍号")
+NO_FORMULAS = ("账号", "身份证号", "学籍号", "手机号", "家长手机号")
+_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
+
+
+def _check_typed(row: list[str], columns: dict[str, int]) -> None:
+    """Refuse identifier cells Excel has already spoilt, saying why and how to fix them."""
+    for name in NO_FORMULAS:
+        index = columns.get(name)
+        value = row[index] if index is not None and index < len(row) else ""
+        if isinstance(value, excel.FormulaText):
+            raise MemberError(
+                N_(
+                    "%(column)s是公式，导入不计算公式。请改为直接填写号码"
+                    "（可复制该列后「选择性粘贴 → 数值」）",
+                    column=name,
+                )
+            )
+        if name in NUMBERS_LOSE and (
+            isinstance(value, excel.NumberText) or _SCIENTIFIC.fullmatch(value.strip())
+        ):
+            raise MemberError(
+                N_(
+                    "%(column)s是数字格式的单元格：Excel 会把长号码存成 3.30603E+17 这样的近似值，"
+                    "末几位已丢失。请把该列设为「文本」格式后重新填写号码，或使用下载的模板",
+                    column=name,
+                )
+            )
+
+
+def _explained(message: str) -> str:
+    """A row's reason, with what a bare 学籍号格式不正确 leaves out: the formats accepted."""
+    if MSG_REGISTRATION in message and REGISTRATION_FORMATS not in message:
+        return message.replace(MSG_REGISTRATION, REGISTRATION_FORMATS)
+    return message
+
+
+REGISTRATION_FORMATS = N_(
+    "学籍号格式不正确：应为 G、L 或 J 加18位身份证号（如 G330603201503011234），"
+    "或10至20位字母、数字"
+)
+
+
+def _duplicates(
+    result: ImportResult, parsed: list[tuple[str, Person | None, Person | None] | None]
+) -> None:
+    """An ID card number or 学籍号 given on two rows of one file: both rows say so."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(parsed):
+        if item is None or item[0] not in ("", OP_CREATE) or item[1] is None:
+            continue
+        for column in ("id_card_number", "registration_number"):
+            value = getattr(item[1], column)
+            if value:
+                rows.setdefault((column, value), []).append(index)
+    for (column, _), found in rows.items():
+        if len(found) < 2:
+            continue
+        for index in found:
+            others = "、".join(
+                N_("第%(n)s行", n=result.number(other)) for other in found if other != index
+            )
+            result.errors.setdefault(
+                index,
+                N_(
+                    "%(identifier)s与%(rows)s重复，同一文件中每个学生只能出现一次",
+                    identifier=IDENTIFIER_LABELS[column],
+                    rows=others,
+                ),
+            )
 
 
 def _row_summary(result: ImportResult) -> dict[str, int]:
@@ -736,17 +831,126 @@ def error_workbook(result: ImportResult) -> bytes:
         kept = [v for i, v in enumerate(row) if i not in reason_at]
         kept += [""] * (len(header) - 1 - len(kept))
         rows.append([*kept[: len(header) - 1], result.errors.get(index, "")])
-    return excel.write_workbook([("学生", header, rows)], error_rows=set(result.errors))
+    return excel.write_workbook(
+        [("学生", header, rows)], error_rows=set(result.errors), text_columns=_text_columns(header)
+    )
+
+
+# Headers other systems write for our columns.
+ALIASES = {
+    "学生姓名": "姓名",
+    "用户名": "账号",
+    "登录账号": "账号",
+    "班级名称": "班级",
+    "所在班级": "班级",
+    "身份证": "身份证号",
+    "身份证号码": "身份证号",
+    "学籍号码": "学籍号",
+    "全国学籍号": "学籍号",
+    "手机": "手机号",
+    "手机号码": "手机号",
+    "家长手机": "家长手机号",
+    "家长手机号码": "家长手机号",
+    "家长电话": "家长手机号",
+    "家长联系电话": "家长手机号",
+    "与学生关系": "家长关系",
+}
+HEADER_SEARCH = 10  # rows above the header: a title, a note
+
+
+def _header_name(value: str) -> str:
+    name = "".join(value.split())
+    return ALIASES.get(name, name)
+
+
+def _known(header: list[str]) -> int:
+    return len({name for name in header if name in COLUMNS})
+
+
+def _two_rows(top: list[str], bottom: list[str]) -> list[str]:
+    """A two-row header as one: 家长 (merged over three columns) above 姓名, 手机号, 关系 reads
+    as 家长姓名, 家长手机号, 家长关系; a name merged down over both rows stays as it is."""
+    names = []
+    above = ""
+    for index in range(max(len(top), len(bottom))):
+        own = _header_name(top[index]) if index < len(top) else ""
+        below = _header_name(bottom[index]) if index < len(bottom) else ""
+        above = own or above
+        for prefix in (above, above.removesuffix("信息")):
+            if below and _header_name(prefix + below) in COLUMNS:
+                names.append(_header_name(prefix + below))
+                break
+        else:
+            names.append(below or own)
+    return names
+
+
+def find_header(table: list[list[str]]) -> tuple[int, int, list[str]] | None:
+    """Where a sheet's header is: (first row, rows it takes, the column names), or None.
+
+    The header is the row (or two rows, merged) among the first few that names the most of
+    our columns, with 姓名 and 班级 at least: a title row above it is skipped.
+    """
+    best: tuple[int, int, int, list[str]] | None = None  # (known, -height, -row, names)
+    for index, row in enumerate(table[:HEADER_SEARCH]):
+        candidates = [(1, [_header_name(v) for v in row])]
+        if index + 1 < len(table):
+            candidates.append((2, _two_rows(row, table[index + 1])))
+        for height, names in candidates:
+            if "姓名" not in names or "班级" not in names:
+                continue
+            key = (_known(names), -height, -index, names)
+            if best is None or key[:3] > best[:3]:
+                best = key
+    if best is None:
+        return None
+    return -best[2], -best[1], best[3]
+
+
+@dataclass
+class Table:
+    """An upload's student sheet: the header and the non-blank rows with their row numbers."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numbers: list[int]  # each row's number in the file (1-based, as Excel shows it)
+
+
+def read_upload(
+    data: bytes, *, limits: excel.Limits = excel.Limits(), max_rows: int = 100_000
+) -> Table:
+    """The student sheet of an upload (.xlsx or CSV): the first sheet with our header, wherever
+    its header row is; else the first sheet, its first row taken as the header."""
+    first: list[list[str]] | None = None
+    for sheet in excel.read_sheets(data, limits, max_rows=max_rows):
+        table = list(sheet)
+        if first is None:
+            first = table
+        found = find_header(table)
+        if found is not None:
+            start, height, header = found
+            return _table(header, table, start + height)
+    if not first:
+        raise excel.UnsafeFile("文件中没有数据")
+    return _table([_header_name(v) for v in first[0]], first, 1)
+
+
+def _table(header: list[str], table: list[list[str]], start: int) -> Table:
+    rows, numbers = [], []
+    for index in range(start, len(table)):
+        row = table[index]
+        if any(value.strip() for value in row):
+            rows.append(row)
+            numbers.append(index + 1)
+    return Table(header, rows, numbers)
 
 
 def read_table(
     data: bytes, *, limits: excel.Limits = excel.Limits(), max_rows: int = 100_000
 ) -> tuple[list[str], list[list[str]]]:
     """The header and the non-blank data rows of an upload; UnsafeFile if refused."""
-    table = list(excel.read_sheet(data, limits, max_rows=max_rows))
-    if not table:
-        raise excel.UnsafeFile("文件中没有数据")
-    return table[0], [row for row in table[1:] if any(value.strip() for value in row)]
+    table = read_upload(data, limits=limits, max_rows=max_rows)
+    return table.header, table.rows
 
 
 def run_import(
@@ -761,15 +965,16 @@ def run_import(
 ) -> ImportResult:
     """Check the uploaded file, read it, and import it (all or nothing), or only preview it."""
     try:
-        header, rows = read_table(data)
+        table = read_upload(data)
     except excel.UnsafeFile as exc:
         return ImportResult(file_error=exc.message)
     return import_rows(
         db,
         school=school,
         calendar=calendar,
-        header=header,
-        rows=rows,
+        header=table.header,
+        rows=table.rows,
+        numbers=table.numbers,
         now=now,
         actor=actor,
         dry_run=dry_run,
@@ -935,7 +1140,9 @@ def export_students(db: Session, *, school: School, calendar: Calendar) -> bytes
                 parent[2] if parent else "",
             ]
 
-    return excel.write_workbook([("学生", list(COLUMNS), rows())])
+    return excel.write_workbook(
+        [("学生", list(COLUMNS), rows())], text_columns=_text_columns(COLUMNS)
+    )
 
 
 def export_teachers(db: Session, *, school: School, calendar: Calendar) -> bytes:

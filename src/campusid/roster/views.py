@@ -114,7 +114,9 @@ def _refused(page: SchoolPage, result: service.ImportResult) -> Response:
         page,
         status_code=400,
         result=result,
-        bad_rows=[(index + 2, result.rows[index], reason) for index, reason in bad[:200]],
+        bad_rows=[
+            (result.number(index), result.rows[index], reason) for index, reason in bad[:200]
+        ],
         error_token=token,
         errors=[result.file_error] if result.file_error else [],
     )
