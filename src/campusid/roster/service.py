@@ -297,48 +297,63 @@ def _school_students(
 
 
 class ClassDirectory:
-    """The school's active classes by 班级编码, by name within a campus, or by name alone."""
+    """The school's active classes by 班级编码, by name within a campus, or by name alone.
+
+    `names` are the labels the administrator is shown (with campus and enrollment year where
+    names repeat); rows are matched against the plain names (三年级1班).
+    """
 
     def __init__(self, db: Session, school: School, calendar: Calendar) -> None:
         self.names = members.active_class_names(db, school, calendar)
+        plain = members.active_class_names(db, school, calendar, plain=True)
         campus_names = {c.id: c.name for c in school.campuses}
         self.by_code: dict[str, int] = {}
+        self.code: dict[int, str] = {}
         self.by_name: dict[str, set[int]] = {}
-        self.by_campus_name: dict[tuple[str, str], int] = {}
-        self.label: dict[int, tuple[str, str]] = {}
+        self.by_campus_name: dict[tuple[str, str], set[int]] = {}
         for class_id, code, campus_id in db.execute(
             select(SchoolClass.id, SchoolClass.class_code, SchoolClass.campus_id).where(
                 SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE
             )
         ):
-            if class_id not in self.names:
+            if class_id not in plain:
                 continue
-            name = self.names[class_id]
+            name = plain[class_id]
             campus = campus_names.get(campus_id, "")
             self.by_code[code.lower()] = class_id
+            self.code[class_id] = code
             self.by_name.setdefault(name, set()).add(class_id)
-            self.by_campus_name[(campus, name)] = class_id
-            self.label[class_id] = (campus, name)
+            self.by_campus_name.setdefault((campus, name), set()).add(class_id)
 
     def resolve(self, text: str, campus: str) -> int:
-        """The class a row names; MemberError if none or ambiguous."""
+        """The class a row names; MemberError if none or ambiguous (naming the candidates)."""
         value = text.strip()
         if not value:
             raise MemberError("请填写班级")
         if value.lower() in self.by_code:
             return self.by_code[value.lower()]
         if campus:
-            found = self.by_campus_name.get((campus.strip(), value))
-            if found is None:
+            matches = self.by_campus_name.get((campus.strip(), value), set())
+            if not matches:
                 raise MemberError(
                     N_("校区「%(campus)s」没有班级「%(name)s」", campus=campus, name=value)
                 )
-            return found
-        matches = self.by_name.get(value, set())
-        if not matches:
-            raise MemberError(N_("找不到班级「%(name)s」(须为本校未毕业的班级)", name=value))
+        else:
+            matches = self.by_name.get(value, set())
+            if not matches:
+                raise MemberError(N_("找不到班级「%(name)s」(须为本校未毕业的班级)", name=value))
         if len(matches) > 1:
-            raise MemberError(N_("多个校区都有「%(name)s」,请填写校区", name=value))
+            candidates = "、".join(
+                N_("%(label)s（编码 %(code)s）", label=self.names[c], code=self.code[c])
+                for c in sorted(matches, key=lambda c: self.names[c])
+            )
+            raise MemberError(
+                N_(
+                    "有多个班级叫「%(name)s」：%(candidates)s。请填写校区，或在班级列填写班级编码",
+                    name=value,
+                    candidates=candidates,
+                )
+            )
         return next(iter(matches))
 
 
@@ -1065,7 +1080,7 @@ def export_students(db: Session, *, school: School, calendar: Calendar) -> bytes
     import back: 账号 names the account; a parked student's 班级 is 校区存放 (with the campus),
     a graduated one's 已毕业（2019级）."""
     campus_names = {c.id: c.name for c in school.campuses}
-    names = members.active_class_names(db, school, calendar)
+    names = members.active_class_names(db, school, calendar, plain=True)
     placed: dict[int, tuple[int, str | None]] = {}
     graduated: dict[int, tuple[int, int]] = {}  # student -> (campus, enrollment year)
     for student_id, class_id, number, campus_id, year in db.execute(
