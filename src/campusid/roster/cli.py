@@ -86,6 +86,11 @@ def import_command(
         target = errors or file.with_name(file.stem + "-错误原因.xlsx")
         target.write_bytes(service.error_workbook(result))
         console.print(f"[red]{len(result.errors)} 行有误,全部未导入[/red];错误原因已写入 {target}")
+        counts = result.counts
+        console.print(
+            "  "
+            + ", ".join(f"{kind} {counts[kind]}" for kind in (*service.KINDS, service.KIND_ERROR))
+        )
         for index, reason in sorted(result.errors.items())[:10]:
             console.print(f"  第{result.number(index)}行: {reason}")
         raise typer.Exit(1)

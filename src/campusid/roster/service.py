@@ -503,8 +503,7 @@ def import_rows(
     if progress:
         progress("check", len(rows) % 1000)
     if result.errors:
-        result.kinds.clear()
-        return result
+        return result  # the other rows' kinds stay: the page counts them with the errors
     counts = result.counts
     if dry_run:
         result.summary = {**builder.plan.summary(), **_row_summary(result)}

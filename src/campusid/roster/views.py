@@ -30,6 +30,7 @@ def _roster_page(page: SchoolPage, status_code: int = 200, **context: Any) -> Re
         section="roster",
         max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024),
         instructions=service.INSTRUCTIONS,
+        kinds=service.KIND_LABELS,
         status_code=status_code,
         **context,
     )
@@ -70,7 +71,7 @@ def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
     token = service.store_pending(
         page.db, school=page.school, user_id=page.actor.user_id, content=data, now=page.now
     )
-    return _roster_page(page, preview=result, confirm_token=token, kinds=service.KIND_LABELS)
+    return _roster_page(page, preview=result, confirm_token=token)
 
 
 @router.post("/import/confirm")

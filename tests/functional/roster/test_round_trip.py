@@ -230,6 +230,7 @@ def test_a_second_account_for_the_same_pupil_is_refused_unless_new_is_said(clien
     assert response.status_code == 400
     assert "已有同名学生（账号：lixiaoyao）" in response.text
     assert "<td>3</td>" in response.text  # its row number
+    assert "新建 1 · 换班 0 · 更新 0 · 不变 0 · 错误 1" in response.text  # the other rows' counts
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(User)) == users
     # Twice in one file: the second names the first.
