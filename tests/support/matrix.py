@@ -456,3 +456,10 @@ MATRIX.update(
         ),
     }
 )
+# Issue 17: 撤销升级 / 撤销毕业 (the demo's grade has neither to undo: refused with 400).
+MATRIX.update(
+    {
+        ("POST", "/school/{school_id}/grades/{grade_id}/unpromote"): Row(SCHOOL_ADMIN_POST),
+        ("POST", "/school/{school_id}/grades/{grade_id}/ungraduate"): Row(SCHOOL_ADMIN_POST),
+    }
+)
