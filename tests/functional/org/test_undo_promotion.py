@@ -71,3 +71,20 @@ def test_a_graduation_by_hand_is_undone_within_the_school_year(admin, world, db,
     assert late.status_code == 400 and "只能撤销本学年的毕业" in late.text
     db.expire_all()
     assert grade.graduated_at is not None
+
+
+def test_undoing_a_graduation_that_would_seat_a_pupil_twice_is_refused(admin, world, db):
+    school = world.school
+    url = f"/school/{school.id}/grades/{world.class51.grade.id}"
+    assert post_form(admin, f"{url}/promote").status_code == 303
+    assert post_form(admin, f"{url}/graduate").status_code == 303
+    grade3 = _grade(db, world, 2024)
+    class31 = grade3.classes[0]
+    li = world["lixiaoyao"]
+    moved = post_form(admin, f"/school/{school.id}/members/{li.id}/move", {"class_id": class31.id})
+    assert moved.status_code == 303, moved.text
+    refused = post_form(admin, f"{url}/ungraduate")
+    assert refused.status_code == 400
+    assert "已有1名学生编入其他班级" in refused.text
+    db.expire_all()
+    assert world.class51.grade.graduated_at is not None
