@@ -504,7 +504,6 @@ def import_rows(
         progress("check", len(rows) % 1000)
     if result.errors:
         return result  # the other rows' kinds stay: the page counts them with the errors
-    counts = result.counts
     if dry_run:
         result.summary = {**builder.plan.summary(), **_row_summary(result)}
         return result
@@ -540,7 +539,7 @@ def import_rows(
         actor_role="school_admin",
         school_id=school.id,
         client=actor.client,
-        detail={"rows": len(rows), **result.summary, "unchanged": counts[KIND_SAME]},
+        detail={"rows": len(rows), **summary},
     )
     return result
 
