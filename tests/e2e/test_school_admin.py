@@ -56,7 +56,12 @@ def test_quick_create_import_and_exact_counts(live_server, browser, shots, tmp_p
         "link", name="批量导入/导出学生"
     ).click()
     page.locator("input[type=file]").set_input_files(str(_roster(tmp_path / "roster.xlsx")))
-    page.get_by_role("button", name="导入").click()
+    page.get_by_role("button", name="上传并预览").click()
+    page.wait_for_load_state("networkidle")
+    preview = page.locator(".import-preview").inner_text()
+    assert "新建 3" in preview and "错误 0" in preview
+    shots(page, "import-preview")
+    page.get_by_role("button", name="确认导入").click()
     page.wait_for_load_state("networkidle")
     status = page.locator(".alert-success").inner_text()
     assert "导入成功" in status

@@ -484,3 +484,20 @@ def form_for(row: Row, targets: Mapping[str, str]) -> dict[str, Any]:
 def missing_rows(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Routes the app serves that MATRIX does not list."""
     return sorted(key for key in keys if key not in MATRIX)
+
+
+# Issue 17: 确认导入 of a previewed roster upload (an unknown token is refused with 400).
+MATRIX.update(
+    {
+        ("POST", "/school/{school_id}/roster/import/confirm"): Row(
+            SCHOOL_ADMIN_POST, form={"token": "no-such-upload"}
+        ),
+    }
+)
+# Issue 17: 撤销升级 / 撤销毕业 (the demo's grade has neither to undo: refused with 400).
+MATRIX.update(
+    {
+        ("POST", "/school/{school_id}/grades/{grade_id}/unpromote"): Row(SCHOOL_ADMIN_POST),
+        ("POST", "/school/{school_id}/grades/{grade_id}/ungraduate"): Row(SCHOOL_ADMIN_POST),
+    }
+)

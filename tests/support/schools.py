@@ -106,3 +106,23 @@ def user(db: Session, username: str) -> User:
     found = db.scalar(select(User).where(User.username == username))
     assert found is not None
     return found
+
+
+def import_roster(client: Any, school_id: int, data: bytes, name: str = "学生.xlsx") -> Any:
+    """批量导入: upload (上传并预览) and, if the preview came, confirm it (确认导入).
+
+    Returns the preview's response when the upload was refused, else the confirmation's.
+    """
+    from tests.support.http import post_form
+
+    preview = post_form(
+        client,
+        f"/school/{school_id}/roster/import",
+        files={"file": (name, data, "application/octet-stream")},
+    )
+    found = re.search(r'name="token" value="([^"]+)"', preview.text)
+    if preview.status_code != 200 or not found:
+        return preview
+    return post_form(
+        client, f"/school/{school_id}/roster/import/confirm", {"token": found.group(1)}
+    )

@@ -181,9 +181,14 @@ def _record_refused_attach(
 # --------------------------------------------------------------------------- classes of a school
 
 
-def active_class_names(db: Session, school: School, calendar: Calendar) -> dict[int, str]:
-    """Every administrative class of the school that has not graduated: id -> 三年级1班."""
+def active_class_names(
+    db: Session, school: School, calendar: Calendar, *, plain: bool = False
+) -> dict[int, str]:
+    """Every administrative class of the school that has not graduated: id -> 三年级1班; where
+    names repeat, with campus and enrollment year (`org.distinct_class_labels`) unless `plain`."""
     names: dict[int, str] = {}
+    places: dict[int, tuple[str, int | None, str]] = {}
+    campuses = {c.id: c.name for c in school.campuses}
     for school_class in db.scalars(
         select(SchoolClass)
         .where(SchoolClass.school_id == school.id, SchoolClass.kind == ClassKind.ADMINISTRATIVE)
@@ -196,7 +201,12 @@ def active_class_names(db: Session, school: School, calendar: Calendar) -> dict[
         names[school_class.id] = org.class_display_name(
             school_class, calendar.today, calendar.boundary
         )
-    return names
+        places[school_class.id] = (
+            campuses.get(school_class.campus_id, ""),
+            school_class.grade.enrollment_year,
+            school_class.class_code,
+        )
+    return names if plain else org.distinct_class_labels(names, places)
 
 
 def school_class(db: Session, school: School, class_id: int) -> SchoolClass | None:

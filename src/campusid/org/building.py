@@ -20,6 +20,7 @@ from campusid.classes.models import (
     GradeLeader,
     JoinRequest,
 )
+from campusid.clock import SHANGHAI, as_utc
 from campusid.i18n import N_
 from campusid.org import schoolyear
 from campusid.org import service as org
@@ -367,8 +368,95 @@ def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
     year = schoolyear.year_in_stage(grade.enrollment_year, calendar.today, calendar.boundary)
     if year >= schoolyear.stage_length(unit.stage, grade.school_system):
         raise Invalid(N_("该年级已是本学段最高年级,请使用「毕业」"))
+    clash = _grade_in_year(grade, year + 1, calendar)
+    if clash is not None:
+        name = org.grade_name(clash, calendar.today, calendar.boundary)
+        raise Invalid(
+            N_(
+                "升级后将与本学段的%(name)s重名。请先将%(name)s升级或毕业，再升级该年级",
+                name=name,
+            )
+        )
     grade.year_offset = 1
     grade.promoted_school_year = calendar.school_year
+    db.flush()
+
+
+def _year_of(grade: Grade, calendar: Calendar) -> int:
+    """The grade's year in its stage today (after any promotion by hand)."""
+    effective = org.effective_today(grade, calendar.today, calendar.boundary)
+    return schoolyear.year_in_stage(grade.enrollment_year, effective, calendar.boundary)
+
+
+def _grade_in_year(grade: Grade, year: int, calendar: Calendar) -> Grade | None:
+    """Another current grade of the same stage that is in this year (and so has its name)."""
+    for other in grade.stage_unit.grades:
+        if other.id == grade.id or org.is_graduated(other, calendar.today, calendar.boundary):
+            continue
+        if _year_of(other, calendar) == year:
+            return other
+    return None
+
+
+def unpromote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
+    """撤销升级: a promotion by hand taken back, within the school year it was made in."""
+    if grade.graduated_at is not None:
+        raise Invalid(N_("该年级已毕业，请先撤销毕业"))
+    if not (grade.year_offset and grade.promoted_school_year == calendar.school_year):
+        raise Invalid(N_("该年级本学年没有手动升级，无可撤销"))
+    year = schoolyear.year_in_stage(grade.enrollment_year, calendar.today, calendar.boundary)
+    clash = _grade_in_year(grade, year, calendar)
+    if clash is not None:
+        name = org.grade_name(clash, calendar.today, calendar.boundary)
+        raise Invalid(N_("撤销后将与本学段的%(name)s重名。请先撤销%(name)s的升级", name=name))
+    grade.year_offset = 0
+    grade.promoted_school_year = None
+    db.flush()
+
+
+def ungraduate(db: Session, *, grade: Grade, calendar: Calendar) -> None:
+    """撤销毕业: a graduation by hand taken back, within the school year it was made in.
+
+    Refused where it would put a student in two current classes (placed in another class since
+    the graduation) or give the stage two grades of one name.
+    """
+    if grade.graduated_at is None:
+        raise Invalid(N_("该年级不是手动毕业的，无法撤销"))
+    graduated_on = as_utc(grade.graduated_at).astimezone(SHANGHAI).date()
+    if schoolyear.school_year(graduated_on, calendar.boundary) != calendar.school_year:
+        raise Invalid(N_("只能撤销本学年的毕业"))
+    clash = _grade_in_year(grade, _year_of(grade, calendar), calendar)
+    if clash is not None:
+        raise Invalid(
+            N_(
+                "撤销后将与本学段的%(name)s重名",
+                name=org.grade_name(clash, calendar.today, calendar.boundary),
+            )
+        )
+    class_ids = [c.id for c in grade.classes if c.kind is ClassKind.ADMINISTRATIVE]
+    if class_ids:
+        others = db.scalar(
+            select(func.count())
+            .select_from(ClassStudent)
+            .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+            .where(
+                SchoolClass.school_id == grade.stage_unit.campus.school_id,
+                SchoolClass.kind == ClassKind.ADMINISTRATIVE,
+                SchoolClass.id.not_in(class_ids),
+                ClassStudent.student_id.in_(
+                    select(ClassStudent.student_id).where(ClassStudent.class_id.in_(class_ids))
+                ),
+            )
+        )
+        if others:
+            raise Invalid(
+                N_(
+                    "毕业后已有%(n)s名学生编入其他班级，撤销毕业会使他们同时在两个班级，"
+                    "请先处理这些学生",
+                    n=others,
+                )
+            )
+    grade.graduated_at = None
     db.flush()
 
 

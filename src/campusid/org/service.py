@@ -224,6 +224,38 @@ def class_display_name(school_class: SchoolClass, today: date, boundary: YearBou
     )
 
 
+def distinct_class_labels(
+    names: dict[int, str], classes: dict[int, tuple[str, int | None, str]]
+) -> dict[int, str]:
+    """Class names a picker can tell apart: where two classes share a name, each is shown with
+    its campus and its grade's enrollment year (东校区 · 五年级1班（2022级）), and its 班级编码 as
+    well should even that repeat. `classes` gives each class's (campus, enrollment year, code).
+    """
+    count: dict[str, int] = {}
+    for name in names.values():
+        count[name] = count.get(name, 0) + 1
+    labels = {}
+    for class_id, name in names.items():
+        if count[name] == 1:
+            labels[class_id] = name
+            continue
+        campus, year, _ = classes[class_id]
+        labels[class_id] = (
+            N_("%(campus)s · %(name)s（%(year)s级）", campus=campus, name=name, year=year)
+            if year is not None
+            else N_("%(campus)s · %(name)s", campus=campus, name=name)
+        )
+    again: dict[str, int] = {}
+    for label in labels.values():
+        again[label] = again.get(label, 0) + 1
+    for class_id, label in labels.items():
+        if again[label] > 1:
+            labels[class_id] = N_(
+                "%(label)s（编码 %(code)s）", label=label, code=classes[class_id][2]
+            )
+    return labels
+
+
 def class_graduated(school_class: SchoolClass, today: date, boundary: YearBoundary) -> bool:
     """Whether the class's grade has graduated; a class without a grade (教学班) never does."""
     grade = school_class.grade

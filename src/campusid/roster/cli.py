@@ -24,6 +24,9 @@ def import_command(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The .xlsx to import."),
     school: int = typer.Option(..., "--school", help="The school's id."),
     errors: Path | None = typer.Option(None, help="Where to write the error file if refused."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Check the file and say what it would do; write nothing."
+    ),
 ) -> None:
     """Import students from an .xlsx: every row, or none and an error file with the reasons."""
     from campusid.audit.service import Actor
@@ -47,13 +50,13 @@ def import_command(
     ) as bar:
         reading = bar.add_task("读取文件 (reading)", total=None)
         try:
-            header, rows = service.read_table(data, limits=limits, max_rows=CLI_MAX_ROWS)
+            table = service.read_upload(data, limits=limits, max_rows=CLI_MAX_ROWS)
         except excel.UnsafeFile as exc:
             console.print(f"[red]{exc.message}[/red]")
             raise typer.Exit(2) from exc
         bar.update(reading, total=1, completed=1)
-        checking = bar.add_task("检查 (checking)", total=max(len(rows), 1))
-        writing = bar.add_task("写入 (writing)", total=max(len(rows), 1))
+        checking = bar.add_task("检查 (checking)", total=max(len(table.rows), 1))
+        writing = bar.add_task("写入 (writing)", total=max(len(table.rows), 1))
 
         def progress(phase: str, count: int) -> None:
             bar.advance(checking if phase == "check" else writing, count)
@@ -67,11 +70,13 @@ def import_command(
                 db,
                 school=found,
                 calendar=calendar_for(services.settings, services.clock),
-                header=header,
-                rows=rows,
+                header=table.header,
+                rows=table.rows,
+                numbers=table.numbers,
                 now=services.clock.now(),
                 actor=Actor(user_id=None),
                 progress=progress,
+                dry_run=dry_run,
             )
     assert result is not None
     if result.file_error:
@@ -81,12 +86,26 @@ def import_command(
         target = errors or file.with_name(file.stem + "-错误原因.xlsx")
         target.write_bytes(service.error_workbook(result))
         console.print(f"[red]{len(result.errors)} 行有误,全部未导入[/red];错误原因已写入 {target}")
+        counts = result.counts
+        console.print(
+            "  "
+            + ", ".join(f"{kind} {counts[kind]}" for kind in (*service.KINDS, service.KIND_ERROR))
+        )
         for index, reason in sorted(result.errors.items())[:10]:
-            console.print(f"  第{index + 2}行: {reason}")
+            console.print(f"  第{result.number(index)}行: {reason}")
         raise typer.Exit(1)
     summary = result.summary
+    counts = result.counts
+    kinds = ", ".join(f"{kind} {counts[kind]}" for kind in (*service.KINDS, service.KIND_ERROR))
+    if dry_run:
+        console.print(
+            f"[yellow]预览（未写入）[/yellow] {result.total} 行：{kinds}；"
+            f"{result.change_count} 处变更"
+        )
+        return
     console.print(
-        f"[green]导入成功[/green] {result.total} 行: 新建 {summary['created']}, "
+        f"[green]导入成功[/green] {result.total} 行, {result.change_count} 处变更 ({kinds}): "
+        f"新建 {summary['created']}, "
         f"已有账号加入 {summary['attached']}, 换班 {summary['moved']}, "
         f"绑身份证 {summary['id_cards_bound']}, 关联家长 {summary['parents_linked']}"
     )

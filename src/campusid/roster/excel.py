@@ -18,6 +18,7 @@ the process), hence the scan of the raw XML first (`_calamine_can_read`).
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
@@ -30,6 +31,7 @@ import openpyxl.xml
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
@@ -139,16 +141,31 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
         raise UnsafeFile(N_("文件包含不安全的 XML 声明,已拒绝"))
 
 
+class NumberText(str):
+    """A cell the sheet holds as a number, as text (an 18-digit ID card number would have lost
+    its last digits to the number format already: the import refuses these where it matters)."""
+
+    __slots__ = ()
+
+
+class FormulaText(str):
+    """A formula cell's text (never its value)."""
+
+    __slots__ = ()
+
+
 def cell_text(value: Any) -> str:
     """A cell as text, exactly as typed: formulas stay text, whole numbers lose their '.0'."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, int):
+        return NumberText(value)
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
+            return NumberText(int(value))
+        return NumberText(repr(value))
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
@@ -160,11 +177,55 @@ def read_sheet(
     data: bytes, limits: Limits = Limits(), max_rows: int = 100_000
 ) -> Iterator[list[str]]:
     """The first sheet's rows as text (the header row first), after `check_upload`."""
-    check_upload(data, limits)
-    if _calamine_can_read(data, max_rows):
-        yield from _read_calamine(data, max_rows)
-    else:
-        yield from _read_openpyxl(data, max_rows)
+    for sheet in read_sheets(data, limits, max_rows):
+        yield from sheet
+        return
+
+
+def read_sheets(
+    data: bytes, limits: Limits = Limits(), max_rows: int = 100_000
+) -> Iterator[Iterator[list[str]]]:
+    """Every worksheet's rows as text, in order: an .xlsx after `check_upload`, or a CSV file
+    (UTF-8, or GBK/GB18030 as Chinese Excel saves it) as one sheet."""
+    if data.startswith((b"PK\x03\x04", _OLE_MAGIC)) or not data:
+        check_upload(data, limits)
+        if _calamine_can_read(data, max_rows):
+            yield from _sheets_calamine(data, max_rows)
+        else:
+            yield from _sheets_openpyxl(data, max_rows)
+        return
+    if len(data) > limits.max_bytes:
+        raise UnsafeFile(N_("文件过大,请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
+    yield _read_csv(data, max_rows)
+
+
+def decode_text(data: bytes) -> str:
+    """A CSV file's text: UTF-8 (with or without a BOM), else GB18030 (which includes GBK)."""
+    if b"\0" in data:
+        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnsafeFile(
+        N_("无法识别文件的编码，请另存为 .xlsx，或 UTF-8 编码的 CSV 后上传")
+    )  # pragma: no cover - gb18030 decodes nearly any bytes
+
+
+def _read_csv(data: bytes, max_rows: int) -> Iterator[list[str]]:
+    text = decode_text(data)
+    if "," not in text and "\t" not in text:
+        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+    delimiter = "\t" if text.count("\t") > text.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for count, row in enumerate(reader, start=1):
+            if count > max_rows + 1:
+                raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
+            yield [value.strip() for value in row]
+    except csv.Error:
+        raise UnsafeFile(N_("CSV 文件格式有误，请另存为 .xlsx 后上传")) from None
 
 
 def _calamine_can_read(data: bytes, max_rows: int) -> bool:
@@ -209,10 +270,24 @@ def _calamine_can_read(data: bytes, max_rows: int) -> bool:
 
 
 def _read_calamine(data: bytes, max_rows: int) -> Iterator[list[str]]:
+    for sheet in _sheets_calamine(data, max_rows):
+        yield from sheet
+        return
+
+
+def _sheets_calamine(data: bytes, max_rows: int) -> Iterator[Iterator[list[str]]]:
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        first = next(s for s in workbook.sheets_metadata if s.typ == SheetTypeEnum.WorkSheet)
-        rows = workbook.get_sheet_by_name(first.name).to_python(skip_empty_area=False)
+        names = [s.name for s in workbook.sheets_metadata if s.typ == SheetTypeEnum.WorkSheet]
+    except Exception:  # calamine raises its own kinds, and ValueError, for malformed parts
+        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
+    for name in names:
+        yield _calamine_rows(workbook, name, max_rows)
+
+
+def _calamine_rows(workbook: CalamineWorkbook, name: str, max_rows: int) -> Iterator[list[str]]:
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception:  # calamine raises its own kinds, and ValueError, for malformed parts
         raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
     if len(rows) > max_rows + 1:  # pragma: no cover - _calamine_can_read bounds the rows
@@ -222,6 +297,12 @@ def _read_calamine(data: bytes, max_rows: int) -> Iterator[list[str]]:
 
 
 def _read_openpyxl(data: bytes, max_rows: int) -> Iterator[list[str]]:
+    for sheet in _sheets_openpyxl(data, max_rows):
+        yield from sheet
+        return
+
+
+def _sheets_openpyxl(data: bytes, max_rows: int) -> Iterator[Iterator[list[str]]]:
     try:
         workbook = load_workbook(
             io.BytesIO(data), read_only=True, data_only=False, keep_links=False
@@ -229,13 +310,22 @@ def _read_openpyxl(data: bytes, max_rows: int) -> Iterator[list[str]]:
     except Exception:  # openpyxl raises many kinds for malformed parts
         raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
     try:
-        sheet = workbook.worksheets[0]
-        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if count > max_rows + 1:
-                raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
-            yield [cell_text(value) for value in row]
+        for sheet in workbook.worksheets:
+            yield _openpyxl_rows(sheet, max_rows)
     finally:
         workbook.close()
+
+
+def _openpyxl_rows(sheet: Any, max_rows: int) -> Iterator[list[str]]:
+    for count, row in enumerate(sheet.iter_rows(), start=1):
+        if count > max_rows + 1:
+            raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
+        yield [
+            FormulaText(cell_text(cell.value))
+            if getattr(cell, "data_type", None) == "f"
+            else cell_text(cell.value)
+            for cell in row
+        ]
 
 
 def safe_cell(value: Any) -> Any:
@@ -272,13 +362,20 @@ def write_workbook(
     *,
     error_rows: set[int] | None = None,
     widths: dict[str, list[int]] | None = None,
+    text_columns: dict[str, list[int]] | None = None,
 ) -> bytes:
-    """An .xlsx with these sheets (title, header, rows); `error_rows` (0-based) highlighted."""
+    """An .xlsx with these sheets (title, header, rows); `error_rows` (0-based) highlighted.
+
+    `text_columns` (0-based, by sheet) are formatted as text (@), so that what is typed into
+    them later stays as typed: Excel would turn an 18-digit ID card number into 3.30603E+17.
+    """
     workbook = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title)
         for index, width in enumerate((widths or {}).get(title, [])):
-            sheet.column_dimensions[chr(ord("A") + index)].width = width
+            sheet.column_dimensions[get_column_letter(index + 1)].width = width
+        for index in (text_columns or {}).get(title, []):
+            sheet.column_dimensions[get_column_letter(index + 1)].number_format = "@"
         sheet.append(_cells(sheet, header, header=True))
         for index, row in enumerate(rows):
             sheet.append(_cells(sheet, row, error=bool(error_rows and index in error_rows)))

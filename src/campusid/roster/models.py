@@ -1,4 +1,5 @@
-"""Error files of refused imports, kept briefly for the administrator who uploaded them."""
+"""Error files of refused imports, and uploads awaiting 确认导入 after their preview, kept
+briefly for the administrator who uploaded them (a pending upload: filename 待确认导入)."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
+from campusid.i18n import N_
 from campusid.org.deps import Page, SchoolPage
 from campusid.roster import excel, service
 from campusid.web import NotFound
@@ -29,6 +30,7 @@ def _roster_page(page: SchoolPage, status_code: int = 200, **context: Any) -> Re
         section="roster",
         max_mb=excel.MAX_UPLOAD_BYTES // (1024 * 1024),
         instructions=service.INSTRUCTIONS,
+        kinds=service.KIND_LABELS,
         status_code=status_code,
         **context,
     )
@@ -48,10 +50,11 @@ def template(page: Page) -> Response:
 
 @router.post("/import")
 def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
-    """Import the uploaded workbook: every row, or none and the error file back.
+    """上传并预览: check the uploaded workbook and show what importing it would do.
 
-    A refused file is not a refusal of the request: the page lists the bad rows, and the
-    error file is kept (committed) for its uploader.
+    Nothing of the school is written: the upload is kept for its administrator (by a random
+    token) until 确认导入. A refused file is not a refusal of the request: the page lists the
+    bad rows, and the error file is kept (committed) for its uploader.
     """
     data = file.file.read(excel.MAX_UPLOAD_BYTES + 1)  # the limit is checked on what was read
     result = service.run_import(
@@ -61,7 +64,43 @@ def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
         data=data,
         now=page.now,
         actor=page.actor,
+        dry_run=True,
     )
+    if not result.ok or page.actor.user_id is None:
+        return _refused(page, result)
+    token = service.store_pending(
+        page.db, school=page.school, user_id=page.actor.user_id, content=data, now=page.now
+    )
+    return _roster_page(page, preview=result, confirm_token=token)
+
+
+@router.post("/import/confirm")
+def import_confirm(page: Page, token: Annotated[str, Form()] = "") -> Response:
+    """确认导入: import the previewed upload, every row or none."""
+    data = None
+    if page.actor.user_id is not None and token:
+        data = service.take_pending(
+            page.db, school=page.school, user_id=page.actor.user_id, token=token, now=page.now
+        )
+    if data is None:
+        return _roster_page(
+            page, status_code=400, errors=[N_("预览已过期或已导入，请重新上传文件")]
+        )
+    result = service.run_import(
+        page.db,
+        school=page.school,
+        calendar=page.calendar,
+        data=data,
+        now=page.now,
+        actor=page.actor,
+    )
+    if not result.ok:
+        return _refused(page, result)
+    return _roster_page(page, result=result)
+
+
+def _refused(page: SchoolPage, result: service.ImportResult) -> Response:
+    """The bad rows, and the error file kept for its uploader."""
     token = None
     if result.errors and page.actor.user_id is not None:
         token = service.store_error_file(
@@ -74,9 +113,11 @@ def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
     bad = sorted(result.errors.items())
     return _roster_page(
         page,
-        status_code=200 if result.ok else 400,
+        status_code=400,
         result=result,
-        bad_rows=[(index + 2, result.rows[index], reason) for index, reason in bad[:200]],
+        bad_rows=[
+            (result.number(index), result.rows[index], reason) for index, reason in bad[:200]
+        ],
         error_token=token,
         errors=[result.file_error] if result.file_error else [],
     )

@@ -17,7 +17,7 @@ from campusid.classes.models import ClassStudent
 from campusid.messaging.models import Notice
 from campusid.roster.service import COLUMNS
 from tests.support.http import post_form, sign_in
-from tests.support.schools import xlsx
+from tests.support.schools import import_roster, xlsx
 
 STUDENT = "lixiaoyao"  # in 五年级1班, with a linked parent
 PARENT = "p_lidaniang"
@@ -73,11 +73,7 @@ def _student_membership(db, world) -> SchoolMembership:
 
 def _import(client, world, rows):
     data = xlsx([[cells.get(c, "") for c in COLUMNS] for cells in rows])
-    return post_form(
-        client,
-        f"/school/{world.school.id}/roster/import",
-        files={"file": ("学生.xlsx", data, "application/octet-stream")},
-    )
+    return import_roster(client, world.school.id, data)
 
 
 # --- remove from a class (校区存放) -----------------------------------------------------------

@@ -35,9 +35,28 @@ def test_cli_import_all_or_nothing_and_export(database: str, tmp_path: Path) -> 
     good = tmp_path / "good.xlsx"
     new_id = id_card(birth="20160404", seq="404")
     good.write_bytes(xlsx([_row(姓名="命令行生", 班级="五年级2班", 身份证号=new_id)]))
+    result = runner.invoke(app, ["roster", "import", str(good), "--school", "1", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "预览（未写入）" in result.output and "新建 1" in result.output
+    assert "1 处变更" in result.output
+    engine = create_engine(database)
+    with engine.connect() as conn:
+        from campusid.accounts.models import User
+
+        assert conn.scalar(select(User.id).where(User.real_name == "命令行生")) is None
+    engine.dispose()
     result = runner.invoke(app, ["roster", "import", str(good), "--school", "1"])
     assert result.exit_code == 0, result.output
     assert "导入成功" in result.output and "新建 1" in result.output
+    # The export imported back unchanged: nothing to do.
+    exported = tmp_path / "again.xlsx"
+    assert (
+        runner.invoke(app, ["roster", "export", "--school", "1", "-o", str(exported)]).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["roster", "import", str(exported), "--school", "1"])
+    assert result.exit_code == 0, result.output
+    assert "0 处变更" in result.output
 
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(xlsx([_row(姓名="好的", 班级="五年级2班"), _row(姓名="坏的", 班级="无此班")]))

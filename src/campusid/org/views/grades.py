@@ -34,6 +34,11 @@ def _settings(page: Page, grade: Grade) -> dict[str, Any]:
         "graduation_year": schoolyear.graduation_year(
             grade.stage_unit.stage, grade.school_system, grade.enrollment_year
         ),
+        "can_unpromote": bool(
+            grade.year_offset and grade.promoted_school_year == page.calendar.school_year
+        )
+        and grade.graduated_at is None,
+        "can_ungraduate": grade.graduated_at is not None,
     }
 
 
@@ -63,6 +68,28 @@ def graduate_grade(page: Page, grade_id: Id) -> Response:
     except Invalid as exc:
         return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
     return page.go("/graduated", graduated=1)
+
+
+@router.post("/unpromote")
+def unpromote_grade(page: Page, grade_id: Id) -> Response:
+    """撤销升级: take back this school year's promotion by hand."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        building.unpromote(page.db, grade=grade, calendar=page.calendar)
+    except Invalid as exc:
+        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+    return page.go(f"/grades/{grade_id}/settings")
+
+
+@router.post("/ungraduate")
+def ungraduate_grade(page: Page, grade_id: Id) -> Response:
+    """撤销毕业: take back this school year's graduation by hand."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        building.ungraduate(page.db, grade=grade, calendar=page.calendar)
+    except Invalid as exc:
+        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+    return page.go(f"/grades/{grade_id}/settings")
 
 
 @router.post("/leaders")
