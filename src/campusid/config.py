@@ -54,9 +54,8 @@ class Settings(BaseSettings):
     servicedesk_closed_days: list[date] = Field(default_factory=list)
     servicedesk_open_days: list[date] = Field(default_factory=list)
     # The verification checklist: at least this many facts matched (never fewer than two), one
-    # of them a fact a classmate could not know (ID tail, linked parent, phone code) when set.
+    # of them always a fact a classmate cannot know (the phone code read back, the ID tail 4).
     servicedesk_min_matched_facts: int = Field(default=2, ge=2, le=5)
-    servicedesk_require_strong_fact: bool = True
 
     school_year_boundary_month: int = 9
     school_year_boundary_day: int = 1
