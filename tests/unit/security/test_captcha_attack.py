@@ -31,7 +31,8 @@ def attack() -> ModuleType:
 def test_the_attack_reads_the_old_captcha(attack: ModuleType) -> None:
     images = attack.make("legacy", 40)
     solved = sum(attack.glyph_attack(png, "bitmap", None) == a for a, png in images.values())
-    assert solved >= 36, solved  # the attack works: a low score below is the images' doing
+    # About 89 % of the old images are read; 70 % of 40 leaves random draws no room to fail.
+    assert solved >= 28, solved  # the attack works: a low score below is the images' doing
 
 
 @pytest.mark.parametrize("templates", ["bitmap", "truetype"])
