@@ -51,7 +51,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
@@ -269,34 +269,37 @@ def _alumni(db: Session, *, school_ids: list[int], calendar: Calendar) -> Alumni
     graduated = _graduated_grades(db, school_ids=school_ids, calendar=calendar)
     if not graduated:
         return Alumni()
-    in_graduated = (
-        select(ClassStudent.student_id)
-        .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
-        .where(
-            SchoolClass.school_id == SchoolMembership.school_id,
-            SchoolClass.grade_id.in_(graduated),
-            ClassStudent.student_id == SchoolMembership.user_id,
-        )
-        .exists()
-    )
+    # Driven by the pupils of the graduated classes (class_students by class), not by every
+    # membership of the district.
+    now_in = aliased(ClassStudent)
+    now_class = aliased(SchoolClass)
     in_current = (
-        select(ClassStudent.student_id)
-        .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+        select(now_in.student_id)
+        .join(now_class, now_class.id == now_in.class_id)
         .where(
-            SchoolClass.school_id == SchoolMembership.school_id,
-            or_(SchoolClass.grade_id.is_(None), SchoolClass.grade_id.not_in(graduated)),
-            ClassStudent.student_id == SchoolMembership.user_id,
+            now_class.school_id == SchoolClass.school_id,
+            or_(now_class.grade_id.is_(None), now_class.grade_id.not_in(graduated)),
+            now_in.student_id == ClassStudent.student_id,
         )
         .exists()
     )
     gone: set[tuple[int, int]] = {
         (school_id, user_id)
         for school_id, user_id in db.execute(
-            select(SchoolMembership.school_id, SchoolMembership.user_id).where(
+            select(SchoolClass.school_id, ClassStudent.student_id)
+            .distinct()
+            .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+            .join(
+                SchoolMembership,
+                and_(
+                    SchoolMembership.school_id == SchoolClass.school_id,
+                    SchoolMembership.user_id == ClassStudent.student_id,
+                ),
+            )
+            .where(
+                SchoolClass.grade_id.in_(graduated),
                 SchoolMembership.current(role=SchoolRole.STUDENT),
-                SchoolMembership.school_id.in_(school_ids),
                 SchoolMembership.campus_id.is_(None),
-                in_graduated,
                 ~in_current,
             )
         )

@@ -69,6 +69,15 @@ def _all_agree(platform, admin, db, services, world) -> list[int]:
     line, total = _district_line(platform, world)
     root = counts(admin.get(f"/school/{world.school.id}").text)
     assert line == root
+    listing = platform.get("/platform/schools", params={"q": world.school.name}).text
+    found = re.search(
+        rf">{world.school.name}</a></td>.*?<td>(\d+)个老师</td><td>(\d+)个学生</td>"
+        r"<td>(\d+)个家长</td>",
+        listing,
+        re.S,
+    )
+    assert found is not None
+    assert "{}个老师 {}个学生 {}个家长".format(*found.groups()) == root
     _, students, parents = _numbers(line)
     assert (students, parents) == _recount(db, services, world.school.id)
     return [*_numbers(line), *_numbers(total)]
