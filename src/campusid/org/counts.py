@@ -16,9 +16,12 @@ page could let drift:
 Who counts in the kept totals: a school's teachers and students are its *active* teacher and
 student memberships; its parents are the parents linked to those students. A person is counted
 once per node however many reasons they have (a parent of two pupils, a teacher of five
-classes). The live school count differs in one respect: graduation follows the calendar (no row
-changes when a grade graduates), so students whose classes have all graduated and whose
-membership was never ended still count in the kept totals but no longer on the school's page.
+classes). Graduation follows the calendar (no row changes when a grade graduates, by hand or at
+the school-year boundary, and none when a graduation is undone), so the kept totals still hold
+students whose classes have all graduated and whose membership was never ended. Every reader
+given a calendar (the district pages, the platform's list of schools) takes those graduates off
+with `_alumni`, the one rule of "graduated, so an alumnus, not a student" that the school's own
+page (`school_counts`) follows too: the same person counts once, the same way, on every page.
 
 `compact()` folds the delta rows (run it every minute or so: `campusid db compact-counts`);
 `rebuild()` recounts everything from the source rows (after a bulk load with triggers off).
@@ -48,7 +51,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from campusid.accounts.models import SchoolMembership, SchoolRole
 from campusid.classes.models import ClassStudent, ClassTeacher
@@ -145,18 +148,32 @@ def _kept(db: Session, scope: str, scope_ids: ColumnElement[bool]) -> dict[int, 
     return found
 
 
-def school_total(db: Session, *, school_id: int) -> Counts:
-    """The school's teachers, students and parents (kept by the triggers)."""
-    return _kept(db, "school", CountDelta.scope_id == school_id).get(school_id, Counts())
+def school_total(db: Session, *, school_id: int, calendar: Calendar | None = None) -> Counts:
+    """The school's teachers, students and parents (kept by the triggers).
+
+    With a calendar, its graduates are alumni, not students (see `_alumni`): the number the
+    school's own page and the district page show."""
+    return school_totals(db, school_ids=[school_id], calendar=calendar).get(school_id, Counts())
 
 
-def school_totals(db: Session, *, school_ids: list[int]) -> dict[int, Counts]:
-    """Several schools' teachers, students and parents (kept by the triggers), in one query."""
-    return dict(_kept(db, "school", CountDelta.scope_id.in_(school_ids)))
+def school_totals(
+    db: Session, *, school_ids: list[int], calendar: Calendar | None = None
+) -> dict[int, Counts]:
+    """Several schools' teachers, students and parents (kept by the triggers), in one query
+    (and, with a calendar, less their graduates)."""
+    found = dict(_kept(db, "school", CountDelta.scope_id.in_(school_ids)))
+    if calendar is not None:
+        alumni = _alumni(db, school_ids=school_ids, calendar=calendar)
+        for school_id, less in alumni.by_school.items():
+            _subtract(found.setdefault(school_id, Counts()), less)
+    return found
 
 
-def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
-    """The district page: its distinct totals and each school's counts, in three queries."""
+def district_counts(
+    db: Session, *, district_id: int, calendar: Calendar | None = None
+) -> DistrictCounts | None:
+    """The district page: its distinct totals and each school's counts, in three queries
+    (with a calendar, less the graduates, see `_alumni`)."""
     district = db.get(District, district_id)
     if district is None:
         return None
@@ -171,6 +188,11 @@ def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
         CountDelta.scope_id.in_(select(School.id).where(School.district_id == district_id)),
     )
     total = _kept(db, "district", CountDelta.scope_id == district_id).get(district_id, Counts())
+    if calendar is not None:
+        alumni = _alumni(db, school_ids=[school_id for school_id, _ in schools], calendar=calendar)
+        for school_id, less in alumni.by_school.items():
+            _subtract(by_school.setdefault(school_id, Counts()), less)
+        _subtract(total, alumni.by_district.get(district_id, Counts()))
     return DistrictCounts(
         district_id=district.id,
         name=district.name,
@@ -182,8 +204,9 @@ def district_counts(db: Session, *, district_id: int) -> DistrictCounts | None:
     )
 
 
-def district_list(db: Session) -> list[DistrictLine]:
-    """Every district with its number of schools and its distinct totals, in three queries."""
+def district_list(db: Session, *, calendar: Calendar | None = None) -> list[DistrictLine]:
+    """Every district with its number of schools and its distinct totals, in three queries
+    (with a calendar, less the graduates, see `_alumni`)."""
     districts = db.execute(select(District.id, District.name).order_by(District.name)).all()
     schools = dict(
         db.execute(
@@ -193,10 +216,152 @@ def district_list(db: Session) -> list[DistrictLine]:
         ).all()
     )
     totals = _kept(db, "district", true())
+    if calendar is not None:
+        in_districts = list(db.scalars(select(School.id).where(School.district_id.is_not(None))))
+        alumni = _alumni(db, school_ids=in_districts, calendar=calendar)
+        for district_id, less in alumni.by_district.items():
+            _subtract(totals[district_id], less)
     return [
         DistrictLine(district_id, name, int(schools.get(district_id, 0)), totals[district_id])
         for district_id, name in districts
     ]
+
+
+# --------------------------------------------------------------------------- graduates
+
+
+@dataclass
+class Alumni:
+    """What the graduates take off the kept counts: per school, and per district (distinct)."""
+
+    by_school: dict[int, Counts] = field(default_factory=dict)
+    by_district: dict[int, Counts] = field(default_factory=dict)
+
+
+def _subtract(counts: Counts, less: Counts) -> None:
+    counts.students -= less.students
+    counts.parents -= less.parents
+
+
+def _graduated_grades(db: Session, *, school_ids: list[int], calendar: Calendar) -> list[int]:
+    """The graduated grades (by the calendar or by hand) of these schools."""
+    if not school_ids:
+        return []
+    grades = db.scalars(
+        select(Grade)
+        .join(Grade.stage_unit)
+        .join(StageUnit.campus)
+        .where(Campus.school_id.in_(school_ids))
+        .options(contains_eager(Grade.stage_unit))
+    )
+    return [g.id for g in grades if org.is_graduated(g, calendar.today, calendar.boundary)]
+
+
+def _alumni(db: Session, *, school_ids: list[int], calendar: Calendar) -> Alumni:
+    """THE rule of who has graduated, for the kept counts: a student whose membership is still
+    active but whose every class at the school belongs to a graduated grade (and who is not
+    parked at a campus) is an alumnus, not a student, exactly as on the school's own page
+    (`school_counts`). Graduation changes no row (the calendar decides it), so the kept totals
+    still hold these people; this takes them off, with the parents who count only through
+    them, per school and distinctly per district. Nothing to do (one query) while no school
+    has a graduated grade with members still active.
+    """
+    graduated = _graduated_grades(db, school_ids=school_ids, calendar=calendar)
+    if not graduated:
+        return Alumni()
+    # Driven by the pupils of the graduated classes (class_students by class), not by every
+    # membership of the district.
+    now_in = aliased(ClassStudent)
+    now_class = aliased(SchoolClass)
+    in_current = (
+        select(now_in.student_id)
+        .join(now_class, now_class.id == now_in.class_id)
+        .where(
+            now_class.school_id == SchoolClass.school_id,
+            or_(now_class.grade_id.is_(None), now_class.grade_id.not_in(graduated)),
+            now_in.student_id == ClassStudent.student_id,
+        )
+        .exists()
+    )
+    gone: set[tuple[int, int]] = {
+        (school_id, user_id)
+        for school_id, user_id in db.execute(
+            select(SchoolClass.school_id, ClassStudent.student_id)
+            .distinct()
+            .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+            .join(
+                SchoolMembership,
+                and_(
+                    SchoolMembership.school_id == SchoolClass.school_id,
+                    SchoolMembership.user_id == ClassStudent.student_id,
+                ),
+            )
+            .where(
+                SchoolClass.grade_id.in_(graduated),
+                SchoolMembership.current(role=SchoolRole.STUDENT),
+                SchoolMembership.campus_id.is_(None),
+                ~in_current,
+            )
+        )
+    }
+    if not gone:
+        return Alumni()
+    district_of: dict[int, int | None] = dict(
+        db.execute(select(School.id, School.district_id).where(School.id.in_(school_ids))).all()
+    )
+    # the parents of the graduates, and every child of theirs that is a student somewhere here
+    parents: dict[int, set[int]] = defaultdict(set)
+    graduates = sorted({user_id for _, user_id in gone})
+    for chunk in range(0, len(graduates), 5000):
+        for parent_id, child_id in db.execute(
+            select(ParentLink.parent_id, ParentLink.child_id).where(
+                ParentLink.parent_id.in_(
+                    select(ParentLink.parent_id).where(
+                        ParentLink.child_id.in_(graduates[chunk : chunk + 5000])
+                    )
+                )
+            )
+        ):
+            parents[child_id].add(parent_id)
+    children = sorted({*graduates, *parents})
+    members: set[tuple[int, int]] = set()
+    for chunk in range(0, len(children), 5000):
+        members.update(
+            (school_id, user_id)
+            for school_id, user_id in db.execute(
+                select(SchoolMembership.school_id, SchoolMembership.user_id).where(
+                    SchoolMembership.current(role=SchoolRole.STUDENT),
+                    SchoolMembership.school_id.in_(school_ids),
+                    SchoolMembership.user_id.in_(children[chunk : chunk + 5000]),
+                )
+            )
+        )
+    staying = members - gone  # (school, child) pairs that still count as a student
+    staying_districts = {(district_of.get(s), u) for s, u in staying}
+    result = Alumni()
+    for scope, key in (("school", lambda s: s), ("district", lambda s: district_of.get(s))):
+        counted = staying if scope == "school" else staying_districts
+        left_students: set[tuple[int, int]] = set()
+        left_parents: set[tuple[int, int]] = set()
+        for school_id, user_id in gone:
+            node = key(school_id)
+            if node is None:
+                continue
+            if (node, user_id) not in counted:
+                left_students.add((node, user_id))
+            for parent_id in parents.get(user_id, ()):
+                left_parents.add((node, parent_id))
+        kept_parents = {
+            (node, parent_id)
+            for node, child_id in counted
+            for parent_id in parents.get(child_id, ())
+        }
+        target = result.by_school if scope == "school" else result.by_district
+        for node, _ in left_students:
+            target.setdefault(node, Counts()).students += 1
+        for node, _ in left_parents - kept_parents:
+            target.setdefault(node, Counts()).parents += 1
+    return result
 
 
 # --------------------------------------------------------------------------- inside a school
@@ -204,14 +369,7 @@ def district_list(db: Session) -> list[DistrictLine]:
 
 def graduated_grade_ids(db: Session, *, school_id: int, calendar: Calendar) -> list[int]:
     """The school's grades that have graduated today (by the calendar or by hand)."""
-    grades = db.scalars(
-        select(Grade)
-        .join(Grade.stage_unit)
-        .join(StageUnit.campus)
-        .where(Campus.school_id == school_id)
-        .options(contains_eager(Grade.stage_unit))
-    )
-    return [g.id for g in grades if org.is_graduated(g, calendar.today, calendar.boundary)]
+    return _graduated_grades(db, school_ids=[school_id], calendar=calendar)
 
 
 def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolCounts:
@@ -229,8 +387,8 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
       and the students parked there (校区存放) with their parents;
     * the school: everyone in a current class or teaching class, parked at one of its
       campuses, or holding an active teacher membership (teachers count before they are given
-      a class). Graduates whose membership is still active are not counted here: see
-      `school_total` for the count of active memberships that the district page shows.
+      a class). Graduates whose membership is still active are not counted here, nor (by
+      `_alumni`, the same rule) in `school_total` and the district page given a calendar.
     """
     graduated = graduated_grade_ids(db, school_id=school_id, calendar=calendar)
     rows = db.execute(_people_per_node(), {"school_id": school_id, "graduated": graduated})

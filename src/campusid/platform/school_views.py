@@ -8,9 +8,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from campusid.context import Services
 from campusid.i18n import N_
 from campusid.org.models import School
-from campusid.org.schoolyear import SchoolSystem
+from campusid.org.schoolyear import SchoolSystem, calendar_for
 from campusid.platform import schools as service
 from campusid.platform.schools import Actor, NewAdmin, OnboardingError
 from campusid.security.permissions import Permission, Principal
@@ -44,6 +45,7 @@ def _school(db: DbSession, school_id: int) -> School:
 def _list_page(
     request: Request,
     db: DbSession,
+    services: Services,
     *,
     q: str = "",
     errors: list[str] | None = None,
@@ -55,7 +57,9 @@ def _list_page(
         request,
         "platform/schools.html",
         {
-            "lines": service.school_list(db, search=q),
+            "lines": service.school_list(
+                db, search=q, calendar=calendar_for(services.settings, services.clock)
+            ),
             "districts": service.districts(db),
             "q": q,
             "errors": errors or [],
@@ -70,13 +74,14 @@ def _list_page(
 def school_list(
     request: Request,
     db: DbSession,
+    services: Svc,
     principal: SchoolsManager,
     q: Annotated[str, Query(max_length=64)] = "",
     created: str = "",
 ) -> Response:
     """学校: every school with its counts, searchable by name or 学校编码."""
     message = N_("区县已创建") if created == "district" else None
-    return _list_page(request, db, q=q, message=message)
+    return _list_page(request, db, services, q=q, message=message)
 
 
 class DistrictForm(BaseModel):
@@ -102,7 +107,7 @@ def create_district(
     except OnboardingError as exc:
         db.rollback()
         return _list_page(
-            request, db, errors=exc.messages, district_name=form.name, status_code=400
+            request, db, services, errors=exc.messages, district_name=form.name, status_code=400
         )
     return redirect("/platform/schools?created=district")
 

@@ -34,7 +34,7 @@ from campusid.org import counts
 from campusid.org import service as org
 from campusid.org.counts import Counts
 from campusid.org.models import District, School
-from campusid.org.schoolyear import SchoolSystem
+from campusid.org.schoolyear import Calendar, SchoolSystem
 from campusid.security.passwords import Hasher
 from campusid.security.policy import generate_temporary_password
 from campusid.web import Refused
@@ -184,7 +184,9 @@ def create_school(
     return school, appointed
 
 
-def school_list(db: Session, *, search: str = "") -> list[SchoolLine]:
+def school_list(
+    db: Session, *, search: str = "", calendar: Calendar | None = None
+) -> list[SchoolLine]:
     """Every school (or those whose name or code matches), with its counts, in three queries."""
     query = (
         select(School, District.name)
@@ -199,7 +201,7 @@ def school_list(db: Session, *, search: str = "") -> list[SchoolLine]:
         )
     rows = db.execute(query).all()
     ids = [school.id for school, _ in rows]
-    totals = counts.school_totals(db, school_ids=ids)
+    totals = counts.school_totals(db, school_ids=ids, calendar=calendar)
     admins = dict(
         db.execute(
             select(SchoolMembership.school_id, func.count())
