@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from campusid.config import Settings
 from campusid.db import make_engine, make_session_factory
 from campusid.security import crypto
 from campusid.security.passwords import Hasher
+from campusid.security.progress import MemoryProgressBoard, ProgressBoard, RedisProgressBoard
 from campusid.security.ratelimit import RateLimits
 from campusid.security.sessions import (
     DatabaseSessionStore,
@@ -54,6 +55,7 @@ class Services:
     mail: MailSender
     throttle: Throttle
     redis: Any = None
+    progress: ProgressBoard = field(default_factory=MemoryProgressBoard)  # issue 17
 
 
 def build_services(
@@ -142,6 +144,11 @@ def build_services(
         limits=limits,
         sessions=sessions,
         redis=redis_client,
+        progress=(
+            RedisProgressBoard(redis_client, prefix=settings.redis_prefix)
+            if redis_client is not None
+            else MemoryProgressBoard()
+        ),
         throttle=Throttle(
             store=failures,
             policy=ThrottlePolicy(

@@ -501,3 +501,11 @@ MATRIX.update(
         ("POST", "/school/{school_id}/grades/{grade_id}/ungraduate"): Row(SCHOOL_ADMIN_POST),
     }
 )
+# Issue 17: the progress of an upload or confirmation (an unknown key is 404 for everyone).
+MATRIX.update(
+    {
+        ("GET", "/school/{school_id}/roster/progress/{key}"): Row(
+            but(SCHOOL_ADMIN_ONLY, school_admin=DENY), params={"key": "no-such-progress-key"}
+        ),
+    }
+)

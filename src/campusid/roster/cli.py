@@ -55,11 +55,17 @@ def import_command(
             console.print(f"[red]{exc.message}[/red]")
             raise typer.Exit(2) from exc
         bar.update(reading, total=1, completed=1)
-        checking = bar.add_task("检查 (checking)", total=max(len(table.rows), 1))
-        writing = bar.add_task("写入 (writing)", total=max(len(table.rows), 1))
+        size = max(len(table.rows), 1)
+        tasks = {
+            "check": bar.add_task("检查 (checking)", total=size),
+            "plan": bar.add_task("核对 (planning)", total=size),
+        }
+        if not dry_run:
+            tasks["write"] = bar.add_task("写入 (writing)", total=size)
 
         def progress(phase: str, count: int) -> None:
-            bar.advance(checking if phase == "check" else writing, count)
+            if phase in tasks:
+                bar.advance(tasks[phase], count)
 
         with transaction(services.session_factory) as db:
             found = load_school(db, school)

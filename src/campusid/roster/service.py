@@ -48,6 +48,7 @@ from campusid.org.models import ClassKind, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar
 from campusid.roster import excel, writer
 from campusid.roster.models import ImportErrorFile
+from campusid.security.progress import ProgressBoard, State
 
 OP_CREATE = "新建"
 OP_MOVE = "换班"
@@ -162,6 +163,9 @@ EXAMPLE = [
 ]
 
 Progress = Callable[[str, int], None]
+# issue 17: `progress(phase, count)` is called with `count` more rows done in "check" (reading
+# each row), "plan" (checking it against the database) and "write", every PROGRESS_EVERY rows.
+PROGRESS_EVERY = 200
 
 
 def template_bytes() -> bytes:
@@ -467,8 +471,10 @@ def import_rows(
         except MemberError as exc:
             result.errors[index] = _explained(exc.message)
             parsed.append(None)
-        if progress and index % 1000 == 999:
-            progress("check", 1000)
+        if progress and index % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            progress("check", PROGRESS_EVERY)
+    if progress and len(rows) % PROGRESS_EVERY:
+        progress("check", len(rows) % PROGRESS_EVERY)
 
     _duplicates(result, parsed)
 
@@ -479,6 +485,8 @@ def import_rows(
     students, by_place = _school_students(db, school, directory.names)
     planner = _Planner(builder, directory, students, by_place)
     for index, (row, item) in enumerate(zip(rows, parsed, strict=True)):
+        if progress and index % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            progress("plan", PROGRESS_EVERY)
         if item is None or index in result.errors:
             continue
         op, student, parent = item
@@ -500,8 +508,8 @@ def import_rows(
             continue
         result.kinds[index] = kind
         result.changes[index] = changes
-    if progress:
-        progress("check", len(rows) % 1000)
+    if progress and len(rows) % PROGRESS_EVERY:
+        progress("plan", len(rows) % PROGRESS_EVERY)
     if result.errors:
         return result  # the other rows' kinds stay: the page counts them with the errors
     if dry_run:
@@ -517,6 +525,8 @@ def import_rows(
         cal=calendar,
     )
     summary = writer.write_plan(db, plan=builder.plan, school=school, now=now, act=act)
+    if progress:  # the accounts are written in bulk: half the rows' worth, then the rest
+        progress("write", len(rows) // 2)
     for part in chunks(planner.numbers):
         for class_student_id, number in part:
             db.execute(
@@ -530,7 +540,7 @@ def import_rows(
     result.summary = {**summary, **_row_summary(result)}
     result.written = True
     if progress:
-        progress("write", len(rows))
+        progress("write", len(rows) - len(rows) // 2)
     audit.record(
         db,
         now=now,
@@ -966,6 +976,44 @@ def read_table(
     return table.header, table.rows
 
 
+class BoardReport:
+    """Reports an import's progress on a progress board, for the page that polls it (issue 17).
+
+    `done` of `total` counts each row once per phase ("read", "check", "plan", then "write"
+    unless previewing); the last report is phase "done" with `done == total`.
+    """
+
+    def __init__(self, board: ProgressBoard, key: str, *, user_id: int, school_id: int) -> None:
+        self.board = board
+        self.key = key
+        self.owner = progress_owner(user_id, school_id)
+        self.total = 0
+        self.done = 0
+
+    def _show(self, phase: str) -> None:
+        self.board.report(self.key, self.owner, State(self.done, self.total, phase))
+
+    def start(self) -> None:
+        self._show("read")
+
+    def rows(self, count: int, *, dry_run: bool) -> None:
+        self.total = count * (2 if dry_run else 3)
+        self._show("check")
+
+    def __call__(self, phase: str, count: int) -> None:
+        self.done = min(self.done + count, self.total)
+        self._show(phase)
+
+    def finish(self) -> None:
+        self.done = self.total
+        self._show("done")
+
+
+def progress_owner(user_id: int, school_id: int) -> str:
+    """Whom a progress board entry belongs to: the administrator, in the school."""
+    return f"{user_id}@{school_id}"
+
+
 def run_import(
     db: Session,
     *,
@@ -975,13 +1023,20 @@ def run_import(
     now: datetime,
     actor: Actor,
     dry_run: bool = False,
+    report: BoardReport | None = None,
 ) -> ImportResult:
     """Check the uploaded file, read it, and import it (all or nothing), or only preview it."""
+    if report:
+        report.start()
     try:
         table = read_upload(data)
     except excel.UnsafeFile as exc:
+        if report:
+            report.finish()
         return ImportResult(file_error=exc.message)
-    return import_rows(
+    if report:
+        report.rows(len(table.rows), dry_run=dry_run)
+    result = import_rows(
         db,
         school=school,
         calendar=calendar,
@@ -991,7 +1046,11 @@ def run_import(
         now=now,
         actor=actor,
         dry_run=dry_run,
+        progress=report,
     )
+    if report:
+        report.finish()
+    return result
 
 
 # --------------------------------------------------------------------------- error files

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from campusid.i18n import N_
 from campusid.org.deps import Page, SchoolPage
 from campusid.roster import excel, service
+from campusid.security.progress import valid_key
 from campusid.web import NotFound
 
 router = APIRouter(prefix="/school/{school_id}/roster")
@@ -48,8 +49,32 @@ def template(page: Page) -> Response:
     return _xlsx(service.template_bytes(), "学生导入模板.xlsx")
 
 
+def _report(page: SchoolPage, key: str) -> service.BoardReport | None:
+    """The progress board entry the page asked for (a key of its own), if any."""
+    if not key or not valid_key(key) or page.actor.user_id is None:
+        return None
+    return service.BoardReport(
+        page.services.progress, key, user_id=page.actor.user_id, school_id=page.school.id
+    )
+
+
+@router.get("/progress/{key}")
+def progress(page: Page, key: str) -> Response:
+    """How far this administrator's upload or confirmation has got: {done, total, phase}."""
+    if page.actor.user_id is None or not valid_key(key):
+        raise NotFound
+    state = page.services.progress.read(
+        key, service.progress_owner(page.actor.user_id, page.school.id)
+    )
+    if state is None:
+        raise NotFound
+    return JSONResponse(state.as_json(), headers={"Cache-Control": "no-store"})
+
+
 @router.post("/import")
-def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
+def import_upload(
+    page: Page, file: Annotated[UploadFile, File()], progress_key: Annotated[str, Form()] = ""
+) -> Response:
     """上传并预览: check the uploaded workbook and show what importing it would do.
 
     Nothing of the school is written: the upload is kept for its administrator (by a random
@@ -65,6 +90,7 @@ def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
         now=page.now,
         actor=page.actor,
         dry_run=True,
+        report=_report(page, progress_key),
     )
     if not result.ok or page.actor.user_id is None:
         return _refused(page, result)
@@ -75,7 +101,9 @@ def import_upload(page: Page, file: Annotated[UploadFile, File()]) -> Response:
 
 
 @router.post("/import/confirm")
-def import_confirm(page: Page, token: Annotated[str, Form()] = "") -> Response:
+def import_confirm(
+    page: Page, token: Annotated[str, Form()] = "", progress_key: Annotated[str, Form()] = ""
+) -> Response:
     """确认导入: import the previewed upload, every row or none."""
     data = None
     if page.actor.user_id is not None and token:
@@ -93,6 +121,7 @@ def import_confirm(page: Page, token: Annotated[str, Form()] = "") -> Response:
         data=data,
         now=page.now,
         actor=page.actor,
+        report=_report(page, progress_key),
     )
     if not result.ok:
         return _refused(page, result)

@@ -184,6 +184,42 @@
     });
   }
 
+  // Progress of a long form (a roster upload): <form data-progress="/…/progress/"> with a
+  // hidden input name="progress_key" and a [data-progress-box] holding a <progress>. On submit
+  // the page picks a random key, sends it with the form, and polls the server's board
+  // ({done, total, phase}) until the answer page replaces this one.
+  function progressKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-progress]");
+    if (!form || event.defaultPrevented || !window.fetch || !window.crypto) { return; }
+    var input = form.querySelector('input[name="progress_key"]');
+    var box = form.querySelector("[data-progress-box]");
+    if (!input || !box) { return; }
+    var key = progressKey();
+    input.value = key;
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[data-progress-text]");
+    box.hidden = false;
+    var poll = function () {
+      fetch(form.getAttribute("data-progress") + key, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (state) {
+          if (state && state.total > 0) {
+            bar.max = state.total; bar.value = state.done;
+            text.textContent = (box.getAttribute("data-phase-" + state.phase) || "") + " " +
+              Math.floor(100 * state.done / state.total) + "%";
+          }
+          if (!state || state.phase !== "done") { setTimeout(poll, 700); }
+        })
+        .catch(function () { setTimeout(poll, 1500); });
+    };
+    setTimeout(poll, 300);
+  });
+
   function ready() {
     countdown(document);
     // After a refused form, move the keyboard and screen reader to what went wrong.

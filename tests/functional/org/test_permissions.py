@@ -47,6 +47,7 @@ def _fill(path: str, world) -> str:
         "user_id": world["lixiaoyao"].id,
         "teacher_id": world["chenxiaokai"].id,
         "token": "x" * 32,
+        "key": "x" * 32,  # issue 17: a roster import's progress
         "request_id": 9999999,  # 转学申请: refused before any request is looked up
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)

@@ -107,3 +107,27 @@ def test_throttle_is_shared_through_redis(redis_services, world, clock):
     # After a day without failures the pair is forgotten.
     clock.advance(seconds=redis_services.settings.login_pair_memory_seconds)
     assert redis_services.throttle.store.get("anything", now=clock.now().timestamp()).count == 0
+
+
+def test_roster_progress_is_shared_through_redis(redis_services, redis_app, world):
+    """Issue 17: the progress one app process reports, another serves to the page's poll."""
+    from campusid.roster.service import BoardReport
+    from campusid.security.progress import RedisProgressBoard
+
+    assert isinstance(redis_services.progress, RedisProgressBoard)
+    # The importing process: its own board on the same Redis.
+    worker = RedisProgressBoard(redis_services.redis, prefix=redis_services.settings.redis_prefix)
+    key = secrets.token_hex(16)
+    report = BoardReport(worker, key, user_id=world["xx_admin"].id, school_id=world.school.id)
+    report.start()
+    report.rows(500, dry_run=False)
+    report("check", 200)
+    client = _client(redis_app)
+    sign_in(client, "xx_admin")
+    url = f"/school/{world.school.id}/roster/progress/{key}"
+    assert client.get(url).json() == {"done": 200, "total": 1500, "phase": "check"}
+    report.finish()
+    assert client.get(url).json() == {"done": 1500, "total": 1500, "phase": "done"}
+    assert redis_services.redis.ttl(f"{redis_services.settings.redis_prefix}:progress:{key}") > 0
+    # Bound to the administrator and school: the same key under another owner is not theirs.
+    assert worker.read(key, f"{world['xx_admin'].id}@{world.school.id + 1}") is None
