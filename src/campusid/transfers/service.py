@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from campusid.accounts import service as accounts
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -194,21 +194,37 @@ class TransferRow:
 def _rows(
     db: Session, requests: list[TransferRequest], calendar: Calendar, *, show_from: bool
 ) -> list[TransferRow]:
-    cal = calendar
+    # One query each for the students, the other schools and the classes (not one a row).
+    names: dict[int, str] = dict(
+        db.execute(
+            select(User.id, User.real_name).where(User.id.in_({r.student_id for r in requests}))
+        ).all()
+    )
+    other_ids = {r.to_school_id if show_from else r.from_school_id for r in requests}
+    schools: dict[int, str] = dict(
+        db.execute(select(School.id, School.name).where(School.id.in_(other_ids))).all()
+    )
+    class_ids = {r.to_class_id for r in requests if r.to_class_id}
+    targets = {
+        c.id: c
+        for c in db.scalars(
+            select(SchoolClass)
+            .where(SchoolClass.id.in_(class_ids))
+            .options(selectinload(SchoolClass.grade))
+        )
+    }
     rows = []
     for request in requests:
-        student = db.get(User, request.student_id)
         other_id = request.to_school_id if show_from else request.from_school_id
-        other = db.get(School, other_id)
         # The receiving school learns where the pupil comes from once the move is made.
         named = show_from or request.status is TransferStatus.APPROVED
-        target = db.get(SchoolClass, request.to_class_id) if request.to_class_id else None
+        target = targets.get(request.to_class_id) if request.to_class_id else None
         rows.append(
             TransferRow(
                 request,
-                student.real_name if student else "",
-                other.name if other and named else "",
-                classes.class_name(target, cal) if target else "",
+                names.get(request.student_id, ""),
+                schools.get(other_id, "") if named else "",
+                classes.class_name(target, calendar) if target else "",
             )
         )
     return rows
