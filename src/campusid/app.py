@@ -11,14 +11,14 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
-from campusid import domains, logs
+from campusid import domains, logs, metrics
 from campusid.asgi import HttpMiddleware
+from campusid.assets import CachingStatic
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.config import Settings, get_settings
@@ -221,7 +221,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # What the domains add to every request and page (the base imports none of them).
     domains.install()
     app.state.services = services
-    app.mount("/static", StaticFiles(packages=[("campusid", "static")]), name="static")
+    # issue 20: hashed URLs with long max-age, gzip (campusid.assets)
+    app.mount("/static", CachingStatic(), name="static")
     for router in _routers():
         app.include_router(router)
     _install_error_handlers(app)
@@ -233,6 +234,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(logs.RequestContext)
+    # issue 20: latency by route template for /metrics (outermost: it times everything).
+    app.add_middleware(metrics.RequestMetrics)
     return app
 
 
@@ -300,6 +303,10 @@ def serve_app() -> FastAPI:
     median (docs/performance.md). Objects created later are collected as usual.
     """
     application = create_app()
+    # issue 20: the retention purge on a timer in every serving process (idempotent deletes).
+    from campusid.ops.purge import PurgeTimer
+
+    PurgeTimer(application.state.services).start()
     gc.collect()
     gc.freeze()
     return application

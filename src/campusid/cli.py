@@ -321,6 +321,60 @@ def db_rebuild_counts() -> None:
     console.print("[green]已重新统计成员数[/green] (member counts rebuilt)")
 
 
+# --- operations (issue 20): retention and the database check ---------------------------------
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete expired recovery flows, codes, captchas, sessions and audit rows past retention."""
+    from campusid.context import build_services
+    from campusid.ops.purge import purge_now
+
+    services = build_services(get_settings())
+    counts = purge_now(services)
+    table = Table(title="已清理过期数据 (purged)")
+    table.add_column("表 (table)")
+    table.add_column("删除行数 (rows deleted)", justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@db_app.command("check")
+def db_check(
+    write_counts: Path | None = typer.Option(
+        None, "--write-counts", help="Write the row counts as JSON to this file."
+    ),
+    expect_counts: Path | None = typer.Option(
+        None, "--expect-counts", help="JSON row counts (another database's) that must match."
+    ),
+) -> None:
+    """Check the database: migrations at head, tables match the models, row counts."""
+    import json
+
+    from campusid.db import make_engine
+    from campusid.ops.check import check, compare_counts
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        report = check(engine)
+    finally:
+        engine.dispose()
+    if expect_counts is not None and report.ok:
+        compare_counts(report, json.loads(expect_counts.read_text()))
+    table = Table(title="数据库检查 (database check)")
+    table.add_column("表 (table)")
+    table.add_column("行数 (rows)", justify="right")
+    for name, count in report.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    if write_counts is not None:
+        write_counts.write_text(json.dumps(report.counts, indent=1, sort_keys=True))
+    for problem in report.problems:
+        console.print(f"[red]{problem}[/red]")
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print("[green]数据库检查通过[/green] (database check passed)")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1"),

@@ -157,6 +157,20 @@ class Settings(BaseSettings):
     # count towards the account's sign-in limit).
     password_change_max_failures: int = Field(default=3, ge=1)
 
+    # Operations (issue 20). /metrics answers loopback clients, and others only with this bearer
+    # token (`Authorization: Bearer <token>`); unset: loopback only.
+    metrics_token: str | None = None
+    # Retention (`campusid db purge`, and the in-process timer when serving): audit rows older
+    # than this many days are deleted. Never shorter than 183 days: the Cybersecurity Law
+    # (网络安全法 art. 21) asks for network logs to be kept six months. Default three years.
+    retention_audit_days: int = Field(default=3 * 365, ge=183)
+    # Finished or expired recovery flows, codes, captchas and sessions are kept this long past
+    # their end (a day: long enough to read a fresh incident in the tables).
+    retention_expired_hours: int = Field(default=24, ge=0)
+    # The in-process purge while serving: every this many minutes (0: off; run the command
+    # from a timer instead, see docs/deployment.md).
+    purge_interval_minutes: int = Field(default=60, ge=0)
+
     @property
     def is_development(self) -> bool:
         """Development and demo modes show the API docs (the outbox: development only)."""

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import tempfile
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -76,6 +77,8 @@ def _worker(host: str, port: int, supervisor: int) -> None:
 
 def serve(host: str, port: int, workers: int = 1, reload: bool = False) -> None:
     """Serve the application: one process, or `workers` processes on one port."""
+    if workers > 1:
+        _metrics_directory()
     if workers <= 1 or reload or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(APP, host=host, port=port, workers=workers, reload=reload, **uvicorn_options())
         return
@@ -83,6 +86,20 @@ def serve(host: str, port: int, workers: int = 1, reload: bool = False) -> None:
     # someone else fails here, once, and not in every worker.
     with listening_socket(host, port):
         Supervisor(host, port, workers).run()
+
+
+def _metrics_directory() -> None:
+    """prometheus-client's multi-process mode for several workers (issue 20): every worker
+    writes its samples to files in one directory, which /metrics in any worker adds up. The
+    directory is made empty at start (old files would add a previous run's counts)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="campusid-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
 
 
 class Supervisor:
@@ -114,6 +131,10 @@ class Supervisor:
                 time.sleep(0.2)
                 for index, process in enumerate(self.workers):
                     if not process.is_alive() and not self.stopping:
+                        if process.pid is not None:
+                            from campusid.metrics import mark_process_dead
+
+                            mark_process_dead(process.pid)
                         log.warning(
                             "worker %s exited (%s); starting another", process.pid, process.exitcode
                         )

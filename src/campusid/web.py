@@ -21,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from campusid import i18n, nav
 from campusid.asgi import HttpMiddleware
+from campusid.assets import static_url
 from campusid.clock import SHANGHAI
 from campusid.context import Services
 from campusid.db import begin_reading, is_write_conflict
@@ -148,6 +149,8 @@ def environment(language: str) -> Environment:
     env.globals["language"] = language
     # A function, not a context variable, so macros imported without context can use it.
     env.globals["current_csrf_token"] = _current_csrf_token.get
+    # issue 20: every static file through one helper (content-hashed URL, cached for a year)
+    env.globals["static"] = static_url
     return env
 
 

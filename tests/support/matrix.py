@@ -509,3 +509,12 @@ MATRIX.update(
         ),
     }
 )
+# Issue 20: health and readiness for everyone; /metrics only from loopback or with the token
+# (the matrix's browsers are neither: 404).
+MATRIX.update(
+    {
+        ("GET", "/healthz"): Row(everyone()),
+        ("GET", "/readyz"): Row(everyone()),
+        ("GET", "/metrics"): Row(everyone(DENY)),
+    }
+)

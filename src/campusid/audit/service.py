@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campusid import metrics
 from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.types import ClientInfo as ClientInfo  # defined in the base: web builds it
@@ -73,6 +74,14 @@ def record(
         detail=detail or {},
     )
     db.add(event)
+    # issue 20: sign-ins, throttle steps and resets for /metrics, counted when this commits.
+    metrics.audit_event(
+        db,
+        action=event.action,
+        outcome=event.outcome,
+        route=event.route,
+        reason=(detail or {}).get("reason"),
+    )
     return event
 
 
