@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, time
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from campusid.i18n import N_
 
 
 class Settings(BaseSettings):
@@ -44,15 +42,12 @@ class Settings(BaseSettings):
     login_address_window_seconds: int = 900
 
     hotline_number: str = "0571-87880806"
-    hotline_hours: str = N_("工作日 8:30-17:00")
 
-    # servicedesk (route 4, the hotline): service hours on the Chinese working-day calendar.
+    # servicedesk (route 4, the hotline): service hours on working days, the one hours setting
+    # (the text 工作日 8:30-17:00 is made from it). Which days are working days is kept in the
+    # database (平台管理 → 服务日历, issue 20).
     servicedesk_opens_at: time = time(8, 30)
     servicedesk_closes_at: time = time(17, 0)
-    # Extra closed days (any year), and extra working days (调休) for years the calendar package
-    # does not know yet; JSON lists of dates, e.g. ["2027-01-01"].
-    servicedesk_closed_days: list[date] = Field(default_factory=list)
-    servicedesk_open_days: list[date] = Field(default_factory=list)
     # The verification checklist: at least this many facts matched (never fewer than two), one
     # of them always a fact a classmate cannot know (the phone code read back, the ID tail 4).
     servicedesk_min_matched_facts: int = Field(default=2, ge=2, le=5)

@@ -56,6 +56,8 @@ class Services:
     throttle: Throttle
     redis: Any = None
     progress: ProgressBoard = field(default_factory=MemoryProgressBoard)  # issue 17
+    # issue 20: small per-app caches of database-kept settings (the service calendar)
+    caches: dict[str, Any] = field(default_factory=dict)
 
 
 def build_services(

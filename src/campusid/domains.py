@@ -27,6 +27,7 @@ from campusid.messaging import service as messaging
 from campusid.org import service as org_service
 from campusid.recovery.login_captcha import LOGIN_CAPTCHA
 from campusid.security import permissions
+from campusid.servicedesk import calendar as service_calendar
 from campusid.servicedesk.hours import hotline_status
 
 
@@ -37,7 +38,9 @@ def _unread_notices(db: Session, user_id: int) -> int:
 def _hotline(request: Request) -> Any:
     services = web.get_services(request)
     # the hotline line (open now? when next?) on every page
-    return hotline_status(services.settings, services.clock.now())
+    return hotline_status(
+        services.settings, services.clock.now(), service_calendar.current(services)
+    )
 
 
 def install() -> None:

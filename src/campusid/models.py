@@ -36,7 +36,13 @@ from campusid.security.onetime import OneTimeCode
 from campusid.senders import OutboxMessage
 
 # servicedesk
-from campusid.servicedesk.models import DeskActivity, Ticket, TicketCheck
+from campusid.servicedesk.models import (
+    DeskActivity,
+    ServiceDay,
+    ServiceYear,
+    Ticket,
+    TicketCheck,
+)
 
 # transfers (issue 16)
 from campusid.transfers.models import TransferRequest
@@ -73,6 +79,8 @@ __all__ = [
     "School",
     "SchoolClass",
     "SchoolMembership",
+    "ServiceDay",
+    "ServiceYear",
     "SessionRecord",
     "SigningKey",
     "StageUnit",

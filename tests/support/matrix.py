@@ -518,3 +518,10 @@ MATRIX.update(
         ("GET", "/metrics"): Row(everyone(DENY)),
     }
 )
+# Issue 20: 平台管理 → 服务日历, platform administrators only.
+MATRIX.update(
+    {
+        ("GET", "/platform/calendar"): Row(only("platform_admin")),
+        ("POST", "/platform/calendar"): Row(only("platform_admin"), form={"year": "2040"}),
+    }
+)

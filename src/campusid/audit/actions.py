@@ -95,6 +95,8 @@ class AuditAction(StrEnum):
     TRANSFER_APPROVED = "transfer_approved"
     TRANSFER_REFUSED = "transfer_refused"
     TRANSFER_DECIDED = "transfer_decided"
+    # the service calendar (issue 20)
+    SERVICE_CALENDAR_CHANGED = "service_calendar_changed"
 
     @property
     def label(self) -> str:
@@ -183,4 +185,6 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TRANSFER_APPROVED: N_("同意转学"),
     AuditAction.TRANSFER_REFUSED: N_("拒绝转学"),
     AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
+    # the service calendar (issue 20)
+    AuditAction.SERVICE_CALENDAR_CHANGED: N_("修改服务日历"),
 }

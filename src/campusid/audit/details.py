@@ -388,3 +388,9 @@ class _Describer:
                 self.say(FILTERS[name], self.text(value, codes))
             else:
                 self.say(OTHER, self.text(value))
+
+
+# The service calendar (issue 20): which year, how many holidays and 调休 days were entered.
+PLAIN["year"] = N_("年份：%(value)s")
+COUNTED["holidays"] = ngettext("节假日 %(num)d 天", "节假日 %(num)d 天")
+COUNTED["workdays"] = ngettext("调休上班日 %(num)d 天", "调休上班日 %(num)d 天")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from campusid.i18n import N_
-from campusid.platform import school_views, service
+from campusid.platform import calendar_views, school_views, service
 from campusid.platform.service import AgentError
 from campusid.security import authz
 from campusid.security.permissions import Permission, Principal
@@ -28,6 +28,8 @@ from campusid.web import (
 router = APIRouter()
 # onboarding (issue 16): 平台管理 → 学校
 router.include_router(school_views.router)
+# issue 20: 平台管理 → 服务日历
+router.include_router(calendar_views.router)
 
 AgentManager = Annotated[Principal, require(Permission.PLATFORM_AGENTS_MANAGE)]
 
@@ -50,6 +52,13 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "/platform/schools",
         N_("新建区县和学校，任命学校管理员，停用或启用学校"),
         Permission.PLATFORM_SCHOOLS_MANAGE,
+    ),
+    # issue 20: the hotline's holidays and 调休 days per year
+    PlatformLink(
+        N_("服务日历"),
+        "/platform/calendar",
+        N_("录入每年的节假日和调休上班日，决定客服热线哪天服务"),
+        Permission.PLATFORM_CALENDAR_MANAGE,
     ),
     PlatformLink(
         N_("客服人员"), "/platform/agents", N_("任命或取消客服"), Permission.PLATFORM_AGENTS_MANAGE

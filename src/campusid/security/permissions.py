@@ -77,6 +77,8 @@ class Permission(StrEnum):
     DISTRICT_VIEW = "platform:districts:view"
     # onboarding (issue 16): districts, schools, their administrators, suspending a school
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
+    # issue 20: the hotline's service calendar (holidays and 调休 days per year)
+    PLATFORM_CALENDAR_MANAGE = "platform:calendar:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -126,6 +128,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
             Permission.DISTRICT_VIEW,  # org counts: district pages
             Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
+            Permission.PLATFORM_CALENDAR_MANAGE,  # issue 20: 平台管理 → 服务日历
         }
     ),
 }

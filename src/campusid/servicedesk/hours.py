@@ -1,10 +1,14 @@
 """Service hours of the hotline on the Chinese working-day calendar (pure functions, no DB).
 
-Working days follow the `chinesecalendar` package: statutory holidays are closed and the
-weekend days made working days (调休) are open. The package ships the State Council's
-arrangement year by year; for a year it does not know yet, the desk falls back to Monday to
-Friday, corrected by the settings' extra closed days (and extra open days for announced 调休).
-The extra closed days apply in every year (e.g. a platform maintenance day).
+Which days are working days, in this order (issue 20):
+1. a year a platform administrator entered at 平台管理 → 服务日历 (`ServiceCalendar`, kept in the
+   database by `servicedesk.calendar`): Monday to Friday, less its holidays, plus its 调休 days;
+2. else a year the `chinesecalendar` package knows (it ships the State Council's arrangement
+   year by year): statutory holidays closed, 调休 weekend days open;
+3. else Monday to Friday, and the console and the platform's home page say the year is missing
+   (from a month before it starts).
+The hours (`CAMPUSID_SERVICEDESK_OPENS_AT` / `_CLOSES_AT`) are the one setting; the text shown
+(工作日 8:30-17:00) is made from them.
 """
 
 from __future__ import annotations
@@ -35,17 +39,53 @@ def calendar_knows(year: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ServiceCalendar:
+    """The years a platform administrator entered, and their closed and open days."""
+
+    years: frozenset[int] = frozenset()
+    closed: frozenset[date] = frozenset()
+    open: frozenset[date] = frozenset()
+
+    def knows(self, year: int) -> bool:
+        """Whether the year's arrangement is known (entered, or in the calendar package)."""
+        return year in self.years or calendar_knows(year)
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether the hotline works on this day."""
+        return is_working_day(
+            day, closed_days=self.closed, open_days=self.open, entered_years=self.years
+        )
+
+
+# The warning about next year starts this many days before it (from 12-01).
+NEXT_YEAR_WARNING_DAYS = 31
+
+
+def missing_year(calendar: ServiceCalendar, today: date) -> int | None:
+    """A year whose holidays nobody knows, to warn about: this one, or the next from 12-01."""
+    if not calendar.knows(today.year):
+        return today.year
+    soon = today + timedelta(days=NEXT_YEAR_WARNING_DAYS)
+    if soon.year != today.year and not calendar.knows(soon.year):
+        return soon.year
+    return None
+
+
 def is_working_day(
     day: date,
     *,
     closed_days: Collection[date] = (),
     open_days: Collection[date] = (),
+    entered_years: Collection[int] = (),
 ) -> bool:
     """Whether the hotline works on this day (see the module's docstring for the order)."""
     if day in closed_days:
         return False
     if day in open_days:
         return True
+    if day.year in entered_years:
+        return day.weekday() < 5
     if calendar_knows(day.year):
         return bool(chinese_calendar.is_workday(day))
     return day.weekday() < 5
@@ -83,6 +123,7 @@ class HotlineStatus:
     next_open: datetime | None  # local time, when closed
     next_open_text: str  # 明天(周二)8:30; empty when open
     calendar_known: bool  # False: this year's holidays come from the fallback
+    missing_year: int | None = None  # this year or (from 12-01) next, when nobody entered it
 
     @property
     def summary(self) -> str:
@@ -94,16 +135,16 @@ class HotlineStatus:
         return N_("当前不在服务时间")
 
 
-def hotline_status(settings: Settings, now: datetime) -> HotlineStatus:
-    """The hotline's state at `now` (an aware datetime), by the settings' hours and calendar."""
+def hotline_status(
+    settings: Settings, now: datetime, calendar: ServiceCalendar | None = None
+) -> HotlineStatus:
+    """The hotline's state at `now` (an aware datetime), by the settings' hours and the
+    calendar (`servicedesk.calendar.current` loads the database's)."""
     local = now.astimezone(SHANGHAI)
     today = local.date()
     opens_at, closes_at = settings.servicedesk_opens_at, settings.servicedesk_closes_at
-    closed = frozenset(settings.servicedesk_closed_days)
-    extra_open = frozenset(settings.servicedesk_open_days)
-
-    def working(day: date) -> bool:
-        return is_working_day(day, closed_days=closed, open_days=extra_open)
+    calendar = calendar or ServiceCalendar()
+    working = calendar.is_working_day
 
     # Opening inclusive, closing exclusive: 8:29 closed, 8:30 open, 17:00 closed.
     is_open = working(today) and opens_at <= local.time() < closes_at
@@ -130,5 +171,6 @@ def hotline_status(settings: Settings, now: datetime) -> HotlineStatus:
             if next_open
             else ""
         ),
-        calendar_known=calendar_knows(today.year),
+        calendar_known=calendar.knows(today.year),
+        missing_year=missing_year(calendar, today),
     )

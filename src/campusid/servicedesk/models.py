@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
@@ -133,3 +133,25 @@ class DeskActivity(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=json_default)
 
     __table_args__ = (Index("ix_servicedesk_activity_agent_time", "agent_id", "occurred_at"),)
+
+
+# --- the service calendar in the database (issue 20) -----------------------------------------
+class ServiceYear(Base):
+    """A year whose holidays and 调休 days a platform administrator has entered (平台管理 →
+    服务日历). For such a year only its rows below count, on top of Monday to Friday."""
+
+    __tablename__ = "servicedesk_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ServiceDay(Base):
+    """A day that differs from Monday to Friday: a holiday (closed) or a 调休 working day."""
+
+    __tablename__ = "servicedesk_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, ForeignKey("servicedesk_years.year"), index=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)

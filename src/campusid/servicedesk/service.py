@@ -39,6 +39,7 @@ from campusid.security import onetime
 from campusid.security.onetime import CodeCheck
 from campusid.security.policy import generate_temporary_password
 from campusid.security.ratelimit import RateLimiter
+from campusid.servicedesk import calendar as service_calendar
 from campusid.servicedesk.facts import AccountFacts, facts_of
 from campusid.servicedesk.hours import HotlineStatus, hotline_status
 from campusid.servicedesk.models import (
@@ -531,7 +532,7 @@ def _require_open(
             reason="ticket_closed",
             message=N_("工单已关闭,如需继续处理请重新查找账号"),
         )
-    status = hotline_status(services.settings, services.clock.now())
+    status = hotline_status(services.settings, services.clock.now(), service_calendar.load(db))
     if not status.is_open:
         raise _refuse(
             db,

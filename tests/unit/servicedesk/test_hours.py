@@ -8,15 +8,21 @@ import pytest
 
 from campusid.clock import SHANGHAI
 from campusid.config import Settings
-from campusid.servicedesk.hours import calendar_knows, hotline_status, is_working_day
+from campusid.servicedesk.hours import (
+    ServiceCalendar,
+    calendar_knows,
+    hotline_status,
+    is_working_day,
+    missing_year,
+)
 
 
 def at(y: int, m: int, d: int, hh: int, mm: int) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
 
 
-def status(now: datetime, **overrides: object):  # type: ignore[no-untyped-def]
-    return hotline_status(Settings(secret_key="k", **overrides), now)
+def status(now: datetime, calendar: ServiceCalendar | None = None, **overrides: object):  # type: ignore[no-untyped-def]
+    return hotline_status(Settings(secret_key="k", **overrides), now, calendar)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +74,7 @@ def test_configured_hours():
     assert result.next_open_text == "今天 9:00"
 
 
-def test_unknown_year_falls_back_to_weekdays_and_the_settings_lists():
+def test_unknown_year_falls_back_to_weekdays_and_the_entered_days():
     year = 2040
     assert not calendar_knows(year)
     monday, saturday = date(year, 1, 2), date(year, 1, 7)
@@ -76,11 +82,35 @@ def test_unknown_year_falls_back_to_weekdays_and_the_settings_lists():
     assert not is_working_day(saturday)
     assert not is_working_day(monday, closed_days={monday})
     assert is_working_day(saturday, open_days={saturday})
-    result = status(at(year, 1, 1, 10, 0), servicedesk_closed_days=[date(year, 1, 1)])
+    result = status(at(year, 1, 1, 10, 0), ServiceCalendar(closed=frozenset({date(year, 1, 1)})))
     assert not result.is_open
     assert not result.calendar_known
+    assert result.missing_year == year
     assert result.next_open == at(year, 1, 2, 8, 30)
 
 
-def test_extra_closed_days_close_a_known_working_day_too():
-    assert not status(at(2026, 11, 30, 10, 0), servicedesk_closed_days=["2026-11-30"]).is_open
+def test_entered_closed_days_close_a_known_working_day_too():
+    calendar = ServiceCalendar(closed=frozenset({date(2026, 11, 30)}))
+    assert not status(at(2026, 11, 30, 10, 0), calendar).is_open
+
+
+def test_an_entered_year_replaces_the_package_and_is_weekdays_plus_its_days():
+    # 2026-10-01 is a holiday for the package; an administrator who entered 2026 without it
+    # opens the desk that day, and a 调休 Saturday entered is open.
+    calendar = ServiceCalendar(years=frozenset({2026}), open=frozenset({date(2026, 11, 28)}))
+    assert calendar.is_working_day(date(2026, 10, 1))
+    assert not calendar.is_working_day(date(2026, 10, 10))  # the package's 调休, not entered
+    assert calendar.is_working_day(date(2026, 11, 28))
+
+
+@pytest.mark.parametrize(
+    ("today", "entered", "missing"),
+    [
+        (date(2026, 11, 30), frozenset(), None),  # 2026 known, 2027 more than a month away
+        (date(2026, 12, 1), frozenset(), 2027),  # a month ahead: say 2027 is missing
+        (date(2026, 12, 1), frozenset({2027}), None),  # entered
+        (date(2040, 6, 1), frozenset(), 2040),  # this year itself unknown
+    ],
+)
+def test_a_missing_year_is_announced_a_month_ahead(today, entered, missing):
+    assert missing_year(ServiceCalendar(years=entered), today) == missing
