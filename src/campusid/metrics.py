@@ -163,15 +163,16 @@ _THROTTLE_STEPS = {"captcha": "captcha", "wait": "wait"}
 
 
 def audit_event(
-    session: Session, *, action: str, outcome: str, route: str | None, reason: Any
+    session: Session, *, action: str, outcome: str, route: str | None, detail: Any
 ) -> None:
     """Count a sign-in, a throttle step or a reset the audit trail records, once it commits."""
+    why = detail.get("reason") if isinstance(detail, dict) else None
     if action == "sign_in":
         web_route = current_route()
         label = {"success": "success", "failure": "failure"}.get(outcome, "refused")
         count_on_commit(session, lambda: SIGN_INS.labels(route=web_route, outcome=label).inc())
-        step = _THROTTLE_STEPS.get(str(reason)) if outcome == "denied" else None
-        if outcome == "failure" and reason == "locked":
+        step = _THROTTLE_STEPS.get(str(why)) if outcome == "denied" else None
+        if outcome == "failure" and why == "locked":
             step = "account_limit"
         if step is not None:
             count_on_commit(session, lambda: THROTTLE.labels(step=step).inc())

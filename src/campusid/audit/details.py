@@ -211,6 +211,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
 PLAIN: dict[str, str] = {
+    "year": N_("年份：%(value)s"),  # the service calendar (issue 20)
     "class_id": N_("班级编号：%(value)s"),
     "class_ids": N_("班级编号：%(value)s"),
     "grade_id": N_("年级编号：%(value)s"),
@@ -239,6 +240,9 @@ PLAIN: dict[str, str] = {
 
 # A count, in the language's plural forms.
 COUNTED: dict[str, tuple[str, str]] = {
+    # the service calendar (issue 20): how many holidays and 调休 days were entered
+    "holidays": ngettext("节假日 %(num)d 天", "节假日 %(num)d 天"),
+    "workdays": ngettext("调休上班日 %(num)d 天", "调休上班日 %(num)d 天"),
     "batch_size": ngettext("批量：%(num)d 名学生", "批量：%(num)d 名学生"),
     "rows": ngettext("共 %(num)d 行", "共 %(num)d 行"),
     "results": ngettext("找到 %(num)d 个账号", "找到 %(num)d 个账号"),
@@ -388,9 +392,3 @@ class _Describer:
                 self.say(FILTERS[name], self.text(value, codes))
             else:
                 self.say(OTHER, self.text(value))
-
-
-# The service calendar (issue 20): which year, how many holidays and 调休 days were entered.
-PLAIN["year"] = N_("年份：%(value)s")
-COUNTED["holidays"] = ngettext("节假日 %(num)d 天", "节假日 %(num)d 天")
-COUNTED["workdays"] = ngettext("调休上班日 %(num)d 天", "调休上班日 %(num)d 天")

@@ -80,7 +80,7 @@ def record(
         action=event.action,
         outcome=event.outcome,
         route=event.route,
-        reason=(detail or {}).get("reason"),
+        detail=event.detail,
     )
     return event
 

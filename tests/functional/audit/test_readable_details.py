@@ -130,6 +130,7 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.TRANSFER_APPROVED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_REFUSED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
+    AuditAction.SERVICE_CALENDAR_CHANGED: {"year": 2027, "holidays": 3, "workdays": 1},
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,
