@@ -15,6 +15,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -77,29 +78,37 @@ def _worker(host: str, port: int, supervisor: int) -> None:
 
 def serve(host: str, port: int, workers: int = 1, reload: bool = False) -> None:
     """Serve the application: one process, or `workers` processes on one port."""
-    if workers > 1:
-        _metrics_directory()
-    if workers <= 1 or reload or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(APP, host=host, port=port, workers=workers, reload=reload, **uvicorn_options())
-        return
-    # Bound (not listening) for as long as the supervisor runs: a port already taken by
-    # someone else fails here, once, and not in every worker.
-    with listening_socket(host, port):
-        Supervisor(host, port, workers).run()
+    made = _metrics_directory() if workers > 1 else None
+    try:
+        if workers <= 1 or reload or not hasattr(socket, "SO_REUSEPORT"):
+            uvicorn.run(
+                APP, host=host, port=port, workers=workers, reload=reload, **uvicorn_options()
+            )
+            return
+        # Bound (not listening) for as long as the supervisor runs: a port already taken by
+        # someone else fails here, once, and not in every worker.
+        with listening_socket(host, port):
+            Supervisor(host, port, workers).run()
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
-def _metrics_directory() -> None:
+def _metrics_directory() -> str | None:
     """prometheus-client's multi-process mode for several workers (issue 20): every worker
     writes its samples to files in one directory, which /metrics in any worker adds up. The
-    directory is made empty at start (old files would add a previous run's counts)."""
+    directory is made empty at start (old files would add a previous run's counts). Returns
+    the directory if it was made here (removed when serving ends)."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    made = None
     if not path:
-        path = tempfile.mkdtemp(prefix="campusid-metrics-")
+        path = made = tempfile.mkdtemp(prefix="campusid-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
         if name.endswith(".db"):
             os.remove(os.path.join(path, name))
+    return made
 
 
 class Supervisor:

@@ -154,3 +154,26 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_all(served: Served) ->
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def test_metrics_add_up_every_workers_requests(served: Served) -> None:
+    """Issue 20: prometheus-client's multi-process mode: /metrics in any worker counts all."""
+    port = int(served.base.rsplit(":", 1)[1])
+    clients = [httpx.Client(base_url=served.base, timeout=10) for _ in range(16)]
+    try:
+        for client in clients:
+            assert client.get("/login").status_code == 200
+        held = [connections_of(pid, port) for pid in workers_of(served.process.pid)]
+    finally:
+        for client in clients:
+            client.close()
+    assert min(held) > 0  # both workers served some of the 16
+    page = httpx.get(served.base + "/metrics", timeout=10).text
+    line = next(
+        row
+        for row in page.splitlines()
+        if row.startswith("campusid_request_duration_seconds_count")
+        and 'route="/login"' in row
+        and 'method="GET"' in row
+    )
+    assert float(line.rsplit(" ", 1)[1]) >= 16
