@@ -137,6 +137,7 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         clients              /platform/clients
         client-new           /platform/clients/new
         supervision          /servicedesk/supervision
+        calendar             /platform/calendar
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
