@@ -77,6 +77,8 @@ class Permission(StrEnum):
     DISTRICT_VIEW = "platform:districts:view"
     # onboarding (issue 16): districts, schools, their administrators, suspending a school
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
+    # issue 20: the outbox's dead letters, seen and retried
+    PLATFORM_OUTBOX_MANAGE = "platform:outbox:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -126,6 +128,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_CLIENTS_MANAGE,  # oidc
             Permission.DISTRICT_VIEW,  # org counts: district pages
             Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
+            Permission.PLATFORM_OUTBOX_MANAGE,  # issue 20: 消息投递
         }
     ),
 }
