@@ -15,6 +15,7 @@ the repeats. Its `mode` says how it answers the next requests:
 - `hold`: accept, then keep the answer back until `release()` (a sender killed meanwhile never
   learns it was accepted).
 
+`hold_on_request = n` holds only the n-th request (counting every request seen) as `hold` does.
 `stop()` takes it down (connections refused); `start()` brings it back on the same port.
 """
 
@@ -49,6 +50,7 @@ class SmsGateway:
     def __init__(self, port: int | None = None, *, hang_seconds: float = 30) -> None:
         self.port = port or free_port()
         self.mode = "ok"
+        self.hold_on_request: int | None = None
         self.hang_seconds = hang_seconds
         self.requests: list[Received] = []
         self.accepted: list[Received] = []
@@ -112,6 +114,8 @@ class SmsGateway:
         mode = self.mode
         with self.lock:
             self.requests.append(received)
+            if self.hold_on_request == len(self.requests):
+                mode = "hold"
         if mode == "error":
             self._answer(handler, 500, {"error": "internal"})
             return
