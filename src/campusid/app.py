@@ -6,6 +6,8 @@ import gc
 import importlib
 import logging
 import pkgutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
-from campusid import domains, logs, metrics
+from campusid import domains, logs, metrics, outbox
 from campusid.asgi import HttpMiddleware
 from campusid.assets import CachingStatic
 from campusid.audit import service as audit
@@ -204,6 +206,29 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(request, 500, "internal_error", N_("系统繁忙,请稍后再试"))
 
 
+def _outbox_lifespan(services: Services) -> Any:
+    """issue 20: the in-process dispatcher thread, while the app runs (`inline` and `thread`
+    dispatch, when a gateway or SMTP host is configured: otherwise no message ever waits)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if services.settings.outbox_dispatch != "worker" and services.has_transports():
+            thread = outbox.DispatcherThread(
+                services.deliver_outbox, services.settings.outbox_poll_seconds
+            )
+            services.outbox_thread = thread
+            thread.start()
+        try:
+            yield
+        finally:
+            if thread is not None:
+                thread.stop()
+                services.outbox_thread = None
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """The campusid web application."""
     settings = settings or get_settings()
@@ -217,6 +242,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         docs_url="/api/docs" if settings.is_development else None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_outbox_lifespan(services),
     )
     # What the domains add to every request and page (the base imports none of them).
     domains.install()

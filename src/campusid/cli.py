@@ -389,5 +389,97 @@ def serve(
     serving.serve(host, port, workers=workers, reload=reload)
 
 
+# --- the transactional outbox (issue 20) -----------------------------------------------------
+outbox_app = typer.Typer(help="The outbox of SMS and mail (issue 20).", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("work")
+def outbox_work(
+    once: bool = typer.Option(False, help="Deliver what is due, then exit."),
+    poll: float = typer.Option(0, help="Seconds between polls (0: CAMPUSID_OUTBOX_POLL_SECONDS)."),
+) -> None:
+    """Run the dispatcher: deliver the outbox's due messages, with retries (a process of its own,
+    for CAMPUSID_OUTBOX_DISPATCH=worker; any number may run side by side)."""
+    import signal
+    import threading
+
+    from campusid import outbox
+    from campusid.context import build_services
+
+    settings = get_settings()
+    services = build_services(settings)
+    if once:
+        report = services.drain_outbox()
+        console.print(
+            f"已投递 {report.sent},待重试 {report.retrying},失败 {report.dead} "
+            f"(sent {report.sent}, retrying {report.retrying}, dead {report.dead})"
+        )
+        return
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    interval = poll or settings.outbox_poll_seconds
+    console.print(f"outbox worker started (poll {interval}s)")
+    while not stopping.is_set():
+        try:
+            outbox.drain(services.deliver_outbox)
+        except Exception as exc:
+            console.print(f"[red]outbox dispatch failed[/red]: {type(exc).__name__}")
+        stopping.wait(interval)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: str = typer.Option("", help="Only this status: pending, sent or dead."),
+    limit: int = typer.Option(50),
+) -> None:
+    """The newest outbox messages (recipients masked; never a code)."""
+    from campusid import outbox
+    from campusid.context import build_services
+    from campusid.db import transaction
+    from campusid.identifiers import mask_email, mask_phone
+
+    services = build_services(get_settings())
+    table = Table("id", "status", "channel", "to", "template", "attempts", "next", "error")
+    with transaction(services.session_factory) as db:
+        for m in outbox.listing(db, status=status or None, limit=limit):
+            masked = mask_phone(m.recipient) if m.channel == "sms" else mask_email(m.recipient)
+            table.add_row(
+                str(m.id),
+                m.status,
+                m.channel,
+                masked,
+                m.template,
+                str(m.attempts),
+                m.next_attempt_at.isoformat(timespec="seconds") if m.next_attempt_at else "",
+                m.last_error or "",
+            )
+        totals = outbox.counts(db)
+    console.print(table)
+    console.print(", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "empty")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    message_id: int = typer.Argument(..., help="The message's id (outbox list)."),
+) -> None:
+    """Send a dead letter again (a fresh count of attempts, the same idempotency key)."""
+    from campusid import outbox
+    from campusid.context import build_services
+    from campusid.db import transaction
+
+    services = build_services(get_settings())
+    with transaction(services.session_factory) as db:
+        done = outbox.retry(db, message_id, now=services.clock.now())
+    if not done:
+        console.print(f"[red]没有可重试的消息 {message_id}[/red] (no such message to retry)")
+        raise typer.Exit(1)
+    report = services.drain_outbox() if services.settings.outbox_dispatch != "worker" else None
+    console.print(
+        f"已重新排队 (queued again){f'; sent {report.sent}' if report is not None else ''}"
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -6,6 +6,7 @@ import secrets
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -165,6 +166,21 @@ class Settings(BaseSettings):
     # The in-process purge while serving: every this many minutes (0: off; run the command
     # from a timer instead, see docs/deployment.md).
     purge_interval_minutes: int = Field(default=60, ge=0)
+    # The transactional outbox (issue 20, docs/deployment.md). Every SMS and mail is a row
+    # written with the change; where a gateway or SMTP host is configured it is delivered after
+    # the commit: `inline` in the committing process right after the commit, retries by a
+    # thread in the same process; `thread` by that thread alone (woken by the commit, the
+    # request never waits); `worker` only by `campusid outbox work` processes.
+    outbox_dispatch: Literal["inline", "thread", "worker"] = "inline"
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_seconds: int = Field(default=30, ge=1)  # doubles after each failed attempt
+    outbox_backoff_max_seconds: int = Field(default=3600, ge=1)
+    # How long a dispatcher's claim on a batch lasts; past it, another dispatcher may take the
+    # rows (a dispatcher that died mid-batch): longer than a batch takes.
+    outbox_lease_seconds: int = Field(default=300, ge=1)
+    outbox_batch: int = Field(default=50, ge=1)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @property
     def is_development(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from campusid import outbox
 from campusid.clock import Clock, FileClock, SystemClock
 from campusid.config import Settings
 from campusid.db import make_engine, make_session_factory
@@ -37,7 +39,10 @@ from campusid.senders import (
     OutboxSmsSender,
     SmsSender,
     SmtpMailSender,
+    Transport,
 )
+
+log = logging.getLogger("campusid.outbox")
 
 
 @dataclass
@@ -58,6 +63,43 @@ class Services:
     progress: ProgressBoard = field(default_factory=MemoryProgressBoard)  # issue 17
     # issue 20: small per-app caches of database-kept settings (the service calendar)
     caches: dict[str, Any] = field(default_factory=dict)
+    # issue 20: the transactional outbox's policy and, when it runs in this process, its thread.
+    outbox_policy: outbox.Policy = field(default_factory=outbox.Policy)
+    outbox_thread: outbox.DispatcherThread | None = None
+
+    def transports(self) -> dict[str, Transport | None]:
+        """How each channel's outbox rows are delivered (None: kept, the development outbox)."""
+        return {"sms": self.sms.transport, "email": self.mail.transport}
+
+    def has_transports(self) -> bool:
+        """Whether any channel delivers through a provider (else no row ever waits)."""
+        return any(t is not None for t in self.transports().values())
+
+    def deliver_outbox(self, keys: list[str] | None = None) -> outbox.Report:
+        """Deliver one batch of due outbox messages (only these, if given)."""
+        return outbox.dispatch(
+            self.session_factory, self.clock, self.transports(), self.outbox_policy, keys=keys
+        )
+
+    def drain_outbox(self) -> outbox.Report:
+        """Deliver every due outbox message (tests; `campusid outbox work --once`)."""
+        return outbox.drain(self.deliver_outbox)
+
+    def after_commit(self, session: Session) -> None:
+        """The session's transaction committed: deliver what it wrote to the outbox, as the
+        dispatch setting says. Never raises: the change is committed, a message that fails
+        here waits for its retry."""
+        keys = outbox.take_keys(session)
+        if not keys:
+            return
+        mode = self.settings.outbox_dispatch
+        try:
+            if mode == "inline":
+                self.deliver_outbox(keys)
+            elif mode == "thread" and self.outbox_thread is not None:
+                self.outbox_thread.wake()
+        except Exception:
+            log.exception("outbox delivery after commit failed; the dispatcher will retry")
 
 
 def build_services(
@@ -118,22 +160,35 @@ def build_services(
         "keep_secrets": settings.environment == "development",
         "secret_minutes": settings.outbox_secret_minutes,
     }
-    sms: SmsSender = (
-        HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key or "")
-        if settings.sms_gateway_url
-        else OutboxSmsSender(clock, **outbox_options)
+    # issue 20: every message is an outbox row; a configured provider is its transport.
+    sms: SmsSender = OutboxSmsSender(
+        clock,
+        **outbox_options,
+        transport=(
+            HttpSmsGateway(
+                settings.sms_gateway_url,
+                settings.sms_gateway_key or "",
+                timeout=settings.sms_gateway_timeout_seconds,
+            )
+            if settings.sms_gateway_url
+            else None
+        ),
     )
-    mail: MailSender = (
-        SmtpMailSender(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-        )
-        if settings.smtp_host
-        else OutboxMailSender(clock, **outbox_options)
+    mail: MailSender = OutboxMailSender(
+        clock,
+        **outbox_options,
+        transport=(
+            SmtpMailSender(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_sender,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls,
+            )
+            if settings.smtp_host
+            else None
+        ),
     )
     return Services(
         settings=settings,
@@ -146,6 +201,13 @@ def build_services(
         limits=limits,
         sessions=sessions,
         redis=redis_client,
+        outbox_policy=outbox.Policy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_seconds=settings.outbox_backoff_seconds,
+            backoff_max_seconds=settings.outbox_backoff_max_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
+            batch=settings.outbox_batch,
+        ),
         progress=(
             RedisProgressBoard(redis_client, prefix=settings.redis_prefix)
             if redis_client is not None

@@ -1,12 +1,15 @@
-"""SMS and mail senders: a development outbox, an SMTP sender and an HTTP SMS gateway adapter.
+"""SMS and mail: the outbox senders the services call, and the transports that deliver.
 
-Every sender is a small Protocol so services depend on the interface, not on a provider. The
-outbox keeps each message in the `outbox_messages` table (shown on /dev/outbox in development
-only). A code or temporary password is readable there only in development, and only for
-`CAMPUSID_OUTBOX_SECRET_MINUTES` (the codes' lifetime): then the row keeps the text with it
-masked. Outside development (an outbox used because no gateway is configured) it is masked from
-the start. Log lines name the template and the parameters' names, never their values (a code, a
-password or a child's name).
+Every sender is a small Protocol so services depend on the interface, not on a provider. A
+sender writes each message as an `outbox_messages` row in the caller's transaction (issue 20);
+where a transport is configured (an HTTP SMS gateway, an SMTP server) the dispatcher
+(campusid.outbox) delivers the row after the commit, else the row is the message, shown on
+/dev/outbox in development only. A code or temporary password is readable there only in
+development, and only for `CAMPUSID_OUTBOX_SECRET_MINUTES` (the codes' lifetime): then the row
+keeps the text with it masked. Outside development (an outbox used because no gateway is
+configured) it is masked from the start; a row waiting for a gateway shows the masked text and
+keeps the parameters encrypted until delivered. Log lines name the template and the
+parameters' names, never their values (a code, a password or a child's name).
 """
 
 from __future__ import annotations
@@ -16,25 +19,35 @@ import logging
 import re
 import smtplib
 import urllib.request
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from sqlalchemy import String, Text, update
+from sqlalchemy import Index, String, Text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from campusid.clock import Clock
 from campusid.db import Base, UTCDateTime
 from campusid.identifiers import mask_email, mask_phone
+from campusid.security.crypto import cipher
 
 log = logging.getLogger("campusid.messaging")
 
 
 class OutboxMessage(Base):
-    """An SMS or mail the development sender kept instead of sending."""
+    """An SMS or mail, written in the transaction of the change that sends it (issue 20).
+
+    Without a gateway (development) the row is the message: kept, shown on /dev/outbox, status
+    `sent` at once. With one, it waits as `pending` with its parameters encrypted in `payload`
+    until the dispatcher (campusid.outbox) hands it to the gateway after the commit: `sent`
+    (the payload wiped), or back-off and retry, and `dead` after the last attempt.
+    """
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), comment="sms or email")
@@ -46,6 +59,21 @@ class OutboxMessage(Base):
     # text that replaces it at `secret_until`.
     masked_body: Mapped[str | None] = mapped_column(Text)
     secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # issue 20: delivery through the transactional outbox.
+    status: Mapped[str] = mapped_column(
+        String(8), default="sent", server_default="sent", comment="pending, sent or dead"
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A dispatcher's claim: rows it took for a batch, until this time (then free again).
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # Sent to the gateway with every attempt, so it can drop a message it already has.
+    idempotency_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The template's parameters (codes, passwords) as AES-SIV ciphertext; wiped once delivered.
+    payload: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
 
 # The texts of every message the platform sends; params fill the {placeholders}.
@@ -123,8 +151,34 @@ def forget_delivered_secrets(db: Session, now: datetime) -> None:
     )
 
 
+# The session.info key under which a transaction collects the idempotency keys of the messages
+# it wrote; after the commit the web layer hands them to the dispatcher (Services.after_commit).
+OUTBOX_KEYS = "campusid.outbox.keys"
+# The AES-SIV context of the encrypted parameters.
+PAYLOAD_CONTEXT = "outbox_messages.payload"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message as a transport delivers it; `key` is its idempotency key."""
+
+    channel: str
+    recipient: str
+    template: str
+    params: Mapping[str, str] = field(repr=False)
+    key: str
+
+
+class Transport(Protocol):
+    """Hands a message to a provider now; raises when it was not accepted."""
+
+    def deliver(self, message: Outgoing) -> None: ...
+
+
 class SmsSender(Protocol):
     """Sends a text message from a template."""
+
+    transport: Transport | None
 
     def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None: ...
 
@@ -132,18 +186,40 @@ class SmsSender(Protocol):
 class MailSender(Protocol):
     """Sends an email from a template."""
 
+    transport: Transport | None
+
     def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None: ...
 
 
+def seal_params(params: Mapping[str, str]) -> str:
+    """The parameters as the outbox row keeps them until delivery (encrypted)."""
+    return cipher().encrypt(json.dumps(dict(params), ensure_ascii=False), PAYLOAD_CONTEXT)
+
+
+def open_params(payload: str | None) -> dict[str, str]:
+    """The parameters back from a row's payload."""
+    if not payload:
+        return {}
+    value: dict[str, str] = json.loads(cipher().decrypt(payload, PAYLOAD_CONTEXT))
+    return value
+
+
 class _Outbox:
-    """What both outbox senders share: keeping a row, secrets only where and while allowed."""
+    """What both outbox senders share: a row in the caller's transaction; secrets only where and
+    while allowed; with a transport, a `pending` row for the dispatcher."""
 
     def __init__(
-        self, clock: Clock, *, keep_secrets: bool = False, secret_minutes: int = 15
+        self,
+        clock: Clock,
+        *,
+        keep_secrets: bool = False,
+        secret_minutes: int = 15,
+        transport: Transport | None = None,
     ) -> None:
         self.clock = clock
         self.keep_secrets = keep_secrets
         self.secret_ttl = timedelta(minutes=secret_minutes)
+        self.transport = transport
 
     def _keep(
         self,
@@ -159,6 +235,26 @@ class _Outbox:
         now = self.clock.now()
         forget_delivered_secrets(db, now)
         masked = head + _render(text, _masked_params(params))
+        if self.transport is not None:
+            # To be delivered after the commit: the row shows the masked text only; the
+            # parameters wait encrypted and are wiped once the provider has them.
+            key = uuid.uuid4().hex
+            db.add(
+                OutboxMessage(
+                    channel=channel,
+                    recipient=recipient,
+                    template=template,
+                    body=masked,
+                    created_at=now,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    idempotency_key=key,
+                    payload=seal_params(params),
+                )
+            )
+            db.info.setdefault(OUTBOX_KEYS, []).append(key)
+            return
         secret = _has_secret(params)
         readable = self.keep_secrets and secret
         db.add(
@@ -170,15 +266,17 @@ class _Outbox:
                 masked_body=masked if readable else None,
                 secret_until=now + self.secret_ttl if readable else None,
                 created_at=now,
+                status="sent",
+                sent_at=now,
             )
         )
 
 
 class OutboxSmsSender(_Outbox):
-    """Development SMS: kept in the outbox table; the log names no value."""
+    """SMS: an outbox row (delivered by the gateway transport, if any); the log names no value."""
 
     def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None:
-        """Keep the message in the outbox."""
+        """Write the message to the outbox."""
         self._keep(
             db,
             channel="sms",
@@ -191,10 +289,10 @@ class OutboxSmsSender(_Outbox):
 
 
 class OutboxMailSender(_Outbox):
-    """Development mail: kept in the outbox table."""
+    """Mail: an outbox row (delivered over SMTP, if configured)."""
 
     def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None:
-        """Keep the message in the outbox."""
+        """Write the message to the outbox."""
         subject, text = MAIL_TEMPLATES[template]
         self._keep(
             db,
@@ -230,13 +328,15 @@ class SmtpMailSender:
             timeout,
         )
 
-    def send(self, db: Session, to: str, template: str, params: Mapping[str, str]) -> None:
-        """Send the mail now."""
+    def deliver(self, outgoing: Outgoing) -> None:
+        """Send the mail now; its Message-ID is the idempotency key."""
+        to, template, params = outgoing.recipient, outgoing.template, outgoing.params
         subject, text = MAIL_TEMPLATES[template]
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
+        message["Message-ID"] = f"<{outgoing.key}@campusid>"
         message.set_content(_render(text, params))
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
@@ -248,15 +348,18 @@ class SmtpMailSender:
 
 
 class HttpSmsGateway:
-    """A provider's HTTP SMS API: POSTs JSON {phone, template, params} with a bearer key."""
+    """A provider's HTTP SMS API: POSTs JSON {phone, template, params, text, message_id} with a
+    bearer key and an `Idempotency-Key` header (the message's key, the same on every attempt)."""
 
     def __init__(self, url: str, api_key: str, timeout: float = 10) -> None:
         self.url, self.api_key, self.timeout = url, api_key, timeout
 
-    def send(self, db: Session, phone: str, template: str, params: Mapping[str, str]) -> None:
-        """Hand the message to the gateway."""
+    def deliver(self, outgoing: Outgoing) -> None:
+        """Hand the message to the gateway; raises unless it answers 2xx in time."""
+        phone, template, params = outgoing.recipient, outgoing.template, outgoing.params
         payload = json.dumps(
             {
+                "message_id": outgoing.key,
                 "phone": phone,
                 "template": template,
                 "params": dict(params),
@@ -267,7 +370,11 @@ class HttpSmsGateway:
             self.url,
             data=payload,
             method="POST",
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.api_key}"},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self.api_key}",
+                "Idempotency-Key": outgoing.key,
+            },
         )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
             if response.status >= 300:

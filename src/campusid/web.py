@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
-from campusid import i18n, nav
+from campusid import i18n, nav, outbox
 from campusid.asgi import HttpMiddleware
 from campusid.assets import static_url
 from campusid.clock import SHANGHAI
@@ -189,9 +189,12 @@ def get_db(request: Request) -> Iterator[Session]:
         session.commit()
     except BaseException:
         session.rollback()
+        outbox.forget_keys(session)
         raise
     finally:
         session.close()
+    # issue 20: what the transaction wrote to the outbox is delivered now that it committed.
+    services.after_commit(session)
 
 
 class RerunAsWriter(HttpMiddleware):

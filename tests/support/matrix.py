@@ -525,3 +525,13 @@ MATRIX.update(
         ("POST", "/platform/calendar"): Row(only("platform_admin"), form={"year": "2040"}),
     }
 )
+# Issue 20: 消息投递, the outbox's dead letters (platform administrators; retrying a message that
+# does not exist is refused with 400).
+MATRIX.update(
+    {
+        ("GET", "/platform/outbox"): Row(only("platform_admin")),
+        ("POST", "/platform/outbox/{message_id}/retry"): Row(
+            but(only("platform_admin"), platform_admin=BAD), params={"message_id": "999999"}
+        ),
+    }
+)

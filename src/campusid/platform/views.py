@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from campusid import outbox
 from campusid.i18n import N_
 from campusid.platform import calendar_views, school_views, service
 from campusid.platform.service import AgentError
@@ -82,6 +83,13 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "/districts",
         N_("各区县及其学校的老师、学生、家长人数"),
         Permission.DISTRICT_VIEW,
+    ),
+    # issue 20: the transactional outbox's dead letters
+    PlatformLink(
+        N_("消息投递"),
+        "/platform/outbox",
+        N_("查看发送失败的短信和邮件，并重新发送"),
+        Permission.PLATFORM_OUTBOX_MANAGE,
     ),
 ]
 
@@ -172,3 +180,46 @@ def remove(
     except AgentError as exc:
         return _agents_page(request, db, error=exc.message, status_code=400)
     return redirect("/platform/agents")
+
+
+# --- issue 20: 消息投递, the outbox's dead letters and retries --------------------------------
+OutboxManager = Annotated[Principal, require(Permission.PLATFORM_OUTBOX_MANAGE)]
+
+
+def _outbox_page(
+    request: Request,
+    db: DbSession,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "platform/outbox.html",
+        {
+            "messages": outbox.troubled(db),
+            "counts": outbox.counts(db),
+            "message": message,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/platform/outbox")
+def outbox_page(request: Request, db: DbSession, principal: OutboxManager) -> Response:
+    """消息投递: the messages that failed for good (dead letters) or wait for a retry."""
+    return _outbox_page(request, db)
+
+
+@router.post("/platform/outbox/{message_id}/retry")
+def outbox_retry(
+    request: Request, db: DbSession, services: Svc, principal: OutboxManager, message_id: Id
+) -> Response:
+    """Send a dead letter again now (delivered after this request commits)."""
+    if not outbox.retry(db, message_id, now=services.clock.now()):
+        return _outbox_page(
+            request, db, error=N_("该消息已发送或不存在，无需重试。"), status_code=400
+        )
+    return _outbox_page(request, db, message=N_("已重新发送，请稍后刷新查看结果。"))

@@ -242,6 +242,7 @@ def deliver(services: Services, delivery: Delivery | None) -> None:
         else:
             services.mail.send(db, delivery.to, delivery.template, delivery.params)
         db.commit()
+        services.after_commit(db)  # issue 20: the outbox row goes out now that it committed
     except Exception:
         db.rollback()
         log.exception("recovery message could not be sent (%s)", delivery.template)

@@ -79,6 +79,8 @@ class Permission(StrEnum):
     PLATFORM_SCHOOLS_MANAGE = "platform:schools:manage"
     # issue 20: the hotline's service calendar (holidays and 调休 days per year)
     PLATFORM_CALENDAR_MANAGE = "platform:calendar:manage"
+    # issue 20: the outbox's dead letters, seen and retried
+    PLATFORM_OUTBOX_MANAGE = "platform:outbox:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -129,6 +131,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISTRICT_VIEW,  # org counts: district pages
             Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
             Permission.PLATFORM_CALENDAR_MANAGE,  # issue 20: 平台管理 → 服务日历
+            Permission.PLATFORM_OUTBOX_MANAGE,  # issue 20: 消息投递
         }
     ),
 }

@@ -136,7 +136,10 @@ def test_password_tries_are_limited(client, db, world, services):
 @pytest.fixture
 def inbox(services) -> Iterator[Inbox]:  # type: ignore[no-untyped-def]
     with smtp_server() as (inbox, port):
-        services.mail = SmtpMailSender("127.0.0.1", port, "campusid <no-reply@campusid.local>")
+        # issue 20: the mail is an outbox row, delivered over SMTP right after the commit.
+        services.mail.transport = SmtpMailSender(
+            "127.0.0.1", port, "campusid <no-reply@campusid.local>"
+        )
         yield inbox
 
 

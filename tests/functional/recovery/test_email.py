@@ -27,7 +27,10 @@ EMAIL = "chen@example.com"
 def inbox(services) -> Iterator[Inbox]:  # type: ignore[no-untyped-def]
     """Mail goes over SMTP to a real server on 127.0.0.1."""
     with smtp_server() as (inbox, port):
-        services.mail = SmtpMailSender("127.0.0.1", port, "campusid <no-reply@campusid.local>")
+        # issue 20: the mail is an outbox row, delivered over SMTP right after the commit.
+        services.mail.transport = SmtpMailSender(
+            "127.0.0.1", port, "campusid <no-reply@campusid.local>"
+        )
         yield inbox
 
 
