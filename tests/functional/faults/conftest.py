@@ -248,7 +248,7 @@ def campusid_server(
             return False
 
     try:
-        wait_for("campusid serve to answer", up, 45)
+        wait_for("campusid serve to answer", up, 90)
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
