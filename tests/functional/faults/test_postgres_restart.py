@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.faults.conftest import (
+from tests.support.faults import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     UNAVAILABLE,

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.functional.faults.conftest import (
+from tests.support.faults import (
     SESSION_COOKIE,
     assert_clean_unavailable,
     browser,

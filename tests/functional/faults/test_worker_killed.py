@@ -33,7 +33,7 @@ from campusid.audit.models import AuditEvent
 from campusid.db import make_engine
 from campusid.demo import DEMO_PASSWORD
 from campusid.messaging.models import Notice
-from tests.functional.faults.conftest import (
+from tests.support.faults import (
     browser,
     campusid_server,
     post_form,

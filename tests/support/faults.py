@@ -1,4 +1,4 @@
-"""Fault tests (issue 20): real PostgreSQL, Redis and `campusid serve` processes on loopback.
+"""Fault tests (issue 20): private PostgreSQL, Redis and `campusid serve` processes on loopback.
 
 Each test brings its own parts, so the suite's shared PostgreSQL (127.0.0.1:5432) and Redis
 are never touched: a private PostgreSQL cluster (initdb into a temporary directory, run as the
