@@ -53,6 +53,8 @@ def test_redis_down_fails_closed_and_recovers(tmp_path: Path) -> None:
 
         redis_server.kill()
 
+        # Even the login page: it asks the throttle whether this network must solve a captcha.
+        assert_clean_unavailable(browser(server).get("/login"))
         # The signed-in person's page: the session cannot be checked, so it is not served.
         assert_clean_unavailable(signed_in.get("/"))
         # A sign-in with the right password is refused: its throttle cannot be read.
