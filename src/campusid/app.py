@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis.exceptions
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from limits.errors import StorageError
+from sqlalchemy import exc as sa
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -254,6 +257,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _install_error_handlers(app)
     # Innermost of the middleware: a re-run repeats only the routing, not the logging or headers.
     app.add_middleware(RerunAsWriter)
+    # issue 20: the database or Redis out of reach answers a clean 503, outside the re-run.
+    app.add_middleware(Unavailable)
 
     # Outermost last: request ids and the access log, then the headers of every answer, then
     # the body-size limit (plain ASGI middleware: see logs.RequestContext).
@@ -336,3 +341,62 @@ def serve_app() -> FastAPI:
     gc.collect()
     gc.freeze()
     return application
+
+
+# issue 20 (fault tests): a part the app depends on out of reach.
+UNAVAILABLE_MESSAGE = N_("服务暂时不可用，请稍后再试")
+UNAVAILABLE_RETRY_AFTER = "5"
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether the error says the database or Redis is out of reach, not that the code is wrong.
+
+    A connection the database dropped (restarted, failed over, killed), a database that refuses
+    new connections, a pool with no connection free in time, a Redis that is down or silent.
+    SQLite's "database is locked" is an OperationalError too: RerunAsWriter, inside this
+    middleware, has already retried a GET that met it, so what arrives here is also "try again".
+    """
+    if isinstance(error, sa.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa.OperationalError | sa.InterfaceError
+        )
+    return isinstance(
+        error,
+        sa.TimeoutError
+        | redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError
+        | StorageError,
+    )
+
+
+class Unavailable(HttpMiddleware):
+    """A request that met a database or Redis out of reach: 503 with a plain page, no trace.
+
+    Nothing of the request stays: its transaction was rolled back (or never began) when the
+    error left the handler. The pool drops the broken connections (and checks each one before
+    use: `pool_pre_ping`), so once the database is back the same process serves again.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request; answer 503 if a part it needs was out of reach before it answered."""
+        answered = False
+
+        async def watch(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as error:
+            if answered or not is_unavailable(error):
+                raise
+            log.warning(
+                "service unavailable on %s %s: %s",
+                scope["method"],
+                scope["path"],
+                type(error).__name__,
+            )
+            response = _error(Request(scope), 503, "unavailable", UNAVAILABLE_MESSAGE)
+            response.headers["Retry-After"] = UNAVAILABLE_RETRY_AFTER
+            await response(scope, receive, send)
