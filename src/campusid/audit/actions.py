@@ -95,6 +95,9 @@ class AuditAction(StrEnum):
     TRANSFER_APPROVED = "transfer_approved"
     TRANSFER_REFUSED = "transfer_refused"
     TRANSFER_DECIDED = "transfer_decided"
+    # corrections of the organisation (issue 17)
+    STAGE_SYSTEM_CORRECTED = "stage_system_corrected"
+    GRADE_ENROLLMENT_CORRECTED = "grade_enrollment_corrected"
 
     @property
     def label(self) -> str:
@@ -183,4 +186,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TRANSFER_APPROVED: N_("同意转学"),
     AuditAction.TRANSFER_REFUSED: N_("拒绝转学"),
     AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
+    # corrections of the organisation (issue 17)
+    AuditAction.STAGE_SYSTEM_CORRECTED: N_("修改学段学制"),
+    AuditAction.GRADE_ENROLLMENT_CORRECTED: N_("修改年级入学年份"),
 }

@@ -13,6 +13,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership
+from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
+from campusid.audit.service import Actor
 from campusid.classes.models import (
     CadrePosition,
     ClassStudent,
@@ -625,3 +628,152 @@ def edit_teaching_class(db: Session, *, school_class: SchoolClass, name: str, su
     school_class.name = clean
     school_class.subject = clean_subject
     db.flush()
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def _record_correction(
+    db: Session,
+    *,
+    action: AuditAction,
+    actor: Actor,
+    school_id: int,
+    now: datetime,
+    detail: dict[str, object],
+) -> None:
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        school_id=school_id,
+        client=actor.client,
+        detail=detail,
+    )
+
+
+def _follow_grade(grade: Grade) -> None:
+    """Keep the classes' stored graduation year in step with their grade (nothing reads it)."""
+    year = schoolyear.graduation_year(
+        grade.stage_unit.stage, grade.school_system, grade.enrollment_year
+    )
+    for school_class in grade.classes:
+        if school_class.kind is ClassKind.ADMINISTRATIVE:
+            school_class.graduation_year = year
+
+
+def correct_school_system(
+    db: Session,
+    *,
+    unit: StageUnit,
+    system: SchoolSystem,
+    calendar: Calendar,
+    now: datetime,
+    actor: Actor,
+) -> bool:
+    """Correct a stage's 学制 set up wrongly; False if it already had it (nothing written).
+
+    The primary and junior stages of a campus share one 学制, so correcting one corrects both.
+    The current grades follow (their names and their last year change); a graduated grade keeps
+    the 学制 it graduated under, so none comes back. Refused where a current grade would be past
+    the stage's last year under the new 学制.
+    """
+    if unit.stage is Stage.SENIOR:
+        units = [unit]
+    else:
+        units = [u for u in unit.campus.stages if u.stage is not Stage.SENIOR]
+    changed = [u for u in units if u.school_system is not system]
+    if not changed:
+        return False
+    problems: list[str] = []
+    current: list[Grade] = []
+    for each in changed:
+        length = schoolyear.stage_length(each.stage, system)
+        for grade in each.grades:
+            if org.is_graduated(grade, calendar.today, calendar.boundary):
+                continue
+            current.append(grade)
+            if _year_of(grade, calendar) > length:
+                problems.append(
+                    N_(
+                        "改为%(system)s后%(stage)s只有%(length)s个年级，%(name)s（%(year)s级）"
+                        "将超出学段。请先将该年级毕业，再修改学制",
+                        system=system.label,
+                        stage=each.stage.label,
+                        length=length,
+                        name=org.grade_name(grade, calendar.today, calendar.boundary),
+                        year=grade.enrollment_year,
+                    )
+                )
+    if problems:
+        raise Invalid(problems)
+    for each in changed:
+        _record_correction(
+            db,
+            action=AuditAction.STAGE_SYSTEM_CORRECTED,
+            actor=actor,
+            school_id=each.campus.school_id,
+            now=now,
+            detail={"stage_id": each.id, "old": each.school_system.value, "new": system.value},
+        )
+        each.school_system = system
+    for grade in current:
+        grade.school_system = system
+        _follow_grade(grade)
+    db.flush()
+    return True
+
+
+def correct_enrollment_year(
+    db: Session,
+    *,
+    grade: Grade,
+    enrollment_year: int,
+    calendar: Calendar,
+    now: datetime,
+    actor: Actor,
+) -> bool:
+    """Correct a current grade's 入学年份; False if it already had it (nothing written).
+
+    Refused where the grade would graduate by it, start beyond the next school year, share its
+    year with another grade of the stage, or take the name of another current grade.
+    """
+    if org.is_graduated(grade, calendar.today, calendar.boundary):
+        raise Invalid(N_("该年级已毕业，不能修改入学年份"))
+    if enrollment_year == grade.enrollment_year:
+        return False
+    unit = grade.stage_unit
+    length = schoolyear.stage_length(unit.stage, grade.school_system)
+    # A promotion by hand this school year moves the grade one year ahead, whatever its year.
+    ahead = grade.year_offset if grade.promoted_school_year == calendar.school_year else 0
+    first = calendar.school_year - length + 1 + ahead
+    last = calendar.school_year + 1
+    if not first <= enrollment_year <= last:
+        raise Invalid(N_("入学年份须在%(first)s-%(last)s之间", first=first, last=last))
+    if any(
+        other.id != grade.id and other.enrollment_year == enrollment_year for other in unit.grades
+    ):
+        raise Invalid(N_("%(enrollment_year)s级已存在", enrollment_year=enrollment_year))
+    year = calendar.school_year - enrollment_year + 1 + ahead
+    clash = _grade_in_year(grade, year, calendar) if year >= 1 else None
+    if clash is not None:
+        raise Invalid(
+            N_(
+                "修改后将与本学段的%(name)s重名",
+                name=org.grade_name(clash, calendar.today, calendar.boundary),
+            )
+        )
+    _record_correction(
+        db,
+        action=AuditAction.GRADE_ENROLLMENT_CORRECTED,
+        actor=actor,
+        school_id=unit.campus.school_id,
+        now=now,
+        detail={"grade_id": grade.id, "old": grade.enrollment_year, "new": enrollment_year},
+    )
+    grade.enrollment_year = enrollment_year
+    _follow_grade(grade)
+    db.flush()
+    return True
