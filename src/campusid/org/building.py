@@ -254,15 +254,16 @@ def add_classes(
     grade: Grade,
     first: int,
     last: int,
-    graduation_year: int,
     calendar: Calendar,
     now: datetime,
 ) -> list[SchoolClass]:
-    """新增班级: one class (first == last) or a batch first..last in an existing grade."""
+    """新增班级: one class (first == last) or a batch first..last in an existing grade.
+
+    A class graduates with its grade: its 毕业年份 follows from the grade's 入学年份 and the
+    stage's 学制 (`org.add_class` stores it), never typed.
+    """
     problems: list[str] = []
     _check_range(first, last, problems)
-    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append(N_("毕业年份须晚于入学年份"))
     if not problems:
         taken = set(
             db.scalars(
@@ -278,11 +279,9 @@ def add_classes(
         )
     if problems:
         raise Invalid(problems)
-    created = []
-    for number in range(first, last + 1):
-        school_class = org.add_class(db, grade=grade, number=number, now=now)
-        school_class.graduation_year = graduation_year
-        created.append(school_class)
+    created = [
+        org.add_class(db, grade=grade, number=number, now=now) for number in range(first, last + 1)
+    ]
     db.flush()
     return created
 
@@ -306,10 +305,8 @@ def rename_campus(db: Session, *, campus: Campus, name: str) -> None:
     db.flush()
 
 
-def edit_class(
-    db: Session, *, school_class: SchoolClass, number: int, graduation_year: int
-) -> None:
-    """Change an administrative class's number (班号) and graduation year."""
+def edit_class(db: Session, *, school_class: SchoolClass, number: int) -> None:
+    """Change an administrative class's number (班号); its 毕业年份 is its grade's."""
     problems: list[str] = []
     grade = school_class.grade
     if grade is None:
@@ -324,12 +321,9 @@ def edit_class(
         )
     ):
         problems.append(N_("该年级已有%(number)s班", number=number))
-    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append(N_("毕业年份须晚于入学年份"))
     if problems:
         raise Invalid(problems)
     school_class.number = number
-    school_class.graduation_year = graduation_year
     db.flush()
 
 
@@ -656,9 +650,7 @@ def _record_correction(
 
 def _follow_grade(grade: Grade) -> None:
     """Keep the classes' stored graduation year in step with their grade (nothing reads it)."""
-    year = schoolyear.graduation_year(
-        grade.stage_unit.stage, grade.school_system, grade.enrollment_year
-    )
+    year = org.graduation_year_of(grade)
     for school_class in grade.classes:
         if school_class.kind is ClassKind.ADMINISTRATIVE:
             school_class.graduation_year = year

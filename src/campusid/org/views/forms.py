@@ -105,7 +105,6 @@ class ClassesForm(OrgForm):
     batch: str = Field("", max_length=8)
     first: Whole = 0
     last: Whole = 0
-    graduation_year: Whole = 0
 
 
 class CampusForm(OrgForm):
@@ -130,10 +129,9 @@ class NamingForm(OrgForm):
 
 
 class ClassForm(OrgForm):
-    """编辑班级: number and graduation year (a teaching class: name and subject)."""
+    """编辑班级: its number (a teaching class: name and subject)."""
 
     number: Whole = 0
-    graduation_year: Whole = 0
     name: str = Field("", max_length=TEXT)
     subject: str = Field("", max_length=TEXT)
 

@@ -9,11 +9,11 @@ from fastapi.responses import Response
 
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
-from campusid.org import building, schoolyear
+from campusid.org import building
 from campusid.org.building import Invalid
 from campusid.org.deps import Page
 from campusid.org.models import Grade
-from campusid.org.service import is_graduated
+from campusid.org.service import graduation_year_of, is_graduated
 from campusid.org.tree import grade_label
 from campusid.org.views import lookup
 from campusid.org.views.forms import EnrollmentForm, LeaderForm
@@ -34,9 +34,7 @@ def _settings(page: Page, grade: Grade, typed_year: int | str | None = None) -> 
         "grade_label": grade_label(grade, page.calendar),
         "leaders": staff.grade_leaders(page.db, grade),
         "school_teachers": staff.teachers(page.db, page.school),
-        "graduation_year": schoolyear.graduation_year(
-            grade.stage_unit.stage, grade.school_system, grade.enrollment_year
-        ),
+        "graduation_year": graduation_year_of(grade),
         "can_unpromote": bool(
             grade.year_offset and grade.promoted_school_year == page.calendar.school_year
         )

@@ -18,6 +18,7 @@ from campusid.org.building import Invalid
 from campusid.org.deps import Page
 from campusid.org.models import StageUnit
 from campusid.org.schoolyear import SchoolSystem
+from campusid.org.service import graduation_year_of
 from campusid.org.views import lookup
 from campusid.org.views.forms import CampusForm, ClassForm, NamingForm, SystemForm
 from campusid.web import Id
@@ -161,9 +162,9 @@ def edit_class_page(page: Page, class_id: Id) -> Response:
     return page.at("class", class_id).render(
         "org/edit_class.html",
         school_class=school_class,
+        graduation_year=graduation_year_of(school_class.grade) if school_class.grade else None,
         form={
             "number": school_class.number,
-            "graduation_year": school_class.graduation_year,
             "name": school_class.name,
             "subject": school_class.subject,
         },
@@ -184,11 +185,14 @@ def edit_class_submit(page: Page, class_id: Id, form: Annotated[ClassForm, Form(
                 page.db,
                 school_class=school_class,
                 number=form.number,
-                graduation_year=form.graduation_year,
             )
     except Invalid as exc:
         return page.at("class", class_id).refuse(
-            "org/edit_class.html", exc.messages, school_class=school_class, form=form.redraw()
+            "org/edit_class.html",
+            exc.messages,
+            school_class=school_class,
+            graduation_year=graduation_year_of(school_class.grade) if school_class.grade else None,
+            form=form.redraw(),
         )
     return page.go(f"/classes/{class_id}", saved=1)
 
