@@ -109,8 +109,7 @@ def correct_enrollment_year(
             actor=page.actor,
         )
     except Invalid as exc:
-        typed = form.redraw()["enrollment_year"]
-        assert isinstance(typed, int | str)
+        typed = form.enrollment_year or ""  # as typed (not a number: blank)
         return page.refuse(SETTINGS, exc.messages, **_settings(page, grade, typed))
     if not changed:
         return page.go(f"/grades/{grade_id}/settings", unchanged=1)
