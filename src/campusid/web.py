@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -109,10 +109,15 @@ class Refused(Exception):  # noqa: N818 - a refusal with its reasons, not a cras
     Raised by a service (`org.building.Invalid`, `members.batch.MemberError`); the app's handler
     rolls the request back and draws the page's refusal: `request.state.refusal_page` when the
     page set one (the school console does), else a plain 400 page with the reasons.
+
+    `keep` holds rows that outlive the refusal (the audit event of a refused attempt): the
+    handler writes them in a transaction of their own once the request's is rolled back, so the
+    refusal is recorded and nothing else the request wrote stays.
     """
 
-    def __init__(self, messages: list[str] | str) -> None:
+    def __init__(self, messages: list[str] | str, *, keep: Sequence[object] = ()) -> None:
         self.messages = [messages] if isinstance(messages, str) else list(messages)
+        self.keep: list[object] = list(keep)
         super().__init__("; ".join(self.messages))
 
 

@@ -535,3 +535,10 @@ MATRIX.update(
         ),
     }
 )
+# Issue 17: 更正学制 / 更正入学年份 (a POST without its field is refused with 400).
+MATRIX.update(
+    {
+        ("POST", "/school/{school_id}/stages/{stage_id}/system"): Row(SCHOOL_ADMIN_POST),
+        ("POST", "/school/{school_id}/grades/{grade_id}/enrollment-year"): Row(SCHOOL_ADMIN_POST),
+    }
+)

@@ -97,6 +97,9 @@ class AuditAction(StrEnum):
     TRANSFER_DECIDED = "transfer_decided"
     # the service calendar (issue 20)
     SERVICE_CALENDAR_CHANGED = "service_calendar_changed"
+    # corrections of the organisation (issue 17)
+    STAGE_SYSTEM_CORRECTED = "stage_system_corrected"
+    GRADE_ENROLLMENT_CORRECTED = "grade_enrollment_corrected"
 
     @property
     def label(self) -> str:
@@ -187,4 +190,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
     # the service calendar (issue 20)
     AuditAction.SERVICE_CALENDAR_CHANGED: N_("修改服务日历"),
+    # corrections of the organisation (issue 17)
+    AuditAction.STAGE_SYSTEM_CORRECTED: N_("修改学段学制"),
+    AuditAction.GRADE_ENROLLMENT_CORRECTED: N_("修改年级入学年份"),
 }

@@ -215,6 +215,7 @@ PLAIN: dict[str, str] = {
     "class_id": N_("班级编号：%(value)s"),
     "class_ids": N_("班级编号：%(value)s"),
     "grade_id": N_("年级编号：%(value)s"),
+    "stage_id": N_("学段编号：%(value)s"),
     "school_id": N_("学校编号：%(value)s"),
     "ticket_id": N_("工单编号：%(value)s"),
     "request_id": N_("申请编号：%(value)s"),

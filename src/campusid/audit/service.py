@@ -44,6 +44,37 @@ class Actor:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
+def event(
+    *,
+    now: datetime,
+    action: AuditAction,
+    outcome: Outcome = Outcome.SUCCESS,
+    actor_id: int | None = None,
+    actor_role: str | None = None,
+    target_user_id: int | None = None,
+    school_id: int | None = None,
+    route: Route | None = None,
+    client: ClientInfo | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One audit event, not yet in a session: `record` adds it to the change's transaction; a
+    refusal carries it (`web.Refused.keep`) to be written after the request is rolled back."""
+    client = client or ClientInfo()
+    return AuditEvent(
+        occurred_at=now,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action.value,
+        target_user_id=target_user_id,
+        school_id=school_id,
+        route=route.value if route else None,
+        outcome=outcome.value,
+        client_address=client.address,
+        user_agent=(client.user_agent or "")[:256] or None,
+        detail=detail or {},
+    )
+
+
 def record(
     db: Session,
     *,
@@ -59,30 +90,28 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one audit event to the session (flushed with the change it records)."""
-    client = client or ClientInfo()
-    event = AuditEvent(
-        occurred_at=now,
+    added = event(
+        now=now,
+        action=action,
+        outcome=outcome,
         actor_id=actor_id,
         actor_role=actor_role,
-        action=action.value,
         target_user_id=target_user_id,
         school_id=school_id,
-        route=route.value if route else None,
-        outcome=outcome.value,
-        client_address=client.address,
-        user_agent=(client.user_agent or "")[:256] or None,
-        detail=detail or {},
+        route=route,
+        client=client,
+        detail=detail,
     )
-    db.add(event)
+    db.add(added)
     # issue 20: sign-ins, throttle steps and resets for /metrics, counted when this commits.
     metrics.audit_event(
         db,
-        action=event.action,
-        outcome=event.outcome,
-        route=event.route,
-        detail=event.detail,
+        action=added.action,
+        outcome=added.outcome,
+        route=added.route,
+        detail=added.detail,
     )
-    return event
+    return added
 
 
 def events_for(db: Session, *, target_user_id: int, limit: int = 50) -> list[AuditEvent]:

@@ -520,7 +520,7 @@ class RosterBuilder:
         if not is_new:
             self.check_attach(account, Role.STUDENT)
             if account.is_new:
-                raise MemberError(N_("与%(row)s是同一学生,请勿重复填写", row=account.row))
+                raise MemberError(N_("与%(row)s是同一学生，请勿重复填写", row=account.row))
             if place.row:
                 raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
             if place.class_id is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
+from campusid.audit.models import AuditEvent
 from campusid.audit.service import Actor, Outcome
 from campusid.classes import enrolment
 from campusid.classes import service as classes
@@ -123,7 +124,6 @@ def attach_guard(services: Services) -> AttachGuard:
 
 
 def guarded(
-    db: Session,
     guard: AttachGuard | None,
     *,
     school: School,
@@ -134,8 +134,9 @@ def guarded(
 ) -> T:
     """Run an attach (`act`) under the guard: refused when over the limit, counted when refused.
 
-    Each refusal is audited (`member_attach_refused`, the identifiers not named) and committed
-    on its own, the request's other writes rolled back: the refusal outlives the refused form.
+    Each refusal carries its audit event (`member_attach_refused`, the identifiers not named) in
+    `Refused.keep`: the app's handler writes it after rolling the request back, so the refusal
+    outlives the refused form and nothing else the request wrote does.
     """
     if guard is None:
         return act()
@@ -146,27 +147,25 @@ def guarded(
         for column, value in person.identifiers().items()
     ]
     if guard.by_actor.exceeded(actor_key) or any(guard.by_target.exceeded(t) for t in targets):
-        _record_refused_attach(db, actor=actor, school=school, now=now, reason="throttled")
-        raise MemberError(ATTACH_THROTTLED)
+        throttled = MemberError(ATTACH_THROTTLED)
+        throttled.keep.append(
+            _refused_attach(actor=actor, school=school, now=now, reason="throttled")
+        )
+        raise throttled
     try:
         return act()
     except AttachRefused as refused:
         guard.by_actor.hit(actor_key)
         for target in targets:
             guard.by_target.hit(target)
-        # The refused request writes nothing but its refusal: the page that answers it rolls
-        # the request back, so the refusal is kept by ending the transaction here.
-        db.rollback()
-        _record_refused_attach(db, actor=actor, school=school, now=now, reason=refused.reason)
-        db.commit()
+        refused.keep.append(
+            _refused_attach(actor=actor, school=school, now=now, reason=refused.reason)
+        )
         raise
 
 
-def _record_refused_attach(
-    db: Session, *, actor: Actor, school: School, now: datetime, reason: str
-) -> None:
-    audit.record(
-        db,
+def _refused_attach(*, actor: Actor, school: School, now: datetime, reason: str) -> AuditEvent:
+    return audit.event(
         now=now,
         action=AuditAction.MEMBER_ATTACH_REFUSED,
         outcome=Outcome.DENIED,
@@ -301,7 +300,7 @@ def add_student(
             builder.add_parent(account, parent, relation or Relation.OTHER)
         return account
 
-    account = guarded(db, guard, school=school, actor=actor, persons=persons, now=now, act=plan)
+    account = guarded(guard, school=school, actor=actor, persons=persons, now=now, act=plan)
     return finish(
         db, builder, account, school=school, now=now, actor=actor, action=AuditAction.STUDENT_ADDED
     )
@@ -327,7 +326,6 @@ def add_parent(
     if child is None or not is_member(db, school, child_id, SchoolRole.STUDENT):
         raise MemberError(N_("找不到该学生"))
     account = guarded(
-        db,
         guard,
         school=school,
         actor=actor,

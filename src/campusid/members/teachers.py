@@ -50,7 +50,7 @@ def add_teacher(
         return builder.add_teacher(teacher)
 
     account = service.guarded(
-        db, guard, school=school, actor=actor, persons=[teacher], now=now, act=plan
+        guard, school=school, actor=actor, persons=[teacher], now=now, act=plan
     )
     added = service.finish(
         db, builder, account, school=school, now=now, actor=actor, action=AuditAction.TEACHER_ADDED

@@ -13,6 +13,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import SchoolMembership
+from campusid.audit import service as audit
+from campusid.audit.actions import AuditAction
+from campusid.audit.service import Actor
 from campusid.classes.models import (
     CadrePosition,
     ClassStudent,
@@ -251,15 +254,16 @@ def add_classes(
     grade: Grade,
     first: int,
     last: int,
-    graduation_year: int,
     calendar: Calendar,
     now: datetime,
 ) -> list[SchoolClass]:
-    """新增班级: one class (first == last) or a batch first..last in an existing grade."""
+    """新增班级: one class (first == last) or a batch first..last in an existing grade.
+
+    A class graduates with its grade: its 毕业年份 follows from the grade's 入学年份 and the
+    stage's 学制 (`org.add_class` stores it), never typed.
+    """
     problems: list[str] = []
     _check_range(first, last, problems)
-    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append(N_("毕业年份须晚于入学年份"))
     if not problems:
         taken = set(
             db.scalars(
@@ -275,11 +279,9 @@ def add_classes(
         )
     if problems:
         raise Invalid(problems)
-    created = []
-    for number in range(first, last + 1):
-        school_class = org.add_class(db, grade=grade, number=number, now=now)
-        school_class.graduation_year = graduation_year
-        created.append(school_class)
+    created = [
+        org.add_class(db, grade=grade, number=number, now=now) for number in range(first, last + 1)
+    ]
     db.flush()
     return created
 
@@ -303,10 +305,8 @@ def rename_campus(db: Session, *, campus: Campus, name: str) -> None:
     db.flush()
 
 
-def edit_class(
-    db: Session, *, school_class: SchoolClass, number: int, graduation_year: int
-) -> None:
-    """Change an administrative class's number (班号) and graduation year."""
+def edit_class(db: Session, *, school_class: SchoolClass, number: int) -> None:
+    """Change an administrative class's number (班号); its 毕业年份 is its grade's."""
     problems: list[str] = []
     grade = school_class.grade
     if grade is None:
@@ -321,12 +321,9 @@ def edit_class(
         )
     ):
         problems.append(N_("该年级已有%(number)s班", number=number))
-    if not grade.enrollment_year < graduation_year <= grade.enrollment_year + 12:
-        problems.append(N_("毕业年份须晚于入学年份"))
     if problems:
         raise Invalid(problems)
     school_class.number = number
-    school_class.graduation_year = graduation_year
     db.flush()
 
 
@@ -625,3 +622,150 @@ def edit_teaching_class(db: Session, *, school_class: SchoolClass, name: str, su
     school_class.name = clean
     school_class.subject = clean_subject
     db.flush()
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def _record_correction(
+    db: Session,
+    *,
+    action: AuditAction,
+    actor: Actor,
+    school_id: int,
+    now: datetime,
+    detail: dict[str, object],
+) -> None:
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        actor_id=actor.user_id,
+        actor_role="school_admin",
+        school_id=school_id,
+        client=actor.client,
+        detail=detail,
+    )
+
+
+def _follow_grade(grade: Grade) -> None:
+    """Keep the classes' stored graduation year in step with their grade (nothing reads it)."""
+    year = org.graduation_year_of(grade)
+    for school_class in grade.classes:
+        if school_class.kind is ClassKind.ADMINISTRATIVE:
+            school_class.graduation_year = year
+
+
+def correct_school_system(
+    db: Session,
+    *,
+    unit: StageUnit,
+    system: SchoolSystem,
+    calendar: Calendar,
+    now: datetime,
+    actor: Actor,
+) -> bool:
+    """Correct a stage's 学制 set up wrongly; False if it already had it (nothing written).
+
+    The primary and junior stages of a campus share one 学制, so correcting one corrects both.
+    The current grades follow (their names and their last year change); a graduated grade keeps
+    the 学制 it graduated under, so none comes back. Refused where a current grade would be past
+    the stage's last year under the new 学制.
+    """
+    if unit.stage is Stage.SENIOR:
+        units = [unit]
+    else:
+        units = [u for u in unit.campus.stages if u.stage is not Stage.SENIOR]
+    changed = [u for u in units if u.school_system is not system]
+    if not changed:
+        return False
+    problems: list[str] = []
+    current: list[Grade] = []
+    for each in changed:
+        length = schoolyear.stage_length(each.stage, system)
+        for grade in each.grades:
+            if org.is_graduated(grade, calendar.today, calendar.boundary):
+                continue
+            current.append(grade)
+            if _year_of(grade, calendar) > length:
+                problems.append(
+                    N_(
+                        "改为%(system)s后%(stage)s只有%(length)s个年级，%(name)s（%(year)s级）"
+                        "将超出学段。请先将该年级毕业，再修改学制",
+                        system=system.label,
+                        stage=each.stage.label,
+                        length=length,
+                        name=org.grade_name(grade, calendar.today, calendar.boundary),
+                        year=grade.enrollment_year,
+                    )
+                )
+    if problems:
+        raise Invalid(problems)
+    for each in changed:
+        _record_correction(
+            db,
+            action=AuditAction.STAGE_SYSTEM_CORRECTED,
+            actor=actor,
+            school_id=each.campus.school_id,
+            now=now,
+            detail={"stage_id": each.id, "old": each.school_system.value, "new": system.value},
+        )
+        each.school_system = system
+    for grade in current:
+        grade.school_system = system
+        _follow_grade(grade)
+    db.flush()
+    return True
+
+
+def correct_enrollment_year(
+    db: Session,
+    *,
+    grade: Grade,
+    enrollment_year: int,
+    calendar: Calendar,
+    now: datetime,
+    actor: Actor,
+) -> bool:
+    """Correct a current grade's 入学年份; False if it already had it (nothing written).
+
+    Refused where the grade would graduate by it, start beyond the next school year, share its
+    year with another grade of the stage, or take the name of another current grade.
+    """
+    if org.is_graduated(grade, calendar.today, calendar.boundary):
+        raise Invalid(N_("该年级已毕业，不能修改入学年份"))
+    if enrollment_year == grade.enrollment_year:
+        return False
+    unit = grade.stage_unit
+    length = schoolyear.stage_length(unit.stage, grade.school_system)
+    # A promotion by hand this school year moves the grade one year ahead, whatever its year.
+    ahead = grade.year_offset if grade.promoted_school_year == calendar.school_year else 0
+    first = calendar.school_year - length + 1 + ahead
+    last = calendar.school_year + 1
+    if not first <= enrollment_year <= last:
+        raise Invalid(N_("入学年份须在%(first)s-%(last)s之间", first=first, last=last))
+    if any(
+        other.id != grade.id and other.enrollment_year == enrollment_year for other in unit.grades
+    ):
+        raise Invalid(N_("%(enrollment_year)s级已存在", enrollment_year=enrollment_year))
+    year = calendar.school_year - enrollment_year + 1 + ahead
+    clash = _grade_in_year(grade, year, calendar) if year >= 1 else None
+    if clash is not None:
+        raise Invalid(
+            N_(
+                "修改后将与本学段的%(name)s重名",
+                name=org.grade_name(clash, calendar.today, calendar.boundary),
+            )
+        )
+    _record_correction(
+        db,
+        action=AuditAction.GRADE_ENROLLMENT_CORRECTED,
+        actor=actor,
+        school_id=unit.campus.school_id,
+        now=now,
+        detail={"grade_id": grade.id, "old": grade.enrollment_year, "new": enrollment_year},
+    )
+    grade.enrollment_year = enrollment_year
+    _follow_grade(grade)
+    db.flush()
+    return True

@@ -161,9 +161,7 @@ def add_class(
         kind=ClassKind.ADMINISTRATIVE,
         number=number,
         class_code=class_code or new_class_code(db),
-        graduation_year=schoolyear.graduation_year(
-            unit.stage, grade.school_system, grade.enrollment_year
-        ),
+        graduation_year=graduation_year_of(grade),
         created_at=now,
     )
     db.add(school_class)
@@ -354,3 +352,10 @@ def withdraw_suspended_roles(db: Session, principal: Principal) -> None:
         )
     ):
         principal.roles.discard(Role.TEACHER)
+
+
+def graduation_year_of(grade: Grade) -> int:
+    """The 毕业年份 of a grade and its classes: its 入学年份 plus its stage's length (学制)."""
+    return schoolyear.graduation_year(
+        grade.stage_unit.stage, grade.school_system, grade.enrollment_year
+    )

@@ -396,6 +396,24 @@ class _Planner:
     genders: list[tuple[int, Gender]] = field(default_factory=list)
 
 
+@dataclass
+class _Line:
+    """One row of the file as the planner reads it: its 操作, the people it names, its cells,
+    its label (第n行), and the changes it makes, for the preview."""
+
+    op: str
+    student: Person | None
+    parent: Person | None
+    row: list[str]
+    cell: Callable[[list[str], str], str]
+    label: str
+    changes: list[str] = field(default_factory=list)
+
+    def value(self, column: str) -> str:
+        """The row's cell under that column (blank if the file has no such column)."""
+        return self.cell(self.row, column)
+
+
 def import_rows(
     db: Session,
     *,
@@ -491,10 +509,11 @@ def import_rows(
             continue
         op, student, parent = item
         label = N_("第%(n)s行", n=result.number(index))
-        changes: list[str] = []
+        line = _Line(op, student, parent, row, cell, label)
+        changes = line.changes
         try:
             if op in ("", OP_CREATE, OP_MOVE):
-                kind = _plan_student(planner, op, student, parent, row, cell, label, changes)
+                kind = _plan_student(planner, line)
             else:
                 _plan_row(builder, directory, op, student, parent, row, cell, label)
                 kind = KIND_UPDATE
@@ -640,20 +659,18 @@ def _row_summary(result: ImportResult) -> dict[str, int]:
     }
 
 
-def _plan_student(
-    planner: _Planner,
-    op: str,
-    student: Person | None,
-    parent: Person | None,
-    row: list[str],
-    cell: Callable[[list[str], str], str],
-    label: str,
-    changes: list[str],
-) -> str:
+def _plan_student(planner: _Planner, line: _Line) -> str:
     """A row that names a student (blank 操作, 新建 or 换班): match, then update or create."""
     builder = planner.builder
-    login = _unmasked(cell(row, "账号"))
-    name = cell(row, "姓名")
+    op, student, parent, label, changes = (
+        line.op,
+        line.student,
+        line.parent,
+        line.label,
+        line.changes,
+    )
+    login = _unmasked(line.value("账号"))
+    name = line.value("姓名")
     account: Account | None = None
     if login:
         account = builder.index.find_login(login)
@@ -666,16 +683,16 @@ def _plan_student(
         if found is not None and not found.is_new and found.user_id in planner.students:
             account = found
     if account is not None:
-        return _update_student(planner, account, student, parent, row, cell, label, changes)
+        return _update_student(planner, account, line)
     if op == OP_MOVE:
         raise MemberError(N_("请填写账号(用户名、身份证号或学籍号)以找到学生"))
     assert student is not None
-    class_text = cell(row, "班级")
+    class_text = line.value("班级")
     if class_text == PARKED or class_text.startswith(GRADUATED):
         raise MemberError(
             N_("找不到该学生：「%(place)s」的学生须填写账号才能找到", place=class_text)
         )
-    class_id = planner.directory.resolve(class_text, cell(row, "校区"))
+    class_id = planner.directory.resolve(class_text, line.value("校区"))
     existing = builder.index.match(student)
     if existing is None and op != OP_CREATE:
         place = (student.real_name, class_id)
@@ -698,34 +715,26 @@ def _plan_student(
             )
         planner.new_places[place] = label
     account = builder.add_student(
-        student, class_id=class_id, student_number=cell(row, "学号"), row=label
+        student, class_id=class_id, student_number=line.value("学号"), row=label
     )
     changes.append(N_("新建账号") if account.is_new else N_("已有账号加入本校"))
     if parent is not None:
-        relation = relation_from(cell(row, "家长关系") or "其他监护人")
+        relation = relation_from(line.value("家长关系") or "其他监护人")
         builder.add_parent(account, parent, relation, row=label)
         changes.append(N_("添加家长"))
     return KIND_NEW
 
 
-def _update_student(
-    planner: _Planner,
-    account: Account,
-    student: Person | None,
-    parent: Person | None,
-    row: list[str],
-    cell: Callable[[list[str], str], str],
-    label: str,
-    changes: list[str],
-) -> str:
+def _update_student(planner: _Planner, account: Account, line: _Line) -> str:
     """A student of the school: apply what differs (class, 学号, identifiers, parent)."""
     builder = planner.builder
+    student, parent, label, changes = line.student, line.parent, line.label, line.changes
     current = planner.students[account.id]
     if account.id in planner.seen:
-        raise MemberError(N_("与%(row)s是同一学生,请勿重复填写", row=planner.seen[account.id]))
+        raise MemberError(N_("与%(row)s是同一学生，请勿重复填写", row=planner.seen[account.id]))
     planner.seen[account.id] = label
     moved = False
-    class_text = cell(row, "班级")
+    class_text = line.value("班级")
     if class_text == PARKED:
         if current.class_id is not None or current.graduated:
             raise MemberError(N_("导入不能把学生移出班级；如需移入校区存放，请在成员管理中操作"))
@@ -735,8 +744,8 @@ def _update_student(
     elif class_text:
         if current.graduated:
             raise MemberError(N_("该学生已毕业，不能通过导入换班"))
-        class_id = planner.directory.resolve(class_text, cell(row, "校区"))
-        number = cell(row, "学号")
+        class_id = planner.directory.resolve(class_text, line.value("校区"))
+        number = line.value("学号")
         if class_id != current.class_id:
             builder.move_student(account, class_id=class_id, student_number=number, row=label)
             before = builder.class_label(current.class_id) if current.class_id else PARKED
@@ -774,15 +783,15 @@ def _update_student(
                 builder.index.bind(account, column, value)
                 builder.plan.binds.append((account, column, value))
             changes.append(N_("绑定%(identifier)s", identifier=what))
-    parent_name = cell(row, "家长姓名")
+    parent_name = line.value("家长姓名")
     if parent is not None and parent.phone:
         known = builder.index.match(parent)
         if known is None or known.is_new or (known.id, account.id) not in builder.linked:
-            relation = relation_from(cell(row, "家长关系") or "其他监护人")
+            relation = relation_from(line.value("家长关系") or "其他监护人")
             builder.add_parent(account, parent, relation, row=label)
             changes.append(N_("添加家长%(name)s", name=parent.real_name))
     elif parent_name and parent_name not in current.parents:
-        if "*" in cell(row, "家长手机号"):
+        if "*" in line.value("家长手机号"):
             raise MemberError(
                 N_("家长手机号是导出时隐去的号码；添加或更换家长，请填写完整的手机号")
             )

@@ -8,6 +8,7 @@ Outside service hours an agent can look accounts up but not verify or reset.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -335,6 +336,34 @@ def _refuse(
     return Refused(message, status_code, reason=first)
 
 
+def _refuser(
+    db: Session,
+    *,
+    services: Services,
+    agent: User,
+    client: ClientInfo,
+    action: AuditAction,
+    ticket: Ticket,
+    detail: dict[str, Any] | None = None,
+) -> Callable[[str, str], Refused]:
+    """`_refuse` bound to one act on one ticket: `refuse(reason, message)` for its checks."""
+
+    def refuse(reason: str, message: str) -> Refused:
+        return _refuse(
+            db,
+            services=services,
+            agent=agent,
+            client=client,
+            action=action,
+            ticket=ticket,
+            reason=reason,
+            message=message,
+            detail=detail,
+        )
+
+    return refuse
+
+
 def open_ticket(
     db: Session,
     *,
@@ -605,18 +634,15 @@ def _answerable(
     assert user is not None
     facts = _facts(db, services, user)
 
-    def refuse(reason: str, message: str) -> Refused:
-        return _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
-            reason=reason,
-            message=message,
-            detail={"fact": fact.value},
-        )
+    refuse = _refuser(
+        db,
+        services=services,
+        agent=agent,
+        client=client,
+        action=action,
+        ticket=ticket,
+        detail={"fact": fact.value},
+    )
 
     blocked = _blocked(db, services=services, user=user, facts=facts)
     if blocked:
@@ -708,17 +734,9 @@ def send_phone_code(
     )
     recipient = _phone_of(user, facts, to)
 
-    def refuse(reason: str, message: str) -> Refused:
-        return _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
-            reason=reason,
-            message=message,
-        )
+    refuse = _refuser(
+        db, services=services, agent=agent, client=client, action=action, ticket=ticket
+    )
 
     if recipient is None:
         raise refuse("no_phone", N_("请选择该账号或其关联家长绑定的手机号"))

@@ -80,7 +80,7 @@ def request_transfer(
         raise MemberError(NOT_NEEDED)
 
     student_id = members.guarded(
-        db, guard, school=school, actor=actor, persons=[student], now=now, act=plan
+        guard, school=school, actor=actor, persons=[student], now=now, act=plan
     )
     from_school_id = _home_school(db, student_id=student_id, calendar=calendar, not_=school.id)
     if from_school_id is None:

@@ -31,27 +31,29 @@ class TransferForm(PersonFields):
 @router.post("/school/{school_id}/transfers")
 def file_transfer(page: Page, form: Annotated[TransferForm, Form()]) -> Response:
     """提交转学申请 (from 添加学生's answer "该学生已在其他学校就读")."""
-    try:
-        service.request_transfer(
-            page.db,
-            school=page.school,
-            calendar=page.calendar,
-            student=form.person(page.calendar.today),
-            class_id=form.class_id or 0,
-            student_number=form.student_number,
-            now=page.now,
-            actor=page.actor,
-            guard=members.attach_guard(page.services),
-        )
-    except MemberError as exc:
-        # The add page again, with the same answers it gives (the refused attempt stays audited).
-        return page.refuse(
+    # Refused: the add page again, with the same answers it gives, drawn by the app's refusal
+    # handler (which keeps the refused attempt's audit event).
+    page.on_refusal(
+        lambda messages: page.render(
             "members/add_student.html",
-            exc.messages,
+            errors=messages,
+            status_code=400,
             form=StudentForm(**form.model_dump()),
             classes=members.active_class_names(page.db, page.school, page.calendar),
             relations=list(Relation),
         )
+    )
+    service.request_transfer(
+        page.db,
+        school=page.school,
+        calendar=page.calendar,
+        student=form.person(page.calendar.today),
+        class_id=form.class_id or 0,
+        student_number=form.student_number,
+        now=page.now,
+        actor=page.actor,
+        guard=members.attach_guard(page.services),
+    )
     return page.go("/transfers", filed=1)
 
 

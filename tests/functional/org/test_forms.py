@@ -27,11 +27,11 @@ def test_a_non_number_gets_the_services_message_and_nothing_is_created(admin, wo
     response = post_form(
         admin,
         f"/school/{school.id}/grades/{grade.id}/classes/new",
-        {"batch": "no", "first": "abc", "graduation_year": "2028"},
+        {"batch": "no", "first": "abc", "last": "7"},
     )
     assert response.status_code == 400
     assert "班号须在1-50之间" in response.text
-    assert 'name="graduation_year" value="2028"' in response.text  # typed, drawn again
+    assert 'name="last" value="7"' in response.text  # typed, drawn again
     response = post_form(
         admin,
         f"/school/{school.id}/stages/{grade.stage_id}/grades/new",

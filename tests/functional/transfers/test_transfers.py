@@ -209,6 +209,14 @@ def test_a_mismatch_answers_as_before_and_attempts_are_limited(client, db, world
     assert _file(client, school2.id, class2.id, world).status_code == 400
     db.expire_all()
     assert db.scalar(select(TransferRequest)) is None
+    # Every refused attempt is audited, the throttled ones too, though the requests wrote nothing.
+    reasons = db.scalars(
+        select(AuditEvent.detail)
+        .where(AuditEvent.action == "member_attach_refused", AuditEvent.school_id == school2.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [r["reason"] for r in reasons][-2:] == ["throttled", "throttled"]
+    assert len(reasons) == 7
 
 
 # --------------------------------------------------------------------------- transfers

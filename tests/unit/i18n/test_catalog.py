@@ -96,9 +96,9 @@ def test_a_text_with_values_is_translated_with_its_values():
     english = translations("en")
     text = N_("请填写%(label)s", label=N_("校区名称"))
     assert translate(english, text) == "Please fill in: Campus name"
-    nested = N_("与%(row)s是同一学生,请勿重复填写", row=N_("第%(n)s行", n=3))
+    nested = N_("与%(row)s是同一学生，请勿重复填写", row=N_("第%(n)s行", n=3))
     assert translate(english, nested) == "Same student as row 3; please list each student once"
-    assert translate(NullTranslations(), nested) == "与第3行是同一学生,请勿重复填写"
+    assert translate(NullTranslations(), nested) == "与第3行是同一学生，请勿重复填写"
 
 
 def render(language: str, source: str, **context: object) -> str:

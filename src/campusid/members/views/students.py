@@ -53,13 +53,20 @@ def add_student_submit(page: Page, form: Annotated[StudentForm, Form()]) -> Resp
             guard=members.attach_guard(page.services),
         )
     except MemberError as exc:
-        # A student of another school: the page offers the 转学申请 (transfers), as typed.
-        return page.refuse(
-            "members/add_student.html",
-            exc.messages,
-            form=form,
-            transfer=isinstance(exc, TransferNeeded),
-            **_choices(page),
+        # Drawn by the app's refusal handler, after it rolled the request back and kept what the
+        # refusal keeps (a refused attach's audit event). A student of another school: the page
+        # offers the 转学申请 (transfers), as typed.
+        transfer = isinstance(exc, TransferNeeded)
+        page.on_refusal(
+            lambda messages: page.render(
+                "members/add_student.html",
+                errors=messages,
+                status_code=400,
+                form=form,
+                transfer=transfer,
+                **_choices(page),
+            )
         )
+        raise
     outcome = "created" if added.created else "attached"
     return page.go(f"/members/{added.user.id}", **{outcome: 1})

@@ -47,28 +47,29 @@ def add_teacher_page(page: Page) -> Response:
 @router.post("/add")
 def add_teacher_submit(page: Page, form: Annotated[TeacherForm, Form()]) -> Response:
     """Attach or create the teacher, with a first class to teach if chosen; a refusal keeps
-    what was typed."""
-    try:
-        added = staff.add_teacher(
-            page.db,
-            school=page.school,
-            calendar=page.calendar,
-            teacher=form.person(page.calendar.today),
-            class_id=form.class_id,
-            subject=form.subject,
-            homeroom=form.homeroom,
-            now=page.now,
-            actor=page.actor,
-            guard=members.attach_guard(page.services),
-        )
-    except MemberError as exc:
-        return page.refuse(
+    what was typed (drawn by the app's refusal handler, which keeps a refused attach's audit)."""
+    page.on_refusal(
+        lambda messages: page.render(
             "members/add_teacher.html",
-            exc.messages,
+            errors=messages,
+            status_code=400,
             section="teachers",
             classes=_classes(page),
             form=form,
         )
+    )
+    added = staff.add_teacher(
+        page.db,
+        school=page.school,
+        calendar=page.calendar,
+        teacher=form.person(page.calendar.today),
+        class_id=form.class_id,
+        subject=form.subject,
+        homeroom=form.homeroom,
+        now=page.now,
+        actor=page.actor,
+        guard=members.attach_guard(page.services),
+    )
     outcome = "created" if added.created else "attached"
     return page.go(f"/members/{added.user.id}", **{outcome: 1})
 

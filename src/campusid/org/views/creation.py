@@ -12,6 +12,7 @@ from campusid.org import building, schoolyear
 from campusid.org.building import Invalid, StagePlan
 from campusid.org.deps import Page
 from campusid.org.schoolyear import Calendar, SchoolSystem, Stage
+from campusid.org.service import graduation_year_of
 from campusid.org.tree import grade_label
 from campusid.org.views import lookup
 from campusid.org.views.forms import ClassesForm, GradeForm, StagesForm, system_of
@@ -197,19 +198,12 @@ def add_classes_page(page: Page, grade_id: Id) -> Response:
     """新增班级."""
     grade = lookup.grade(page, grade_id)
     next_number = max((c.number or 0 for c in grade.classes), default=0) + 1
-    graduation = schoolyear.graduation_year(
-        grade.stage_unit.stage, grade.school_system, grade.enrollment_year
-    )
     return page.at("grade", grade_id).render(
         "org/add_classes.html",
         grade=grade,
         grade_label=grade_label(grade, page.calendar),
-        form={
-            "batch": "no",
-            "first": next_number,
-            "last": next_number,
-            "graduation_year": graduation,
-        },
+        graduation_year=graduation_year_of(grade),
+        form={"batch": "no", "first": next_number, "last": next_number},
     )
 
 
@@ -223,7 +217,6 @@ def add_classes_submit(page: Page, grade_id: Id, form: Annotated[ClassesForm, Fo
             grade=grade,
             first=form.first,
             last=form.last if form.batch == "yes" else form.first,
-            graduation_year=form.graduation_year,
             calendar=page.calendar,
             now=page.now,
         )
@@ -233,6 +226,7 @@ def add_classes_submit(page: Page, grade_id: Id, form: Annotated[ClassesForm, Fo
             exc.messages,
             grade=grade,
             grade_label=grade_label(grade, page.calendar),
+            graduation_year=graduation_year_of(grade),
             form=form.redraw(),
         )
     return page.go(f"/grades/{grade_id}", created=1)

@@ -105,7 +105,6 @@ class ClassesForm(OrgForm):
     batch: str = Field("", max_length=8)
     first: Whole = 0
     last: Whole = 0
-    graduation_year: Whole = 0
 
 
 class CampusForm(OrgForm):
@@ -130,10 +129,9 @@ class NamingForm(OrgForm):
 
 
 class ClassForm(OrgForm):
-    """编辑班级: number and graduation year (a teaching class: name and subject)."""
+    """编辑班级: its number (a teaching class: name and subject)."""
 
     number: Whole = 0
-    graduation_year: Whole = 0
     name: str = Field("", max_length=TEXT)
     subject: str = Field("", max_length=TEXT)
 
@@ -150,3 +148,22 @@ class LeaderForm(OrgForm):
     """设置年级组长."""
 
     teacher_id: Whole = 0
+
+
+class SystemForm(OrgForm):
+    """学段设置: 更正学制 (the value must name a 学制: a blank is not 六三制 here)."""
+
+    school_system: str = Field("", max_length=16)
+
+    def system(self) -> SchoolSystem | None:
+        """The 学制 chosen, or None."""
+        try:
+            return SchoolSystem(self.school_system)
+        except ValueError:
+            return None
+
+
+class EnrollmentForm(OrgForm):
+    """年级设置: 更正入学年份."""
+
+    enrollment_year: Whole = 0

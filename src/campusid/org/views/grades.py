@@ -9,13 +9,14 @@ from fastapi.responses import Response
 
 from campusid.members import teachers as staff
 from campusid.members.batch import MemberError
-from campusid.org import building, schoolyear
+from campusid.org import building
 from campusid.org.building import Invalid
 from campusid.org.deps import Page
 from campusid.org.models import Grade
+from campusid.org.service import graduation_year_of, is_graduated
 from campusid.org.tree import grade_label
 from campusid.org.views import lookup
-from campusid.org.views.forms import LeaderForm
+from campusid.org.views.forms import EnrollmentForm, LeaderForm
 from campusid.web import Id
 
 router = APIRouter(prefix="/school/{school_id}/grades/{grade_id}")
@@ -23,17 +24,17 @@ router = APIRouter(prefix="/school/{school_id}/grades/{grade_id}")
 SETTINGS = "org/grade_settings.html"
 
 
-def _settings(page: Page, grade: Grade) -> dict[str, Any]:
+def _settings(page: Page, grade: Grade, typed_year: int | str | None = None) -> dict[str, Any]:
     """The settings page's content (its node opened in the tree)."""
     page.at("grade", grade.id)
     return {
+        "typed_year": grade.enrollment_year if typed_year is None else typed_year,
+        "can_correct": not is_graduated(grade, page.calendar.today, page.calendar.boundary),
         "grade": grade,
         "grade_label": grade_label(grade, page.calendar),
         "leaders": staff.grade_leaders(page.db, grade),
         "school_teachers": staff.teachers(page.db, page.school),
-        "graduation_year": schoolyear.graduation_year(
-            grade.stage_unit.stage, grade.school_system, grade.enrollment_year
-        ),
+        "graduation_year": graduation_year_of(grade),
         "can_unpromote": bool(
             grade.year_offset and grade.promoted_school_year == page.calendar.school_year
         )
@@ -90,6 +91,29 @@ def ungraduate_grade(page: Page, grade_id: Id) -> Response:
     except Invalid as exc:
         return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
     return page.go(f"/grades/{grade_id}/settings")
+
+
+@router.post("/enrollment-year")
+def correct_enrollment_year(
+    page: Page, grade_id: Id, form: Annotated[EnrollmentForm, Form()]
+) -> Response:
+    """更正入学年份 of a current grade."""
+    grade = lookup.grade(page, grade_id)
+    try:
+        changed = building.correct_enrollment_year(
+            page.db,
+            grade=grade,
+            enrollment_year=form.enrollment_year,
+            calendar=page.calendar,
+            now=page.now,
+            actor=page.actor,
+        )
+    except Invalid as exc:
+        typed = form.enrollment_year or ""  # as typed (not a number: blank)
+        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade, typed))
+    if not changed:
+        return page.go(f"/grades/{grade_id}/settings", unchanged=1)
+    return page.go(f"/grades/{grade_id}/settings", saved=1)
 
 
 @router.post("/leaders")

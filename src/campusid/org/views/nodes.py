@@ -12,12 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
+from campusid.i18n import N_
 from campusid.org import building, schoolyear
 from campusid.org.building import Invalid
 from campusid.org.deps import Page
 from campusid.org.models import StageUnit
+from campusid.org.schoolyear import SchoolSystem
+from campusid.org.service import graduation_year_of
 from campusid.org.views import lookup
-from campusid.org.views.forms import CampusForm, ClassForm, NamingForm
+from campusid.org.views.forms import CampusForm, ClassForm, NamingForm, SystemForm
 from campusid.web import Id
 
 router = APIRouter(prefix="/school/{school_id}")
@@ -75,7 +78,11 @@ def stage_settings_page(page: Page, stage_id: Id) -> Response:
     """学段设置: 年级命名."""
     unit = lookup.stage(page, stage_id)
     return page.at("stage", stage_id).render(
-        "org/stage_settings.html", unit=unit, names=_naming_rows(unit, None)
+        "org/stage_settings.html",
+        unit=unit,
+        names=_naming_rows(unit, None),
+        systems=list(SchoolSystem),
+        chosen=unit.school_system.value,
     )
 
 
@@ -90,9 +97,44 @@ def stage_settings_submit(
         building.set_grade_names(page.db, unit=unit, names=names)
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
-            "org/stage_settings.html", exc.messages, unit=unit, names=_naming_rows(unit, names)
+            "org/stage_settings.html",
+            exc.messages,
+            unit=unit,
+            names=_naming_rows(unit, names),
+            systems=list(SchoolSystem),
+            chosen=unit.school_system.value,
         )
     return page.go(f"/stages/{stage_id}", saved=1)
+
+
+@router.post("/stages/{stage_id}/system")
+def correct_stage_system(page: Page, stage_id: Id, form: Annotated[SystemForm, Form()]) -> Response:
+    """更正学制: the stage (with its campus's other primary or junior stage) and its grades."""
+    unit = lookup.stage(page, stage_id)
+    system = form.system()
+    try:
+        if system is None:
+            raise Invalid(N_("请选择学制"))
+        changed = building.correct_school_system(
+            page.db,
+            unit=unit,
+            system=system,
+            calendar=page.calendar,
+            now=page.now,
+            actor=page.actor,
+        )
+    except Invalid as exc:
+        return page.at("stage", stage_id).refuse(
+            "org/stage_settings.html",
+            exc.messages,
+            unit=unit,
+            names=_naming_rows(unit, None),
+            systems=list(SchoolSystem),
+            chosen=form.school_system,
+        )
+    if not changed:
+        return page.go(f"/stages/{stage_id}/settings", unchanged=1)
+    return page.go(f"/stages/{stage_id}/settings", saved=1)
 
 
 @router.post("/stages/{stage_id}/delete")
@@ -120,9 +162,9 @@ def edit_class_page(page: Page, class_id: Id) -> Response:
     return page.at("class", class_id).render(
         "org/edit_class.html",
         school_class=school_class,
+        graduation_year=graduation_year_of(school_class.grade) if school_class.grade else None,
         form={
             "number": school_class.number,
-            "graduation_year": school_class.graduation_year,
             "name": school_class.name,
             "subject": school_class.subject,
         },
@@ -143,11 +185,14 @@ def edit_class_submit(page: Page, class_id: Id, form: Annotated[ClassForm, Form(
                 page.db,
                 school_class=school_class,
                 number=form.number,
-                graduation_year=form.graduation_year,
             )
     except Invalid as exc:
         return page.at("class", class_id).refuse(
-            "org/edit_class.html", exc.messages, school_class=school_class, form=form.redraw()
+            "org/edit_class.html",
+            exc.messages,
+            school_class=school_class,
+            graduation_year=graduation_year_of(school_class.grade) if school_class.grade else None,
+            form=form.redraw(),
         )
     return page.go(f"/classes/{class_id}", saved=1)
 
