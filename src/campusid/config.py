@@ -157,6 +157,17 @@ class Settings(BaseSettings):
     # count towards the account's sign-in limit).
     password_change_max_failures: int = Field(default=3, ge=1)
 
+    # Passkeys and security keys (WebAuthn, issue 19). A passkey is bound to the relying party
+    # id, the site's domain ("campusid.example.cn"), and answers only pages served from the
+    # origins listed ("https://campusid.example.cn"). Unset, both come from oidc_issuer; unset
+    # too, outside production, from the address the request came to (development, tests; the
+    # browser only offers passkeys on https or localhost). Set them in production.
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "campusid"
+    webauthn_origins: list[str] = Field(default_factory=list)
+    # How long a ceremony's challenge stays good (the browser's prompt times out before).
+    webauthn_challenge_seconds: int = Field(default=300, ge=30, le=900)
+
     @property
     def is_development(self) -> bool:
         """Development and demo modes show the API docs (the outbox: development only)."""

@@ -26,6 +26,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.passkeys.models import PasskeyChallenge, PasskeyCredential
 from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 
 # school administration (issue 3)
@@ -69,6 +70,8 @@ __all__ = [
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
+    "PasskeyChallenge",
+    "PasskeyCredential",
     "RecoveryFlow",
     "School",
     "SchoolClass",

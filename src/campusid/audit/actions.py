@@ -95,6 +95,9 @@ class AuditAction(StrEnum):
     TRANSFER_APPROVED = "transfer_approved"
     TRANSFER_REFUSED = "transfer_refused"
     TRANSFER_DECIDED = "transfer_decided"
+    # passkeys and security keys (issue 19)
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
 
     @property
     def label(self) -> str:
@@ -183,4 +186,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TRANSFER_APPROVED: N_("同意转学"),
     AuditAction.TRANSFER_REFUSED: N_("拒绝转学"),
     AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
+    # passkeys and security keys (issue 19)
+    AuditAction.PASSKEY_ADDED: N_("添加通行密钥"),
+    AuditAction.PASSKEY_REMOVED: N_("删除通行密钥"),
 }
