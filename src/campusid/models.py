@@ -1,6 +1,14 @@
 """Every table, imported once so that Alembic and the app see the whole schema."""
 
-from campusid.accounts.models import DefaultCredential, SchoolMembership, User
+from campusid.accounts.models import (
+    DefaultCredential,
+    FactorGrace,
+    FactorRecoveryCode,
+    PendingSignIn,
+    SchoolMembership,
+    SecondFactor,
+    User,
+)
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import (
     CadrePosition,
@@ -59,6 +67,8 @@ __all__ = [
     "DefaultCredential",
     "DeskActivity",
     "District",
+    "FactorGrace",
+    "FactorRecoveryCode",
     "Grade",
     "GradeLeader",
     "ImportErrorFile",
@@ -69,10 +79,12 @@ __all__ = [
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
+    "PendingSignIn",
     "RecoveryFlow",
     "School",
     "SchoolClass",
     "SchoolMembership",
+    "SecondFactor",
     "SessionRecord",
     "SigningKey",
     "StageUnit",
