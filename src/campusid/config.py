@@ -157,6 +157,23 @@ class Settings(BaseSettings):
     # count towards the account's sign-in limit).
     password_change_max_failures: int = Field(default=3, ge=1)
 
+    # Two-step verification (issue 19, SECURITY.md). The roles that must hold a second factor
+    # and those that may; a role in neither (pupils) is not offered one. The one rule that
+    # reads them: security.authz.second_factor_need.
+    mfa_required_roles: list[str] = ["platform_admin", "agent", "school_admin"]
+    mfa_optional_roles: list[str] = ["teacher", "homeroom_teacher", "grade_leader", "parent"]
+    # Days a required role may still use the pages (with a banner) before it must enrol; 0:
+    # it enrols at its next sign-in, before it reaches any page.
+    mfa_grace_days: int = Field(default=0, ge=0, le=90)
+    # Sensitive acts ask for a second-factor check no older than this (step-up).
+    mfa_step_up_minutes: int = Field(default=15, ge=1, le=720)
+    # The sign-in's second step: how long the pending sign-in lives, how many wrong codes it
+    # takes before the password must be typed again.
+    mfa_pending_minutes: int = Field(default=5, ge=1, le=30)
+    mfa_pending_max_failures: int = Field(default=5, ge=1, le=20)
+    # Remembering a browser for the second factor: off (0 days). Not implemented yet; when it is,
+    # platform administrators are never remembered (see security.authz.second_factor_need).
+    mfa_remember_device_days: int = Field(default=0, ge=0, le=0)
     # Passkeys and security keys (WebAuthn, issue 19). A passkey is bound to the relying party
     # id, the site's domain ("campusid.example.cn"), and answers only pages served from the
     # origins listed ("https://campusid.example.cn"). Unset, both come from oidc_issuer; unset

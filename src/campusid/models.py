@@ -1,6 +1,14 @@
 """Every table, imported once so that Alembic and the app see the whole schema."""
 
-from campusid.accounts.models import DefaultCredential, SchoolMembership, User
+from campusid.accounts.models import (
+    DefaultCredential,
+    FactorGrace,
+    FactorRecoveryCode,
+    PendingSignIn,
+    SchoolMembership,
+    SecondFactor,
+    User,
+)
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import (
     CadrePosition,
@@ -60,6 +68,8 @@ __all__ = [
     "DefaultCredential",
     "DeskActivity",
     "District",
+    "FactorGrace",
+    "FactorRecoveryCode",
     "Grade",
     "GradeLeader",
     "ImportErrorFile",
@@ -72,10 +82,12 @@ __all__ = [
     "ParentLink",
     "PasskeyChallenge",
     "PasskeyCredential",
+    "PendingSignIn",
     "RecoveryFlow",
     "School",
     "SchoolClass",
     "SchoolMembership",
+    "SecondFactor",
     "SessionRecord",
     "SigningKey",
     "StageUnit",

@@ -95,9 +95,12 @@ class AuditAction(StrEnum):
     TRANSFER_APPROVED = "transfer_approved"
     TRANSFER_REFUSED = "transfer_refused"
     TRANSFER_DECIDED = "transfer_decided"
-    # passkeys and security keys (issue 19)
-    PASSKEY_ADDED = "passkey_added"
-    PASSKEY_REMOVED = "passkey_removed"
+    # two-step verification (issue 19)
+    FACTOR_ADDED = "factor_added"
+    FACTOR_REMOVED = "factor_removed"
+    FACTOR_RECOVERY_CODES = "factor_recovery_codes"
+    FACTOR_RESET = "factor_reset"
+    SECOND_FACTOR_CHECKED = "second_factor_checked"
 
     @property
     def label(self) -> str:
@@ -186,7 +189,10 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TRANSFER_APPROVED: N_("同意转学"),
     AuditAction.TRANSFER_REFUSED: N_("拒绝转学"),
     AuditAction.TRANSFER_DECIDED: N_("处理转学申请"),
-    # passkeys and security keys (issue 19)
-    AuditAction.PASSKEY_ADDED: N_("添加通行密钥"),
-    AuditAction.PASSKEY_REMOVED: N_("删除通行密钥"),
+    # two-step verification (issue 19)
+    AuditAction.FACTOR_ADDED: N_("添加两步验证方式"),
+    AuditAction.FACTOR_REMOVED: N_("删除两步验证方式"),
+    AuditAction.FACTOR_RECOVERY_CODES: N_("重新生成恢复码"),
+    AuditAction.FACTOR_RESET: N_("重置两步验证"),
+    AuditAction.SECOND_FACTOR_CHECKED: N_("两步验证"),
 }

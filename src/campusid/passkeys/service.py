@@ -314,7 +314,7 @@ def register(
     audit.record(
         db,
         now=now,
-        action=AuditAction.PASSKEY_ADDED,
+        action=AuditAction.FACTOR_ADDED,
         actor_id=user.id,
         target_user_id=user.id,
         route=Route.OWN,
@@ -358,7 +358,7 @@ def remove(
     audit.record(
         db,
         now=now,
-        action=AuditAction.PASSKEY_REMOVED,
+        action=AuditAction.FACTOR_REMOVED,
         actor_id=user.id,
         target_user_id=user.id,
         route=Route.OWN,

@@ -109,7 +109,7 @@ def register(
         stored_hash=accounts.password_hash_of(db, user),
         client=client,
         session_token=session_token(request),
-        action=AuditAction.PASSKEY_ADDED,
+        action=AuditAction.FACTOR_ADDED,
     )
     if wrong is None and not credential:
         wrong = N_("浏览器没有完成通行密钥的创建，请重试。")
@@ -153,7 +153,7 @@ def remove(
         stored_hash=accounts.password_hash_of(db, user),
         client=client,
         session_token=session_token(request),
-        action=AuditAction.PASSKEY_REMOVED,
+        action=AuditAction.FACTOR_REMOVED,
     )
     if wrong is not None:
         return _page(request, db, principal, status_code=400, errors=[wrong])

@@ -1,7 +1,7 @@
 """passkeys and security keys (WebAuthn); amr and acr of OIDC codes (issue 19)
 
 Revision ID: 0027
-Revises: 0019
+Revises: 0024
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import campusid.db
 
 revision: str = "0027"
-down_revision: str | Sequence[str] | None = "0019"
+down_revision: str | Sequence[str] | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
