@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -63,10 +64,18 @@ PENDING_EXPIRED = N_("验证已超时或尝试次数过多，请重新登录。"
 # What a session's amr says of how the person proved who they are (OIDC amr values, RFC 8176;
 # "recovery" is campusid's own for a recovery code).
 AMR_PASSWORD = "pwd"
-AMR_BY_FACTOR = {"totp": "pwd otp", "recovery": "pwd recovery"}
+# A passkey (campusid.passkeys) proves "hwk" (a device-bound key) or "swk" (a synced passkey).
+AMR_BY_FACTOR = {
+    "totp": "pwd otp",
+    "recovery": "pwd recovery",
+    "hwk": "pwd hwk",
+    "swk": "pwd swk",
+}
 FACTOR_LABELS = {
     "totp": N_("动态验证码"),
     "recovery": N_("恢复码"),
+    "hwk": N_("安全密钥"),
+    "swk": N_("通行密钥"),
 }
 
 
@@ -275,6 +284,7 @@ def verify(
     client: ClientInfo,
     pending: PendingSignIn | None = None,
     purpose: str = "sign_in",
+    prove: Callable[[], str | None] | None = None,
 ) -> StepResult:
     """Check a second-factor answer under the throttle, audited.
 
@@ -288,7 +298,9 @@ def verify(
     wait = throttle.policy.wait(throttle.store.get(key, now=now.timestamp()), now.timestamp())
     if wait:
         return StepResult(message=N_("尝试过于频繁，请 %(seconds)s 秒后再试。", seconds=wait))
-    factor = check_code(db, user_id=user.id, code=code, now=now)
+    # `prove`: another kind of answer (a passkey's assertion), checked only once the wait is
+    # over and counted like a code; it names the factor it proves ("hwk", "swk") or None.
+    factor = prove() if prove is not None else check_code(db, user_id=user.id, code=code, now=now)
     action = AuditAction.SIGN_IN if purpose == "sign_in" else AuditAction.SECOND_FACTOR_CHECKED
     if factor is None:
         throttle.store.fail(key, now=now.timestamp())

@@ -232,10 +232,25 @@ def _open_session(
     return response
 
 
+def _factor_kinds(db: DbSession, user_id: int) -> set[str]:
+    """The kinds of factor the person holds (the pages offer a passkey button to its holders)."""
+    return {factor.kind for factor in factors.factors_of(db, user_id)}
+
+
 def _two_step_page(
-    request: Request, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    db: DbSession,
+    user_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
-    return render(request, "accounts/two_step.html", {"error": error}, status_code=status_code)
+    return render(
+        request,
+        "accounts/two_step.html",
+        {"error": error, "kinds": _factor_kinds(db, user_id)},
+        status_code=status_code,
+    )
 
 
 @router.get("/login/two-step")
@@ -246,7 +261,7 @@ def two_step_page(request: Request, db: DbSession, services: Svc) -> Response:
     )
     if pending is None:
         return redirect("/login")
-    return _two_step_page(request)
+    return _two_step_page(request, db, pending.user_id)
 
 
 @router.post("/login/two-step")
@@ -281,7 +296,7 @@ def two_step_submit(
             response.status_code = 400
             response.delete_cookie(factors.PENDING_COOKIE, path="/login")
             return response
-        return _two_step_page(request, error=result.message, status_code=400)
+        return _two_step_page(request, db, user.id, error=result.message, status_code=400)
     factors.finish_pending(db, pending)
     response = _open_session(
         request,
@@ -578,12 +593,18 @@ def remove_factor(
 
 
 def _verify_page(
-    request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
+    request: Request,
+    db: DbSession,
+    user_id: int,
+    *,
+    next_path: str,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     return render(
         request,
         "accounts/step_up.html",
-        {"next": next_path, "error": error},
+        {"next": next_path, "error": error, "kinds": _factor_kinds(db, user_id)},
         status_code=status_code,
     )
 
@@ -595,7 +616,7 @@ def step_up_page(
     """请再次验证: a fresh second-factor check for a sensitive act (step-up)."""
     if not factors.has_factor(db, user.id):
         return redirect("/account/two-step/setup?next=" + quote(safe_next(next), safe="/"))
-    return _verify_page(request, next_path=safe_next(next))
+    return _verify_page(request, db, user.id, next_path=safe_next(next))
 
 
 @router.post("/account/verify")
@@ -614,7 +635,7 @@ def step_up_submit(
     )
     if result.factor is None:
         return _verify_page(
-            request, next_path=safe_next(next), error=result.message, status_code=400
+            request, db, user.id, next_path=safe_next(next), error=result.message, status_code=400
         )
     token = session_token(request)
     if token:

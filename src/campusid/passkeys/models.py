@@ -22,6 +22,11 @@ class PasskeyCredential(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The person's second factor this key is (kind "webauthn"): listed, removed and reset with
+    # the others; removing the factor removes the key (ON DELETE CASCADE).
+    factor_id: Mapped[int] = mapped_column(
+        ForeignKey("second_factors.id", ondelete="CASCADE"), unique=True
+    )
     credential_id: Mapped[str] = mapped_column(
         String(1400), unique=True, comment="base64url of the authenticator's credential id"
     )

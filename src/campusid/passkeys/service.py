@@ -52,7 +52,8 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from campusid.accounts.models import User
+from campusid.accounts import factors
+from campusid.accounts.models import FactorGrace, FactorKind, SecondFactor, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Route
@@ -263,11 +264,13 @@ def register(
     label: str,
     client: ClientInfo,
     session_token: str | None,
-) -> PasskeyCredential:
-    """Verify the browser's attestation and keep the new credential.
+) -> tuple[PasskeyCredential, list[str]]:
+    """Verify the browser's attestation and keep the new credential as a second factor (kind
+    "webauthn"); returns it and, when it is the person's first factor, their ten recovery codes
+    (shown once; else none).
 
-    A new credential is a credential change: audited, the holder told, their other sessions
-    ended (this one stays).
+    As for an authenticator app (accounts.factors.confirm_totp): audited, the holder told,
+    their other sessions ended; this session counts as checked with the new key.
     """
     data = _parse(response_json)
     challenge = _take_challenge(
@@ -295,13 +298,26 @@ def register(
     transports = data["response"].get("transports") or []
     attachment = data.get("authenticatorAttachment")
     now = services.clock.now()
+    first = not factors.has_factor(db, user.id)
+    name = clean_label(label, len(existing))
+    factor = SecondFactor(
+        user_id=user.id,
+        kind=FactorKind.WEBAUTHN.value,
+        label=name,
+        created_at=now,
+        confirmed_at=now,
+        last_used_at=now,
+    )
+    db.add(factor)
+    db.flush()
     row = PasskeyCredential(
         user_id=user.id,
+        factor_id=factor.id,
         credential_id=credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         transports=" ".join(t for t in transports if t in _TRANSPORTS),
-        label=clean_label(label, len(existing)),
+        label=name,
         aaguid=verified.aaguid,
         attachment=attachment if attachment in {"platform", "cross-platform"} else None,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
@@ -310,7 +326,13 @@ def register(
     )
     db.add(row)
     db.flush()
+    codes = factors.new_recovery_codes(db, user_id=user.id, now=now) if first else []
+    db.execute(delete(FactorGrace).where(FactorGrace.user_id == user.id))
     services.sessions.delete_for_user(db, user.id, keep_token=session_token)
+    if session_token:
+        services.sessions.mark_second_factor(
+            db, session_token, now=now, amr=factors.AMR_BY_FACTOR[row.amr]
+        )
     audit.record(
         db,
         now=now,
@@ -319,12 +341,12 @@ def register(
         target_user_id=user.id,
         route=Route.OWN,
         client=client,
-        detail={"passkey": row.id, "label": row.label, "amr": row.amr},
+        detail={"kind": FactorKind.WEBAUTHN.value, "amr": row.amr, "label": row.label},
     )
     messaging.notify(
         db,
         user_id=user.id,
-        kind="passkey_added",
+        kind="second_factor_changed",
         now=now,
         title=N_("已添加通行密钥"),
         body=N_(
@@ -333,51 +355,7 @@ def register(
             label=row.label,
         ),
     )
-    return row
-
-
-def remove(
-    db: Session,
-    *,
-    services: Services,
-    user: User,
-    passkey_id: int,
-    client: ClientInfo,
-    session_token: str | None,
-) -> PasskeyCredential | None:
-    """Delete one of the person's own passkeys (None: no such passkey of theirs).
-
-    Audited, the holder told, their other sessions ended.
-    """
-    row = db.get(PasskeyCredential, passkey_id)
-    if row is None or row.user_id != user.id:
-        return None
-    now = services.clock.now()
-    db.delete(row)
-    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
-    audit.record(
-        db,
-        now=now,
-        action=AuditAction.FACTOR_REMOVED,
-        actor_id=user.id,
-        target_user_id=user.id,
-        route=Route.OWN,
-        client=client,
-        detail={"passkey": passkey_id, "label": row.label},
-    )
-    messaging.notify(
-        db,
-        user_id=user.id,
-        kind="passkey_removed",
-        now=now,
-        title=N_("已删除通行密钥"),
-        body=N_(
-            "您的账号删除了通行密钥「%(label)s」，其他设备上的登录已退出。"
-            "如非本人操作，请立即修改密码并联系客服热线。",
-            label=row.label,
-        ),
-    )
-    return row
+    return row, codes
 
 
 # -- authentication ---------------------------------------------------------------------------
@@ -459,7 +437,11 @@ def authenticate(
     except (InvalidAuthenticationResponse, WebAuthnException, ValueError, KeyError, TypeError):
         log.info("passkey assertion refused for user %s", user.id, exc_info=True)
         raise PasskeyError(FAILED) from None
+    now = services.clock.now()
     row.sign_count = verified.new_sign_count
     row.backed_up = verified.credential_backed_up
-    row.last_used_at = services.clock.now()
+    row.last_used_at = now
+    factor = db.get(SecondFactor, row.factor_id)
+    if factor is not None:
+        factor.last_used_at = now
     return row

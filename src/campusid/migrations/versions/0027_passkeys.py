@@ -23,6 +23,7 @@ def upgrade() -> None:
         "passkey_credentials",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("factor_id", sa.Integer(), nullable=False),
         sa.Column(
             "credential_id",
             sa.String(length=1400),
@@ -47,10 +48,17 @@ def upgrade() -> None:
         sa.Column("created_at", campusid.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", campusid.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
+            ["factor_id"],
+            ["second_factors.id"],
+            name=op.f("fk_passkey_credentials_factor_id_second_factors"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_passkey_credentials_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_passkey_credentials")),
         sa.UniqueConstraint("credential_id", name=op.f("uq_passkey_credentials_credential_id")),
+        sa.UniqueConstraint("factor_id", name=op.f("uq_passkey_credentials_factor_id")),
     )
     with op.batch_alter_table("passkey_credentials", schema=None) as batch_op:
         batch_op.create_index(
