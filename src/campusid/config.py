@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     mfa_grace_days: int = Field(default=0, ge=0, le=90)
     # Sensitive acts ask for a second-factor check no older than this (step-up).
     mfa_step_up_minutes: int = Field(default=15, ge=1, le=720)
+    # A bulk password reset of more than this many pupils at once is a step-up act.
+    mfa_step_up_bulk_reset_over: int = Field(default=5, ge=0)
     # The sign-in's second step: how long the pending sign-in lives, how many wrong codes it
     # takes before the password must be typed again.
     mfa_pending_minutes: int = Field(default=5, ge=1, le=30)

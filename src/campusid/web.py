@@ -315,12 +315,18 @@ async def enrolling_user(user: PendingUser) -> User:
 EnrollingUser = Annotated[User, Depends(enrolling_user)]
 
 
-async def current_user(request: Request, user: EnrollingUser) -> User:
-    """The signed-in person, with no forced password change and no second-factor enrolment
-    pending (issue 19: a role that requires a factor reaches no page before it has one)."""
+def check_enrolled(request: Request) -> None:
+    """Issue 19: a session whose role requires a second factor it has not enrolled reaches no
+    page but the enrolment (every signed-in page passes here, through `current_user`)."""
     info = getattr(request.state, "session_info", None)
     if info is not None and info.factor_enrolment == "required":
         raise SecondFactorEnrolmentRequired
+
+
+async def current_user(request: Request, user: EnrollingUser) -> User:
+    """The signed-in person, with no forced password change and no second-factor enrolment
+    pending (issue 19: a role that requires a factor reaches no page before it has one)."""
+    check_enrolled(request)
     return user
 
 

@@ -509,3 +509,30 @@ MATRIX.update(
         ),
     }
 )
+# Issue 19: two-step verification. The second step answers nobody without a pending sign-in
+# (its cookie); pupils are offered no factor; only the next authority up resets one.
+MATRIX.update(
+    {
+        ("GET", "/login/two-step"): Row(everyone(LOGIN)),
+        ("POST", "/login/two-step"): Row(everyone(BAD)),
+        ("GET", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/two-step/recovery-codes"): Row(
+            only(
+                "subject_teacher",
+                "homeroom_teacher",
+                "school_admin",
+                "other_school_admin",
+                "other_school_teacher",
+                "agent",
+                "platform_admin",
+            )
+        ),
+        ("POST", "/account/two-step/{factor_id}/remove"): Row(
+            only(), params={"factor_id": "999999"}
+        ),
+        ("GET", "/account/verify"): Row(signed_in()),
+        ("POST", "/account/verify"): Row(signed_in()),
+        ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
+    }
+)

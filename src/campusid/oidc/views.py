@@ -39,10 +39,12 @@ from campusid.web import (
     OptionalUser,
     PasswordChangeRequired,
     Svc,
+    check_enrolled,
     login_url,
     redirect,
     render,
     require,
+    require_step_up,
     session_token,
 )
 
@@ -217,6 +219,7 @@ def authorize(
         return redirect(login_url(f"/oauth/authorize/continue?{request.url.query}"))
     if user.must_change_password:
         raise PasswordChangeRequired
+    check_enrolled(request)  # issue 19: no code for a session that must enrol a factor first
     row: OAuthClient = grant.request.client
     scope: str = grant.request.scope
     prompts = set((oreq.payload.data.get("prompt") or "").split())
@@ -483,6 +486,7 @@ def create_client(
     first_party: ShortField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
+    require_step_up(request)  # issue 19
     form = _parse_form(
         name, redirect_uris, post_logout_redirect_uris, scopes, client_type, first_party
     )
@@ -545,6 +549,7 @@ def reset_client_secret(
     client_pk: Id,
 ) -> Response:
     """重置密钥: a new secret, shown once; the old one stops working at once."""
+    require_step_up(request)  # issue 19
     row = _client_or_404(db, client_pk)
     try:
         secret = oidc.reset_secret(
