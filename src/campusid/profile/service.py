@@ -276,6 +276,8 @@ def security_history(
 _SIGN_IN_BY_FACTOR = {
     "totp": N_("登录成功（密码 + 动态验证码）"),
     "recovery": N_("登录成功（密码 + 恢复码）"),
+    "hwk": N_("登录成功（密码 + 安全密钥）"),
+    "swk": N_("登录成功（密码 + 通行密钥）"),
 }
 
 
