@@ -188,9 +188,7 @@ def _demand_second_factor(
     elif factors.need_of(services, principal_for(db, user)) is not FactorNeed.NOT_OFFERED:
         target = f"/account/two-step/setup?next={back}"
     else:
-        refusal: OAuth2Error = UnmetAuthenticationRequirementsError(
-            redirect_uri=grant.redirect_uri
-        )
+        refusal: OAuth2Error = UnmetAuthenticationRequirementsError(redirect_uri=grant.redirect_uri)
         refusal.state = oreq.payload.state
         return _refused(request, provider, oreq, refusal)
     if "none" in prompts:
