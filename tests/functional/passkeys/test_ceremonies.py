@@ -335,3 +335,17 @@ def test_pupils_are_not_offered_passkeys(client, world):
     assert client.get("/account/passkeys").status_code == 404
     answer = client.post("/account/passkeys/options", headers={"X-CSRF-Token": csrf_token(client)})
     assert answer.status_code == 404
+
+
+def test_a_lost_factor_reset_removes_the_passkeys(client, make_client, db, world):
+    holder = world["p_lidaniang"]
+    sign_in(client, "p_lidaniang")
+    register(client, SoftAuthenticator())
+    assert len(_passkeys(db, holder.id)) == 1
+    admin = make_client()
+    sign_in(admin, "pt_admin")
+    done = post_form(admin, f"/people/{holder.id}/two-step/reset", {"back": "/"})
+    assert done.status_code == 200, done.text[:300]
+    assert _passkeys(db, holder.id) == []
+    assert db.scalar(select(SecondFactor).where(SecondFactor.user_id == holder.id)) is None
+    assert client.get("/").status_code == 303  # every session of hers ended
