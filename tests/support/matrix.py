@@ -536,3 +536,16 @@ MATRIX.update(
         ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
     }
 )
+# Issue 19: passkeys. Pupils are offered none; the ceremonies' answers without a credential,
+# a pending sign-in or a registered key are refusals (400) for everyone signed in.
+MATRIX.update(
+    {
+        ("GET", "/account/passkeys"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys/options"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys"): Row(but(everyone(BAD), anonymous=LOGIN, student=DENY)),
+        ("POST", "/login/two-step/passkey/options"): Row(everyone(BAD)),
+        ("POST", "/login/two-step/passkey"): Row(everyone(BAD)),
+        ("POST", "/account/verify/passkey/options"): Row(but(everyone(BAD), anonymous=LOGIN)),
+        ("POST", "/account/verify/passkey"): Row(but(everyone(BAD), anonymous=LOGIN)),
+    }
+)
