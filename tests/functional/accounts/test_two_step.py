@@ -282,3 +282,24 @@ def test_a_grace_period_lets_pages_open_with_a_banner(  # type: ignore[no-untype
     services.clock.advance(days=8)
     late = post_form(client, "/login", {"login": "kefu01", "password": DEMO_PASSWORD})
     assert late.headers["location"].startswith("/account/two-step/setup")
+
+
+def test_a_school_administrator_resets_a_teachers_factor(  # type: ignore[no-untyped-def]
+    client, make_client, db, world
+):
+    teacher = world["zhaoshuxue"]
+    sign_in(client, "xx_admin")
+    member_page = client.get(f"/school/{world.school.id}/members/{teacher.id}")
+    assert f"/people/{teacher.id}/two-step/reset" in member_page.text
+    done = post_form(client, f"/people/{teacher.id}/two-step/reset")
+    assert done.status_code == 200
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(SecondFactor.user_id == teacher.id)) == 0
+    # Another school's administrator may not; nor may a teacher reset anyone's.
+    peer = make_client()
+    sign_in(peer, "kq_admin")
+    assert post_form(peer, f"/people/{world['wulaoshi'].id}/two-step/reset").status_code == 200
+    assert post_form(peer, f"/people/{world['chenxiaokai'].id}/two-step/reset").status_code == 403
+    homeroom = make_client()
+    sign_in(homeroom, "chenxiaokai")
+    assert post_form(homeroom, f"/people/{teacher.id}/two-step/reset").status_code == 403
