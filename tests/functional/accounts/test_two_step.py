@@ -303,3 +303,38 @@ def test_a_school_administrator_resets_a_teachers_factor(  # type: ignore[no-unt
     homeroom = make_client()
     sign_in(homeroom, "chenxiaokai")
     assert post_form(homeroom, f"/people/{teacher.id}/two-step/reset").status_code == 403
+
+
+def test_the_demo_prints_the_secrets_and_the_cli_reads_a_code(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from campusid import cli, migrate
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    migrate.upgrade(url)
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("2026-12-01T08:00:10+08:00", encoding="utf-8")
+    monkeypatch.setenv("CAMPUSID_DATABASE_URL", url)
+    monkeypatch.setenv("CAMPUSID_CLOCK_FILE", str(clock_file))
+    monkeypatch.setenv("COLUMNS", "220")
+    cli.get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        demo = runner.invoke(cli.app, ["demo"])
+        code = runner.invoke(cli.app, ["totp-code", "xx_admin"])
+        pupil = runner.invoke(cli.app, ["totp-code", "lixiaoyao"])
+        monkeypatch.setenv("CAMPUSID_ENVIRONMENT", "production")
+        monkeypatch.setenv("CAMPUSID_DATA_KEY", "unused-here")
+        cli.get_settings.cache_clear()
+        production = runner.invoke(cli.app, ["totp-code", "xx_admin"])
+    finally:
+        cli.get_settings.cache_clear()
+    assert demo.exit_code == 0, demo.output
+    assert demo_totp_secret("pt_admin") in demo.output
+    from datetime import datetime
+
+    at = datetime.fromisoformat("2026-12-01T08:00:10+08:00")
+    expected = factors.code_at(demo_totp_secret("xx_admin"), factors.time_step(at))
+    assert code.exit_code == 0 and code.output.splitlines()[0] == expected
+    assert pupil.exit_code == 1
+    assert production.exit_code == 1 and "仅限开发和演示环境" in production.output
