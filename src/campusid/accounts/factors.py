@@ -30,6 +30,7 @@ import segno
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from campusid.accounts import throttle as sign_in_throttle
 from campusid.accounts.models import (
     FactorGrace,
     FactorKind,
@@ -287,7 +288,7 @@ def verify(
     key = _throttle_key(user.id, client)
     wait = throttle.policy.wait(throttle.store.get(key, now=now.timestamp()), now.timestamp())
     if wait:
-        return StepResult(message=N_("尝试过于频繁，请 %(seconds)s 秒后再试。", seconds=wait))
+        return StepResult(message=sign_in_throttle.wait_message(wait))
     factor = check_code(db, user_id=user.id, code=code, now=now)
     action = AuditAction.SIGN_IN if purpose == "sign_in" else AuditAction.SECOND_FACTOR_CHECKED
     if factor is None:

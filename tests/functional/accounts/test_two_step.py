@@ -338,3 +338,46 @@ def test_the_demo_prints_the_secrets_and_the_cli_reads_a_code(tmp_path, monkeypa
     assert code.exit_code == 0 and code.output.splitlines()[0] == expected
     assert pupil.exit_code == 1
     assert production.exit_code == 1 and "仅限开发和演示环境" in production.output
+
+
+def test_the_redis_session_store_keeps_the_amr_and_the_step_up_time(  # type: ignore[no-untyped-def]
+    settings, clock, engine, services, hasher, world
+):
+    import json
+    import secrets
+
+    import pytest
+    import redis
+    from fastapi.testclient import TestClient
+    from tests.functional.security.test_redis import REDIS_URL, _redis_available
+
+    from campusid.app import create_app
+    from campusid.context import build_services
+
+    if not _redis_available():
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    prefix = "campusid-test-" + secrets.token_hex(4)
+    configured = settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
+    built = build_services(configured, clock=clock, engine=engine, hasher=hasher)
+    built.session_factory = services.session_factory
+    store: redis.Redis = built.redis
+    try:
+        browser = TestClient(
+            create_app(configured, built), base_url="http://testserver", follow_redirects=False
+        )
+        sign_in(browser, "xx_admin")
+        (key,) = list(store.scan_iter(f"{prefix}:session:*"))
+        data = json.loads(store.get(key))
+        assert data["amr"] == "pwd otp" and data["second_factor_at"]
+        export = f"/school/{world.school.id}/roster/teachers.xlsx"
+        clock.advance(minutes=configured.mfa_step_up_minutes + 1)
+        assert browser.get(export).headers["location"].startswith("/account/verify")
+        code = factors.code_at(demo_totp_secret("xx_admin"), factors.time_step(clock.now()))
+        assert (
+            post_form(browser, "/account/verify", {"code": code, "next": export}).status_code == 303
+        )
+        assert json.loads(store.get(key))["second_factor_at"] == clock.now().isoformat()
+        assert browser.get(export).status_code == 200
+    finally:
+        for leftover in store.scan_iter(f"*{prefix}:*"):
+            store.delete(leftover)
