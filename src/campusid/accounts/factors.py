@@ -558,7 +558,7 @@ def reset_factors(
     person (the rule: security.authz.check_factor_reset), audited, the holder told, every
     session of theirs ended. The person enrols again at their next sign-in. Returns how many
     factors went."""
-    authz.check_factor_reset(actor, principal_for(db, target))
+    authz.check_factor_reset(actor, principal_for(db, target), action=AuditAction.FACTOR_RESET)
     now = services.clock.now()
     removed = db.execute(delete(SecondFactor).where(SecondFactor.user_id == target.id)).rowcount  # type: ignore[attr-defined]
     db.execute(delete(FactorRecoveryCode).where(FactorRecoveryCode.user_id == target.id))
