@@ -156,6 +156,8 @@ FACTORS: dict[str, str] = {
     "totp": N_("动态验证码"),
     "recovery": N_("恢复码"),
     "webauthn": N_("通行密钥 / 安全密钥"),
+    "hwk": N_("安全密钥"),  # a passkey bound to its device (campusid.passkeys)
+    "swk": N_("通行密钥"),  # a synced passkey
     "sms": N_("短信验证码"),
 }
 SECOND_STEPS: dict[str, str] = {
