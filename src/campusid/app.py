@@ -9,6 +9,7 @@ import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import redis.exceptions
 from fastapi import Depends, FastAPI, Request
@@ -38,6 +39,8 @@ from campusid.web import (
     PasswordChangeRequired,
     Refused,
     RerunAsWriter,
+    SecondFactorEnrolmentRequired,
+    StepUpRequired,
     client_info,
     cookie_secure,
     login_url,
@@ -148,6 +151,30 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _is_api(request):
             return _error(request, 403, "password_change_required", N_("请先修改密码"))
         return redirect("/password/change-required", 303)
+
+    @app.exception_handler(SecondFactorEnrolmentRequired)
+    async def _must_enrol(request: Request, _exc: SecondFactorEnrolmentRequired) -> Response:
+        if _is_api(request):
+            return _error(request, 403, "second_factor_required", N_("请先设置两步验证"))
+        return redirect("/account/two-step/setup", 303)
+
+    @app.exception_handler(StepUpRequired)
+    async def _step_up(request: Request, exc: StepUpRequired) -> Response:
+        if _is_api(request):
+            return _error(request, 403, "step_up_required", N_("此操作需要再次验证身份"))
+        target = (
+            "/account/two-step/setup?next=" + quote(exc.back, safe="/")
+            if exc.enrol
+            else "/account/verify?next=" + quote(exc.back, safe="/")
+        )
+        if request.method in {"GET", "HEAD"}:
+            return redirect(target, 303)
+        return render(
+            request,
+            "accounts/step_up_refused.html",
+            {"target": target, "enrol": exc.enrol},
+            status_code=403,
+        )
 
     @app.exception_handler(authz.Denied)
     async def _denied(request: Request, exc: authz.Denied) -> Response:

@@ -62,13 +62,28 @@ def demo(force: bool = typer.Option(False, help="Load even if accounts exist."))
         else:
             accounts = demo_data.load(db, services)
     table = Table(title="演示账号 (demo accounts)")
-    for column in ("账号", "姓名", "角色", "密码", "说明"):
+    for column in ("账号", "姓名", "角色", "密码", "两步验证密钥 (TOTP secret)", "说明"):
         table.add_column(column)
     for account in accounts:
+        secret = (
+            demo_data.demo_totp_secret(account.username)
+            if account.username in demo_data.DEMO_STAFF
+            else ""
+        )
         table.add_row(
-            account.username, account.real_name, account.role, account.password, account.note
+            account.username,
+            account.real_name,
+            account.role,
+            account.password,
+            secret,
+            account.note,
         )
     console.print(table)
+    console.print(
+        "员工账号已启用两步验证：将密钥添加到身份验证器应用，或运行 `campusid totp-code 账号` "
+        "读取当前动态验证码 (staff accounts have TOTP enrolled: add the secret to an "
+        "authenticator app, or run `campusid totp-code LOGIN`)"
+    )
 
 
 @app.command("create-platform-admin")
@@ -479,6 +494,43 @@ def outbox_retry(
     console.print(
         f"已重新排队 (queued again){f'; sent {report.sent}' if report is not None else ''}"
     )
+
+
+@app.command("totp-code")
+def totp_code(login: str = typer.Argument(..., help="The account's username.")) -> None:
+    """Print the current two-step code of an account (development and demo only; issue 19)."""
+    from sqlalchemy import select
+
+    from campusid.accounts import factors
+    from campusid.accounts.models import FactorKind, SecondFactor, User
+    from campusid.context import build_services
+    from campusid.db import transaction
+
+    settings = get_settings()
+    if not settings.is_development:
+        console.print("[red]仅限开发和演示环境[/red] (development and demo environments only)")
+        raise typer.Exit(1)
+    services = build_services(settings)
+    with transaction(services.session_factory) as db:
+        secret = db.scalar(
+            select(SecondFactor.secret)
+            .join(User, User.id == SecondFactor.user_id)
+            .where(
+                User.username == login,
+                SecondFactor.kind == FactorKind.TOTP.value,
+                SecondFactor.confirmed_at.is_not(None),
+            )
+            .order_by(SecondFactor.id)
+            .limit(1)
+        )
+    if not secret:
+        console.print("[red]该账号未设置身份验证器[/red] (no authenticator enrolled)")
+        raise typer.Exit(1)
+    now = services.clock.now()
+    step = factors.time_step(now)
+    left = factors.STEP_SECONDS - int(now.timestamp()) % factors.STEP_SECONDS
+    typer.echo(factors.code_at(secret, step))
+    console.print(f"({left} 秒内有效 / valid for {left}s)", style="dim")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,35 @@ class Settings(BaseSettings):
     outbox_batch: int = Field(default=50, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Two-step verification (issue 19, SECURITY.md). The roles that must hold a second factor
+    # and those that may; a role in neither (pupils) is not offered one. The one rule that
+    # reads them: security.authz.second_factor_need.
+    mfa_required_roles: list[str] = ["platform_admin", "agent", "school_admin"]
+    mfa_optional_roles: list[str] = ["teacher", "homeroom_teacher", "grade_leader", "parent"]
+    # Days a required role may still use the pages (with a banner) before it must enrol; 0:
+    # it enrols at its next sign-in, before it reaches any page.
+    mfa_grace_days: int = Field(default=0, ge=0, le=90)
+    # Sensitive acts ask for a second-factor check no older than this (step-up).
+    mfa_step_up_minutes: int = Field(default=15, ge=1, le=720)
+    # A bulk password reset of more than this many pupils at once is a step-up act.
+    mfa_step_up_bulk_reset_over: int = Field(default=5, ge=0)
+    # The sign-in's second step: how long the pending sign-in lives, how many wrong codes it
+    # takes before the password must be typed again.
+    mfa_pending_minutes: int = Field(default=5, ge=1, le=30)
+    mfa_pending_max_failures: int = Field(default=5, ge=1, le=20)
+    # Remembering a browser for the second factor: off (0 days). Not implemented yet; when it is,
+    # platform administrators are never remembered (see security.authz.second_factor_need).
+    mfa_remember_device_days: int = Field(default=0, ge=0, le=0)
+    # Passkeys and security keys (WebAuthn, issue 19). A passkey is bound to the relying party
+    # id, the site's domain ("campusid.example.cn"), and answers only pages served from the
+    # origins listed ("https://campusid.example.cn"). Unset, both come from oidc_issuer; unset
+    # too, outside production, from the address the request came to (development, tests; the
+    # browser only offers passkeys on https or localhost). Set them in production.
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "campusid"
+    webauthn_origins: list[str] = Field(default_factory=list)
+    # How long a ceremony's challenge stays good (the browser's prompt times out before).
+    webauthn_challenge_seconds: int = Field(default=300, ge=30, le=900)
 
     @property
     def is_development(self) -> bool:

@@ -3,13 +3,16 @@ second school of the district (柯桥实验小学) with people of its own."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
-from campusid.accounts.models import Gender, SchoolRole, User
+from campusid.accounts.models import FactorKind, Gender, SchoolRole, SecondFactor, User
 from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.clock import local_today
@@ -64,6 +67,42 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("zhangxiaofan", "张小凡", "学生(柯桥实验小学 五年级1班)", DEMO_PASSWORD),
     DemoAccount("p_zhangmama", "张妈妈", "家长(张小凡的母亲)", DEMO_PASSWORD),
 ]
+
+
+# issue 19: the demo runs the production policy, so its staff accounts come with a TOTP factor
+# already enrolled. The secrets are derived from the username (the demo is public: so are they);
+# `campusid demo` prints them, the README lists them, `campusid totp-code LOGIN` reads a code.
+DEMO_STAFF = (
+    "pt_admin",
+    "kefu01",
+    "xx_admin",
+    "chenxiaokai",
+    "zhaoshuxue",
+    "sunbanzhu",
+    "kq_admin",
+    "wulaoshi",
+)
+
+
+def demo_totp_secret(username: str) -> str:
+    """The demo TOTP secret of a staff account (base 32, 160 bits)."""
+    digest = hashlib.sha256(f"campusid demo totp {username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
+
+
+def enrol_demo_factors(db: Session, *, now: datetime) -> None:
+    """Give every demo staff account its TOTP factor, confirmed."""
+    for user in db.scalars(select(User).where(User.username.in_(DEMO_STAFF))):
+        db.add(
+            SecondFactor(
+                user_id=user.id,
+                kind=FactorKind.TOTP.value,
+                label="身份验证器",
+                secret=demo_totp_secret(user.username),
+                created_at=now,
+                confirmed_at=now,
+            )
+        )
 
 
 def is_loaded(db: Session) -> bool:
@@ -249,5 +288,7 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
     mother = person("p_zhangmama", "张妈妈", Gender.FEMALE, phone="13900000021", is_parent=True)
     accounts.join_school(db, user=mother, school_id=second.id, role=SchoolRole.PARENT, now=now)
     families.link(db, parent=mother, child=xiaofan, relation=Relation.MOTHER, now=now)
+    db.flush()
+    enrol_demo_factors(db, now=now)
 
     return DEMO_ACCOUNTS

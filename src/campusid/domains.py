@@ -43,6 +43,12 @@ def _hotline(request: Request) -> Any:
     )
 
 
+def _second_factor_grace(request: Request) -> bool:
+    # issue 19: a role that requires a second factor, inside its grace period, sees a banner.
+    info = getattr(request.state, "session_info", None)
+    return info is not None and info.factor_enrolment == "grace"
+
+
 def install() -> None:
     """Register every domain's part of the base (idempotent: a second call changes nothing)."""
     web.register_user_loader(accounts.get_user)
@@ -57,4 +63,5 @@ def install() -> None:
     )
     web.register_viewer_count("unread_notices", _unread_notices)
     web.register_page_context("hotline", _hotline)
+    web.register_page_context("second_factor_grace", _second_factor_grace)
     sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in

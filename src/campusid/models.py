@@ -1,6 +1,14 @@
 """Every table, imported once so that Alembic and the app see the whole schema."""
 
-from campusid.accounts.models import DefaultCredential, SchoolMembership, User
+from campusid.accounts.models import (
+    DefaultCredential,
+    FactorGrace,
+    FactorRecoveryCode,
+    PendingSignIn,
+    SchoolMembership,
+    SecondFactor,
+    User,
+)
 from campusid.audit.models import AuditEvent
 from campusid.classes.models import (
     CadrePosition,
@@ -26,6 +34,7 @@ from campusid.org.models import (
     SchoolClass,
     StageUnit,
 )
+from campusid.passkeys.models import PasskeyChallenge, PasskeyCredential
 from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 
 # school administration (issue 3)
@@ -65,6 +74,8 @@ __all__ = [
     "DefaultCredential",
     "DeskActivity",
     "District",
+    "FactorGrace",
+    "FactorRecoveryCode",
     "Grade",
     "GradeLeader",
     "ImportErrorFile",
@@ -75,10 +86,14 @@ __all__ = [
     "OneTimeCode",
     "OutboxMessage",
     "ParentLink",
+    "PasskeyChallenge",
+    "PasskeyCredential",
+    "PendingSignIn",
     "RecoveryFlow",
     "School",
     "SchoolClass",
     "SchoolMembership",
+    "SecondFactor",
     "ServiceDay",
     "ServiceYear",
     "SessionRecord",

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -101,6 +101,19 @@ class LoginRequired(Exception):  # noqa: N818 - flow control, not an error
 
 class PasswordChangeRequired(Exception):  # noqa: N818
     """The person must change their password before anything else."""
+
+
+class SecondFactorEnrolmentRequired(Exception):  # noqa: N818
+    """The person's role requires a second factor: nothing but its enrolment until there is one."""
+
+
+class StepUpRequired(Exception):  # noqa: N818
+    """A sensitive act needs a recent second-factor check (`require_step_up`)."""
+
+    def __init__(self, back: str, *, enrol: bool = False) -> None:
+        super().__init__(back)
+        self.back = back
+        self.enrol = enrol  # no factor to check yet: the person must enrol one first
 
 
 class Refused(Exception):  # noqa: N818 - a refusal with its reasons, not a crash
@@ -268,11 +281,14 @@ def optional_user(request: Request, db: DbSession) -> User | None:
     user = None
     token = request.cookies.get(SESSION_COOKIE)
     services = get_services(request)
+    info = None
     if token:
         info = services.sessions.load(db, token, services.clock.now())
         if info is not None:
             user = _user_loader[0](db, info.user_id) if _user_loader else None
     request.state.user = user
+    # issue 19: how this session was opened (amr, last second-factor check, enrolment due).
+    request.state.session_info = info if user is not None else None
     # A plain copy for the page frame, readable even after the transaction has ended.
     request.state.viewer = (
         Viewer(
@@ -300,10 +316,28 @@ async def user_even_if_must_change(user: OptionalUser) -> User:
 PendingUser = Annotated[User, Depends(user_even_if_must_change)]
 
 
-async def current_user(user: PendingUser) -> User:
-    """The signed-in person, who has no forced password change pending."""
+async def enrolling_user(user: PendingUser) -> User:
+    """The signed-in person, even one who must still enrol a second factor (its own pages)."""
     if user.must_change_password:
         raise PasswordChangeRequired
+    return user
+
+
+EnrollingUser = Annotated[User, Depends(enrolling_user)]
+
+
+def check_enrolled(request: Request) -> None:
+    """Issue 19: a session whose role requires a second factor it has not enrolled reaches no
+    page but the enrolment (every signed-in page passes here, through `current_user`)."""
+    info = getattr(request.state, "session_info", None)
+    if info is not None and info.factor_enrolment == "required":
+        raise SecondFactorEnrolmentRequired
+
+
+async def current_user(request: Request, user: EnrollingUser) -> User:
+    """The signed-in person, with no forced password change and no second-factor enrolment
+    pending (issue 19: a role that requires a factor reaches no page before it has one)."""
+    check_enrolled(request)
     return user
 
 
@@ -409,3 +443,46 @@ def cookie_secure(request: Request) -> bool:
     """Whether cookies get the Secure flag: by setting, else when the request came over HTTPS."""
     configured = get_services(request).settings.cookie_secure
     return bool(configured) if configured is not None else request.url.scheme == "https"
+
+
+def require_step_up(request: Request, *, back: str | None = None) -> None:
+    """Step-up (issue 19): refuse a sensitive act unless this session checked a second factor
+    within `CAMPUSID_MFA_STEP_UP_MINUTES`.
+
+    A person who holds a factor is sent to 「请再次验证」 (a GET comes back to itself; a POST is
+    refused with a link, its form to be sent again). A person whose role requires a factor and
+    who is still in the grace period must enrol one first. A person whose role only offers one
+    and who has none is not asked (there is nothing to check).
+    """
+    info = getattr(request.state, "session_info", None)
+    if info is None:
+        raise LoginRequired
+    if back is None:
+        back = _back_to(request)
+    if info.second_factor_at is None:
+        if info.factor_enrolment is not None:
+            raise StepUpRequired(safe_next(back), enrol=True)
+        return
+    window = get_services(request).settings.mfa_step_up_minutes
+    age = get_services(request).clock.now() - info.second_factor_at
+    if age.total_seconds() > window * 60:
+        raise StepUpRequired(safe_next(back))
+
+
+def _back_to(request: Request) -> str:
+    """Where the check comes back to: the page itself for a GET; for a form, the page it was
+    sent from (this site's own, by the Referer), else the home page."""
+    if request.method in _READING_METHODS:
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return "/"
+    return (referer.path or "/") + (f"?{referer.query}" if referer.query else "")
+
+
+def step_up(request: Request, user: CurrentUser) -> None:
+    """The dependency form of `require_step_up`, for a route that is sensitive as a whole."""
+    require_step_up(request)
+
+
+StepUp = Depends(step_up)

@@ -542,3 +542,43 @@ MATRIX.update(
         ("POST", "/school/{school_id}/grades/{grade_id}/enrollment-year"): Row(SCHOOL_ADMIN_POST),
     }
 )
+# Issue 19: two-step verification. The second step answers nobody without a pending sign-in
+# (its cookie); pupils are offered no factor; only the next authority up resets one.
+MATRIX.update(
+    {
+        ("GET", "/login/two-step"): Row(everyone(LOGIN)),
+        ("POST", "/login/two-step"): Row(everyone(BAD)),
+        ("GET", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/two-step/recovery-codes"): Row(
+            only(
+                "subject_teacher",
+                "homeroom_teacher",
+                "school_admin",
+                "other_school_admin",
+                "other_school_teacher",
+                "agent",
+                "platform_admin",
+            )
+        ),
+        ("POST", "/account/two-step/{factor_id}/remove"): Row(
+            only(), params={"factor_id": "999999"}
+        ),
+        ("GET", "/account/verify"): Row(signed_in()),
+        ("POST", "/account/verify"): Row(signed_in()),
+        ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
+    }
+)
+# Issue 19: passkeys. Pupils are offered none; the ceremonies' answers without a credential,
+# a pending sign-in or a registered key are refusals (400) for everyone signed in.
+MATRIX.update(
+    {
+        ("GET", "/account/passkeys"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys/options"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys"): Row(but(everyone(BAD), anonymous=LOGIN, student=DENY)),
+        ("POST", "/login/two-step/passkey/options"): Row(everyone(BAD)),
+        ("POST", "/login/two-step/passkey"): Row(everyone(BAD)),
+        ("POST", "/account/verify/passkey/options"): Row(but(everyone(BAD), anonymous=LOGIN)),
+        ("POST", "/account/verify/passkey"): Row(but(everyone(BAD), anonymous=LOGIN)),
+    }
+)

@@ -35,6 +35,7 @@ DOMAINS = {
     "messaging",
     "oidc",
     "org",
+    "passkeys",
     "platform",
     "profile",
     "recovery",

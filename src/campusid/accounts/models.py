@@ -196,3 +196,87 @@ class PasswordHistory(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- two-step verification (issue 19) ---------------------------------------------------------
+
+
+class FactorKind(StrEnum):
+    """The kinds of second factor a person may hold (TOTP now; passkeys and SMS to come)."""
+
+    TOTP = "totp"
+    WEBAUTHN = "webauthn"
+    SMS = "sms"
+
+    @property
+    def label(self) -> str:
+        """The Chinese label."""
+        return {
+            "totp": N_("动态验证码（身份验证器应用）"),
+            "webauthn": N_("通行密钥 / 安全密钥"),
+            "sms": N_("短信验证码"),
+        }[self.value]
+
+
+class SecondFactor(Base):
+    """A second factor of a person: what it is, when it was added and last used.
+
+    A TOTP factor keeps its shared secret encrypted at rest (security/crypto.py) and the last
+    time step it accepted, so a code is never accepted twice. A factor is usable once confirmed
+    (the enrolment's first code); an unconfirmed one is the enrolment in progress.
+    """
+
+    __tablename__ = "second_factors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="totp, webauthn or sms (FactorKind)")
+    label: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str | None] = mapped_column(
+        EncryptedString("second_factors.secret", length=255),
+        comment="TOTP shared secret (AES-SIV ciphertext, security/crypto.py)",
+    )
+    last_used_step: Mapped[int | None] = mapped_column(
+        Integer, comment="TOTP: the last accepted time step (a replayed code is refused)"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FactorRecoveryCode(Base):
+    """One of a person's ten single-use recovery codes: its SHA-256, never the code (80 bits)."""
+
+    __tablename__ = "factor_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PendingSignIn(Base):
+    """A sign-in whose password was right and whose second step is still to come.
+
+    Not a session: it opens no page. Its random token lives in a cookie of the browser that
+    typed the password, stored here only as a SHA-256; it is short-lived and single-use.
+    """
+
+    __tablename__ = "pending_sign_ins"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_path: Mapped[str] = mapped_column(String(512), default="/")
+
+
+class FactorGrace(Base):
+    """When a person whose role requires a second factor must have enrolled one by."""
+
+    __tablename__ = "factor_grace"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts import history, throttle
+from campusid.accounts import factors, history, throttle
 from campusid.accounts.models import (
     AccountStatus,
     DefaultCredential,
@@ -52,6 +52,7 @@ class SignInResult:
     wait_seconds: int = 0
     captcha: bool = False  # the next attempt needs a solved captcha
     device_cookie: str | None = None  # on success: the browser's device cookie, renewed
+    second_step: bool = False  # on success: the person holds a second factor, to be asked
     captcha_given: bool = False  # an answer was typed (and was wrong)
 
     @property
@@ -185,6 +186,9 @@ def authenticate(
     )
     if user.password_hash and services.hasher.needs_rehash(user.password_hash):
         user.password_hash = services.hasher.hash(password)
+    # issue 19: with a second factor, the password is only the first step (the sign-in event
+    # says so; the second step records the sign-in with the factor used).
+    second_step = factors.has_factor(db, user.id)
     audit.record(
         db,
         now=now,
@@ -193,8 +197,9 @@ def authenticate(
         actor_id=user.id,
         target_user_id=user.id,
         client=client,
+        detail={"second_step": "pending"} if second_step else None,
     )
-    return SignInResult(user, device_cookie=cookie)
+    return SignInResult(user, device_cookie=cookie, second_step=second_step)
 
 
 def password_problems(user: User, password: str, confirm: str | None = None) -> list[str]:

@@ -4,30 +4,40 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from campusid.accounts import service, throttle
-from campusid.accounts.models import User
+from campusid.accounts import factors, service, throttle
+from campusid.accounts.models import AccountStatus, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
 from campusid.messaging import service as messaging
+from campusid.security import authz
+from campusid.security.permissions import principal_for
 from campusid.security.policy import RULE_TEXT
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
+from campusid.types import ClientInfo
 from campusid.web import (
     Client,
     CurrentPrincipal,
+    CurrentUser,
     DbSession,
+    EnrollingUser,
+    Id,
+    NotFound,
     OptionalUser,
     PendingUser,
+    Refused,
     Svc,
     cookie_secure,
     redirect,
     render,
+    require_step_up,
     safe_next,
     session_token,
 )
@@ -138,17 +148,77 @@ def login_submit(
             captcha=result.captcha,
             error=result.message,
         )
+    if result.second_step:
+        # issue 19: the password was right; the session comes after the second factor.
+        pending, _expires = factors.start_pending(
+            db, services=services, user=result.user, next_path=safe_next(next)
+        )
+        second: Response = redirect("/login/two-step")
+        _set_pending_cookie(request, second, services, pending)
+        if result.device_cookie:
+            _set_device_cookie(request, second, services, result.device_cookie)
+        return second
+    response = _open_session(
+        request,
+        db,
+        services,
+        client,
+        result.user,
+        next_path=safe_next(next),
+        enrolment=factors.enrolment_due(db, services=services, user=result.user),
+    )
+    if result.device_cookie:
+        _set_device_cookie(request, response, services, result.device_cookie)
+    return response
+
+
+def _set_pending_cookie(
+    request: Request, response: Response, services: Services, token: str
+) -> None:
+    response.set_cookie(
+        factors.PENDING_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        path="/login",
+        secure=cookie_secure(request),
+        max_age=services.settings.mfa_pending_minutes * 60,
+    )
+
+
+def _open_session(
+    request: Request,
+    db: DbSession,
+    services: Services,
+    client: ClientInfo,
+    user: User,
+    *,
+    next_path: str,
+    amr: str = factors.AMR_PASSWORD,
+    enrolment: str | None = None,
+) -> Response:
+    """Start a fresh session (a new id, never the old one) and go where the person goes next:
+    the forced password change, the second-factor enrolment their role requires, or `next`."""
+    now = services.clock.now()
     old = session_token(request)
     if old:
         services.sessions.delete(db, old)
     token = services.sessions.create(
         db,
-        user_id=result.user.id,
-        now=services.clock.now(),
+        user_id=user.id,
+        now=now,
         client_address=client.address,
         user_agent=client.user_agent,
+        amr=amr,
+        second_factor_at=now if amr != factors.AMR_PASSWORD else None,
+        factor_enrolment=enrolment,
     )
-    target = "/password/change-required" if result.user.must_change_password else safe_next(next)
+    if user.must_change_password:
+        target = "/password/change-required"
+    elif enrolment == "required":
+        target = "/account/two-step/setup?next=" + quote(next_path, safe="/")
+    else:
+        target = next_path
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
@@ -159,8 +229,85 @@ def login_submit(
         secure=cookie_secure(request),
         max_age=services.settings.session_absolute_hours * 3600,
     )
-    if result.device_cookie:
-        _set_device_cookie(request, response, services, result.device_cookie)
+    return response
+
+
+def _factor_kinds(db: DbSession, user_id: int) -> set[str]:
+    """The kinds of factor the person holds (the pages offer a passkey button to its holders)."""
+    return {factor.kind for factor in factors.factors_of(db, user_id)}
+
+
+def _two_step_page(
+    request: Request,
+    db: DbSession,
+    user_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "accounts/two_step.html",
+        {"error": error, "kinds": _factor_kinds(db, user_id)},
+        status_code=status_code,
+    )
+
+
+@router.get("/login/two-step")
+def two_step_page(request: Request, db: DbSession, services: Svc) -> Response:
+    """两步验证: the second step of a sign-in whose password was right (no session yet)."""
+    pending = factors.load_pending(
+        db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
+    )
+    if pending is None:
+        return redirect("/login")
+    return _two_step_page(request, db, pending.user_id)
+
+
+@router.post("/login/two-step")
+def two_step_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    client: Client,
+    code: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Check the code (or a recovery code); only then is a session created."""
+    pending = factors.load_pending(
+        db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
+    )
+    user = service.get_user(db, pending.user_id) if pending is not None else None
+    if pending is None or user is None or user.status is not AccountStatus.ACTIVE:
+        response = _login_page(
+            request, next="/", login="", captcha=False, error=factors.PENDING_EXPIRED
+        )
+        response.status_code = 400
+        response.delete_cookie(factors.PENDING_COOKIE, path="/login")
+        return response
+    next_path = pending.next_path
+    result = factors.verify(
+        db, services=services, user=user, code=code, client=client, pending=pending
+    )
+    if result.factor is None:
+        if result.start_over:
+            response = _login_page(
+                request, next=next_path, login="", captcha=False, error=result.message
+            )
+            response.status_code = 400
+            response.delete_cookie(factors.PENDING_COOKIE, path="/login")
+            return response
+        return _two_step_page(request, db, user.id, error=result.message, status_code=400)
+    factors.finish_pending(db, pending)
+    response = _open_session(
+        request,
+        db,
+        services,
+        client,
+        user,
+        next_path=safe_next(next_path),
+        amr=factors.AMR_BY_FACTOR[result.factor],
+    )
+    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
     return response
 
 
@@ -308,3 +455,216 @@ def switch_language(code: str, next: str | None = None) -> Response:
             LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", httponly=True, path="/"
         )
     return response
+
+
+# -- two-step verification: enrolment, recovery codes, removal, step-up, reset (issue 19) --------
+
+
+def _setup_page(
+    request: Request,
+    db: DbSession,
+    services: Services,
+    user: User,
+    *,
+    next_path: str,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    factor = factors.begin_totp(db, user=user, now=services.clock.now())
+    secret = factor.secret or ""
+    info = getattr(request.state, "session_info", None)
+    return render(
+        request,
+        "accounts/two_step_setup.html",
+        {
+            "qr_svg": factors.qr_svg(factors.provisioning_uri(secret, user.username)),
+            "secret_groups": factors.grouped(secret),
+            "issuer": factors.ISSUER,
+            "next": next_path,
+            "error": error,
+            "required": info is not None and info.factor_enrolment == "required",
+            "grace": info is not None and info.factor_enrolment == "grace",
+        },
+        status_code=status_code,
+    )
+
+
+def _check_offered(db: DbSession, services: Services, user: User) -> None:
+    """Pupils (a role the policy offers no factor) have no enrolment page."""
+    need = factors.need_of(services, principal_for(db, user))
+    if need is authz.FactorNeed.NOT_OFFERED:
+        raise NotFound
+
+
+@router.get("/account/two-step/setup")
+def two_step_setup_page(
+    request: Request, db: DbSession, services: Svc, user: EnrollingUser, next: str | None = None
+) -> Response:
+    """设置两步验证: scan the QR code (or type the secret), confirm with a code."""
+    _check_offered(db, services, user)
+    return _setup_page(request, db, services, user, next_path=safe_next(next))
+
+
+@router.post("/account/two-step/setup")
+def two_step_setup_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    user: EnrollingUser,
+    client: Client,
+    code: Annotated[str, Form(max_length=16)] = "",
+    next: Annotated[str, Form(max_length=512)] = "/",
+) -> Response:
+    """Confirm the authenticator with its first code; show the recovery codes once."""
+    _check_offered(db, services, user)
+    codes = factors.confirm_totp(
+        db,
+        services=services,
+        user=user,
+        code=code,
+        client=client,
+        session_token=session_token(request),
+    )
+    if codes is None:
+        return _setup_page(
+            request,
+            db,
+            services,
+            user,
+            next_path=safe_next(next),
+            error=factors.WRONG_CODE,
+            status_code=400,
+        )
+    if not codes:
+        return redirect("/account/security?factor=added")
+    return render(
+        request, "accounts/recovery_codes.html", {"codes": codes, "next": safe_next(next)}
+    )
+
+
+@router.post("/account/two-step/recovery-codes")
+def regenerate_recovery_codes(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, client: Client
+) -> Response:
+    """重新生成恢复码 (a fresh second-factor check first)."""
+    if not factors.has_factor(db, principal.user.id):
+        raise NotFound
+    require_step_up(request, back="/account/security")
+    codes = factors.regenerate_recovery_codes(
+        db,
+        services=services,
+        user=principal.user,
+        client=client,
+        session_token=session_token(request),
+    )
+    return render(
+        request, "accounts/recovery_codes.html", {"codes": codes, "next": "/account/security"}
+    )
+
+
+LAST_FACTOR_REQUIRED = N_("您的角色必须启用两步验证，不能删除唯一的验证方式；请先添加另一种方式。")
+
+
+@router.post("/account/two-step/{factor_id}/remove")
+def remove_factor(
+    factor_id: Id,
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+) -> Response:
+    """删除 a factor: needs a fresh second-factor check; a required role keeps at least one."""
+    require_step_up(request, back="/account/security")
+    held = factors.factors_of(db, principal.user.id)
+    if factor_id not in {f.id for f in held}:
+        raise NotFound
+    if len(held) == 1 and factors.need_of(services, principal) is authz.FactorNeed.REQUIRED:
+        raise Refused(LAST_FACTOR_REQUIRED)
+    factors.remove_factor(
+        db,
+        services=services,
+        user=principal.user,
+        factor_id=factor_id,
+        client=client,
+        session_token=session_token(request),
+    )
+    return redirect("/account/security?factor=removed")
+
+
+def _verify_page(
+    request: Request,
+    db: DbSession,
+    user_id: int,
+    *,
+    next_path: str,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "accounts/step_up.html",
+        {"next": next_path, "error": error, "kinds": _factor_kinds(db, user_id)},
+        status_code=status_code,
+    )
+
+
+@router.get("/account/verify")
+def step_up_page(
+    request: Request, db: DbSession, user: CurrentUser, next: str | None = None
+) -> Response:
+    """请再次验证: a fresh second-factor check for a sensitive act (step-up)."""
+    if not factors.has_factor(db, user.id):
+        return redirect("/account/two-step/setup?next=" + quote(safe_next(next), safe="/"))
+    return _verify_page(request, db, user.id, next_path=safe_next(next))
+
+
+@router.post("/account/verify")
+def step_up_submit(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    user: CurrentUser,
+    client: Client,
+    code: Annotated[str, Form(max_length=64)] = "",
+    next: Annotated[str, Form(max_length=512)] = "/",
+) -> Response:
+    """Check the code; the session then counts as freshly verified for the step-up window."""
+    result = factors.verify(
+        db, services=services, user=user, code=code, client=client, purpose="step_up"
+    )
+    if result.factor is None:
+        return _verify_page(
+            request, db, user.id, next_path=safe_next(next), error=result.message, status_code=400
+        )
+    token = session_token(request)
+    if token:
+        services.sessions.mark_second_factor(
+            db, token, now=services.clock.now(), amr=factors.AMR_BY_FACTOR[result.factor]
+        )
+    return redirect(safe_next(next))
+
+
+@router.post("/people/{user_id}/two-step/reset")
+def reset_factors(
+    user_id: Id,
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+    back: Annotated[str, Form(max_length=512)] = "/",
+) -> Response:
+    """重置两步验证 of a person who lost their factor: by the next authority up
+    (security.authz.may_reset_factors), after a fresh second-factor check of their own."""
+    target = service.get_user(db, user_id)
+    if target is None:
+        raise NotFound
+    authz.check_factor_reset(principal, principal_for(db, target), action=AuditAction.FACTOR_RESET)
+    require_step_up(request, back=safe_next(back))
+    factors.reset_factors(db, services=services, actor=principal, target=target, client=client)
+    return render(
+        request,
+        "accounts/factor_reset_done.html",
+        {"target": target, "back": safe_next(back)},
+    )

@@ -100,6 +100,12 @@ class AuditAction(StrEnum):
     # corrections of the organisation (issue 17)
     STAGE_SYSTEM_CORRECTED = "stage_system_corrected"
     GRADE_ENROLLMENT_CORRECTED = "grade_enrollment_corrected"
+    # two-step verification (issue 19)
+    FACTOR_ADDED = "factor_added"
+    FACTOR_REMOVED = "factor_removed"
+    FACTOR_RECOVERY_CODES = "factor_recovery_codes"
+    FACTOR_RESET = "factor_reset"
+    SECOND_FACTOR_CHECKED = "second_factor_checked"
 
     @property
     def label(self) -> str:
@@ -193,4 +199,10 @@ ACTION_LABELS: dict[AuditAction, str] = {
     # corrections of the organisation (issue 17)
     AuditAction.STAGE_SYSTEM_CORRECTED: N_("修改学段学制"),
     AuditAction.GRADE_ENROLLMENT_CORRECTED: N_("修改年级入学年份"),
+    # two-step verification (issue 19)
+    AuditAction.FACTOR_ADDED: N_("添加两步验证方式"),
+    AuditAction.FACTOR_REMOVED: N_("删除两步验证方式"),
+    AuditAction.FACTOR_RECOVERY_CODES: N_("重新生成恢复码"),
+    AuditAction.FACTOR_RESET: N_("重置两步验证"),
+    AuditAction.SECOND_FACTOR_CHECKED: N_("两步验证"),
 }

@@ -121,6 +121,10 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # issue 19: how the session that approved the code signed in (RFC 8176 values, space-
+    # separated: "pwd", "pwd otp mfa", "pwd hwk mfa") and the context class it satisfied.
+    amr: Mapped[str | None] = mapped_column(String(64))
+    acr: Mapped[str | None] = mapped_column(String(64))
 
     # -- what Authlib asks of a code -----------------------------------------------------
 
@@ -141,12 +145,12 @@ class AuthorizationCode(Base):
         return int(self.auth_time.timestamp())
 
     def get_acr(self) -> str | None:
-        """No authentication context classes."""
-        return None
+        """The authentication context class the sign-in satisfied (see oidc.service.ACR_MFA)."""
+        return self.acr
 
     def get_amr(self) -> list[str]:
-        """Signed in with a password."""
-        return ["pwd"]
+        """How the person signed in: a password, and the second factor if one was used."""
+        return (self.amr or "pwd").split()
 
 
 class OAuthToken(Base):

@@ -125,6 +125,9 @@ class Context:
     services: Services
     issuer: str
     auth_time: datetime | None = None
+    # issue 19: how the session signed in (RFC 8176) and the context class met, for the code.
+    amr: list[str] | None = None
+    acr: str | None = None
     on_end_session: Callable[[EndSessionRequest], None] | None = None
     signing: tuple[str, Any] | None = field(default=None, repr=False)
 
@@ -187,6 +190,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             auth_time=ctx.auth_time or ctx.now,
             now=ctx.now,
             lifetime=timedelta(seconds=ctx.services.settings.oidc_code_seconds),
+            amr=" ".join(ctx.amr) if ctx.amr else None,
+            acr=ctx.acr,
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Any:

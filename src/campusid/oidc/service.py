@@ -345,6 +345,8 @@ def save_code(
     auth_time: datetime,
     now: datetime,
     lifetime: timedelta,
+    amr: str | None = None,
+    acr: str | None = None,
 ) -> AuthorizationCode:
     """Store a new authorization code (hashed), the root of a new token family."""
     item = AuthorizationCode(
@@ -360,6 +362,8 @@ def save_code(
         auth_time=auth_time,
         created_at=now,
         expires_at=now + lifetime,
+        amr=amr,
+        acr=acr,
     )
     db.add(item)
     db.flush()
@@ -677,3 +681,54 @@ def active_user(db: Session, user_id: int) -> User | None:
     """The account a token belongs to, if it may still sign in."""
     user = accounts.get_user(db, user_id)
     return user if user is not None and user.status is AccountStatus.ACTIVE else None
+
+
+# -- authentication methods and context classes (issue 19) ------------------------------------
+
+# The context classes an application may ask for in `acr_values` (discovery:
+# acr_values_supported). ACR_MFA: the person proved a second factor in this session (an
+# authenticator code, a passkey or security key, a recovery code); ACR_PASSWORD: a password
+# alone. "mfa", the value several providers use, is taken as ACR_MFA and echoed back as asked.
+ACR_PASSWORD = "urn:campusid:pwd"
+ACR_MFA = "urn:campusid:mfa"
+ACR_MFA_ALIASES = frozenset({ACR_MFA, "mfa"})
+ACR_VALUES = [ACR_PASSWORD, ACR_MFA, "mfa"]
+# The session's own words (accounts.factors.AMR_BY_FACTOR) as RFC 8176 values: a recovery code
+# is a one-time code ("otp").
+_AMR_VALUES = {
+    "pwd": "pwd",
+    "otp": "otp",
+    "hwk": "hwk",
+    "swk": "swk",
+    "sms": "sms",
+    "recovery": "otp",
+}
+
+
+def amr_of(session_amr: str | None, second_factor: bool) -> list[str]:
+    """RFC 8176 `amr` of a session: "pwd", the second factor's kind, and "mfa" with one."""
+    values: list[str] = []
+    for word in (session_amr or "pwd").split():
+        value = _AMR_VALUES.get(word)
+        if value and value not in values:
+            values.append(value)
+    if not values:
+        values = ["pwd"]
+    if second_factor and len(values) > 1:
+        values.append("mfa")
+    return values
+
+
+def wants_mfa(acr_values: str | None) -> str | None:
+    """The second-factor class the application asked for in `acr_values`, if it did."""
+    for value in (acr_values or "").split():
+        if value in ACR_MFA_ALIASES:
+            return value
+    return None
+
+
+def acr_of(amr: list[str], asked: str | None) -> str:
+    """The class the sign-in satisfied: the one asked for when met, else what it was."""
+    if "mfa" in amr:
+        return asked or ACR_MFA
+    return ACR_PASSWORD

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError
 from authlib.oidc.rpinitiated import EndSessionRequest
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
+from campusid.accounts import factors
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
@@ -25,7 +26,8 @@ from campusid.oidc.server import (
     issuer_of,
     read_request,
 )
-from campusid.security.permissions import Permission, Principal
+from campusid.security.authz import FactorNeed
+from campusid.security.permissions import Permission, Principal, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.web import (
     CONTENT_SECURITY_POLICY,
@@ -37,10 +39,12 @@ from campusid.web import (
     OptionalUser,
     PasswordChangeRequired,
     Svc,
+    check_enrolled,
     login_url,
     redirect,
     render,
     require,
+    require_step_up,
     session_token,
 )
 
@@ -100,12 +104,16 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
                 "iat",
                 "auth_time",
                 "nonce",
+                "acr",
+                "amr",
                 "name",
                 "schools",
                 "classes",
                 "children",
             ],
             "ui_locales_supported": ["zh-CN", "en"],
+            # issue 19: `acr_values=urn:campusid:mfa` (or "mfa") demands a second factor.
+            "acr_values_supported": oidc.ACR_VALUES,
         }
     )
 
@@ -148,7 +156,46 @@ def _issue_code(
     token = session_token(request)
     info = services.sessions.load(provider.ctx.db, token, services.clock.now()) if token else None
     provider.ctx.auth_time = info.created_at if info else None
+    # issue 19: what the session used (amr) and the class it meets (acr), for the ID token.
+    amr = oidc.amr_of(info.amr, info.has_second_factor) if info else ["pwd"]
+    provider.ctx.amr = amr
+    provider.ctx.acr = oidc.acr_of(amr, oidc.wants_mfa(oreq.payload.data.get("acr_values")))
     return provider.create_authorization_response(oreq, grant_user=user, grant=grant)
+
+
+class UnmetAuthenticationRequirementsError(OAuth2Error):  # type: ignore[misc]
+    """OpenID Connect Unmet Authentication Requirements 1.0: the person cannot meet the asked
+    context class (a pupil, whom the policy offers no second factor)."""
+
+    error = "unmet_authentication_requirements"
+
+
+def _demand_second_factor(
+    request: Request, provider: Provider, oreq: Any, grant: Any, user: User, prompts: set[str]
+) -> Response | None:
+    """An application asked for a second factor (`acr_values`, oidc.service.ACR_MFA) that this
+    session has not used: the person is stepped up (请再次验证, or the enrolment when they hold
+    no factor yet) and comes back to the authorization; None when there is nothing to do."""
+    if not oidc.wants_mfa(oreq.payload.data.get("acr_values")):
+        return None
+    info = getattr(request.state, "session_info", None)
+    if info is not None and info.has_second_factor:
+        return None
+    db, services = provider.ctx.db, provider.ctx.services
+    back = quote(f"/oauth/authorize/continue?{urlsplit(oreq.uri).query}", safe="/")
+    if factors.has_factor(db, user.id):
+        target = f"/account/verify?next={back}"
+    elif factors.need_of(services, principal_for(db, user)) is not FactorNeed.NOT_OFFERED:
+        target = f"/account/two-step/setup?next={back}"
+    else:
+        refusal: OAuth2Error = UnmetAuthenticationRequirementsError(redirect_uri=grant.redirect_uri)
+        refusal.state = oreq.payload.state
+        return _refused(request, provider, oreq, refusal)
+    if "none" in prompts:
+        refusal = InteractionRequiredError(redirect_uri=grant.redirect_uri)
+        refusal.state = oreq.payload.state
+        return _refused(request, provider, oreq, refusal)
+    return redirect(target)
 
 
 @router.get("/oauth/authorize")
@@ -170,9 +217,13 @@ def authorize(
         return redirect(login_url(f"/oauth/authorize/continue?{request.url.query}"))
     if user.must_change_password:
         raise PasswordChangeRequired
+    check_enrolled(request)  # issue 19: no code for a session that must enrol a factor first
     row: OAuthClient = grant.request.client
     scope: str = grant.request.scope
     prompts = set((oreq.payload.data.get("prompt") or "").split())
+    stepped_up = _demand_second_factor(request, provider, oreq, grant, user, prompts)
+    if stepped_up is not None:
+        return stepped_up
     ask = not row.is_first_party and (
         "consent" in prompts or oidc.needs_consent(db, user=user, row=row, scope=scope)
     )
@@ -229,6 +280,9 @@ def consent_submit(
         return _refused(request, provider, oreq, error)
     if decision != "allow":
         return provider.create_authorization_response(oreq, grant_user=None, grant=grant)
+    stepped_up = _demand_second_factor(request, provider, oreq, grant, user, set())
+    if stepped_up is not None:
+        return stepped_up
     oidc.grant_consent(
         db,
         user=user,
@@ -430,6 +484,7 @@ def create_client(
     first_party: ShortField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
+    require_step_up(request)  # issue 19
     form = _parse_form(
         name, redirect_uris, post_logout_redirect_uris, scopes, client_type, first_party
     )
@@ -492,6 +547,7 @@ def reset_client_secret(
     client_pk: Id,
 ) -> Response:
     """重置密钥: a new secret, shown once; the old one stops working at once."""
+    require_step_up(request)  # issue 19
     row = _client_or_404(db, client_pk)
     try:
         secret = oidc.reset_secret(

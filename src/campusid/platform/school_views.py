@@ -15,7 +15,17 @@ from campusid.org.schoolyear import SchoolSystem, calendar_for
 from campusid.platform import schools as service
 from campusid.platform.schools import Actor, NewAdmin, OnboardingError
 from campusid.security.permissions import Permission, Principal
-from campusid.web import Client, DbSession, Id, NotFound, Svc, redirect, render, require
+from campusid.web import (
+    Client,
+    DbSession,
+    Id,
+    NotFound,
+    Svc,
+    redirect,
+    render,
+    require,
+    require_step_up,
+)
 
 router = APIRouter()
 
@@ -315,6 +325,7 @@ def appoint(
     form: Annotated[AppointForm, Form()],
 ) -> Response:
     """Appoint an existing adult account as the school's administrator."""
+    require_step_up(request)  # issue 19
     try:
         service.appoint_admin(
             db,
@@ -347,6 +358,7 @@ def add_new_admin(
     form: Annotated[NewAdminForm, Form()],
 ) -> Response:
     """A new account as the school's administrator; its one-time password is shown once."""
+    require_step_up(request)  # issue 19
     school = _school(db, school_id)
     try:
         appointed = service.add_new_admin(

@@ -23,6 +23,7 @@ from campusid.web import (
     redirect,
     render,
     require,
+    require_step_up,
     route_paths,
 )
 
@@ -147,6 +148,7 @@ def appoint(
 ) -> Response:
     """Appoint the account named by any identifier as an agent (an account with another role
     after a warning and a confirmation; never a pupil's)."""
+    require_step_up(request)  # issue 19
     try:
         user = service.appoint_agent(
             db,

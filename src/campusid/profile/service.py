@@ -250,10 +250,13 @@ def security_history(
     for event in audit.events_for(db, target_user_id=user.id, limit=200):
         ok = event.outcome == Outcome.SUCCESS.value
         if event.action == "sign_in" and len(sign_ins) < limit:
+            detail = event.detail or {}
+            if ok and detail.get("second_step") == "pending":
+                continue  # the password step of a two-step sign-in: its second step says it
             sign_ins.append(
                 HistoryEntry(
                     event.occurred_at,
-                    N_("登录成功") if ok else N_("登录失败"),
+                    _sign_in_label(ok, detail),
                     ok,
                     event.client_address,
                     event.user_agent,
@@ -267,3 +270,23 @@ def security_history(
                 HistoryEntry(event.occurred_at, what, ok, event.client_address, event.user_agent)
             )
     return sign_ins, changes
+
+
+# issue 19: the sign-in history names the factor used.
+_SIGN_IN_BY_FACTOR = {
+    "totp": N_("登录成功（密码 + 动态验证码）"),
+    "recovery": N_("登录成功（密码 + 恢复码）"),
+    "hwk": N_("登录成功（密码 + 安全密钥）"),
+    "swk": N_("登录成功（密码 + 通行密钥）"),
+}
+
+
+def _sign_in_label(ok: bool, detail: dict[str, object]) -> str:
+    if not ok:
+        if detail.get("reason") == "bad_second_factor":
+            return N_("登录失败（两步验证码错误）")
+        return N_("登录失败")
+    factor = detail.get("factor")
+    if isinstance(factor, str) and factor in _SIGN_IN_BY_FACTOR:
+        return _SIGN_IN_BY_FACTOR[factor]
+    return N_("登录成功（密码）")

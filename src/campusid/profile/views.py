@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
+from campusid.accounts import factors
 from campusid.i18n import N_
 from campusid.profile import service
 from campusid.profile.service import Channel
@@ -19,12 +20,15 @@ from campusid.web import (
     DbSession,
     NotFound,
     Svc,
+    get_services,
     redirect,
     render,
     session_token,
 )
 
 router = APIRouter()
+
+FACTOR_DONE = {"added": N_("已添加身份验证器"), "removed": N_("已删除该两步验证方式")}
 
 
 def _channel(kind: str) -> Channel:
@@ -43,6 +47,10 @@ def _page(
 ) -> Response:
     sign_ins, changes = service.security_history(db, user=principal.user)
     ctx: dict[str, Any] = {
+        # issue 19: the person's second factors
+        "factors": factors.factors_of(db, principal.user.id),
+        "recovery_left": factors.recovery_codes_left(db, principal.user.id),
+        "factor_need": factors.need_of(get_services(request), principal).value,
         "account": principal.user,
         "sign_ins": sign_ins,
         "changes": changes,
@@ -61,13 +69,17 @@ def _page(
 
 @router.get("/account/security")
 def security_page(
-    request: Request, db: DbSession, principal: CurrentPrincipal, changed: str | None = None
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    changed: str | None = None,
+    factor: str | None = None,
 ) -> Response:
     """账号安全."""
     done = (
         N_("%(channel)s已更换", channel=Channel(changed).label)
         if changed in {c.value for c in Channel}
-        else None
+        else FACTOR_DONE.get(factor or "")
     )
     return _page(request, db, principal, done=done)
 

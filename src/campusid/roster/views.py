@@ -12,7 +12,7 @@ from campusid.i18n import N_
 from campusid.org.deps import Page, SchoolPage
 from campusid.roster import excel, service
 from campusid.security.progress import valid_key
-from campusid.web import NotFound
+from campusid.web import NotFound, require_step_up
 
 router = APIRouter(prefix="/school/{school_id}/roster")
 
@@ -167,7 +167,8 @@ def error_file(page: Page, token: str) -> Response:
 
 @router.get("/students.xlsx")
 def export_students(page: Page) -> Response:
-    """批量导出学生."""
+    """批量导出学生 (a fresh second factor first: issue 19's step-up)."""
+    require_step_up(page.request)
     return _xlsx(
         service.export_students(page.db, school=page.school, calendar=page.calendar), "学生.xlsx"
     )
@@ -175,7 +176,8 @@ def export_students(page: Page) -> Response:
 
 @router.get("/teachers.xlsx")
 def export_teachers(page: Page) -> Response:
-    """导出老师."""
+    """导出老师 (a fresh second factor first: issue 19's step-up)."""
+    require_step_up(page.request)
     return _xlsx(
         service.export_teachers(page.db, school=page.school, calendar=page.calendar), "老师.xlsx"
     )

@@ -608,3 +608,71 @@ def agent_needs_confirmation(candidate: AgentCandidate) -> bool:
 def may_link_children(principal: Principal) -> bool:
     """Whether to offer 关联孩子 (agents and platform administrators: no; see above)."""
     return not (principal.user.is_agent or principal.user.is_platform_admin)
+
+
+# -- two-step verification (issue 19) ---------------------------------------------------------
+
+
+class FactorNeed(StrEnum):
+    """Whether a person must, may, or may not hold a second factor."""
+
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+    NOT_OFFERED = "not_offered"
+
+
+def second_factor_need(
+    roles: set[Role] | frozenset[Role],
+    *,
+    required_roles: list[str],
+    optional_roles: list[str],
+) -> FactorNeed:
+    """THE rule: does this person need, or may they have, a second factor?
+
+    Required when any role they hold is in `CAMPUSID_MFA_REQUIRED_ROLES` (by default platform
+    administrator, agent, school administrator); else optional when any is in
+    `CAMPUSID_MFA_OPTIONAL_ROLES` (teachers, parents); else not offered (pupils). The strongest
+    role decides: a school administrator who is also a parent is required. A platform
+    administrator is always required, whatever the settings say.
+    """
+    held = {role.value for role in roles}
+    if Role.PLATFORM_ADMIN in roles or held & set(required_roles):
+        return FactorNeed.REQUIRED
+    if held & set(optional_roles):
+        return FactorNeed.OPTIONAL
+    return FactorNeed.NOT_OFFERED
+
+
+FACTOR_RESET_DENIED = N_("您无权重置该账号的两步验证")
+
+
+def may_reset_factors(principal: Principal, target: Principal) -> bool:
+    """Who resets a lost second factor: the next authority up, never oneself.
+
+    A platform administrator resets anyone's but their own (another platform administrator
+    resets theirs); a school administrator resets a teacher's of a school they administer, when
+    the teacher holds no administrative role (an administrator's goes to the platform).
+    """
+    if principal.user.id == target.user.id:
+        return False
+    if Role.PLATFORM_ADMIN in principal.roles:
+        return True
+    if Role.SCHOOL_ADMIN not in principal.roles:
+        return False
+    if target.roles & {Role.SCHOOL_ADMIN, Role.AGENT, Role.PLATFORM_ADMIN}:
+        return False
+    return Role.TEACHER in target.roles and bool(
+        principal.admin_school_ids & target.member_school_ids
+    )
+
+
+def check_factor_reset(principal: Principal, target: Principal, *, action: str) -> None:
+    """Refuse a second-factor reset that `may_reset_factors` does not allow (audited as a
+    refused `action`, the caller's AuditAction.FACTOR_RESET)."""
+    if not may_reset_factors(principal, target):
+        raise Denied(
+            FACTOR_RESET_DENIED,
+            reason="factor_reset",
+            action=action,
+            target_user_id=target.user.id,
+        )

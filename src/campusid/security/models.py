@@ -21,3 +21,9 @@ class SessionRecord(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     client_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(256))
+    # issue 19: how the person proved who they are ("pwd", "pwd otp", "pwd recovery"), when the
+    # last second-factor check was (step-up), and whether a second factor must still be enrolled
+    # ("required": no page but the enrolment; "grace": pages open, a banner asks).
+    amr: Mapped[str | None] = mapped_column(String(32))
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    factor_enrolment: Mapped[str | None] = mapped_column(String(16))

@@ -38,6 +38,17 @@ class SessionInfo:
     last_seen_at: datetime
     client_address: str | None
     user_agent: str | None
+    # issue 19: how the person proved who they are ("pwd", "pwd otp", "pwd recovery"), the time
+    # of the last second-factor check (step-up), and "required" (no page but the enrolment) or
+    # "grace" (a banner asks) while a second factor their role requires is still missing.
+    amr: str = "pwd"
+    second_factor_at: datetime | None = None
+    factor_enrolment: str | None = None
+
+    @property
+    def has_second_factor(self) -> bool:
+        """Whether this session was opened, or since confirmed, with a second factor."""
+        return self.second_factor_at is not None
 
 
 @dataclass
@@ -63,7 +74,12 @@ class SessionStore(Protocol):
         now: datetime,
         client_address: str | None,
         user_agent: str | None,
+        amr: str = "pwd",
+        second_factor_at: datetime | None = None,
+        factor_enrolment: str | None = None,
     ) -> str: ...
+
+    def mark_second_factor(self, db: Session, token: str, *, now: datetime, amr: str) -> None: ...
 
     def load(self, db: Session, token: str, now: datetime) -> SessionInfo | None: ...
 
@@ -90,6 +106,9 @@ class DatabaseSessionStore:
         now: datetime,
         client_address: str | None,
         user_agent: str | None,
+        amr: str = "pwd",
+        second_factor_at: datetime | None = None,
+        factor_enrolment: str | None = None,
     ) -> str:
         """Start a session; returns the id for the cookie."""
         token = secrets.token_urlsafe(16)
@@ -101,9 +120,20 @@ class DatabaseSessionStore:
                 last_seen_at=now,
                 client_address=client_address,
                 user_agent=(user_agent or "")[:256],
+                amr=amr,
+                second_factor_at=second_factor_at,
+                factor_enrolment=factor_enrolment,
             )
         )
         return token
+
+    def mark_second_factor(self, db: Session, token: str, *, now: datetime, amr: str) -> None:
+        """A second factor was checked in this session (enrolment or step-up)."""
+        record = db.get(SessionRecord, hash_token(token))
+        if record is not None:
+            record.amr = amr
+            record.second_factor_at = now
+            record.factor_enrolment = None
 
     def load(self, db: Session, token: str, now: datetime) -> SessionInfo | None:
         """The live session for the id, touched; None if unknown or expired."""
@@ -147,6 +177,9 @@ def _info(record: SessionRecord) -> SessionInfo:
         last_seen_at=record.last_seen_at,
         client_address=record.client_address,
         user_agent=record.user_agent,
+        amr=record.amr or "pwd",
+        second_factor_at=record.second_factor_at,
+        factor_enrolment=record.factor_enrolment,
     )
 
 
@@ -175,6 +208,9 @@ class RedisSessionStore:
         now: datetime,
         client_address: str | None,
         user_agent: str | None,
+        amr: str = "pwd",
+        second_factor_at: datetime | None = None,
+        factor_enrolment: str | None = None,
     ) -> str:
         """Start a session; returns the id for the cookie."""
         token = secrets.token_urlsafe(16)
@@ -185,6 +221,9 @@ class RedisSessionStore:
             "last_seen_at": now.isoformat(),
             "client_address": client_address,
             "user_agent": (user_agent or "")[:256],
+            "amr": amr,
+            "second_factor_at": second_factor_at.isoformat() if second_factor_at else None,
+            "factor_enrolment": factor_enrolment,
         }
         pipe = self.client.pipeline()
         pipe.set(self._key(id_hash), json.dumps(payload), ex=self._ttl())
@@ -205,7 +244,24 @@ class RedisSessionStore:
             last_seen_at=datetime.fromisoformat(data["last_seen_at"]),
             client_address=data.get("client_address"),
             user_agent=data.get("user_agent"),
+            amr=data.get("amr") or "pwd",
+            second_factor_at=(
+                datetime.fromisoformat(data["second_factor_at"])
+                if data.get("second_factor_at")
+                else None
+            ),
+            factor_enrolment=data.get("factor_enrolment"),
         )
+
+    def mark_second_factor(self, db: Session, token: str, *, now: datetime, amr: str) -> None:
+        """A second factor was checked in this session (enrolment or step-up)."""
+        key = self._key(hash_token(token))
+        raw = self.client.get(key)
+        if raw is None:
+            return
+        data = json.loads(raw)
+        data.update(amr=amr, second_factor_at=now.isoformat(), factor_enrolment=None)
+        self.client.set(key, json.dumps(data), keepttl=True)
 
     def load(self, db: Session, token: str, now: datetime) -> SessionInfo | None:
         """The live session for the id, touched; None if unknown or expired."""

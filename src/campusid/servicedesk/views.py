@@ -25,6 +25,7 @@ from campusid.web import (
     redirect,
     render,
     require,
+    require_step_up,
 )
 
 router = APIRouter()
@@ -281,6 +282,7 @@ def reset(
 ) -> Response:
     """重置密码: a random temporary password, by SMS or shown once; the ticket closes."""
     ticket = _ticket_of(db, principal, ticket_id)
+    require_step_up(request)  # issue 19: an agent's reset asks for a fresh second factor
     try:
         result = service.reset_password(
             db, services=services, agent=principal.user, client=client, ticket=ticket

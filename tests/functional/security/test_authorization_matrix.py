@@ -18,7 +18,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from httpx import Response
 from tests.support.classes import build_other_school
-from tests.support.http import csrf_token, sign_in
+from tests.support.http import csrf_token, enrol_totp, post_form, sign_in
 from tests.support.matrix import (
     ALLOW,
     BAD,
@@ -32,6 +32,8 @@ from tests.support.matrix import (
     form_for,
     missing_rows,
 )
+
+from campusid.demo import DEMO_PASSWORD
 
 
 def app_routes(app: Any) -> list[tuple[str, str]]:
@@ -166,3 +168,45 @@ def test_a_form_without_a_token_is_caught() -> None:
         '<form action="/d"></form>'
     )
     assert forms_without_token(html) == ["/b", "/c"]
+
+
+# Issue 19: a role that requires a second factor reaches no page before it has enrolled one.
+# The enrolment: an authenticator app, or a passkey (issue 19) instead.
+ENROLMENT_PAGES = {"/account/two-step/setup", "/account/passkeys"}
+
+
+@pytest.mark.parametrize("role", ["school_admin", "agent", "platform_admin"])
+def test_a_required_role_without_a_factor_reaches_no_page(  # type: ignore[no-untyped-def]
+    client, db, services, world, role
+) -> None:
+    from sqlalchemy import delete
+
+    from campusid.accounts.models import SecondFactor
+
+    build_other_school(db, services)
+    targets = build_targets(db, services, world)
+    login = ROLES[role]
+    assert login
+    db.execute(delete(SecondFactor).where(SecondFactor.user_id == world[login].id))
+    db.commit()
+    response = post_form(client, "/login", {"login": login, "password": DEMO_PASSWORD})
+    assert response.headers["location"].startswith("/account/two-step/setup")
+    reached: list[str] = []
+    for method, path in sorted(k for k in app_routes(client.app) if k in MATRIX):
+        row = MATRIX[(method, path)]
+        if method != "GET" or row.expect["anonymous"] != LOGIN or path in ENROLMENT_PAGES:
+            continue  # public pages, and the enrolment itself
+        url = fill(path, row, targets) + (f"?{row.query}" if row.query else "")
+        got = client.get(url)
+        location = got.headers.get("location", "")
+        if got.status_code in (403, 404) or location.startswith(
+            ("/account/two-step/setup", "/login")
+        ):
+            continue
+        if path == "/password/change-required" and location == "/":
+            continue  # nothing to change: back home, which sends to the enrolment
+        reached.append(f"GET {path}: {got.status_code} {location}")
+    assert not reached, f"{role} reached pages before enrolling:\n" + "\n".join(reached)
+    # Enrolling opens the pages.
+    enrol_totp(client)
+    assert client.get("/").status_code == 200

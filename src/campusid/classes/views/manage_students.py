@@ -16,7 +16,7 @@ from campusid.i18n import N_
 from campusid.resets import export
 from campusid.resets import service as resets
 from campusid.types import MAX_ID
-from campusid.web import Id
+from campusid.web import Id, require_step_up
 
 router = APIRouter(prefix="/classes/{class_id}/manage/students")
 
@@ -86,6 +86,8 @@ def reset_ticked(page: PostedClass, form: Annotated[TickedForm, Form()]) -> Resp
     """
     if not form.student_ids:
         return _students(page, errors=[NONE_TICKED], status_code=400)
+    if len(form.student_ids) > page.services.settings.mfa_step_up_bulk_reset_over:
+        require_step_up(page.request)  # issue 19: a bulk reset asks for a fresh second factor
     results = resets.reset_students(page.db, **page.acting, student_ids=form.student_ids)
     summary = page.summary
     title = N_(

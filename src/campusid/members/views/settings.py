@@ -13,6 +13,7 @@ from campusid.members.views.forms import DefaultPasswordForm, SettingsForm
 from campusid.org.deps import Page, SchoolPage
 from campusid.org.models import ResetMode
 from campusid.security.policy import RULE_TEXT
+from campusid.web import require_step_up
 
 router = APIRouter(prefix="/school/{school_id}/settings")
 
@@ -37,6 +38,7 @@ def settings_page(page: Page) -> Response:
 @router.post("/default-password")
 def change_default_password(page: Page, form: Annotated[DefaultPasswordForm, Form()]) -> Response:
     """Change the 学生默认密码 (for accounts created from now on)."""
+    require_step_up(page.request)  # issue 19
     problems = members.change_default_password(
         page.db,
         school=page.school,

@@ -1,0 +1,1 @@
+"""Passkeys and security keys (WebAuthn) as a second factor (issue 19)."""
