@@ -130,6 +130,8 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.TRANSFER_APPROVED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_REFUSED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
+    AuditAction.STAGE_SYSTEM_CORRECTED: {"stage_id": 4, "old": "6-3", "new": "5-4"},
+    AuditAction.GRADE_ENROLLMENT_CORRECTED: {"grade_id": 2, "old": 2024, "new": 2023},
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,
