@@ -142,6 +142,8 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
         "second_step": "pending",
         "reason": "bad_second_factor",
     },
+    AuditAction.STAGE_SYSTEM_CORRECTED: {"stage_id": 4, "old": "6-3", "new": "5-4"},
+    AuditAction.GRADE_ENROLLMENT_CORRECTED: {"grade_id": 2, "old": 2024, "new": 2023},
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,
