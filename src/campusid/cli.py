@@ -62,23 +62,19 @@ def demo(force: bool = typer.Option(False, help="Load even if accounts exist."))
         else:
             accounts = demo_data.load(db, services)
     table = Table(title="演示账号 (demo accounts)")
-    for column in ("账号", "姓名", "角色", "密码", "两步验证密钥 (TOTP secret)", "说明"):
+    for column in ("账号", "姓名", "角色", "密码", "说明"):
         table.add_column(column)
     for account in accounts:
-        secret = (
-            demo_data.demo_totp_secret(account.username)
-            if account.username in demo_data.DEMO_STAFF
-            else ""
-        )
         table.add_row(
-            account.username,
-            account.real_name,
-            account.role,
-            account.password,
-            secret,
-            account.note,
+            account.username, account.real_name, account.role, account.password, account.note
         )
     console.print(table)
+    # The secrets on lines of their own, never wrapped by a narrow terminal (copy and paste).
+    console.print("两步验证密钥 (TOTP secrets):")
+    for account in accounts:
+        if account.username in demo_data.DEMO_STAFF:
+            secret = demo_data.demo_totp_secret(account.username)
+            console.print(f"  {account.username:<12} {secret}", soft_wrap=True, highlight=False)
     console.print(
         "员工账号已启用两步验证：将密钥添加到身份验证器应用，或运行 `campusid totp-code 账号` "
         "读取当前动态验证码 (staff accounts have TOTP enrolled: add the secret to an "

@@ -235,6 +235,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
 # A fact shown as it is (masked): numbers of records, and what a person typed.
 PLAIN: dict[str, str] = {
     "year": N_("年份：%(value)s"),  # the service calendar (issue 20)
+    "label": N_("名称：%(value)s"),  # a passkey's name (issue 19)
     "class_id": N_("班级编号：%(value)s"),
     "class_ids": N_("班级编号：%(value)s"),
     "grade_id": N_("年级编号：%(value)s"),

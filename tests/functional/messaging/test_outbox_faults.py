@@ -42,6 +42,7 @@ from campusid.demo import DEMO_PASSWORD
 from campusid.org.models import SchoolClass
 from campusid.security import crypto
 from campusid.senders import OutboxMessage
+from tests.support.factors import usable_code
 from tests.support.net import free_port
 from tests.support.sms_gateway import SmsGateway, sms_gateway
 
@@ -274,6 +275,11 @@ def test_a_reset_commits_while_the_gateway_fails_and_its_sms_goes_once_when_it_i
     with httpx.Client(base_url=base, timeout=DEADLINE) as teacher:
         signed = _post(teacher, "/login", {"login": "chenxiaokai", "password": DEMO_PASSWORD})
         assert signed.status_code == 303
+        if signed.headers.get("location") == "/login/two-step":  # staff: 两步验证 (issue 19)
+            with Session(rig.engine) as db, db.begin():
+                code = usable_code(db, "chenxiaokai", rig.now())
+            signed = _post(teacher, "/login/two-step", {"code": code})
+            assert signed.status_code == 303 and signed.headers["location"] == "/"
         done = _post(teacher, f"/m/classes/{class_id}/students/{student_id}/reset")
     assert done.status_code == 200 and "密码重置成功" in done.text
 
