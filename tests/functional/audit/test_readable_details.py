@@ -132,7 +132,7 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
     AuditAction.SERVICE_CALENDAR_CHANGED: {"year": 2027, "holidays": 3, "workdays": 1},
     # two-step verification (issue 19)
-    AuditAction.FACTOR_ADDED: {"kind": "totp"},
+    AuditAction.FACTOR_ADDED: {"kind": "webauthn", "factor": "swk", "label": "Pixel 8"},
     AuditAction.FACTOR_REMOVED: {"kind": "totp"},
     AuditAction.FACTOR_RECOVERY_CODES: {},
     AuditAction.FACTOR_RESET: {"factors": 2, "reason": "factor_reset"},
