@@ -18,6 +18,7 @@ from authlib.common.security import generate_token
 from authlib.consts import default_json_headers
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
 from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
@@ -277,7 +278,7 @@ class BearerValidator(BearerTokenValidator):  # type: ignore[misc]
     """Bearer access tokens, looked up by hash, expired by the injected clock."""
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__()
+        super().__init__(realm=REALM)
         self.ctx = ctx
 
     def authenticate_token(self, token_string: str) -> OAuthToken | None:
@@ -295,11 +296,38 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
 
     def __call__(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         ctx = _ctx(self)
-        token = self.resource_protector.validate_request(["openid"], request)
+        _bearer_from_form(request)
+        try:
+            token = self.resource_protector.validate_request(["openid"], request)
+        except (MissingAuthorizationError, UnsupportedTokenTypeError) as exc:
+            # RFC 6750 section 3.1: a missing or unusable token is `invalid_token` (Authlib's
+            # own `missing_authorization` is not a registered error code).
+            raise InvalidTokenError(realm=REALM) from exc
         user = oidc.active_user(ctx.db, token.user_id)
         if user is None:
             raise InvalidTokenError()
         return 200, ctx.claims(user, token.scope), default_json_headers
+
+
+REALM = "campusid"
+
+
+def _bearer_from_form(request: Any) -> None:
+    """RFC 6750 section 2.2: the access token in a form-encoded POST body is taken as if it
+    came in the Authorization header; more than one method, or one in the query, is refused
+    (section 2: a client MUST NOT use more than one)."""
+    in_form = "access_token" in request.form
+    in_query = "access_token" in request.args
+    in_header = bool(request.headers.get("Authorization"))
+    if in_query or (in_form and in_header):
+        raise InvalidRequestError(
+            "Send the access token once: in the Authorization header or a form body."
+        )
+    if in_form:
+        request.headers = {
+            **dict(request.headers),
+            "Authorization": "Bearer " + request.form["access_token"],
+        }
 
 
 class _HintClaims(jwt.JWTClaimsRegistry):

@@ -732,3 +732,35 @@ def acr_of(amr: list[str], asked: str | None) -> str:
     if "mfa" in amr:
         return asked or ACR_MFA
     return ACR_PASSWORD
+
+
+# -- browser applications (issue 21) -----------------------------------------------------------
+
+
+def origin_of(uri: str) -> str | None:
+    """The Web origin (RFC 6454) of a URI, as a browser sends it in `Origin`."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def public_client_origins(db: Session) -> set[str]:
+    """The origins of the redirect URIs of enabled public clients: the browser applications
+    that may call discovery, the JWKS, token, userinfo and revocation across origins."""
+    origins: set[str] = set()
+    for uris in db.scalars(
+        select(OAuthClient.redirect_uris).where(
+            OAuthClient.is_confidential.is_(False), OAuthClient.disabled_at.is_(None)
+        )
+    ):
+        origins.update(o for o in (origin_of(u) for u in uris or []) if o)
+    return origins
