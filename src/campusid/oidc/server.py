@@ -140,7 +140,7 @@ class Context:
         if self.signing is None:
             self.signing = keys.signing_key(
                 self.db,
-                secret_key=self.services.settings.secret_key,
+                secret_key=keys.sealing_secret(self.services.settings),
                 now=self.now,
                 grace=timedelta(hours=self.services.settings.oidc_key_grace_hours),
             )

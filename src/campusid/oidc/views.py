@@ -140,7 +140,7 @@ def jwks(db: DbSession, services: Svc) -> JSONResponse:
     """The public signing keys, current and recently retired."""
     now = services.clock.now()
     if not keys.published_keys(db, now=now):
-        keys.create_key(db, secret_key=services.settings.secret_key, now=now)
+        keys.create_key(db, secret_key=keys.sealing_secret(services.settings), now=now)
     return JSONResponse(
         keys.jwks(db, now=now), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
     )

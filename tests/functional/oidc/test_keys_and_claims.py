@@ -19,7 +19,7 @@ from campusid.oidc.models import KeyState, SigningKey
 def _rotate(db, services):
     key = keys.rotate_keys(
         db,
-        secret_key=services.settings.secret_key,
+        secret_key=keys.sealing_secret(services.settings),
         now=services.clock.now(),
         grace=timedelta(hours=services.settings.oidc_key_grace_hours),
     )
