@@ -146,9 +146,21 @@ class Context:
             )
         return self.signing
 
-    def claims(self, user: User, scope: str) -> dict[str, Any]:
+    def subject(self, row: OAuthClient | None) -> oidc.SubjectOf:
+        """How this client names people (`sub`: public or pairwise, issue 21)."""
+        return oidc.subject_function(row, secret=keys.sealing_secret(self.services.settings))
+
+    def claims(self, user: User, scope: str, row: OAuthClient | None = None) -> dict[str, Any]:
         cal = calendar_for(self.services.settings, self.services.clock)
-        return oidc.user_claims(self.db, user=user, scope=scope, today=cal.today, year=cal.boundary)
+        return oidc.user_claims(
+            self.db,
+            user=user,
+            scope=scope,
+            today=cal.today,
+            year=cal.boundary,
+            subject=self.subject(row),
+            picture_url=f"{self.issuer}/oauth/picture",
+        )
 
 
 def _ctx(grant_or_endpoint: Any) -> Context:
@@ -235,11 +247,18 @@ class IDToken(OpenIDCode):  # type: ignore[misc]
             "exp": now + ctx.services.settings.oidc_id_token_seconds,
         }
 
+    _client: OAuthClient | None = None
+
+    def encode_id_token(self, token: Any, request: Any) -> Any:
+        self._client = request.client  # whose `sub` the ID token carries
+        return super().encode_id_token(token, request)
+
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
         # The ID token names the person; school and family claims come from userinfo.
-        claims: dict[str, Any] = {"sub": str(user.id)}
+        claims: dict[str, Any] = {"sub": self.ctx.subject(self._client)(user.id)}
         if "profile" in scope.split():
             claims["name"] = user.real_name
+            claims["preferred_username"] = user.username
         return claims
 
 
@@ -306,7 +325,8 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
         user = oidc.active_user(ctx.db, token.user_id)
         if user is None:
             raise InvalidTokenError()
-        return 200, ctx.claims(user, token.scope), default_json_headers
+        row = ctx.db.get(OAuthClient, token.client_id)
+        return 200, ctx.claims(user, token.scope, row), default_json_headers
 
 
 REALM = "campusid"

@@ -94,7 +94,7 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
-            "subject_types_supported": ["public"],
+            "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": [keys.ALGORITHM],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -107,21 +107,7 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
                 "none",
             ],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [
-                "sub",
-                "iss",
-                "aud",
-                "exp",
-                "iat",
-                "auth_time",
-                "nonce",
-                "acr",
-                "amr",
-                "name",
-                "schools",
-                "classes",
-                "children",
-            ],
+            "claims_supported": oidc.CLAIMS_SUPPORTED,
             "ui_locales_supported": ["zh-CN", "en"],
             # issue 19: `acr_values=urn:campusid:mfa` (or "mfa") demands a second factor.
             "acr_values_supported": oidc.ACR_VALUES,
@@ -428,6 +414,30 @@ def userinfo(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     return provider.create_endpoint_response("userinfo", oreq)
 
 
+@router.get("/oauth/picture")
+def picture(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """The `picture` claim's image (issue 21): the person's avatar, to the holder of an access
+    token with the `profile` scope (never public: most accounts are minors')."""
+    ctx = provider.ctx
+    header = oreq.headers.get("Authorization") or ""
+    scheme, _, value = header.partition(" ")
+    token = (
+        oidc.find_access_token(ctx.db, access_token=value.strip(), now=ctx.now)
+        if scheme.lower() == "bearer" and value
+        else None
+    )
+    user = oidc.active_user(ctx.db, token.user_id) if token is not None else None
+    if token is None or user is None or "profile" not in token.scope.split():
+        return JSONResponse(
+            {"error": "invalid_token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="campusid", error="invalid_token"'},
+        )
+    if not user.avatar:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    return Response(user.avatar, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
 @router.post("/oauth/revoke")
 def revoke(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     """Token revocation (RFC 7009)."""
@@ -477,7 +487,8 @@ def end_session(
     if validated.needs_confirmation:
         return render(request, "oidc/logout_confirm.html", {"client_name": client_name})
     hinted = str((validated.id_token_claims or {}).get("sub", ""))
-    if user is not None and hinted != str(user.id):
+    secret = keys.sealing_secret(provider.ctx.services.settings)
+    if user is not None and hinted != oidc.subject_for(validated.client, user.id, secret=secret):
         # Another person's ID token (a link planted by someone else, or a shared computer):
         # nothing ends by itself; the person here may still choose to sign out.
         return render(
@@ -489,10 +500,12 @@ def end_session(
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
         sub = (req.id_token_claims or {}).get("sub")
-        if req.client is not None and sub and str(sub).isdigit():
-            oidc.revoke_tokens(
-                provider.ctx.db, now=provider.ctx.now, user_id=int(sub), client_pk=req.client.id
-            )
+        if req.client is not None and sub:
+            user_id = oidc.user_of_subject(provider.ctx.db, req.client, str(sub), secret=secret)
+            if user_id is not None:
+                oidc.revoke_tokens(
+                    provider.ctx.db, now=provider.ctx.now, user_id=user_id, client_pk=req.client.id
+                )
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))

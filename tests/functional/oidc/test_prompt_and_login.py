@@ -242,3 +242,35 @@ def test_request_objects_and_other_response_modes_are_refused(client, rp):
         assert answer["error"] == error and answer["state"] == req.state
     req = rp.authorization(response_mode="query")
     assert login_redirect(client.get(req.url))
+
+
+def test_a_required_enrolment_comes_back_to_the_app(client, rp, db, world, clock):
+    """A school administrator whose factor was reset enrols again, then lands in the app."""
+    from sqlalchemy import delete
+    from tests.support.factors import code_for_secret
+    from tests.support.http import TOTP_SECRET
+
+    from campusid.accounts.models import FactorRecoveryCode, SecondFactor
+
+    admin = world["xx_admin"]
+    db.execute(delete(FactorRecoveryCode).where(FactorRecoveryCode.user_id == admin.id))
+    db.execute(delete(SecondFactor).where(SecondFactor.user_id == admin.id))
+    db.commit()
+    req = rp.authorization()
+    next_path, _ = login_redirect(client.get(req.url))
+    signed_in = password_sign_in(client, next_path, "xx_admin")
+    location = signed_in.headers["location"]
+    assert location.startswith("/account/two-step/setup?next=")
+    again = client.get(req.url)  # straight back to the app before enrolling: enrol first
+    assert again.headers["location"].startswith("/account/two-step/setup?next=")
+    setup = client.get(location)
+    secret = TOTP_SECRET.search(setup.text).group(1).replace(" ", "")
+    codes = post_form(
+        client,
+        "/account/two-step/setup",
+        {"code": code_for_secret(secret, clock.now()), "next": next_path},
+    )
+    assert codes.status_code == 200
+    callback = through_continue(client, next_path)
+    tokens = rp.redeem(callback.headers["location"], req)
+    assert rp.id_token(tokens["id_token"], req, _now(clock))["sub"] == str(admin.id)
