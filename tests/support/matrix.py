@@ -536,3 +536,5 @@ MATRIX.update(
         ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
     }
 )
+# Issue 21: the `picture` claim's image answers only a bearer access token with `profile`.
+MATRIX.update({("GET", "/oauth/picture"): Row(everyone(BEARER))})
