@@ -36,6 +36,7 @@ from fastapi.responses import Response
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
+from starlette.datastructures import MutableHeaders
 
 from campusid.accounts.models import User
 from campusid.context import Services
@@ -344,10 +345,9 @@ def _bearer_from_form(request: Any) -> None:
             "Send the access token once: in the Authorization header or a form body."
         )
     if in_form:
-        request.headers = {
-            **dict(request.headers),
-            "Authorization": "Bearer " + request.form["access_token"],
-        }
+        headers = MutableHeaders(raw=list(request.headers.raw))
+        headers["Authorization"] = "Bearer " + request.form["access_token"]
+        request.headers = headers
 
 
 class _HintClaims(jwt.JWTClaimsRegistry):
