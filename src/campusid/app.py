@@ -31,6 +31,7 @@ from campusid.config import Settings, get_settings
 from campusid.context import Services, build_services
 from campusid.db import transaction
 from campusid.i18n import N_
+from campusid.oidc.cors import ClientOriginsCORS, origin_checker
 from campusid.security import authz, csrf, inputs
 from campusid.web import (
     CONTENT_SECURITY_POLICY,
@@ -300,6 +301,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(RerunAsWriter)
     # issue 20: the database or Redis out of reach answers a clean 503, outside the re-run.
     app.add_middleware(Unavailable)
+    # issue 21: CORS for registered public clients' origins on the OpenID endpoints only.
+    app.add_middleware(ClientOriginsCORS, allowed=origin_checker(services))
 
     # Outermost last: request ids and the access log, then the headers of every answer, then
     # the body-size limit (plain ASGI middleware: see logs.RequestContext).

@@ -216,6 +216,7 @@ def school_create(
     console.print("首次登录须修改密码 (must be changed at the first sign-in)")
 
 
+@oidc_app.command("rotate-key")
 @oidc_app.command("rotate-keys")
 def oidc_rotate_keys() -> None:
     """Start signing ID tokens with a new key; the old ones still verify for the grace period."""
@@ -230,7 +231,7 @@ def oidc_rotate_keys() -> None:
     with transaction(services.session_factory) as db:
         key = keys.rotate_keys(
             db,
-            secret_key=settings.secret_key,
+            secret_key=keys.sealing_secret(settings),
             now=services.clock.now(),
             grace=timedelta(hours=settings.oidc_key_grace_hours),
         )

@@ -112,6 +112,10 @@ def build_services(
     """Wire the app's parts from settings; tests pass their own clock, engine or hasher."""
     if settings.environment == "production" and not settings.data_key:
         raise RuntimeError("CAMPUSID_DATA_KEY must be set in production")
+    if settings.environment == "production" and "secret_key" not in settings.model_fields_set:
+        # issue 21: a random key per process would sign people out at every restart and differ
+        # between workers.
+        raise RuntimeError("CAMPUSID_SECRET_KEY must be set in production")
     crypto.configure(settings.data_key)
     if settings.clock_file and clock is None:
         if settings.environment == "production":

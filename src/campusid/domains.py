@@ -24,6 +24,7 @@ from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.families import service as families
 from campusid.messaging import service as messaging
+from campusid.oidc.views import login_context as oidc_login_context
 from campusid.org import service as org_service
 from campusid.recovery.login_captcha import LOGIN_CAPTCHA
 from campusid.security import permissions
@@ -65,3 +66,4 @@ def install() -> None:
     web.register_page_context("hotline", _hotline)
     web.register_page_context("second_factor_grace", _second_factor_grace)
     sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in
+    web.register_page_context("oidc_login", oidc_login_context)  # issue 21

@@ -126,3 +126,15 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return DEFAULT_LANGUAGE
+
+
+def from_ui_locales(ui_locales: str | None) -> str | None:
+    """The first supported language of an OpenID Connect `ui_locales` list (BCP 47 tags,
+    space-separated, preferred first): zh, zh-CN, zh-Hans... are zh_CN; en, en-GB... are en."""
+    for tag in (ui_locales or "").split()[:8]:
+        tag = tag.lower()
+        if tag == "zh" or tag.startswith("zh-"):
+            return "zh_CN"
+        if tag == "en" or tag.startswith("en-"):
+            return "en"
+    return None

@@ -370,7 +370,11 @@ def session_token(request: Request) -> str | None:
 
 
 def language_of(request: Request) -> str:
-    """The page language for this request."""
+    """The page language for this request: an application's `ui_locales` (issue 21, on the
+    authorization, login and consent pages), else the cookie, else the browser's."""
+    asked = i18n.from_ui_locales(request.query_params.get("ui_locales"))
+    if asked is not None:
+        return asked
     return pick_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
 
 

@@ -582,3 +582,5 @@ MATRIX.update(
         ("POST", "/account/verify/passkey"): Row(but(everyone(BAD), anonymous=LOGIN)),
     }
 )
+# Issue 21: the `picture` claim's image answers only a bearer access token with `profile`.
+MATRIX.update({("GET", "/oauth/picture"): Row(everyone(BEARER))})

@@ -6,7 +6,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from campusid.accounts import factors, service, throttle
@@ -52,12 +52,17 @@ def _login_page(
     login: str,
     captcha: bool,
     error: str | None = None,
+    prompt: str | None = None,
 ) -> Response:
+    # issue 21: the page names the application that asked (a provider registered by oidc
+    # reads the authorization request out of `next`, see domains.install).
+    request.state.login_next = next
     return render(
         request,
         "accounts/login.html",
         {
             "next": next,
+            "prompt": prompt,
             "login": login,
             "error": error,
             "captcha": captcha,
@@ -83,16 +88,26 @@ def _set_device_cookie(
 
 @router.get("/login")
 def login_page(
-    request: Request, services: Svc, client: Client, user: OptionalUser, next: str | None = None
+    request: Request,
+    services: Svc,
+    client: Client,
+    user: OptionalUser,
+    next: str | None = None,
+    prompt: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """统一认证登录: one field for any identifier, and the password (and a captcha when the
-    network has failed too often)."""
-    if user is not None:
+    network has failed too often).
+
+    A signed-in person goes straight on, unless an application asked for a fresh sign-in
+    (issue 21: `prompt=login`, `max_age`) or a choice of account (`prompt=select_account`).
+    """
+    fresh = prompt if prompt in {"login", "select_account"} else None
+    if user is not None and fresh is None:
         return redirect(safe_next(next))
     captcha = throttle.captcha_on_arrival(
         services, client=client, device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
     )
-    return _login_page(request, next=safe_next(next), login="", captcha=captcha)
+    return _login_page(request, next=safe_next(next), login="", captcha=captcha, prompt=fresh)
 
 
 @router.get("/login/captcha")
@@ -214,7 +229,11 @@ def _open_session(
         factor_enrolment=enrolment,
     )
     if user.must_change_password:
-        target = "/password/change-required"
+        # issue 21: the change comes first, then back to what the sign-in was for (an
+        # application's authorization request, say).
+        target = "/password/change-required" + (
+            "?next=" + quote(next_path, safe="/") if next_path != "/" else ""
+        )
     elif enrolment == "required":
         target = "/account/two-step/setup?next=" + quote(next_path, safe="/")
     else:
@@ -342,11 +361,13 @@ def _renew_device_cookie(
 
 
 @router.get("/password/change-required")
-def forced_change_page(request: Request, user: PendingUser) -> Response:
+def forced_change_page(request: Request, user: PendingUser, next: str | None = None) -> Response:
     """The forced-change page; nothing else is reachable while the change is pending."""
     if not user.must_change_password:
-        return redirect("/")
-    return render(request, "accounts/forced_change.html", {"rule": RULE_TEXT})
+        return redirect(safe_next(next))
+    return render(
+        request, "accounts/forced_change.html", {"rule": RULE_TEXT, "next": safe_next(next)}
+    )
 
 
 @router.post("/password/change-required")
@@ -358,10 +379,13 @@ def forced_change_submit(
     client: Client,
     new_password: Annotated[str, Form(max_length=128)] = "",
     confirm_password: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=512)] = "/",
 ) -> Response:
-    """Set the person's own password after a reset or at first sign-in."""
+    """Set the person's own password after a reset or at first sign-in, then go on to what
+    the sign-in was for (issue 21), else 个人空间."""
+    next_path = safe_next(next)
     if not user.must_change_password:
-        return redirect("/")
+        return redirect(next_path)
     problems = service.change_own_password(
         db,
         services=services,
@@ -376,10 +400,10 @@ def forced_change_submit(
         return render(
             request,
             "accounts/forced_change.html",
-            {"rule": RULE_TEXT, "errors": problems},
+            {"rule": RULE_TEXT, "errors": problems, "next": next_path},
             status_code=400,
         )
-    response = redirect("/?changed=1")
+    response = redirect(next_path if next_path != "/" else "/?changed=1")
     _renew_device_cookie(request, response, services, user)
     return response
 

@@ -3,7 +3,12 @@
 The newest active key signs. Rotation retires the active keys: they stop signing but stay in
 the JWKS until `expires_at` (the grace period, longer than any ID token lives), so tokens signed
 just before a rotation still verify. The private JWK is stored only encrypted (AES-GCM under a
-key derived from CAMPUSID_SECRET_KEY) and is never served.
+key derived from the data key, `sealing_secret`) and is never served.
+
+Issue 21: the sealing secret is the data key (CAMPUSID_DATA_KEY, required in production; the
+fixed development key elsewhere), not the per-process random secret key a development server
+makes when none is set: every worker and every machine opens the same key from the database,
+so `serve --workers 2` signs with one key instead of each worker rotating in its own.
 """
 
 from __future__ import annotations
@@ -22,11 +27,18 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from campusid.config import Settings
 from campusid.oidc.models import KeyState, SigningKey
+from campusid.security import crypto
 
 ALGORITHM = "RS256"
 RSA_BITS = 2048
 _HKDF_INFO = b"campusid oidc signing keys v1"
+
+
+def sealing_secret(settings: Settings) -> str:
+    """What the private keys are sealed under: the data key, the same in every worker."""
+    return settings.data_key or crypto.DEVELOPMENT_KEY
 
 
 def _cipher(secret_key: str) -> AESGCM:

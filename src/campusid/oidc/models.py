@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campusid.db import Base, UTCDateTime
@@ -52,6 +52,14 @@ class OAuthClient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # issue 21: a third-party client sees a `sub` of its own (OpenID Connect Core 8.1), so two
+    # applications cannot link a person by it; first-party clients keep the public one.
+    pairwise_subject: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="sub differs per client (third-party apps cannot link people)",
+    )
 
     # -- what Authlib asks of a client ---------------------------------------------------
 

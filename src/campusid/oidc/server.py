@@ -18,6 +18,7 @@ from authlib.common.security import generate_token
 from authlib.consts import default_json_headers
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request, grants
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
 from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
@@ -35,6 +36,7 @@ from fastapi.responses import Response
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.orm import Session
+from starlette.datastructures import MutableHeaders
 
 from campusid.accounts.models import User
 from campusid.context import Services
@@ -139,15 +141,27 @@ class Context:
         if self.signing is None:
             self.signing = keys.signing_key(
                 self.db,
-                secret_key=self.services.settings.secret_key,
+                secret_key=keys.sealing_secret(self.services.settings),
                 now=self.now,
                 grace=timedelta(hours=self.services.settings.oidc_key_grace_hours),
             )
         return self.signing
 
-    def claims(self, user: User, scope: str) -> dict[str, Any]:
+    def subject(self, row: OAuthClient | None) -> oidc.SubjectOf:
+        """How this client names people (`sub`: public or pairwise, issue 21)."""
+        return oidc.subject_function(row, secret=keys.sealing_secret(self.services.settings))
+
+    def claims(self, user: User, scope: str, row: OAuthClient | None = None) -> dict[str, Any]:
         cal = calendar_for(self.services.settings, self.services.clock)
-        return oidc.user_claims(self.db, user=user, scope=scope, today=cal.today, year=cal.boundary)
+        return oidc.user_claims(
+            self.db,
+            user=user,
+            scope=scope,
+            today=cal.today,
+            year=cal.boundary,
+            subject=self.subject(row),
+            picture_url=f"{self.issuer}/oauth/picture",
+        )
 
 
 def _ctx(grant_or_endpoint: Any) -> Context:
@@ -234,11 +248,18 @@ class IDToken(OpenIDCode):  # type: ignore[misc]
             "exp": now + ctx.services.settings.oidc_id_token_seconds,
         }
 
+    _client: OAuthClient | None = None
+
+    def encode_id_token(self, token: Any, request: Any) -> Any:
+        self._client = request.client  # whose `sub` the ID token carries
+        return super().encode_id_token(token, request)
+
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
         # The ID token names the person; school and family claims come from userinfo.
-        claims: dict[str, Any] = {"sub": str(user.id)}
+        claims: dict[str, Any] = {"sub": self.ctx.subject(self._client)(user.id)}
         if "profile" in scope.split():
             claims["name"] = user.real_name
+            claims["preferred_username"] = user.username
         return claims
 
 
@@ -277,7 +298,7 @@ class BearerValidator(BearerTokenValidator):  # type: ignore[misc]
     """Bearer access tokens, looked up by hash, expired by the injected clock."""
 
     def __init__(self, ctx: Context) -> None:
-        super().__init__()
+        super().__init__(realm=REALM)
         self.ctx = ctx
 
     def authenticate_token(self, token_string: str) -> OAuthToken | None:
@@ -295,11 +316,38 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
 
     def __call__(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         ctx = _ctx(self)
-        token = self.resource_protector.validate_request(["openid"], request)
+        _bearer_from_form(request)
+        try:
+            token = self.resource_protector.validate_request(["openid"], request)
+        except (MissingAuthorizationError, UnsupportedTokenTypeError) as exc:
+            # RFC 6750 section 3.1: a missing or unusable token is `invalid_token` (Authlib's
+            # own `missing_authorization` is not a registered error code).
+            raise InvalidTokenError(realm=REALM) from exc
         user = oidc.active_user(ctx.db, token.user_id)
         if user is None:
             raise InvalidTokenError()
-        return 200, ctx.claims(user, token.scope), default_json_headers
+        row = ctx.db.get(OAuthClient, token.client_id)
+        return 200, ctx.claims(user, token.scope, row), default_json_headers
+
+
+REALM = "campusid"
+
+
+def _bearer_from_form(request: Any) -> None:
+    """RFC 6750 section 2.2: the access token in a form-encoded POST body is taken as if it
+    came in the Authorization header; more than one method, or one in the query, is refused
+    (section 2: a client MUST NOT use more than one)."""
+    in_form = "access_token" in request.form
+    in_query = "access_token" in request.args
+    in_header = bool(request.headers.get("Authorization"))
+    if in_query or (in_form and in_header):
+        raise InvalidRequestError(
+            "Send the access token once: in the Authorization header or a form body."
+        )
+    if in_form:
+        headers = MutableHeaders(raw=list(request.headers.raw))
+        headers["Authorization"] = "Bearer " + request.form["access_token"]
+        request.headers = headers
 
 
 class _HintClaims(jwt.JWTClaimsRegistry):

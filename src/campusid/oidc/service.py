@@ -6,12 +6,18 @@ route, revokes the person's tokens here (in `set_password`'s own transaction).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
@@ -71,6 +77,9 @@ class ClientForm:
     scopes: list[str] = field(default_factory=lambda: ["openid", "profile"])
     is_confidential: bool = True
     is_first_party: bool = False
+    # issue 21: None at registration means "pairwise for a third-party client"; the choice
+    # is made once (changing it would change every `sub` the client knows).
+    pairwise_subject: bool | None = None
 
     @classmethod
     def parse(
@@ -209,6 +218,9 @@ def create_client(
         is_confidential=form.is_confidential,
         created_at=now,
         created_by_id=actor.id,
+        pairwise_subject=(
+            not form.is_first_party if form.pairwise_subject is None else form.pairwise_subject
+        ),
     )
     _apply(row, form)
     db.add(row)
@@ -631,37 +643,125 @@ def _school_claims(db: Session, user: User, today: date, year: YearBoundary) -> 
     return {"schools": list(schools.values()), "classes": classes}
 
 
-def _family_claims(db: Session, user: User, today: date, year: YearBoundary) -> dict[str, Any]:
-    child_ids = db.scalars(
-        select(ParentLink.child_id).where(ParentLink.parent_id == user.id).order_by(ParentLink.id)
+def _family_claims(
+    db: Session, user: User, today: date, year: YearBoundary, subject: SubjectOf
+) -> dict[str, Any]:
+    children = db.scalars(
+        select(User)
+        .join(ParentLink, ParentLink.child_id == User.id)
+        .where(ParentLink.parent_id == user.id)
+        .order_by(ParentLink.id)
     )
     return {
         "children": [
-            {"sub": str(child_id), "classes": _student_classes(db, child_id, today, year)}
-            for child_id in child_ids
+            {
+                "sub": subject(child.id),
+                "name": child.real_name,  # issue 21: 班级圈 names the child
+                "classes": _student_classes(db, child.id, today, year),
+            }
+            for child in children
         ]
     }
 
 
+SubjectOf = Callable[[int], str]
+
+
+def public_subject(user_id: int) -> str:
+    """The public `sub`: the account's id (first-party clients, and clients registered before
+    issue 21 that rely on it)."""
+    return str(user_id)
+
+
+def _subject_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PAIRWISE_INFO).derive(
+        secret.encode()
+    )
+
+
+def subject_for(row: OAuthClient | None, user_id: int, *, secret: str) -> str:
+    """The `sub` this client sees (OpenID Connect Core 8): the public id, or for a pairwise
+    client a keyed hash of the client and the account (OpenID Connect Core 8.1), the same in
+    every worker (keyed by the data key, `keys.sealing_secret`)."""
+    if row is None or not row.pairwise_subject:
+        return public_subject(user_id)
+    digest = hmac.new(
+        _subject_key(secret), f"{row.client_id}|{user_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def subject_function(row: OAuthClient | None, *, secret: str) -> SubjectOf:
+    """`subject_for` bound to one client."""
+    return lambda user_id: subject_for(row, user_id, secret=secret)
+
+
+def user_of_subject(db: Session, row: OAuthClient, sub: str, *, secret: str) -> int | None:
+    """The account behind a `sub` this client saw (RP-initiated logout's id_token_hint)."""
+    if not row.pairwise_subject:
+        return int(sub) if sub.isdigit() and len(sub) < 12 else None
+    for user_id in db.scalars(
+        select(OAuthToken.user_id).where(OAuthToken.client_id == row.id).distinct()
+    ):
+        if hmac.compare_digest(subject_for(row, user_id, secret=secret), sub):
+            return user_id
+    return None
+
+
+def _current_student_number(db: Session, user_id: int, today: date, year: YearBoundary) -> Any:
+    for school_class, number in db.execute(
+        select(SchoolClass, ClassStudent.student_number)
+        .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
+        .where(ClassStudent.student_id == user_id)
+        .order_by(SchoolClass.id.desc())
+    ):
+        if _current(school_class, today, year) and number:
+            return number
+    return None
+
+
 def user_claims(
-    db: Session, *, user: User, scope: str, today: date, year: YearBoundary
+    db: Session,
+    *,
+    user: User,
+    scope: str,
+    today: date,
+    year: YearBoundary,
+    subject: SubjectOf = public_subject,
+    picture_url: str | None = None,
 ) -> dict[str, Any]:
-    """The claims the granted scopes allow: nothing personal beyond what was asked and allowed."""
+    """The claims the granted scopes allow: nothing personal beyond what was asked and allowed.
+
+    Issue 21: the standard claims (OpenID Connect Core 5.1) where one exists: profile gives
+    `preferred_username`, `gender` and `picture` (only when there is an avatar);
+    `identifiers.full` gives `phone_number`/`email` with `*_verified`; `identifiers` only
+    masked variants. No identifier has a verification record yet, so `*_verified` is false.
+    """
     scopes = set(scope.split())
-    claims: dict[str, Any] = {"sub": str(user.id)}
+    claims: dict[str, Any] = {"sub": subject(user.id)}
     if "profile" in scopes:
         claims["name"] = user.real_name
+        claims["preferred_username"] = user.username
+        if user.gender is not None:
+            claims["gender"] = user.gender.value
+        if picture_url and user.avatar:
+            claims["picture"] = picture_url
     if "school" in scopes:
         claims.update(_school_claims(db, user, today, year))
+        number = _current_student_number(db, user.id, today, year)
+        if number:
+            claims["student_number"] = number
     if "family" in scopes:
-        claims.update(_family_claims(db, user, today, year))
+        claims.update(_family_claims(db, user, today, year, subject))
     if "identifiers.full" in scopes:
         claims.update(
             {
                 "phone_number": user.phone,
+                "phone_number_verified": False,
                 "id_card_number": user.id_card_number,
                 "registration_number": user.registration_number,
                 "email": user.email,
+                "email_verified": False,
             }
         )
     elif "identifiers" in scopes:
@@ -675,6 +775,39 @@ def user_claims(
             }
         )
     return claims
+
+
+# Every claim this provider may give (discovery: claims_supported).
+CLAIMS_SUPPORTED = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "at_hash",
+    "name",
+    "preferred_username",
+    "gender",
+    "picture",
+    "schools",
+    "classes",
+    "student_number",
+    "children",
+    "phone_number",
+    "phone_number_verified",
+    "email",
+    "email_verified",
+    "id_card_number",
+    "registration_number",
+    "phone_number_masked",
+    "id_card_number_masked",
+    "email_masked",
+]
+_PAIRWISE_INFO = b"campusid oidc pairwise subjects v1"
 
 
 def active_user(db: Session, user_id: int) -> User | None:
@@ -732,3 +865,35 @@ def acr_of(amr: list[str], asked: str | None) -> str:
     if "mfa" in amr:
         return asked or ACR_MFA
     return ACR_PASSWORD
+
+
+# -- browser applications (issue 21) -----------------------------------------------------------
+
+
+def origin_of(uri: str) -> str | None:
+    """The Web origin (RFC 6454) of a URI, as a browser sends it in `Origin`."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def public_client_origins(db: Session) -> set[str]:
+    """The origins of the redirect URIs of enabled public clients: the browser applications
+    that may call discovery, the JWKS, token, userinfo and revocation across origins."""
+    origins: set[str] = set()
+    for uris in db.scalars(
+        select(OAuthClient.redirect_uris).where(
+            OAuthClient.is_confidential.is_(False), OAuthClient.disabled_at.is_(None)
+        )
+    ):
+        origins.update(o for o in (origin_of(u) for u in uris or []) if o)
+    return origins

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError, InteractionRequiredError
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import (
+    AccountSelectionRequiredError,
+    ConsentRequiredError,
+    InteractionRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from authlib.oidc.rpinitiated import EndSessionRequest
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
@@ -37,9 +45,7 @@ from campusid.web import (
     Id,
     NotFound,
     OptionalUser,
-    PasswordChangeRequired,
     Svc,
-    check_enrolled,
     login_url,
     redirect,
     render,
@@ -52,6 +58,11 @@ router = APIRouter()
 
 OAuthRequest = Annotated[StarletteOAuth2Request, Depends(read_request)]
 ClientAdmin = Annotated[Principal, require(Permission.PLATFORM_CLIENTS_MANAGE)]
+
+# issue 21: how long applications may cache discovery and the JWKS. A rotated-in key signs at
+# once, so the JWKS is cached briefly (an application also refetches on an unknown `kid`).
+DISCOVERY_MAX_AGE = 3600
+JWKS_MAX_AGE = 300
 
 INVALID_REQUEST = N_("该应用的登录请求无效,请联系应用提供方。")
 
@@ -83,7 +94,7 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
-            "subject_types_supported": ["public"],
+            "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": [keys.ALGORITHM],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -96,25 +107,17 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
                 "none",
             ],
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": [
-                "sub",
-                "iss",
-                "aud",
-                "exp",
-                "iat",
-                "auth_time",
-                "nonce",
-                "acr",
-                "amr",
-                "name",
-                "schools",
-                "classes",
-                "children",
-            ],
+            "claims_supported": oidc.CLAIMS_SUPPORTED,
             "ui_locales_supported": ["zh-CN", "en"],
             # issue 19: `acr_values=urn:campusid:mfa` (or "mfa") demands a second factor.
             "acr_values_supported": oidc.ACR_VALUES,
-        }
+            # issue 21: request objects are not supported, and say so.
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "claims_parameter_supported": False,
+            "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        },
+        headers={"Cache-Control": f"public, max-age={DISCOVERY_MAX_AGE}"},
     )
 
 
@@ -123,8 +126,10 @@ def jwks(db: DbSession, services: Svc) -> JSONResponse:
     """The public signing keys, current and recently retired."""
     now = services.clock.now()
     if not keys.published_keys(db, now=now):
-        keys.create_key(db, secret_key=services.settings.secret_key, now=now)
-    return JSONResponse(keys.jwks(db, now=now))
+        keys.create_key(db, secret_key=keys.sealing_secret(services.settings), now=now)
+    return JSONResponse(
+        keys.jwks(db, now=now), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
+    )
 
 
 # -- authorization ---------------------------------------------------------------------
@@ -198,6 +203,90 @@ def _demand_second_factor(
     return redirect(target)
 
 
+CONTINUE_PATH = "/oauth/authorize/continue"
+
+
+def _to_client(
+    oreq: Any, grant: Any, error: type[OAuth2Error], description: str | None = None
+) -> Any:
+    """An error the application receives at its (validated) redirect URI, with its state."""
+    refusal = error(description=description, redirect_uri=grant.redirect_uri)
+    refusal.state = oreq.payload.state
+    return refusal
+
+
+def _unsupported(oreq: Any, grant: Any) -> OAuth2Error | None:
+    """Parameters this provider does not implement are refused, never silently ignored
+    (issue 21): request objects, request URIs, and response modes other than `query`."""
+    data = oreq.payload.data
+    if "request" in data:
+        return _to_client(oreq, grant, RequestNotSupportedError)
+    if "request_uri" in data:
+        return _to_client(oreq, grant, RequestURINotSupportedError)
+    mode = data.get("response_mode")
+    if mode is not None and mode != "query":
+        return _to_client(
+            oreq, grant, InvalidRequestError, "Only response_mode=query is supported."
+        )
+    max_age = data.get("max_age")
+    if max_age is not None and (not max_age.isdigit() or len(max_age) > 9):
+        return _to_client(oreq, grant, InvalidRequestError, "'max_age' must be a whole number.")
+    return None
+
+
+def _query_after_sign_in(oreq: Any) -> str:
+    """The authorization request once the person has signed in afresh: `prompt=login` and
+    `select_account` are met and `max_age` is satisfied (auth_time in the ID token is the new
+    sign-in), so they are dropped and the request does not loop back to the login page."""
+    pairs = []
+    for key, value in parse_qsl(urlsplit(oreq.uri).query, keep_blank_values=True):
+        if key == "max_age":
+            continue
+        if key == "prompt":
+            value = " ".join(p for p in value.split() if p not in {"login", "select_account"})
+            if not value:
+                continue
+        pairs.append((key, value))
+    return urlencode(pairs)
+
+
+def _sign_in_again(oreq: Any, prompt: str | None) -> Response:
+    """The login page (with `prompt`, shown even to a signed-in person), then back here; in
+    the languages the application asked for (`ui_locales`)."""
+    target = login_url(f"{CONTINUE_PATH}?{_query_after_sign_in(oreq)}")
+    if prompt:
+        target += f"&prompt={prompt}"
+    ui_locales = oreq.payload.data.get("ui_locales")
+    if ui_locales:
+        target += "&" + urlencode({"ui_locales": ui_locales[:64]})
+    return redirect(target)
+
+
+def _session_too_old(provider: Provider, oreq: Any, request: Request) -> bool:
+    """Whether the session signed in longer ago than the application's `max_age` allows."""
+    max_age = oreq.payload.data.get("max_age")
+    info = getattr(request.state, "session_info", None)
+    if max_age is None or info is None:
+        return False
+    return (provider.ctx.now - info.created_at).total_seconds() > int(max_age)
+
+
+def _login_needed(provider: Provider, oreq: Any, request: Request, prompts: set[str]) -> str | None:
+    """Why the signed-in person must go through the login page again, if they must: "login"
+    (a fresh sign-in: `prompt=login`, or `max_age` exceeded) or "select_account"."""
+    if "login" in prompts or _session_too_old(provider, oreq, request):
+        return "login"
+    if "select_account" in prompts:
+        return "select_account"
+    return None
+
+
+def _interrupted(back: str, target: str) -> Response:
+    """A page of ours that must come first (forced password change, second-factor
+    enrolment), coming back to the authorization request afterwards (issue 21)."""
+    return redirect(f"{target}?next=" + quote(back, safe="/"))
+
+
 @router.get("/oauth/authorize")
 def authorize(
     request: Request,
@@ -211,16 +300,32 @@ def authorize(
         grant = provider.get_consent_grant(oreq, end_user=user)
     except OAuth2Error as error:
         return _refused(request, provider, oreq, error)
+    unsupported = _unsupported(oreq, grant)
+    if unsupported is not None:
+        return _refused(request, provider, oreq, unsupported)
+    prompts = set((oreq.payload.data.get("prompt") or "").split())
     if user is None:
         # Back through a page of ours: browsers apply the login form's CSP form-action to the
         # whole redirect chain after it, which would block the final hop to the application.
-        return redirect(login_url(f"/oauth/authorize/continue?{request.url.query}"))
-    if user.must_change_password:
-        raise PasswordChangeRequired
-    check_enrolled(request)  # issue 19: no code for a session that must enrol a factor first
+        return _sign_in_again(oreq, None)
+    again = _login_needed(provider, oreq, request, prompts)
+    if again is not None:
+        if "none" in prompts:
+            kind = LoginRequiredError if again == "login" else AccountSelectionRequiredError
+            return _refused(request, provider, oreq, _to_client(oreq, grant, kind))
+        return _sign_in_again(oreq, again)
+    back = f"{CONTINUE_PATH}?{urlsplit(oreq.uri).query}"
+    info = getattr(request.state, "session_info", None)
+    if user.must_change_password or (info is not None and info.factor_enrolment == "required"):
+        if "none" in prompts:
+            return _refused(
+                request, provider, oreq, _to_client(oreq, grant, InteractionRequiredError)
+            )
+        if user.must_change_password:
+            return _interrupted(back, "/password/change-required")
+        return _interrupted(back, "/account/two-step/setup")
     row: OAuthClient = grant.request.client
     scope: str = grant.request.scope
-    prompts = set((oreq.payload.data.get("prompt") or "").split())
     stepped_up = _demand_second_factor(request, provider, oreq, grant, user, prompts)
     if stepped_up is not None:
         return stepped_up
@@ -229,9 +334,7 @@ def authorize(
     )
     if ask:
         if "none" in prompts:
-            refusal = ConsentRequiredError(redirect_uri=grant.redirect_uri)
-            refusal.state = oreq.payload.state
-            return _refused(request, provider, oreq, refusal)
+            return _refused(request, provider, oreq, _to_client(oreq, grant, ConsentRequiredError))
         response = render(
             request,
             "oidc/consent.html",
@@ -311,6 +414,30 @@ def userinfo(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     return provider.create_endpoint_response("userinfo", oreq)
 
 
+@router.get("/oauth/picture")
+def picture(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """The `picture` claim's image (issue 21): the person's avatar, to the holder of an access
+    token with the `profile` scope (never public: most accounts are minors')."""
+    ctx = provider.ctx
+    header = oreq.headers.get("Authorization") or ""
+    scheme, _, value = header.partition(" ")
+    token = (
+        oidc.find_access_token(ctx.db, access_token=value.strip(), now=ctx.now)
+        if scheme.lower() == "bearer" and value
+        else None
+    )
+    user = oidc.active_user(ctx.db, token.user_id) if token is not None else None
+    if token is None or user is None or "profile" not in token.scope.split():
+        return JSONResponse(
+            {"error": "invalid_token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="campusid", error="invalid_token"'},
+        )
+    if not user.avatar:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    return Response(user.avatar, media_type="image/jpeg", headers={"Cache-Control": "private"})
+
+
 @router.post("/oauth/revoke")
 def revoke(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     """Token revocation (RFC 7009)."""
@@ -360,7 +487,8 @@ def end_session(
     if validated.needs_confirmation:
         return render(request, "oidc/logout_confirm.html", {"client_name": client_name})
     hinted = str((validated.id_token_claims or {}).get("sub", ""))
-    if user is not None and hinted != str(user.id):
+    secret = keys.sealing_secret(provider.ctx.services.settings)
+    if user is not None and hinted != oidc.subject_for(validated.client, user.id, secret=secret):
         # Another person's ID token (a link planted by someone else, or a shared computer):
         # nothing ends by itself; the person here may still choose to sign out.
         return render(
@@ -372,10 +500,12 @@ def end_session(
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
         sub = (req.id_token_claims or {}).get("sub")
-        if req.client is not None and sub and str(sub).isdigit():
-            oidc.revoke_tokens(
-                provider.ctx.db, now=provider.ctx.now, user_id=int(sub), client_pk=req.client.id
-            )
+        if req.client is not None and sub:
+            user_id = oidc.user_of_subject(provider.ctx.db, req.client, str(sub), secret=secret)
+            if user_id is not None:
+                oidc.revoke_tokens(
+                    provider.ctx.db, now=provider.ctx.now, user_id=user_id, client_pk=req.client.id
+                )
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))
@@ -578,3 +708,26 @@ def set_client_enabled(
         client=client,
     )
     return redirect(f"/platform/clients/{row.id}")
+
+
+# -- the login page of an authorization request (issue 21) -------------------------------
+
+
+def login_context(request: Request) -> dict[str, str] | None:
+    """For the login page: the application whose authorization request it interrupts
+    (「XX 应用请求登录」) and the account it suggested (`login_hint`, prefilled).
+
+    Read from the page's `next` (the continuation of the authorization request), so only a
+    registered, enabled application can be named; registered in `domains.install`.
+    """
+    next_path = getattr(request.state, "login_next", None)
+    if not isinstance(next_path, str) or not next_path.startswith(CONTINUE_PATH + "?"):
+        return None
+    params = dict(parse_qsl(urlsplit(next_path).query))
+    services: Any = request.app.state.services
+    with services.session_factory() as db:
+        row = oidc.find_active_client(db, params.get("client_id"))
+        name = row.name if row is not None else None
+    if name is None:
+        return None
+    return {"app_name": name, "login_hint": params.get("login_hint", "")[:64]}

@@ -19,7 +19,7 @@ from campusid.oidc.models import KeyState, SigningKey
 def _rotate(db, services):
     key = keys.rotate_keys(
         db,
-        secret_key=services.settings.secret_key,
+        secret_key=keys.sealing_secret(services.settings),
         now=services.clock.now(),
         grace=timedelta(hours=services.settings.oidc_key_grace_hours),
     )
@@ -113,7 +113,7 @@ def test_family_scope_lists_the_childrens_classes(client, make_client, db, world
     assert [c["sub"] for c in info["children"]] == [str(child.id)]
     classes = info["children"][0]["classes"]
     assert classes[0]["name"] == "五年级1班" and classes[0]["role"] == "student"
-    assert "name" not in info["children"][0]
+    assert info["children"][0]["name"] == "李逍遥"  # issue 21
     assert info["classes"] == []  # the parent is in no class
 
 
