@@ -42,6 +42,15 @@ SCOPES: dict[str, str] = {
 }
 SENSITIVE_SCOPES = frozenset({"identifiers.full"})
 
+# issue 21: scopes a confidential client may be given for calls on its own behalf
+# (client_credentials), never for a person's sign-in: the OneRoster 1.2 scopes (issue 22).
+ONEROSTER_SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
+SERVICE_SCOPES: dict[str, str] = {
+    ONEROSTER_SCOPE_BASE + "roster-core.readonly": N_("读取学校、班级和师生名册（不含个人信息）"),
+    ONEROSTER_SCOPE_BASE + "roster.readonly": N_("读取学校、班级和师生名册"),
+    ONEROSTER_SCOPE_BASE + "roster-demographics.readonly": N_("读取师生的人口统计信息（如性别）"),
+}
+
 ROLE_NAMES = {
     "student": N_("学生"),
     "teacher": N_("教师"),
@@ -71,6 +80,10 @@ class ClientForm:
     scopes: list[str] = field(default_factory=lambda: ["openid", "profile"])
     is_confidential: bool = True
     is_first_party: bool = False
+    # issue 21
+    service_scopes: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
 
     @classmethod
     def parse(
@@ -82,6 +95,9 @@ class ClientForm:
         scopes: list[str],
         is_confidential: bool,
         is_first_party: bool,
+        service_scopes: list[str] | None = None,
+        backchannel_logout_uri: str = "",
+        frontchannel_logout_uri: str = "",
     ) -> ClientForm:
         """Read the form's text fields (one URI a line)."""
         return cls(
@@ -91,6 +107,9 @@ class ClientForm:
             scopes=[s for s in dict.fromkeys(scopes) if s],
             is_confidential=is_confidential,
             is_first_party=is_first_party,
+            service_scopes=[s for s in dict.fromkeys(service_scopes or []) if s],
+            backchannel_logout_uri=backchannel_logout_uri.strip(),
+            frontchannel_logout_uri=frontchannel_logout_uri.strip(),
         )
 
     def problems(self) -> list[str]:
@@ -116,6 +135,26 @@ class ClientForm:
             problems.append(N_("未知的授权范围:%(scopes)s", scopes=" ".join(unknown[:5])))
         if "openid" not in self.scopes:
             problems.append(N_("授权范围必须包含 openid"))
+        problems.extend(self._issue21_problems())
+        return problems
+
+    def _issue21_problems(self) -> list[str]:
+        """Service scopes (confidential clients only) and the logout URIs."""
+        problems = []
+        unknown = [s for s in self.service_scopes if s not in SERVICE_SCOPES]
+        if unknown:
+            problems.append(N_("未知的服务端授权范围：%(scopes)s", scopes=" ".join(unknown[:3])))
+        if self.service_scopes and not self.is_confidential:
+            problems.append(N_("只有机密客户端可以使用服务端调用（client_credentials）"))
+        for uri in (self.backchannel_logout_uri, self.frontchannel_logout_uri):
+            if uri and not is_acceptable_redirect_uri(uri):
+                problems.append(
+                    N_(
+                        "退出通知地址不合规：%(uri)s（须为 https 地址，本机调试可用 "
+                        "http://127.0.0.1 或 http://localhost，且不能带 # 片段）",
+                        uri=uri[:80],
+                    )
+                )
         return problems
 
 
@@ -172,6 +211,9 @@ def _apply(row: OAuthClient, form: ClientForm) -> None:
     row.post_logout_redirect_uris = list(form.post_logout_redirect_uris)
     row.allowed_scopes = " ".join(form.scopes)
     row.is_first_party = form.is_first_party
+    row.service_scopes = " ".join(form.service_scopes)
+    row.backchannel_logout_uri = form.backchannel_logout_uri or None
+    row.frontchannel_logout_uri = form.frontchannel_logout_uri or None
 
 
 def _audit_client(
@@ -222,6 +264,7 @@ def create_client(
         client=client,
         name=row.name,
         scopes=row.allowed_scopes,
+        service_scopes=row.service_scopes,
     )
     return row, secret
 
@@ -241,6 +284,7 @@ def update_client(
     if problems:
         raise ClientFormError(problems)
     removed = set(row.allowed_scopes.split()) - set(form.scopes)
+    removed |= set(row.service_scopes.split()) - set(form.service_scopes)
     _apply(row, form)
     if removed:
         # Tokens carrying a scope the client may no longer have must not outlive the change.
@@ -253,6 +297,7 @@ def update_client(
         now=now,
         client=client,
         scopes=row.allowed_scopes,
+        service_scopes=row.service_scopes,
     )
 
 
@@ -375,7 +420,7 @@ def _replayed(
     action: AuditAction,
     *,
     family_id: str,
-    user_id: int,
+    user_id: int | None,
     row: OAuthClient,
     now: datetime,
 ) -> None:
@@ -423,16 +468,16 @@ def save_token(
     *,
     token: dict[str, Any],
     row: OAuthClient,
-    user: User,
+    user: User | None,
     family_id: str,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> OAuthToken:
-    """Store an issued token pair (hashed)."""
+    """Store an issued token pair (hashed); no person for a client_credentials token."""
     refresh = token.get("refresh_token")
     item = OAuthToken(
         client_id=row.id,
-        user_id=user.id,
+        user_id=user.id if user is not None else None,
         family_id=family_id,
         access_token_hash=hash_token(token["access_token"]),
         refresh_token_hash=hash_token(refresh) if refresh else None,
@@ -677,8 +722,10 @@ def user_claims(
     return claims
 
 
-def active_user(db: Session, user_id: int) -> User | None:
-    """The account a token belongs to, if it may still sign in."""
+def active_user(db: Session, user_id: int | None) -> User | None:
+    """The account a token belongs to, if it may still sign in (none for a service token)."""
+    if user_id is None:
+        return None
     user = accounts.get_user(db, user_id)
     return user if user is not None and user.status is AccountStatus.ACTIVE else None
 
@@ -732,3 +779,66 @@ def acr_of(amr: list[str], asked: str | None) -> str:
     if "mfa" in amr:
         return asked or ACR_MFA
     return ACR_PASSWORD
+
+
+# -- server-to-server calls and introspection (issue 21) --------------------------------------
+
+
+def new_family_id() -> str:
+    """A token family of its own (a client_credentials token descends from no code)."""
+    return secrets.token_hex(16)
+
+
+def find_service_token(
+    db: Session, *, access_token: str, scope: str, now: datetime
+) -> OAuthClient | None:
+    """The enabled client behind a live client_credentials access token carrying `scope`
+    (for the platform's own server-to-server APIs, e.g. OneRoster of issue 22), or None."""
+    item = find_access_token(db, access_token=access_token, now=now)
+    if item is None or item.user_id is not None or scope not in item.scope.split():
+        return None
+    row = db.get(OAuthClient, item.client_id)
+    return row if row is not None and row.disabled_at is None else None
+
+
+def may_introspect(item: OAuthToken, row: OAuthClient) -> bool:
+    """RFC 7662: a confidential client may look at the tokens issued to it, nobody else's
+    (a token is no oracle for another application's sessions)."""
+    return row.is_confidential and item.client_id == row.id
+
+
+def introspection(
+    db: Session, *, item: OAuthToken | None, issuer: str, now: datetime
+) -> dict[str, Any]:
+    """The RFC 7662 answer: {"active": false} unless the token is live (by the injected
+    clock) and its client and person may still use it."""
+    if item is None or item.revoked_at is not None:
+        return {"active": False}
+    if item.access_expires_at > now:
+        expires = item.access_expires_at
+        token_type = "Bearer"
+    elif item.refresh_expires_at is not None and item.refresh_expires_at > now:
+        expires = item.refresh_expires_at
+        token_type = "refresh_token"
+    else:
+        return {"active": False}
+    row = db.get(OAuthClient, item.client_id)
+    if row is None or row.disabled_at is not None:
+        return {"active": False}
+    answer: dict[str, Any] = {
+        "active": True,
+        "scope": item.scope,
+        "client_id": row.client_id,
+        "token_type": token_type,
+        "exp": int(expires.timestamp()),
+        "iat": int(item.issued_at.timestamp()),
+        "iss": issuer,
+        "aud": row.client_id,
+    }
+    if item.user_id is not None:
+        if active_user(db, item.user_id) is None:
+            return {"active": False}
+        answer["sub"] = str(item.user_id)
+    else:
+        answer["sub"] = row.client_id
+    return answer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -79,10 +81,16 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             "jwks_uri": f"{issuer}/oauth/jwks",
             "revocation_endpoint": f"{issuer}/oauth/revoke",
             "end_session_endpoint": f"{issuer}/oauth/logout",
-            "scopes_supported": list(oidc.SCOPES),
+            "scopes_supported": list(oidc.SCOPES) + list(oidc.SERVICE_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            # issue 21: RFC 7662, for confidential clients about their own tokens.
+            "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [keys.ALGORITHM],
             "token_endpoint_auth_methods_supported": [
@@ -311,6 +319,12 @@ def userinfo(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     return provider.create_endpoint_response("userinfo", oreq)
 
 
+@router.post("/oauth/introspect")
+def introspect(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """Token introspection (RFC 7662, issue 21): is this token of mine live, and what may it do."""
+    return provider.create_endpoint_response("introspection", oreq)
+
+
 @router.post("/oauth/revoke")
 def revoke(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     """Token revocation (RFC 7009)."""
@@ -417,6 +431,7 @@ def _form_page(
             "secret": secret,
             "all_scopes": oidc.SCOPES,
             "sensitive": oidc.SENSITIVE_SCOPES,
+            "service_scopes": oidc.SERVICE_SCOPES,
         },
         status_code=status_code,
     )
@@ -430,6 +445,9 @@ def _form_of(row: OAuthClient) -> oidc.ClientForm:
         scopes=row.allowed_scopes.split(),
         is_confidential=row.is_confidential,
         is_first_party=row.is_first_party,
+        service_scopes=row.service_scopes.split(),
+        backchannel_logout_uri=row.backchannel_logout_uri or "",
+        frontchannel_logout_uri=row.frontchannel_logout_uri or "",
     )
 
 
@@ -440,7 +458,9 @@ def _parse_form(
     scopes: list[str],
     client_type: str,
     first_party: str,
+    extra: IssueTwentyOneFields | None = None,
 ) -> oidc.ClientForm:
+    extra = extra or IssueTwentyOneFields()
     return oidc.ClientForm.parse(
         name=name,
         redirect_uris=redirect_uris,
@@ -448,7 +468,22 @@ def _parse_form(
         scopes=scopes,
         is_confidential=client_type != "public",
         is_first_party=first_party == "1",
+        service_scopes=extra.service_scopes,
+        backchannel_logout_uri=extra.backchannel_logout_uri,
+        frontchannel_logout_uri=extra.frontchannel_logout_uri,
     )
+
+
+@dataclass
+class IssueTwentyOneFields:
+    """The client form's service scopes and logout URIs (issue 21)."""
+
+    service_scopes: list[str] = dc_field(default_factory=list)
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
+
+
+UriField = Annotated[str, Form(max_length=512)]
 
 
 NameField = Annotated[str, Form(max_length=64)]
@@ -482,11 +517,20 @@ def create_client(
     scopes: ScopesField = [],  # noqa: B006 - FastAPI copies defaults
     client_type: ShortField = "confidential",
     first_party: ShortField = "",
+    service_scopes: ScopesField = [],  # noqa: B006
+    backchannel_logout_uri: UriField = "",
+    frontchannel_logout_uri: UriField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
     require_step_up(request)  # issue 19
     form = _parse_form(
-        name, redirect_uris, post_logout_redirect_uris, scopes, client_type, first_party
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes,
+        client_type,
+        first_party,
+        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
     )
     try:
         row, secret = oidc.create_client(
@@ -517,6 +561,9 @@ def update_client(
     post_logout_redirect_uris: UrisField = "",
     scopes: ScopesField = [],  # noqa: B006
     first_party: ShortField = "",
+    service_scopes: ScopesField = [],  # noqa: B006
+    backchannel_logout_uri: UriField = "",
+    frontchannel_logout_uri: UriField = "",
 ) -> Response:
     """Save an application's settings."""
     row = _client_or_404(db, client_pk)
@@ -527,6 +574,7 @@ def update_client(
         scopes,
         "confidential" if row.is_confidential else "public",
         first_party,
+        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
     )
     try:
         oidc.update_client(
