@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 from fastapi.testclient import TestClient
 
+from tests.support.http import post_form
 from tests.support.oidc import CALLBACK, ISSUER, callback_params, follow_to_callback
 
 
@@ -91,3 +93,56 @@ def introspect(
     if hint:
         data["token_type_hint"] = hint
     return server.post("/oauth/introspect", data=data, headers=basic(client_id, secret))
+
+
+CONSENT_QUERY = re.compile(r'name="query" value="([^"]+)"')
+
+
+def authorize_query(client_id: str, scope: str, redirect_uri: str = CALLBACK) -> tuple[str, str]:
+    """An authorization request's query (PKCE S256) and its code verifier."""
+    verifier, challenge = pkce()
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    return query, verifier
+
+
+def exchange(
+    server: httpx.Client, location: str, verifier: str, client_id: str, secret: str
+) -> dict[str, Any]:
+    """Trade the code of a callback for tokens."""
+    response = server.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": callback_params(location)["code"],
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+        headers=basic(client_id, secret),
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def consent_and_sign_in(
+    browser: TestClient, server: httpx.Client, *, client_id: str, secret: str, scope: str
+) -> dict[str, Any]:
+    """A signed-in browser meets the consent page, allows, and the app gets tokens."""
+    query, verifier = authorize_query(client_id, scope)
+    page = browser.get(f"/oauth/authorize?{query}")
+    assert page.status_code == 200 and "同意授权" in page.text, page.text[:300]
+    carried = CONSENT_QUERY.search(page.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    allowed = post_form(
+        browser, "/oauth/authorize/consent", {"query": carried, "decision": "allow"}
+    )
+    assert allowed.status_code == 302
+    return exchange(server, allowed.headers["location"], verifier, client_id, secret)

@@ -23,7 +23,13 @@ from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
-from campusid.identifiers import mask_email, mask_id_card, mask_phone
+from campusid.identifiers import (
+    InvalidIdentifier,
+    birth_date_from_id_card,
+    mask_email,
+    mask_id_card,
+    mask_phone,
+)
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
 from campusid.org import service as org_service
 from campusid.org.models import School, SchoolClass
@@ -340,14 +346,25 @@ def scope_descriptions(scope: str) -> list[tuple[str, str]]:
     return [(s, SCOPES[s]) for s in scope.split() if s in SCOPES]
 
 
-def needs_consent(db: Session, *, user: User, row: OAuthClient, scope: str) -> bool:
-    """First-party clients never ask; third-party ones until the person allowed these scopes."""
+def needs_consent(
+    db: Session,
+    *,
+    user: User,
+    row: OAuthClient,
+    scope: str,
+    now: datetime | None = None,
+    consent_days: int = 0,
+) -> bool:
+    """First-party clients never ask; third-party ones until the person allowed these scopes,
+    and again once the consent is `consent_days` old (issue 21)."""
     if row.is_first_party:
         return False
     consent = db.scalar(
         select(Consent).where(Consent.user_id == user.id, Consent.client_id == row.id)
     )
-    return consent is None or not set(scope.split()) <= set(consent.scope.split())
+    if consent is None or not set(scope.split()) <= set(consent.scope.split()):
+        return True
+    return now is not None and consent_expired(consent, now=now, consent_days=consent_days)
 
 
 def grant_consent(
@@ -842,3 +859,114 @@ def introspection(
     else:
         answer["sub"] = row.client_id
     return answer
+
+
+# -- 授权管理: the applications a person authorised (issue 21) ------------------------------
+
+
+def consent_expired(consent: Consent, *, now: datetime, consent_days: int) -> bool:
+    """A consent older than the setting (CAMPUSID_OIDC_CONSENT_DAYS; 0: never) is asked again."""
+    return consent_days > 0 and consent.granted_at + timedelta(days=consent_days) <= now
+
+
+@dataclass
+class Grant:
+    """One application a person authorised: what it may read and whether it holds tokens."""
+
+    client: OAuthClient
+    scope: str
+    granted_at: datetime | None
+    expires_at: datetime | None
+    signed_in: bool
+
+    @property
+    def scopes(self) -> list[tuple[str, str]]:
+        """(scope, what it shares) in Chinese words."""
+        return scope_descriptions(self.scope)
+
+
+def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) -> list[Grant]:
+    """The applications holding a live consent or a live token of the person, by name."""
+    grants: dict[int, Grant] = {}
+    for consent in db.scalars(select(Consent).where(Consent.user_id == user_id)):
+        if consent_expired(consent, now=now, consent_days=consent_days):
+            continue
+        row = db.get(OAuthClient, consent.client_id)
+        if row is None or row.disabled_at is not None:
+            continue
+        expires = consent.granted_at + timedelta(days=consent_days) if consent_days > 0 else None
+        grants[row.id] = Grant(row, consent.scope, consent.granted_at, expires, False)
+    live = db.scalars(
+        select(OAuthToken).where(
+            OAuthToken.user_id == user_id,
+            OAuthToken.revoked_at.is_(None),
+            (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+        )
+    )
+    for item in live:
+        row = db.get(OAuthClient, item.client_id)
+        if row is None or row.disabled_at is not None:
+            continue
+        grant = grants.get(row.id)
+        if grant is None:
+            grant = grants[row.id] = Grant(row, item.scope, None, None, True)
+        grant.signed_in = True
+        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + item.scope.split()))
+    return sorted(grants.values(), key=lambda g: (g.client.name, g.client.id))
+
+
+def withdraw_grant(
+    db: Session,
+    *,
+    owner_id: int,
+    row: OAuthClient,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+) -> bool:
+    """撤销授权: the consent is forgotten and the application's access and refresh tokens of
+    the person are revoked at once (audited; the person is asked again next time). Idempotent:
+    False when there was nothing to withdraw."""
+    consent = db.scalar(
+        select(Consent).where(Consent.user_id == owner_id, Consent.client_id == row.id)
+    )
+    live = db.scalar(
+        select(OAuthToken.id)
+        .where(
+            OAuthToken.user_id == owner_id,
+            OAuthToken.client_id == row.id,
+            OAuthToken.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    if consent is None and live is None:
+        return False
+    if consent is not None:
+        db.delete(consent)
+    revoke_tokens(db, now=now, user_id=owner_id, client_pk=row.id)
+    audit.record(
+        db,
+        now=now,
+        action=AuditAction.OIDC_CONSENT_WITHDRAWN,
+        actor_id=actor.id,
+        target_user_id=owner_id,
+        client=client,
+        detail={"client_id": row.client_id, "by": "self" if actor.id == owner_id else "guardian"},
+    )
+    return True
+
+
+def under_14(user: User, today: date) -> bool:
+    """A child under 14 by the birth date of the ID card; with no readable ID card the child is
+    taken as under 14 (the guardian keeps the say: the protective reading of PIPL art. 31)."""
+    if not user.id_card_number:
+        return True
+    try:
+        born = birth_date_from_id_card(user.id_card_number, today=today)
+    except InvalidIdentifier:
+        return True
+    try:
+        fourteenth = born.replace(year=born.year + 14)
+    except ValueError:  # born on 29 February: 14 on 1 March of a common year
+        fourteenth = date(born.year + 14, 3, 1)
+    return today < fourteenth

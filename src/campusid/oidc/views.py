@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from campusid.accounts import factors
+from campusid.accounts import service as accounts
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
@@ -28,12 +29,15 @@ from campusid.oidc.server import (
     issuer_of,
     read_request,
 )
+from campusid.org.schoolyear import calendar_for
+from campusid.security import authz
 from campusid.security.authz import FactorNeed
-from campusid.security.permissions import Permission, Principal, principal_for
+from campusid.security.permissions import Permission, Principal, Role, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.web import (
     CONTENT_SECURITY_POLICY,
     Client,
+    CurrentPrincipal,
     CurrentUser,
     DbSession,
     Id,
@@ -233,7 +237,15 @@ def authorize(
     if stepped_up is not None:
         return stepped_up
     ask = not row.is_first_party and (
-        "consent" in prompts or oidc.needs_consent(db, user=user, row=row, scope=scope)
+        "consent" in prompts
+        or oidc.needs_consent(
+            db,
+            user=user,
+            row=row,
+            scope=scope,
+            now=provider.ctx.now,
+            consent_days=provider.ctx.services.settings.oidc_consent_days,
+        )
     )
     if ask:
         if "none" in prompts:
@@ -626,3 +638,97 @@ def set_client_enabled(
         client=client,
     )
     return redirect(f"/platform/clients/{row.id}")
+
+
+# -- 授权管理 (issue 21) --------------------------------------------------------------------
+
+
+WITHDRAWN = N_("已撤销授权，该应用的登录已立即失效。")
+
+
+def _grant_owner(db: DbSession, services: Svc, person: User) -> authz.GrantOwner:
+    target = principal_for(db, person)
+    today = calendar_for(services.settings, services.clock).today
+    return authz.GrantOwner(
+        user_id=person.id,
+        is_student=Role.STUDENT in target.roles,
+        school_ids=frozenset(target.member_school_ids),
+        under_14=oidc.under_14(person, today),
+    )
+
+
+def _person_or_404(db: DbSession, user_id: int) -> User:
+    person = accounts.get_user(db, user_id)
+    if person is None:
+        raise NotFound
+    return person
+
+
+def _grants_page(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: Principal,
+    person: User,
+) -> Response:
+    access = authz.check_grants(principal, _grant_owner(db, services, person), manage=False)
+    grants = oidc.list_grants(
+        db,
+        user_id=person.id,
+        now=services.clock.now(),
+        consent_days=services.settings.oidc_consent_days,
+    )
+    return render(
+        request,
+        "oidc/grants.html",
+        {
+            "person": person,
+            "own": person.id == principal.user.id,
+            "can_withdraw": access is authz.GrantAccess.MANAGE,
+            "grants": grants,
+            "done": WITHDRAWN if request.query_params.get("withdrawn") == "1" else None,
+        },
+    )
+
+
+@router.get("/account/apps")
+def my_grants(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal
+) -> Response:
+    """授权管理: the applications I authorised, what each may read; withdraw."""
+    return _grants_page(request, db, services, principal, principal.user)
+
+
+@router.get("/people/{user_id}/apps")
+def person_grants(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, user_id: Id
+) -> Response:
+    """Someone else's 授权管理: a linked parent of a child under 14 (withdraws too) or a school
+    administrator of the pupil's school (reads only); see authz.grants_access."""
+    return _grants_page(request, db, services, principal, _person_or_404(db, user_id))
+
+
+@router.post("/people/{user_id}/apps/{client_pk}/withdraw")
+def withdraw_grant(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+    user_id: Id,
+    client_pk: Id,
+) -> Response:
+    """撤销授权: the consent goes and the application's tokens stop working at once."""
+    person = _person_or_404(db, user_id)
+    authz.check_grants(principal, _grant_owner(db, services, person), manage=True)
+    row = _client_or_404(db, client_pk)
+    oidc.withdraw_grant(
+        db,
+        owner_id=person.id,
+        row=row,
+        actor=principal.user,
+        now=services.clock.now(),
+        client=client,
+    )
+    target = "/account/apps" if person.id == principal.user.id else f"/people/{person.id}/apps"
+    return redirect(f"{target}?withdrawn=1")
