@@ -1,7 +1,8 @@
 """The OpenID Connect provider's rules: the client registry, claims, consent and token life.
 
-Importing this module registers a password-change listener: every password change, by any
-route, revokes the person's tokens here (in `set_password`'s own transaction).
+Importing this module registers (through campusid.oidc.logout) a password-change and a
+sign-out listener: every password change, by any route, and every 退出登录 revokes the
+person's tokens here (in that transaction) and tells the applications (issue 21).
 """
 
 from __future__ import annotations
@@ -599,13 +600,9 @@ def revoke_tokens(
     db.expire_all()
 
 
-def _revoke_on_password_change(db: Session, user: User, now: datetime) -> None:
-    """A new password, by any route, ends every application's hold on the account."""
-    revoke_tokens(db, now=now, user_id=user.id)
-
-
-if _revoke_on_password_change not in accounts.password_change_listeners:
-    accounts.password_change_listeners.append(_revoke_on_password_change)
+# A new password, by any route, ends every application's hold on the account: the listener
+# (tokens revoked, applications told by back- and front-channel logout) is registered by
+# campusid.oidc.logout, imported at the end of this module (issue 21).
 
 
 # -- claims ----------------------------------------------------------------------------
@@ -970,3 +967,7 @@ def under_14(user: User, today: date) -> bool:
     except ValueError:  # born on 29 February: 14 on 1 March of a common year
         fourteenth = date(born.year + 14, 3, 1)
     return today < fourteenth
+
+
+# Last: the single-logout listeners (the module imports this one).
+from campusid.oidc import logout as _single_logout  # noqa: E402,F401

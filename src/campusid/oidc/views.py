@@ -20,6 +20,7 @@ from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
 from campusid.oidc import keys
+from campusid.oidc import logout as single_logout
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
 from campusid.oidc.server import (
@@ -91,6 +92,10 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             # issue 21: RFC 7662, for confidential clients about their own tokens.
             "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": False,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": False,
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -402,6 +407,8 @@ def end_session(
             oidc.revoke_tokens(
                 provider.ctx.db, now=provider.ctx.now, user_id=int(sub), client_pk=req.client.id
             )
+        if user is not None:  # issue 21: the other applications are told too
+            single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))

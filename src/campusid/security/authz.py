@@ -724,7 +724,7 @@ def check_grants(principal: Principal, owner: GrantOwner, *, manage: bool) -> Gr
         raise Denied(
             GRANTS_DENIED,
             reason="oidc_grants",
-            action="oidc.consent_withdrawn" if manage else ACCESS_DENIED,
+            action=ACCESS_DENIED,
             target_user_id=owner.user_id,
         )
     return access
