@@ -45,13 +45,16 @@ def test_concurrent_sign_ins_on_the_embedded_database(live_server):
 
     import httpx
 
-    def one(login: str) -> tuple[int, int]:
+    def one(login: str) -> tuple[int, int | str]:
         with httpx.Client(base_url=live_server.url, timeout=60) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
             signed = client.post(
                 "/login", data={"login": login, "password": DEMO_PASSWORD, "csrf_token": token}
             )
+            if signed.headers.get("location") == "/login/two-step":
+                # Staff (issue 19): the password step wrote its pending sign-in; no session yet.
+                return signed.status_code, "two-step"
             return signed.status_code, client.get("/").status_code
 
     # Accounts whose password no scenario changes (the server is shared by the session).
@@ -67,7 +70,8 @@ def test_concurrent_sign_ins_on_the_embedded_database(live_server):
     ] * 3
     with ThreadPoolExecutor(max_workers=12) as pool:
         results = list(pool.map(one, logins))
-    assert results == [(303, 200)] * len(logins)
+    staff = {"zhaoshuxue", "sunbanzhu", "chenxiaokai", "xx_admin", "kefu01", "pt_admin"}
+    assert results == [(303, "two-step" if login in staff else 200) for login in logins]
 
 
 def test_repeated_failures_ask_for_the_captcha_not_a_lockout(live_server, browser, shots):

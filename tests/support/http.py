@@ -60,6 +60,13 @@ def sign_in(client: TestClient, login: str, password: str = DEMO_PASSWORD) -> Re
     return response
 
 
+def finish_sign_in(client: TestClient, response: Response, login: str) -> Response:
+    """After a test posts the login form itself: the second step, when the app asks for it."""
+    if response.status_code == 303 and response.headers.get("location") == "/login/two-step":
+        return second_step(client, login)
+    return response
+
+
 def second_step(client: TestClient, login: str) -> Response:
     """Answer 两步验证 with a code the app accepts now; asserts a session started."""
     services = client.app.state.services  # type: ignore[attr-defined]

@@ -536,6 +536,19 @@ MATRIX.update(
         ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
     }
 )
+# Issue 19: passkeys. Pupils are offered none; the ceremonies' answers without a credential,
+# a pending sign-in or a registered key are refusals (400) for everyone signed in.
+MATRIX.update(
+    {
+        ("GET", "/account/passkeys"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys/options"): Row(but(signed_in(), student=DENY)),
+        ("POST", "/account/passkeys"): Row(but(everyone(BAD), anonymous=LOGIN, student=DENY)),
+        ("POST", "/login/two-step/passkey/options"): Row(everyone(BAD)),
+        ("POST", "/login/two-step/passkey"): Row(everyone(BAD)),
+        ("POST", "/account/verify/passkey/options"): Row(but(everyone(BAD), anonymous=LOGIN)),
+        ("POST", "/account/verify/passkey"): Row(but(everyone(BAD), anonymous=LOGIN)),
+    }
+)
 # Issue 21: introspection authenticates the client; 授权管理 is one's own, a guardian's of a
 # child under 14, or (read-only) a school administrator's of a pupil; {user_id} is the agent's
 # adult account here, so only the agent reaches it (tests/functional/oidc/test_grants.py walks

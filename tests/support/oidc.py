@@ -18,7 +18,7 @@ from campusid.audit.service import ClientInfo
 from campusid.clock import FixedClock
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
-from tests.support.http import post_form, second_step
+from tests.support.http import finish_sign_in, post_form
 
 ISSUER = "http://testserver"
 CONTINUE = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
@@ -94,8 +94,7 @@ def follow_to_callback(browser: TestClient, url: str, login: str | None = None) 
             browser, "/login", {"login": login, "password": "Zjer@2026", "next": next_path}
         )
         assert signed_in.status_code == 303
-        if signed_in.headers["location"] == "/login/two-step":  # issue 19: staff's second step
-            signed_in = second_step(browser, login)
+        signed_in = finish_sign_in(browser, signed_in, login)  # issue 19: staff's second step
         interstitial = browser.get(signed_in.headers["location"])
         assert interstitial.status_code == 200
         target = CONTINUE.search(interstitial.text).group(1).replace("&amp;", "&")

@@ -31,6 +31,7 @@ import segno
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from campusid.accounts import throttle as sign_in_throttle
 from campusid.accounts.models import (
     FactorGrace,
     FactorKind,
@@ -297,7 +298,7 @@ def verify(
     key = _throttle_key(user.id, client)
     wait = throttle.policy.wait(throttle.store.get(key, now=now.timestamp()), now.timestamp())
     if wait:
-        return StepResult(message=N_("尝试过于频繁，请 %(seconds)s 秒后再试。", seconds=wait))
+        return StepResult(message=sign_in_throttle.wait_message(wait))
     # `prove`: another kind of answer (a passkey's assertion), checked only once the wait is
     # over and counted like a code; it names the factor it proves ("hwk", "swk") or None.
     factor = prove() if prove is not None else check_code(db, user_id=user.id, code=code, now=now)
@@ -557,7 +558,7 @@ def reset_factors(
     person (the rule: security.authz.check_factor_reset), audited, the holder told, every
     session of theirs ended. The person enrols again at their next sign-in. Returns how many
     factors went."""
-    authz.check_factor_reset(actor, principal_for(db, target))
+    authz.check_factor_reset(actor, principal_for(db, target), action=AuditAction.FACTOR_RESET)
     now = services.clock.now()
     removed = db.execute(delete(SecondFactor).where(SecondFactor.user_id == target.id)).rowcount  # type: ignore[attr-defined]
     db.execute(delete(FactorRecoveryCode).where(FactorRecoveryCode.user_id == target.id))

@@ -677,7 +677,7 @@ def reset_factors(
     target = service.get_user(db, user_id)
     if target is None:
         raise NotFound
-    authz.check_factor_reset(principal, principal_for(db, target))
+    authz.check_factor_reset(principal, principal_for(db, target), action=AuditAction.FACTOR_RESET)
     require_step_up(request, back=safe_next(back))
     factors.reset_factors(db, services=services, actor=principal, target=target, client=client)
     return render(

@@ -102,6 +102,10 @@ REASONS: dict[str, str] = {
     # staff rules (issue 18)
     "pupil": N_("学生账号不能任命为客服"),
     "privileged_family": N_("客服或平台管理员账号不能关联孩子"),
+    # two-step verification (issue 19)
+    "bad_second_factor": N_("两步验证码错误"),
+    "factor_reset": N_("无权重置两步验证"),
+    "oidc_grants": N_("无权查看或撤销应用授权"),  # issue 21
 }
 
 RESET_MODES: dict[str, str] = {
@@ -148,6 +152,21 @@ TICKET_RESULTS: dict[str, str] = {
     "no_reset": N_("未重置"),
 }
 
+# two-step verification (issue 19): the factor a sign-in or a check used, a factor's kind.
+FACTORS: dict[str, str] = {
+    "totp": N_("动态验证码"),
+    "recovery": N_("恢复码"),
+    "webauthn": N_("通行密钥 / 安全密钥"),
+    "hwk": N_("安全密钥"),  # a passkey bound to its device (campusid.passkeys)
+    "swk": N_("通行密钥"),  # a synced passkey
+    "sms": N_("短信验证码"),
+}
+SECOND_STEPS: dict[str, str] = {
+    "pending": N_("密码正确，待两步验证"),
+}
+STEPS: dict[str, str] = {
+    "second_factor": N_("两步验证"),
+}
 OUTCOMES: dict[str, str] = {
     "success": N_("成功"),
     "failure": N_("失败"),
@@ -207,6 +226,11 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "by": (N_("查找方式：%(value)s"), SEARCHES),
     "to": (N_("验证码发送至：%(value)s"), CODE_RECIPIENTS),
     "fields": (N_("修改项目：%(value)s"), FIELDS),
+    # two-step verification (issue 19)
+    "factor": (N_("验证方式：%(value)s"), FACTORS),
+    "kind": (N_("验证方式：%(value)s"), FACTORS),
+    "second_step": (N_("登录步骤：%(value)s"), SECOND_STEPS),
+    "step": (N_("登录步骤：%(value)s"), STEPS),
 }
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
@@ -234,6 +258,7 @@ PLAIN: dict[str, str] = {
     "query": N_("查找内容：%(value)s"),
     "client_id": N_("应用：%(value)s"),
     "scope": N_("授权范围：%(value)s"),
+    "service_scopes": N_("服务端授权范围：%(value)s"),  # issue 21
     "permission": N_("所需权限：%(value)s"),
 }
 
@@ -248,6 +273,7 @@ COUNTED: dict[str, tuple[str, str]] = {
     "parents_linked": ngettext("关联家长 %(num)d 位", "关联家长 %(num)d 位"),
     "id_cards_bound": ngettext("绑定身份证 %(num)d 个", "绑定身份证 %(num)d 个"),
     "refused_count": ngettext("被拒绝 %(num)d 名学生", "被拒绝 %(num)d 名学生"),
+    "factors": ngettext("移除 %(num)d 种验证方式", "移除 %(num)d 种验证方式"),
 }
 
 # A yes-or-no fact: its phrase when true, and when false.

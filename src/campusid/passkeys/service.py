@@ -341,7 +341,7 @@ def register(
         target_user_id=user.id,
         route=Route.OWN,
         client=client,
-        detail={"kind": FactorKind.WEBAUTHN.value, "amr": row.amr, "label": row.label},
+        detail={"kind": FactorKind.WEBAUTHN.value, "factor": row.amr, "label": row.label},
     )
     messaging.notify(
         db,

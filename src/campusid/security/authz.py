@@ -666,13 +666,14 @@ def may_reset_factors(principal: Principal, target: Principal) -> bool:
     )
 
 
-def check_factor_reset(principal: Principal, target: Principal) -> None:
-    """Refuse a second-factor reset that `may_reset_factors` does not allow (audited)."""
+def check_factor_reset(principal: Principal, target: Principal, *, action: str) -> None:
+    """Refuse a second-factor reset that `may_reset_factors` does not allow (audited as a
+    refused `action`, the caller's AuditAction.FACTOR_RESET)."""
     if not may_reset_factors(principal, target):
         raise Denied(
             FACTOR_RESET_DENIED,
             reason="factor_reset",
-            action="factor_reset",
+            action=action,
             target_user_id=target.user.id,
         )
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from tests.support.http import post_form, sign_in
+from tests.support.http import finish_sign_in, post_form, sign_in
 from tests.support.login import browser, solve_login_captcha
 
 from campusid.audit.models import AuditEvent
@@ -35,6 +35,7 @@ def test_every_identifier_signs_in(client, db, world, field):
     value = getattr(teacher, field)
     response = post_form(client, "/login", {"login": value, "password": DEMO_PASSWORD})
     assert response.status_code == 303
+    finish_sign_in(client, response, "chenxiaokai")  # issue 19: the teacher's second step
     assert client.get("/").status_code == 200
     assert "陈小凯" in client.get("/").text
 
@@ -107,6 +108,7 @@ def test_address_limit_asks_for_a_captcha_instead_of_refusing(client, world, ser
         client, "/login", {"login": "chenxiaokai", "password": DEMO_PASSWORD, "captcha": answer}
     )
     assert done.status_code == 303
+    assert finish_sign_in(client, done, "chenxiaokai").status_code == 303
 
 
 def test_sign_in_success_and_failure_are_audited(client, db, world):
@@ -115,6 +117,11 @@ def test_sign_in_success_and_failure_are_audited(client, db, world):
     events = db.scalars(
         select(AuditEvent).where(AuditEvent.action == "sign_in").order_by(AuditEvent.id)
     ).all()
+    # Issue 19: the password step of a two-step sign-in is its own event; the sign-in is the
+    # second step's, naming the factor.
+    assert (events[-2].detail or {}).get("second_step") == "pending"
+    assert events[-1].detail == {"factor": "totp"}
+    events = [e for e in events if (e.detail or {}).get("second_step") != "pending"]
     assert [e.outcome for e in events][-2:] == ["failure", "success"]
     assert events[-1].target_user_id == world["chenxiaokai"].id
     assert events[-1].client_address == "testclient"
@@ -127,12 +134,18 @@ def test_login_redirects_only_to_local_pages(client, world):
         "/login",
         {"login": "chenxiaokai", "password": DEMO_PASSWORD, "next": "//evil.example/"},
     )
-    assert response.headers["location"] == "/"
+    assert finish_sign_in(client, response, "chenxiaokai").headers["location"] == "/"
     client.cookies.clear()
     response = post_form(
         client, "/login", {"login": "chenxiaokai", "password": DEMO_PASSWORD, "next": "/notices"}
     )
-    assert response.headers["location"] == "/notices"
+    assert finish_sign_in(client, response, "chenxiaokai").headers["location"] == "/notices"
+    # A pupil (no second factor): the same rule, at once.
+    client.cookies.clear()
+    response = post_form(
+        client, "/login", {"login": "heshuhuan", "password": DEMO_PASSWORD, "next": "//evil/"}
+    )
+    assert response.headers["location"] == "/"
 
 
 def test_session_cookie_flags_and_new_id_at_login(client, world):

@@ -282,3 +282,102 @@ def test_a_grace_period_lets_pages_open_with_a_banner(  # type: ignore[no-untype
     services.clock.advance(days=8)
     late = post_form(client, "/login", {"login": "kefu01", "password": DEMO_PASSWORD})
     assert late.headers["location"].startswith("/account/two-step/setup")
+
+
+def test_a_school_administrator_resets_a_teachers_factor(  # type: ignore[no-untyped-def]
+    client, make_client, db, world
+):
+    teacher = world["zhaoshuxue"]
+    sign_in(client, "xx_admin")
+    member_page = client.get(f"/school/{world.school.id}/members/{teacher.id}")
+    assert f"/people/{teacher.id}/two-step/reset" in member_page.text
+    done = post_form(client, f"/people/{teacher.id}/two-step/reset")
+    assert done.status_code == 200
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(SecondFactor.user_id == teacher.id)) == 0
+    # Another school's administrator may not; nor may a teacher reset anyone's.
+    peer = make_client()
+    sign_in(peer, "kq_admin")
+    assert post_form(peer, f"/people/{world['wulaoshi'].id}/two-step/reset").status_code == 200
+    assert post_form(peer, f"/people/{world['chenxiaokai'].id}/two-step/reset").status_code == 403
+    homeroom = make_client()
+    sign_in(homeroom, "chenxiaokai")
+    assert post_form(homeroom, f"/people/{teacher.id}/two-step/reset").status_code == 403
+
+
+def test_the_demo_prints_the_secrets_and_the_cli_reads_a_code(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from campusid import cli, migrate
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    migrate.upgrade(url)
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("2026-12-01T08:00:10+08:00", encoding="utf-8")
+    monkeypatch.setenv("CAMPUSID_DATABASE_URL", url)
+    monkeypatch.setenv("CAMPUSID_CLOCK_FILE", str(clock_file))
+    monkeypatch.setenv("COLUMNS", "220")
+    cli.get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        demo = runner.invoke(cli.app, ["demo"])
+        code = runner.invoke(cli.app, ["totp-code", "xx_admin"])
+        pupil = runner.invoke(cli.app, ["totp-code", "lixiaoyao"])
+        monkeypatch.setenv("CAMPUSID_ENVIRONMENT", "production")
+        monkeypatch.setenv("CAMPUSID_DATA_KEY", "unused-here")
+        cli.get_settings.cache_clear()
+        production = runner.invoke(cli.app, ["totp-code", "xx_admin"])
+    finally:
+        cli.get_settings.cache_clear()
+    assert demo.exit_code == 0, demo.output
+    assert demo_totp_secret("pt_admin") in demo.output
+    from datetime import datetime
+
+    at = datetime.fromisoformat("2026-12-01T08:00:10+08:00")
+    expected = factors.code_at(demo_totp_secret("xx_admin"), factors.time_step(at))
+    assert code.exit_code == 0 and code.output.splitlines()[0] == expected
+    assert pupil.exit_code == 1
+    assert production.exit_code == 1 and "仅限开发和演示环境" in production.output
+
+
+def test_the_redis_session_store_keeps_the_amr_and_the_step_up_time(  # type: ignore[no-untyped-def]
+    settings, clock, engine, services, hasher, world
+):
+    import json
+    import secrets
+
+    import pytest
+    import redis
+    from fastapi.testclient import TestClient
+    from tests.functional.security.test_redis import REDIS_URL, _redis_available
+
+    from campusid.app import create_app
+    from campusid.context import build_services
+
+    if not _redis_available():
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    prefix = "campusid-test-" + secrets.token_hex(4)
+    configured = settings.model_copy(update={"redis_url": REDIS_URL, "redis_prefix": prefix})
+    built = build_services(configured, clock=clock, engine=engine, hasher=hasher)
+    built.session_factory = services.session_factory
+    store: redis.Redis = built.redis
+    try:
+        browser = TestClient(
+            create_app(configured, built), base_url="http://testserver", follow_redirects=False
+        )
+        sign_in(browser, "xx_admin")
+        (key,) = list(store.scan_iter(f"{prefix}:session:*"))
+        data = json.loads(store.get(key))
+        assert data["amr"] == "pwd otp" and data["second_factor_at"]
+        export = f"/school/{world.school.id}/roster/teachers.xlsx"
+        clock.advance(minutes=configured.mfa_step_up_minutes + 1)
+        assert browser.get(export).headers["location"].startswith("/account/verify")
+        code = factors.code_at(demo_totp_secret("xx_admin"), factors.time_step(clock.now()))
+        assert (
+            post_form(browser, "/account/verify", {"code": code, "next": export}).status_code == 303
+        )
+        assert json.loads(store.get(key))["second_factor_at"] == clock.now().isoformat()
+        assert browser.get(export).status_code == 200
+    finally:
+        for leftover in store.scan_iter(f"*{prefix}:*"):
+            store.delete(leftover)

@@ -130,6 +130,17 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.TRANSFER_APPROVED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_REFUSED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
+    # two-step verification (issue 19)
+    AuditAction.FACTOR_ADDED: {"kind": "totp"},
+    AuditAction.FACTOR_REMOVED: {"kind": "totp"},
+    AuditAction.FACTOR_RECOVERY_CODES: {},
+    AuditAction.FACTOR_RESET: {"factors": 2, "reason": "factor_reset"},
+    AuditAction.SECOND_FACTOR_CHECKED: {
+        "factor": "recovery",
+        "step": "second_factor",
+        "second_step": "pending",
+        "reason": "bad_second_factor",
+    },
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,

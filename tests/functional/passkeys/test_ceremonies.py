@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from campusid.accounts.models import FactorRecoveryCode, SecondFactor
 from campusid.audit.models import AuditEvent
@@ -349,3 +349,20 @@ def test_a_lost_factor_reset_removes_the_passkeys(client, make_client, db, world
     assert _passkeys(db, holder.id) == []
     assert db.scalar(select(SecondFactor).where(SecondFactor.user_id == holder.id)) is None
     assert client.get("/").status_code == 303  # every session of hers ended
+
+
+def test_a_required_role_may_enrol_a_passkey_instead(client, db, world):
+    admin = world["xx_admin"]
+    db.execute(delete(SecondFactor).where(SecondFactor.user_id == admin.id))
+    db.commit()
+    first = post_form(client, "/login", {"login": "xx_admin", "password": DEMO_PASSWORD})
+    assert first.headers["location"].startswith("/account/two-step/setup")
+    assert client.get("/").headers["location"] == "/account/two-step/setup"
+    setup = client.get("/account/two-step/setup")
+    assert 'href="/account/passkeys?next=' in setup.text
+    page = client.get("/account/passkeys")
+    assert page.status_code == 200 and "您的角色必须启用两步验证" in page.text
+    done = register(client, SoftAuthenticator(), next_path="/")
+    assert done.status_code == 200 and "请保存您的恢复码" in done.text
+    assert client.get("/").status_code == 200  # enrolled: the pages open
+    assert _session(db, client).amr == "pwd hwk"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from tests.support.http import post_form, sign_in
+from tests.support.http import enrol_totp, post_form, sign_in
 from tests.support.secrets import remember
 
 from campusid.accounts import service as accounts
@@ -84,6 +84,9 @@ def test_a_school_is_onboarded_from_an_empty_platform(
         {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
     )
     assert changed.status_code == 303, changed.text
+    # Issue 19: a school administrator enrols an authenticator before any page.
+    assert admin.get("/school").headers["location"] == "/account/two-step/setup"
+    enrol_totp(admin)
     assert admin.get("/school").headers["location"] == f"/school/{school.id}"
     offered = admin.get(f"/school/{school.id}/quick-create").text
     # The school's own school system (五四制) is offered first.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from tests.support.http import post_form, sign_in
+from tests.support.http import finish_sign_in, post_form, sign_in
 from tests.support.recovery import last_code, request_code, verify
 from tests.support.schools import id_card, xlsx
 
@@ -115,6 +115,7 @@ def test_the_database_refuses_a_spoofed_name_that_no_form_checked(db, world):
 def test_full_width_identifiers_sign_in(client, world, login):
     response = post_form(client, "/login", {"login": login, "password": DEMO_PASSWORD})
     assert response.status_code == 303, login
+    finish_sign_in(client, response, "chenxiaokai")  # issue 19: the teacher's second step
     assert "陈小凯" in client.get("/").text
 
 

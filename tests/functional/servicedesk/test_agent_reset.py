@@ -13,7 +13,7 @@ from tests.functional.servicedesk.support import (
     open_ticket,
     reset,
 )
-from tests.support.http import post_form, sign_in
+from tests.support.http import finish_sign_in, post_form, sign_in
 
 from campusid.audit.models import AuditEvent
 from campusid.clock import SHANGHAI
@@ -372,6 +372,7 @@ def test_an_adult_without_a_phone_is_shown_the_password_once(client, make_client
     assert db.get(Ticket, ticket_id).outcome == "reset_shown"
     fresh = make_client()
     response = post_form(fresh, "/login", {"login": "zhaoshuxue", "password": password})
+    response = finish_sign_in(fresh, response, "zhaoshuxue")  # a teacher's second step
     assert response.headers["location"] == "/password/change-required"
 
 

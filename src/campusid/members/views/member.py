@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
+from campusid.accounts import factors
 from campusid.accounts.models import SchoolRole
 from campusid.families import service as families
 from campusid.families.models import Relation
@@ -58,6 +59,8 @@ def _member_page(
         if is_student and len(links) >= limit
         else 0,
         is_teacher=members.is_member(page.db, page.school, user.id, SchoolRole.TEACHER),
+        # issue 19: a teacher's lost second factor is reset by the school's administrator
+        has_second_factor=factors.has_factor(page.db, user.id),
         classes=members.active_class_names(page.db, page.school, page.calendar),
         relations=list(Relation),
         form=form or ParentForm(relation=Relation.MOTHER.value),
