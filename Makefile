@@ -37,6 +37,7 @@ example: install
 	$(BIN)/campusid demo
 	$(BIN)/campusid oidc register-client --name 班级圈 --first-party --reuse \
 		--redirect-uri http://127.0.0.1:8001/callback --post-logout-uri http://127.0.0.1:8001/ \
+		--backchannel-logout-uri http://127.0.0.1:8001/backchannel-logout \
 		--write examples/banjiquan/client.json
 	$(BIN)/campusid serve --host 127.0.0.1 --port 8000 & trap "kill $$!" EXIT INT TERM; \
 		$(BIN)/python examples/banjiquan/app.py

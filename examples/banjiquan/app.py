@@ -4,6 +4,10 @@ A relying party written the way an integrator would: Authlib's OAuth 2 client, t
 discovery document, the authorization code flow with PKCE, the ID token checked against the
 published keys, then the userinfo endpoint for the `school` and `family` claims.
 
+Single logout (issue 21): campusid POSTs a signed logout token to /backchannel-logout when the
+person signs out there (or changes or has reset their password); this app verifies it (OpenID
+Connect Back-Channel Logout 1.0, section 2.6) and ends its own sessions of that person.
+
     make example        # from the repository root: campusid on :8000, this app on :8001
 
 Settings (environment): BJQ_ISSUER (default http://127.0.0.1:8000), BJQ_BASE_URL (default
@@ -27,6 +31,7 @@ from authlib.oidc.core import CodeIDToken
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 HERE = Path(__file__).resolve().parent
@@ -108,8 +113,11 @@ def home(request: Request) -> Response:
         classes_table(info.get("classes", [])),
     ]
     for child in info.get("children", []):
-        parts.append(f"<h2>孩子(账号 {html.escape(child['sub'])})的班级</h2>")
-        parts.append(classes_table(child["classes"]))
+        # The family claim names each child (issue 21); an older provider gave only the sub.
+        name = child.get("name") or child.get("real_name")
+        title = f"{name}的班级" if name else f"孩子（账号 {child.get('sub', '')}）的班级"
+        parts.append(f"<h2>{html.escape(str(title))}</h2>")
+        parts.append(classes_table(child.get("classes", [])))
     return page("".join(parts))
 
 
@@ -160,7 +168,7 @@ def callback(request: Request) -> Response:
     if userinfo.get("sub") != claims["sub"]:
         return page("<p>身份信息不一致,请重新登录。</p>")
     session.clear()
-    session.update({"user": userinfo, "token": dict(token)})
+    session.update({"user": userinfo, "token": dict(token), "sub": claims["sub"]})
     return RedirectResponse("/", status_code=303)
 
 
@@ -183,6 +191,52 @@ def logout(request: Request) -> Response:
     response = RedirectResponse(target, status_code=302)
     response.delete_cookie(COOKIE)
     return response
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+SEEN_JTI: set[str] = set()  # a stub's replay memory; a real app keeps it until the token's exp
+
+
+def verify_logout_token(logout_token: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Back-Channel Logout 1.0, 2.6: signature by the provider's keys, iss, aud, iat, the
+    logout event, no nonce, a sub (or sid), not seen before. Raises ValueError otherwise."""
+    keyset = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
+    try:
+        decoded = jwt.decode(logout_token, keyset, algorithms=["RS256"])
+        jwt.JWTClaimsRegistry(
+            leeway=120,
+            iss={"essential": True, "value": meta["issuer"]},
+            aud={"essential": True, "value": credentials()[0]},
+            iat={"essential": True},
+            jti={"essential": True},
+        ).validate(decoded.claims)
+    except JoseError as exc:
+        raise ValueError(str(exc)) from exc
+    claims = dict(decoded.claims)
+    if BACKCHANNEL_EVENT not in (claims.get("events") or {}) or "nonce" in claims:
+        raise ValueError("not a logout token")
+    if not claims.get("sub") and not claims.get("sid"):
+        raise ValueError("no sub or sid")
+    if claims["jti"] in SEEN_JTI:
+        raise ValueError("replayed")
+    SEEN_JTI.add(claims["jti"])
+    return claims
+
+
+@app.post("/backchannel-logout")
+async def backchannel_logout(request: Request) -> Response:
+    """campusid says the person signed out: end every session of theirs here."""
+    form = await request.form()
+    token = form.get("logout_token")
+    if not isinstance(token, str):
+        return Response(status_code=400)
+    try:
+        claims = verify_logout_token(token, provider())
+    except ValueError:
+        return Response(status_code=400, headers={"Cache-Control": "no-store"})
+    for sid in [k for k, v in SESSIONS.items() if v.get("sub") == claims.get("sub")]:
+        SESSIONS.pop(sid, None)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
 if __name__ == "__main__":

@@ -252,6 +252,15 @@ def oidc_register_client(
     reuse: bool = typer.Option(
         False, help="If a client of that name exists, give it a new secret."
     ),
+    service_scope: list[str] = typer.Option(
+        [], help="A service scope for client_credentials calls (issue 21); repeatable."
+    ),
+    backchannel_logout_uri: str = typer.Option(
+        "", help="Where logout tokens are POSTed (Back-Channel Logout 1.0)."
+    ),
+    frontchannel_logout_uri: str = typer.Option(
+        "", help="Loaded in an iframe when a person signs out (Front-Channel Logout 1.0)."
+    ),
 ) -> None:
     """Register an application (as the registry page does); the secret is printed once."""
     import json
@@ -270,6 +279,11 @@ def oidc_register_client(
         scopes=scope.split(),
         is_confidential=not public,
         is_first_party=first_party,
+        service_scopes=[
+            s if s.startswith("https://") else oidc.ONEROSTER_SCOPE_BASE + s for s in service_scope
+        ],
+        backchannel_logout_uri=backchannel_logout_uri,
+        frontchannel_logout_uri=frontchannel_logout_uri,
     )
     with transaction(services.session_factory) as db:
         actor = accounts.find_by_login(db, admin)

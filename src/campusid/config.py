@@ -210,6 +210,12 @@ class Settings(BaseSettings):
     webauthn_origins: list[str] = Field(default_factory=list)
     # How long a ceremony's challenge stays good (the browser's prompt times out before).
     webauthn_challenge_seconds: int = Field(default=300, ge=30, le=900)
+    # issue 21: a third-party application's consent lasts this many days, then the consent
+    # page is shown again (CAMPUSID_OIDC_CONSENT_DAYS; 0: consents do not expire).
+    oidc_consent_days: int = Field(default=365, ge=0, le=3650)
+    # issue 21: Back-Channel Logout delivery: attempts per logout token, seconds per attempt.
+    oidc_backchannel_attempts: int = Field(default=3, ge=1, le=10)
+    oidc_backchannel_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     @property
     def is_development(self) -> bool:

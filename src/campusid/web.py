@@ -200,6 +200,9 @@ def get_db(request: Request) -> Iterator[Session]:
     """
     services = get_services(request)
     session = services.session_factory()
+    # For work done after the commit (issue 21: back-channel logout notices).
+    session.info["services"] = services
+    session.info["base_url"] = str(request.base_url)
     if request.method in _READING_METHODS and not request.scope.get(AS_WRITER):
         begin_reading(session)
     try:

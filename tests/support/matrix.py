@@ -584,3 +584,15 @@ MATRIX.update(
 )
 # Issue 21: the `picture` claim's image answers only a bearer access token with `profile`.
 MATRIX.update({("GET", "/oauth/picture"): Row(everyone(BEARER))})
+# Issue 21: introspection authenticates the client; 授权管理 is one's own, a guardian's of a
+# child under 14, or (read-only) a school administrator's of a pupil; {user_id} is the agent's
+# adult account here, so only the agent reaches it (tests/functional/oidc/test_grants.py walks
+# the parent and the administrator).
+MATRIX.update(
+    {
+        ("POST", "/oauth/introspect"): Row(everyone(BEARER)),
+        ("GET", "/account/apps"): Row(signed_in()),
+        ("GET", "/people/{user_id}/apps"): Row(only("agent")),
+        ("POST", "/people/{user_id}/apps/{client_pk}/withdraw"): Row(only("agent")),
+    }
+)

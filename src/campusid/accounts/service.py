@@ -246,6 +246,11 @@ def password_context(user: User) -> PasswordContext:
 # provider revoking refresh tokens) end what they hold for the account.
 PasswordChangeListener = Callable[[Session, User, datetime], None]
 password_change_listeners: list[PasswordChangeListener] = []
+# issue 21: called when a person signs out (退出登录, in its transaction): the OpenID Connect
+# provider ends the applications' sessions; each returns URLs the signed-out page loads in
+# hidden iframes (Front-Channel Logout).
+SignOutListener = Callable[[Session, User, datetime], list[str]]
+sign_out_listeners: list[SignOutListener] = []
 
 
 ROUTE_LABELS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -23,6 +23,7 @@ from campusid.security.policy import RULE_TEXT
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.types import ClientInfo
 from campusid.web import (
+    CONTENT_SECURITY_POLICY,
     Client,
     CurrentPrincipal,
     CurrentUser,
@@ -336,6 +337,7 @@ def logout(
 ) -> Response:
     """退出登录: end the session on the server too."""
     token = session_token(request)
+    frontchannel: list[str] = []
     if token:
         services.sessions.delete(db, token)
         if user is not None:
@@ -347,8 +349,23 @@ def logout(
                 target_user_id=user.id,
                 client=client,
             )
-    response = redirect("/login")
+            # issue 21: the applications' sessions end too (back- and front-channel logout).
+            for listener in service.sign_out_listeners:
+                frontchannel += listener(db, user, services.clock.now())
+    response = redirect("/login") if not frontchannel else _signed_out_page(request, frontchannel)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _signed_out_page(request: Request, frontchannel: list[str]) -> Response:
+    """The signed-out page loading each application's front-channel logout URI in a hidden
+    iframe (Front-Channel Logout 1.0); the policy lets exactly those origins be framed."""
+    request.state.viewer = None
+    response = render(request, "oidc/logged_out.html", {"frontchannel": frontchannel})
+    origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(uri)) for uri in frontchannel})
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "default-src 'self';", f"default-src 'self'; frame-src {' '.join(origins)};"
+    )
     return response
 
 

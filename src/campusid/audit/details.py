@@ -105,6 +105,7 @@ REASONS: dict[str, str] = {
     # two-step verification (issue 19)
     "bad_second_factor": N_("两步验证码错误"),
     "factor_reset": N_("无权重置两步验证"),
+    "oidc_grants": N_("无权查看或撤销应用授权"),  # issue 21
 }
 
 RESET_MODES: dict[str, str] = {
@@ -260,6 +261,7 @@ PLAIN: dict[str, str] = {
     "query": N_("查找内容：%(value)s"),
     "client_id": N_("应用：%(value)s"),
     "scope": N_("授权范围：%(value)s"),
+    "service_scopes": N_("服务端授权范围：%(value)s"),  # issue 21
     "permission": N_("所需权限：%(value)s"),
 }
 

@@ -22,6 +22,8 @@ from campusid.types import enum_by_value
 # Authlib's server calls these on the client model (duck-typed, see oauth2.rfc6749.models).
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 GRANT_TYPES = ("authorization_code", "refresh_token")
+# issue 21: server-to-server calls (RFC 6749 4.4), for a confidential client given service scopes.
+CLIENT_CREDENTIALS = "client_credentials"
 
 
 class KeyState(StrEnum):
@@ -60,6 +62,13 @@ class OAuthClient(Base):
         server_default=false(),
         comment="sub differs per client (third-party apps cannot link people)",
     )
+    # issue 21: what the client may do on its own behalf (client_credentials), and where it
+    # is told that a person signed out (Back-Channel / Front-Channel Logout 1.0).
+    service_scopes: Mapped[str] = mapped_column(
+        String(255), default="", server_default="", comment="space-separated; client_credentials"
+    )
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(512))
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(512))
 
     # -- what Authlib asks of a client ---------------------------------------------------
 
@@ -99,8 +108,20 @@ class OAuthClient(Base):
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        """Authorization code and refresh token grants."""
+        """Authorization code and refresh token grants; client credentials for a confidential
+        client given service scopes."""
+        if grant_type == CLIENT_CREDENTIALS:
+            return self.is_confidential and bool(self.service_scopes.split())
         return grant_type in GRANT_TYPES
+
+    def get_service_scope(self, scope: str | None) -> str | None:
+        """The service scopes of a client_credentials request: all allowed ones when none is
+        named, None when one named is not allowed (invalid_scope)."""
+        allowed = self.service_scopes.split()
+        if not scope:
+            return " ".join(allowed)
+        asked = list(dict.fromkeys(scope.split()))
+        return " ".join(asked) if set(asked) <= set(allowed) else None
 
     @property
     def client_metadata(self) -> dict[str, Any]:
@@ -172,7 +193,9 @@ class OAuthToken(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("oidc_clients.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), index=True, comment="NULL for a client_credentials token"
+    )
     family_id: Mapped[str] = mapped_column(String(32), index=True)
     access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

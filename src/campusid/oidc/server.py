@@ -18,7 +18,11 @@ from authlib.common.security import generate_token
 from authlib.consts import default_json_headers
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Payload, OAuth2Request, grants
-from authlib.oauth2.rfc6749.errors import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidScopeError,
+    MissingAuthorizationError,
+    UnsupportedTokenTypeError,
+)
 from authlib.oauth2.rfc6749.resource_protector import ResourceProtector
 from authlib.oauth2.rfc6750 import (
     BearerTokenGenerator,
@@ -28,6 +32,7 @@ from authlib.oauth2.rfc6750 import (
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfoEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
@@ -408,6 +413,16 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         )
         self.register_grant(CodeGrant, [PKCE(required=True), IDToken(ctx)])
         self.register_grant(RefreshGrant)
+        # issue 21: server-to-server tokens (no refresh token) and RFC 7662 introspection.
+        self.register_token_generator(
+            "client_credentials",
+            ServiceTokenGenerator(
+                access_token_generator=_random_token,
+                expires_generator=settings.oidc_access_token_seconds,
+            ),
+        )
+        self.register_grant(ClientCredentials)
+        self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         protector = ResourceProtector()
         protector.register_token_validator(BearerValidator(ctx))
@@ -424,7 +439,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
             token=token,
             row=request.client,
             user=request.user,
-            family_id=source.family_id,
+            family_id=source.family_id if source is not None else oidc.new_family_id(),
             now=self.ctx.now,
             refresh_lifetime=timedelta(days=self.ctx.services.settings.oidc_refresh_token_days),
         )
@@ -445,3 +460,56 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
 
 def _random_token(**_kwargs: Any) -> str:
     return str(generate_token(48))
+
+
+# -- server-to-server calls (issue 21) ---------------------------------------------------------
+
+
+class ServiceTokenGenerator(BearerTokenGenerator):  # type: ignore[misc]
+    """Bearer tokens of the client_credentials grant: the scope is the service scope the grant
+    settled, not filtered by the client's sign-in scopes."""
+
+    @staticmethod
+    def get_allowed_scope(client: OAuthClient, scope: str) -> str:
+        return scope
+
+
+class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    """RFC 6749 4.4 for a confidential client given service scopes (应用接入); no refresh
+    token, no person."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        client: OAuthClient = self.request.client
+        scope = client.get_service_scope(self.request.payload.scope)
+        if scope is None or not scope:
+            raise InvalidScopeError()
+        self.request.service_scope = scope
+
+    def create_token_response(self) -> tuple[int, Any, list[tuple[str, str]]]:
+        token = self.generate_token(scope=self.request.service_scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662: a confidential client asks whether a token issued to it is live."""
+
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        return oidc.find_token(_ctx(self).db, token=token_string, hint=token_type_hint)
+
+    def check_permission(self, token: OAuthToken, client: OAuthClient, request: Any) -> bool:
+        return oidc.may_introspect(token, client)
+
+    def create_introspection_payload(self, token: OAuthToken | None) -> dict[str, Any]:
+        ctx = _ctx(self)
+        return oidc.introspection(
+            ctx.db,
+            item=token,
+            issuer=ctx.issuer,
+            now=ctx.now,
+            secret=keys.sealing_secret(ctx.services.settings),
+        )

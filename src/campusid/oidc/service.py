@@ -1,7 +1,8 @@
 """The OpenID Connect provider's rules: the client registry, claims, consent and token life.
 
-Importing this module registers a password-change listener: every password change, by any
-route, revokes the person's tokens here (in `set_password`'s own transaction).
+Importing this module registers (through campusid.oidc.logout) a password-change and a
+sign-out listener: every password change, by any route, and every 退出登录 revokes the
+person's tokens here (in that transaction) and tells the applications (issue 21).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from campusid.audit.service import ClientInfo, Outcome
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
 from campusid.i18n import N_
-from campusid.identifiers import mask_email, mask_id_card, mask_phone
+from campusid.identifiers import (
+    InvalidIdentifier,
+    birth_date_from_id_card,
+    mask_email,
+    mask_id_card,
+    mask_phone,
+)
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken
 from campusid.org import service as org_service
 from campusid.org.models import School, SchoolClass
@@ -47,6 +54,15 @@ SCOPES: dict[str, str] = {
     "identifiers.full": N_("您完整的手机号、身份证号、学籍号和邮箱"),
 }
 SENSITIVE_SCOPES = frozenset({"identifiers.full"})
+
+# issue 21: scopes a confidential client may be given for calls on its own behalf
+# (client_credentials), never for a person's sign-in: the OneRoster 1.2 scopes (issue 22).
+ONEROSTER_SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
+SERVICE_SCOPES: dict[str, str] = {
+    ONEROSTER_SCOPE_BASE + "roster-core.readonly": N_("读取学校、班级和师生名册（不含个人信息）"),
+    ONEROSTER_SCOPE_BASE + "roster.readonly": N_("读取学校、班级和师生名册"),
+    ONEROSTER_SCOPE_BASE + "roster-demographics.readonly": N_("读取师生的人口统计信息（如性别）"),
+}
 
 ROLE_NAMES = {
     "student": N_("学生"),
@@ -80,6 +96,10 @@ class ClientForm:
     # issue 21: None at registration means "pairwise for a third-party client"; the choice
     # is made once (changing it would change every `sub` the client knows).
     pairwise_subject: bool | None = None
+    # issue 21
+    service_scopes: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
 
     @classmethod
     def parse(
@@ -91,6 +111,9 @@ class ClientForm:
         scopes: list[str],
         is_confidential: bool,
         is_first_party: bool,
+        service_scopes: list[str] | None = None,
+        backchannel_logout_uri: str = "",
+        frontchannel_logout_uri: str = "",
     ) -> ClientForm:
         """Read the form's text fields (one URI a line)."""
         return cls(
@@ -100,6 +123,9 @@ class ClientForm:
             scopes=[s for s in dict.fromkeys(scopes) if s],
             is_confidential=is_confidential,
             is_first_party=is_first_party,
+            service_scopes=[s for s in dict.fromkeys(service_scopes or []) if s],
+            backchannel_logout_uri=backchannel_logout_uri.strip(),
+            frontchannel_logout_uri=frontchannel_logout_uri.strip(),
         )
 
     def problems(self) -> list[str]:
@@ -125,6 +151,26 @@ class ClientForm:
             problems.append(N_("未知的授权范围:%(scopes)s", scopes=" ".join(unknown[:5])))
         if "openid" not in self.scopes:
             problems.append(N_("授权范围必须包含 openid"))
+        problems.extend(self._issue21_problems())
+        return problems
+
+    def _issue21_problems(self) -> list[str]:
+        """Service scopes (confidential clients only) and the logout URIs."""
+        problems = []
+        unknown = [s for s in self.service_scopes if s not in SERVICE_SCOPES]
+        if unknown:
+            problems.append(N_("未知的服务端授权范围：%(scopes)s", scopes=" ".join(unknown[:3])))
+        if self.service_scopes and not self.is_confidential:
+            problems.append(N_("只有机密客户端可以使用服务端调用（client_credentials）"))
+        for uri in (self.backchannel_logout_uri, self.frontchannel_logout_uri):
+            if uri and not is_acceptable_redirect_uri(uri):
+                problems.append(
+                    N_(
+                        "退出通知地址不合规：%(uri)s（须为 https 地址，本机调试可用 "
+                        "http://127.0.0.1 或 http://localhost，且不能带 # 片段）",
+                        uri=uri[:80],
+                    )
+                )
         return problems
 
 
@@ -181,6 +227,9 @@ def _apply(row: OAuthClient, form: ClientForm) -> None:
     row.post_logout_redirect_uris = list(form.post_logout_redirect_uris)
     row.allowed_scopes = " ".join(form.scopes)
     row.is_first_party = form.is_first_party
+    row.service_scopes = " ".join(form.service_scopes)
+    row.backchannel_logout_uri = form.backchannel_logout_uri or None
+    row.frontchannel_logout_uri = form.frontchannel_logout_uri or None
 
 
 def _audit_client(
@@ -234,6 +283,7 @@ def create_client(
         client=client,
         name=row.name,
         scopes=row.allowed_scopes,
+        service_scopes=row.service_scopes,
     )
     return row, secret
 
@@ -253,6 +303,7 @@ def update_client(
     if problems:
         raise ClientFormError(problems)
     removed = set(row.allowed_scopes.split()) - set(form.scopes)
+    removed |= set(row.service_scopes.split()) - set(form.service_scopes)
     _apply(row, form)
     if removed:
         # Tokens carrying a scope the client may no longer have must not outlive the change.
@@ -265,6 +316,7 @@ def update_client(
         now=now,
         client=client,
         scopes=row.allowed_scopes,
+        service_scopes=row.service_scopes,
     )
 
 
@@ -307,14 +359,25 @@ def scope_descriptions(scope: str) -> list[tuple[str, str]]:
     return [(s, SCOPES[s]) for s in scope.split() if s in SCOPES]
 
 
-def needs_consent(db: Session, *, user: User, row: OAuthClient, scope: str) -> bool:
-    """First-party clients never ask; third-party ones until the person allowed these scopes."""
+def needs_consent(
+    db: Session,
+    *,
+    user: User,
+    row: OAuthClient,
+    scope: str,
+    now: datetime | None = None,
+    consent_days: int = 0,
+) -> bool:
+    """First-party clients never ask; third-party ones until the person allowed these scopes,
+    and again once the consent is `consent_days` old (issue 21)."""
     if row.is_first_party:
         return False
     consent = db.scalar(
         select(Consent).where(Consent.user_id == user.id, Consent.client_id == row.id)
     )
-    return consent is None or not set(scope.split()) <= set(consent.scope.split())
+    if consent is None or not set(scope.split()) <= set(consent.scope.split()):
+        return True
+    return now is not None and consent_expired(consent, now=now, consent_days=consent_days)
 
 
 def grant_consent(
@@ -387,7 +450,7 @@ def _replayed(
     action: AuditAction,
     *,
     family_id: str,
-    user_id: int,
+    user_id: int | None,
     row: OAuthClient,
     now: datetime,
 ) -> None:
@@ -435,16 +498,16 @@ def save_token(
     *,
     token: dict[str, Any],
     row: OAuthClient,
-    user: User,
+    user: User | None,
     family_id: str,
     now: datetime,
     refresh_lifetime: timedelta,
 ) -> OAuthToken:
-    """Store an issued token pair (hashed)."""
+    """Store an issued token pair (hashed); no person for a client_credentials token."""
     refresh = token.get("refresh_token")
     item = OAuthToken(
         client_id=row.id,
-        user_id=user.id,
+        user_id=user.id if user is not None else None,
         family_id=family_id,
         access_token_hash=hash_token(token["access_token"]),
         refresh_token_hash=hash_token(refresh) if refresh else None,
@@ -549,13 +612,9 @@ def revoke_tokens(
     db.expire_all()
 
 
-def _revoke_on_password_change(db: Session, user: User, now: datetime) -> None:
-    """A new password, by any route, ends every application's hold on the account."""
-    revoke_tokens(db, now=now, user_id=user.id)
-
-
-if _revoke_on_password_change not in accounts.password_change_listeners:
-    accounts.password_change_listeners.append(_revoke_on_password_change)
+# A new password, by any route, ends every application's hold on the account: the listener
+# (tokens revoked, applications told by back- and front-channel logout) is registered by
+# campusid.oidc.logout, imported at the end of this module (issue 21).
 
 
 # -- claims ----------------------------------------------------------------------------
@@ -701,8 +760,11 @@ def user_of_subject(db: Session, row: OAuthClient, sub: str, *, secret: str) -> 
     if not row.pairwise_subject:
         return int(sub) if sub.isdigit() and len(sub) < 12 else None
     for user_id in db.scalars(
-        select(OAuthToken.user_id).where(OAuthToken.client_id == row.id).distinct()
+        select(OAuthToken.user_id)
+        .where(OAuthToken.client_id == row.id, OAuthToken.user_id.is_not(None))
+        .distinct()
     ):
+        assert user_id is not None
         if hmac.compare_digest(subject_for(row, user_id, secret=secret), sub):
             return user_id
     return None
@@ -810,8 +872,10 @@ CLAIMS_SUPPORTED = [
 _PAIRWISE_INFO = b"campusid oidc pairwise subjects v1"
 
 
-def active_user(db: Session, user_id: int) -> User | None:
-    """The account a token belongs to, if it may still sign in."""
+def active_user(db: Session, user_id: int | None) -> User | None:
+    """The account a token belongs to, if it may still sign in (none for a service token)."""
+    if user_id is None:
+        return None
     user = accounts.get_user(db, user_id)
     return user if user is not None and user.status is AccountStatus.ACTIVE else None
 
@@ -897,3 +961,181 @@ def public_client_origins(db: Session) -> set[str]:
     ):
         origins.update(o for o in (origin_of(u) for u in uris or []) if o)
     return origins
+
+
+# -- server-to-server calls and introspection (issue 21) --------------------------------------
+
+
+def new_family_id() -> str:
+    """A token family of its own (a client_credentials token descends from no code)."""
+    return secrets.token_hex(16)
+
+
+def find_service_token(
+    db: Session, *, access_token: str, scope: str, now: datetime
+) -> OAuthClient | None:
+    """The enabled client behind a live client_credentials access token carrying `scope`
+    (for the platform's own server-to-server APIs, e.g. OneRoster of issue 22), or None."""
+    item = find_access_token(db, access_token=access_token, now=now)
+    if item is None or item.user_id is not None or scope not in item.scope.split():
+        return None
+    row = db.get(OAuthClient, item.client_id)
+    return row if row is not None and row.disabled_at is None else None
+
+
+def may_introspect(item: OAuthToken, row: OAuthClient) -> bool:
+    """RFC 7662: a confidential client may look at the tokens issued to it, nobody else's
+    (a token is no oracle for another application's sessions)."""
+    return row.is_confidential and item.client_id == row.id
+
+
+def introspection(
+    db: Session, *, item: OAuthToken | None, issuer: str, now: datetime, secret: str
+) -> dict[str, Any]:
+    """The RFC 7662 answer: {"active": false} unless the token is live (by the injected
+    clock) and its client and person may still use it."""
+    if item is None or item.revoked_at is not None:
+        return {"active": False}
+    if item.access_expires_at > now:
+        expires = item.access_expires_at
+        token_type = "Bearer"
+    elif item.refresh_expires_at is not None and item.refresh_expires_at > now:
+        expires = item.refresh_expires_at
+        token_type = "refresh_token"
+    else:
+        return {"active": False}
+    row = db.get(OAuthClient, item.client_id)
+    if row is None or row.disabled_at is not None:
+        return {"active": False}
+    answer: dict[str, Any] = {
+        "active": True,
+        "scope": item.scope,
+        "client_id": row.client_id,
+        "token_type": token_type,
+        "exp": int(expires.timestamp()),
+        "iat": int(item.issued_at.timestamp()),
+        "iss": issuer,
+        "aud": row.client_id,
+    }
+    if item.user_id is not None:
+        if active_user(db, item.user_id) is None:
+            return {"active": False}
+        answer["sub"] = subject_for(row, item.user_id, secret=secret)  # as the client knows it
+    else:
+        answer["sub"] = row.client_id
+    return answer
+
+
+# -- 授权管理: the applications a person authorised (issue 21) ------------------------------
+
+
+def consent_expired(consent: Consent, *, now: datetime, consent_days: int) -> bool:
+    """A consent older than the setting (CAMPUSID_OIDC_CONSENT_DAYS; 0: never) is asked again."""
+    return consent_days > 0 and consent.granted_at + timedelta(days=consent_days) <= now
+
+
+@dataclass
+class Grant:
+    """One application a person authorised: what it may read and whether it holds tokens."""
+
+    client: OAuthClient
+    scope: str
+    granted_at: datetime | None
+    expires_at: datetime | None
+    signed_in: bool
+
+    @property
+    def scopes(self) -> list[tuple[str, str]]:
+        """(scope, what it shares) in Chinese words."""
+        return scope_descriptions(self.scope)
+
+
+def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) -> list[Grant]:
+    """The applications holding a live consent or a live token of the person, by name."""
+    grants: dict[int, Grant] = {}
+    for consent in db.scalars(select(Consent).where(Consent.user_id == user_id)):
+        if consent_expired(consent, now=now, consent_days=consent_days):
+            continue
+        row = db.get(OAuthClient, consent.client_id)
+        if row is None or row.disabled_at is not None:
+            continue
+        expires = consent.granted_at + timedelta(days=consent_days) if consent_days > 0 else None
+        grants[row.id] = Grant(row, consent.scope, consent.granted_at, expires, False)
+    live = db.scalars(
+        select(OAuthToken).where(
+            OAuthToken.user_id == user_id,
+            OAuthToken.revoked_at.is_(None),
+            (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+        )
+    )
+    for item in live:
+        row = db.get(OAuthClient, item.client_id)
+        if row is None or row.disabled_at is not None:
+            continue
+        grant = grants.get(row.id)
+        if grant is None:
+            grant = grants[row.id] = Grant(row, item.scope, None, None, True)
+        grant.signed_in = True
+        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + item.scope.split()))
+    return sorted(grants.values(), key=lambda g: (g.client.name, g.client.id))
+
+
+def withdraw_grant(
+    db: Session,
+    *,
+    owner_id: int,
+    row: OAuthClient,
+    actor: User,
+    now: datetime,
+    client: ClientInfo,
+) -> bool:
+    """撤销授权: the consent is forgotten and the application's access and refresh tokens of
+    the person are revoked at once (audited; the person is asked again next time). Idempotent:
+    False when there was nothing to withdraw."""
+    consent = db.scalar(
+        select(Consent).where(Consent.user_id == owner_id, Consent.client_id == row.id)
+    )
+    live = db.scalar(
+        select(OAuthToken.id)
+        .where(
+            OAuthToken.user_id == owner_id,
+            OAuthToken.client_id == row.id,
+            OAuthToken.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    if consent is None and live is None:
+        return False
+    if consent is not None:
+        db.delete(consent)
+    revoke_tokens(db, now=now, user_id=owner_id, client_pk=row.id)
+    audit.record(
+        db,
+        now=now,
+        action=AuditAction.OIDC_CONSENT_WITHDRAWN,
+        actor_id=actor.id,
+        target_user_id=owner_id,
+        client=client,
+        detail={"client_id": row.client_id, "by": "self" if actor.id == owner_id else "guardian"},
+    )
+    return True
+
+
+def under_14(user: User, today: date) -> bool:
+    """A child under 14 by the birth date of the ID card; with no readable ID card the child is
+    taken as under 14 (the guardian keeps the say: the protective reading of PIPL art. 31)."""
+    if not user.id_card_number:
+        return True
+    try:
+        born = birth_date_from_id_card(user.id_card_number, today=today)
+    except InvalidIdentifier:
+        return True
+    try:
+        fourteenth = born.replace(year=born.year + 14)
+    except ValueError:  # born on 29 February: 14 on 1 March of a common year
+        fourteenth = date(born.year + 14, 3, 1)
+    return today < fourteenth
+
+
+# Last: the single-logout listeners (the module imports this one).
+from campusid.oidc import logout as _single_logout  # noqa: E402,F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -20,11 +22,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from campusid.accounts import factors
+from campusid.accounts import service as accounts
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
 from campusid.oidc import keys
+from campusid.oidc import logout as single_logout
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
 from campusid.oidc.server import (
@@ -34,12 +38,15 @@ from campusid.oidc.server import (
     issuer_of,
     read_request,
 )
+from campusid.org.schoolyear import calendar_for
+from campusid.security import authz
 from campusid.security.authz import FactorNeed
-from campusid.security.permissions import Permission, Principal, principal_for
+from campusid.security.permissions import Permission, Principal, Role, principal_for
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.web import (
     CONTENT_SECURITY_POLICY,
     Client,
+    CurrentPrincipal,
     CurrentUser,
     DbSession,
     Id,
@@ -90,10 +97,20 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             "jwks_uri": f"{issuer}/oauth/jwks",
             "revocation_endpoint": f"{issuer}/oauth/revoke",
             "end_session_endpoint": f"{issuer}/oauth/logout",
-            "scopes_supported": list(oidc.SCOPES),
+            "scopes_supported": list(oidc.SCOPES) + list(oidc.SERVICE_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            # issue 21: RFC 7662, for confidential clients about their own tokens.
+            "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": False,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": False,
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             "subject_types_supported": ["public", "pairwise"],
             "id_token_signing_alg_values_supported": [keys.ALGORITHM],
             "token_endpoint_auth_methods_supported": [
@@ -330,7 +347,15 @@ def authorize(
     if stepped_up is not None:
         return stepped_up
     ask = not row.is_first_party and (
-        "consent" in prompts or oidc.needs_consent(db, user=user, row=row, scope=scope)
+        "consent" in prompts
+        or oidc.needs_consent(
+            db,
+            user=user,
+            row=row,
+            scope=scope,
+            now=provider.ctx.now,
+            consent_days=provider.ctx.services.settings.oidc_consent_days,
+        )
     )
     if ask:
         if "none" in prompts:
@@ -438,6 +463,12 @@ def picture(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     return Response(user.avatar, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
 
+@router.post("/oauth/introspect")
+def introspect(provider: ProviderDep, oreq: OAuthRequest) -> Response:
+    """Token introspection (RFC 7662, issue 21): is this token of mine live, and what may it do."""
+    return provider.create_endpoint_response("introspection", oreq)
+
+
 @router.post("/oauth/revoke")
 def revoke(provider: ProviderDep, oreq: OAuthRequest) -> Response:
     """Token revocation (RFC 7009)."""
@@ -506,6 +537,8 @@ def end_session(
                 oidc.revoke_tokens(
                     provider.ctx.db, now=provider.ctx.now, user_id=user_id, client_pk=req.client.id
                 )
+        if user is not None:  # issue 21: the other applications are told too
+            single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))
@@ -547,6 +580,7 @@ def _form_page(
             "secret": secret,
             "all_scopes": oidc.SCOPES,
             "sensitive": oidc.SENSITIVE_SCOPES,
+            "service_scopes": oidc.SERVICE_SCOPES,
         },
         status_code=status_code,
     )
@@ -560,6 +594,9 @@ def _form_of(row: OAuthClient) -> oidc.ClientForm:
         scopes=row.allowed_scopes.split(),
         is_confidential=row.is_confidential,
         is_first_party=row.is_first_party,
+        service_scopes=row.service_scopes.split(),
+        backchannel_logout_uri=row.backchannel_logout_uri or "",
+        frontchannel_logout_uri=row.frontchannel_logout_uri or "",
     )
 
 
@@ -570,7 +607,9 @@ def _parse_form(
     scopes: list[str],
     client_type: str,
     first_party: str,
+    extra: IssueTwentyOneFields | None = None,
 ) -> oidc.ClientForm:
+    extra = extra or IssueTwentyOneFields()
     return oidc.ClientForm.parse(
         name=name,
         redirect_uris=redirect_uris,
@@ -578,7 +617,22 @@ def _parse_form(
         scopes=scopes,
         is_confidential=client_type != "public",
         is_first_party=first_party == "1",
+        service_scopes=extra.service_scopes,
+        backchannel_logout_uri=extra.backchannel_logout_uri,
+        frontchannel_logout_uri=extra.frontchannel_logout_uri,
     )
+
+
+@dataclass
+class IssueTwentyOneFields:
+    """The client form's service scopes and logout URIs (issue 21)."""
+
+    service_scopes: list[str] = dc_field(default_factory=list)
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
+
+
+UriField = Annotated[str, Form(max_length=512)]
 
 
 NameField = Annotated[str, Form(max_length=64)]
@@ -612,11 +666,20 @@ def create_client(
     scopes: ScopesField = [],  # noqa: B006 - FastAPI copies defaults
     client_type: ShortField = "confidential",
     first_party: ShortField = "",
+    service_scopes: ScopesField = [],  # noqa: B006
+    backchannel_logout_uri: UriField = "",
+    frontchannel_logout_uri: UriField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
     require_step_up(request)  # issue 19
     form = _parse_form(
-        name, redirect_uris, post_logout_redirect_uris, scopes, client_type, first_party
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        scopes,
+        client_type,
+        first_party,
+        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
     )
     try:
         row, secret = oidc.create_client(
@@ -647,6 +710,9 @@ def update_client(
     post_logout_redirect_uris: UrisField = "",
     scopes: ScopesField = [],  # noqa: B006
     first_party: ShortField = "",
+    service_scopes: ScopesField = [],  # noqa: B006
+    backchannel_logout_uri: UriField = "",
+    frontchannel_logout_uri: UriField = "",
 ) -> Response:
     """Save an application's settings."""
     row = _client_or_404(db, client_pk)
@@ -657,6 +723,7 @@ def update_client(
         scopes,
         "confidential" if row.is_confidential else "public",
         first_party,
+        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
     )
     try:
         oidc.update_client(
@@ -731,3 +798,97 @@ def login_context(request: Request) -> dict[str, str] | None:
     if name is None:
         return None
     return {"app_name": name, "login_hint": params.get("login_hint", "")[:64]}
+
+
+# -- 授权管理 (issue 21) --------------------------------------------------------------------
+
+
+WITHDRAWN = N_("已撤销授权，该应用的登录已立即失效。")
+
+
+def _grant_owner(db: DbSession, services: Svc, person: User) -> authz.GrantOwner:
+    target = principal_for(db, person)
+    today = calendar_for(services.settings, services.clock).today
+    return authz.GrantOwner(
+        user_id=person.id,
+        is_student=Role.STUDENT in target.roles,
+        school_ids=frozenset(target.member_school_ids),
+        under_14=oidc.under_14(person, today),
+    )
+
+
+def _person_or_404(db: DbSession, user_id: int) -> User:
+    person = accounts.get_user(db, user_id)
+    if person is None:
+        raise NotFound
+    return person
+
+
+def _grants_page(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: Principal,
+    person: User,
+) -> Response:
+    access = authz.check_grants(principal, _grant_owner(db, services, person), manage=False)
+    grants = oidc.list_grants(
+        db,
+        user_id=person.id,
+        now=services.clock.now(),
+        consent_days=services.settings.oidc_consent_days,
+    )
+    return render(
+        request,
+        "oidc/grants.html",
+        {
+            "person": person,
+            "own": person.id == principal.user.id,
+            "can_withdraw": access is authz.GrantAccess.MANAGE,
+            "grants": grants,
+            "done": WITHDRAWN if request.query_params.get("withdrawn") == "1" else None,
+        },
+    )
+
+
+@router.get("/account/apps")
+def my_grants(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal
+) -> Response:
+    """授权管理: the applications I authorised, what each may read; withdraw."""
+    return _grants_page(request, db, services, principal, principal.user)
+
+
+@router.get("/people/{user_id}/apps")
+def person_grants(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, user_id: Id
+) -> Response:
+    """Someone else's 授权管理: a linked parent of a child under 14 (withdraws too) or a school
+    administrator of the pupil's school (reads only); see authz.grants_access."""
+    return _grants_page(request, db, services, principal, _person_or_404(db, user_id))
+
+
+@router.post("/people/{user_id}/apps/{client_pk}/withdraw")
+def withdraw_grant(
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+    user_id: Id,
+    client_pk: Id,
+) -> Response:
+    """撤销授权: the consent goes and the application's tokens stop working at once."""
+    person = _person_or_404(db, user_id)
+    authz.check_grants(principal, _grant_owner(db, services, person), manage=True)
+    row = _client_or_404(db, client_pk)
+    oidc.withdraw_grant(
+        db,
+        owner_id=person.id,
+        row=row,
+        actor=principal.user,
+        now=services.clock.now(),
+        client=client,
+    )
+    target = "/account/apps" if person.id == principal.user.id else f"/people/{person.id}/apps"
+    return redirect(f"{target}?withdrawn=1")

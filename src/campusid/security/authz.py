@@ -676,3 +676,56 @@ def check_factor_reset(principal: Principal, target: Principal, *, action: str) 
             action=action,
             target_user_id=target.user.id,
         )
+
+
+# ------------------------------------------------------ authorised applications (issue 21)
+
+
+class GrantAccess(StrEnum):
+    """What a person may do with someone's authorised applications (授权管理)."""
+
+    MANAGE = "manage"  # see them and withdraw them
+    READ = "read"  # see them only
+
+
+@dataclass(frozen=True)
+class GrantOwner:
+    """The facts about the person whose grants are asked for."""
+
+    user_id: int
+    is_student: bool
+    school_ids: frozenset[int]
+    under_14: bool
+
+
+GRANTS_DENIED = N_("您无权查看该账号的应用授权")
+
+
+def grants_access(principal: Principal, owner: GrantOwner) -> GrantAccess | None:
+    """Who sees and withdraws the applications a person authorised.
+
+    The person themselves manages their own. For a child under 14 a linked parent manages the
+    child's too (PIPL art. 31: a minor under 14's personal information is handled with the
+    guardian's consent, so the guardian can also withdraw it). A school administrator reads,
+    never withdraws, the grants of a pupil of a school they administer. Nobody else.
+    """
+    if principal.user.id == owner.user_id:
+        return GrantAccess.MANAGE
+    if owner.under_14 and owner.user_id in principal.child_ids:
+        return GrantAccess.MANAGE
+    if owner.is_student and principal.admin_school_ids & owner.school_ids:
+        return GrantAccess.READ
+    return None
+
+
+def check_grants(principal: Principal, owner: GrantOwner, *, manage: bool) -> GrantAccess:
+    """Refuse 授权管理 of someone else's account beyond `grants_access` (audited)."""
+    access = grants_access(principal, owner)
+    if access is None or (manage and access is not GrantAccess.MANAGE):
+        raise Denied(
+            GRANTS_DENIED,
+            reason="oidc_grants",
+            action=ACCESS_DENIED,
+            target_user_id=owner.user_id,
+        )
+    return access

@@ -20,6 +20,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # revocation endpoints authenticate the client, userinfo a bearer token, and logout without a
 # valid id_token_hint asks the person to confirm on a CSRF-protected page. Exact paths only.
 EXEMPT_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/oauth/userinfo", "/oauth/logout"})
+# issue 21: introspection authenticates the client like the token endpoint.
+EXEMPT_PATHS = EXEMPT_PATHS | {"/oauth/introspect"}
 
 
 class CSRFError(Exception):
