@@ -485,11 +485,3 @@ def _back_to(request: Request) -> str:
     if referer.netloc and referer.netloc != request.url.netloc:
         return "/"
     return (referer.path or "/") + (f"?{referer.query}" if referer.query else "")
-
-
-def step_up(request: Request, user: CurrentUser) -> None:
-    """The dependency form of `require_step_up`, for a route that is sensitive as a whole."""
-    require_step_up(request)
-
-
-StepUp = Depends(step_up)
