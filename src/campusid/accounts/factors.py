@@ -401,15 +401,20 @@ def finish_pending(db: Session, pending: PendingSignIn) -> None:
 # -- changes to a person's factors ---------------------------------------------------------------
 
 
-def begin_totp(db: Session, *, user: User, now: datetime) -> SecondFactor:
-    """The TOTP enrolment in progress (its secret), started afresh if none is."""
-    pending = db.scalar(
+def totp_in_progress(db: Session, user_id: int) -> SecondFactor | None:
+    """The person's TOTP enrolment in progress (not yet confirmed), if any."""
+    return db.scalar(
         select(SecondFactor).where(
-            SecondFactor.user_id == user.id,
+            SecondFactor.user_id == user_id,
             SecondFactor.kind == FactorKind.TOTP.value,
             SecondFactor.confirmed_at.is_(None),
         )
     )
+
+
+def begin_totp(db: Session, *, user: User, now: datetime) -> SecondFactor:
+    """The TOTP enrolment in progress (its secret), started afresh if none is."""
+    pending = totp_in_progress(db, user.id)
     if pending is None:
         pending = SecondFactor(
             user_id=user.id,
@@ -455,13 +460,7 @@ def confirm_totp(
     """Confirm the enrolment in progress with its first code: the new recovery codes when the
     person had none (shown once), [] when they keep theirs; None when the code is wrong."""
     now = services.clock.now()
-    factor = db.scalar(
-        select(SecondFactor).where(
-            SecondFactor.user_id == user.id,
-            SecondFactor.kind == FactorKind.TOTP.value,
-            SecondFactor.confirmed_at.is_(None),
-        )
-    )
+    factor = totp_in_progress(db, user.id)
     if factor is None:
         return None
     step = match_totp(factor, code, now)

@@ -567,6 +567,10 @@ def two_step_setup_submit(
         session_token=session_token(request),
     )
     if codes is None:
+        if factors.totp_in_progress(db, user.id) is None and "totp" in _factor_kinds(db, user.id):
+            # The form sent again (a double click, a reload) after the enrolment it confirmed:
+            # what was asked is done; no fresh secret, no "wrong code".
+            return redirect("/account/security?factor=added")
         return _setup_page(
             request,
             db,

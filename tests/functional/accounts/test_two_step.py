@@ -111,6 +111,19 @@ def test_a_recovery_code_works_once(client, make_client, db, services, world):  
         select(FactorRecoveryCode.code_hash).where(FactorRecoveryCode.user_id == user.id)
     ).all()
     assert len(stored) == 10 and not set(codes) & set(stored)  # hashed, never the codes
+    # The form sent again (a double click, a reload): done already; no new secret, no new codes.
+    again = post_form(client, "/account/two-step/setup", {"code": code, "next": "/"})
+    assert again.status_code == 303
+    assert again.headers["location"] == "/account/security?factor=added"
+    db.expire_all()
+    held = db.scalars(select(SecondFactor).where(SecondFactor.user_id == user.id)).all()
+    assert len(held) == 1 and held[0].confirmed_at is not None
+    assert sorted(
+        db.scalars(
+            select(FactorRecoveryCode.code_hash).where(FactorRecoveryCode.user_id == user.id)
+        ).all()
+    ) == sorted(stored)
+    assert "已添加身份验证器" in client.get(again.headers["location"]).text
     assert client.get("/").status_code == 200
     # A recovery code signs in once; the second time it is refused.
     first = make_client()
