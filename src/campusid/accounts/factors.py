@@ -428,21 +428,42 @@ def begin_totp(db: Session, *, user: User, now: datetime) -> SecondFactor:
     return pending
 
 
-def _notify_change(
-    db: Session, *, user: User, actor: User | None, now: datetime, what: str
+def _changed(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    actor: User,
+    action: AuditAction,
+    what: str,
+    client: ClientInfo,
+    keep_token: str | None,
+    detail: dict[str, object] | None = None,
 ) -> None:
-    by_whom = N_("您本人") if actor is None or actor.id == user.id else actor.real_name
+    """What every change to a person's factors does: their other sessions end (all of them when
+    `keep_token` is None), the change is audited and the holder told."""
+    now = services.clock.now()
+    services.sessions.delete_for_user(db, user.id, keep_token=keep_token)
+    audit.record(
+        db,
+        now=now,
+        action=action,
+        actor_id=actor.id,
+        target_user_id=user.id,
+        client=client,
+        detail=detail,
+    )
     messaging.notify(
         db,
         user_id=user.id,
         kind="second_factor_changed",
         now=now,
-        actor_id=actor.id if actor else None,
+        actor_id=actor.id,
         title=N_("您的两步验证设置已变更"),
         body=N_(
             "您的账号于 %(when)s 由%(who)s%(what)s。如非本人知情，请立即联系管理员或客服热线。",
             when=now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-            who=by_whom,
+            who=N_("您本人") if actor.id == user.id else actor.real_name,
             what=what,
         ),
     )
@@ -472,19 +493,19 @@ def confirm_totp(
     factor.last_used_at = now
     codes = new_recovery_codes(db, user_id=user.id, now=now) if first else []
     db.execute(delete(FactorGrace).where(FactorGrace.user_id == user.id))
-    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
-    if session_token:
-        services.sessions.mark_second_factor(db, session_token, now=now, amr=AMR_BY_FACTOR["totp"])
-    audit.record(
+    _changed(
         db,
-        now=now,
+        services=services,
+        user=user,
+        actor=user,
         action=AuditAction.FACTOR_ADDED,
-        actor_id=user.id,
-        target_user_id=user.id,
+        what=N_("添加了身份验证器（动态验证码）"),
         client=client,
+        keep_token=session_token,
         detail={"kind": FactorKind.TOTP.value},
     )
-    _notify_change(db, user=user, actor=user, now=now, what=N_("添加了身份验证器（动态验证码）"))
+    if session_token:
+        services.sessions.mark_second_factor(db, session_token, now=now, amr=AMR_BY_FACTOR["totp"])
     return codes
 
 
@@ -497,18 +518,17 @@ def regenerate_recovery_codes(
     session_token: str | None,
 ) -> list[str]:
     """Ten new recovery codes; the old ones stop working."""
-    now = services.clock.now()
-    codes = new_recovery_codes(db, user_id=user.id, now=now)
-    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
-    audit.record(
+    codes = new_recovery_codes(db, user_id=user.id, now=services.clock.now())
+    _changed(
         db,
-        now=now,
+        services=services,
+        user=user,
+        actor=user,
         action=AuditAction.FACTOR_RECOVERY_CODES,
-        actor_id=user.id,
-        target_user_id=user.id,
+        what=N_("重新生成了恢复码"),
         client=client,
+        keep_token=session_token,
     )
-    _notify_change(db, user=user, actor=user, now=now, what=N_("重新生成了恢复码"))
     return codes
 
 
@@ -526,22 +546,21 @@ def remove_factor(
     factor = db.get(SecondFactor, factor_id)
     if factor is None or factor.user_id != user.id or factor.confirmed_at is None:
         return False
-    now = services.clock.now()
     db.delete(factor)
     db.flush()
     if not has_factor(db, user.id):
         db.execute(delete(FactorRecoveryCode).where(FactorRecoveryCode.user_id == user.id))
-    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
-    audit.record(
+    _changed(
         db,
-        now=now,
+        services=services,
+        user=user,
+        actor=user,
         action=AuditAction.FACTOR_REMOVED,
-        actor_id=user.id,
-        target_user_id=user.id,
+        what=N_("删除了一种两步验证方式"),
         client=client,
+        keep_token=session_token,
         detail={"kind": factor.kind},
     )
-    _notify_change(db, user=user, actor=user, now=now, what=N_("删除了一种两步验证方式"))
     return True
 
 
@@ -558,26 +577,20 @@ def reset_factors(
     session of theirs ended. The person enrols again at their next sign-in. Returns how many
     factors went."""
     authz.check_factor_reset(actor, principal_for(db, target), action=AuditAction.FACTOR_RESET)
-    now = services.clock.now()
-    removed = db.execute(delete(SecondFactor).where(SecondFactor.user_id == target.id)).rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(SecondFactor).where(SecondFactor.user_id == target.id))
+    removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
     db.execute(delete(FactorRecoveryCode).where(FactorRecoveryCode.user_id == target.id))
     db.execute(delete(PendingSignIn).where(PendingSignIn.user_id == target.id))
     db.execute(delete(FactorGrace).where(FactorGrace.user_id == target.id))
-    services.sessions.delete_for_user(db, target.id)
-    audit.record(
+    _changed(
         db,
-        now=now,
-        action=AuditAction.FACTOR_RESET,
-        actor_id=actor.user.id,
-        target_user_id=target.id,
-        client=client,
-        detail={"factors": int(removed or 0)},
-    )
-    _notify_change(
-        db,
+        services=services,
         user=target,
         actor=actor.user,
-        now=now,
+        action=AuditAction.FACTOR_RESET,
         what=N_("重置了两步验证（下次登录时需重新设置）"),
+        client=client,
+        keep_token=None,
+        detail={"factors": removed},
     )
-    return int(removed or 0)
+    return removed
