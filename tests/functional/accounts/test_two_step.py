@@ -14,7 +14,9 @@ from campusid.accounts import factors
 from campusid.accounts.models import FactorRecoveryCode, PendingSignIn, SecondFactor
 from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD, demo_totp_secret
+from campusid.members.service import default_password
 from campusid.messaging.models import Notice
+from campusid.org.models import School
 from campusid.security.models import SessionRecord
 
 RECOVERY = re.compile(r"<code>([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})</code>")
@@ -182,7 +184,7 @@ def test_a_pending_sign_in_expires(client, services, world):  # type: ignore[no-
     assert client.get("/").status_code == 303
 
 
-def test_step_up_after_the_window(client, services, world):  # type: ignore[no-untyped-def]
+def test_step_up_after_the_window(client, db, services, world):  # type: ignore[no-untyped-def]
     sign_in(client, "xx_admin")
     school_id = world.school.id
     export = f"/school/{school_id}/roster/students.xlsx"
@@ -194,12 +196,16 @@ def test_step_up_after_the_window(client, services, world):  # type: ignore[no-u
     page = client.get(asked.headers["location"])
     assert page.status_code == 200 and "请再次验证" in page.text
     # A form is refused with a link, and nothing is done.
+    db.expire_all()
+    before = default_password(db, db.get(School, school_id))
     refused = post_form(
         client,
         f"/school/{school_id}/settings/default-password",
         {"new_password": "Xyz@2468", "confirm_password": "Xyz@2468"},
     )
     assert refused.status_code == 403 and "/account/verify?next=" in refused.text
+    db.expire_all()
+    assert default_password(db, db.get(School, school_id)) == before != "Xyz@2468"
     wrong = post_form(client, "/account/verify", {"code": "000000", "next": export})
     assert wrong.status_code == 400
     ok = post_form(client, "/account/verify", {"code": _code(services), "next": export})
@@ -219,6 +225,8 @@ def test_removing_a_factor_needs_a_fresh_check_and_ends_other_sessions(  # type:
     services.clock.advance(minutes=services.settings.mfa_step_up_minutes + 1)
     refused = post_form(client, f"/account/two-step/{factor_id}/remove")
     assert refused.status_code == 403
+    db.expire_all()
+    assert db.get(SecondFactor, factor_id) is not None
     assert (
         post_form(
             client, "/account/verify", {"code": _code(services, "chenxiaokai"), "next": "/"}
@@ -229,6 +237,16 @@ def test_removing_a_factor_needs_a_fresh_check_and_ends_other_sessions(  # type:
     assert removed.status_code == 303
     db.expire_all()
     assert db.get(SecondFactor, factor_id) is None
+    assert db.scalar(
+        select(func.count()).where(
+            AuditEvent.action == "factor_removed", AuditEvent.target_user_id == user.id
+        )
+    )
+    assert db.scalar(
+        select(func.count()).where(
+            Notice.user_id == user.id, Notice.kind == "second_factor_changed"
+        )
+    )
     assert other.get("/").status_code == 303  # the other session ended
     assert client.get("/").status_code == 200
     # Now the password alone signs the teacher in.
@@ -253,6 +271,9 @@ def test_the_platform_resets_a_lost_factor(  # type: ignore[no-untyped-def]
     peer = make_client()
     sign_in(peer, "kq_admin")
     assert post_form(peer, f"/people/{admin.id}/two-step/reset").status_code == 403
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(SecondFactor.user_id == admin.id)) == 1
+    assert holder.get("/").status_code == 200
     sign_in(client, "pt_admin")
     done = post_form(
         client,
@@ -316,6 +337,14 @@ def test_a_school_administrator_resets_a_teachers_factor(  # type: ignore[no-unt
     homeroom = make_client()
     sign_in(homeroom, "chenxiaokai")
     assert post_form(homeroom, f"/people/{teacher.id}/two-step/reset").status_code == 403
+    assert post_form(homeroom, f"/people/{world['xx_admin'].id}/two-step/reset").status_code == 403
+    db.expire_all()
+
+    def held(login: str) -> int:
+        return db.scalar(select(func.count()).where(SecondFactor.user_id == world[login].id)) or 0
+
+    assert held("wulaoshi") == 0
+    assert held("chenxiaokai") == 1 and held("xx_admin") == 1
 
 
 def test_the_demo_prints_the_secrets_and_the_cli_reads_a_code(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -394,3 +423,61 @@ def test_the_redis_session_store_keeps_the_amr_and_the_step_up_time(  # type: ig
     finally:
         for leftover in store.scan_iter(f"*{prefix}:*"):
             store.delete(leftover)
+
+
+def test_new_recovery_codes_need_a_fresh_check_and_void_the_old_ones(  # type: ignore[no-untyped-def]
+    client, make_client, db, services, world
+):
+    user = world["xx_admin"]
+    old_codes = factors.new_recovery_codes(db, user_id=user.id, now=services.clock.now())
+    db.commit()
+    other = make_client()
+    sign_in(other, "xx_admin")
+    services.clock.advance(seconds=30)
+    sign_in(client, "xx_admin")
+    db.expire_all()
+    old = sorted(
+        db.scalars(
+            select(FactorRecoveryCode.code_hash).where(FactorRecoveryCode.user_id == user.id)
+        ).all()
+    )
+    services.clock.advance(minutes=services.settings.mfa_step_up_minutes + 1)
+    refused = post_form(client, "/account/two-step/recovery-codes")
+    assert refused.status_code == 403 and "/account/verify?next=" in refused.text
+    db.expire_all()
+    assert (
+        sorted(
+            db.scalars(
+                select(FactorRecoveryCode.code_hash).where(FactorRecoveryCode.user_id == user.id)
+            ).all()
+        )
+        == old
+    )
+    assert other.get("/").status_code == 200
+    verified = post_form(client, "/account/verify", {"code": _code(services), "next": "/"})
+    assert verified.status_code == 303
+    done = post_form(client, "/account/two-step/recovery-codes")
+    assert done.status_code == 200
+    codes = RECOVERY.findall(done.text)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    db.expire_all()
+    new = db.scalars(
+        select(FactorRecoveryCode.code_hash).where(
+            FactorRecoveryCode.user_id == user.id, FactorRecoveryCode.used_at.is_(None)
+        )
+    ).all()
+    assert (
+        len(old) == 10 and len(new) == 10 and not set(new) & set(old) and not set(codes) & set(new)
+    )
+    assert db.scalar(
+        select(func.count()).where(
+            AuditEvent.action == "factor_recovery_codes", AuditEvent.target_user_id == user.id
+        )
+    )
+    assert other.get("/").status_code == 303  # the other session ended
+    assert client.get("/").status_code == 200
+    # An old code no longer signs in; a new one does.
+    third = make_client()
+    _password(third)
+    assert post_form(third, "/login/two-step", {"code": old_codes[0]}).status_code == 400
+    assert post_form(third, "/login/two-step", {"code": codes[3]}).status_code == 303
