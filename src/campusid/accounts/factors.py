@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 import segno
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts import throttle as sign_in_throttle
@@ -229,18 +229,35 @@ def recovery_codes_left(db: Session, user_id: int) -> int:
 
 
 def _use_recovery_code(db: Session, user_id: int, code: str, now: datetime) -> bool:
-    digest = _recovery_digest(code)
-    row = db.scalar(
-        select(FactorRecoveryCode).where(
+    # One conditional UPDATE: of two answers with the same code at once, one wins (PostgreSQL
+    # re-checks `used_at` once the first commits; SQLite runs writers one at a time).
+    used = db.execute(
+        update(FactorRecoveryCode)
+        .where(
             FactorRecoveryCode.user_id == user_id,
-            FactorRecoveryCode.code_hash == digest,
+            FactorRecoveryCode.code_hash == _recovery_digest(code),
             FactorRecoveryCode.used_at.is_(None),
         )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
-    if row is None:
-        return False
-    row.used_at = now
-    return True
+    return bool(used.rowcount)  # type: ignore[attr-defined]
+
+
+def _claim_step(db: Session, factor: SecondFactor, step: int, now: datetime) -> bool:
+    """Record `step` as the factor's last accepted one, unless another answer already used it
+    or a later one (checked in the UPDATE itself, not on the possibly stale loaded row)."""
+    claimed = db.execute(
+        update(SecondFactor)
+        .where(
+            SecondFactor.id == factor.id,
+            or_(SecondFactor.last_used_step.is_(None), SecondFactor.last_used_step < step),
+        )
+        .values(last_used_step=step, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(factor)
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 # -- checking a code ----------------------------------------------------------------------------
@@ -254,9 +271,7 @@ def check_code(db: Session, *, user_id: int, code: str, now: datetime) -> str | 
     for factor in factors_of(db, user_id):
         if factor.kind == FactorKind.TOTP.value:
             step = match_totp(factor, code, now)
-            if step is not None:
-                factor.last_used_step = step
-                factor.last_used_at = now
+            if step is not None and _claim_step(db, factor, step, now):
                 return "totp"
     if len(_normalise_code(code)) > DIGITS and _use_recovery_code(db, user_id, code, now):
         return "recovery"
@@ -488,9 +503,16 @@ def confirm_totp(
     if step is None:
         return None
     first = not has_factor(db, user.id)
-    factor.confirmed_at = now
-    factor.last_used_step = step
-    factor.last_used_at = now
+    # Confirmed once: of two confirmations at once (a double click), the second finds none.
+    confirmed = db.execute(
+        update(SecondFactor)
+        .where(SecondFactor.id == factor.id, SecondFactor.confirmed_at.is_(None))
+        .values(confirmed_at=now, last_used_step=step, last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(factor)
+    if not confirmed.rowcount:  # type: ignore[attr-defined]
+        return None
     codes = new_recovery_codes(db, user_id=user.id, now=now) if first else []
     db.execute(delete(FactorGrace).where(FactorGrace.user_id == user.id))
     _changed(

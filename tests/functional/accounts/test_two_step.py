@@ -481,3 +481,30 @@ def test_new_recovery_codes_need_a_fresh_check_and_void_the_old_ones(  # type: i
     _password(third)
     assert post_form(third, "/login/two-step", {"code": old_codes[0]}).status_code == 400
     assert post_form(third, "/login/two-step", {"code": codes[3]}).status_code == 303
+
+
+def test_one_code_answered_twice_at_once_counts_once(db, services, world):  # type: ignore[no-untyped-def]
+    """PostgreSQL: the second answer read the factor before the first committed; the step is
+    claimed in the UPDATE itself, so the replay is refused. (SQLite runs writers one at a time.)"""
+    import pytest
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    user = world["xx_admin"]
+    now = services.clock.now()
+    code = _code(services)
+    first, second = services.session_factory(), services.session_factory()
+    try:
+        read = factors.factors_of(second, user.id)  # the second answer has read the factor
+        assert read
+        assert factors.check_code(first, user_id=user.id, code=code, now=now) == "totp"
+        first.commit()
+        assert factors.check_code(second, user_id=user.id, code=code, now=now) is None
+        second.commit()
+        del read
+    finally:
+        first.close()
+        second.close()
+    db.expire_all()
+    factor = db.scalar(select(SecondFactor).where(SecondFactor.user_id == user.id))
+    assert factor is not None and factor.last_used_step == factors.time_step(now)
