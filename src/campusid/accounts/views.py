@@ -290,12 +290,17 @@ def two_step_submit(
     db: DbSession,
     services: Svc,
     client: Client,
+    signed_in: OptionalUser,
     code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Check the code (or a recovery code); only then is a session created."""
     pending = factors.load_pending(
         db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
     )
+    if pending is None and signed_in is not None:
+        # The form sent again (a double click, a reload) after its first answer opened the
+        # session: the sign-in is done, not expired.
+        return redirect("/")
     user = service.get_user(db, pending.user_id) if pending is not None else None
     if pending is None or user is None or user.status is not AccountStatus.ACTIVE:
         response = _login_page(

@@ -64,6 +64,18 @@ def test_sign_in_with_a_code_opens_a_session_that_knows_its_factor(  # type: ign
     assert session.amr == "pwd otp" and session.second_factor_at == services.clock.now()
     # Single-use: the pending sign-in is gone.
     assert db.scalar(select(func.count()).select_from(PendingSignIn)) == 0
+    # The form sent again (a double click): the sign-in is done, neither expired nor doubled.
+    again = post_form(client, "/login/two-step", {"code": _code(services)})
+    assert again.status_code == 303 and again.headers["location"] == "/"
+    db.expire_all()
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(SessionRecord)
+            .where(SessionRecord.user_id == world["xx_admin"].id)
+        )
+        == 1
+    )
     history = client.get("/account/security").text
     assert "登录成功（密码 + 动态验证码）" in history
 
