@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 import segno
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts import throttle as sign_in_throttle
@@ -217,14 +217,13 @@ def new_recovery_codes(db: Session, *, user_id: int, now: datetime) -> list[str]
 
 def recovery_codes_left(db: Session, user_id: int) -> int:
     """How many unused recovery codes the person has."""
-    return len(
-        list(
-            db.scalars(
-                select(FactorRecoveryCode.id).where(
-                    FactorRecoveryCode.user_id == user_id, FactorRecoveryCode.used_at.is_(None)
-                )
+    return (
+        db.scalar(
+            select(func.count()).where(
+                FactorRecoveryCode.user_id == user_id, FactorRecoveryCode.used_at.is_(None)
             )
         )
+        or 0
     )
 
 

@@ -143,7 +143,8 @@ def test_a_recovery_code_works_once(client, make_client, db, services, world):  
     first = make_client()
     _password(first)
     assert post_form(first, "/login/two-step", {"code": codes[0].lower()}).status_code == 303
-    assert "登录成功（密码 + 恢复码）" in first.get("/account/security").text
+    security = first.get("/account/security").text
+    assert "登录成功（密码 + 恢复码）" in security and "剩余恢复码：9 个" in security
     second = make_client()
     _password(second)
     assert post_form(second, "/login/two-step", {"code": codes[0]}).status_code == 400
