@@ -521,3 +521,28 @@ def test_one_code_answered_twice_at_once_counts_once(db, services, world):  # ty
     db.expire_all()
     factor = db.scalar(select(SecondFactor).where(SecondFactor.user_id == user.id))
     assert factor is not None and factor.last_used_step == factors.time_step(now)
+
+
+def test_the_reset_button_follows_the_one_rule(client, db, services, world):  # type: ignore[no-untyped-def]
+    """A teacher who is also the school's administrator: their factor goes to the platform, so
+    the school's other administrator is offered no 重置两步验证 (the rule would refuse it)."""
+    from campusid.platform.schools import Actor, appoint_admin
+    from campusid.types import ClientInfo
+
+    teacher = world["zhaoshuxue"]
+    sign_in(client, "xx_admin")
+    page = f"/school/{world.school.id}/members/{teacher.id}"
+    assert f"/people/{teacher.id}/two-step/reset" in client.get(page).text
+    appoint_admin(
+        db,
+        school=db.get(School, world.school.id),
+        login=teacher.username,
+        actor=Actor(user_id=None, client=ClientInfo(address="127.0.0.1", user_agent="test")),
+        now=services.clock.now(),
+    )
+    db.commit()
+    answer = client.get(page)
+    assert answer.status_code == 200 and "/two-step/reset" not in answer.text
+    assert post_form(client, f"/people/{teacher.id}/two-step/reset").status_code == 403
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(SecondFactor.user_id == teacher.id)) == 1

@@ -20,6 +20,8 @@ from campusid.members import service as members
 from campusid.members import teachers as staff
 from campusid.members.views.forms import ClassForm, ParentForm
 from campusid.org.deps import Page, SchoolPage
+from campusid.security import authz
+from campusid.security.permissions import principal_for
 from campusid.web import Id, NotFound
 
 router = APIRouter(prefix="/school/{school_id}/members/{user_id}")
@@ -58,9 +60,10 @@ def _member_page(
         )
         if is_student and len(links) >= limit
         else 0,
-        is_teacher=members.is_member(page.db, page.school, user.id, SchoolRole.TEACHER),
-        # issue 19: a teacher's lost second factor is reset by the school's administrator
-        has_second_factor=factors.has_factor(page.db, user.id),
+        # issue 19: 重置两步验证 is offered when the one rule allows it (a teacher's lost second
+        # factor is reset by the school's administrator; never one's own, nor an administrator's)
+        may_reset_factors=factors.has_factor(page.db, user.id)
+        and authz.may_reset_factors(page.request.state.principal, principal_for(page.db, user)),
         classes=members.active_class_names(page.db, page.school, page.calendar),
         relations=list(Relation),
         form=form or ParentForm(relation=Relation.MOTHER.value),
