@@ -254,7 +254,7 @@ def second_step(
     """使用通行密钥 at the second step: counted like a code; only then is a session created."""
     pending, user = _pending_user(db, services, request)
     if pending is None or user is None:
-        response = sign_in._login_page(
+        response = sign_in.login_form(
             request, next="/", login="", captcha=False, error=factors.PENDING_EXPIRED
         )
         response.status_code = 400
@@ -269,15 +269,15 @@ def second_step(
     if result.factor is None:
         message = _reason(result.message, reasons)
         if result.start_over:
-            response = sign_in._login_page(
+            response = sign_in.login_form(
                 request, next=next_path, login="", captcha=False, error=message
             )
             response.status_code = 400
             response.delete_cookie(factors.PENDING_COOKIE, path="/login")
             return response
-        return sign_in._two_step_page(request, db, user.id, error=message, status_code=400)
+        return sign_in.two_step_form(request, db, user.id, error=message, status_code=400)
     factors.finish_pending(db, pending)
-    response = sign_in._open_session(
+    response = sign_in.open_session(
         request,
         db,
         services,
@@ -324,7 +324,7 @@ def step_up(
         db, services=services, user=user, code="", client=client, purpose="step_up", prove=prove
     )
     if result.factor is None:
-        return sign_in._verify_page(
+        return sign_in.verify_form(
             request,
             db,
             user.id,
