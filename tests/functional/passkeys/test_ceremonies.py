@@ -366,3 +366,30 @@ def test_a_required_role_may_enrol_a_passkey_instead(client, db, world):
     assert done.status_code == 200 and "请保存您的恢复码" in done.text
     assert client.get("/").status_code == 200  # enrolled: the pages open
     assert _session(db, client).amr == "pwd hwk"
+
+
+def test_a_form_without_the_browsers_answer_and_an_eleventh_key_are_refused(client, db, world):
+    holder = world["p_lidaniang"]
+    sign_in(client, "p_lidaniang")
+    # The script did not put the authenticator's answer in the form (cancelled, no script).
+    empty = post_form(
+        client,
+        "/account/passkeys",
+        {"credential": "", "label": "空的", "current_password": DEMO_PASSWORD},
+    )
+    assert empty.status_code == 400 and "浏览器没有完成通行密钥的创建" in empty.text
+    assert 'value="空的"' in empty.text  # the form keeps what was typed
+    assert _passkeys(db, holder.id) == []
+    for number in range(10):
+        assert register(client, SoftAuthenticator(), label=f"钥匙 {number}").status_code in (
+            200,
+            303,
+        )
+    assert len(_passkeys(db, holder.id)) == 10
+    # The eleventh: no options (so no challenge), and the reason for the page's script.
+    refused = client.post("/account/passkeys/options", headers={"X-CSRF-Token": csrf_token(client)})
+    assert refused.status_code == 400
+    assert "最多可添加 10 个通行密钥" in refused.json()["error"]["message"]
+    db.expire_all()
+    assert db.scalar(select(PasskeyChallenge)) is None
+    assert len(_passkeys(db, holder.id)) == 10
