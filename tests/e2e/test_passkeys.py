@@ -89,7 +89,7 @@ def test_a_teacher_adds_a_passkey_and_signs_in_with_it(live_server, browser, sho
 
     with live_server.session() as db:
         row = db.scalar(select(PasskeyCredential).where(PasskeyCredential.user_id == user.id))
-        assert row.last_used_at is not None and row.sign_count >= 1
+        assert row.last_used_at > row.created_at and row.sign_count >= 1  # used at sign-in
     page.goto(base + "/account/security")
     assert page.get_by_text("登录成功（密码 + 安全密钥）").first.is_visible()
     page.context.close()

@@ -46,7 +46,7 @@ from campusid.web import (
 router = APIRouter()
 
 
-def _login_page(
+def login_form(
     request: Request,
     *,
     next: str,
@@ -108,7 +108,7 @@ def login_page(
     captcha = throttle.captcha_on_arrival(
         services, client=client, device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
     )
-    return _login_page(request, next=safe_next(next), login="", captcha=captcha, prompt=fresh)
+    return login_form(request, next=safe_next(next), login="", captcha=captcha, prompt=fresh)
 
 
 @router.get("/login/captcha")
@@ -157,7 +157,7 @@ def login_submit(
         captcha_answer=captcha,
     )
     if result.user is None:
-        return _login_page(
+        return login_form(
             request,
             next=safe_next(next),
             login=login,
@@ -174,7 +174,7 @@ def login_submit(
         if result.device_cookie:
             _set_device_cookie(request, second, services, result.device_cookie)
         return second
-    response = _open_session(
+    response = open_session(
         request,
         db,
         services,
@@ -202,7 +202,7 @@ def _set_pending_cookie(
     )
 
 
-def _open_session(
+def open_session(
     request: Request,
     db: DbSession,
     services: Services,
@@ -257,7 +257,7 @@ def _factor_kinds(db: DbSession, user_id: int) -> set[str]:
     return {factor.kind for factor in factors.factors_of(db, user_id)}
 
 
-def _two_step_page(
+def two_step_form(
     request: Request,
     db: DbSession,
     user_id: int,
@@ -281,7 +281,7 @@ def two_step_page(request: Request, db: DbSession, services: Svc) -> Response:
     )
     if pending is None:
         return redirect("/login")
-    return _two_step_page(request, db, pending.user_id)
+    return two_step_form(request, db, pending.user_id)
 
 
 @router.post("/login/two-step")
@@ -303,7 +303,7 @@ def two_step_submit(
         return redirect("/")
     user = service.get_user(db, pending.user_id) if pending is not None else None
     if pending is None or user is None or user.status is not AccountStatus.ACTIVE:
-        response = _login_page(
+        response = login_form(
             request, next="/", login="", captcha=False, error=factors.PENDING_EXPIRED
         )
         response.status_code = 400
@@ -315,15 +315,15 @@ def two_step_submit(
     )
     if result.factor is None:
         if result.start_over:
-            response = _login_page(
+            response = login_form(
                 request, next=next_path, login="", captcha=False, error=result.message
             )
             response.status_code = 400
             response.delete_cookie(factors.PENDING_COOKIE, path="/login")
             return response
-        return _two_step_page(request, db, user.id, error=result.message, status_code=400)
+        return two_step_form(request, db, user.id, error=result.message, status_code=400)
     factors.finish_pending(db, pending)
-    response = _open_session(
+    response = open_session(
         request,
         db,
         services,
@@ -642,7 +642,7 @@ def remove_factor(
     return redirect("/account/security?factor=removed")
 
 
-def _verify_page(
+def verify_form(
     request: Request,
     db: DbSession,
     user_id: int,
@@ -666,7 +666,7 @@ def step_up_page(
     """请再次验证: a fresh second-factor check for a sensitive act (step-up)."""
     if not factors.has_factor(db, user.id):
         return redirect("/account/two-step/setup?next=" + quote(safe_next(next), safe="/"))
-    return _verify_page(request, db, user.id, next_path=safe_next(next))
+    return verify_form(request, db, user.id, next_path=safe_next(next))
 
 
 @router.post("/account/verify")
@@ -684,7 +684,7 @@ def step_up_submit(
         db, services=services, user=user, code=code, client=client, purpose="step_up"
     )
     if result.factor is None:
-        return _verify_page(
+        return verify_form(
             request, db, user.id, next_path=safe_next(next), error=result.message, status_code=400
         )
     token = session_token(request)

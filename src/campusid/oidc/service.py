@@ -897,7 +897,6 @@ _AMR_VALUES = {
     "otp": "otp",
     "hwk": "hwk",
     "swk": "swk",
-    "sms": "sms",
     "recovery": "otp",
 }
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from campusid.accounts.models import SecondFactor
 from campusid.db import Base, UTCDateTime
 
 
@@ -16,6 +17,7 @@ class PasskeyCredential(Base):
     `backup_eligible` tells a synced passkey (iCloud Keychain, Google Password Manager: the key
     leaves the device, OIDC reports `swk`) from a device-bound one (a security key, Windows
     Hello on a TPM: `hwk`); `attachment` is what the browser said (platform or cross-platform).
+    Its name and last use are its second factor's (one record of each, listed with the others).
     """
 
     __tablename__ = "passkey_credentials"
@@ -35,13 +37,20 @@ class PasskeyCredential(Base):
         BigInteger, default=0, comment="the authenticator's counter; a lower one is a clone"
     )
     transports: Mapped[str] = mapped_column(String(128), default="", comment="space-separated")
-    label: Mapped[str] = mapped_column(String(64))
     aaguid: Mapped[str] = mapped_column(String(36), default="")
     attachment: Mapped[str | None] = mapped_column(String(16), comment="platform, cross-platform")
     backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
     backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    factor: Mapped[SecondFactor] = relationship(lazy="joined")
+
+    @property
+    def label(self) -> str:
+        return self.factor.label
+
+    @property
+    def last_used_at(self) -> datetime | None:
+        return self.factor.last_used_at
 
     @property
     def amr(self) -> str:

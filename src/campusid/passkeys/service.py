@@ -317,12 +317,12 @@ def register(
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         transports=" ".join(t for t in transports if t in _TRANSPORTS),
-        label=name,
         aaguid=verified.aaguid,
         attachment=attachment if attachment in {"platform", "cross-platform"} else None,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
         created_at=now,
+        factor=factor,
     )
     db.add(row)
     db.flush()
@@ -440,8 +440,5 @@ def authenticate(
     now = services.clock.now()
     row.sign_count = verified.new_sign_count
     row.backed_up = verified.credential_backed_up
-    row.last_used_at = now
-    factor = db.get(SecondFactor, row.factor_id)
-    if factor is not None:
-        factor.last_used_at = now
+    row.factor.last_used_at = now
     return row

@@ -10,6 +10,7 @@ answered like any other form. Removing a passkey is removing a second factor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -55,11 +56,29 @@ def _json_refusal(message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": "passkey", "message": message}}, status_code=400)
 
 
-def _json_options(make: Any) -> Response:
+def _json_options(
+    make: Callable[..., str],
+    request: Request,
+    db: DbSession,
+    services: Services,
+    user: User,
+    binding: str,
+) -> Response:
+    """A ceremony's options (`service.registration_options` or `authentication_options`) as
+    JSON, or the reason there are none."""
     try:
-        return Response(make(), media_type="application/json")
+        options = make(db, services=services, rp=_rp(request, services), user=user, binding=binding)
     except PasskeyError as error:
         return _json_refusal(error.message)
+    return Response(options, media_type="application/json")
+
+
+def _start_over(request: Request, next_path: str, message: str | None) -> Response:
+    """The sign-in page again: the pending sign-in is gone (expired, or too many tries)."""
+    response = sign_in.login_form(request, next=next_path, login="", captcha=False, error=message)
+    response.status_code = 400
+    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
+    return response
 
 
 def _check_offered(db: DbSession, services: Services, user: User) -> None:
@@ -116,13 +135,7 @@ def registration_options(
     session."""
     _check_offered(db, services, user)
     return _json_options(
-        lambda: service.registration_options(
-            db,
-            services=services,
-            rp=_rp(request, services),
-            user=user,
-            binding=session_token(request) or "",
-        )
+        service.registration_options, request, db, services, user, session_token(request) or ""
     )
 
 
@@ -201,13 +214,12 @@ def second_step_options(request: Request, db: DbSession, services: Svc) -> Respo
     if pending is None or user is None:
         return _json_refusal(factors.PENDING_EXPIRED)
     return _json_options(
-        lambda: service.authentication_options(
-            db,
-            services=services,
-            rp=_rp(request, services),
-            user=user,
-            binding=request.cookies.get(factors.PENDING_COOKIE) or "",
-        )
+        service.authentication_options,
+        request,
+        db,
+        services,
+        user,
+        request.cookies.get(factors.PENDING_COOKIE) or "",
     )
 
 
@@ -254,12 +266,7 @@ def second_step(
     """使用通行密钥 at the second step: counted like a code; only then is a session created."""
     pending, user = _pending_user(db, services, request)
     if pending is None or user is None:
-        response = sign_in._login_page(
-            request, next="/", login="", captcha=False, error=factors.PENDING_EXPIRED
-        )
-        response.status_code = 400
-        response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-        return response
+        return _start_over(request, "/", factors.PENDING_EXPIRED)
     next_path = pending.next_path
     binding = request.cookies.get(factors.PENDING_COOKIE) or ""
     prove, reasons = _prover(request, db, services, user, binding, credential)
@@ -269,15 +276,10 @@ def second_step(
     if result.factor is None:
         message = _reason(result.message, reasons)
         if result.start_over:
-            response = sign_in._login_page(
-                request, next=next_path, login="", captcha=False, error=message
-            )
-            response.status_code = 400
-            response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-            return response
-        return sign_in._two_step_page(request, db, user.id, error=message, status_code=400)
+            return _start_over(request, next_path, message)
+        return sign_in.two_step_form(request, db, user.id, error=message, status_code=400)
     factors.finish_pending(db, pending)
-    response = sign_in._open_session(
+    response = sign_in.open_session(
         request,
         db,
         services,
@@ -297,13 +299,7 @@ def second_step(
 def step_up_options(request: Request, db: DbSession, services: Svc, user: CurrentUser) -> Response:
     """The options of navigator.credentials.get() for a step-up (JSON), bound to this session."""
     return _json_options(
-        lambda: service.authentication_options(
-            db,
-            services=services,
-            rp=_rp(request, services),
-            user=user,
-            binding=session_token(request) or "",
-        )
+        service.authentication_options, request, db, services, user, session_token(request) or ""
     )
 
 
@@ -324,7 +320,7 @@ def step_up(
         db, services=services, user=user, code="", client=client, purpose="step_up", prove=prove
     )
     if result.factor is None:
-        return sign_in._verify_page(
+        return sign_in.verify_form(
             request,
             db,
             user.id,

@@ -41,36 +41,34 @@
     return { publicKey: json };
   }
 
-  function registrationJSON(credential) {
-    var response = credential.response;
+  // The browser's credential as the JSON the server reads (what PublicKeyCredential.toJSON()
+  // gives where it exists), with the ceremony's own response fields.
+  function credentialJSON(credential, response) {
     return {
       id: credential.id,
       rawId: toText(credential.rawId),
       type: credential.type,
       authenticatorAttachment: credential.authenticatorAttachment || null,
       clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toText(response.clientDataJSON),
-        attestationObject: toText(response.attestationObject),
-        transports: response.getTransports ? response.getTransports() : []
-      }
+      response: response
     };
+  }
+  function registrationJSON(credential) {
+    var response = credential.response;
+    return credentialJSON(credential, {
+      clientDataJSON: toText(response.clientDataJSON),
+      attestationObject: toText(response.attestationObject),
+      transports: response.getTransports ? response.getTransports() : []
+    });
   }
   function authenticationJSON(credential) {
     var response = credential.response;
-    return {
-      id: credential.id,
-      rawId: toText(credential.rawId),
-      type: credential.type,
-      authenticatorAttachment: credential.authenticatorAttachment || null,
-      clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toText(response.clientDataJSON),
-        authenticatorData: toText(response.authenticatorData),
-        signature: toText(response.signature),
-        userHandle: response.userHandle ? toText(response.userHandle) : null
-      }
-    };
+    return credentialJSON(credential, {
+      clientDataJSON: toText(response.clientDataJSON),
+      authenticatorData: toText(response.authenticatorData),
+      signature: toText(response.signature),
+      userHandle: response.userHandle ? toText(response.userHandle) : null
+    });
   }
 
   function say(form, message) {

@@ -31,7 +31,7 @@ def _session(db, client):  # type: ignore[no-untyped-def]
     return db.get(SessionRecord, hash_token(client.cookies.get("campusid_session")))
 
 
-def test_register_then_sign_in_with_a_security_key(client, make_client, db, world):
+def test_register_then_sign_in_with_a_security_key(client, make_client, db, world, clock):
     holder = world["p_lidaniang"]
     elsewhere = make_client()
     sign_in(elsewhere, "p_lidaniang")
@@ -81,6 +81,7 @@ def test_register_then_sign_in_with_a_security_key(client, make_client, db, worl
     assert "我的安全密钥" in page and "仅限本设备的密钥" in page
 
     # Signing in now takes the key at the second step (使用通行密钥 beside the code field).
+    clock.set(clock.now() + timedelta(minutes=5))
     browser = make_client()
     first = post_form(browser, "/login", {"login": "p_lidaniang", "password": DEMO_PASSWORD})
     assert first.headers["location"] == "/login/two-step"
@@ -94,8 +95,9 @@ def test_register_then_sign_in_with_a_security_key(client, make_client, db, worl
     assert _session(db, browser).second_factor_at is not None
     db.expire_all()
     assert db.get(PasskeyCredential, row.id).sign_count == 1
-    assert db.get(PasskeyCredential, row.id).last_used_at is not None
-    assert db.get(SecondFactor, row.factor_id).last_used_at is not None
+    # Its last use is its factor's (listed on 账号安全 with the others).
+    assert db.get(SecondFactor, row.factor_id).last_used_at == clock.now()
+    assert db.get(PasskeyCredential, row.id).last_used_at == clock.now()
     event = db.scalars(
         select(AuditEvent)
         .where(AuditEvent.action == "sign_in", AuditEvent.target_user_id == holder.id)
@@ -366,3 +368,30 @@ def test_a_required_role_may_enrol_a_passkey_instead(client, db, world):
     assert done.status_code == 200 and "请保存您的恢复码" in done.text
     assert client.get("/").status_code == 200  # enrolled: the pages open
     assert _session(db, client).amr == "pwd hwk"
+
+
+def test_a_form_without_the_browsers_answer_and_an_eleventh_key_are_refused(client, db, world):
+    holder = world["p_lidaniang"]
+    sign_in(client, "p_lidaniang")
+    # The script did not put the authenticator's answer in the form (cancelled, no script).
+    empty = post_form(
+        client,
+        "/account/passkeys",
+        {"credential": "", "label": "空的", "current_password": DEMO_PASSWORD},
+    )
+    assert empty.status_code == 400 and "浏览器没有完成通行密钥的创建" in empty.text
+    assert 'value="空的"' in empty.text  # the form keeps what was typed
+    assert _passkeys(db, holder.id) == []
+    for number in range(10):
+        assert register(client, SoftAuthenticator(), label=f"钥匙 {number}").status_code in (
+            200,
+            303,
+        )
+    assert len(_passkeys(db, holder.id)) == 10
+    # The eleventh: no options (so no challenge), and the reason for the page's script.
+    refused = client.post("/account/passkeys/options", headers={"X-CSRF-Token": csrf_token(client)})
+    assert refused.status_code == 400
+    assert "最多可添加 10 个通行密钥" in refused.json()["error"]["message"]
+    db.expire_all()
+    assert db.scalar(select(PasskeyChallenge)) is None
+    assert len(_passkeys(db, holder.id)) == 10

@@ -38,7 +38,6 @@ def upgrade() -> None:
             comment="the authenticator's counter; a lower one is a clone",
         ),
         sa.Column("transports", sa.String(length=128), nullable=False, comment="space-separated"),
-        sa.Column("label", sa.String(length=64), nullable=False),
         sa.Column("aaguid", sa.String(length=36), nullable=False),
         sa.Column(
             "attachment", sa.String(length=16), nullable=True, comment="platform, cross-platform"
@@ -46,7 +45,6 @@ def upgrade() -> None:
         sa.Column("backup_eligible", sa.Boolean(), nullable=False),
         sa.Column("backed_up", sa.Boolean(), nullable=False),
         sa.Column("created_at", campusid.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", campusid.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["factor_id"],
             ["second_factors.id"],
