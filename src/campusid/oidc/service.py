@@ -594,8 +594,10 @@ def revoke_tokens(
     family_id: str | None = None,
     user_id: int | None = None,
     client_pk: int | None = None,
-) -> None:
-    """Revoke every live token matching the filters given (at least one)."""
+) -> set[int]:
+    """Revoke every live token matching the filters given (at least one); returns the clients
+    (primary keys) that held an unexpired one. Decided by the UPDATE itself, so of two
+    concurrent calls only the one that revoked a token reports its client."""
     conditions: list[ColumnElement[bool]] = [OAuthToken.revoked_at.is_(None)]
     if family_id is not None:
         conditions.append(OAuthToken.family_id == family_id)
@@ -605,11 +607,21 @@ def revoke_tokens(
         conditions.append(OAuthToken.client_id == client_pk)
     if len(conditions) == 1:
         raise ValueError("revoke_tokens needs a filter")
-    db.execute(
-        update(OAuthToken).where(*conditions).values(revoked_at=now),
+    revoked = db.execute(
+        update(OAuthToken)
+        .where(*conditions)
+        .values(revoked_at=now)
+        .returning(
+            OAuthToken.client_id, OAuthToken.access_expires_at, OAuthToken.refresh_expires_at
+        ),
         execution_options={"synchronize_session": False},
-    )
+    ).all()
     db.expire_all()
+    return {
+        client_pk
+        for client_pk, access, refresh in revoked
+        if access > now or (refresh is not None and refresh > now)
+    }
 
 
 # A new password, by any route, ends every application's hold on the account: the listener
