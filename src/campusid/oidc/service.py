@@ -8,6 +8,7 @@ person's tokens here (in that transaction) and tells the applications (issue 21)
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -744,6 +745,7 @@ def public_subject(user_id: int) -> str:
     return str(user_id)
 
 
+@functools.lru_cache(maxsize=4)
 def _subject_key(secret: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PAIRWISE_INFO).derive(
         secret.encode()
@@ -767,13 +769,22 @@ def subject_function(row: OAuthClient | None, *, secret: str) -> SubjectOf:
     return lambda user_id: subject_for(row, user_id, secret=secret)
 
 
-def user_of_subject(db: Session, row: OAuthClient, sub: str, *, secret: str) -> int | None:
-    """The account behind a `sub` this client saw (RP-initiated logout's id_token_hint)."""
+def user_of_subject(
+    db: Session, row: OAuthClient, sub: str, *, secret: str, now: datetime
+) -> int | None:
+    """The account holding a live token of this client behind a `sub` it saw (RP-initiated
+    logout's id_token_hint with no session): a pairwise `sub` is matched against the people
+    with a live token of the client only (those whose tokens there are to revoke)."""
     if not row.pairwise_subject:
         return int(sub) if sub.isdigit() and len(sub) < 12 else None
     for user_id in db.scalars(
         select(OAuthToken.user_id)
-        .where(OAuthToken.client_id == row.id, OAuthToken.user_id.is_not(None))
+        .where(
+            OAuthToken.client_id == row.id,
+            OAuthToken.user_id.is_not(None),
+            OAuthToken.revoked_at.is_(None),
+            (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+        )
         .distinct()
     ):
         assert user_id is not None

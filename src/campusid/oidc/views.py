@@ -530,15 +530,20 @@ def end_session(
 
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
+        db, now = provider.ctx.db, provider.ctx.now
         sub = (req.id_token_claims or {}).get("sub")
         if req.client is not None and sub:
-            user_id = oidc.user_of_subject(provider.ctx.db, req.client, str(sub), secret=secret)
+            # The hint is the signed-in person's (checked above); with no session here, the
+            # hinted person with a live token of this client.
+            user_id = (
+                user.id
+                if user is not None
+                else oidc.user_of_subject(db, req.client, str(sub), secret=secret, now=now)
+            )
             if user_id is not None:
-                oidc.revoke_tokens(
-                    provider.ctx.db, now=provider.ctx.now, user_id=user_id, client_pk=req.client.id
-                )
+                oidc.revoke_tokens(db, now=now, user_id=user_id, client_pk=req.client.id)
         if user is not None:  # issue 21: the other applications are told too
-            single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
+            single_logout.end_app_sessions(db, user, now)
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))
