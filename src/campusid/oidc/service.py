@@ -1076,30 +1076,32 @@ class Grant:
 def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) -> list[Grant]:
     """The applications holding a live consent or a live token of the person, by name."""
     grants: dict[int, Grant] = {}
-    for consent in db.scalars(select(Consent).where(Consent.user_id == user_id)):
+    enabled = OAuthClient.disabled_at.is_(None)
+    for consent, row in db.execute(
+        select(Consent, OAuthClient)
+        .join(OAuthClient, OAuthClient.id == Consent.client_id)
+        .where(Consent.user_id == user_id, enabled)
+    ).tuples():
         if consent_expired(consent, now=now, consent_days=consent_days):
-            continue
-        row = db.get(OAuthClient, consent.client_id)
-        if row is None or row.disabled_at is not None:
             continue
         expires = consent.granted_at + timedelta(days=consent_days) if consent_days > 0 else None
         grants[row.id] = Grant(row, consent.scope, consent.granted_at, expires, False)
-    live = db.scalars(
-        select(OAuthToken).where(
+    live = db.execute(
+        select(OAuthToken.scope, OAuthClient)
+        .join(OAuthClient, OAuthClient.id == OAuthToken.client_id)
+        .where(
             OAuthToken.user_id == user_id,
             OAuthToken.revoked_at.is_(None),
             (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+            enabled,
         )
-    )
-    for item in live:
-        row = db.get(OAuthClient, item.client_id)
-        if row is None or row.disabled_at is not None:
-            continue
+    ).tuples()
+    for scope, row in live:
         grant = grants.get(row.id)
         if grant is None:
-            grant = grants[row.id] = Grant(row, item.scope, None, None, True)
+            grant = grants[row.id] = Grant(row, scope, None, None, True)
         grant.signed_in = True
-        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + item.scope.split()))
+        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + scope.split()))
     return sorted(grants.values(), key=lambda g: (g.client.name, g.client.id))
 
 
