@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from campusid.accounts import factors
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
+from campusid.accounts.views import signed_out_page
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
@@ -551,8 +552,13 @@ def end_session(
 
 @router.post("/oauth/logout/confirm")
 def end_session_confirmed(request: Request, provider: ProviderDep, user: OptionalUser) -> Response:
-    """The person confirmed signing out (the request came without an ID token)."""
+    """The person confirmed signing out (the request came without an ID token): as at
+    退出登录, their applications' tokens end and the applications are told (issue 21)."""
     _end_browser_session(request, provider, user)
+    if user is not None:
+        frontchannel = single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
+        if frontchannel:
+            return _logged_out(request, signed_out_page(request, frontchannel))
     return _logged_out(request)
 
 

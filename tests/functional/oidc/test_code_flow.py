@@ -322,6 +322,21 @@ def test_logout_without_id_token_asks_first(client, world, banjiquan):
     assert client.get("/").status_code == 303
 
 
+def test_a_confirmed_logout_ends_the_persons_app_tokens(client, make_client, world, banjiquan):
+    """Issue 21: signing out after the confirmation page is 退出登录: the applications'
+    tokens of the person end too."""
+    row, secret = banjiquan
+    rp = relying_party(make_client(), row, secret)
+    sign_in(rp, client, login="chenxiaokai")
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200
+    page = client.get("/oauth/logout", params={"post_logout_redirect_uri": AFTER_LOGOUT})
+    assert "确认退出" in page.text
+    done = post_form(client, "/oauth/logout/confirm")
+    assert done.status_code == 200 and "已退出登录" in done.text
+    assert client.get("/").status_code == 303
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 401
+
+
 def test_logout_with_another_users_hint_asks_and_ends_nothing(
     client, make_client, world, banjiquan
 ):
