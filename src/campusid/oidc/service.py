@@ -103,6 +103,21 @@ class ClientForm:
     frontchannel_logout_uri: str = ""
 
     @classmethod
+    def of(cls, row: OAuthClient) -> ClientForm:
+        """The form as the registry holds it for `row` (to edit, or to change a field of)."""
+        return cls(
+            name=row.name,
+            redirect_uris=list(row.redirect_uris),
+            post_logout_redirect_uris=list(row.post_logout_redirect_uris),
+            scopes=row.allowed_scopes.split(),
+            is_confidential=row.is_confidential,
+            is_first_party=row.is_first_party,
+            service_scopes=row.service_scopes.split(),
+            backchannel_logout_uri=row.backchannel_logout_uri or "",
+            frontchannel_logout_uri=row.frontchannel_logout_uri or "",
+        )
+
+    @classmethod
     def parse(
         cls,
         *,

@@ -597,20 +597,6 @@ def _form_page(
     )
 
 
-def _form_of(row: OAuthClient) -> oidc.ClientForm:
-    return oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        service_scopes=row.service_scopes.split(),
-        backchannel_logout_uri=row.backchannel_logout_uri or "",
-        frontchannel_logout_uri=row.frontchannel_logout_uri or "",
-    )
-
-
 def _parse_form(
     name: str,
     redirect_uris: str,
@@ -698,14 +684,14 @@ def create_client(
         )
     except oidc.ClientFormError as exc:
         return _form_page(request, form, errors=exc.problems, status_code=400)
-    return _form_page(request, _form_of(row), row=row, secret=secret)
+    return _form_page(request, oidc.ClientForm.of(row), row=row, secret=secret)
 
 
 @router.get("/platform/clients/{client_pk}")
 def client_page(request: Request, db: DbSession, principal: ClientAdmin, client_pk: Id) -> Response:
     """One application: edit it, reset its secret, disable it."""
     row = _client_or_404(db, client_pk)
-    return _form_page(request, _form_of(row), row=row)
+    return _form_page(request, oidc.ClientForm.of(row), row=row)
 
 
 @router.post("/platform/clients/{client_pk}")
@@ -762,8 +748,10 @@ def reset_client_secret(
             db, row=row, actor=principal.user, now=services.clock.now(), client=client
         )
     except oidc.ClientFormError as exc:
-        return _form_page(request, _form_of(row), row=row, errors=exc.problems, status_code=400)
-    return _form_page(request, _form_of(row), row=row, secret=secret)
+        return _form_page(
+            request, oidc.ClientForm.of(row), row=row, errors=exc.problems, status_code=400
+        )
+    return _form_page(request, oidc.ClientForm.of(row), row=row, secret=secret)
 
 
 @router.post("/platform/clients/{client_pk}/enabled")

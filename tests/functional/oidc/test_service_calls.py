@@ -3,6 +3,8 @@ by a hand-written client (tests.support.rawrp), not Authlib's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 from tests.support.http import post_form, sign_in
@@ -19,15 +21,7 @@ FULL = oidc.ONEROSTER_SCOPE_BASE + "roster.readonly"
 
 
 def _give_service_scopes(db, world, clock, row: OAuthClient, *scopes: str) -> None:
-    form = oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        service_scopes=list(scopes),
-    )
+    form = replace(oidc.ClientForm.of(row), service_scopes=list(scopes))
     oidc.update_client(
         db, row=row, form=form, actor=world["pt_admin"], now=clock.now(), client=ClientInfo()
     )

@@ -5,6 +5,8 @@ application is hand-written (httpx + joserfc), not Authlib."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -24,15 +26,8 @@ FRONT = "https://bjq.example/frontchannel"
 
 
 def _with_logout_uris(db, world, clock, row, *, back: str = "", front: str = ""):
-    form = oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        backchannel_logout_uri=back,
-        frontchannel_logout_uri=front,
+    form = replace(
+        oidc.ClientForm.of(row), backchannel_logout_uri=back, frontchannel_logout_uri=front
     )
     oidc.update_client(
         db, row=row, form=form, actor=world["pt_admin"], now=clock.now(), client=ClientInfo()
