@@ -13,14 +13,13 @@ from tests.support.oidc import (
     ISSUER,
     Flow,
     callback_params,
+    change_own_password,
     follow_to_callback,
     register,
     relying_party,
     sign_in,
     verify_id_token,
 )
-
-from campusid.demo import DEMO_PASSWORD
 
 
 @pytest.fixture
@@ -85,16 +84,7 @@ def test_sign_in_end_to_end_then_refused_after_a_password_reset(
     assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200
 
     # The teacher changes the password (any route goes through set_password).
-    changed = post_form(
-        client,
-        "/account/password",
-        {
-            "current_password": DEMO_PASSWORD,
-            "new_password": "Xin#Mima2027",
-            "confirm_password": "Xin#Mima2027",
-        },
-    )
-    assert changed.status_code == 200
+    change_own_password(client)
     assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 401
     with pytest.raises(OAuthError) as refused:
         rp.refresh_token(f"{ISSUER}/oauth/token")

@@ -8,11 +8,10 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 from tests.support.http import post_form, sign_in
-from tests.support.oidc import ISSUER, register
+from tests.support.oidc import ISSUER, change_own_password, register
 from tests.support.rawrp import code_flow, http, introspect, service_token
 
 from campusid.audit.service import ClientInfo
-from campusid.demo import DEMO_PASSWORD
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient, OAuthToken
 
@@ -135,16 +134,7 @@ def test_introspection_of_a_persons_token_ends_with_revocation_and_password_chan
     anonymous = server.post("/oauth/introspect", data={"token": tokens["access_token"]})
     assert anonymous.status_code == 401
 
-    changed = post_form(
-        browser,
-        "/account/password",
-        {
-            "current_password": DEMO_PASSWORD,
-            "new_password": "Xin#Mima2027",
-            "confirm_password": "Xin#Mima2027",
-        },
-    )
-    assert changed.status_code == 200
+    change_own_password(browser)
     for token in (tokens["access_token"], tokens["refresh_token"]):
         assert introspect(server, row.client_id, secret, token).json() == {"active": False}
 
