@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from campusid.audit.service import ClientInfo
 from campusid.clock import FixedClock
+from campusid.demo import DEMO_PASSWORD
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
 from tests.support.http import finish_sign_in, post_form
@@ -136,3 +137,18 @@ def verify_id_token(
 def callback_params(location: str) -> dict[str, str]:
     """The query of a redirect to the client."""
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def change_own_password(browser: TestClient, new_password: str = "Xin#Mima2027") -> None:
+    """The signed-in person changes their password (账号安全): every route of set_password
+    ends the applications' hold on the account."""
+    changed = post_form(
+        browser,
+        "/account/password",
+        {
+            "current_password": DEMO_PASSWORD,
+            "new_password": new_password,
+            "confirm_password": new_password,
+        },
+    )
+    assert changed.status_code == 200, changed.text[:300]

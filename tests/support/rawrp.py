@@ -46,33 +46,9 @@ def code_flow(
     redirect_uri: str = CALLBACK,
 ) -> dict[str, Any]:
     """The authorization code flow, by hand; returns the token response."""
-    verifier, challenge = pkce()
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": scope,
-            "state": secrets.token_urlsafe(8),
-            "nonce": secrets.token_urlsafe(8),
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
+    query, verifier = authorize_query(client_id, scope, redirect_uri)
     location = follow_to_callback(browser, f"{ISSUER}/oauth/authorize?{query}", login)
-    code = callback_params(location)["code"]
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
-    }
-    headers = basic(client_id, secret) if secret else {}
-    if not secret:
-        data["client_id"] = client_id
-    response = server.post("/oauth/token", data=data, headers=headers)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return exchange(server, location, verifier, client_id, secret, redirect_uri=redirect_uri)
 
 
 def service_token(
@@ -108,6 +84,7 @@ def authorize_query(client_id: str, scope: str, redirect_uri: str = CALLBACK) ->
             "redirect_uri": redirect_uri,
             "scope": scope,
             "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
@@ -116,19 +93,25 @@ def authorize_query(client_id: str, scope: str, redirect_uri: str = CALLBACK) ->
 
 
 def exchange(
-    server: httpx.Client, location: str, verifier: str, client_id: str, secret: str
+    server: httpx.Client,
+    location: str,
+    verifier: str,
+    client_id: str,
+    secret: str | None,
+    *,
+    redirect_uri: str = CALLBACK,
 ) -> dict[str, Any]:
-    """Trade the code of a callback for tokens."""
-    response = server.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": callback_params(location)["code"],
-            "redirect_uri": CALLBACK,
-            "code_verifier": verifier,
-        },
-        headers=basic(client_id, secret),
-    )
+    """Trade the code of a callback for tokens (a public client names itself, no secret)."""
+    data = {
+        "grant_type": "authorization_code",
+        "code": callback_params(location)["code"],
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    headers = basic(client_id, secret) if secret else {}
+    if not secret:
+        data["client_id"] = client_id
+    response = server.post("/oauth/token", data=data, headers=headers)
     assert response.status_code == 200, response.text
     return dict(response.json())
 

@@ -357,12 +357,12 @@ def logout(
             # issue 21: the applications' sessions end too (back- and front-channel logout).
             for listener in service.sign_out_listeners:
                 frontchannel += listener(db, user, services.clock.now())
-    response = redirect("/login") if not frontchannel else _signed_out_page(request, frontchannel)
+    response = redirect("/login") if not frontchannel else signed_out_page(request, frontchannel)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-def _signed_out_page(request: Request, frontchannel: list[str]) -> Response:
+def signed_out_page(request: Request, frontchannel: list[str]) -> Response:
     """The signed-out page loading each application's front-channel logout URI in a hidden
     iframe (Front-Channel Logout 1.0); the policy lets exactly those origins be framed."""
     request.state.viewer = None

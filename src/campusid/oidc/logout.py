@@ -39,7 +39,7 @@ from campusid.audit.actions import AuditAction
 from campusid.context import Services
 from campusid.oidc import keys
 from campusid.oidc import service as oidc
-from campusid.oidc.models import OAuthClient, OAuthToken
+from campusid.oidc.models import OAuthClient
 
 log = logging.getLogger(__name__)
 
@@ -83,25 +83,23 @@ def logout_token(
     return str(jwt.encode(header, claims, key))
 
 
-def _clients_signed_in(db: Session, user_id: int, now: datetime) -> list[OAuthClient]:
-    client_pks = set(
-        db.scalars(
-            select(OAuthToken.client_id).where(
-                OAuthToken.user_id == user_id,
-                OAuthToken.revoked_at.is_(None),
-                (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
-            )
-        )
-    )
-    rows = [db.get(OAuthClient, pk) for pk in sorted(client_pks)]
-    return [row for row in rows if row is not None and row.disabled_at is None]
-
-
 def end_app_sessions(db: Session, user: User, now: datetime) -> list[str]:
     """End every application's hold on the person: tokens revoked now, back-channel notices
-    queued for after the commit; returns the front-channel URIs for the signed-out page."""
-    rows = _clients_signed_in(db, user.id, now)
-    oidc.revoke_tokens(db, now=now, user_id=user.id)
+    queued for after the commit; returns the front-channel URIs for the signed-out page.
+    The applications told are those whose tokens this call revoked: a second sign-out (a
+    double click, a concurrent request) finds none and tells nobody again."""
+    held = oidc.revoke_tokens(db, now=now, user_id=user.id)
+    rows = (
+        list(
+            db.scalars(
+                select(OAuthClient)
+                .where(OAuthClient.id.in_(held), OAuthClient.disabled_at.is_(None))
+                .order_by(OAuthClient.id)
+            )
+        )
+        if held
+        else []
+    )
     services: Services | None = db.info.get("services")
     frontchannel: list[str] = []
     notices: list[Notice] = []

@@ -8,6 +8,7 @@ person's tokens here (in that transaction) and tells the applications (issue 21)
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -100,6 +101,21 @@ class ClientForm:
     service_scopes: list[str] = field(default_factory=list)
     backchannel_logout_uri: str = ""
     frontchannel_logout_uri: str = ""
+
+    @classmethod
+    def of(cls, row: OAuthClient) -> ClientForm:
+        """The form as the registry holds it for `row` (to edit, or to change a field of)."""
+        return cls(
+            name=row.name,
+            redirect_uris=list(row.redirect_uris),
+            post_logout_redirect_uris=list(row.post_logout_redirect_uris),
+            scopes=row.allowed_scopes.split(),
+            is_confidential=row.is_confidential,
+            is_first_party=row.is_first_party,
+            service_scopes=row.service_scopes.split(),
+            backchannel_logout_uri=row.backchannel_logout_uri or "",
+            frontchannel_logout_uri=row.frontchannel_logout_uri or "",
+        )
 
     @classmethod
     def parse(
@@ -594,8 +610,10 @@ def revoke_tokens(
     family_id: str | None = None,
     user_id: int | None = None,
     client_pk: int | None = None,
-) -> None:
-    """Revoke every live token matching the filters given (at least one)."""
+) -> set[int]:
+    """Revoke every live token matching the filters given (at least one); returns the clients
+    (primary keys) that held an unexpired one. Decided by the UPDATE itself, so of two
+    concurrent calls only the one that revoked a token reports its client."""
     conditions: list[ColumnElement[bool]] = [OAuthToken.revoked_at.is_(None)]
     if family_id is not None:
         conditions.append(OAuthToken.family_id == family_id)
@@ -605,11 +623,21 @@ def revoke_tokens(
         conditions.append(OAuthToken.client_id == client_pk)
     if len(conditions) == 1:
         raise ValueError("revoke_tokens needs a filter")
-    db.execute(
-        update(OAuthToken).where(*conditions).values(revoked_at=now),
+    revoked = db.execute(
+        update(OAuthToken)
+        .where(*conditions)
+        .values(revoked_at=now)
+        .returning(
+            OAuthToken.client_id, OAuthToken.access_expires_at, OAuthToken.refresh_expires_at
+        ),
         execution_options={"synchronize_session": False},
-    )
+    ).all()
     db.expire_all()
+    return {
+        client_pk
+        for client_pk, access, refresh in revoked
+        if access > now or (refresh is not None and refresh > now)
+    }
 
 
 # A new password, by any route, ends every application's hold on the account: the listener
@@ -732,6 +760,7 @@ def public_subject(user_id: int) -> str:
     return str(user_id)
 
 
+@functools.lru_cache(maxsize=4)
 def _subject_key(secret: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PAIRWISE_INFO).derive(
         secret.encode()
@@ -755,13 +784,22 @@ def subject_function(row: OAuthClient | None, *, secret: str) -> SubjectOf:
     return lambda user_id: subject_for(row, user_id, secret=secret)
 
 
-def user_of_subject(db: Session, row: OAuthClient, sub: str, *, secret: str) -> int | None:
-    """The account behind a `sub` this client saw (RP-initiated logout's id_token_hint)."""
+def user_of_subject(
+    db: Session, row: OAuthClient, sub: str, *, secret: str, now: datetime
+) -> int | None:
+    """The account holding a live token of this client behind a `sub` it saw (RP-initiated
+    logout's id_token_hint with no session): a pairwise `sub` is matched against the people
+    with a live token of the client only (those whose tokens there are to revoke)."""
     if not row.pairwise_subject:
         return int(sub) if sub.isdigit() and len(sub) < 12 else None
     for user_id in db.scalars(
         select(OAuthToken.user_id)
-        .where(OAuthToken.client_id == row.id, OAuthToken.user_id.is_not(None))
+        .where(
+            OAuthToken.client_id == row.id,
+            OAuthToken.user_id.is_not(None),
+            OAuthToken.revoked_at.is_(None),
+            (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+        )
         .distinct()
     ):
         assert user_id is not None
@@ -1052,30 +1090,32 @@ class Grant:
 def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) -> list[Grant]:
     """The applications holding a live consent or a live token of the person, by name."""
     grants: dict[int, Grant] = {}
-    for consent in db.scalars(select(Consent).where(Consent.user_id == user_id)):
+    enabled = OAuthClient.disabled_at.is_(None)
+    for consent, row in db.execute(
+        select(Consent, OAuthClient)
+        .join(OAuthClient, OAuthClient.id == Consent.client_id)
+        .where(Consent.user_id == user_id, enabled)
+    ).tuples():
         if consent_expired(consent, now=now, consent_days=consent_days):
-            continue
-        row = db.get(OAuthClient, consent.client_id)
-        if row is None or row.disabled_at is not None:
             continue
         expires = consent.granted_at + timedelta(days=consent_days) if consent_days > 0 else None
         grants[row.id] = Grant(row, consent.scope, consent.granted_at, expires, False)
-    live = db.scalars(
-        select(OAuthToken).where(
+    live = db.execute(
+        select(OAuthToken.scope, OAuthClient)
+        .join(OAuthClient, OAuthClient.id == OAuthToken.client_id)
+        .where(
             OAuthToken.user_id == user_id,
             OAuthToken.revoked_at.is_(None),
             (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
+            enabled,
         )
-    )
-    for item in live:
-        row = db.get(OAuthClient, item.client_id)
-        if row is None or row.disabled_at is not None:
-            continue
+    ).tuples()
+    for scope, row in live:
         grant = grants.get(row.id)
         if grant is None:
-            grant = grants[row.id] = Grant(row, item.scope, None, None, True)
+            grant = grants[row.id] = Grant(row, scope, None, None, True)
         grant.signed_in = True
-        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + item.scope.split()))
+        grant.scope = " ".join(dict.fromkeys(grant.scope.split() + scope.split()))
     return sorted(grants.values(), key=lambda g: (g.client.name, g.client.id))
 
 

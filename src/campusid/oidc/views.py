@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from campusid.accounts import factors
 from campusid.accounts import service as accounts
 from campusid.accounts.models import User
+from campusid.accounts.views import signed_out_page
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.i18n import N_
@@ -530,15 +531,20 @@ def end_session(
 
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
+        db, now = provider.ctx.db, provider.ctx.now
         sub = (req.id_token_claims or {}).get("sub")
         if req.client is not None and sub:
-            user_id = oidc.user_of_subject(provider.ctx.db, req.client, str(sub), secret=secret)
+            # The hint is the signed-in person's (checked above); with no session here, the
+            # hinted person with a live token of this client.
+            user_id = (
+                user.id
+                if user is not None
+                else oidc.user_of_subject(db, req.client, str(sub), secret=secret, now=now)
+            )
             if user_id is not None:
-                oidc.revoke_tokens(
-                    provider.ctx.db, now=provider.ctx.now, user_id=user_id, client_pk=req.client.id
-                )
+                oidc.revoke_tokens(db, now=now, user_id=user_id, client_pk=req.client.id)
         if user is not None:  # issue 21: the other applications are told too
-            single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
+            single_logout.end_app_sessions(db, user, now)
 
     provider.ctx.on_end_session = end
     return _logged_out(request, provider.create_endpoint_response("end_session", validated))
@@ -546,8 +552,13 @@ def end_session(
 
 @router.post("/oauth/logout/confirm")
 def end_session_confirmed(request: Request, provider: ProviderDep, user: OptionalUser) -> Response:
-    """The person confirmed signing out (the request came without an ID token)."""
+    """The person confirmed signing out (the request came without an ID token): as at
+    退出登录, their applications' tokens end and the applications are told (issue 21)."""
     _end_browser_session(request, provider, user)
+    if user is not None:
+        frontchannel = single_logout.end_app_sessions(provider.ctx.db, user, provider.ctx.now)
+        if frontchannel:
+            return _logged_out(request, signed_out_page(request, frontchannel))
     return _logged_out(request)
 
 
@@ -583,20 +594,6 @@ def _form_page(
             "service_scopes": oidc.SERVICE_SCOPES,
         },
         status_code=status_code,
-    )
-
-
-def _form_of(row: OAuthClient) -> oidc.ClientForm:
-    return oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        service_scopes=row.service_scopes.split(),
-        backchannel_logout_uri=row.backchannel_logout_uri or "",
-        frontchannel_logout_uri=row.frontchannel_logout_uri or "",
     )
 
 
@@ -687,14 +684,14 @@ def create_client(
         )
     except oidc.ClientFormError as exc:
         return _form_page(request, form, errors=exc.problems, status_code=400)
-    return _form_page(request, _form_of(row), row=row, secret=secret)
+    return _form_page(request, oidc.ClientForm.of(row), row=row, secret=secret)
 
 
 @router.get("/platform/clients/{client_pk}")
 def client_page(request: Request, db: DbSession, principal: ClientAdmin, client_pk: Id) -> Response:
     """One application: edit it, reset its secret, disable it."""
     row = _client_or_404(db, client_pk)
-    return _form_page(request, _form_of(row), row=row)
+    return _form_page(request, oidc.ClientForm.of(row), row=row)
 
 
 @router.post("/platform/clients/{client_pk}")
@@ -751,8 +748,10 @@ def reset_client_secret(
             db, row=row, actor=principal.user, now=services.clock.now(), client=client
         )
     except oidc.ClientFormError as exc:
-        return _form_page(request, _form_of(row), row=row, errors=exc.problems, status_code=400)
-    return _form_page(request, _form_of(row), row=row, secret=secret)
+        return _form_page(
+            request, oidc.ClientForm.of(row), row=row, errors=exc.problems, status_code=400
+        )
+    return _form_page(request, oidc.ClientForm.of(row), row=row, secret=secret)
 
 
 @router.post("/platform/clients/{client_pk}/enabled")

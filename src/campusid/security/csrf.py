@@ -18,10 +18,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # OpenID Connect endpoints that other applications call server to server (or, for logout, by
 # a cross-site form the spec allows). They carry no cookie-based authority: the token and
 # revocation endpoints authenticate the client, userinfo a bearer token, and logout without a
-# valid id_token_hint asks the person to confirm on a CSRF-protected page. Exact paths only.
-EXEMPT_PATHS = frozenset({"/oauth/token", "/oauth/revoke", "/oauth/userinfo", "/oauth/logout"})
-# issue 21: introspection authenticates the client like the token endpoint.
-EXEMPT_PATHS = EXEMPT_PATHS | {"/oauth/introspect"}
+# valid id_token_hint asks the person to confirm on a CSRF-protected page; introspection
+# (issue 21) authenticates the client like the token endpoint. Exact paths only.
+EXEMPT_PATHS = frozenset(
+    {"/oauth/token", "/oauth/revoke", "/oauth/userinfo", "/oauth/logout", "/oauth/introspect"}
+)
 
 
 class CSRFError(Exception):

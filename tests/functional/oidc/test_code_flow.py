@@ -13,14 +13,13 @@ from tests.support.oidc import (
     ISSUER,
     Flow,
     callback_params,
+    change_own_password,
     follow_to_callback,
     register,
     relying_party,
     sign_in,
     verify_id_token,
 )
-
-from campusid.demo import DEMO_PASSWORD
 
 
 @pytest.fixture
@@ -85,16 +84,7 @@ def test_sign_in_end_to_end_then_refused_after_a_password_reset(
     assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200
 
     # The teacher changes the password (any route goes through set_password).
-    changed = post_form(
-        client,
-        "/account/password",
-        {
-            "current_password": DEMO_PASSWORD,
-            "new_password": "Xin#Mima2027",
-            "confirm_password": "Xin#Mima2027",
-        },
-    )
-    assert changed.status_code == 200
+    change_own_password(client)
     assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 401
     with pytest.raises(OAuthError) as refused:
         rp.refresh_token(f"{ISSUER}/oauth/token")
@@ -320,6 +310,21 @@ def test_logout_without_id_token_asks_first(client, world, banjiquan):
     done = post_form(client, "/oauth/logout/confirm")
     assert done.status_code == 200 and "已退出登录" in done.text
     assert client.get("/").status_code == 303
+
+
+def test_a_confirmed_logout_ends_the_persons_app_tokens(client, make_client, world, banjiquan):
+    """Issue 21: signing out after the confirmation page is 退出登录: the applications'
+    tokens of the person end too."""
+    row, secret = banjiquan
+    rp = relying_party(make_client(), row, secret)
+    sign_in(rp, client, login="chenxiaokai")
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 200
+    page = client.get("/oauth/logout", params={"post_logout_redirect_uri": AFTER_LOGOUT})
+    assert "确认退出" in page.text
+    done = post_form(client, "/oauth/logout/confirm")
+    assert done.status_code == 200 and "已退出登录" in done.text
+    assert client.get("/").status_code == 303
+    assert rp.get(f"{ISSUER}/oauth/userinfo").status_code == 401
 
 
 def test_logout_with_another_users_hint_asks_and_ends_nothing(

@@ -29,6 +29,16 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _pupil_authorises(client, make_client, reading_app) -> dict:  # type: ignore[no-untyped-def]
+    """李逍遥, in a browser of his own, authorises 阅读打卡; its token response."""
+    row, secret = reading_app
+    pupil = make_client()
+    sign_in(pupil, "lixiaoyao")
+    return consent_and_sign_in(
+        pupil, http(client), client_id=row.client_id, secret=secret, scope=SCOPE
+    )
+
+
 def test_a_person_sees_and_withdraws_an_app_and_its_tokens_stop(
     client, make_client, db, world, clock, reading_app
 ):
@@ -70,6 +80,11 @@ def test_a_person_sees_and_withdraws_an_app_and_its_tokens_stop(
     assert "同意授权" in client.get(f"/oauth/authorize?{query}").text
     again = post_form(client, f"/people/{world['lixiaoyao'].id}/apps/{row.id}/withdraw")
     assert again.status_code == 303
+    db.expire_all()
+    withdrawn_events = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "oidc.consent_withdrawn")
+    ).all()
+    assert len(withdrawn_events) == 1
 
 
 def test_an_old_consent_is_asked_again(client, db, world, clock, reading_app, services):
@@ -92,13 +107,9 @@ def test_an_old_consent_is_asked_again(client, db, world, clock, reading_app, se
 def test_a_parent_sees_and_withdraws_the_grants_of_a_child_under_14(
     client, make_client, db, world, clock, reading_app
 ):
-    row, secret = reading_app
+    row, _secret = reading_app
     child = world["lixiaoyao"]
-    pupil = make_client()
-    sign_in(pupil, "lixiaoyao")
-    tokens = consent_and_sign_in(
-        pupil, http(client), client_id=row.client_id, secret=secret, scope=SCOPE
-    )
+    tokens = _pupil_authorises(client, make_client, reading_app)
 
     sign_in(client, "p_lidaniang")
     assert f"/people/{child.id}/apps" in client.get(f"/me/children/{child.id}").text
@@ -108,6 +119,8 @@ def test_a_parent_sees_and_withdraws_the_grants_of_a_child_under_14(
     assert done.headers["location"] == f"/people/{child.id}/apps?withdrawn=1"
     gone = http(client).get("/oauth/userinfo", headers=_bearer(tokens["access_token"]))
     assert gone.status_code == 401
+    db.expire_all()
+    assert db.scalar(select(Consent).where(Consent.user_id == child.id)) is None
     event = db.scalar(select(AuditEvent).where(AuditEvent.action == "oidc.consent_withdrawn"))
     assert event.actor_id == world["p_lidaniang"].id and event.detail["by"] == "guardian"
 
@@ -125,13 +138,9 @@ def test_a_child_of_14_decides_alone(client, db, world, clock, reading_app):
 def test_a_school_admin_reads_a_pupils_grants_and_cannot_withdraw(
     client, make_client, db, world, clock, reading_app
 ):
-    row, secret = reading_app
+    row, _secret = reading_app
     child = world["lixiaoyao"]
-    pupil = make_client()
-    sign_in(pupil, "lixiaoyao")
-    tokens = consent_and_sign_in(
-        pupil, http(client), client_id=row.client_id, secret=secret, scope=SCOPE
-    )
+    tokens = _pupil_authorises(client, make_client, reading_app)
     sign_in(client, "xx_admin")
     page = client.get(f"/people/{child.id}/apps")
     assert page.status_code == 200 and "阅读打卡" in page.text and "只读" in page.text
@@ -140,6 +149,8 @@ def test_a_school_admin_reads_a_pupils_grants_and_cannot_withdraw(
     assert refused.status_code == 403
     still = http(client).get("/oauth/userinfo", headers=_bearer(tokens["access_token"]))
     assert still.status_code == 200
+    db.expire_all()
+    assert db.scalar(select(Consent).where(Consent.user_id == child.id)) is not None
 
 
 @pytest.mark.parametrize("login", ["chenxiaokai", "p_zhoujia", "heshuhuan"])

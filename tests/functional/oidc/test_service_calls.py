@@ -3,14 +3,15 @@ by a hand-written client (tests.support.rawrp), not Authlib's."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 from tests.support.http import post_form, sign_in
-from tests.support.oidc import ISSUER, register
+from tests.support.oidc import ISSUER, change_own_password, register
 from tests.support.rawrp import code_flow, http, introspect, service_token
 
 from campusid.audit.service import ClientInfo
-from campusid.demo import DEMO_PASSWORD
 from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient, OAuthToken
 
@@ -19,15 +20,7 @@ FULL = oidc.ONEROSTER_SCOPE_BASE + "roster.readonly"
 
 
 def _give_service_scopes(db, world, clock, row: OAuthClient, *scopes: str) -> None:
-    form = oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        service_scopes=list(scopes),
-    )
+    form = replace(oidc.ClientForm.of(row), service_scopes=list(scopes))
     oidc.update_client(
         db, row=row, form=form, actor=world["pt_admin"], now=clock.now(), client=ClientInfo()
     )
@@ -141,16 +134,7 @@ def test_introspection_of_a_persons_token_ends_with_revocation_and_password_chan
     anonymous = server.post("/oauth/introspect", data={"token": tokens["access_token"]})
     assert anonymous.status_code == 401
 
-    changed = post_form(
-        browser,
-        "/account/password",
-        {
-            "current_password": DEMO_PASSWORD,
-            "new_password": "Xin#Mima2027",
-            "confirm_password": "Xin#Mima2027",
-        },
-    )
-    assert changed.status_code == 200
+    change_own_password(browser)
     for token in (tokens["access_token"], tokens["refresh_token"]):
         assert introspect(server, row.client_id, secret, token).json() == {"active": False}
 

@@ -5,18 +5,19 @@ application is hand-written (httpx + joserfc), not Authlib."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 from tests.support.backchannel import backchannel_endpoint
 from tests.support.http import post_form
-from tests.support.oidc import ISSUER, register
+from tests.support.oidc import ISSUER, change_own_password, register
 from tests.support.rawrp import code_flow, http
 
 from campusid.audit.models import AuditEvent
 from campusid.audit.service import ClientInfo
-from campusid.demo import DEMO_PASSWORD
 from campusid.oidc import service as oidc
 from campusid.oidc.logout import BACKCHANNEL_EVENT
 
@@ -24,15 +25,8 @@ FRONT = "https://bjq.example/frontchannel"
 
 
 def _with_logout_uris(db, world, clock, row, *, back: str = "", front: str = ""):
-    form = oidc.ClientForm(
-        name=row.name,
-        redirect_uris=list(row.redirect_uris),
-        post_logout_redirect_uris=list(row.post_logout_redirect_uris),
-        scopes=row.allowed_scopes.split(),
-        is_confidential=row.is_confidential,
-        is_first_party=row.is_first_party,
-        backchannel_logout_uri=back,
-        frontchannel_logout_uri=front,
+    form = replace(
+        oidc.ClientForm.of(row), backchannel_logout_uri=back, frontchannel_logout_uri=front
     )
     oidc.update_client(
         db, row=row, form=form, actor=world["pt_admin"], now=clock.now(), client=ClientInfo()
@@ -131,16 +125,7 @@ def test_a_password_change_or_reset_logs_the_person_out_of_apps(
             browser, server, client_id=row.client_id, secret=secret, login="chenxiaokai"
         )
         if how == "own_change":
-            changed = post_form(
-                browser,
-                "/account/password",
-                {
-                    "current_password": DEMO_PASSWORD,
-                    "new_password": "Xin#Mima2027",
-                    "confirm_password": "Xin#Mima2027",
-                },
-            )
-            assert changed.status_code == 200
+            change_own_password(browser)
         else:
             from campusid.accounts import service as accounts
             from campusid.accounts.service import Route

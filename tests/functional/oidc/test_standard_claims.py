@@ -6,7 +6,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from tests.support.http import post_form
 from tests.support.oidc import AFTER_LOGOUT, register
-from tests.support.rp import HandRP, browse_to_callback, login_redirect, through_continue
+from tests.support.rp import (
+    HandRP,
+    browse_to_callback,
+    login_redirect,
+    password_sign_in,
+    through_continue,
+)
 
 from campusid.classes.models import ClassStudent
 
@@ -134,3 +140,38 @@ def test_third_party_clients_get_a_pairwise_sub(client, make_client, db, world, 
     assert rp.userinfo().status_code == 401
     # Single logout (issue 21): signing out of campusid ends the other app's tokens too.
     assert subs["阅读打卡"][2].userinfo().status_code == 401
+
+
+def test_a_pairwise_hint_without_a_session_ends_only_that_persons_tokens(
+    client, make_client, db, world, clock
+):
+    """RP-initiated logout from a browser with no campusid session (already signed out, or
+    another device): the pairwise `sub` of the hint finds the person among the client's live
+    tokens; another person's tokens of the same client stay."""
+    row, secret = register(
+        db, world["pt_admin"], clock.now(), name="阅读打卡", first_party=False, scopes=ALL
+    )
+    assert row.pairwise_subject
+    signed = {}
+    for login in ("p_lidaniang", "chenxiaokai"):
+        browser = make_client()
+        rp = HandRP(make_client(), row.client_id, secret, scope="openid")
+        req = rp.authorization()
+        next_path, _ = login_redirect(browser.get(req.url))
+        signed_in = password_sign_in(browser, next_path, login)
+        page = through_continue(browser, signed_in.headers["location"])
+        query = page.text.split('name="query" value="', 1)[1].split('"', 1)[0]
+        allowed = post_form(
+            browser,
+            "/oauth/authorize/consent",
+            {"query": query.replace("&amp;", "&"), "decision": "allow"},
+        )
+        signed[login] = (rp.redeem(allowed.headers["location"], req), rp)
+    tokens, rp = signed["p_lidaniang"]
+    response = make_client().get(
+        "/oauth/logout",
+        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": AFTER_LOGOUT},
+    )
+    assert response.status_code == 302, response.text[:300]
+    assert rp.userinfo().status_code == 401
+    assert signed["chenxiaokai"][1].userinfo().status_code == 200
