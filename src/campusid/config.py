@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     # issue 21: Back-Channel Logout delivery: attempts per logout token, seconds per attempt.
     oidc_backchannel_attempts: int = Field(default=3, ge=1, le=10)
     oidc_backchannel_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # issue 20: `db purge` deletes outbox messages: sent ones this many days after they were
+    # sent; dead letters (never retried) this many days after they were written, long enough
+    # for a platform administrator to see and resend them.
+    retention_outbox_sent_days: int = Field(default=30, ge=1)
+    retention_outbox_dead_days: int = Field(default=180, ge=1)
 
     @property
     def is_development(self) -> bool:

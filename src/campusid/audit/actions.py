@@ -109,6 +109,8 @@ class AuditAction(StrEnum):
     # consent management and single logout (issue 21)
     OIDC_CONSENT_WITHDRAWN = "oidc.consent_withdrawn"
     OIDC_BACKCHANNEL_LOGOUT = "oidc.backchannel_logout"
+    # the transactional outbox (issue 20): a platform administrator's 重新发送
+    OUTBOX_RESENT = "outbox_resent"
 
     @property
     def label(self) -> str:
@@ -211,4 +213,6 @@ ACTION_LABELS: dict[AuditAction, str] = {
     # consent management and single logout (issue 21)
     AuditAction.OIDC_CONSENT_WITHDRAWN: N_("撤销应用授权"),
     AuditAction.OIDC_BACKCHANNEL_LOGOUT: N_("通知应用退出登录"),
+    # the transactional outbox (issue 20)
+    AuditAction.OUTBOX_RESENT: N_("重新发送"),
 }

@@ -182,6 +182,11 @@ CODE_RECIPIENTS: dict[str, str] = {
     "parent": N_("家长绑定手机"),
 }
 
+CHANNELS: dict[str, str] = {  # the outbox's channels (issue 20)
+    "sms": N_("短信"),
+    "email": N_("邮件"),
+}
+
 SEARCHES: dict[str, str] = {
     "identifier": N_("按账号标识"),
     "name_school": N_("按姓名和学校"),
@@ -231,6 +236,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "kind": (N_("验证方式：%(value)s"), FACTORS),
     "second_step": (N_("登录步骤：%(value)s"), SECOND_STEPS),
     "step": (N_("登录步骤：%(value)s"), STEPS),
+    "channel": (N_("渠道：%(value)s"), CHANNELS),  # issue 20
 }
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
@@ -243,6 +249,7 @@ PLAIN: dict[str, str] = {
     "stage_id": N_("学段编号：%(value)s"),
     "school_id": N_("学校编号：%(value)s"),
     "ticket_id": N_("工单编号：%(value)s"),
+    "message_id": N_("消息编号：%(value)s"),  # issue 20: an outbox message
     "request_id": N_("申请编号：%(value)s"),
     "transfer_id": N_("转学申请编号：%(value)s"),
     "from_school_id": N_("转出学校编号：%(value)s"),

@@ -2,7 +2,9 @@
 
 Each kind is one DELETE by a time column, with the injected clock's `now`: recovery flows
 (and the teacher approvals that belong to them), one-time codes, captcha challenges, sessions,
-roster error files, OpenID Connect codes and expired tokens, and audit rows older than
+roster error files, OpenID Connect codes and expired tokens, outbox messages (sent ones
+`retention_outbox_sent_days` after sending, dead letters `retention_outbox_dead_days` after
+they were written; a pending message is never deleted), and audit rows older than
 `retention_audit_days` (never under six months, see config). The sign-in throttle's counters
 live in memory or in Redis with their own expiry, so they have no rows here. Idempotent: a
 second run at the same time deletes nothing.
@@ -14,7 +16,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from campusid.audit.models import AuditEvent
@@ -22,11 +24,13 @@ from campusid.config import Settings
 from campusid.context import Services
 from campusid.db import transaction
 from campusid.oidc.models import AuthorizationCode, OAuthToken
+from campusid.outbox import DEAD, SENT
 from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
 from campusid.roster.models import ImportErrorFile
 from campusid.security.captcha import CaptchaChallenge
 from campusid.security.models import SessionRecord
 from campusid.security.onetime import OneTimeCode
+from campusid.senders import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,17 @@ def purge(db: Session, settings: Settings, now: datetime) -> dict[str, int]:
         delete(OAuthToken).where(
             OAuthToken.access_expires_at < expired,
             or_(OAuthToken.refresh_expires_at.is_(None), OAuthToken.refresh_expires_at < expired),
+        ),
+    )
+    sent_cutoff = now - timedelta(days=settings.retention_outbox_sent_days)
+    dead_cutoff = now - timedelta(days=settings.retention_outbox_dead_days)
+    run(
+        "outbox_messages",
+        delete(OutboxMessage).where(
+            or_(
+                and_(OutboxMessage.status == SENT, OutboxMessage.sent_at < sent_cutoff),
+                and_(OutboxMessage.status == DEAD, OutboxMessage.created_at < dead_cutoff),
+            )
         ),
     )
     audit_cutoff = now - timedelta(days=settings.retention_audit_days)

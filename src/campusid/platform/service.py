@@ -1,4 +1,4 @@
-"""Platform administration: appointing and removing service agents (客服)."""
+"""Platform administration: appointing and removing service agents (客服); resending messages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from campusid import outbox
 from campusid.accounts import service as accounts
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.audit import service as audit
@@ -20,6 +21,7 @@ from campusid.identifiers import InvalidIdentifier, birth_date_from_id_card
 from campusid.messaging import service as messaging
 from campusid.security import authz
 from campusid.security.permissions import Role
+from campusid.senders import OutboxMessage
 
 
 class AgentError(Exception):
@@ -177,3 +179,28 @@ def _record(
             else N_("平台管理员%(name)s已取消您的客服身份。", name=admin.real_name)
         ),
     )
+
+
+# --- issue 20: 消息投递 ---------------------------------------------------------------------
+
+
+def resend_message(
+    db: Session, *, services: Services, admin: User, client: ClientInfo, message_id: int
+) -> bool:
+    """重新发送: a dead letter (or one waiting for its back-off) goes again after the commit,
+    audited. False when there is no such message to send again (sent, or unknown)."""
+    now = services.clock.now()
+    if not outbox.retry(db, message_id, now=now):
+        return False
+    message = db.get(OutboxMessage, message_id)  # the row retry loaded (no query)
+    assert message is not None
+    audit.record(
+        db,
+        now=now,
+        action=AuditAction.OUTBOX_RESENT,
+        actor_id=admin.id,
+        actor_role="platform_admin",
+        client=client,
+        detail={"message_id": message.id, "channel": message.channel},
+    )
+    return True

@@ -217,10 +217,18 @@ def outbox_page(request: Request, db: DbSession, principal: OutboxManager) -> Re
 
 @router.post("/platform/outbox/{message_id}/retry")
 def outbox_retry(
-    request: Request, db: DbSession, services: Svc, principal: OutboxManager, message_id: Id
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: OutboxManager,
+    client: Client,
+    message_id: Id,
 ) -> Response:
     """Send a dead letter again now (delivered after this request commits)."""
-    if not outbox.retry(db, message_id, now=services.clock.now()):
+    resent = service.resend_message(
+        db, services=services, admin=principal.user, client=client, message_id=message_id
+    )
+    if not resent:
         return _outbox_page(
             request, db, error=N_("该消息已发送或不存在，无需重试。"), status_code=400
         )

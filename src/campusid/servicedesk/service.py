@@ -167,47 +167,80 @@ class CodeRecipient:
 # --------------------------------------------------------------------------- the log
 
 
-def _log(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    action: AuditAction,
-    ticket: Ticket | None = None,
-    target_user_id: int | None = None,
-    outcome: Outcome = Outcome.SUCCESS,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Record a look-up or act in the desk's log and in the audit trail (never a secret)."""
-    now = services.clock.now()
-    target = ticket.target_user_id if ticket is not None else target_user_id
-    data = dict(detail or {})
-    if outcome is not Outcome.SUCCESS:
-        data["outcome"] = outcome.value
-    db.add(
-        DeskActivity(
-            occurred_at=now,
-            agent_id=agent.id,
-            ticket_id=ticket.id if ticket else None,
-            target_user_id=target,
-            action=action.removeprefix("servicedesk_"),  # the desk's own log: search, open, …
-            detail=data,
+@dataclass(frozen=True)
+class _Act:
+    """One agent's act at the desk (who, from where): its log entries and logged refusals."""
+
+    db: Session
+    services: Services
+    agent: User
+    client: ClientInfo
+
+    def log(
+        self,
+        action: AuditAction,
+        *,
+        ticket: Ticket | None = None,
+        outcome: Outcome = Outcome.SUCCESS,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a look-up or act in the desk's log and in the audit trail (never a secret)."""
+        now = self.services.clock.now()
+        target = ticket.target_user_id if ticket is not None else None
+        data = dict(detail or {})
+        if outcome is not Outcome.SUCCESS:
+            data["outcome"] = outcome.value
+        self.db.add(
+            DeskActivity(
+                occurred_at=now,
+                agent_id=self.agent.id,
+                ticket_id=ticket.id if ticket else None,
+                target_user_id=target,
+                action=action.removeprefix("servicedesk_"),  # the desk's own log: search, …
+                detail=data,
+            )
         )
-    )
-    audit.record(
-        db,
-        now=now,
-        action=action,
-        outcome=outcome,
-        actor_id=agent.id,
-        actor_role="agent",
-        target_user_id=target,
-        school_id=_first_school_id(db, target) if target else None,
-        route=Route.AGENT,
-        client=client,
-        detail={**data, "ticket_id": ticket.id} if ticket else data,
-    )
+        audit.record(
+            self.db,
+            now=now,
+            action=action,
+            outcome=outcome,
+            actor_id=self.agent.id,
+            actor_role="agent",
+            target_user_id=target,
+            school_id=_first_school_id(self.db, target) if target else None,
+            route=Route.AGENT,
+            client=self.client,
+            detail={**data, "ticket_id": ticket.id} if ticket else data,
+        )
+
+    def refuse(
+        self,
+        action: AuditAction,
+        ticket: Ticket | None,
+        *,
+        reason: str | list[str],
+        message: str,
+        status_code: int = 403,
+        detail: dict[str, Any] | None = None,
+    ) -> Refused:
+        """Log the refusal with its real reason(s) (in the desk's log and the audit trail)."""
+        self.log(
+            action,
+            ticket=ticket,
+            outcome=Outcome.DENIED,
+            detail={**(detail or {}), "reason": reason},
+        )
+        first = reason if isinstance(reason, str) else reason[0]
+        return Refused(message, status_code, reason=first)
+
+    def refuser(
+        self, action: AuditAction, ticket: Ticket, detail: dict[str, Any] | None = None
+    ) -> Callable[[str, str], Refused]:
+        """`refuse` bound to one act on one ticket: `refuse(reason, message)` for its checks."""
+        return lambda reason, message: self.refuse(
+            action, ticket, reason=reason, message=message, detail=detail
+        )
 
 
 def _first_school_id(db: Session, user_id: int) -> int | None:
@@ -294,74 +327,11 @@ def search_accounts(
             N_("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校"), 400
         )
     detail["results"] = len(users)
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=AuditAction.SERVICEDESK_SEARCH,
-        detail=detail,
-    )
+    _Act(db, services, agent, client).log(AuditAction.SERVICEDESK_SEARCH, detail=detail)
     return _cards(db, users)
 
 
 # --------------------------------------------------------------------------- tickets
-
-
-def _refuse(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    action: AuditAction,
-    ticket: Ticket | None,
-    reason: str | list[str],
-    message: str,
-    status_code: int = 403,
-    detail: dict[str, Any] | None = None,
-) -> Refused:
-    """Log the refusal with its real reason(s) (in the desk's log and the audit trail)."""
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=action,
-        ticket=ticket,
-        outcome=Outcome.DENIED,
-        detail={**(detail or {}), "reason": reason},
-    )
-    first = reason if isinstance(reason, str) else reason[0]
-    return Refused(message, status_code, reason=first)
-
-
-def _refuser(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    action: AuditAction,
-    ticket: Ticket,
-    detail: dict[str, Any] | None = None,
-) -> Callable[[str, str], Refused]:
-    """`_refuse` bound to one act on one ticket: `refuse(reason, message)` for its checks."""
-
-    def refuse(reason: str, message: str) -> Refused:
-        return _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
-            reason=reason,
-            message=message,
-            detail=detail,
-        )
-
-    return refuse
 
 
 def open_ticket(
@@ -378,15 +348,12 @@ def open_ticket(
     The agent's earlier open tickets for the account end (their checks and relation belong to
     an earlier call, and are never carried over).
     """
+    act = _Act(db, services, agent, client)
     user = accounts.get_user(db, user_id)
     if user is None:
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=AuditAction.SERVICEDESK_OPEN,
-            ticket=None,
+        raise act.refuse(
+            AuditAction.SERVICEDESK_OPEN,
+            None,
             reason="unknown",
             message=N_("账号不存在"),
             status_code=400,
@@ -404,12 +371,8 @@ def open_ticket(
             else TicketOutcome.NO_RESET
         )
         _close(db, services=services, ticket=earlier, outcome=outcome)
-        _log(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=AuditAction.SERVICEDESK_CLOSE,
+        act.log(
+            AuditAction.SERVICEDESK_CLOSE,
             ticket=earlier,
             detail={"result": outcome.value, "reason": "reopened"},
         )
@@ -422,15 +385,7 @@ def open_ticket(
     )
     db.add(ticket)
     db.flush()
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=AuditAction.SERVICEDESK_OPEN,
-        ticket=ticket,
-        detail={"relation": relation.value},
-    )
+    act.log(AuditAction.SERVICEDESK_OPEN, ticket=ticket, detail={"relation": relation.value})
     return ticket
 
 
@@ -540,38 +495,20 @@ def checklist(db: Session, *, services: Services, ticket: Ticket) -> Checklist:
     return result
 
 
-def _require_open(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    ticket: Ticket,
-    action: AuditAction,
-) -> None:
+def _require_open(act: _Act, ticket: Ticket, action: AuditAction) -> None:
     """Refuse (and log the refusal) when the ticket is closed or the desk is outside hours."""
     if ticket.status is TicketStatus.CLOSED:
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
+        raise act.refuse(
+            action,
+            ticket,
             reason="ticket_closed",
             message=N_("工单已关闭,如需继续处理请重新查找账号"),
         )
-    status = hotline_status(services.settings, services.clock.now(), service_calendar.load(db))
+    services = act.services
+    status = hotline_status(services.settings, services.clock.now(), service_calendar.load(act.db))
     if not status.is_open:
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
-            reason="outside_hours",
-            message=outside_hours_message(status),
+        raise act.refuse(
+            action, ticket, reason="outside_hours", message=outside_hours_message(status)
         )
 
 
@@ -587,62 +524,36 @@ def outside_hours_message(status: HotlineStatus) -> str:
 
 
 def _record(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    ticket: Ticket,
-    fact: Fact,
-    matched: bool,
-    detail: dict[str, Any] | None = None,
+    act: _Act, ticket: Ticket, fact: Fact, matched: bool, detail: dict[str, Any] | None = None
 ) -> None:
-    db.add(
+    act.db.add(
         TicketCheck(
             ticket_id=ticket.id,
             fact=fact,
             matched=matched,
-            checked_at=services.clock.now(),
+            checked_at=act.services.clock.now(),
         )
     )
     if not matched:
-        _mismatch_limiter(services).hit(str(ticket.target_user_id))
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=AuditAction.SERVICEDESK_CHECK,
+        _mismatch_limiter(act.services).hit(str(ticket.target_user_id))
+    act.log(
+        AuditAction.SERVICEDESK_CHECK,
         ticket=ticket,
         detail={**(detail or {}), "fact": fact.value, "matched": matched},
     )
 
 
 def _answerable(
-    db: Session,
-    *,
-    services: Services,
-    agent: User,
-    client: ClientInfo,
-    ticket: Ticket,
-    fact: Fact,
-    action: AuditAction = AuditAction.SERVICEDESK_CHECK,
+    act: _Act, ticket: Ticket, fact: Fact, action: AuditAction = AuditAction.SERVICEDESK_CHECK
 ) -> tuple[User, AccountFacts]:
     """The account and its facts when this fact may be checked now; else a logged refusal."""
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action=action)
+    db, services = act.db, act.services
+    _require_open(act, ticket, action)
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     facts = _facts(db, services, user)
 
-    refuse = _refuser(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=action,
-        ticket=ticket,
-        detail={"fact": fact.value},
-    )
+    refuse = act.refuser(action, ticket, detail={"fact": fact.value})
 
     blocked = _blocked(db, services=services, user=user, facts=facts)
     if blocked:
@@ -679,13 +590,10 @@ def check_answer(
         raise Refused(N_("验证码请在「绑定手机验证码」一栏核验"), 400)
     if not answer.strip():
         raise Refused(N_("请输入来电人所说的「%(fact)s」", fact=fact.label), 400)
-    _, facts = _answerable(
-        db, services=services, agent=agent, client=client, ticket=ticket, fact=fact
-    )
+    act = _Act(db, services, agent, client)
+    _, facts = _answerable(act, ticket, fact)
     matched = facts.matches(fact, answer[:64], class_name[:64])
-    _record(
-        db, services=services, agent=agent, client=client, ticket=ticket, fact=fact, matched=matched
-    )
+    _record(act, ticket, fact, matched)
     return matched
 
 
@@ -723,20 +631,11 @@ def send_phone_code(
     """Send a code to the account's or a linked parent's bound phone, for the caller to read
     back; the masked phone."""
     action = AuditAction.SERVICEDESK_CODE_SENT
-    user, facts = _answerable(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        ticket=ticket,
-        fact=Fact.PHONE_CODE,
-        action=action,
-    )
+    act = _Act(db, services, agent, client)
+    user, facts = _answerable(act, ticket, Fact.PHONE_CODE, action)
     recipient = _phone_of(user, facts, to)
 
-    refuse = _refuser(
-        db, services=services, agent=agent, client=client, action=action, ticket=ticket
-    )
+    refuse = act.refuser(action, ticket)
 
     if recipient is None:
         raise refuse("no_phone", N_("请选择该账号或其关联家长绑定的手机号"))
@@ -763,12 +662,8 @@ def send_phone_code(
         sms_limit.hit(f"to:{holder_id}")
     template = "verify_code" if holder_id == user.id else "parent_verify_code"
     services.sms.send(db, phone, template, {"code": issued.code})
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=action,
+    act.log(
+        action,
         ticket=ticket,
         detail={"to": "self"} if holder_id == user.id else {"to": "parent", "parent_id": holder_id},
     )
@@ -798,15 +693,8 @@ def check_phone_code(
 ) -> bool:
     """Check the code the caller reads back; a wrong one may be retried until the code dies."""
     action = AuditAction.SERVICEDESK_CODE_CHECKED
-    user, _ = _answerable(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        ticket=ticket,
-        fact=Fact.PHONE_CODE,
-        action=action,
-    )
+    act = _Act(db, services, agent, client)
+    user, _ = _answerable(act, ticket, Fact.PHONE_CODE, action)
     result = onetime.check(
         db,
         secret_key=services.settings.secret_key,
@@ -819,40 +707,23 @@ def check_phone_code(
     holder = _code_holder(db, ticket)
     detail: dict[str, Any] = {"to": "parent", "parent_id": holder} if holder else {"to": "self"}
     if result is CodeCheck.WRONG:
-        _log(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
+        act.log(
+            action,
             ticket=ticket,
             outcome=Outcome.FAILURE,
             detail={**detail, "reason": "code_wrong"},
         )
         raise Refused("验证码不正确,请让来电人再读一遍", 400, reason="code_wrong")
     if result is CodeCheck.EXPIRED:
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
+        raise act.refuse(
+            action,
+            ticket,
             reason="code_expired",
             message=N_("验证码已失效或尚未发送,请重新发送"),
             status_code=400,
         )
     matched = result is CodeCheck.OK
-    _record(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        ticket=ticket,
-        fact=Fact.PHONE_CODE,
-        matched=matched,
-        detail=detail,
-    )
+    _record(act, ticket, Fact.PHONE_CODE, matched, detail)
     return matched
 
 
@@ -895,7 +766,8 @@ def reset_password(
     session ends; the holder and linked parents are told.
     """
     action = AuditAction.SERVICEDESK_RESET
-    _require_open(db, services=services, agent=agent, client=client, ticket=ticket, action=action)
+    act = _Act(db, services, agent, client)
+    _require_open(act, ticket, action)
     user = accounts.get_user(db, ticket.target_user_id)
     assert user is not None
     facts = _facts(db, services, user)
@@ -903,13 +775,9 @@ def reset_password(
     problems = checklist(db, services=services, ticket=ticket)
     if blocked or problems.problems:
         reasons = [blocked[0]] if blocked else problems.reasons
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=action,
-            ticket=ticket,
+        raise act.refuse(
+            action,
+            ticket,
             reason=reasons[0] if len(reasons) == 1 else reasons,
             message=";".join([blocked[1]] if blocked else problems.problems),
         )
@@ -941,15 +809,7 @@ def reset_password(
     _notify_parents(db, services=services, agent=agent, child=user, ticket=ticket)
     outcome = TicketOutcome.RESET_SHOWN if delivery is Delivery.SHOWN else TicketOutcome.RESET_SMS
     _close(db, services=services, ticket=ticket, outcome=outcome)
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=action,
-        ticket=ticket,
-        detail={"delivery": delivery.value},
-    )
+    act.log(action, ticket=ticket, detail={"delivery": delivery.value})
     return ResetResult(
         delivery=delivery,
         masked_phone=mask_phone(phone),
@@ -991,16 +851,10 @@ def close_ticket(
     note: str = "",
 ) -> None:
     """End the call without a reset (allowed at any hour)."""
+    act = _Act(db, services, agent, client)
     if ticket.status is TicketStatus.CLOSED:
-        raise _refuse(
-            db,
-            services=services,
-            agent=agent,
-            client=client,
-            action=AuditAction.SERVICEDESK_CLOSE,
-            ticket=ticket,
-            reason="ticket_closed",
-            message=N_("工单已关闭"),
+        raise act.refuse(
+            AuditAction.SERVICEDESK_CLOSE, ticket, reason="ticket_closed", message=N_("工单已关闭")
         )
     # 核验未通过 only where a fact did not match; an unfinished checklist is 未重置, and a
     # blocked account says why.
@@ -1013,15 +867,7 @@ def close_ticket(
     detail: dict[str, Any] = {"result": outcome.value}
     if blocked:
         detail["reason"] = blocked[0]
-    _log(
-        db,
-        services=services,
-        agent=agent,
-        client=client,
-        action=AuditAction.SERVICEDESK_CLOSE,
-        ticket=ticket,
-        detail=detail,
-    )
+    act.log(AuditAction.SERVICEDESK_CLOSE, ticket=ticket, detail=detail)
 
 
 @dataclass(frozen=True)

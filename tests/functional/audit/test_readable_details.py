@@ -129,6 +129,7 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.OIDC_CODE_REUSED: {"client_id": "library"},
     AuditAction.OIDC_CONSENT_WITHDRAWN: {"client_id": "library", "by": "guardian"},
     AuditAction.OIDC_BACKCHANNEL_LOGOUT: {"client_id": "library"},
+    AuditAction.OUTBOX_RESENT: {"message_id": 12, "channel": "sms"},
     AuditAction.OIDC_REFRESH_TOKEN_REUSED: {"client_id": "library"},
     AuditAction.MEMBER_ATTACH_REFUSED: {"reason": "student_elsewhere"},
     AuditAction.TRANSFER_REQUESTED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},

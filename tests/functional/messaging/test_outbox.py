@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from campusid.audit.models import AuditEvent
 from campusid.demo import DEMO_PASSWORD
 from campusid.messaging.models import Notice
 from campusid.org.models import ResetMode
@@ -167,6 +168,12 @@ def test_back_off_doubles_then_a_dead_letter_a_platform_admin_sees_and_retries(
     again = post_form(client, f"/platform/outbox/{row.id}/retry")
     assert again.status_code == 400 and "无需重试" in again.text
     assert len(gateway.delivered(parent.phone)) == 1
+    # The resend is in the audit trail, once (the refused second one records nothing).
+    db.expire_all()
+    resent = db.scalars(select(AuditEvent).where(AuditEvent.action == "outbox_resent")).all()
+    assert [(e.actor_id, e.actor_role, e.detail) for e in resent] == [
+        (world["pt_admin"].id, "platform_admin", {"message_id": row.id, "channel": "sms"})
+    ]
 
 
 def test_others_may_not_see_or_retry_dead_letters(client, db, world, gateway):

@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,10 +37,10 @@ from campusid.clock import SHANGHAI
 from campusid.config import Settings
 from campusid.context import build_services
 from campusid.db import make_engine, transaction
-from campusid.demo import DEMO_PASSWORD
 from campusid.org.models import SchoolClass
 from campusid.security import crypto
 from campusid.senders import OutboxMessage
+from tests.support.faults import post_form, sign_in, wait_for
 from tests.support.net import free_port
 from tests.support.sms_gateway import SmsGateway, sms_gateway
 
@@ -75,16 +74,6 @@ def _own_database(tmp_path: Path) -> tuple[str, Callable[[], None]]:
         admin.dispose()
 
     return url.set(database=name).render_as_string(hide_password=False), drop_and_dispose
-
-
-def _wait_for(what: str, check: Callable[[], bool], deadline: float = DEADLINE) -> None:
-    """Poll until `check` holds; fail after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -204,7 +193,7 @@ def server(shared: Shared) -> Iterator[str]:
             return False
 
     try:
-        _wait_for("the server to start", ready, 60)
+        wait_for("the server to start", ready, 60)
         yield base
     finally:
         process.terminate()
@@ -247,14 +236,6 @@ def rig(shared: Shared, tmp_path: Path) -> Iterator[Rig]:
         engine.dispose()
 
 
-def _post(browser: httpx.Client, path: str, data: dict[str, str] | None = None) -> httpx.Response:
-    if browser.cookies.get("campusid_csrf") is None:
-        browser.get("/login")
-    token = browser.cookies.get("campusid_csrf")
-    assert token
-    return browser.post(path, data={**(data or {}), "csrf_token": token})
-
-
 @pytest.mark.parametrize("fault", ["error", "hang", "down"])
 def test_a_reset_commits_while_the_gateway_fails_and_its_sms_goes_once_when_it_is_back(
     rig: Rig, server: str, fault: str
@@ -277,16 +258,16 @@ def test_a_reset_commits_while_the_gateway_fails_and_its_sms_goes_once_when_it_i
         rig.gateway.mode = fault
 
     with httpx.Client(base_url=base, timeout=DEADLINE) as teacher:
-        signed = _post(teacher, "/login", {"login": "chenxiaokai", "password": DEMO_PASSWORD})
+        signed = sign_in(teacher, "chenxiaokai")
         assert signed.status_code == 303 and signed.headers["location"] == "/"
-        done = _post(teacher, f"/m/classes/{class_id}/students/{student_id}/reset")
+        done = post_form(teacher, f"/m/classes/{class_id}/students/{student_id}/reset", {})
     assert done.status_code == 200 and "密码重置成功" in done.text
 
     # Committed: the student's password changed; the SMS waits with one failed attempt (made
     # after the commit by whichever worker claimed it first).
     with Session(rig.engine) as db:
         assert db.scalar(select(User.password_hash).where(User.id == student_id)) != old_hash
-    _wait_for(
+    wait_for(
         "the first attempt",
         lambda: [m.attempts for m in rig.messages(recipient=PARENT_PHONE)] == [1],
     )
@@ -301,7 +282,7 @@ def test_a_reset_commits_while_the_gateway_fails_and_its_sms_goes_once_when_it_i
         rig.gateway.start()
     rig.gateway.mode = "ok"
     rig.set_clock(rig.now() + timedelta(seconds=31))
-    _wait_for(
+    wait_for(
         "the SMS to be delivered",
         lambda: [m.status for m in rig.messages(recipient=PARENT_PHONE)] == ["sent"],
     )
@@ -343,7 +324,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(rig: Ri
     rig.gateway.hold_on_request = 4
     # (a timeout longer than the test waits: the worker is killed while it waits for the answer)
     worker = rig.start("outbox", "work", CAMPUSID_SMS_GATEWAY_TIMEOUT_SECONDS=str(DEADLINE))
-    _wait_for("the gateway to hold the fourth message", rig.gateway.held.is_set)
+    wait_for("the gateway to hold the fourth message", rig.gateway.held.is_set)
     worker.send_signal(signal.SIGKILL)
     assert worker.wait(timeout=DEADLINE) == -signal.SIGKILL
 

@@ -177,3 +177,44 @@ def test_db_check_names_a_schema_behind_and_a_missing_table(tmp_path):
         assert report.problems and report.problems[0].startswith("migrations:")
     finally:
         engine.dispose()
+
+
+def test_outbox_messages_go_sent_after_their_retention_dead_later_pending_never(
+    db, services, clock
+):
+    from campusid.senders import OutboxMessage
+
+    now = clock.now()
+    services.settings.retention_outbox_sent_days = 30
+    services.settings.retention_outbox_dead_days = 180
+    rows = {
+        # (status, written, sent): whether it should stay
+        "sent_old": ("sent", now - timedelta(days=40), now - timedelta(days=31)),
+        "sent_lately": ("sent", now - timedelta(days=200), now - timedelta(days=29)),
+        "dead_old": ("dead", now - timedelta(days=181), None),
+        "dead_young": ("dead", now - timedelta(days=40), None),
+        "pending_old": ("pending", now - timedelta(days=400), None),
+    }
+    for key, (status, written, sent) in rows.items():
+        db.add(
+            OutboxMessage(
+                channel="sms",
+                recipient="13800000000",
+                template="test",
+                body=key,
+                created_at=written,
+                status=status,
+                sent_at=sent,
+                idempotency_key=key,
+            )
+        )
+    db.commit()
+
+    assert purge_now(services)["outbox_messages"] == 2
+    db.expire_all()
+    assert set(db.scalars(select(OutboxMessage.body))) == {
+        "sent_lately",
+        "dead_young",
+        "pending_old",
+    }
+    assert purge_now(services)["outbox_messages"] == 0
