@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,64 +44,44 @@ class Actor:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
-def event(
-    *,
-    now: datetime,
-    action: AuditAction,
-    outcome: Outcome = Outcome.SUCCESS,
-    actor_id: int | None = None,
-    actor_role: str | None = None,
-    target_user_id: int | None = None,
-    school_id: int | None = None,
-    route: Route | None = None,
-    client: ClientInfo | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+class Fields(TypedDict, total=False):
+    """What an audit event says, named once for `event` and `record`."""
+
+    now: Required[datetime]
+    action: Required[AuditAction]
+    outcome: Outcome  # SUCCESS unless given
+    actor_id: int | None
+    actor_role: str | None
+    target_user_id: int | None
+    school_id: int | None
+    route: Route | None
+    client: ClientInfo | None
+    detail: dict[str, Any] | None
+
+
+def event(**fields: Unpack[Fields]) -> AuditEvent:
     """One audit event, not yet in a session: `record` adds it to the change's transaction; a
     refusal carries it (`web.Refused.keep`) to be written after the request is rolled back."""
-    client = client or ClientInfo()
+    client = fields.get("client") or ClientInfo()
+    route = fields.get("route")
     return AuditEvent(
-        occurred_at=now,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        action=action.value,
-        target_user_id=target_user_id,
-        school_id=school_id,
+        occurred_at=fields["now"],
+        actor_id=fields.get("actor_id"),
+        actor_role=fields.get("actor_role"),
+        target_user_id=fields.get("target_user_id"),
+        school_id=fields.get("school_id"),
+        action=fields["action"].value,
+        outcome=fields.get("outcome", Outcome.SUCCESS).value,
         route=route.value if route else None,
-        outcome=outcome.value,
         client_address=client.address,
         user_agent=(client.user_agent or "")[:256] or None,
-        detail=detail or {},
+        detail=fields.get("detail") or {},
     )
 
 
-def record(
-    db: Session,
-    *,
-    now: datetime,
-    action: AuditAction,
-    outcome: Outcome = Outcome.SUCCESS,
-    actor_id: int | None = None,
-    actor_role: str | None = None,
-    target_user_id: int | None = None,
-    school_id: int | None = None,
-    route: Route | None = None,
-    client: ClientInfo | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+def record(db: Session, /, **fields: Unpack[Fields]) -> AuditEvent:
     """Add one audit event to the session (flushed with the change it records)."""
-    added = event(
-        now=now,
-        action=action,
-        outcome=outcome,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        target_user_id=target_user_id,
-        school_id=school_id,
-        route=route,
-        client=client,
-        detail=detail,
-    )
+    added = event(**fields)
     db.add(added)
     # issue 20: sign-ins, throttle steps and resets for /metrics, counted when this commits.
     metrics.audit_event(
