@@ -44,12 +44,43 @@ class Actor:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
+def event(
+    *,
+    now: datetime,
+    action: AuditAction,
+    outcome: Outcome = Outcome.SUCCESS,
+    actor_id: int | None = None,
+    actor_role: str | None = None,
+    target_user_id: int | None = None,
+    school_id: int | None = None,
+    route: Route | None = None,
+    client: ClientInfo | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One audit event, not yet in a session: `record` adds it to the change's transaction; a
+    refusal carries it (`web.Refused.keep`) to be written after the request is rolled back."""
+    client = client or ClientInfo()
+    return AuditEvent(
+        occurred_at=now,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action.value,
+        target_user_id=target_user_id,
+        school_id=school_id,
+        route=route.value if route else None,
+        outcome=outcome.value,
+        client_address=client.address,
+        user_agent=(client.user_agent or "")[:256] or None,
+        detail=detail or {},
+    )
+
+
 class Fields(TypedDict, total=False):
-    """What an audit event says, named once for `event` and `record`."""
+    """`event`'s arguments, for `record` to pass on (an unknown one still fails in `event`)."""
 
     now: Required[datetime]
     action: Required[AuditAction]
-    outcome: Outcome  # SUCCESS unless given
+    outcome: Outcome
     actor_id: int | None
     actor_role: str | None
     target_user_id: int | None
@@ -57,26 +88,6 @@ class Fields(TypedDict, total=False):
     route: Route | None
     client: ClientInfo | None
     detail: dict[str, Any] | None
-
-
-def event(**fields: Unpack[Fields]) -> AuditEvent:
-    """One audit event, not yet in a session: `record` adds it to the change's transaction; a
-    refusal carries it (`web.Refused.keep`) to be written after the request is rolled back."""
-    client = fields.get("client") or ClientInfo()
-    route = fields.get("route")
-    return AuditEvent(
-        occurred_at=fields["now"],
-        actor_id=fields.get("actor_id"),
-        actor_role=fields.get("actor_role"),
-        target_user_id=fields.get("target_user_id"),
-        school_id=fields.get("school_id"),
-        action=fields["action"].value,
-        outcome=fields.get("outcome", Outcome.SUCCESS).value,
-        route=route.value if route else None,
-        client_address=client.address,
-        user_agent=(client.user_agent or "")[:256] or None,
-        detail=fields.get("detail") or {},
-    )
 
 
 def record(db: Session, /, **fields: Unpack[Fields]) -> AuditEvent:
