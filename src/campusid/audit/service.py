@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -75,33 +75,24 @@ def event(
     )
 
 
-def record(
-    db: Session,
-    *,
-    now: datetime,
-    action: AuditAction,
-    outcome: Outcome = Outcome.SUCCESS,
-    actor_id: int | None = None,
-    actor_role: str | None = None,
-    target_user_id: int | None = None,
-    school_id: int | None = None,
-    route: Route | None = None,
-    client: ClientInfo | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+class Fields(TypedDict, total=False):
+    """`event`'s arguments, for `record` to pass on (an unknown one still fails in `event`)."""
+
+    now: Required[datetime]
+    action: Required[AuditAction]
+    outcome: Outcome
+    actor_id: int | None
+    actor_role: str | None
+    target_user_id: int | None
+    school_id: int | None
+    route: Route | None
+    client: ClientInfo | None
+    detail: dict[str, Any] | None
+
+
+def record(db: Session, /, **fields: Unpack[Fields]) -> AuditEvent:
     """Add one audit event to the session (flushed with the change it records)."""
-    added = event(
-        now=now,
-        action=action,
-        outcome=outcome,
-        actor_id=actor_id,
-        actor_role=actor_role,
-        target_user_id=target_user_id,
-        school_id=school_id,
-        route=route,
-        client=client,
-        detail=detail,
-    )
+    added = event(**fields)
     db.add(added)
     # issue 20: sign-ins, throttle steps and resets for /metrics, counted when this commits.
     metrics.audit_event(

@@ -515,7 +515,7 @@ def import_rows(
             if op in ("", OP_CREATE, OP_MOVE):
                 kind = _plan_student(planner, line)
             else:
-                _plan_row(builder, directory, op, student, parent, row, cell, label)
+                _plan_row(builder, line)
                 kind = KIND_UPDATE
                 changes.append(
                     N_("绑定%(identifier)s", identifier=IDENTIFIER_LABELS["id_card_number"])
@@ -812,34 +812,13 @@ def _find_student(
     return builder.find_student(login, real_name=name or None)
 
 
-def _plan_row(
-    builder: RosterBuilder,
-    directory: ClassDirectory,
-    op: str,
-    student: Person | None,
-    parent: Person | None,
-    row: list[str],
-    cell: Callable[[list[str], str], str],
-    label: str,
-) -> None:
-    login = _unmasked(cell(row, "账号"))
-    name = cell(row, "姓名")
-    if op == OP_CREATE:
-        assert student is not None
-        class_id = directory.resolve(cell(row, "班级"), cell(row, "校区"))
-        account = builder.add_student(
-            student, class_id=class_id, student_number=cell(row, "学号"), row=label
-        )
-        if parent is not None:
-            relation = relation_from(cell(row, "家长关系") or "其他监护人")
-            builder.add_parent(account, parent, relation, row=label)
-    elif op == OP_MOVE:
-        account = _find_student(builder, login, student, name)
-        class_id = directory.resolve(cell(row, "班级"), cell(row, "校区"))
-        builder.move_student(
-            account, class_id=class_id, student_number=cell(row, "学号"), row=label
-        )
-    elif op == OP_BIND_ID:
+def _plan_row(builder: RosterBuilder, line: _Line) -> None:
+    """A row that binds to a student of the school (绑身份证, 绑家长); the rows that name
+    a student to create or move go through `_plan_student`."""
+    student, parent = line.student, line.parent
+    login = _unmasked(line.value("账号"))
+    name = line.value("姓名")
+    if line.op == OP_BIND_ID:
         id_card = student.id_card_number if student else None
         if not id_card:
             raise MemberError(N_("请填写身份证号"))
@@ -851,7 +830,8 @@ def _plan_row(
     else:  # OP_BIND_PARENT
         assert parent is not None
         account = _find_student(builder, login, student, name)
-        builder.add_parent(account, parent, relation_from(cell(row, "家长关系")), row=label)
+        relation = relation_from(line.value("家长关系"))
+        builder.add_parent(account, parent, relation, row=line.label)
 
 
 def error_workbook(result: ImportResult) -> bytes:

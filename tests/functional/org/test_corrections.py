@@ -80,6 +80,7 @@ def test_a_school_system_that_would_push_a_grade_out_of_its_stage_is_refused(adm
     refused = post_form(admin, url, {"school_system": "5-4"})
     assert refused.status_code == 400
     assert "改为五四制后小学只有5个年级，六年级（2021级）将超出学段" in refused.text
+    assert '<option value="5-4" selected>' in refused.text  # the 学制 chosen, kept
     blank = post_form(admin, url, {"school_system": ""})
     assert blank.status_code == 400 and "请选择学制" in blank.text
     db.expire_all()

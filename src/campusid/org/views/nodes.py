@@ -73,17 +73,26 @@ def _naming_rows(unit: StageUnit, typed: dict[int, str] | None) -> list[dict[str
     return rows
 
 
+STAGE_SETTINGS = "org/stage_settings.html"
+
+
+def _stage_settings(
+    unit: StageUnit, *, names: dict[int, str] | None = None, chosen: str | None = None
+) -> dict[str, Any]:
+    """学段设置's content: the names typed (else saved) and the 学制 chosen (else the stage's)."""
+    return {
+        "unit": unit,
+        "names": _naming_rows(unit, names),
+        "systems": list(SchoolSystem),
+        "chosen": unit.school_system.value if chosen is None else chosen,
+    }
+
+
 @router.get("/stages/{stage_id}/settings")
 def stage_settings_page(page: Page, stage_id: Id) -> Response:
     """学段设置: 年级命名."""
     unit = lookup.stage(page, stage_id)
-    return page.at("stage", stage_id).render(
-        "org/stage_settings.html",
-        unit=unit,
-        names=_naming_rows(unit, None),
-        systems=list(SchoolSystem),
-        chosen=unit.school_system.value,
-    )
+    return page.at("stage", stage_id).render(STAGE_SETTINGS, **_stage_settings(unit))
 
 
 @router.post("/stages/{stage_id}/settings")
@@ -97,12 +106,7 @@ def stage_settings_submit(
         building.set_grade_names(page.db, unit=unit, names=names)
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
-            "org/stage_settings.html",
-            exc.messages,
-            unit=unit,
-            names=_naming_rows(unit, names),
-            systems=list(SchoolSystem),
-            chosen=unit.school_system.value,
+            STAGE_SETTINGS, exc.messages, **_stage_settings(unit, names=names)
         )
     return page.go(f"/stages/{stage_id}", saved=1)
 
@@ -125,12 +129,7 @@ def correct_stage_system(page: Page, stage_id: Id, form: Annotated[SystemForm, F
         )
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
-            "org/stage_settings.html",
-            exc.messages,
-            unit=unit,
-            names=_naming_rows(unit, None),
-            systems=list(SchoolSystem),
-            chosen=form.school_system,
+            STAGE_SETTINGS, exc.messages, **_stage_settings(unit, chosen=form.school_system)
         )
     if not changed:
         return page.go(f"/stages/{stage_id}/settings", unchanged=1)
