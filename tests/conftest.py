@@ -28,6 +28,7 @@ from campusid.config import Settings
 from campusid.context import Services, build_services
 from campusid.db import make_engine
 from campusid.demo import DEMO_PASSWORD, SCHOOL_DEFAULT_PASSWORD
+from campusid.security import crypto
 from campusid.security.passwords import Hasher
 from tests.support.secrets import CAPTURE, leaks, remember
 
@@ -158,6 +159,16 @@ def make_client(app):  # type: ignore[no-untyped-def]
     yield make
     for c in clients:
         c.close()
+
+
+@pytest.fixture(autouse=True)
+def _data_key_restored() -> Iterator[None]:
+    """A test that builds services with a data key of its own installs it process-wide
+    (`crypto.configure`); give the next test (an e2e one reading the live server's database
+    with the development key) the cipher it found."""
+    before = crypto._cipher
+    yield
+    crypto._cipher = before
 
 
 @pytest.fixture

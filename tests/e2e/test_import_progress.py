@@ -1,8 +1,8 @@
 """A large import shows its progress: the page's poller follows the server's work (issue 17).
 
-The file is large enough (20,000 new pupils) that checking it takes seconds, so the bar must
-move while the upload and the confirmation run. It is imported into 柯桥实验小学, the demo's
-second school, which no other scenario looks at.
+The file is large enough (20,000 new pupils) that writing it takes seconds: the bar shows while
+the upload is checked and moves while the confirmation runs. It is imported into 柯桥实验小学,
+the demo's second school, which no other scenario looks at.
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ def test_a_large_import_shows_its_progress_and_completes(live_server, browser, s
         page.get_by_role("button", name="上传并预览").click(no_wait_after=True)
     preview = page.locator(".import-preview").inner_text()
     assert f"新建 {ROWS}" in preview and "错误 0" in preview
-    # The bar appeared as the form went, and followed the server part of the way (检查 37%).
+    # The bar appeared as the form went. (Checking 20,000 rows takes well under a second now,
+    # too quick to catch midway by polling; writing them, below, is not.)
     seen = _seen(page)
     assert seen and seen[0]["shown"], seen
-    assert _moved_midway(seen), seen
     shots(page, "preview")
 
     with page.expect_navigation(timeout=180_000):

@@ -543,11 +543,12 @@ MATRIX.update(
     }
 )
 # Issue 19: two-step verification. The second step answers nobody without a pending sign-in
-# (its cookie); pupils are offered no factor; only the next authority up resets one.
+# (its cookie) -- a signed-in person sending it again is sent home, the sign-in being done;
+# pupils are offered no factor; only the next authority up resets one.
 MATRIX.update(
     {
         ("GET", "/login/two-step"): Row(everyone(LOGIN)),
-        ("POST", "/login/two-step"): Row(everyone(BAD)),
+        ("POST", "/login/two-step"): Row(but(signed_in(), anonymous=BAD)),
         ("GET", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
         ("POST", "/account/two-step/setup"): Row(but(signed_in(), student=DENY)),
         ("POST", "/account/two-step/recovery-codes"): Row(
