@@ -44,6 +44,7 @@ from campusid.web import (
     StepUpRequired,
     client_info,
     cookie_secure,
+    keep_refused,
     login_url,
     redirect,
     render,
@@ -127,18 +128,6 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
         log.exception("could not audit a refused request")
 
 
-def _keep(request: Request, refused: Refused) -> None:
-    """Write the rows a refusal keeps (`Refused.keep`), after the request's rollback."""
-    if not refused.keep:
-        return
-    services: Services = request.app.state.services
-    try:
-        with transaction(services.session_factory) as db:
-            db.add_all(refused.keep)
-    except Exception:  # an audit failure must not turn a refusal into a crash
-        log.exception("could not keep the record of a refused request")
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:
@@ -186,7 +175,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     def _refused(request: Request, exc: Refused) -> Response:
         # The request's transaction is already rolled back: nothing it wrote stays but what the
         # refusal itself keeps (its audit event), written now in a transaction of its own.
-        _keep(request, exc)
+        keep_refused(request, exc)
         draw = getattr(request.state, "refusal_page", None)
         if draw is not None:
             try:

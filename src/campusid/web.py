@@ -19,12 +19,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
-from campusid import i18n, nav, outbox
+from campusid import i18n, metrics, nav, outbox
 from campusid.asgi import HttpMiddleware
 from campusid.assets import static_url
 from campusid.clock import SHANGHAI
 from campusid.context import Services
-from campusid.db import begin_reading, is_write_conflict
+from campusid.db import begin_reading, is_write_conflict, transaction
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, pick_language
 from campusid.identifiers import mask_email, mask_id_card, mask_phone
@@ -132,6 +132,29 @@ class Refused(Exception):  # noqa: N818 - a refusal with its reasons, not a cras
         self.messages = [messages] if isinstance(messages, str) else list(messages)
         self.keep: list[object] = list(keep)
         super().__init__("; ".join(self.messages))
+
+
+def keep_refused(request: Request, refused: Refused) -> None:
+    """Write the rows a refusal keeps (`Refused.keep`) in a transaction of their own, once the
+    request's was rolled back; an audit event among them counts for /metrics like any other."""
+    if not refused.keep:
+        return
+    services: Services = request.app.state.services
+    try:
+        with transaction(services.session_factory) as db:
+            db.add_all(refused.keep)
+            for row in refused.keep:
+                action = getattr(row, "action", None)
+                if isinstance(action, str):  # an audit event (audit.service.event)
+                    metrics.audit_event(
+                        db,
+                        action=action,
+                        outcome=getattr(row, "outcome", ""),
+                        route=getattr(row, "route", None),
+                        detail=getattr(row, "detail", None),
+                    )
+    except Exception:  # an audit failure must not turn a refusal into a crash
+        log.exception("could not keep the record of a refused request")
 
 
 class NotFound(Exception):  # noqa: N818

@@ -209,6 +209,7 @@ def add_grade(
     now: datetime,
 ) -> Grade:
     """新增年级: a grade by its enrollment year, with classes numbered first..last."""
+    _hold_campus(db, unit.campus_id)
     problems: list[str] = []
     length = schoolyear.stage_length(unit.stage, system)
     year = calendar.school_year - enrollment_year + 1
@@ -377,6 +378,16 @@ def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
     grade.year_offset = 1
     grade.promoted_school_year = calendar.school_year
     db.flush()
+
+
+def _hold_campus(db: Session, campus_id: int) -> None:
+    """Changes to a campus's grades wait for one another (a row lock on the campus; SQLite has
+    one writer anyway) and then check the grades as they are now, not as this request read
+    them: two corrections at once cannot both pass and give two grades one year (a unique
+    constraint's 500)."""
+    db.flush()
+    db.execute(select(Campus.id).where(Campus.id == campus_id).with_for_update())
+    db.expire_all()
 
 
 def _year_of(grade: Grade, calendar: Calendar) -> int:
@@ -673,9 +684,9 @@ def correct_school_system(
     the stage's last year under the new 学制.
     """
     if unit.stage is Stage.SENIOR:
-        units = [unit]
-    else:
-        units = [u for u in unit.campus.stages if u.stage is not Stage.SENIOR]
+        raise Invalid(N_("高中学段在各学制下均为三年，无需更正学制"))
+    _hold_campus(db, unit.campus_id)
+    units = [u for u in unit.campus.stages if u.stage is not Stage.SENIOR]
     changed = [u for u in units if u.school_system is not system]
     if not changed:
         return False
@@ -732,6 +743,7 @@ def correct_enrollment_year(
     Refused where the grade would graduate by it, start beyond the next school year, share its
     year with another grade of the stage, or take the name of another current grade.
     """
+    _hold_campus(db, grade.stage_unit.campus_id)
     if org.is_graduated(grade, calendar.today, calendar.boundary):
         raise Invalid(N_("该年级已毕业，不能修改入学年份"))
     if enrollment_year == grade.enrollment_year:

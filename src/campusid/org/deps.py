@@ -17,7 +17,17 @@ from campusid.org.models import School
 from campusid.org.schoolyear import Calendar, calendar_for
 from campusid.org.tree import SchoolTree, build_tree, load_school
 from campusid.security import authz
-from campusid.web import Client, CurrentPrincipal, DbSession, Id, Svc, redirect, render
+from campusid.web import (
+    Client,
+    CurrentPrincipal,
+    DbSession,
+    Id,
+    Refused,
+    Svc,
+    keep_refused,
+    redirect,
+    render,
+)
 
 
 def admin_school(school_id: Id, db: DbSession, principal: CurrentPrincipal) -> School:
@@ -180,10 +190,14 @@ class SchoolPage:
             **context,
         )
 
-    def refuse(self, template: str, errors: list[str], **context: Any) -> Response:
+    def refuse(self, template: str, errors: list[str] | Refused, **context: Any) -> Response:
         """Draw a form again with the reasons it was refused (400), after rolling back whatever
-        the request wrote, so a refused form never leaves anything half-written."""
+        the request wrote, so a refused form never leaves anything half-written; a `Refused`
+        still writes what it keeps (the audit event of the refused attempt)."""
         self.db.rollback()
+        if isinstance(errors, Refused):
+            keep_refused(self.request, errors)
+            errors = errors.messages
         return self.render(template, errors=errors, status_code=400, **context)
 
     def go(self, path: str = "", **query: Any) -> Response:

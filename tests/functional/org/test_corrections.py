@@ -154,3 +154,57 @@ def test_a_graduated_grade_keeps_its_enrollment_year(admin, world, db):
     db.expire_all()
     assert grade5.enrollment_year == 2022
     assert _events(db, "grade_enrollment_corrected") == []
+
+
+def test_a_senior_stage_is_offered_no_school_system_correction(admin, world, db):
+    """高中 is three years under 六三制 and 五四制 alike: nothing to correct, nothing offered."""
+    school = world.school
+    senior = org.add_stage(
+        db, campus=world.class51.campus, stage=Stage.SENIOR, school_system=SchoolSystem.SIX_THREE
+    )
+    db.commit()
+    assert "更正学制" not in admin.get(f"/school/{school.id}/stages/{senior.id}/settings").text
+    url = f"/school/{school.id}/stages/{senior.id}/system"
+    refused = post_form(admin, url, {"school_system": "5-4"})
+    assert refused.status_code == 400 and "无需更正学制" in refused.text
+    db.expire_all()
+    assert senior.school_system is SchoolSystem.SIX_THREE
+    assert _stage(db, world, Stage.PRIMARY).school_system is SchoolSystem.SIX_THREE
+    assert _events(db, "stage_system_corrected") == []
+
+
+def test_two_corrections_at_once_cannot_give_two_grades_one_year(world, db, services):
+    """PostgreSQL: the second correction read the grades before the first committed; it waits
+    for the campus and checks the grades as they are then, so it is refused with the reason
+    rather than failing on the unique constraint. (SQLite runs writers one at a time.)"""
+    from campusid.audit.service import Actor
+    from campusid.org import building
+    from campusid.org.schoolyear import calendar_for
+
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    calendar = calendar_for(services.settings, services.clock)
+    now = services.clock.now()
+    actor = Actor(user_id=world["xx_admin"].id)
+    grade3_id, grade5_id = _grade(db, world, 2024).id, world.class51.grade.id
+    first, second = services.session_factory(), services.session_factory()
+    try:
+        late = second.get(Grade, grade5_id)
+        assert late is not None and [g.enrollment_year for g in late.stage_unit.grades]
+        early = first.get(Grade, grade3_id)
+        assert early is not None
+        building.correct_enrollment_year(
+            first, grade=early, enrollment_year=2023, calendar=calendar, now=now, actor=actor
+        )
+        first.commit()
+        with pytest.raises(building.Invalid, match="2023级已存在"):
+            building.correct_enrollment_year(
+                second, grade=late, enrollment_year=2023, calendar=calendar, now=now, actor=actor
+            )
+        second.commit()  # nothing written (the test's sessions share one connection)
+    finally:
+        first.close()
+        second.close()
+    db.expire_all()
+    assert _grade(db, world, 2023).id == grade3_id
+    assert db.get(Grade, grade5_id).enrollment_year == 2022

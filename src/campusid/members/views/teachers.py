@@ -133,7 +133,7 @@ def batch_submit(page: Page, form: Annotated[BatchForm, Form()]) -> Response:
     except MemberError as exc:
         return page.refuse(
             "members/batch_assign.html",
-            exc.messages,
+            exc,
             section="teachers",
             form=form,
             **_batch_choices(page),

@@ -108,7 +108,7 @@ def quick_create_submit(page: Page, form: Annotated[StagesForm, Form()]) -> Resp
         )
     except Invalid as exc:
         typed = _quick_create_form(page, form.system, form)
-        return page.refuse("org/quick_create.html", exc.messages, **typed)
+        return page.refuse("org/quick_create.html", exc, **typed)
     return page.go(f"/campuses/{campus.id}", created=1)
 
 
@@ -143,7 +143,7 @@ def add_stage_submit(page: Page, campus_id: Id, form: Annotated[StagesForm, Form
     except Invalid as exc:
         return page.at("campus", campus_id).refuse(
             "org/add_stage.html",
-            exc.messages,
+            exc,
             campus=campus,
             system=form.system,
             systems=list(SchoolSystem),
@@ -184,7 +184,7 @@ def add_grade_submit(page: Page, stage_id: Id, form: Annotated[GradeForm, Form()
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
             "org/add_grade.html",
-            exc.messages,
+            exc,
             unit=unit,
             choices=building.grade_year_choices(unit, page.calendar),
             systems=list(SchoolSystem),
@@ -223,7 +223,7 @@ def add_classes_submit(page: Page, grade_id: Id, form: Annotated[ClassesForm, Fo
     except Invalid as exc:
         return page.at("grade", grade_id).refuse(
             "org/add_classes.html",
-            exc.messages,
+            exc,
             grade=grade,
             grade_label=grade_label(grade, page.calendar),
             graduation_year=graduation_year_of(grade),

@@ -56,7 +56,7 @@ def promote_grade(page: Page, grade_id: Id) -> Response:
     try:
         building.promote(page.db, grade=grade, calendar=page.calendar)
     except Invalid as exc:
-        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade))
     return page.go(f"/grades/{grade_id}", promoted=1)
 
 
@@ -67,7 +67,7 @@ def graduate_grade(page: Page, grade_id: Id) -> Response:
     try:
         building.graduate(page.db, grade=grade, calendar=page.calendar, now=page.now)
     except Invalid as exc:
-        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade))
     return page.go("/graduated", graduated=1)
 
 
@@ -78,7 +78,7 @@ def unpromote_grade(page: Page, grade_id: Id) -> Response:
     try:
         building.unpromote(page.db, grade=grade, calendar=page.calendar)
     except Invalid as exc:
-        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade))
     return page.go(f"/grades/{grade_id}/settings")
 
 
@@ -89,7 +89,7 @@ def ungraduate_grade(page: Page, grade_id: Id) -> Response:
     try:
         building.ungraduate(page.db, grade=grade, calendar=page.calendar)
     except Invalid as exc:
-        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade))
     return page.go(f"/grades/{grade_id}/settings")
 
 
@@ -110,7 +110,7 @@ def correct_enrollment_year(
         )
     except Invalid as exc:
         typed = form.enrollment_year or ""  # as typed (not a number: blank)
-        return page.refuse(SETTINGS, exc.messages, **_settings(page, grade, typed))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade, typed))
     if not changed:
         return page.go(f"/grades/{grade_id}/settings", unchanged=1)
     return page.go(f"/grades/{grade_id}/settings", saved=1)
@@ -130,7 +130,7 @@ def add_grade_leader(page: Page, grade_id: Id, form: Annotated[LeaderForm, Form(
             actor=page.actor,
         )
     except MemberError as exc:
-        return page.refuse(SETTINGS, [exc.message], **_settings(page, grade))
+        return page.refuse(SETTINGS, exc, **_settings(page, grade))
     return page.go(f"/grades/{grade_id}/settings", saved=1)
 
 

@@ -43,7 +43,7 @@ def edit_campus_submit(page: Page, campus_id: Id, form: Annotated[CampusForm, Fo
         building.rename_campus(page.db, campus=campus, name=form.name)
     except Invalid as exc:
         return page.at("campus", campus_id).refuse(
-            "org/edit_campus.html", exc.messages, campus=campus, name=form.name
+            "org/edit_campus.html", exc, campus=campus, name=form.name
         )
     return page.go(f"/campuses/{campus_id}", saved=1)
 
@@ -106,7 +106,7 @@ def stage_settings_submit(
         building.set_grade_names(page.db, unit=unit, names=names)
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
-            STAGE_SETTINGS, exc.messages, **_stage_settings(unit, names=names)
+            STAGE_SETTINGS, exc, **_stage_settings(unit, names=names)
         )
     return page.go(f"/stages/{stage_id}", saved=1)
 
@@ -129,7 +129,7 @@ def correct_stage_system(page: Page, stage_id: Id, form: Annotated[SystemForm, F
         )
     except Invalid as exc:
         return page.at("stage", stage_id).refuse(
-            STAGE_SETTINGS, exc.messages, **_stage_settings(unit, chosen=form.school_system)
+            STAGE_SETTINGS, exc, **_stage_settings(unit, chosen=form.school_system)
         )
     if not changed:
         return page.go(f"/stages/{stage_id}/settings", unchanged=1)
@@ -188,7 +188,7 @@ def edit_class_submit(page: Page, class_id: Id, form: Annotated[ClassForm, Form(
     except Invalid as exc:
         return page.at("class", class_id).refuse(
             "org/edit_class.html",
-            exc.messages,
+            exc,
             school_class=school_class,
             graduation_year=graduation_year_of(school_class.grade) if school_class.grade else None,
             form=form.redraw(),

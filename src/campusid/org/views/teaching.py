@@ -40,6 +40,6 @@ def new_teaching_submit(page: Page, form: Annotated[TeachingForm, Form()]) -> Re
         )
     except Invalid as exc:
         return page.refuse(
-            "org/new_teaching.html", exc.messages, tab="teaching", form=form.redraw()
+            "org/new_teaching.html", exc, tab="teaching", form=form.redraw()
         )
     return page.go(f"/classes/{school_class.id}", created=1)
