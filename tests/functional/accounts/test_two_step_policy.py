@@ -143,12 +143,12 @@ def test_a_school_requires_its_teachers_and_cannot_loosen_the_platform(  # type:
     again = make_client()
     assert _password(again, "zhaoshuxue").headers["location"].startswith("/account/two-step/setup")
     elsewhere = make_client()
-    assert _password(elsewhere, "wulaoshi").headers["location"].startswith(
-        "/account/two-step/setup"
+    assert (
+        _password(elsewhere, "wulaoshi").headers["location"].startswith("/account/two-step/setup")
     )
 
 
-# -- 记住此设备 -------------------------------------------------------------------------------------
+# -- 记住此设备 ----------------------------------------------------------------------------------
 
 
 def test_a_remembered_browser_skips_the_second_step_until_it_expires(  # type: ignore[no-untyped-def]
@@ -164,7 +164,7 @@ def test_a_remembered_browser_skips_the_second_step_until_it_expires(  # type: i
     )
     assert done.status_code == 303
     token = client.cookies.get(factors.REMEMBER_COOKIE)
-    header = [h for h in done.headers.get_list("set-cookie") if "campusid_remember" in h][0]
+    header = next(h for h in done.headers.get_list("set-cookie") if "campusid_remember" in h)
     assert "HttpOnly" in header and "Path=/login" in header
     db.expire_all()
     row = db.scalar(select(RememberedDevice).where(RememberedDevice.user_id == teacher.id))
@@ -198,13 +198,13 @@ def test_a_password_change_and_全部移除_end_remembered_browsers(  # type: ig
     services.settings.mfa_remember_device_days = 30
     teacher = world["chenxiaokai"]
     _password(client, "chenxiaokai")
-    code = _code(services, "chenxiaokai")
-    assert post_form(client, "/login/two-step", {"code": code, "remember": "true"}).status_code == 303
+    remember = {"code": _code(services, "chenxiaokai"), "remember": "true"}
+    assert post_form(client, "/login/two-step", remember).status_code == 303
     other = make_client()
     _password(other, "chenxiaokai")
     services.clock.advance(seconds=30)
-    code = _code(services, "chenxiaokai")
-    assert post_form(other, "/login/two-step", {"code": code, "remember": "true"}).status_code == 303
+    remember = {"code": _code(services, "chenxiaokai"), "remember": "true"}
+    assert post_form(other, "/login/two-step", remember).status_code == 303
     db.expire_all()
     assert db.scalar(select(func.count()).where(RememberedDevice.user_id == teacher.id)) == 2
 
@@ -259,7 +259,7 @@ def test_an_sms_code_works_once_and_expires(client, make_client, db, services, w
     # A second one within the minute: refused, nothing sent.
     assert "秒后再获取" in post_form(client, "/login/two-step/sms").text
     assert len(messages_to(db, teacher.phone)) == 1
-    wrong = post_form(client, "/login/two-step", {"code": "%06d" % ((int(code) + 1) % 10**6)})
+    wrong = post_form(client, "/login/two-step", {"code": f"{(int(code) + 1) % 10**6:06d}"})
     assert wrong.status_code == 400 and "验证码不正确或已使用" in wrong.text
     services.clock.advance(seconds=2)  # the wrong answer's wait (accounts.throttle)
     ok = post_form(client, "/login/two-step", {"code": code})
@@ -288,7 +288,7 @@ def test_wrong_sms_codes_are_counted_like_the_authenticators(  # type: ignore[no
     _password(client, "chenxiaokai")
     post_form(client, "/login/two-step/sms")
     code = last_code(db, teacher.phone)
-    wrong = "%06d" % ((int(code) + 1) % 10**6)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(services.settings.mfa_pending_max_failures - 1):
         assert post_form(client, "/login/two-step", {"code": wrong}).status_code == 400
     last = post_form(client, "/login/two-step", {"code": wrong})
