@@ -182,8 +182,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
     # Two-step verification (issue 19, SECURITY.md). The roles that must hold a second factor
-    # and those that may; a role in neither (pupils) is not offered one. The one rule that
-    # reads them: security.authz.second_factor_need.
+    # and those that may; a role in neither (pupils) is not offered one. These settings are the
+    # defaults of 平台管理 → 两步验证策略 until the platform administrator saves it (then the
+    # database's policy applies); the one rule that reads both: security.authz.second_factor_policy.
+    # Platform administrators, agents and school administrators are always required.
     mfa_required_roles: list[str] = ["platform_admin", "agent", "school_admin"]
     mfa_optional_roles: list[str] = ["teacher", "homeroom_teacher", "grade_leader", "parent"]
     # Days a required role may still use the pages (with a banner) before it must enrol; 0:
@@ -197,9 +199,13 @@ class Settings(BaseSettings):
     # takes before the password must be typed again.
     mfa_pending_minutes: int = Field(default=5, ge=1, le=30)
     mfa_pending_max_failures: int = Field(default=5, ge=1, le=20)
-    # Remembering a browser for the second factor: off (0 days). Not implemented yet; when it is,
-    # platform administrators are never remembered (see security.authz.second_factor_need).
-    mfa_remember_device_days: int = Field(default=0, ge=0, le=0)
+    # 记住此设备: days a browser may skip the second step after one (0: not offered). Never for
+    # platform administrators (security.authz.second_factor_policy).
+    mfa_remember_device_days: int = Field(default=0, ge=0, le=90)
+    # The roles offered a code by SMS to their bound phone as a fallback at the second step
+    # (never platform administrators), and how many such codes a person may be sent per hour.
+    mfa_sms_roles: list[str] = []
+    mfa_sms_hourly_limit: int = Field(default=5, ge=1, le=50)
     # Passkeys and security keys (WebAuthn, issue 19). A passkey is bound to the relying party
     # id, the site's domain ("campusid.example.cn"), and answers only pages served from the
     # origins listed ("https://campusid.example.cn"). Unset, both come from oidc_issuer; unset

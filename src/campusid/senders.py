@@ -86,6 +86,10 @@ SMS_TEMPLATES: dict[str, str] = {
         "【之江汇】您的孩子{name}正在找回账号密码,验证码为{code},10分钟内有效。"
         "如非孩子本人操作,请勿告诉他人。"
     ),
+    # issue 19: the second step's fallback, where the two-step policy allows it
+    "two_step_code": (
+        "【之江汇】您正在登录，两步验证码为{code}，5分钟内有效。如非本人操作，请立即修改密码。"
+    ),
     "verify_code": "【之江汇】客服正在核实您的身份,验证码为{code},请告知客服人员。",
     "temporary_password": (
         "【之江汇】您的账号密码已由客服重置,临时密码为{password},登录后须修改。"

@@ -475,6 +475,11 @@ def cookie_secure(request: Request) -> bool:
     return bool(configured) if configured is not None else request.url.scheme == "https"
 
 
+# The word a session's amr carries when a remembered browser skipped the second step (issue 19,
+# accounts.factors.AMR_REMEMBERED).
+REMEMBERED_AMR = "remembered"
+
+
 def require_step_up(request: Request, *, back: str | None = None) -> None:
     """Step-up (issue 19): refuse a sensitive act unless this session checked a second factor
     within `CAMPUSID_MFA_STEP_UP_MINUTES`.
@@ -492,6 +497,10 @@ def require_step_up(request: Request, *, back: str | None = None) -> None:
     if info.second_factor_at is None:
         if info.factor_enrolment is not None:
             raise StepUpRequired(safe_next(back), enrol=True)
+        if REMEMBERED_AMR in info.amr.split():
+            # A remembered browser skipped the second step: the person holds a factor, and
+            # none was checked in this session.
+            raise StepUpRequired(safe_next(back))
         return
     window = get_services(request).settings.mfa_step_up_minutes
     age = get_services(request).clock.now() - info.second_factor_at

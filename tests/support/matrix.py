@@ -570,6 +570,21 @@ MATRIX.update(
         ("POST", "/people/{user_id}/two-step/reset"): Row(only("platform_admin")),
     }
 )
+# Issue 19: the two-step policy: 平台管理 → 两步验证策略 (platform administrators; a complete
+# form saves and goes back to the page), a school's own tightening for its teachers (学校设置),
+# the second step's SMS fallback (nobody without a pending sign-in), and 已记住的设备 → 全部移除
+# (one's own, anyone signed in).
+MATRIX.update(
+    {
+        ("GET", "/platform/two-step"): Row(only("platform_admin")),
+        ("POST", "/platform/two-step"): Row(
+            only("platform_admin"), form={"teacher_need": "optional"}
+        ),
+        ("POST", "/school/{school_id}/settings/two-step"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/login/two-step/sms"): Row(everyone(BAD)),
+        ("POST", "/account/two-step/remembered/remove"): Row(signed_in()),
+    }
+)
 # Issue 19: passkeys. Pupils are offered none; the ceremonies' answers without a credential,
 # a pending sign-in or a registered key are refusals (400) for everyone signed in.
 MATRIX.update(

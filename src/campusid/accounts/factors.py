@@ -12,9 +12,22 @@ second step, and what a session must do about a missing factor.
   Wrong codes are counted per pending sign-in (a few, then the password again) and per
   account and client address (waits, as the password's: accounts.throttle). Every wrong answer
   reads the same.
-- Who must, may or may not hold a factor is one rule: `security.authz.second_factor_need`.
+- **The policy** per group of roles is set on 平台管理 → 两步验证策略 (a `TwoStepRolePolicy`
+  row per group; the environment settings until saved) and tightened by a school for its
+  teachers (`TwoStepSchoolPolicy`). Who must, may or may not hold a factor, and whether a
+  browser may be remembered or a code sent by SMS, is one rule:
+  `security.authz.second_factor_policy`.
+- **记住此设备**: after a second step, a random token in a cookie (HttpOnly, path /login),
+  stored hashed with the password version; a sign-in from that browser skips the second step
+  until it expires, the password changes, or the person's factors change. The session it
+  opens says so in its amr ("pwd remembered": no factor proven in this sign-in, so OIDC
+  reports amr ["pwd"] and an application asking for a second factor steps the person up;
+  step-up asks as if the window had passed).
+- **SMS fallback**: where the policy allows it, the second step sends a 6-digit code to the
+  bound phone (security.onetime: keyed hash, 5 minutes, single use, rate limited), counted
+  like a wrong TOTP code.
 
-Passkeys (WebAuthn) and SMS codes are kinds of the same `SecondFactor` table, to come.
+Passkeys (WebAuthn) are a kind of the same `SecondFactor` table (campusid.passkeys).
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ from datetime import datetime, timedelta
 import pyotp
 import segno
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from campusid.accounts import throttle as sign_in_throttle
 from campusid.accounts.models import (
@@ -37,17 +50,25 @@ from campusid.accounts.models import (
     FactorKind,
     FactorRecoveryCode,
     PendingSignIn,
+    RememberedDevice,
+    SchoolMembership,
+    SchoolRole,
     SecondFactor,
+    TwoStepRolePolicy,
+    TwoStepSchoolPolicy,
     User,
 )
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.clock import SHANGHAI
+from campusid.config import Settings
 from campusid.context import Services
 from campusid.i18n import N_
+from campusid.identifiers import mask_phone
 from campusid.messaging import service as messaging
-from campusid.security import authz
+from campusid.security import authz, onetime
+from campusid.security.onetime import CodeCheck
 from campusid.security.permissions import Principal, principal_for
 from campusid.security.throttle import address_key
 
@@ -58,6 +79,9 @@ RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 _RECOVERY_LENGTH = 16
 PENDING_COOKIE = "campusid_pending"
+REMEMBER_COOKIE = "campusid_remember"
+SMS_PURPOSE = "two_step.sms"
+SMS_TTL = timedelta(minutes=5)
 
 WRONG_CODE = N_("验证码不正确或已使用，请重新输入。")
 PENDING_EXPIRED = N_("验证已超时或尝试次数过多，请重新登录。")
@@ -65,32 +89,97 @@ PENDING_EXPIRED = N_("验证已超时或尝试次数过多，请重新登录。"
 # What a session's amr says of how the person proved who they are (OIDC amr values, RFC 8176;
 # "recovery" is campusid's own for a recovery code).
 AMR_PASSWORD = "pwd"
+# A sign-in that skipped the second step on a remembered browser: no factor was proven in it
+# (OIDC reports amr ["pwd"]; "remembered" is campusid's own word, dropped from the ID token).
+AMR_REMEMBERED = "pwd remembered"
 # A passkey (campusid.passkeys) proves "hwk" (a device-bound key) or "swk" (a synced passkey).
 AMR_BY_FACTOR = {
     "totp": "pwd otp",
     "recovery": "pwd recovery",
     "hwk": "pwd hwk",
     "swk": "pwd swk",
+    "sms": "pwd sms",
 }
 FACTOR_LABELS = {
     "totp": N_("动态验证码"),
     "recovery": N_("恢复码"),
     "hwk": N_("安全密钥"),
     "swk": N_("通行密钥"),
+    "sms": N_("短信验证码"),
 }
 
 
 # -- the policy -------------------------------------------------------------------------------
 
 
-def need_of(services: Services, principal: Principal) -> authz.FactorNeed:
-    """What the one rule (security.authz.second_factor_need) says of this person."""
-    settings = services.settings
-    return authz.second_factor_need(
-        principal.roles,
-        required_roles=settings.mfa_required_roles,
-        optional_roles=settings.mfa_optional_roles,
+def default_rule(settings: Settings, group: str) -> authz.RoleFactorRule:
+    """A group's rule from the environment settings (the policy until it is saved)."""
+    roles = {role.value for role in authz.POLICY_GROUPS[group]}
+    if roles & set(settings.mfa_required_roles):
+        need = authz.FactorNeed.REQUIRED
+    elif roles & set(settings.mfa_optional_roles):
+        need = authz.FactorNeed.OPTIONAL
+    else:
+        need = authz.FactorNeed.NOT_OFFERED
+    barred = group in authz.NO_REMEMBER_NO_SMS
+    return authz.RoleFactorRule(
+        authz.FIXED_NEED.get(group, need),
+        grace_days=settings.mfa_grace_days,
+        remember_days=0 if barred else settings.mfa_remember_device_days,
+        sms=not barred and bool(roles & set(settings.mfa_sms_roles)),
     )
+
+
+def policy_rules(db: Session, settings: Settings) -> dict[str, authz.RoleFactorRule]:
+    """Every group's rule: 平台管理 → 两步验证策略 as saved, else the settings'."""
+    rules = {group: default_rule(settings, group) for group in authz.POLICY_GROUPS}
+    for row in db.scalars(select(TwoStepRolePolicy)):
+        base = rules.get(row.role_group)
+        if base is None:
+            continue
+        need = base.need
+        if row.role_group in authz.CHOSEN_NEED and row.need in _CHOOSABLE:
+            need = authz.FactorNeed(row.need)
+        rules[row.role_group] = authz.RoleFactorRule(
+            need, grace_days=row.grace_days, remember_days=row.remember_days, sms=row.allow_sms
+        )
+    return rules
+
+
+_CHOOSABLE = {authz.FactorNeed.REQUIRED.value, authz.FactorNeed.OPTIONAL.value}
+
+
+def school_requires_teachers(db: Session, user_id: int) -> bool:
+    """Whether a school the person currently teaches at requires its teachers' second factor."""
+    return (
+        db.scalar(
+            select(TwoStepSchoolPolicy.school_id)
+            .join(SchoolMembership, SchoolMembership.school_id == TwoStepSchoolPolicy.school_id)
+            .where(
+                TwoStepSchoolPolicy.teachers_required.is_(True),
+                SchoolMembership.current(user_id=user_id, role=SchoolRole.TEACHER),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def policy_of(db: Session, services: Services, principal: Principal) -> authz.FactorPolicy:
+    """What the one rule (security.authz.second_factor_policy) says of this person."""
+    return authz.second_factor_policy(
+        principal.roles,
+        rules=policy_rules(db, services.settings),
+        school_requires_teachers=school_requires_teachers(db, principal.user.id),
+    )
+
+
+def need_of(services: Services, principal: Principal) -> authz.FactorNeed:
+    """Whether the person must, may or may not hold a second factor (`policy_of`, read in the
+    session the person was loaded in: the request's)."""
+    db = object_session(principal.user)
+    assert db is not None, "the person was loaded outside a session"
+    return policy_of(db, services, principal).need
 
 
 def factors_of(db: Session, user_id: int) -> list[SecondFactor]:
@@ -120,12 +209,13 @@ def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
     """For a session opened with a password alone: "required" (no page but the enrolment),
     "grace" (pages open, a banner asks) or None (nothing asked).
 
-    The grace period (`CAMPUSID_MFA_GRACE_DAYS`) runs from the first sign-in at which the
-    person's role required a factor they did not have.
+    The grace period (the policy's; `CAMPUSID_MFA_GRACE_DAYS` until it is saved) runs from the
+    first sign-in at which the person's role required a factor they did not have.
     """
-    if need_of(services, principal_for(db, user)) is not authz.FactorNeed.REQUIRED:
+    policy = policy_of(db, services, principal_for(db, user))
+    if policy.need is not authz.FactorNeed.REQUIRED:
         return None
-    days = services.settings.mfa_grace_days
+    days = policy.grace_days
     if days <= 0:
         return "required"
     now = services.clock.now()
@@ -262,8 +352,17 @@ def _claim_step(db: Session, factor: SecondFactor, step: int, now: datetime) -> 
 # -- checking a code ----------------------------------------------------------------------------
 
 
-def check_code(db: Session, *, user_id: int, code: str, now: datetime) -> str | None:
-    """Which factor the code proves ("totp" or "recovery"), used up; None if it proves none."""
+def check_code(
+    db: Session,
+    *,
+    user_id: int,
+    code: str,
+    now: datetime,
+    sms_key: str | None = None,
+    password_version: int | None = None,
+) -> str | None:
+    """Which factor the code proves ("totp", "sms" or "recovery"), used up; None if it proves
+    none. A code sent by SMS is checked only with `sms_key` (the policy allows the fallback)."""
     code = code.strip()[:64]
     if not code:
         return None
@@ -272,7 +371,20 @@ def check_code(db: Session, *, user_id: int, code: str, now: datetime) -> str | 
             step = match_totp(factor, code, now)
             if step is not None and _claim_step(db, factor, step, now):
                 return "totp"
-    if len(_normalise_code(code)) > DIGITS and _use_recovery_code(db, user_id, code, now):
+    digits = _normalise_code(code)
+    if sms_key and len(digits) == DIGITS and digits.isdigit():
+        checked = onetime.check(
+            db,
+            secret_key=sms_key,
+            now=now,
+            purpose=SMS_PURPOSE,
+            target=_sms_target(user_id),
+            code=digits,
+            password_version=password_version,
+        )
+        if checked is CodeCheck.OK:
+            return "sms"
+    if len(digits) > DIGITS and _use_recovery_code(db, user_id, code, now):
         return "recovery"
     return None
 
@@ -315,7 +427,18 @@ def verify(
         return StepResult(message=sign_in_throttle.wait_message(wait))
     # `prove`: another kind of answer (a passkey's assertion), checked only once the wait is
     # over and counted like a code; it names the factor it proves ("hwk", "swk") or None.
-    factor = prove() if prove is not None else check_code(db, user_id=user.id, code=code, now=now)
+    if prove is None:
+        sms = policy_of(db, services, principal_for(db, user)).sms
+        factor = check_code(
+            db,
+            user_id=user.id,
+            code=code,
+            now=now,
+            sms_key=services.settings.secret_key if sms else None,
+            password_version=user.password_version,
+        )
+    else:
+        factor = prove()
     action = AuditAction.SIGN_IN if purpose == "sign_in" else AuditAction.SECOND_FACTOR_CHECKED
     if factor is None:
         throttle.store.fail(key, now=now.timestamp())
@@ -412,6 +535,141 @@ def finish_pending(db: Session, pending: PendingSignIn) -> None:
     db.delete(pending)
 
 
+# -- the SMS fallback ---------------------------------------------------------------------------
+
+SMS_SENT = N_("验证码已发送至 %(phone)s，5 分钟内有效。")
+SMS_TOO_MANY = N_("短信验证码发送次数过多，请稍后再试或改用其他验证方式。")
+SMS_WAIT = N_("验证码发送过于频繁，请 %(seconds)s 秒后再获取。")
+
+
+def _sms_target(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def sms_phone(db: Session, services: Services, user: User) -> str | None:
+    """The masked phone the second step may send a code to: None unless the policy allows the
+    SMS fallback for the person (never a platform administrator) and a phone is bound."""
+    if not user.phone or not policy_of(db, services, principal_for(db, user)).sms:
+        return None
+    return mask_phone(user.phone)
+
+
+@dataclass
+class SmsResult:
+    """What 发送短信验证码 says: sent (to the masked phone), or why not."""
+
+    message: str | None = None
+    error: str | None = None
+
+
+def send_sms_code(db: Session, *, services: Services, user: User, client: ClientInfo) -> SmsResult:
+    """A fresh 6-digit code to the person's bound phone, through the outbox (the previous one
+    stops working): 5 minutes, single use, stored keyed-hashed; a minute between two, a few
+    an hour (`CAMPUSID_MFA_SMS_HOURLY_LIMIT`). Audited; the phone is never logged."""
+    masked = sms_phone(db, services, user)
+    if masked is None or not user.phone:
+        return SmsResult(error=SMS_TOO_MANY)
+    now = services.clock.now()
+    hourly = services.limits.named("two_step.sms", services.settings.mfa_sms_hourly_limit, 3600)
+    if hourly.count(str(user.id)) >= services.settings.mfa_sms_hourly_limit:
+        return SmsResult(error=SMS_TOO_MANY)
+    issued = onetime.issue(
+        db,
+        secret_key=services.settings.secret_key,
+        now=now,
+        purpose=SMS_PURPOSE,
+        target=_sms_target(user.id),
+        user_id=user.id,
+        password_version=user.password_version,
+        ttl=SMS_TTL,
+    )
+    if issued.code is None:
+        return SmsResult(error=N_(SMS_WAIT, seconds=issued.wait_seconds))
+    hourly.hit(str(user.id))
+    services.sms.send(db, user.phone, "two_step_code", {"code": issued.code})
+    audit.record(
+        db,
+        now=now,
+        action=AuditAction.TWO_STEP_SMS_SENT,
+        route=Route.SIGN_IN,
+        actor_id=user.id,
+        target_user_id=user.id,
+        client=client,
+    )
+    return SmsResult(message=N_(SMS_SENT, phone=masked))
+
+
+# -- 记住此设备 -----------------------------------------------------------------------------------
+
+
+def remember_device(
+    db: Session, *, services: Services, user: User, factor: str, client: ClientInfo
+) -> tuple[str, int] | None:
+    """Remember this browser after a second step, when the policy allows it for the person:
+    the cookie's token and its days; None when it does not."""
+    days = policy_of(db, services, principal_for(db, user)).remember_days
+    if days <= 0:
+        return None
+    now = services.clock.now()
+    db.execute(delete(RememberedDevice).where(RememberedDevice.expires_at <= now))
+    token = secrets.token_urlsafe(32)
+    db.add(
+        RememberedDevice(
+            token_hash=_digest(token),
+            user_id=user.id,
+            password_version=user.password_version,
+            factor=factor,
+            user_agent=(client.user_agent or "")[:255] or None,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+        )
+    )
+    return token, days
+
+
+def remembered(
+    db: Session, *, services: Services, user: User, token: str | None
+) -> RememberedDevice | None:
+    """The person's remembered browser of the cookie, if it still skips the second step: not
+    expired, the same password, and the policy (as it is now) still allowing it for that long."""
+    if not token or len(token) > 128:
+        return None
+    row = db.scalar(
+        select(RememberedDevice).where(
+            RememberedDevice.token_hash == _digest(token), RememberedDevice.user_id == user.id
+        )
+    )
+    if row is None or row.password_version != user.password_version:
+        return None
+    now = services.clock.now()
+    days = policy_of(db, services, principal_for(db, user)).remember_days
+    if days <= 0 or now >= row.expires_at or now >= row.created_at + timedelta(days=days):
+        return None
+    row.last_used_at = now
+    return row
+
+
+def remembered_devices(db: Session, *, user: User, now: datetime) -> list[RememberedDevice]:
+    """The person's remembered browsers still in force (账号安全 → 已记住的设备), newest first."""
+    return list(
+        db.scalars(
+            select(RememberedDevice)
+            .where(
+                RememberedDevice.user_id == user.id,
+                RememberedDevice.expires_at > now,
+                RememberedDevice.password_version == user.password_version,
+            )
+            .order_by(RememberedDevice.created_at.desc(), RememberedDevice.id.desc())
+        )
+    )
+
+
+def forget_devices(db: Session, user_id: int) -> int:
+    """Every remembered browser of the person stops skipping the second step."""
+    result = db.execute(delete(RememberedDevice).where(RememberedDevice.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 # -- changes to a person's factors ---------------------------------------------------------------
 
 
@@ -455,9 +713,11 @@ def _changed(
     detail: dict[str, object] | None = None,
 ) -> None:
     """What every change to a person's factors does: their other sessions end (all of them when
-    `keep_token` is None), the change is audited and the holder told."""
+    `keep_token` is None) and their remembered browsers are forgotten, the change is audited
+    and the holder told."""
     now = services.clock.now()
     services.sessions.delete_for_user(db, user.id, keep_token=keep_token)
+    forget_devices(db, user.id)
     audit.record(
         db,
         now=now,
@@ -512,6 +772,36 @@ def confirm_totp(
     db.refresh(factor)
     if not confirmed.rowcount:  # type: ignore[attr-defined]
         return None
+    return enrolled(
+        db,
+        services=services,
+        user=user,
+        first=first,
+        factor="totp",
+        what=N_("添加了身份验证器（动态验证码）"),
+        client=client,
+        session_token=session_token,
+        detail={"kind": FactorKind.TOTP.value},
+    )
+
+
+def enrolled(
+    db: Session,
+    *,
+    services: Services,
+    user: User,
+    first: bool,
+    factor: str,
+    what: str,
+    client: ClientInfo,
+    session_token: str | None,
+    detail: dict[str, object],
+) -> list[str]:
+    """What adding a factor does, whatever its kind (an authenticator app, a passkey): the
+    first one brings ten recovery codes (returned, shown once; else []), the grace period
+    ends, the change is audited and the holder told, their other sessions end, and this
+    session counts as checked with the new factor (`factor`: "totp", "hwk" or "swk")."""
+    now = services.clock.now()
     codes = new_recovery_codes(db, user_id=user.id, now=now) if first else []
     db.execute(delete(FactorGrace).where(FactorGrace.user_id == user.id))
     _changed(
@@ -520,13 +810,13 @@ def confirm_totp(
         user=user,
         actor=user,
         action=AuditAction.FACTOR_ADDED,
-        what=N_("添加了身份验证器（动态验证码）"),
+        what=what,
         client=client,
         keep_token=session_token,
-        detail={"kind": FactorKind.TOTP.value},
+        detail=detail,
     )
     if session_token:
-        services.sessions.mark_second_factor(db, session_token, now=now, amr=AMR_BY_FACTOR["totp"])
+        services.sessions.mark_second_factor(db, session_token, now=now, amr=AMR_BY_FACTOR[factor])
     return codes
 
 

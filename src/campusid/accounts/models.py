@@ -280,3 +280,55 @@ class FactorGrace(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TwoStepRolePolicy(Base):
+    """平台管理 → 两步验证策略: what the platform administrator set for one group of roles
+    (security.authz.POLICY_GROUPS); a group with no row follows the environment settings.
+
+    `need` is kept for the groups the page lets choose (teachers); the others' is fixed by
+    the rule. 0 `remember_days`: the second step offers no 记住此设备.
+    """
+
+    __tablename__ = "two_step_role_policies"
+
+    role_group: Mapped[str] = mapped_column(String(32), primary_key=True)
+    need: Mapped[str | None] = mapped_column(String(16), comment="required or optional")
+    grace_days: Mapped[int] = mapped_column(Integer, default=0)
+    remember_days: Mapped[int] = mapped_column(Integer, default=0)
+    allow_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TwoStepSchoolPolicy(Base):
+    """学校设置 → 两步验证: a school requiring a second factor of its teachers where the
+    platform leaves it optional (it tightens, never loosens)."""
+
+    __tablename__ = "two_step_school_policies"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    teachers_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RememberedDevice(Base):
+    """记住此设备: a browser that skips the second step until `expires_at`.
+
+    Its random token lives in an HttpOnly cookie (path /login), stored here only as a SHA-256.
+    It is bound to the password version it was made under (a password change or reset ends
+    it) and deleted with every change to the person's factors.
+    """
+
+    __tablename__ = "remembered_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_version: Mapped[int] = mapped_column(Integer)
+    factor: Mapped[str] = mapped_column(String(16), comment="the factor used when remembered")
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -290,6 +290,7 @@ def set_password(
     user.password_version += 1
     user.password_changed_at = now
     services.sessions.delete_for_user(db, user.id, keep_token=keep_session)
+    factors.forget_devices(db, user.id)  # issue 19: 记住此设备 ends with the password
     services.limits["login.account"].clear(str(user.id))
     for listener in password_change_listeners:
         listener(db, user, now)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from campusid.accounts import factors, service, throttle
-from campusid.accounts.models import AccountStatus, User
+from campusid.accounts.models import AccountStatus, PendingSignIn, User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
+from campusid.audit.service import Route
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
@@ -36,6 +37,7 @@ from campusid.web import (
     Refused,
     Svc,
     cookie_secure,
+    get_services,
     redirect,
     render,
     require_step_up,
@@ -165,6 +167,37 @@ def login_submit(
             error=result.message,
         )
     if result.second_step:
+        device = factors.remembered(
+            db,
+            services=services,
+            user=result.user,
+            token=request.cookies.get(factors.REMEMBER_COOKIE),
+        )
+        if device is not None:
+            # issue 19: 记住此设备: this browser skips the second step; the session says no
+            # factor was proven in it (amr), so step-up and an application's acr still ask.
+            audit.record(
+                db,
+                now=services.clock.now(),
+                action=AuditAction.SIGN_IN,
+                route=Route.SIGN_IN,
+                actor_id=result.user.id,
+                target_user_id=result.user.id,
+                client=client,
+                detail={"factor": "remembered"},
+            )
+            response = open_session(
+                request,
+                db,
+                services,
+                client,
+                result.user,
+                next_path=safe_next(next),
+                amr=factors.AMR_REMEMBERED,
+            )
+            if result.device_cookie:
+                _set_device_cookie(request, response, services, result.device_cookie)
+            return response
         # issue 19: the password was right; the session comes after the second factor.
         pending, _expires = factors.start_pending(
             db, services=services, user=result.user, next_path=safe_next(next)
@@ -226,7 +259,9 @@ def open_session(
         client_address=client.address,
         user_agent=client.user_agent,
         amr=amr,
-        second_factor_at=now if amr != factors.AMR_PASSWORD else None,
+        second_factor_at=(
+            now if amr not in (factors.AMR_PASSWORD, factors.AMR_REMEMBERED) else None
+        ),
         factor_enrolment=enrolment,
     )
     if user.must_change_password:
@@ -263,14 +298,90 @@ def two_step_form(
     user_id: int,
     *,
     error: str | None = None,
+    message: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    services = get_services(request)
+    user = service.get_user(db, user_id)
+    policy = factors.policy_of(db, services, principal_for(db, user)) if user else None
     return render(
         request,
         "accounts/two_step.html",
-        {"error": error, "kinds": _factor_kinds(db, user_id)},
+        {
+            "error": error,
+            "message": message,
+            "kinds": _factor_kinds(db, user_id),
+            # issue 19: what the policy allows this person (never a platform administrator)
+            "remember_days": policy.remember_days if policy else 0,
+            "sms_phone": factors.sms_phone(db, services, user) if user else None,
+        },
         status_code=status_code,
     )
+
+
+def finish_second_step(
+    request: Request,
+    db: DbSession,
+    services: Services,
+    client: ClientInfo,
+    user: User,
+    pending: PendingSignIn,
+    *,
+    factor: str,
+    remember: bool,
+) -> Response:
+    """The second step was answered (a code, an SMS code, a passkey): the pending sign-in is
+    used up, the session opens, and this browser is remembered when asked and allowed."""
+    next_path = pending.next_path
+    factors.finish_pending(db, pending)
+    response = open_session(
+        request,
+        db,
+        services,
+        client,
+        user,
+        next_path=safe_next(next_path),
+        amr=factors.AMR_BY_FACTOR[factor],
+    )
+    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
+    kept = (
+        factors.remember_device(db, services=services, user=user, factor=factor, client=client)
+        if remember
+        else None
+    )
+    if kept is not None:
+        token, days = kept
+        response.set_cookie(
+            factors.REMEMBER_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            path="/login",
+            secure=cookie_secure(request),
+            max_age=days * 24 * 3600,
+        )
+    return response
+
+
+def live_pending(
+    request: Request, db: DbSession, services: Services
+) -> tuple[PendingSignIn | None, User | None]:
+    """The browser's pending sign-in and its (active) person, if any."""
+    pending = factors.load_pending(
+        db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
+    )
+    user = service.get_user(db, pending.user_id) if pending is not None else None
+    if user is not None and user.status is not AccountStatus.ACTIVE:
+        user = None
+    return pending, user
+
+
+def pending_expired(request: Request, next_path: str, message: str | None) -> Response:
+    """The sign-in page again: the pending sign-in is gone (expired, or too many tries)."""
+    response = login_form(request, next=next_path, login="", captcha=False, error=message)
+    response.status_code = 400
+    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
+    return response
 
 
 @router.get("/login/two-step")
@@ -292,48 +403,46 @@ def two_step_submit(
     client: Client,
     signed_in: OptionalUser,
     code: Annotated[str, Form(max_length=64)] = "",
+    remember: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Check the code (or a recovery code); only then is a session created."""
-    pending = factors.load_pending(
-        db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
-    )
+    """Check the code (an authenticator's, an SMS code, or a recovery code); only then is a
+    session created (and, when asked and the policy allows it, this browser remembered)."""
+    pending, user = live_pending(request, db, services)
     if pending is None and signed_in is not None:
         # The form sent again (a double click, a reload) after its first answer opened the
         # session: the sign-in is done, not expired.
         return redirect("/")
-    user = service.get_user(db, pending.user_id) if pending is not None else None
-    if pending is None or user is None or user.status is not AccountStatus.ACTIVE:
-        response = login_form(
-            request, next="/", login="", captcha=False, error=factors.PENDING_EXPIRED
-        )
-        response.status_code = 400
-        response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-        return response
-    next_path = pending.next_path
+    if pending is None or user is None:
+        return pending_expired(request, "/", factors.PENDING_EXPIRED)
     result = factors.verify(
         db, services=services, user=user, code=code, client=client, pending=pending
     )
     if result.factor is None:
         if result.start_over:
-            response = login_form(
-                request, next=next_path, login="", captcha=False, error=result.message
-            )
-            response.status_code = 400
-            response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-            return response
+            return pending_expired(request, pending.next_path, result.message)
         return two_step_form(request, db, user.id, error=result.message, status_code=400)
-    factors.finish_pending(db, pending)
-    response = open_session(
+    return finish_second_step(
+        request, db, services, client, user, pending, factor=result.factor, remember=remember
+    )
+
+
+@router.post("/login/two-step/sms")
+def two_step_sms(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
+    """发送短信验证码: the SMS fallback of the second step, where the policy allows it."""
+    pending, user = live_pending(request, db, services)
+    if pending is None or user is None:
+        return pending_expired(request, "/", factors.PENDING_EXPIRED)
+    if factors.sms_phone(db, services, user) is None:
+        raise NotFound
+    sent = factors.send_sms_code(db, services=services, user=user, client=client)
+    return two_step_form(
         request,
         db,
-        services,
-        client,
-        user,
-        next_path=safe_next(next_path),
-        amr=factors.AMR_BY_FACTOR[result.factor],
+        user.id,
+        error=sent.error,
+        message=sent.message,
+        status_code=400 if sent.error else 200,
     )
-    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-    return response
 
 
 @router.post("/logout")
@@ -610,6 +719,26 @@ def regenerate_recovery_codes(
     return render(
         request, "accounts/recovery_codes.html", {"codes": codes, "next": "/account/security"}
     )
+
+
+@router.post("/account/two-step/remembered/remove")
+def forget_remembered_devices(
+    request: Request, db: DbSession, services: Svc, principal: CurrentPrincipal, client: Client
+) -> Response:
+    """已记住的设备 → 全部移除: every remembered browser asks for the second step again."""
+    removed = factors.forget_devices(db, principal.user.id)
+    if removed:
+        audit.record(
+            db,
+            now=services.clock.now(),
+            action=AuditAction.REMEMBERED_DEVICES_REMOVED,
+            actor_id=principal.user.id,
+            target_user_id=principal.user.id,
+            route=Route.OWN,
+            client=client,
+            detail={"devices": removed},
+        )
+    return redirect("/account/security?factor=forgotten")
 
 
 LAST_FACTOR_REQUIRED = N_("您的角色必须启用两步验证，不能删除唯一的验证方式；请先添加另一种方式。")

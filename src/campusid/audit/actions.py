@@ -106,6 +106,9 @@ class AuditAction(StrEnum):
     FACTOR_RECOVERY_CODES = "factor_recovery_codes"
     FACTOR_RESET = "factor_reset"
     SECOND_FACTOR_CHECKED = "second_factor_checked"
+    TWO_STEP_POLICY_CHANGED = "two_step_policy_changed"
+    TWO_STEP_SMS_SENT = "two_step_sms_sent"
+    REMEMBERED_DEVICES_REMOVED = "remembered_devices_removed"
     # consent management and single logout (issue 21)
     OIDC_CONSENT_WITHDRAWN = "oidc.consent_withdrawn"
     OIDC_BACKCHANNEL_LOGOUT = "oidc.backchannel_logout"
@@ -210,6 +213,9 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.FACTOR_RECOVERY_CODES: N_("重新生成恢复码"),
     AuditAction.FACTOR_RESET: N_("重置两步验证"),
     AuditAction.SECOND_FACTOR_CHECKED: N_("两步验证"),
+    AuditAction.TWO_STEP_POLICY_CHANGED: N_("修改两步验证策略"),
+    AuditAction.TWO_STEP_SMS_SENT: N_("发送两步验证短信验证码"),
+    AuditAction.REMEMBERED_DEVICES_REMOVED: N_("移除已记住的设备"),
     # consent management and single logout (issue 21)
     AuditAction.OIDC_CONSENT_WITHDRAWN: N_("撤销应用授权"),
     AuditAction.OIDC_BACKCHANNEL_LOGOUT: N_("通知应用退出登录"),

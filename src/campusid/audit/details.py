@@ -160,6 +160,13 @@ FACTORS: dict[str, str] = {
     "hwk": N_("安全密钥"),  # a passkey bound to its device (campusid.passkeys)
     "swk": N_("通行密钥"),  # a synced passkey
     "sms": N_("短信验证码"),
+    "remembered": N_("已记住的设备"),  # 记住此设备: the second step skipped
+}
+# 平台管理 → 两步验证策略: whether a group of roles must hold a second factor.
+NEEDS: dict[str, str] = {
+    "required": N_("必须"),
+    "optional": N_("可选"),
+    "not_offered": N_("不提供"),
 }
 SECOND_STEPS: dict[str, str] = {
     "pending": N_("密码正确，待两步验证"),
@@ -237,6 +244,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "second_step": (N_("登录步骤：%(value)s"), SECOND_STEPS),
     "step": (N_("登录步骤：%(value)s"), STEPS),
     "channel": (N_("渠道：%(value)s"), CHANNELS),  # issue 20
+    "need": (N_("两步验证：%(value)s"), NEEDS),  # issue 19: the policy of a group of roles
 }
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
@@ -287,6 +295,10 @@ COUNTED: dict[str, tuple[str, str]] = {
     "id_cards_bound": ngettext("绑定身份证 %(num)d 个", "绑定身份证 %(num)d 个"),
     "refused_count": ngettext("被拒绝 %(num)d 名学生", "被拒绝 %(num)d 名学生"),
     "factors": ngettext("移除 %(num)d 种验证方式", "移除 %(num)d 种验证方式"),
+    # issue 19: the two-step policy of a group of roles, and remembered browsers removed
+    "grace_days": ngettext("宽限期 %(num)d 天", "宽限期 %(num)d 天"),
+    "remember_days": ngettext("记住此设备 %(num)d 天", "记住此设备 %(num)d 天"),
+    "devices": ngettext("移除 %(num)d 台设备", "移除 %(num)d 台设备"),
 }
 
 # A yes-or-no fact: its phrase when true, and when false.
@@ -304,6 +316,12 @@ FLAGS: dict[str, tuple[str, str]] = {
     "allow_teacher_recovery": (
         N_("允许班主任协助找回密码：是"),
         N_("允许班主任协助找回密码：否"),
+    ),
+    # issue 19
+    "allow_sms": (N_("允许短信验证码：是"), N_("允许短信验证码：否")),
+    "teachers_two_step_required": (
+        N_("本校老师必须启用两步验证：是"),
+        N_("本校老师必须启用两步验证：否"),
     ),
 }
 

@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole, User
+from campusid.accounts import factors
+from campusid.accounts.models import (
+    DefaultCredential,
+    SchoolMembership,
+    SchoolRole,
+    TwoStepSchoolPolicy,
+    User,
+)
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
@@ -739,3 +746,40 @@ def update_settings(
             "allow_teacher_recovery": allow_teacher_recovery,
         },
     )
+
+
+# issue 19: 学校设置 → 两步验证: a school requires its teachers' second factor.
+
+
+def teachers_two_step(db: Session, *, services: Services, school: School) -> tuple[bool, bool]:
+    """Whether the school requires its teachers' second factor, and whether the platform's
+    policy already does (then the school's choice changes nothing)."""
+    row = db.get(TwoStepSchoolPolicy, school.id)
+    platform = factors.policy_rules(db, services.settings)["teacher"].need
+    return bool(row and row.teachers_required), platform.value == "required"
+
+
+def set_teachers_two_step(
+    db: Session, *, school: School, required: bool, now: datetime, actor: Actor
+) -> bool:
+    """Require (or stop requiring) a second factor of the school's teachers: a school tightens
+    the platform's policy, never loosens it (the one rule, security.authz.second_factor_policy,
+    takes the stronger). Teachers enrol at their next sign-in. False when nothing changed."""
+    row = db.get(TwoStepSchoolPolicy, school.id)
+    if bool(row and row.teachers_required) == required:
+        return False
+    if row is None:
+        row = TwoStepSchoolPolicy(school_id=school.id)
+        db.add(row)
+    row.teachers_required = required
+    row.updated_at = now
+    row.updated_by_id = actor.user_id
+    record(
+        db,
+        actor=actor,
+        school=school,
+        action=AuditAction.SCHOOL_SETTINGS_CHANGED,
+        now=now,
+        detail={"teachers_two_step_required": required},
+    )
+    return True

@@ -935,6 +935,7 @@ _AMR_VALUES = {
     "otp": "otp",
     "hwk": "hwk",
     "swk": "swk",
+    "sms": "sms",
     "recovery": "otp",
 }
 

@@ -53,14 +53,11 @@ from webauthn.helpers.structs import (
 )
 
 from campusid.accounts import factors
-from campusid.accounts.models import FactorGrace, FactorKind, SecondFactor, User
-from campusid.audit import service as audit
-from campusid.audit.actions import AuditAction
-from campusid.audit.service import ClientInfo, Route
+from campusid.accounts.models import FactorKind, SecondFactor, User
+from campusid.audit.service import ClientInfo
 from campusid.config import Settings
 from campusid.context import Services
 from campusid.i18n import N_
-from campusid.messaging import service as messaging
 from campusid.passkeys.models import PasskeyChallenge, PasskeyCredential
 
 log = logging.getLogger(__name__)
@@ -269,7 +266,7 @@ def register(
     "webauthn"); returns it and, when it is the person's first factor, their ten recovery codes
     (shown once; else none).
 
-    As for an authenticator app (accounts.factors.confirm_totp): audited, the holder told,
+    As for an authenticator app (accounts.factors.enrolled): audited, the holder told,
     their other sessions ended; this session counts as checked with the new key.
     """
     data = _parse(response_json)
@@ -326,34 +323,16 @@ def register(
     )
     db.add(row)
     db.flush()
-    codes = factors.new_recovery_codes(db, user_id=user.id, now=now) if first else []
-    db.execute(delete(FactorGrace).where(FactorGrace.user_id == user.id))
-    services.sessions.delete_for_user(db, user.id, keep_token=session_token)
-    if session_token:
-        services.sessions.mark_second_factor(
-            db, session_token, now=now, amr=factors.AMR_BY_FACTOR[row.amr]
-        )
-    audit.record(
+    codes = factors.enrolled(
         db,
-        now=now,
-        action=AuditAction.FACTOR_ADDED,
-        actor_id=user.id,
-        target_user_id=user.id,
-        route=Route.OWN,
+        services=services,
+        user=user,
+        first=first,
+        factor=row.amr,
+        what=N_("添加了通行密钥「%(label)s」", label=row.label),
         client=client,
+        session_token=session_token,
         detail={"kind": FactorKind.WEBAUTHN.value, "factor": row.amr, "label": row.label},
-    )
-    messaging.notify(
-        db,
-        user_id=user.id,
-        kind="second_factor_changed",
-        now=now,
-        title=N_("已添加通行密钥"),
-        body=N_(
-            "您的账号添加了通行密钥「%(label)s」，可用于两步验证，其他设备上的登录已退出。"
-            "如非本人操作，请立即修改密码并联系客服热线。",
-            label=row.label,
-        ),
     )
     return row, codes
 

@@ -20,7 +20,7 @@ from campusid.accounts import factors
 from campusid.accounts import service as accounts
 from campusid.accounts import throttle as sign_in_throttle
 from campusid.accounts import views as sign_in
-from campusid.accounts.models import AccountStatus, User
+from campusid.accounts.models import User
 from campusid.audit.actions import AuditAction
 from campusid.context import Services
 from campusid.i18n import N_
@@ -71,14 +71,6 @@ def _json_options(
     except PasskeyError as error:
         return _json_refusal(error.message)
     return Response(options, media_type="application/json")
-
-
-def _start_over(request: Request, next_path: str, message: str | None) -> Response:
-    """The sign-in page again: the pending sign-in is gone (expired, or too many tries)."""
-    response = sign_in.login_form(request, next=next_path, login="", captcha=False, error=message)
-    response.status_code = 400
-    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-    return response
 
 
 def _check_offered(db: DbSession, services: Services, user: User) -> None:
@@ -197,20 +189,10 @@ def register(
 # -- the sign-in's second step (两步验证) ----------------------------------------------------------
 
 
-def _pending_user(db: DbSession, services: Services, request: Request) -> tuple[Any, User | None]:
-    pending = factors.load_pending(
-        db, services=services, token=request.cookies.get(factors.PENDING_COOKIE)
-    )
-    user = accounts.get_user(db, pending.user_id) if pending is not None else None
-    if user is not None and user.status is not AccountStatus.ACTIVE:
-        user = None
-    return pending, user
-
-
 @router.post("/login/two-step/passkey/options")
 def second_step_options(request: Request, db: DbSession, services: Svc) -> Response:
     """The options of navigator.credentials.get() for the pending sign-in (JSON), bound to it."""
-    pending, user = _pending_user(db, services, request)
+    pending, user = sign_in.live_pending(request, db, services)
     if pending is None or user is None:
         return _json_refusal(factors.PENDING_EXPIRED)
     return _json_options(
@@ -262,11 +244,12 @@ def second_step(
     services: Svc,
     client: Client,
     credential: Annotated[str, Form(max_length=CREDENTIAL_MAX)] = "",
+    remember: Annotated[bool, Form()] = False,
 ) -> Response:
     """使用通行密钥 at the second step: counted like a code; only then is a session created."""
-    pending, user = _pending_user(db, services, request)
+    pending, user = sign_in.live_pending(request, db, services)
     if pending is None or user is None:
-        return _start_over(request, "/", factors.PENDING_EXPIRED)
+        return sign_in.pending_expired(request, "/", factors.PENDING_EXPIRED)
     next_path = pending.next_path
     binding = request.cookies.get(factors.PENDING_COOKIE) or ""
     prove, reasons = _prover(request, db, services, user, binding, credential)
@@ -276,20 +259,11 @@ def second_step(
     if result.factor is None:
         message = _reason(result.message, reasons)
         if result.start_over:
-            return _start_over(request, next_path, message)
+            return sign_in.pending_expired(request, next_path, message)
         return sign_in.two_step_form(request, db, user.id, error=message, status_code=400)
-    factors.finish_pending(db, pending)
-    response = sign_in.open_session(
-        request,
-        db,
-        services,
-        client,
-        user,
-        next_path=safe_next(next_path),
-        amr=factors.AMR_BY_FACTOR[result.factor],
+    return sign_in.finish_second_step(
+        request, db, services, client, user, pending, factor=result.factor, remember=remember
     )
-    response.delete_cookie(factors.PENDING_COOKIE, path="/login")
-    return response
 
 
 # -- step-up (请再次验证) --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from campusid import outbox
 from campusid.i18n import N_
-from campusid.platform import calendar_views, school_views, service
+from campusid.platform import calendar_views, school_views, service, two_step_views
 from campusid.platform.service import AgentError
 from campusid.security import authz
 from campusid.security.permissions import Permission, Principal
@@ -32,6 +32,8 @@ router = APIRouter()
 router.include_router(school_views.router)
 # issue 20: 平台管理 → 服务日历
 router.include_router(calendar_views.router)
+# issue 19: 平台管理 → 两步验证策略
+router.include_router(two_step_views.router)
 
 AgentManager = Annotated[Principal, require(Permission.PLATFORM_AGENTS_MANAGE)]
 
@@ -61,6 +63,13 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "/platform/calendar",
         N_("录入每年的节假日和调休上班日，决定客服热线哪天服务"),
         Permission.PLATFORM_CALENDAR_MANAGE,
+    ),
+    # issue 19: who must hold a second factor, 记住此设备 and the SMS fallback, per role
+    PlatformLink(
+        N_("两步验证策略"),
+        "/platform/two-step",
+        N_("按角色设置是否必须启用两步验证、宽限期、记住此设备和短信验证码"),
+        Permission.PLATFORM_TWO_STEP_MANAGE,
     ),
     PlatformLink(
         N_("客服人员"), "/platform/agents", N_("任命或取消客服"), Permission.PLATFORM_AGENTS_MANAGE

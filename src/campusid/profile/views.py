@@ -28,7 +28,11 @@ from campusid.web import (
 
 router = APIRouter()
 
-FACTOR_DONE = {"added": N_("已添加身份验证器"), "removed": N_("已删除该两步验证方式")}
+FACTOR_DONE = {
+    "added": N_("已添加身份验证器"),
+    "removed": N_("已删除该两步验证方式"),
+    "forgotten": N_("已移除全部记住的设备，下次登录时需要两步验证"),
+}
 
 
 def _channel(kind: str) -> Channel:
@@ -51,6 +55,9 @@ def _page(
         "factors": factors.factors_of(db, principal.user.id),
         "recovery_left": factors.recovery_codes_left(db, principal.user.id),
         "factor_need": factors.need_of(get_services(request), principal).value,
+        "remembered": factors.remembered_devices(
+            db, user=principal.user, now=get_services(request).clock.now()
+        ),
         "account": principal.user,
         "sign_ins": sign_ins,
         "changes": changes,

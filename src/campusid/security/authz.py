@@ -621,26 +621,86 @@ class FactorNeed(StrEnum):
     NOT_OFFERED = "not_offered"
 
 
-def second_factor_need(
+# The groups of roles the policy is set for (平台管理 → 两步验证策略), strongest first.
+POLICY_GROUPS: dict[str, frozenset[Role]] = {
+    "platform_admin": frozenset({Role.PLATFORM_ADMIN}),
+    "agent": frozenset({Role.AGENT}),
+    "school_admin": frozenset({Role.SCHOOL_ADMIN}),
+    "teacher": frozenset({Role.TEACHER, Role.HOMEROOM_TEACHER, Role.GRADE_LEADER}),
+    "parent": frozenset({Role.PARENT}),
+    "student": frozenset({Role.STUDENT}),
+}
+# What no setting changes: administrators and agents must, pupils are not offered a factor.
+FIXED_NEED: dict[str, FactorNeed] = {
+    "platform_admin": FactorNeed.REQUIRED,
+    "agent": FactorNeed.REQUIRED,
+    "school_admin": FactorNeed.REQUIRED,
+    "student": FactorNeed.NOT_OFFERED,
+}
+# The groups whose need the platform administrator chooses (必须 or 可选).
+CHOSEN_NEED = ("teacher",)
+# Groups never remembered nor sent a code by SMS, whatever is saved.
+NO_REMEMBER_NO_SMS = frozenset({"platform_admin"})
+_STRENGTH = [FactorNeed.NOT_OFFERED, FactorNeed.OPTIONAL, FactorNeed.REQUIRED]
+
+
+@dataclass(frozen=True)
+class RoleFactorRule:
+    """What the policy says of one group of roles (saved, or from the settings)."""
+
+    need: FactorNeed
+    grace_days: int = 0
+    remember_days: int = 0
+    sms: bool = False
+
+
+@dataclass(frozen=True)
+class FactorPolicy:
+    """What the policy says of one person."""
+
+    need: FactorNeed
+    grace_days: int = 0
+    remember_days: int = 0  # 0: no 记住此设备
+    sms: bool = False  # the second step may send a code to the bound phone
+
+
+def second_factor_policy(
     roles: set[Role] | frozenset[Role],
     *,
-    required_roles: list[str],
-    optional_roles: list[str],
-) -> FactorNeed:
-    """THE rule: does this person need, or may they have, a second factor?
+    rules: dict[str, RoleFactorRule],
+    school_requires_teachers: bool = False,
+) -> FactorPolicy:
+    """THE rule: does this person need, or may they have, a second factor, and how?
 
-    Required when any role they hold is in `CAMPUSID_MFA_REQUIRED_ROLES` (by default platform
-    administrator, agent, school administrator); else optional when any is in
-    `CAMPUSID_MFA_OPTIONAL_ROLES` (teachers, parents); else not offered (pupils). The strongest
-    role decides: a school administrator who is also a parent is required. A platform
-    administrator is always required, whatever the settings say.
+    Each group of roles the person holds (POLICY_GROUPS) has its rule: the platform's saved
+    policy, else the environment settings (`rules`). Platform administrators, agents and
+    school administrators are always required and pupils never offered one (FIXED_NEED); a
+    teacher of a school that requires it (`school_requires_teachers`) is required even where
+    the platform leaves it optional: a school tightens, never loosens.
+
+    The strongest need decides (a school administrator who is also a parent is required);
+    the grace period is the shortest of the requiring groups'; 记住此设备 and the SMS fallback
+    need every offered group to allow them, and are never allowed a platform administrator.
     """
-    held = {role.value for role in roles}
-    if Role.PLATFORM_ADMIN in roles or held & set(required_roles):
-        return FactorNeed.REQUIRED
-    if held & set(optional_roles):
-        return FactorNeed.OPTIONAL
-    return FactorNeed.NOT_OFFERED
+    held = [group for group, members in POLICY_GROUPS.items() if roles & members]
+    needs: dict[str, FactorNeed] = {}
+    for group in held:
+        need = FIXED_NEED.get(group) or rules[group].need
+        if group == "teacher" and school_requires_teachers:
+            need = FactorNeed.REQUIRED
+        needs[group] = need
+    need = max(needs.values(), key=_STRENGTH.index, default=FactorNeed.NOT_OFFERED)
+    if need is FactorNeed.NOT_OFFERED:
+        return FactorPolicy(FactorNeed.NOT_OFFERED)
+    offered = [group for group in held if needs[group] is not FactorNeed.NOT_OFFERED]
+    requiring = [group for group in held if needs[group] is FactorNeed.REQUIRED]
+    barred = bool(NO_REMEMBER_NO_SMS & set(held))
+    return FactorPolicy(
+        need,
+        grace_days=min((rules[g].grace_days for g in requiring), default=0),
+        remember_days=0 if barred else min(rules[g].remember_days for g in offered),
+        sms=not barred and all(rules[g].sms for g in offered),
+    )
 
 
 FACTOR_RESET_DENIED = N_("您无权重置该账号的两步验证")

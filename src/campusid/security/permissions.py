@@ -81,6 +81,8 @@ class Permission(StrEnum):
     PLATFORM_CALENDAR_MANAGE = "platform:calendar:manage"
     # issue 20: the outbox's dead letters, seen and retried
     PLATFORM_OUTBOX_MANAGE = "platform:outbox:manage"
+    # issue 19: 平台管理 → 两步验证策略 (the second-factor policy per role)
+    PLATFORM_TWO_STEP_MANAGE = "platform:two_step:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -132,6 +134,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_SCHOOLS_MANAGE,  # onboarding: 平台管理 → 学校
             Permission.PLATFORM_CALENDAR_MANAGE,  # issue 20: 平台管理 → 服务日历
             Permission.PLATFORM_OUTBOX_MANAGE,  # issue 20: 消息投递
+            Permission.PLATFORM_TWO_STEP_MANAGE,  # issue 19: 两步验证策略
         }
     ),
 }

@@ -148,6 +148,15 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
         "second_step": "pending",
         "reason": "bad_second_factor",
     },
+    AuditAction.TWO_STEP_POLICY_CHANGED: {
+        "role": "teacher",
+        "need": "required",
+        "grace_days": 3,
+        "remember_days": 30,
+        "allow_sms": True,
+    },
+    AuditAction.TWO_STEP_SMS_SENT: {},
+    AuditAction.REMEMBERED_DEVICES_REMOVED: {"devices": 2},
     AuditAction.STAGE_SYSTEM_CORRECTED: {"stage_id": 4, "old": "6-3", "new": "5-4"},
     AuditAction.GRADE_ENROLLMENT_CORRECTED: {"grade_id": 2, "old": 2024, "new": 2023},
     AuditAction.AUDIT_EXPORTED: {
@@ -158,6 +167,8 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
 # More details some actions record on other paths.
 MORE: list[tuple[AuditAction, dict[str, object]]] = [
     (AuditAction.TEACHER_ASSIGNED, {"class_ids": [3, 4]}),
+    (AuditAction.SCHOOL_SETTINGS_CHANGED, {"teachers_two_step_required": True}),
+    (AuditAction.SIGN_IN, {"factor": "remembered"}),
     (
         AuditAction.SERVICEDESK_SEARCH,
         {"by": "name_school", "name": "李逍遥", "school": "之江汇学校", "results": 2},

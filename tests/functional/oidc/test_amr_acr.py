@@ -188,3 +188,28 @@ def test_a_demand_that_cannot_be_met_or_needs_a_page(client, make_client, world,
     assert callback_params(silent.headers["location"])["error"] == "interaction_required"
     # An unknown class asks nothing more: a password is what it gets, and the token says so.
     assert follow_to_callback(other, Flow(rp, acr_values="urn:other:loa3").url).startswith(CALLBACK)
+
+
+def test_a_remembered_browser_claims_no_second_factor(  # type: ignore[no-untyped-def]
+    client, make_client, db, services, world, banjiquan, clock
+):
+    """记住此设备: the sign-in that skipped the second step says `pwd` only, and an app that
+    demands a second factor gets the person stepped up."""
+    services.settings.mfa_remember_device_days = 7
+    row, secret = banjiquan
+    rp = relying_party(make_client(), row, secret)
+    first = post_form(client, "/login", {"login": "chenxiaokai", "password": DEMO_PASSWORD})
+    assert first.headers["location"] == "/login/two-step"
+    with db.begin_nested():
+        code = usable_code(db, "chenxiaokai", clock.now())
+    db.commit()
+    kept = post_form(client, "/login/two-step", {"code": code, "remember": "true"})
+    assert kept.status_code == 303
+    post_form(client, "/logout")
+    # Signed in again through the app: the password alone, the browser remembered.
+    token, flow = sign_in(rp, client, login="chenxiaokai")
+    claims = _claims(rp, token, flow, clock)
+    assert claims["amr"] == ["pwd"] and claims["acr"] == "urn:campusid:pwd"
+    flow = Flow(rp, acr_values=MFA)
+    asked = client.get(flow.url)
+    assert asked.headers["location"].startswith("/account/verify?next=")

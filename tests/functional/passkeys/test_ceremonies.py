@@ -71,9 +71,10 @@ def test_register_then_sign_in_with_a_security_key(client, make_client, db, worl
         ).detail["kind"]
         == "webauthn"
     )
-    assert db.scalar(
-        select(Notice).where(Notice.user_id == holder.id, Notice.title == "已添加通行密钥")
+    notice = db.scalar(
+        select(Notice).where(Notice.user_id == holder.id, Notice.title == "您的两步验证设置已变更")
     )
+    assert notice is not None and "添加了通行密钥「我的安全密钥」" in notice.body
     assert elsewhere.get("/").status_code == 303
     assert client.get("/").status_code == 200
     assert _session(db, client).amr == "pwd hwk"

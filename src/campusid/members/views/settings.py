@@ -21,8 +21,14 @@ TEMPLATE = "members/settings.html"
 
 
 def _settings(page: SchoolPage) -> dict[str, Any]:
+    school_requires, platform_requires = members.teachers_two_step(
+        page.db, services=page.services, school=page.school
+    )
     return {
         "section": "settings",
+        # issue 19: the school may require its teachers' second factor (tighten, never loosen)
+        "teachers_two_step": school_requires,
+        "platform_requires_teachers": platform_requires,
         "default_password": members.default_password(page.db, page.school),
         "modes": list(ResetMode),
         "rule": RULE_TEXT,
@@ -66,6 +72,20 @@ def save_settings(page: Page, form: Annotated[SettingsForm, Form()]) -> Response
         reset_mode=mode,
         force_change_after_parent=form.force_change_after_parent,
         allow_teacher_recovery=form.allow_teacher_recovery,
+        now=page.now,
+        actor=page.actor,
+    )
+    return page.go("/settings", saved=1)
+
+
+@router.post("/two-step")
+def save_two_step(page: Page, teachers_required: Annotated[bool, Form()] = False) -> Response:
+    """两步验证: require a second factor of the school's teachers (a fresh check first)."""
+    require_step_up(page.request)  # issue 19: a change of the two-step policy
+    members.set_teachers_two_step(
+        page.db,
+        school=page.school,
+        required=teachers_required,
         now=page.now,
         actor=page.actor,
     )
