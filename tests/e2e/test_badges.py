@@ -17,7 +17,15 @@ from PIL import Image
 from campusid.badges.models import BadgeStageSetting
 from campusid.demo import DEMO_PASSWORD
 from campusid.org.models import SchoolClass
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, _watch, new_page, sign_in
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    _watch,
+    new_page,
+    sign_in,
+)
 
 FRAME = (640, 480)
 
@@ -116,4 +124,15 @@ def test_printed_badge_signs_a_pupil_in_through_the_camera(live_server, browser,
     assert "该登录卡已挂失，请联系班主任重新打印。" in scanner.get_by_role("alert").inner_text()
     shots(scanner, "revoked-refused")
     scanner.context.close()
+
+    # The phone pages: the class → 扫码登录卡, the same list (李逍遥 has none now).
+    phone = new_page(browser, PHONE, storage_state=teacher.context.storage_state())
+    phone.goto(live_server.url + "/m/classes")
+    phone.get_by_role("link", name="五年级1班").first.click()
+    phone.get_by_role("link", name="扫码登录卡").click()
+    phone_row = phone.locator("tr", has_text="李逍遥")
+    assert "无" in phone_row.inner_text()
+    assert phone.get_by_role("button", name="打印全班登录卡").is_visible()
+    shots(phone, "phone-badges")
+    phone.context.close()
     teacher.context.close()
