@@ -38,6 +38,7 @@ from campusid.web import (
     LoginRequired,
     NotFound,
     PasswordChangeRequired,
+    PasswordSessionRequired,
     Refused,
     RerunAsWriter,
     SecondFactorEnrolmentRequired,
@@ -164,6 +165,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             "accounts/step_up_refused.html",
             {"target": target, "enrol": exc.enrol},
             status_code=403,
+        )
+
+    @app.exception_handler(PasswordSessionRequired)
+    async def _password_session(request: Request, exc: PasswordSessionRequired) -> Response:
+        # issue 24: a badge session changes no credential; the password sign-in comes first.
+        if _is_api(request):
+            return _error(request, 403, "password_required", N_("此操作需要先用密码登录"))
+        target = "/login?prompt=login&next=" + quote(exc.back, safe="/")
+        if request.method in {"GET", "HEAD"}:
+            return redirect(target, 303)
+        return render(
+            request, "accounts/password_session_required.html", {"target": target}, status_code=403
         )
 
     @app.exception_handler(authz.Denied)

@@ -33,8 +33,16 @@ def content_hash(name: str) -> str:
 
 @cache
 def _names() -> frozenset[str]:
-    root = files("campusid") / "static"
-    return frozenset(entry.name for entry in root.iterdir() if entry.is_file())
+    names: set[str] = set()
+    folders = [(files("campusid") / "static", "")]
+    while folders:  # vendor/ holds third-party files (issue 24: jsQR)
+        folder, prefix = folders.pop()
+        for entry in folder.iterdir():
+            if entry.is_file():
+                names.add(prefix + entry.name)
+            elif entry.is_dir():
+                folders.append((entry, f"{prefix}{entry.name}/"))
+    return frozenset(names)
 
 
 def static_url(name: str) -> str:

@@ -10,6 +10,7 @@ from campusid.accounts.models import (
     User,
 )
 from campusid.audit.models import AuditEvent
+from campusid.badges.models import Badge, BadgeSchoolSetting, BadgeStageSetting
 from campusid.classes.models import (
     CadrePosition,
     ClassParent,
@@ -59,6 +60,9 @@ from campusid.transfers.models import TransferRequest
 __all__ = [
     "AuditEvent",
     "AuthorizationCode",
+    "Badge",
+    "BadgeSchoolSetting",
+    "BadgeStageSetting",
     "Base",
     "CadrePosition",
     "Campus",

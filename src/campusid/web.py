@@ -116,6 +116,15 @@ class StepUpRequired(Exception):  # noqa: N818
         self.enrol = enrol  # no factor to check yet: the person must enrol one first
 
 
+class PasswordSessionRequired(Exception):  # noqa: N818
+    """Issue 24: a credential change from a session a badge opened needs the password first
+    (`require_password_session`)."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__(back)
+        self.back = back
+
+
 class Refused(Exception):  # noqa: N818 - a refusal with its reasons, not a crash
     """A domain refused the request's input; `messages` say why (translatable, in Chinese).
 
@@ -342,9 +351,12 @@ async def user_even_if_must_change(user: OptionalUser) -> User:
 PendingUser = Annotated[User, Depends(user_even_if_must_change)]
 
 
-async def enrolling_user(user: PendingUser) -> User:
-    """The signed-in person, even one who must still enrol a second factor (its own pages)."""
-    if user.must_change_password:
+async def enrolling_user(request: Request, user: PendingUser) -> User:
+    """The signed-in person, even one who must still enrol a second factor (its own pages).
+
+    A pupil signed in by a badge (issue 24) is not sent to the forced password change: the badge
+    did not use the password, and changing it needs a password sign-in anyway."""
+    if user.must_change_password and not is_badge_session(request):
         raise PasswordChangeRequired
     return user
 
@@ -506,6 +518,25 @@ def require_step_up(request: Request, *, back: str | None = None) -> None:
     age = get_services(request).clock.now() - info.second_factor_at
     if age.total_seconds() > window * 60:
         raise StepUpRequired(safe_next(back))
+
+
+# issue 24: the amr of a session a badge (扫码登录卡) opened (badges.service.AMR_BADGE).
+AMR_BADGE = "qr"
+
+
+def is_badge_session(request: Request) -> bool:
+    """Whether this request's session was opened by a badge, not a password."""
+    info = getattr(request.state, "session_info", None)
+    return info is not None and AMR_BADGE in (info.amr or "").split()
+
+
+def require_password_session(request: Request, *, back: str | None = None) -> None:
+    """Issue 24: refuse a credential change (password, phone, email, a passkey) in a session a
+    badge opened; the person signs in with the password first (a GET is sent to the login page
+    and comes back; a POST is refused with the link, nothing done). The one check every
+    credential-changing route makes."""
+    if is_badge_session(request):
+        raise PasswordSessionRequired(safe_next(back if back is not None else _back_to(request)))
 
 
 def _back_to(request: Request) -> str:

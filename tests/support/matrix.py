@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campusid.audit.service import ClientInfo
+from campusid.badges.models import BadgeStageSetting
 from campusid.classes.models import CadrePosition, JoinRequest, JoinRequestStatus
 from campusid.context import Services
 from campusid.families.models import ParentLink
@@ -104,6 +105,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/account/password"): Row(signed_in()),
     ("POST", "/account/password"): Row(signed_in()),
     ("GET", "/"): Row(signed_in()),
+    # ------------------------------------------------------------------ 扫码登录卡 (issue 24)
+    ("GET", "/login/badge"): Row(everyone()),
+    ("POST", "/login/badge"): Row(everyone(BAD)),  # no badge: refused, the same for all
+    ("GET", "/classes/{class_id}/badges"): Row(only(*CLASS_MANAGERS)),
+    ("GET", "/m/classes/{class_id}/badges"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/badges/print"): Row(only(*CLASS_MANAGERS)),
+    ("POST", "/classes/{class_id}/badges/{student_id}/revoke"): Row(only(*CLASS_MANAGERS)),
     # ------------------------------------------------------------------ classes (issue 4)
     ("GET", "/teaching"): Row(signed_in()),
     ("GET", "/m/classes"): Row(signed_in()),
@@ -292,6 +300,7 @@ SCHOOL_ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/school/{school_id}/grades/{grade_id}/classes/new"): Row(SCHOOL_ADMIN_ONLY),
     ("GET", "/school/{school_id}/campuses/{campus_id}/edit"): Row(SCHOOL_ADMIN_ONLY),
     ("GET", "/school/{school_id}/stages/{stage_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("GET", "/school/{school_id}/stages/{stage_id}/badges"): Row(SCHOOL_ADMIN_ONLY),
     ("GET", "/school/{school_id}/grades/{grade_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
     ("GET", "/school/{school_id}/classes/{class_id}/edit"): Row(SCHOOL_ADMIN_ONLY),
     ("GET", "/school/{school_id}/teaching/new"): Row(SCHOOL_ADMIN_ONLY),
@@ -336,6 +345,7 @@ SCHOOL_ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/school/{school_id}/campuses/{campus_id}/edit"): Row(SCHOOL_ADMIN_POST),
     ("POST", "/school/{school_id}/campuses/{campus_id}/delete"): Row(SCHOOL_ADMIN_POST),
     ("POST", "/school/{school_id}/stages/{stage_id}/settings"): Row(SCHOOL_ADMIN_ONLY),
+    ("POST", "/school/{school_id}/stages/{stage_id}/badges"): Row(SCHOOL_ADMIN_ONLY),
     ("POST", "/school/{school_id}/stages/{stage_id}/delete"): Row(SCHOOL_ADMIN_POST),
     ("POST", "/school/{school_id}/grades/{grade_id}/promote"): Row(SCHOOL_ADMIN_ONLY),
     ("POST", "/school/{school_id}/grades/{grade_id}/graduate"): Row(SCHOOL_ADMIN_POST),
@@ -423,7 +433,9 @@ def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]
         created_at=now,
     )
     student.avatar = b"\xff\xd8\xff\xd9"  # so the parent's 头像 page has one to show
-    db.add_all([position, request])
+    # issue 24: badges on for the class's year (五年级), so its managers may print them
+    badges_on = BadgeStageSetting(stage_id=school_class.grade.stage_id, years=[5])
+    db.add_all([position, request, badges_on])
     db.flush()
     ticket = servicedesk.open_ticket(
         db,

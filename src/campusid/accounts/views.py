@@ -24,6 +24,7 @@ from campusid.security.policy import RULE_TEXT
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.types import ClientInfo
 from campusid.web import (
+    AMR_BADGE,
     CONTENT_SECURITY_POLICY,
     Client,
     CurrentPrincipal,
@@ -40,6 +41,7 @@ from campusid.web import (
     get_services,
     redirect,
     render,
+    require_password_session,
     require_step_up,
     safe_next,
     session_token,
@@ -259,12 +261,11 @@ def open_session(
         client_address=client.address,
         user_agent=client.user_agent,
         amr=amr,
-        second_factor_at=(
-            now if amr not in (factors.AMR_PASSWORD, factors.AMR_REMEMBERED) else None
-        ),
+        second_factor_at=now if amr in factors.AMR_BY_FACTOR.values() else None,
         factor_enrolment=enrolment,
     )
-    if user.must_change_password:
+    if user.must_change_password and amr != AMR_BADGE:
+        # (issue 24: a badge session is not sent there; it changes no credential.)
         # issue 21: the change comes first, then back to what the sign-in was for (an
         # application's authorization request, say).
         target = "/password/change-required" + (
@@ -517,6 +518,7 @@ def forced_change_submit(
     next_path = safe_next(next)
     if not user.must_change_password:
         return redirect(next_path)
+    require_password_session(request)
     problems = service.change_own_password(
         db,
         services=services,
@@ -541,7 +543,8 @@ def forced_change_submit(
 
 @router.get("/account/password")
 def change_password_page(request: Request, principal: CurrentPrincipal) -> Response:
-    """修改密码."""
+    """修改密码 (issue 24: not from a badge session; the password sign-in comes first)."""
+    require_password_session(request)
     return render(request, "accounts/change_password.html", {"rule": RULE_TEXT})
 
 
@@ -557,6 +560,7 @@ def change_password_submit(
     confirm_password: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Change one's own password; every other session of the account ends."""
+    require_password_session(request)
     problems = service.change_own_password(
         db,
         services=services,

@@ -114,6 +114,10 @@ class AuditAction(StrEnum):
     OIDC_BACKCHANNEL_LOGOUT = "oidc.backchannel_logout"
     # the transactional outbox (issue 20): a platform administrator's 重新发送
     OUTBOX_RESENT = "outbox_resent"
+    # 扫码登录卡 (issue 24); a badge sign-in is a SIGN_IN with detail factor "qr"
+    BADGE_PRINTED = "badge_printed"
+    BADGE_REVOKED = "badge_revoked"
+    BADGE_SETTINGS_CHANGED = "badge_settings_changed"
 
     @property
     def label(self) -> str:
@@ -221,4 +225,8 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.OIDC_BACKCHANNEL_LOGOUT: N_("通知应用退出登录"),
     # the transactional outbox (issue 20)
     AuditAction.OUTBOX_RESENT: N_("重新发送"),
+    # 扫码登录卡 (issue 24)
+    AuditAction.BADGE_PRINTED: N_("打印扫码登录卡"),
+    AuditAction.BADGE_REVOKED: N_("挂失扫码登录卡"),
+    AuditAction.BADGE_SETTINGS_CHANGED: N_("修改扫码登录设置"),
 }

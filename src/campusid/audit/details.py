@@ -106,6 +106,15 @@ REASONS: dict[str, str] = {
     "bad_second_factor": N_("两步验证码错误"),
     "factor_reset": N_("无权重置两步验证"),
     "oidc_grants": N_("无权查看或撤销应用授权"),  # issue 21
+    # 扫码登录卡 (issue 24)
+    "not_badge_printer": N_("无权打印或挂失该班级的扫码登录卡"),
+    "unknown_badge": N_("无法识别的登录卡"),
+    "badge_revoked": N_("登录卡已挂失"),
+    "badge_expired": N_("登录卡已过期"),
+    "account_disabled": N_("账号已停用"),
+    "adult_account": N_("成年人账号不能扫码登录"),
+    "badges_off": N_("所在年级未启用扫码登录"),
+    "network_not_listed": N_("不在学校允许的网络中"),
 }
 
 RESET_MODES: dict[str, str] = {
@@ -161,6 +170,7 @@ FACTORS: dict[str, str] = {
     "swk": N_("通行密钥"),  # a synced passkey
     "sms": N_("短信验证码"),
     "remembered": N_("已记住的设备"),  # 记住此设备: the second step skipped
+    "qr": N_("扫码登录卡"),  # issue 24
 }
 # 平台管理 → 两步验证策略: whether a group of roles must hold a second factor.
 NEEDS: dict[str, str] = {
@@ -255,6 +265,8 @@ PLAIN: dict[str, str] = {
     "class_ids": N_("班级编号：%(value)s"),
     "grade_id": N_("年级编号：%(value)s"),
     "stage_id": N_("学段编号：%(value)s"),
+    "years": N_("启用扫码登录的年级（学段第几年）：%(value)s"),  # issue 24
+    "networks": N_("允许扫码登录的网络：%(value)s"),  # issue 24
     "school_id": N_("学校编号：%(value)s"),
     "ticket_id": N_("工单编号：%(value)s"),
     "message_id": N_("消息编号：%(value)s"),  # issue 20: an outbox message
@@ -287,6 +299,7 @@ COUNTED: dict[str, tuple[str, str]] = {
     "workdays": ngettext("调休上班日 %(num)d 天", "调休上班日 %(num)d 天"),
     "batch_size": ngettext("批量：%(num)d 名学生", "批量：%(num)d 名学生"),
     "rows": ngettext("共 %(num)d 行", "共 %(num)d 行"),
+    "replaced": ngettext("旧登录卡 %(num)d 张作废", "旧登录卡 %(num)d 张作废"),  # issue 24
     "results": ngettext("找到 %(num)d 个账号", "找到 %(num)d 个账号"),
     "created": ngettext("新建 %(num)d 个账号", "新建 %(num)d 个账号"),
     "attached": ngettext("%(num)d 个已有账号加入", "%(num)d 个已有账号加入"),

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from campusid.audit.signins import recent_sign_ins
 from campusid.families import service, signup
 from campusid.families.avatars import CONTENT_TYPE
 from campusid.families.models import ParentLink, Relation
@@ -161,6 +162,8 @@ def child_page(request: Request, db: DbSession, services: Svc, link: LinkedChild
             "card": service.child_card(db, services=services, link=link),
             "has_avatar": link.child.avatar is not None,
             "flash": request.query_params.get("done"),
+            # issue 24: the child's sign-ins (a badge's among them), as the parent sees them.
+            "sign_ins": recent_sign_ins(db, user_id=link.child.id, limit=10),
         },
     )
 

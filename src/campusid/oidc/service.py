@@ -927,10 +927,15 @@ def active_user(db: Session, user_id: int | None) -> User | None:
 ACR_PASSWORD = "urn:campusid:pwd"
 ACR_MFA = "urn:campusid:mfa"
 ACR_MFA_ALIASES = frozenset({ACR_MFA, "mfa"})
-ACR_VALUES = [ACR_PASSWORD, ACR_MFA, "mfa"]
+# issue 24: a pupil's badge (扫码登录卡) alone, the weakest class; an application that asks
+# for ACR_PASSWORD (or more) in `acr_values` sends a badge session to the password first.
+ACR_BADGE = "urn:campusid:qr"
+ACR_VALUES = [ACR_BADGE, ACR_PASSWORD, ACR_MFA, "mfa"]
 # The session's own words (accounts.factors.AMR_BY_FACTOR) as RFC 8176 values: a recovery code
-# is a one-time code ("otp").
+# is a one-time code ("otp"). "qr" (issue 24: a badge's QR code, a bearer secret the pupil holds
+# up to the camera) is campusid's own value: RFC 8176 registers none for it (docs/oidc.md).
 _AMR_VALUES = {
+    "qr": "qr",
     "pwd": "pwd",
     "otp": "otp",
     "hwk": "hwk",
@@ -962,10 +967,19 @@ def wants_mfa(acr_values: str | None) -> str | None:
     return None
 
 
+def wants_password(acr_values: str | None) -> bool:
+    """Whether the application asked for a password sign-in or more (not a badge alone)."""
+    return any(
+        value == ACR_PASSWORD or value in ACR_MFA_ALIASES for value in (acr_values or "").split()
+    )
+
+
 def acr_of(amr: list[str], asked: str | None) -> str:
     """The class the sign-in satisfied: the one asked for when met, else what it was."""
     if "mfa" in amr:
         return asked or ACR_MFA
+    if "pwd" not in amr and "qr" in amr:
+        return ACR_BADGE
     return ACR_PASSWORD
 
 

@@ -54,6 +54,7 @@ from campusid.web import (
     NotFound,
     OptionalUser,
     Svc,
+    is_badge_session,
     login_url,
     redirect,
     render,
@@ -199,9 +200,17 @@ def _demand_second_factor(
     """An application asked for a second factor (`acr_values`, oidc.service.ACR_MFA) that this
     session has not used: the person is stepped up (请再次验证, or the enrolment when they hold
     no factor yet) and comes back to the authorization; None when there is nothing to do."""
+    info = getattr(request.state, "session_info", None)
+    if is_badge_session(request) and oidc.wants_password(oreq.payload.data.get("acr_values")):
+        # issue 24: a badge alone does not meet urn:campusid:pwd (or more): the password first.
+        if "none" in prompts:
+            interaction: OAuth2Error = InteractionRequiredError(redirect_uri=grant.redirect_uri)
+            interaction.state = oreq.payload.state
+            return _refused(request, provider, oreq, interaction)
+        back = quote(f"/oauth/authorize/continue?{urlsplit(oreq.uri).query}", safe="/")
+        return redirect(f"/login?prompt=login&next={back}")
     if not oidc.wants_mfa(oreq.payload.data.get("acr_values")):
         return None
-    info = getattr(request.state, "session_info", None)
     if info is not None and info.has_second_factor:
         return None
     db, services = provider.ctx.db, provider.ctx.services

@@ -16,6 +16,7 @@ from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
 from campusid.audit.service import ClientInfo, Outcome, Route
+from campusid.audit.signins import SignInEntry, recent_sign_ins
 from campusid.context import Services
 from campusid.i18n import N_
 from campusid.identifiers import (
@@ -243,52 +244,16 @@ _CHANGES = {
 
 def security_history(
     db: Session, *, user: User, limit: int = 20
-) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+) -> tuple[list[SignInEntry], list[HistoryEntry]]:
     """The person's recent sign-ins, and changes to their credentials, newest first."""
-    sign_ins: list[HistoryEntry] = []
     changes: list[HistoryEntry] = []
     for event in audit.events_for(db, target_user_id=user.id, limit=200):
-        ok = event.outcome == Outcome.SUCCESS.value
-        if event.action == "sign_in" and len(sign_ins) < limit:
-            detail = event.detail or {}
-            if ok and detail.get("second_step") == "pending":
-                continue  # the password step of a two-step sign-in: its second step says it
-            sign_ins.append(
-                HistoryEntry(
-                    event.occurred_at,
-                    _sign_in_label(ok, detail),
-                    ok,
-                    event.client_address,
-                    event.user_agent,
-                )
-            )
-        elif event.action in _CHANGES and len(changes) < limit:
+        if event.action in _CHANGES and len(changes) < limit:
+            ok = event.outcome == Outcome.SUCCESS.value
             what = _CHANGES[event.action]
             if event.route and event.action == "password_reset":
                 what += f"({accounts.ROUTE_LABELS.get(Route(event.route), event.route)})"
             changes.append(
                 HistoryEntry(event.occurred_at, what, ok, event.client_address, event.user_agent)
             )
-    return sign_ins, changes
-
-
-# issue 19: the sign-in history names the factor used.
-_SIGN_IN_BY_FACTOR = {
-    "totp": N_("登录成功（密码 + 动态验证码）"),
-    "recovery": N_("登录成功（密码 + 恢复码）"),
-    "hwk": N_("登录成功（密码 + 安全密钥）"),
-    "swk": N_("登录成功（密码 + 通行密钥）"),
-    "sms": N_("登录成功（密码 + 短信验证码）"),
-    "remembered": N_("登录成功（密码，已记住的设备）"),
-}
-
-
-def _sign_in_label(ok: bool, detail: dict[str, object]) -> str:
-    if not ok:
-        if detail.get("reason") == "bad_second_factor":
-            return N_("登录失败（两步验证码错误）")
-        return N_("登录失败")
-    factor = detail.get("factor")
-    if isinstance(factor, str) and factor in _SIGN_IN_BY_FACTOR:
-        return _SIGN_IN_BY_FACTOR[factor]
-    return N_("登录成功（密码）")
+    return recent_sign_ins(db, user_id=user.id, limit=limit), changes

@@ -23,6 +23,7 @@ from campusid.web import (
     get_services,
     redirect,
     render,
+    require_password_session,
     session_token,
 )
 
@@ -103,8 +104,10 @@ def send_code(
     value: Annotated[str, Form(max_length=254)] = "",
     captcha: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """获取: a code to the new phone or email, once the image captcha is solved."""
+    """获取: a code to the new phone or email, once the image captcha is solved (issue 24:
+    not from a badge session)."""
     channel = _channel(kind)
+    require_password_session(request, back="/account/security")
     result = service.send_bind_code(
         db,
         services=services,
@@ -152,8 +155,9 @@ def confirm(
     code: Annotated[str, Form(max_length=16)] = "",
     current_password: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """确认绑定: the code and the current password."""
+    """确认绑定: the code and the current password (issue 24: not from a badge session)."""
     channel = _channel(kind)
+    require_password_session(request, back="/account/security")
     problems = service.confirm_binding(
         db,
         services=services,

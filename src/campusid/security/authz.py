@@ -789,3 +789,34 @@ def check_grants(principal: Principal, owner: GrantOwner, *, manage: bool) -> Gr
             target_user_id=owner.user_id,
         )
     return access
+
+
+# ------------------------------------------------------------------ 扫码登录卡 (badges, issue 24)
+
+BADGES_DENIED = N_("您无权管理该班级的扫码登录卡")
+
+
+def may_print_badges(principal: Principal, school_class: ClassScope) -> bool:
+    """打印、挂失扫码登录卡: the class's homeroom teacher, or an administrator of its school
+    (who manage the class); the badge itself is for a pupil in the class (the caller checks)."""
+    return may_manage_class(principal, school_class)
+
+
+def check_badge_printer(principal: Principal, school_class: ClassScope, *, action: str) -> None:
+    """Refuse printing or revoking a class's badges to anyone `may_print_badges` does not
+    allow (audited as the refused `action`)."""
+    if not may_print_badges(principal, school_class):
+        raise Denied(
+            BADGES_DENIED,
+            reason="not_badge_printer",
+            action=action,
+            school_id=school_class.school_id,
+            detail={"class_id": school_class.id},
+        )
+
+
+def may_sign_in_with_badge(account: AccountFacts, roles: set[Role]) -> bool:
+    """Whom a badge signs in: a pupil only — an active student somewhere, with no adult role
+    (parent, teacher, administrator, agent; nor 18 by the ID card). An adult's account is
+    never opened by a card anyone can pick up."""
+    return account.is_child and not account.is_adult and roles <= {Role.STUDENT}

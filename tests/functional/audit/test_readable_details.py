@@ -130,6 +130,14 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.OIDC_CONSENT_WITHDRAWN: {"client_id": "library", "by": "guardian"},
     AuditAction.OIDC_BACKCHANNEL_LOGOUT: {"client_id": "library"},
     AuditAction.OUTBOX_RESENT: {"message_id": 12, "channel": "sms"},
+    # 扫码登录卡 (issue 24)
+    AuditAction.BADGE_PRINTED: {"class_id": 5, "replaced": 1},
+    AuditAction.BADGE_REVOKED: {"class_id": 5},
+    AuditAction.BADGE_SETTINGS_CHANGED: {
+        "stage_id": 3,
+        "years": [1, 2],
+        "networks": ["10.20.0.0/16"],
+    },
     AuditAction.OIDC_REFRESH_TOKEN_REUSED: {"client_id": "library"},
     AuditAction.MEMBER_ATTACH_REFUSED: {"reason": "student_elsewhere"},
     AuditAction.TRANSFER_REQUESTED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},

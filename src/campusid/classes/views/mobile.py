@@ -52,6 +52,7 @@ def class_messages(page: MobileClass) -> Response:
             page.db, principal=page.principal, school_class=page.school_class
         ),
         pending_count=page.pending_count() if page.manages else 0,
+        manages=page.manages,
     )
 
 
@@ -66,6 +67,7 @@ def class_members(page: MobileClass) -> Response:
         members=classes.students_of(page.db, school_class=school_class),
         parents=classes.parents_of_class(page.db, school_class=school_class),
         flash=N_("已将学生请出班级") if page.request.query_params.get("msg") == "removed" else None,
+        manages=page.manages,
     )
 
 
