@@ -105,9 +105,9 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             # issue 21: RFC 7662, for confidential clients about their own tokens.
             "introspection_endpoint": f"{issuer}/oauth/introspect",
             "backchannel_logout_supported": True,
-            "backchannel_logout_session_supported": False,
+            "backchannel_logout_session_supported": True,
             "frontchannel_logout_supported": True,
-            "frontchannel_logout_session_supported": False,
+            "frontchannel_logout_session_supported": True,
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -179,6 +179,11 @@ def _issue_code(
     token = session_token(request)
     info = services.sessions.load(provider.ctx.db, token, services.clock.now()) if token else None
     provider.ctx.auth_time = info.created_at if info else None
+    provider.ctx.sid = (
+        oidc.session_sid(info.id_hash, secret=keys.sealing_secret(services.settings))
+        if info
+        else None
+    )
     # issue 19: what the session used (amr) and the class it meets (acr), for the ID token.
     amr = oidc.amr_of(info.amr, info.has_second_factor) if info else ["pwd"]
     provider.ctx.amr = amr
@@ -529,6 +534,8 @@ def end_session(
             {"client_name": client_name, "other_account": True},
         )
 
+    frontchannel: list[str] = []
+
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
         db, now = provider.ctx.db, provider.ctx.now
@@ -544,10 +551,17 @@ def end_session(
             if user_id is not None:
                 oidc.revoke_tokens(db, now=now, user_id=user_id, client_pk=req.client.id)
         if user is not None:  # issue 21: the other applications are told too
-            single_logout.end_app_sessions(db, user, now)
+            frontchannel.extend(single_logout.end_app_sessions(db, user, now))
 
     provider.ctx.on_end_session = end
-    return _logged_out(request, provider.create_endpoint_response("end_session", validated))
+    response = provider.create_endpoint_response("end_session", validated)
+    if frontchannel:
+        # The other applications' front-channel frames load on the signed-out page, which
+        # then goes on to where the application asked to return (if it did).
+        redirected = response is not None and response.status_code in (302, 303)
+        location = response.headers.get("location") if redirected else None
+        response = signed_out_page(request, frontchannel, continue_to=location)
+    return _logged_out(request, response)
 
 
 @router.post("/oauth/logout/confirm")
@@ -617,6 +631,7 @@ def _parse_form(
         service_scopes=extra.service_scopes,
         backchannel_logout_uri=extra.backchannel_logout_uri,
         frontchannel_logout_uri=extra.frontchannel_logout_uri,
+        frontchannel_logout_session_required=extra.frontchannel_session == "1",
     )
 
 
@@ -627,6 +642,7 @@ class IssueTwentyOneFields:
     service_scopes: list[str] = dc_field(default_factory=list)
     backchannel_logout_uri: str = ""
     frontchannel_logout_uri: str = ""
+    frontchannel_session: str = ""  # "1": frame with iss and sid
 
 
 UriField = Annotated[str, Form(max_length=512)]
@@ -666,6 +682,7 @@ def create_client(
     service_scopes: ScopesField = [],  # noqa: B006
     backchannel_logout_uri: UriField = "",
     frontchannel_logout_uri: UriField = "",
+    frontchannel_session: ShortField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
     require_step_up(request)  # issue 19
@@ -676,7 +693,9 @@ def create_client(
         scopes,
         client_type,
         first_party,
-        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
+        IssueTwentyOneFields(
+            service_scopes, backchannel_logout_uri, frontchannel_logout_uri, frontchannel_session
+        ),
     )
     try:
         row, secret = oidc.create_client(
@@ -710,6 +729,7 @@ def update_client(
     service_scopes: ScopesField = [],  # noqa: B006
     backchannel_logout_uri: UriField = "",
     frontchannel_logout_uri: UriField = "",
+    frontchannel_session: ShortField = "",
 ) -> Response:
     """Save an application's settings."""
     row = _client_or_404(db, client_pk)
@@ -720,7 +740,9 @@ def update_client(
         scopes,
         "confidential" if row.is_confidential else "public",
         first_party,
-        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
+        IssueTwentyOneFields(
+            service_scopes, backchannel_logout_uri, frontchannel_logout_uri, frontchannel_session
+        ),
     )
     try:
         oidc.update_client(
