@@ -50,7 +50,7 @@ from campusid.senders import Outgoing, RefusedError, UndeliveredError, queue_mes
 log = logging.getLogger(__name__)
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-LOGOUT_TOKEN_SECONDS = 120
+LOGOUT_TOKEN_SECONDS = keys.LOGOUT_TOKEN_SECONDS
 # The outbox channel and template of a logout token.
 CHANNEL = "logout"
 TEMPLATE = "backchannel_logout"
