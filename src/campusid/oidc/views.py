@@ -838,11 +838,17 @@ def _grant_owner(db: DbSession, services: Svc, person: User) -> authz.GrantOwner
     )
 
 
-def _person_or_404(db: DbSession, user_id: int) -> User:
+def _person_in_reach(
+    db: DbSession, services: Svc, principal: Principal, user_id: int
+) -> tuple[User, authz.GrantOwner]:
+    """The person in the URL whose grants the caller may see; 404 otherwise, for an unknown id
+    and a person out of reach alike, so the answer does not tell which ids exist (as the
+    class pages and /me/children/{id} answer)."""
     person = accounts.get_user(db, user_id)
-    if person is None:
+    owner = _grant_owner(db, services, person) if person is not None else None
+    if person is None or owner is None or authz.grants_access(principal, owner) is None:
         raise NotFound
-    return person
+    return person, owner
 
 
 def _grants_page(
@@ -886,7 +892,8 @@ def person_grants(
 ) -> Response:
     """Someone else's 授权管理: a linked parent of a child under 14 (withdraws too) or a school
     administrator of the pupil's school (reads only); see authz.grants_access."""
-    return _grants_page(request, db, services, principal, _person_or_404(db, user_id))
+    person, _owner = _person_in_reach(db, services, principal, user_id)
+    return _grants_page(request, db, services, principal, person)
 
 
 @router.post("/people/{user_id}/apps/{client_pk}/withdraw")
@@ -900,8 +907,8 @@ def withdraw_grant(
     client_pk: Id,
 ) -> Response:
     """撤销授权: the consent goes and the application's tokens stop working at once."""
-    person = _person_or_404(db, user_id)
-    authz.check_grants(principal, _grant_owner(db, services, person), manage=True)
+    person, owner = _person_in_reach(db, services, principal, user_id)
+    authz.check_grants(principal, owner, manage=True)  # a reader may not withdraw: 403
     row = _client_or_404(db, client_pk)
     oidc.withdraw_grant(
         db,
