@@ -106,7 +106,7 @@ def test_the_id_token_names_the_browser_session_not_its_cookie(
     )
     b = code_flow(browser, server, client_id=second.client_id, secret=second_secret, login=None)
     sid = _claims(server, a["id_token"])["sid"]
-    # One browser session: the same sid for every application, and after a refresh.
+    # One browser session: the same sid for every application.
     assert _claims(server, b["id_token"])["sid"] == sid
     cookie = browser.cookies.get(SESSION_COOKIE)
     assert cookie and sid not in (cookie, hash_token(cookie)) and cookie not in sid
@@ -385,3 +385,26 @@ def test_a_signed_out_person_without_apps_goes_to_the_login_page(client, make_cl
     sign_in(browser, "chenxiaokai")
     out = post_form(browser, "/logout")
     assert out.status_code == 303 and out.headers["location"] == "/login"
+
+
+def test_a_refreshed_token_keeps_its_session_for_the_logout_token(
+    client, make_client, db, world, clock
+):
+    row, secret = register(db, world["pt_admin"], clock.now())
+    server = http(client)
+    with backchannel_endpoint() as endpoint:
+        _with_logout_uris(db, world, clock, row, back=endpoint.uri)
+        browser = make_client()
+        tokens = code_flow(
+            browser, server, client_id=row.client_id, secret=secret, login="chenxiaokai"
+        )
+        sid = _claims(server, tokens["id_token"])["sid"]
+        refreshed = server.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            auth=(row.client_id, secret),
+        )
+        assert refreshed.status_code == 200
+        post_form(browser, "/logout")
+        [token] = endpoint.tokens  # the refreshed pair carries the sign-in's session
+        assert _claims(server, token)["sid"] == sid
