@@ -249,8 +249,10 @@ def _outbox_lifespan(services: Services) -> Any:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         thread = None
         settings = services.settings
-        if settings.outbox_dispatch != "worker" and settings.outbox_thread and (
-            services.has_transports()
+        if (
+            settings.outbox_dispatch != "worker"
+            and settings.outbox_thread
+            and (services.has_transports())
         ):
             thread = outbox.DispatcherThread(
                 services.deliver_outbox, services.settings.outbox_poll_seconds
