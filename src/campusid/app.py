@@ -252,7 +252,7 @@ def _outbox_lifespan(services: Services) -> Any:
         if (
             settings.outbox_dispatch != "worker"
             and settings.outbox_thread
-            and (services.has_transports())
+            and services.has_transports()
         ):
             thread = outbox.DispatcherThread(
                 services.deliver_outbox, services.settings.outbox_poll_seconds
