@@ -1,8 +1,8 @@
 """OIDC: the browser session (`sid`) of codes and tokens, front-channel logout with session,
 verified phone and email (issues 21 and 20)
 
-Revision ID: 0030_h21c
-Revises: 0029
+Revision ID: 0031_h21c
+Revises: 0030_h19c
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import campusid.db
 
-revision: str = "0030_h21c"
-down_revision: str | Sequence[str] | None = "0029"
+revision: str = "0031_h21c"
+down_revision: str | Sequence[str] | None = "0030_h19c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
