@@ -102,7 +102,13 @@ def hasher() -> Hasher:
 def settings() -> Settings:
     """Settings for tests."""
     return Settings(
-        environment="development", database_url="sqlite://", secret_key="test-key", log_json=False
+        environment="development",
+        database_url="sqlite://",
+        secret_key="test-key",
+        log_json=False,
+        # The tests drive the outbox themselves (services.drain_outbox): no dispatcher thread
+        # sharing the test's connection.
+        outbox_thread=False,
     )
 
 

@@ -6,7 +6,8 @@ published keys, then the userinfo endpoint for the `school` and `family` claims.
 
 Single logout (issue 21): campusid POSTs a signed logout token to /backchannel-logout when the
 person signs out there (or changes or has reset their password); this app verifies it (OpenID
-Connect Back-Channel Logout 1.0, section 2.6) and ends its own sessions of that person.
+Connect Back-Channel Logout 1.0, section 2.6) and ends its own sessions of that person that came
+from the campusid session the token names (`sid`, also in the ID token).
 
     make example        # from the repository root: campusid on :8000, this app on :8001
 
@@ -21,6 +22,7 @@ import html
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +54,16 @@ def credentials() -> tuple[str, str | None]:
     return saved["client_id"], saved.get("client_secret")
 
 
-def provider() -> dict[str, Any]:
-    """The provider's metadata (OpenID Connect Discovery)."""
-    response = httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=10)
+def fetch_json(url: str) -> dict[str, Any]:
+    """GET a JSON document from the provider (discovery, the JWKS)."""
+    response = httpx.get(url, timeout=10)
     response.raise_for_status()
     return dict(response.json())
+
+
+def provider() -> dict[str, Any]:
+    """The provider's metadata (OpenID Connect Discovery)."""
+    return fetch_json(f"{ISSUER}/.well-known/openid-configuration")
 
 
 def oauth_client(meta: dict[str, Any], token: dict[str, Any] | None = None) -> OAuth2Client:
@@ -151,7 +158,7 @@ def callback(request: Request) -> Response:
         state=session["state"],
         code_verifier=session["verifier"],
     )
-    keyset = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
+    keyset = KeySet.import_key_set(fetch_json(meta["jwks_uri"]))
     decoded = jwt.decode(token["id_token"], keyset, algorithms=["RS256"])
     claims = CodeIDToken(
         decoded.claims,
@@ -168,7 +175,10 @@ def callback(request: Request) -> Response:
     if userinfo.get("sub") != claims["sub"]:
         return page("<p>身份信息不一致,请重新登录。</p>")
     session.clear()
-    session.update({"user": userinfo, "token": dict(token), "sub": claims["sub"]})
+    # `sid`: campusid's browser session, which a logout token may name (issue 21).
+    session.update(
+        {"user": userinfo, "token": dict(token), "sub": claims["sub"], "op_sid": claims.get("sid")}
+    )
     return RedirectResponse("/", status_code=303)
 
 
@@ -195,15 +205,17 @@ def logout(request: Request) -> Response:
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 SEEN_JTI: set[str] = set()  # a stub's replay memory; a real app keeps it until the token's exp
+clock = time.time  # the app's clock (the tests give it theirs)
 
 
 def verify_logout_token(logout_token: str, meta: dict[str, Any]) -> dict[str, Any]:
     """Back-Channel Logout 1.0, 2.6: signature by the provider's keys, iss, aud, iat, the
     logout event, no nonce, a sub (or sid), not seen before. Raises ValueError otherwise."""
-    keyset = KeySet.import_key_set(httpx.get(meta["jwks_uri"], timeout=10).json())
+    keyset = KeySet.import_key_set(fetch_json(meta["jwks_uri"]))
     try:
         decoded = jwt.decode(logout_token, keyset, algorithms=["RS256"])
         jwt.JWTClaimsRegistry(
+            now=int(clock()),
             leeway=120,
             iss={"essential": True, "value": meta["issuer"]},
             aud={"essential": True, "value": credentials()[0]},
@@ -225,7 +237,8 @@ def verify_logout_token(logout_token: str, meta: dict[str, Any]) -> dict[str, An
 
 @app.post("/backchannel-logout")
 async def backchannel_logout(request: Request) -> Response:
-    """campusid says the person signed out: end every session of theirs here."""
+    """campusid says the person signed out: end the sessions it names here (those that came
+    from its browser session `sid`; with no sid, every session of the person `sub`)."""
     form = await request.form()
     token = form.get("logout_token")
     if not isinstance(token, str):
@@ -234,8 +247,14 @@ async def backchannel_logout(request: Request) -> Response:
         claims = verify_logout_token(token, provider())
     except ValueError:
         return Response(status_code=400, headers={"Cache-Control": "no-store"})
-    for sid in [k for k, v in SESSIONS.items() if v.get("sub") == claims.get("sub")]:
-        SESSIONS.pop(sid, None)
+    ended = [
+        key
+        for key, kept in SESSIONS.items()
+        if (not claims.get("sub") or kept.get("sub") == claims["sub"])
+        and (not claims.get("sid") or kept.get("op_sid") == claims["sid"])
+    ]
+    for key in ended:
+        SESSIONS.pop(key, None)
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 

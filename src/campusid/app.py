@@ -255,12 +255,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _outbox_lifespan(services: Services) -> Any:
     """issue 20: the in-process dispatcher thread, while the app runs (`inline` and `thread`
-    dispatch, when a gateway or SMTP host is configured: otherwise no message ever waits)."""
+    dispatch, when any channel has a transport: a gateway, an SMTP host, or the back-channel
+    logout of issue 21; unless CAMPUSID_OUTBOX_THREAD=false)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         thread = None
-        if services.settings.outbox_dispatch != "worker" and services.has_transports():
+        settings = services.settings
+        if (
+            settings.outbox_dispatch != "worker"
+            and settings.outbox_thread
+            and services.has_transports()
+        ):
             thread = outbox.DispatcherThread(
                 services.deliver_outbox, services.settings.outbox_poll_seconds
             )

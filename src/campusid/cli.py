@@ -261,6 +261,9 @@ def oidc_register_client(
     frontchannel_logout_uri: str = typer.Option(
         "", help="Loaded in an iframe when a person signs out (Front-Channel Logout 1.0)."
     ),
+    frontchannel_logout_session_required: bool = typer.Option(
+        False, help="The front-channel logout URI gets iss and sid query parameters."
+    ),
 ) -> None:
     """Register an application (as the registry page does); the secret is printed once."""
     import json
@@ -284,6 +287,7 @@ def oidc_register_client(
         ],
         backchannel_logout_uri=backchannel_logout_uri,
         frontchannel_logout_uri=frontchannel_logout_uri,
+        frontchannel_logout_session_required=frontchannel_logout_session_required,
     )
     with transaction(services.session_factory) as db:
         actor = accounts.find_by_login(db, admin)
@@ -470,7 +474,13 @@ def outbox_list(
     table = Table("id", "status", "channel", "to", "template", "attempts", "next", "error")
     with transaction(services.session_factory) as db:
         for m in outbox.listing(db, status=status or None, limit=limit):
-            masked = mask_phone(m.recipient) if m.channel == "sms" else mask_email(m.recipient)
+            masked = (
+                mask_phone(m.recipient)
+                if m.channel == "sms"
+                else mask_email(m.recipient)
+                if m.channel == "email"
+                else m.recipient  # a back-channel logout token: the application's client id
+            )
             table.add_row(
                 str(m.id),
                 m.status,

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(default=300, ge=1)
     outbox_batch: int = Field(default=50, ge=1)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    # With `inline` or `thread` dispatch, each app process runs a dispatcher thread (retries,
+    # back-channel logout tokens). false: none, the committing request offers every message
+    # once and retries wait for `campusid outbox work` (the functional tests, which drive the
+    # outbox themselves).
+    outbox_thread: bool = True
     sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
     # Two-step verification (issue 19, SECURITY.md). The roles that must hold a second factor
     # and those that may; a role in neither (pupils) is not offered one. These settings are the
@@ -219,8 +224,9 @@ class Settings(BaseSettings):
     # issue 21: a third-party application's consent lasts this many days, then the consent
     # page is shown again (CAMPUSID_OIDC_CONSENT_DAYS; 0: consents do not expire).
     oidc_consent_days: int = Field(default=365, ge=0, le=3650)
-    # issue 21: Back-Channel Logout delivery: attempts per logout token, seconds per attempt.
-    oidc_backchannel_attempts: int = Field(default=3, ge=1, le=10)
+    # issue 21: Back-Channel Logout delivery (campusid.oidc.logout, through the outbox).
+    # Each logout token is an outbox row (retried like an SMS: CAMPUSID_OUTBOX_*); one attempt
+    # waits at most this long for the application's answer.
     oidc_backchannel_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     # issue 20: `db purge` deletes outbox messages: sent ones this many days after they were
     # sent; dead letters (never retried) this many days after they were written, long enough

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,16 @@ from campusid.senders import (
 
 log = logging.getLogger("campusid.outbox")
 
+# issue 21: outbox channels beyond SMS and mail, each with the factory of its transport,
+# registered by the domain that queues them (campusid.domains: `logout`, the Back-Channel
+# Logout tokens of campusid.oidc.logout). The base imports no domain, hence the registry.
+_TRANSPORTS: dict[str, Callable[[Services], Transport]] = {}
+
+
+def register_transport(channel: str, factory: Callable[[Services], Transport]) -> None:
+    """Deliver the outbox's `channel` rows with the transport `factory(services)` makes."""
+    _TRANSPORTS[channel] = factory
+
 
 @dataclass
 class Services:
@@ -69,7 +80,12 @@ class Services:
 
     def transports(self) -> dict[str, Transport | None]:
         """How each channel's outbox rows are delivered (None: kept, the development outbox)."""
-        return {"sms": self.sms.transport, "email": self.mail.transport}
+        found: dict[str, Transport | None] = {
+            "sms": self.sms.transport,
+            "email": self.mail.transport,
+        }
+        found.update({channel: make(self) for channel, make in _TRANSPORTS.items()})
+        return found
 
     def has_transports(self) -> bool:
         """Whether any channel delivers through a provider (else no row ever waits)."""
@@ -89,15 +105,25 @@ class Services:
         """The session's transaction committed: deliver what it wrote to the outbox, as the
         dispatch setting says. Never raises: the change is committed, a message that fails
         here waits for its retry."""
-        keys = outbox.take_keys(session)
+        keys, deferred = outbox.take_keys(session), outbox.take_deferred(session)
         if not keys:
             return
         mode = self.settings.outbox_dispatch
+        thread = self.outbox_thread
         try:
             if mode == "inline":
-                self.deliver_outbox(keys)
-            elif mode == "thread" and self.outbox_thread is not None:
-                self.outbox_thread.wake()
+                # Deferred messages (back-channel logout tokens) go to the thread, so the
+                # request answers at once, however slow an application is; without a thread
+                # (CAMPUSID_OUTBOX_THREAD=false: tests) the request offers them once too.
+                if thread is None:
+                    deferred = set()
+                now = [key for key in keys if key not in deferred]
+                if now:
+                    self.deliver_outbox(now)
+                if deferred and thread is not None:
+                    thread.wake()
+            elif mode == "thread" and thread is not None:
+                thread.wake()
         except Exception:
             log.exception("outbox delivery after commit failed; the dispatcher will retry")
 

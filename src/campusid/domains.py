@@ -7,7 +7,8 @@ registered here, once and in a fixed order, when the app is built (`create_app`)
 - families tells classes which parents are linked to a class's students;
 - messaging counts the unread notices of the header's 消息 badge (`viewer.counts`);
 - servicedesk gives every page the hotline line (`hotline`);
-- recovery lends its captcha to the sign-in's step-up (`accounts.throttle`).
+- recovery lends its captcha to the sign-in's step-up (`accounts.throttle`);
+- oidc delivers the outbox's back-channel logout tokens (`context.register_transport`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from campusid.accounts import service as accounts
 from campusid.accounts import throttle as sign_in_throttle
 from campusid.classes import enrolment
 from campusid.classes import service as classes
+from campusid.context import register_transport
 from campusid.families import service as families
 from campusid.messaging import service as messaging
+from campusid.oidc.logout import CHANNEL as LOGOUT_CHANNEL
+from campusid.oidc.logout import BackchannelTransport
 from campusid.oidc.views import login_context as oidc_login_context
 from campusid.org import service as org_service
 from campusid.recovery.login_captcha import LOGIN_CAPTCHA
@@ -67,3 +71,4 @@ def install() -> None:
     web.register_page_context("second_factor_grace", _second_factor_grace)
     sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in
     web.register_page_context("oidc_login", oidc_login_context)  # issue 21
+    register_transport(LOGOUT_CHANNEL, BackchannelTransport)  # issue 21: logout tokens

@@ -1,5 +1,8 @@
 """SMS and mail: the outbox senders the services call, and the transports that deliver.
 
+(The outbox carries a third channel, `logout`: Back-Channel Logout 1.0 tokens, queued and
+delivered by campusid.oidc.logout through `queue_message` and a registered transport.)
+
 Every sender is a small Protocol so services depend on the interface, not on a provider. A
 sender writes each message as an `outbox_messages` row in the caller's transaction (issue 20);
 where a transport is configured (an HTTP SMS gateway, an SMTP server) the dispatcher
@@ -50,7 +53,7 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(8), comment="sms or email")
+    channel: Mapped[str] = mapped_column(String(8), comment="sms or email")  # or logout
     recipient: Mapped[str] = mapped_column(String(254))
     template: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
@@ -158,6 +161,9 @@ def forget_delivered_secrets(db: Session, now: datetime) -> None:
 # The session.info key under which a transaction collects the idempotency keys of the messages
 # it wrote; after the commit the web layer hands them to the dispatcher (Services.after_commit).
 OUTBOX_KEYS = "campusid.outbox.keys"
+# Those of them the request must not offer itself, even with `inline` dispatch (a back-channel
+# logout token: an application slow to answer must not hold up the sign-out).
+DEFERRED_KEYS = "campusid.outbox.deferred"
 # The AES-SIV context of the encrypted parameters.
 PAYLOAD_CONTEXT = "outbox_messages.payload"
 
@@ -177,6 +183,52 @@ class Transport(Protocol):
     """Hands a message to a provider now; raises when it was not accepted."""
 
     def deliver(self, message: Outgoing) -> None: ...
+
+
+class UndeliveredError(Exception):
+    """The recipient answered but did not take the message; the text ("HTTP 503") is what the
+    outbox row keeps as its error, so it must name no recipient and no parameter."""
+
+
+class RefusedError(UndeliveredError):
+    """The recipient refused the message for good (an application answering 400 to a logout
+    token): retrying cannot help, so the row is a dead letter at once, for an administrator to
+    see and resend."""
+
+
+def queue_message(
+    db: Session,
+    *,
+    now: datetime,
+    channel: str,
+    recipient: str,
+    template: str,
+    body: str,
+    params: Mapping[str, str],
+    deferred: bool = False,
+) -> str:
+    """Write a `pending` outbox row in the caller's transaction, its parameters encrypted, for
+    the dispatcher to deliver after the commit; its idempotency key. A `deferred` message is
+    left to the dispatcher thread or workers, never offered by the committing request."""
+    key = uuid.uuid4().hex
+    db.add(
+        OutboxMessage(
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            body=body,
+            created_at=now,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            idempotency_key=key,
+            payload=seal_params(params),
+        )
+    )
+    db.info.setdefault(OUTBOX_KEYS, []).append(key)
+    if deferred:
+        db.info.setdefault(DEFERRED_KEYS, []).append(key)
+    return key
 
 
 class SmsSender(Protocol):
@@ -242,22 +294,15 @@ class _Outbox:
         if self.transport is not None:
             # To be delivered after the commit: the row shows the masked text only; the
             # parameters wait encrypted and are wiped once the provider has them.
-            key = uuid.uuid4().hex
-            db.add(
-                OutboxMessage(
-                    channel=channel,
-                    recipient=recipient,
-                    template=template,
-                    body=masked,
-                    created_at=now,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    idempotency_key=key,
-                    payload=seal_params(params),
-                )
+            queue_message(
+                db,
+                now=now,
+                channel=channel,
+                recipient=recipient,
+                template=template,
+                body=masked,
+                params=params,
             )
-            db.info.setdefault(OUTBOX_KEYS, []).append(key)
             return
         secret = _has_secret(params)
         readable = self.keep_secrets and secret

@@ -18,6 +18,7 @@ class Receiver:
         self.content_types: list[str] = []
         self.statuses: list[int] = []  # answered, one per request
         self.fail_first = 0
+        self.fail_status = 503  # what a failing request is answered (400: a refusal)
         self.port = 0
 
     @property
@@ -38,7 +39,7 @@ def backchannel_endpoint() -> Iterator[Receiver]:
             status = 200
             if receiver.fail_first > 0:
                 receiver.fail_first -= 1
-                status = 503
+                status = receiver.fail_status
             else:
                 receiver.tokens.extend(parse_qs(body).get("logout_token", []))
             receiver.statuses.append(status)

@@ -81,6 +81,15 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(
         EncryptedString("users.email", length=400), unique=True
     )
+    # issue 21: when the phone or email was proved by a code sent to it (`*_verified` claims);
+    # cleared whenever the identifier changes (the listener below), so a number an
+    # administrator typed in is never reported verified.
+    phone_verified_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="the phone proved by a code sent to it; cleared when it changes"
+    )
+    email_verified_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), comment="the email proved by a code sent to it; cleared when it changes"
+    )
     real_name: Mapped[str] = mapped_column(String(64))
     gender: Mapped[Gender | None] = mapped_column(enum_by_value(Gender))
     status: Mapped[AccountStatus] = mapped_column(
@@ -125,6 +134,20 @@ def _no_invisible_characters(mapper: object, connection: object, user: User) -> 
     """The last line of defence (issue 18): every form checks names, with a message, first."""
     if user.real_name is not None and name_problem(user.real_name) is not None:
         raise ValueError("a real name may not carry bidi, zero-width or control characters")
+
+
+@event.listens_for(User.phone, "set", active_history=True)
+def _phone_unverified(user: User, value: object, old: object, _initiator: object) -> None:
+    """A changed phone is not proved until a code sent to it is (issue 21)."""
+    if value != old:
+        user.phone_verified_at = None
+
+
+@event.listens_for(User.email, "set", active_history=True)
+def _email_unverified(user: User, value: object, old: object, _initiator: object) -> None:
+    """A changed email is not proved until a code sent to it is (issue 21)."""
+    if value != old:
+        user.email_verified_at = None
 
 
 class SchoolMembership(Base):

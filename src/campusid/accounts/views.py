@@ -472,11 +472,18 @@ def logout(
     return response
 
 
-def signed_out_page(request: Request, frontchannel: list[str]) -> Response:
+def signed_out_page(
+    request: Request, frontchannel: list[str], *, continue_to: str | None = None
+) -> Response:
     """The signed-out page loading each application's front-channel logout URI in a hidden
-    iframe (Front-Channel Logout 1.0); the policy lets exactly those origins be framed."""
+    iframe (Front-Channel Logout 1.0); the policy lets exactly those origins be framed. After
+    an RP-initiated logout, `continue_to` (the application's post-logout URI) follows."""
     request.state.viewer = None
-    response = render(request, "oidc/logged_out.html", {"frontchannel": frontchannel})
+    response = render(
+        request,
+        "oidc/logged_out.html",
+        {"frontchannel": frontchannel, "continue_to": continue_to},
+    )
     origins = sorted({"{0.scheme}://{0.netloc}".format(urlsplit(uri)) for uri in frontchannel})
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
         "default-src 'self';", f"default-src 'self'; frame-src {' '.join(origins)};"

@@ -181,6 +181,7 @@ def sign_up_parent(
         password_changed_at=now,
         is_parent=True,
     )
+    user.phone_verified_at = now  # proved by the sign-up code (issue 21)
     db.flush()
     audit.record(
         db,

@@ -115,6 +115,39 @@ def signing_key(
     return row.kid, private
 
 
+# The logout tokens of campusid.oidc.logout live this long (Back-Channel Logout 1.0).
+LOGOUT_TOKEN_SECONDS = 120
+
+
+def longest_token_seconds(settings: Settings) -> int:
+    """The longest a token signed with these keys stays valid: ID tokens, logout tokens (access
+    and refresh tokens are opaque, never signed)."""
+    return max(settings.oidc_id_token_seconds, LOGOUT_TOKEN_SECONDS)
+
+
+def retirement_cutoff(settings: Settings, now: datetime) -> datetime:
+    """Retired keys retired before this have verified their last token: no token they signed
+    is valid any more, and relying parties have had the grace period to refresh their JWKS."""
+    return (
+        now
+        - timedelta(seconds=longest_token_seconds(settings))
+        - timedelta(hours=settings.oidc_key_grace_hours)
+    )
+
+
+def purge_retired(db: Session, settings: Settings, now: datetime) -> int:
+    """Delete the retired keys past `retirement_cutoff` and no longer published (`campusid db
+    purge`); the active key is never touched. The number deleted."""
+    result = db.execute(
+        delete(SigningKey).where(
+            SigningKey.state == KeyState.RETIRED,
+            SigningKey.retired_at < retirement_cutoff(settings, now),
+            or_(SigningKey.expires_at.is_(None), SigningKey.expires_at <= now),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def published_keys(db: Session, *, now: datetime) -> list[SigningKey]:
     """Keys that may still verify a token: active ones, and retired ones not yet expired."""
     return list(

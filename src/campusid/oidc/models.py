@@ -69,6 +69,14 @@ class OAuthClient(Base):
     )
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(512))
     frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(512))
+    # Front-Channel Logout 1.0 `frontchannel_logout_session_required`: the URI is framed with
+    # `iss` and `sid` query parameters.
+    frontchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="front-channel logout URI gets iss and sid",
+    )
 
     # -- what Authlib asks of a client ---------------------------------------------------
 
@@ -154,6 +162,12 @@ class AuthorizationCode(Base):
     # separated: "pwd", "pwd otp mfa", "pwd hwk mfa") and the context class it satisfied.
     amr: Mapped[str | None] = mapped_column(String(64))
     acr: Mapped[str | None] = mapped_column(String(64))
+    # issue 21: the browser session it came from (`sid` of the ID and logout tokens): a keyed
+    # digest of the session's id, never the cookie's value (oidc.service.session_sid).
+    sid: Mapped[str | None] = mapped_column(
+        String(64),
+        comment="the browser session it came from (keyed digest, never the cookie)",
+    )
 
     # -- what Authlib asks of a code -----------------------------------------------------
 
@@ -207,6 +221,12 @@ class OAuthToken(Base):
         UTCDateTime(), comment="set when rotated; a second use is reuse"
     )
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # issue 21: the browser session it came from (`sid` of the ID and logout tokens): a keyed
+    # digest of the session's id, never the cookie's value (oidc.service.session_sid).
+    sid: Mapped[str | None] = mapped_column(
+        String(64),
+        comment="the browser session it came from (keyed digest, never the cookie)",
+    )
 
     def check_client(self, client: OAuthClient) -> bool:
         """Whether the token was issued to this client (Authlib asks)."""

@@ -135,6 +135,8 @@ class Context:
     # issue 19: how the session signed in (RFC 8176) and the context class met, for the code.
     amr: list[str] | None = None
     acr: str | None = None
+    # issue 21: the browser session's `sid` (oidc.service.session_sid), for the code.
+    sid: str | None = None
     on_end_session: Callable[[EndSessionRequest], None] | None = None
     signing: tuple[str, Any] | None = field(default=None, repr=False)
 
@@ -211,6 +213,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             lifetime=timedelta(seconds=ctx.services.settings.oidc_code_seconds),
             amr=" ".join(ctx.amr) if ctx.amr else None,
             acr=ctx.acr,
+            sid=ctx.sid,
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Any:
@@ -254,6 +257,12 @@ class IDToken(OpenIDCode):  # type: ignore[misc]
         }
 
     _client: OAuthClient | None = None
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> Any:
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:
+            claims["sid"] = authorization_code.sid  # the session logout tokens will name
+        return claims
 
     def encode_id_token(self, token: Any, request: Any) -> Any:
         self._client = request.client  # whose `sub` the ID token carries
@@ -442,6 +451,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
             family_id=source.family_id if source is not None else oidc.new_family_id(),
             now=self.ctx.now,
             refresh_lifetime=timedelta(days=self.ctx.services.settings.oidc_refresh_token_days),
+            sid=getattr(source, "sid", None),
         )
 
     def create_oauth2_request(self, request: Any) -> Any:

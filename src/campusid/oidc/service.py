@@ -101,6 +101,8 @@ class ClientForm:
     service_scopes: list[str] = field(default_factory=list)
     backchannel_logout_uri: str = ""
     frontchannel_logout_uri: str = ""
+    # Front-Channel Logout 1.0: the frame gets `iss` and `sid` (the client asked for them).
+    frontchannel_logout_session_required: bool = False
 
     @classmethod
     def of(cls, row: OAuthClient) -> ClientForm:
@@ -115,6 +117,7 @@ class ClientForm:
             service_scopes=row.service_scopes.split(),
             backchannel_logout_uri=row.backchannel_logout_uri or "",
             frontchannel_logout_uri=row.frontchannel_logout_uri or "",
+            frontchannel_logout_session_required=row.frontchannel_logout_session_required,
         )
 
     @classmethod
@@ -130,6 +133,7 @@ class ClientForm:
         service_scopes: list[str] | None = None,
         backchannel_logout_uri: str = "",
         frontchannel_logout_uri: str = "",
+        frontchannel_logout_session_required: bool = False,
     ) -> ClientForm:
         """Read the form's text fields (one URI a line)."""
         return cls(
@@ -142,6 +146,7 @@ class ClientForm:
             service_scopes=[s for s in dict.fromkeys(service_scopes or []) if s],
             backchannel_logout_uri=backchannel_logout_uri.strip(),
             frontchannel_logout_uri=frontchannel_logout_uri.strip(),
+            frontchannel_logout_session_required=frontchannel_logout_session_required,
         )
 
     def problems(self) -> list[str]:
@@ -246,6 +251,7 @@ def _apply(row: OAuthClient, form: ClientForm) -> None:
     row.service_scopes = " ".join(form.service_scopes)
     row.backchannel_logout_uri = form.backchannel_logout_uri or None
     row.frontchannel_logout_uri = form.frontchannel_logout_uri or None
+    row.frontchannel_logout_session_required = form.frontchannel_logout_session_required
 
 
 def _audit_client(
@@ -438,6 +444,7 @@ def save_code(
     lifetime: timedelta,
     amr: str | None = None,
     acr: str | None = None,
+    sid: str | None = None,
 ) -> AuthorizationCode:
     """Store a new authorization code (hashed), the root of a new token family."""
     item = AuthorizationCode(
@@ -455,6 +462,7 @@ def save_code(
         expires_at=now + lifetime,
         amr=amr,
         acr=acr,
+        sid=sid,
     )
     db.add(item)
     db.flush()
@@ -518,8 +526,10 @@ def save_token(
     family_id: str,
     now: datetime,
     refresh_lifetime: timedelta,
+    sid: str | None = None,
 ) -> OAuthToken:
-    """Store an issued token pair (hashed); no person for a client_credentials token."""
+    """Store an issued token pair (hashed); no person for a client_credentials token; `sid`
+    is the browser session of the sign-in it descends from."""
     refresh = token.get("refresh_token")
     item = OAuthToken(
         client_id=row.id,
@@ -531,6 +541,7 @@ def save_token(
         issued_at=now,
         access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
         refresh_expires_at=now + refresh_lifetime if refresh else None,
+        sid=sid,
     )
     db.add(item)
     db.flush()
@@ -623,21 +634,37 @@ def revoke_tokens(
         conditions.append(OAuthToken.client_id == client_pk)
     if len(conditions) == 1:
         raise ValueError("revoke_tokens needs a filter")
+    return set(_revoke(db, now, conditions))
+
+
+def revoke_sessions(db: Session, *, now: datetime, user_id: int) -> dict[int, set[str | None]]:
+    """Revoke every live token of the person; for each client (primary key) that held an
+    unexpired one, the browser sessions (`sid`, None for a token from before issue 21) they
+    came from: one logout token each tells the application which of its sessions end."""
+    return _revoke(db, now, [OAuthToken.revoked_at.is_(None), OAuthToken.user_id == user_id])
+
+
+def _revoke(
+    db: Session, now: datetime, conditions: list[ColumnElement[bool]]
+) -> dict[int, set[str | None]]:
     revoked = db.execute(
         update(OAuthToken)
         .where(*conditions)
         .values(revoked_at=now)
         .returning(
-            OAuthToken.client_id, OAuthToken.access_expires_at, OAuthToken.refresh_expires_at
+            OAuthToken.client_id,
+            OAuthToken.access_expires_at,
+            OAuthToken.refresh_expires_at,
+            OAuthToken.sid,
         ),
         execution_options={"synchronize_session": False},
     ).all()
     db.expire_all()
-    return {
-        client_pk
-        for client_pk, access, refresh in revoked
-        if access > now or (refresh is not None and refresh > now)
-    }
+    held: dict[int, set[str | None]] = {}
+    for client_pk, access, refresh, sid in revoked:
+        if access > now or (refresh is not None and refresh > now):
+            held.setdefault(client_pk, set()).add(sid)
+    return held
 
 
 # A new password, by any route, ends every application's hold on the account: the listener
@@ -779,6 +806,22 @@ def subject_for(row: OAuthClient | None, user_id: int, *, secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+@functools.lru_cache(maxsize=4)
+def _sid_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SID_INFO).derive(
+        secret.encode()
+    )
+
+
+def session_sid(session_id_hash: str, *, secret: str) -> str:
+    """The `sid` of a browser session (Front- and Back-Channel Logout 1.0): a keyed digest of
+    the session's stored id, the same for every sign-in to every application from that
+    session and in every worker (keyed by the data key, `keys.sealing_secret`); it reveals
+    nothing of the session cookie and cannot be turned back into it."""
+    digest = hmac.new(_sid_key(secret), session_id_hash.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).rstrip(b"=").decode()
+
+
 def subject_function(row: OAuthClient | None, *, secret: str) -> SubjectOf:
     """`subject_for` bound to one client."""
     return lambda user_id: subject_for(row, user_id, secret=secret)
@@ -835,7 +878,9 @@ def user_claims(
     Issue 21: the standard claims (OpenID Connect Core 5.1) where one exists: profile gives
     `preferred_username`, `gender` and `picture` (only when there is an avatar);
     `identifiers.full` gives `phone_number`/`email` with `*_verified`; `identifiers` only
-    masked variants. No identifier has a verification record yet, so `*_verified` is false.
+    masked variants. `*_verified` is true for a phone or email proved by a code sent to it
+    (bound at 账号绑定, or the phone a parent signed up with); one typed in by an
+    administrator or imported is not.
     """
     scopes = set(scope.split())
     claims: dict[str, Any] = {"sub": subject(user.id)}
@@ -857,11 +902,11 @@ def user_claims(
         claims.update(
             {
                 "phone_number": user.phone,
-                "phone_number_verified": False,
+                "phone_number_verified": bool(user.phone and user.phone_verified_at),
                 "id_card_number": user.id_card_number,
                 "registration_number": user.registration_number,
                 "email": user.email,
-                "email_verified": False,
+                "email_verified": bool(user.email and user.email_verified_at),
             }
         )
     elif "identifiers" in scopes:
@@ -889,6 +934,7 @@ CLAIMS_SUPPORTED = [
     "acr",
     "amr",
     "at_hash",
+    "sid",
     "name",
     "preferred_username",
     "gender",
@@ -908,6 +954,7 @@ CLAIMS_SUPPORTED = [
     "email_masked",
 ]
 _PAIRWISE_INFO = b"campusid oidc pairwise subjects v1"
+_SID_INFO = b"campusid oidc session ids v1"
 
 
 def active_user(db: Session, user_id: int | None) -> User | None:

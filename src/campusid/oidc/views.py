@@ -106,9 +106,9 @@ def discovery(request: Request, services: Svc) -> JSONResponse:
             # issue 21: RFC 7662, for confidential clients about their own tokens.
             "introspection_endpoint": f"{issuer}/oauth/introspect",
             "backchannel_logout_supported": True,
-            "backchannel_logout_session_supported": False,
+            "backchannel_logout_session_supported": True,
             "frontchannel_logout_supported": True,
-            "frontchannel_logout_session_supported": False,
+            "frontchannel_logout_session_supported": True,
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic",
                 "client_secret_post",
@@ -180,6 +180,11 @@ def _issue_code(
     token = session_token(request)
     info = services.sessions.load(provider.ctx.db, token, services.clock.now()) if token else None
     provider.ctx.auth_time = info.created_at if info else None
+    provider.ctx.sid = (
+        oidc.session_sid(info.id_hash, secret=keys.sealing_secret(services.settings))
+        if info
+        else None
+    )
     # issue 19: what the session used (amr) and the class it meets (acr), for the ID token.
     amr = oidc.amr_of(info.amr, info.has_second_factor) if info else ["pwd"]
     provider.ctx.amr = amr
@@ -538,6 +543,8 @@ def end_session(
             {"client_name": client_name, "other_account": True},
         )
 
+    frontchannel: list[str] = []
+
     def end(req: EndSessionRequest) -> None:
         _end_browser_session(request, provider, user)
         db, now = provider.ctx.db, provider.ctx.now
@@ -553,10 +560,17 @@ def end_session(
             if user_id is not None:
                 oidc.revoke_tokens(db, now=now, user_id=user_id, client_pk=req.client.id)
         if user is not None:  # issue 21: the other applications are told too
-            single_logout.end_app_sessions(db, user, now)
+            frontchannel.extend(single_logout.end_app_sessions(db, user, now))
 
     provider.ctx.on_end_session = end
-    return _logged_out(request, provider.create_endpoint_response("end_session", validated))
+    response = provider.create_endpoint_response("end_session", validated)
+    if frontchannel:
+        # The other applications' front-channel frames load on the signed-out page, which
+        # then goes on to where the application asked to return (if it did).
+        redirected = response is not None and response.status_code in (302, 303)
+        location = response.headers.get("location") if redirected else None
+        response = signed_out_page(request, frontchannel, continue_to=location)
+    return _logged_out(request, response)
 
 
 @router.post("/oauth/logout/confirm")
@@ -626,6 +640,7 @@ def _parse_form(
         service_scopes=extra.service_scopes,
         backchannel_logout_uri=extra.backchannel_logout_uri,
         frontchannel_logout_uri=extra.frontchannel_logout_uri,
+        frontchannel_logout_session_required=extra.frontchannel_session == "1",
     )
 
 
@@ -636,6 +651,7 @@ class IssueTwentyOneFields:
     service_scopes: list[str] = dc_field(default_factory=list)
     backchannel_logout_uri: str = ""
     frontchannel_logout_uri: str = ""
+    frontchannel_session: str = ""  # "1": frame with iss and sid
 
 
 UriField = Annotated[str, Form(max_length=512)]
@@ -675,6 +691,7 @@ def create_client(
     service_scopes: ScopesField = [],  # noqa: B006
     backchannel_logout_uri: UriField = "",
     frontchannel_logout_uri: UriField = "",
+    frontchannel_session: ShortField = "",
 ) -> Response:
     """Register an application; its secret is shown on this page, once."""
     require_step_up(request)  # issue 19
@@ -685,7 +702,9 @@ def create_client(
         scopes,
         client_type,
         first_party,
-        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
+        IssueTwentyOneFields(
+            service_scopes, backchannel_logout_uri, frontchannel_logout_uri, frontchannel_session
+        ),
     )
     try:
         row, secret = oidc.create_client(
@@ -719,6 +738,7 @@ def update_client(
     service_scopes: ScopesField = [],  # noqa: B006
     backchannel_logout_uri: UriField = "",
     frontchannel_logout_uri: UriField = "",
+    frontchannel_session: ShortField = "",
 ) -> Response:
     """Save an application's settings."""
     row = _client_or_404(db, client_pk)
@@ -729,7 +749,9 @@ def update_client(
         scopes,
         "confidential" if row.is_confidential else "public",
         first_party,
-        IssueTwentyOneFields(service_scopes, backchannel_logout_uri, frontchannel_logout_uri),
+        IssueTwentyOneFields(
+            service_scopes, backchannel_logout_uri, frontchannel_logout_uri, frontchannel_session
+        ),
     )
     try:
         oidc.update_client(
@@ -825,11 +847,17 @@ def _grant_owner(db: DbSession, services: Svc, person: User) -> authz.GrantOwner
     )
 
 
-def _person_or_404(db: DbSession, user_id: int) -> User:
+def _person_in_reach(
+    db: DbSession, services: Svc, principal: Principal, user_id: int
+) -> tuple[User, authz.GrantOwner]:
+    """The person in the URL whose grants the caller may see; 404 otherwise, for an unknown id
+    and a person out of reach alike, so the answer does not tell which ids exist (as the
+    class pages and /me/children/{id} answer)."""
     person = accounts.get_user(db, user_id)
-    if person is None:
+    owner = _grant_owner(db, services, person) if person is not None else None
+    if person is None or owner is None or authz.grants_access(principal, owner) is None:
         raise NotFound
-    return person
+    return person, owner
 
 
 def _grants_page(
@@ -873,7 +901,8 @@ def person_grants(
 ) -> Response:
     """Someone else's 授权管理: a linked parent of a child under 14 (withdraws too) or a school
     administrator of the pupil's school (reads only); see authz.grants_access."""
-    return _grants_page(request, db, services, principal, _person_or_404(db, user_id))
+    person, _owner = _person_in_reach(db, services, principal, user_id)
+    return _grants_page(request, db, services, principal, person)
 
 
 @router.post("/people/{user_id}/apps/{client_pk}/withdraw")
@@ -887,8 +916,8 @@ def withdraw_grant(
     client_pk: Id,
 ) -> Response:
     """撤销授权: the consent goes and the application's tokens stop working at once."""
-    person = _person_or_404(db, user_id)
-    authz.check_grants(principal, _grant_owner(db, services, person), manage=True)
+    person, owner = _person_in_reach(db, services, principal, user_id)
+    authz.check_grants(principal, owner, manage=True)  # a reader may not withdraw: 403
     row = _client_or_404(db, client_pk)
     oidc.withdraw_grant(
         db,

@@ -4,7 +4,9 @@ Each kind is one DELETE by a time column, with the injected clock's `now`: recov
 (and the teacher approvals that belong to them), one-time codes, captcha challenges, sessions,
 roster error files, OpenID Connect codes and expired tokens, outbox messages (sent ones
 `retention_outbox_sent_days` after sending, dead letters `retention_outbox_dead_days` after
-they were written; a pending message is never deleted), and audit rows older than
+they were written; a pending message is never deleted), retired OpenID Connect signing keys
+(`oidc.keys.purge_retired`: once the longest token they signed has expired and the grace
+period has passed), and audit rows older than
 `retention_audit_days` (never under six months, see config). The sign-in throttle's counters
 live in memory or in Redis with their own expiry, so they have no rows here. Idempotent: a
 second run at the same time deletes nothing.
@@ -23,6 +25,7 @@ from campusid.audit.models import AuditEvent
 from campusid.config import Settings
 from campusid.context import Services
 from campusid.db import transaction
+from campusid.oidc import keys
 from campusid.oidc.models import AuthorizationCode, OAuthToken
 from campusid.outbox import DEAD, SENT
 from campusid.recovery.models import RecoveryFlow, TeacherRecoveryRequest
@@ -99,6 +102,9 @@ def purge(db: Session, settings: Settings, now: datetime) -> dict[str, int]:
             )
         ),
     )
+    # issue 21: an OpenID Connect signing key retired longer ago than the longest token it
+    # signed lives plus the grace period, and no longer in the JWKS.
+    counts["oidc_signing_keys"] = keys.purge_retired(db, settings, now)
     audit_cutoff = now - timedelta(days=settings.retention_audit_days)
     run("audit_events", delete(AuditEvent).where(AuditEvent.occurred_at < audit_cutoff))
     return counts

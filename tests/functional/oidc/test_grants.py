@@ -130,9 +130,9 @@ def test_a_child_of_14_decides_alone(client, db, world, clock, reading_app):
     child.id_card_number = _id_card("330603", f"{clock.now().year - 15}0312", "011")
     db.commit()
     sign_in(client, "p_lidaniang")
-    assert client.get(f"/people/{child.id}/apps").status_code == 403
+    assert client.get(f"/people/{child.id}/apps").status_code == 404
     row, _ = reading_app
-    assert post_form(client, f"/people/{child.id}/apps/{row.id}/withdraw").status_code == 403
+    assert post_form(client, f"/people/{child.id}/apps/{row.id}/withdraw").status_code == 404
 
 
 def test_a_school_admin_reads_a_pupils_grants_and_cannot_withdraw(
@@ -155,5 +155,11 @@ def test_a_school_admin_reads_a_pupils_grants_and_cannot_withdraw(
 
 @pytest.mark.parametrize("login", ["chenxiaokai", "p_zhoujia", "heshuhuan"])
 def test_others_may_not_see_someone_s_grants(client, world, login):
+    """Out of reach answers like an id nobody holds: the page tells nobody which ids exist."""
     sign_in(client, login)
-    assert client.get(f"/people/{world['lixiaoyao'].id}/apps").status_code == 403
+    out_of_reach = client.get(f"/people/{world['lixiaoyao'].id}/apps")
+    nobody = client.get("/people/987654/apps")
+    assert out_of_reach.status_code == nobody.status_code == 404
+    pupil = str(world["lixiaoyao"].id)
+    same = out_of_reach.text.replace(f"/people/{pupil}/", "/people/ID/")
+    assert same == nobody.text.replace("/people/987654/", "/people/ID/")

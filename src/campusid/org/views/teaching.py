@@ -39,7 +39,5 @@ def new_teaching_submit(page: Page, form: Annotated[TeachingForm, Form()]) -> Re
             page.db, campus=campus, name=form.name, subject=form.subject, now=page.now
         )
     except Invalid as exc:
-        return page.refuse(
-            "org/new_teaching.html", exc, tab="teaching", form=form.redraw()
-        )
+        return page.refuse("org/new_teaching.html", exc, tab="teaching", form=form.redraw())
     return page.go(f"/classes/{school_class.id}", created=1)

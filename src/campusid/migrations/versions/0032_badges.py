@@ -1,7 +1,7 @@
 """扫码登录卡: badges, the stages and networks they work for (issue 24)
 
-Revision ID: 0031
-Revises: 0030_h19c
+Revision ID: 0032
+Revises: 0031_h21c
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import campusid.db
 
-revision: str = "0031"
-down_revision: str | Sequence[str] | None = "0030_h19c"
+revision: str = "0032"
+down_revision: str | Sequence[str] | None = "0031_h21c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
