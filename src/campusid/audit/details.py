@@ -312,6 +312,8 @@ COUNTED: dict[str, tuple[str, str]] = {
     "grace_days": ngettext("宽限期 %(num)d 天", "宽限期 %(num)d 天"),
     "remember_days": ngettext("记住此设备 %(num)d 天", "记住此设备 %(num)d 天"),
     "devices": ngettext("移除 %(num)d 台设备", "移除 %(num)d 台设备"),
+    # issue 21: the app's sign-ins a back-channel logout ended
+    "signins_ended": ngettext("结束该应用的 %(num)d 次登录", "结束该应用的 %(num)d 次登录"),
 }
 
 # A yes-or-no fact: its phrase when true, and when false.

@@ -149,7 +149,7 @@ def end_app_sessions(db: Session, user: User, now: datetime) -> list[str]:
                 now=now,
                 action=AuditAction.OIDC_BACKCHANNEL_LOGOUT,
                 target_user_id=user.id,
-                detail={"client_id": row.client_id, "sessions": len(sids)},
+                detail={"client_id": row.client_id, "signins_ended": len(sids)},
             )
         if row.frontchannel_logout_uri:
             frontchannel += _frontchannel_uris(row, issuer, sids)

@@ -1157,7 +1157,7 @@ def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) 
         select(Consent, OAuthClient)
         .join(OAuthClient, OAuthClient.id == Consent.client_id)
         .where(Consent.user_id == user_id, enabled)
-    ).tuples():
+    ):
         if consent_expired(consent, now=now, consent_days=consent_days):
             continue
         expires = consent.granted_at + timedelta(days=consent_days) if consent_days > 0 else None
@@ -1171,7 +1171,7 @@ def list_grants(db: Session, *, user_id: int, now: datetime, consent_days: int) 
             (OAuthToken.access_expires_at > now) | (OAuthToken.refresh_expires_at > now),
             enabled,
         )
-    ).tuples()
+    )
     for scope, row in live:
         grant = grants.get(row.id)
         if grant is None:
