@@ -13,6 +13,7 @@ or other invisible format characters, no control characters.
 from __future__ import annotations
 
 import contextlib
+import operator
 import re
 import unicodedata
 from datetime import date, datetime
@@ -141,8 +142,7 @@ def id_card_check_digit(first17: str) -> str:
     """Return the GB 11643 (ISO 7064 MOD 11-2) check character for the first 17 digits."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise InvalidIdentifier(MSG_ID_FORMAT)
-    total = sum(int(ch) * w for ch, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK_CHARS[total % 11]
+    return _ID_CHECK_CHARS[sum(map(operator.mul, map(int, first17), _ID_WEIGHTS)) % 11]
 
 
 def _birth_date(number: str) -> date | None:

@@ -165,14 +165,23 @@ def _prepared(
         for c in columns
     ]
     names = [c.name for c in columns]
-    prepared = []
-    for row in rows:
-        values = []
-        for name, default, process in zip(names, defaults, processors, strict=True):
-            value = row.get(name, default)
-            values.append(process(value) if process is not None and value is not None else value)
-        prepared.append(tuple(values))
-    return names, prepared
+    rows = list(rows)
+    # Column by column: one pass of the rows each, and a value the column holds on many rows
+    # (the import's one `now`, a school id, a role) converted once.
+    values: list[list[Any]] = []
+    for name, default, process in zip(names, defaults, processors, strict=True):
+        cells = [row.get(name, default) for row in rows]
+        if process is not None:
+            converted: dict[Any, Any] = {None: None}
+            for index, value in enumerate(cells):
+                try:
+                    cells[index] = converted[value]
+                except KeyError:
+                    cells[index] = converted[value] = process(value)
+                except TypeError:  # not hashable
+                    cells[index] = process(value)
+        values.append(cells)
+    return names, list(zip(*values, strict=True))
 
 
 def _bulk_insert(
