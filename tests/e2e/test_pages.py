@@ -141,7 +141,8 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
-    pupil = _ids(live_server)["lixiaoyao"]
+    ids = _ids(live_server)
+    pupil = ids["lixiaoyao"]
     _tour(
         live_server,
         browser,
@@ -149,6 +150,7 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         "xx_admin",
         f"""
         school               /school
+        school-class         /school/1/classes/{ids["class"]}
         student-member       /school/1/members/{pupil}
         quick-create         /school/1/quick-create
         members              /school/1/teachers
