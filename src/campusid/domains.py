@@ -7,6 +7,7 @@ registered here, once and in a fixed order, when the app is built (`create_app`)
 - families tells classes which parents are linked to a class's students;
 - messaging counts the unread notices of the header's 消息 badge (`viewer.counts`);
 - servicedesk gives every page the hotline line (`hotline`);
+- classes shows a pupil's school, class and homeroom teacher on the personal space (issue 23);
 - recovery lends its captcha to the sign-in's step-up (`accounts.throttle`);
 - oidc delivers the outbox's back-channel logout tokens (`context.register_transport`).
 """
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from campusid import web
 from campusid.accounts import service as accounts
 from campusid.accounts import throttle as sign_in_throttle
+from campusid.accounts import views as account_pages
 from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.context import register_transport
@@ -30,6 +32,7 @@ from campusid.oidc.logout import CHANNEL as LOGOUT_CHANNEL
 from campusid.oidc.logout import BackchannelTransport
 from campusid.oidc.views import login_context as oidc_login_context
 from campusid.org import service as org_service
+from campusid.org.schoolyear import calendar_for
 from campusid.recovery.login_captcha import LOGIN_CAPTCHA
 from campusid.security import permissions
 from campusid.servicedesk import calendar as service_calendar
@@ -54,6 +57,12 @@ def _second_factor_grace(request: Request) -> bool:
     return info is not None and info.factor_enrolment == "grace"
 
 
+def _pupil_places(db: Session, services: Any, principal: permissions.Principal) -> Any:
+    # issue 23: a pupil's personal space shows their school, class and homeroom teacher.
+    cal = calendar_for(services.settings, services.clock)
+    return classes.pupil_places(db, principal=principal, cal=cal)
+
+
 def install() -> None:
     """Register every domain's part of the base (idempotent: a second call changes nothing)."""
     web.register_user_loader(accounts.get_user)
@@ -71,4 +80,5 @@ def install() -> None:
     web.register_page_context("second_factor_grace", _second_factor_grace)
     sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in
     web.register_page_context("oidc_login", oidc_login_context)  # issue 21
+    account_pages.register_space_section("pupil_places", _pupil_places)  # issue 23
     register_transport(LOGOUT_CHANNEL, BackchannelTransport)  # issue 21: logout tokens

@@ -435,10 +435,16 @@ def render(
         "languages": LANGUAGES,
         "settings": services.settings,
         "is_htmx": request.headers.get("hx-request") == "true",
-        "nav_items": nav.items_for(
-            getattr(request.state, "principal", None),
-            _paths(request.app),
-        ),
+    }
+    # issue 23: one list of entries (campusid.nav), drawn as the desktop's top navigation, the
+    # phone's tab bar and the personal space's 常用功能.
+    items = nav.items_for(getattr(request.state, "principal", None), _paths(request.app))
+    ctx |= {
+        "nav_items": items,
+        "nav_desktop": nav.desktop_items(items),
+        "nav_phone": nav.phone_items(items),
+        "nav_tiles": nav.tile_items(items),
+        "nav_current": nav.current(items, request.url.path),
     }
     ctx.update({name: provide(request) for name, provide in _page_context.items()})
     ctx.update(context or {})

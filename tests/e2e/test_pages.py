@@ -141,7 +141,8 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")
-    pupil = _ids(live_server)["lixiaoyao"]
+    ids = _ids(live_server)
+    pupil = ids["lixiaoyao"]
     _tour(
         live_server,
         browser,
@@ -149,6 +150,7 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         "xx_admin",
         f"""
         school               /school
+        school-class         /school/1/classes/{ids["class"]}
         student-member       /school/1/members/{pupil}
         quick-create         /school/1/quick-create
         members              /school/1/teachers
@@ -160,3 +162,24 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         audit                /audit
         """,
     )
+
+
+def test_the_navigation_of_a_teacher_on_a_desktop_and_a_phone(live_server, browser, shots):
+    """Issue 23: the desktop's top navigation holds no phone page and no 我; the phone's tab
+    bar holds the phone pages, and the top navigation is hidden there."""
+    desktop = new_page(browser, DESKTOP)
+    sign_in(desktop, live_server.url, "chenxiaokai", DEMO_PASSWORD)
+    desktop.goto(live_server.url + "/")
+    top = desktop.locator("nav.topnav a")
+    assert top.all_inner_texts() == ["个人空间", "任教班级", "账号安全"]
+    assert not desktop.locator("nav.tabbar").is_visible()
+    phone = new_page(browser, PHONE, storage_state=desktop.context.storage_state())
+    phone.goto(live_server.url + "/")
+    assert not phone.locator("nav.topnav").is_visible()
+    tabs = [" ".join(t.split()) for t in phone.locator("nav.tabbar a").all_inner_texts()]
+    assert tabs == ["首页", "班级", "消息", "我"]
+    phone.locator("nav.tabbar").get_by_role("link", name="班级", exact=True).click()
+    phone.wait_for_url("**/m/classes")
+    shots(phone, "nav-teacher-classes-phone")
+    desktop.context.close()
+    phone.context.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from campusid.accounts import factors, service, throttle
 from campusid.accounts.models import AccountStatus, PendingSignIn, User
@@ -19,7 +21,7 @@ from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
 from campusid.messaging import service as messaging
 from campusid.security import authz
-from campusid.security.permissions import principal_for
+from campusid.security.permissions import Principal, principal_for
 from campusid.security.policy import RULE_TEXT
 from campusid.security.sessions import COOKIE_NAME as SESSION_COOKIE
 from campusid.types import ClientInfo
@@ -597,9 +599,24 @@ def change_password_submit(
     return response
 
 
+# What a domain above accounts adds to the personal space (issue 23: classes, a pupil's school,
+# class and homeroom teacher), registered by campusid.domains: name -> provider.
+SpaceSection = Callable[[Session, Services, Principal], Any]
+_space_sections: dict[str, SpaceSection] = {}
+
+
+def register_space_section(name: str, provider: SpaceSection) -> None:
+    """Add (or replace) one part of the personal space, given to its template under `name`."""
+    _space_sections[name] = provider
+
+
 @router.get("/")
 def space(
-    request: Request, db: DbSession, principal: CurrentPrincipal, changed: int | None = None
+    request: Request,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    changed: int | None = None,
 ) -> Response:
     """个人空间: who I am, my roles, and where I can go from here."""
     return render(
@@ -608,6 +625,7 @@ def space(
         {
             "unread": messaging.unread_count(db, user_id=principal.user.id),
             "changed": bool(changed),
+            **{name: provide(db, services, principal) for name, provide in _space_sections.items()},
         },
     )
 

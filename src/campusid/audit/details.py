@@ -60,6 +60,8 @@ REASONS: dict[str, str] = {
     "not_school_admin": N_("不是该学校的管理员"),
     "not_platform_admin": N_("不是平台管理员"),
     "not_grade_viewer": N_("无权查看该年级"),
+    "not_grade_leader": N_("不是年级组长"),  # issue 23: 年级
+    "teacher_recovery_off": N_("学校未开启班主任审核找回密码"),  # issue 23: 找回密码审核
     "not_in_class": N_("该学生不在此班级"),
     "not_a_parent": N_("不是家长账号"),
     "not_audit_reader": N_("无权查看审计日志"),

@@ -528,18 +528,91 @@ def parked_students(db: Session, *, school_class: SchoolClass) -> list[User]:
 def load_roles(db: Session, principal: Principal) -> None:
     """The roles a person holds in classes and grades they teach or lead (see campusid.domains)."""
     user_id = principal.user.id
-    for class_id, is_homeroom in db.execute(
-        select(ClassTeacher.class_id, ClassTeacher.is_homeroom).where(
-            ClassTeacher.teacher_id == user_id
-        )
+    for class_id, is_homeroom, recovery_on in db.execute(
+        select(ClassTeacher.class_id, ClassTeacher.is_homeroom, School.allow_teacher_recovery)
+        .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
+        .join(School, School.id == SchoolClass.school_id)
+        .where(ClassTeacher.teacher_id == user_id)
     ):
         principal.roles.add(Role.TEACHER)
         principal.taught_class_ids.add(class_id)
         if is_homeroom:
             principal.roles.add(Role.HOMEROOM_TEACHER)
             principal.homeroom_class_ids.add(class_id)
+            if recovery_on:
+                principal.recovery_class_ids.add(class_id)
+    if Role.STUDENT in principal.roles:  # accounts' loader ran first (campusid.domains)
+        principal.student_class_ids = set(
+            db.scalars(select(ClassStudent.class_id).where(ClassStudent.student_id == user_id))
+        )
     principal.led_grade_ids = set(
         db.scalars(select(GradeLeader.grade_id).where(GradeLeader.teacher_id == user_id))
     )
     if principal.led_grade_ids:
         principal.roles.add(Role.GRADE_LEADER)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: a pupil's personal space shows their school, class and homeroom teacher.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PupilPlace:
+    """Where a pupil is: their school, and their class and its 班主任 when they have one."""
+
+    school_name: str
+    class_name: str | None = None
+    homeroom_name: str | None = None
+
+
+def pupil_places(db: Session, *, principal: Principal, cal: Calendar) -> list[PupilPlace]:
+    """The pupil's current administrative classes, and the schools they are in without one
+    (校区存放). Empty for anyone who is not a pupil."""
+    if Role.STUDENT not in principal.roles:
+        return []
+    places: list[PupilPlace] = []
+    seen_schools: set[int] = set()
+    classes = [
+        c
+        for c in db.scalars(
+            select(SchoolClass)
+            .join(ClassStudent, ClassStudent.class_id == SchoolClass.id)
+            .where(ClassStudent.student_id == principal.user.id)
+            .options(
+                joinedload(SchoolClass.school),
+                selectinload(SchoolClass.grade).selectinload(Grade.stage_unit),
+            )
+            .order_by(SchoolClass.id)
+        )
+        if is_current(c, cal)
+    ]
+    rows = db.execute(
+        select(ClassTeacher.class_id, User.real_name)
+        .join(User, User.id == ClassTeacher.teacher_id)
+        .where(
+            ClassTeacher.class_id.in_([c.id for c in classes]),
+            ClassTeacher.is_homeroom.is_(True),
+        )
+    )
+    heads: dict[int, str] = {row.class_id: row.real_name for row in rows}
+    for school_class in classes:
+        seen_schools.add(school_class.school_id)
+        places.append(
+            PupilPlace(
+                school_name=school_class.school.name,
+                class_name=class_name(school_class, cal),
+                homeroom_name=heads.get(school_class.id),
+            )
+        )
+    # Students of a school who sit in no class (校区存放): the school alone.
+    for school in db.scalars(
+        select(School)
+        .join(SchoolMembership, SchoolMembership.school_id == School.id)
+        .where(SchoolMembership.current(user_id=principal.user.id, role=SchoolRole.STUDENT))
+        .order_by(School.id)
+    ):
+        if school.id not in seen_schools:
+            seen_schools.add(school.id)
+            places.append(PupilPlace(school_name=school.name))
+    return places

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from campusid.accounts.models import DefaultCredential, SchoolMembership, SchoolRole
 from campusid.i18n import N_
@@ -359,3 +360,55 @@ def graduation_year_of(grade: Grade) -> int:
     return schoolyear.graduation_year(
         grade.stage_unit.stage, grade.school_system, grade.enrollment_year
     )
+
+
+# --------------------------------------------------------------------------- issue 23: 年级
+
+
+@dataclass(frozen=True)
+class LedGrade:
+    """A grade its leader (年级组长) sees from 年级: its school, its name and its classes."""
+
+    school_id: int
+    school_name: str
+    grade_id: int
+    name: str
+    classes: list[tuple[int, str]]  # (class id, 五年级1班), by number
+
+
+def led_grades(
+    db: Session, *, grade_ids: set[int], today: date, boundary: YearBoundary
+) -> list[LedGrade]:
+    """The grades of `grade_ids` with their administrative classes (a handful of queries)."""
+    if not grade_ids:
+        return []
+    grades = list(
+        db.scalars(
+            select(Grade)
+            .where(Grade.id.in_(grade_ids))
+            .options(
+                selectinload(Grade.stage_unit)
+                .selectinload(StageUnit.campus)
+                .selectinload(Campus.school)
+            )
+            .order_by(Grade.id)
+        )
+    )
+    by_grade: dict[int, list[SchoolClass]] = {grade.id: [] for grade in grades}
+    for school_class in db.scalars(
+        select(SchoolClass)
+        .where(SchoolClass.grade_id.in_(by_grade), SchoolClass.kind == ClassKind.ADMINISTRATIVE)
+        .order_by(SchoolClass.number, SchoolClass.id)
+    ):
+        assert school_class.grade_id is not None
+        by_grade[school_class.grade_id].append(school_class)
+    return [
+        LedGrade(
+            school_id=grade.stage_unit.campus.school_id,
+            school_name=grade.stage_unit.campus.school.name,
+            grade_id=grade.id,
+            name=grade_name(grade, today, boundary),
+            classes=[(c.id, class_display_name(c, today, boundary)) for c in by_grade[grade.id]],
+        )
+        for grade in grades
+    ]

@@ -71,6 +71,13 @@ PLATFORM_LINKS: list[PlatformLink] = [
         N_("按角色设置是否必须启用两步验证、宽限期、记住此设备和短信验证码"),
         Permission.PLATFORM_TWO_STEP_MANAGE,
     ),
+    # oidc (issue 23: linked from here): the applications that sign people in through campusid
+    PlatformLink(
+        N_("应用接入"),
+        "/platform/clients",
+        N_("登记接入统一认证的应用，管理其回调地址和密钥"),
+        Permission.PLATFORM_CLIENTS_MANAGE,
+    ),
     PlatformLink(
         N_("客服人员"), "/platform/agents", N_("任命或取消客服"), Permission.PLATFORM_AGENTS_MANAGE
     ),

@@ -27,6 +27,11 @@ NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
 NOT_A_SCHOOL_ADMIN = N_("您不是学校管理员")
 NOT_YOUR_GRADE = N_("您无权查看该年级")
 NOT_YOUR_DISTRICT = N_("您无权查看区县组织")
+NOT_A_GRADE_LEADER = N_("您不是年级组长，没有可查看的年级。")
+TEACHER_RECOVERY_OFF = N_(
+    "您所在学校未开启「找回密码时允许由班主任确认身份」，没有需要您审核的找回密码申请。"
+    "如需开启，请联系学校管理员。"
+)
 SCHOOL_SUSPENDED = N_(
     "该学校已停用：学校管理员和老师暂时不能使用学校管理和班级管理，学生和家长仍可正常登录。"
     "如需恢复，请联系平台管理员。"
@@ -144,6 +149,13 @@ def check_grade_view(
     raise Denied(NOT_YOUR_GRADE, reason="not_grade_viewer", school_id=grade_school_id)
 
 
+def check_leads_a_grade(principal: Principal) -> set[int]:
+    """年级 (issue 23): the grades the person leads (年级组长); refuse everyone else."""
+    if not principal.has(Permission.GRADE_VIEW) or not principal.led_grade_ids:
+        raise Denied(NOT_A_GRADE_LEADER, reason="not_grade_leader")
+    return set(principal.led_grade_ids)
+
+
 def check_org_class_view(
     principal: Principal, *, url_school_id: int, school_class: ClassScope
 ) -> None:
@@ -158,6 +170,21 @@ def check_org_class_view(
         ):
             return
     raise Denied(NOT_YOUR_GRADE, reason="not_grade_viewer", school_id=school_class.school_id)
+
+
+def may_approve_recoveries(principal: Principal) -> bool:
+    """找回密码审核 is offered: a homeroom teacher of a class whose school lets the homeroom
+    teacher approve 找回密码 (a school-wide setting, off by default)."""
+    return principal.has(Permission.RECOVERY_APPROVE) and bool(
+        principal.homeroom_class_ids & principal.recovery_class_ids
+    )
+
+
+def check_recovery_approver(principal: Principal) -> None:
+    """找回密码审核: a homeroom teacher; told plainly when their school has the setting off."""
+    check_permission(principal, Permission.RECOVERY_APPROVE)
+    if not may_approve_recoveries(principal):
+        raise Denied(TEACHER_RECOVERY_OFF, reason="teacher_recovery_off")
 
 
 def may_view_class(principal: Principal, school_class: ClassScope) -> bool:

@@ -151,6 +151,10 @@ class Principal:
     taught_class_ids: set[int] = field(default_factory=set)
     homeroom_class_ids: set[int] = field(default_factory=set)
     led_grade_ids: set[int] = field(default_factory=set)
+    # issue 23: the homeroom classes whose school lets the homeroom teacher approve 找回密码
+    # (学校设置 → 找回密码时允许由班主任确认身份), and the classes a pupil is in.
+    recovery_class_ids: set[int] = field(default_factory=set)
+    student_class_ids: set[int] = field(default_factory=set)
     child_ids: set[int] = field(default_factory=set)
     # Schools where the person is an administrator or teacher but the school is suspended (停用):
     # those memberships give no role, class or grade here (see `principal_for`).

@@ -17,5 +17,6 @@ from campusid.org.views import creation, districts, grades, nodes, teaching, tre
 
 router = APIRouter()
 router.include_router(tree.home)
+router.include_router(tree.grade_home)  # issue 23: 年级
 for _module in (tree, creation, nodes, grades, teaching, districts):
     router.include_router(_module.router)

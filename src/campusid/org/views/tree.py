@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from campusid.i18n import N_
 from campusid.members import service as members
 from campusid.members import teachers as staff
+from campusid.org import service as org
 from campusid.org.deps import CalendarDep, Page
 from campusid.org.deps import page as _page
 from campusid.org.deps import school_tree as _tree
@@ -17,9 +18,10 @@ from campusid.org.models import Grade, SchoolClass
 from campusid.org.views.forms import SearchForm
 from campusid.org.views.lookup import node
 from campusid.security import authz
-from campusid.web import CurrentPrincipal, DbSession, Id, NotFound, redirect
+from campusid.web import CurrentPrincipal, DbSession, Id, NotFound, redirect, render
 
 home = APIRouter(prefix="/school")
+grade_home = APIRouter()  # issue 23: 年级, a grade leader's entry
 router = APIRouter(prefix="/school/{school_id}")
 
 SCHOOL_TIPS = [
@@ -51,6 +53,18 @@ STAGE_TIPS = [
 def school_home(principal: CurrentPrincipal) -> Response:
     """学校管理: the school the person administers (the first, if several)."""
     return redirect(f"/school/{authz.check_administers_a_school(principal)}")
+
+
+@grade_home.get("/grade")
+def my_grades(
+    request: Request, db: DbSession, principal: CurrentPrincipal, calendar: CalendarDep
+) -> Response:
+    """年级: the grades the person leads (年级组长), each with its classes."""
+    grade_ids = authz.check_leads_a_grade(principal)
+    grades = org.led_grades(
+        db, grade_ids=grade_ids, today=calendar.today, boundary=calendar.boundary
+    )
+    return render(request, "org/my_grades.html", {"grades": grades})
 
 
 @router.get("")
