@@ -192,6 +192,7 @@ OUTCOMES: dict[str, str] = {
 
 VIAS: dict[str, str] = {
     "oidc_logout": N_("接入应用退出登录"),
+    "sign_up": N_("家长注册后自动登录"),
 }
 
 CODE_RECIPIENTS: dict[str, str] = {

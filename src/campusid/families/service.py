@@ -45,6 +45,7 @@ LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该
 LINK_THROTTLED = N_("关联尝试次数过多,请稍后再试。")
 LINK_ALREADY = N_("您已关联该孩子。")
 NAME_REQUIRED = N_("请输入孩子的真实姓名")
+RELATION_REQUIRED = N_("请选择您是孩子的父亲、母亲还是其他监护人")
 
 
 def parent_limit_message(limit: int) -> str:
