@@ -215,9 +215,14 @@ def child_avatar_upload(
 
 
 @router.get("/me/children/{child_id}/password")
-def child_password_page(request: Request, link: LinkedChildForPassword) -> Response:
-    """修改孩子密码."""
-    return render(request, "families/child_password.html", {"link": link, "rule": RULE_TEXT})
+def child_password_page(request: Request, db: DbSession, link: LinkedChildForPassword) -> Response:
+    """修改孩子密码 (saying so when the school will have the child choose another)."""
+    forced = service.school_forces_change(db, child=link.child)
+    return render(
+        request,
+        "families/child_password.html",
+        {"link": link, "rule": RULE_TEXT, "forced": forced},
+    )
 
 
 @router.post("/me/children/{child_id}/password")
@@ -239,14 +244,16 @@ def child_password_submit(
         confirm=confirm_password,
         client=client,
     )
+    forced = service.school_forces_change(db, child=link.child)
     if problems:
         return render(
             request,
             "families/child_password.html",
-            {"link": link, "rule": RULE_TEXT, "errors": problems},
+            {"link": link, "rule": RULE_TEXT, "errors": problems, "forced": forced},
             status_code=400,
         )
-    return redirect(f"/me/children/{link.child_id}?done=password")
+    done = "password_forced" if forced else "password"
+    return redirect(f"/me/children/{link.child_id}?done={done}")
 
 
 @router.post("/me/children/{child_id}/unlink")

@@ -305,6 +305,8 @@ def test_unlink_with_confirmation(client, db, world):
     assert response.status_code == 303
     assert _links(db, child=child) == []
     assert notices(db, child)[0].kind == "child_unlinked"
+    # Worded for a parent who ended their own link (not "李大娘已解除李大娘…").
+    assert notices(db, child)[0].body == "李大娘（母亲）已解除与您账号的关联。"
     event = events(db, "child_unlinked")[-1]
     assert (event.actor_id, event.target_user_id) == (world["p_lidaniang"].id, child.id)
     assert "已解除关联" in client.get("/me/children?done=unlinked").text
@@ -333,6 +335,7 @@ def test_the_school_sees_and_removes_links(client, db, world):
     assert _links(db, child=child) == []
     assert notices(db, world["p_lidaniang"])[0].kind == "child_unlinked"
     assert notices(db, child)[0].kind == "child_unlinked"
+    assert notices(db, child)[0].body == "学校管理员已解除李大娘（母亲）与您账号的关联。"
     event = events(db, "child_unlinked")[-1]
     assert event.actor_id == world["xx_admin"].id
     assert event.detail["by_school"] is True
