@@ -135,9 +135,10 @@ def login_captcha(request: Request, services: Svc) -> Response:
 @router.get("/login/captcha-box")
 def login_captcha_box(request: Request) -> Response:
     """看不清？换一张 (htmx): the captcha row with an empty answer and a fresh image address;
-    without script, the sign-in page again."""
+    without script, the whole sign-in page with a fresh image."""
     if request.headers.get("hx-request") != "true":
-        return redirect("/login")
+        next_path = safe_next(request.query_params.get("next"))
+        return login_form(request, next=next_path, login="", captcha=True)
     return render(request, "accounts/_captcha.html", {"captcha_nonce": secrets.token_hex(6)})
 
 
