@@ -40,6 +40,10 @@ class DemoAccount:
     note: str = ""
 
 
+# Two pupils with a bound phone and a bound email, so 找回密码 can be tried both ways at once.
+DEMO_PUPIL_PHONE = "13700000031"  # 魏璎珞
+DEMO_PUPIL_EMAIL = "zhoubotong@example.edu.cn"  # 周伯通
+
 DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("pt_admin", "张平台", "平台管理员", DEMO_PASSWORD),
     DemoAccount("kefu01", "刘客服", "客服", DEMO_PASSWORD),
@@ -49,9 +53,21 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("sunbanzhu", "孙班主", "班主任(五年级2班)", DEMO_PASSWORD),
     DemoAccount("lixiaoyao", "李逍遥", "学生(五年级1班)", DEMO_PASSWORD),
     DemoAccount("heshuhuan", "何书桓", "学生(五年级1班)", DEMO_PASSWORD),
-    DemoAccount("weiyingluo", "魏璎珞", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount(
+        "weiyingluo",
+        "魏璎珞",
+        "学生(五年级1班)",
+        DEMO_PASSWORD,
+        f"绑定手机 {DEMO_PUPIL_PHONE}，可试「通过手机找回密码」",
+    ),
     DemoAccount("linyiping", "林依萍", "学生(五年级1班)", DEMO_PASSWORD),
-    DemoAccount("zhoubotong", "周伯通", "学生(五年级1班)", DEMO_PASSWORD),
+    DemoAccount(
+        "zhoubotong",
+        "周伯通",
+        "学生(五年级1班)",
+        DEMO_PASSWORD,
+        f"绑定邮箱 {DEMO_PUPIL_EMAIL}，可试「通过邮箱找回密码」",
+    ),
     DemoAccount(
         "s_xuesheng008",
         "学生八",
@@ -233,6 +249,11 @@ def load(db: Session, services: Services) -> list[DemoAccount]:
         enrolment.enrol(
             db, school_class=class51, student=student, now=now, student_number=f"{number:02d}"
         )
+    by_username = {student.username: student for student in created}
+    by_username["weiyingluo"].phone = DEMO_PUPIL_PHONE
+    by_username["weiyingluo"].phone_verified_at = now
+    by_username["zhoubotong"].email = DEMO_PUPIL_EMAIL
+    by_username["zhoubotong"].email_verified_at = now
     xuesheng8 = person(
         "s_xuesheng008",
         "学生八",

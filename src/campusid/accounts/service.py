@@ -33,12 +33,14 @@ from campusid.security.policy import PasswordContext, check_password
 GENERIC_SIGN_IN_FAILURE = N_(
     "账号或密码错误。多次输错后需要输入图片验证码并稍候再试；忘记密码可通过「忘记密码」找回。"
 )
+EMPTY_SIGN_IN = N_("请输入账号和密码")
 
 
 class SignInError(StrEnum):
     """Why a sign-in was refused: a wrong answer, or the throttle (accounts.throttle)."""
 
     INVALID = "invalid"
+    EMPTY = "empty"  # a field left empty: nothing was looked up, counted or audited
     WAIT = "wait"  # the pair's wait has not ended: the password was not checked
     CAPTCHA = "captcha"  # a solved captcha is needed (missing or wrong): not checked either
 
@@ -58,6 +60,8 @@ class SignInResult:
     @property
     def message(self) -> str:
         """What the login page says."""
+        if self.error is SignInError.EMPTY:
+            return EMPTY_SIGN_IN
         if self.error is SignInError.WAIT:
             return throttle.wait_message(self.wait_seconds)
         if self.error is SignInError.CAPTCHA:
@@ -106,6 +110,9 @@ def authenticate(
     for strangers: the same answer, the same work. A wait or a captcha is decided by the login
     as typed and the client, never by whether the account exists. 找回密码 (route 3) stays open.
     """
+    if not login.strip() or not password:
+        # Nothing typed is no attempt: not looked up, not counted, not audited.
+        return SignInResult(None, SignInError.EMPTY)
     now = services.clock.now()
     device = throttle.read_device(services, device_cookie)
     # Look the account up in a short transaction of its own, so that no database lock is held

@@ -136,7 +136,11 @@ def login_captcha(request: Request, services: Svc) -> Response:
 
 @router.get("/login/captcha-box")
 def login_captcha_box(request: Request) -> Response:
-    """看不清?换一张 (htmx): the image box with a fresh image address."""
+    """看不清？换一张 (htmx): the captcha row with an empty answer and a fresh image address;
+    without script, the whole sign-in page with a fresh image."""
+    if request.headers.get("hx-request") != "true":
+        next_path = safe_next(request.query_params.get("next"))
+        return login_form(request, next=next_path, login="", captcha=True)
     return render(request, "accounts/_captcha.html", {"captcha_nonce": secrets.token_hex(6)})
 
 
@@ -163,11 +167,17 @@ def login_submit(
         captcha_answer=captcha,
     )
     if result.user is None:
+        captcha_shown = result.captcha
+        if result.error is service.SignInError.EMPTY:
+            # No attempt was made: the captcha stays if the network needs it anyway.
+            captcha_shown = bool(captcha.strip()) or throttle.captcha_on_arrival(
+                services, client=client, device_cookie=request.cookies.get(throttle.DEVICE_COOKIE)
+            )
         return login_form(
             request,
             next=safe_next(next),
             login=login,
-            captcha=result.captcha,
+            captcha=captcha_shown,
             error=result.message,
         )
     if result.second_step:

@@ -153,12 +153,12 @@ FACTS: dict[str, str] = {
 DELIVERIES: dict[str, str] = {
     "sms": N_("短信发送"),
     "parent_sms": N_("短信发送给家长"),
-    "shown": N_("当面告知"),
+    "shown": N_("电话读出"),
 }
 
 TICKET_RESULTS: dict[str, str] = {
     "reset_sms": N_("已重置(短信发送)"),
-    "reset_shown": N_("已重置(当面告知)"),
+    "reset_shown": N_("已重置（电话读出临时密码）"),
     "not_verified": N_("核验未通过"),
     "no_reset": N_("未重置"),
 }
@@ -194,6 +194,7 @@ OUTCOMES: dict[str, str] = {
 
 VIAS: dict[str, str] = {
     "oidc_logout": N_("接入应用退出登录"),
+    "sign_up": N_("家长注册后自动登录"),
 }
 
 CODE_RECIPIENTS: dict[str, str] = {

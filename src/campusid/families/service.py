@@ -45,6 +45,7 @@ LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该
 LINK_THROTTLED = N_("关联尝试次数过多,请稍后再试。")
 LINK_ALREADY = N_("您已关联该孩子。")
 NAME_REQUIRED = N_("请输入孩子的真实姓名")
+RELATION_REQUIRED = N_("请选择您是孩子的父亲、母亲还是其他监护人")
 
 
 def parent_limit_message(limit: int) -> str:
@@ -383,19 +384,21 @@ def unlink(
         client=client,
         detail={"parent_id": parent.id, "relation": link.relation.value, "by_school": by_school},
     )
-    by_whom = N_("学校管理员") if by_school else parent.real_name
-    told = [
-        (
-            child.id,
-            N_("家长关联已解除"),
-            N_(
-                "%(who)s已解除%(parent)s(%(relation)s)与您账号的关联。",
-                who=by_whom,
-                parent=parent.real_name,
-                relation=link.relation.label,
-            ),
+    # Said as it happened: the school ended the link, or the parent ended their own.
+    body = (
+        N_(
+            "学校管理员已解除%(parent)s（%(relation)s）与您账号的关联。",
+            parent=parent.real_name,
+            relation=link.relation.label,
         )
-    ]
+        if by_school
+        else N_(
+            "%(parent)s（%(relation)s）已解除与您账号的关联。",
+            parent=parent.real_name,
+            relation=link.relation.label,
+        )
+    )
+    told = [(child.id, N_("家长关联已解除"), body)]
     if by_school:
         told.append(
             (
@@ -424,6 +427,14 @@ def unlink(
 # --------------------------------------------------------------------------- the child's account
 
 
+def school_forces_change(db: Session, *, child: User) -> bool:
+    """Whether a school of the child makes them choose their own password after a parent set
+    one (`force_change_after_parent`): the parent is told so, before and after."""
+    school_ids = accounts.active_school_ids(db, user_id=child.id, role=SchoolRole.STUDENT)
+    schools = [db.get(School, school_id) for school_id in school_ids]
+    return any(s.force_change_after_parent for s in schools if s is not None)
+
+
 def change_child_password(
     db: Session,
     *,
@@ -447,7 +458,6 @@ def change_child_password(
     if problems:
         return problems
     school_ids = accounts.active_school_ids(db, user_id=child.id, role=SchoolRole.STUDENT)
-    schools = [db.get(School, school_id) for school_id in school_ids]
     reused = history.is_reused(db, services=services, user=child, password=new_password)
     accounts.set_password(
         db,
@@ -456,7 +466,7 @@ def change_child_password(
         new_password=new_password,
         route=Route.PARENT,
         actor=link.parent,
-        must_change=reused or any(s.force_change_after_parent for s in schools if s is not None),
+        must_change=reused or school_forces_change(db, child=child),
         client=client,
         school_id=school_ids[0] if school_ids else None,
         detail={"relation": link.relation.value},

@@ -18,7 +18,7 @@ from campusid.accounts import service as accounts
 from campusid.accounts.models import User
 from campusid.audit import service as audit
 from campusid.audit.actions import AuditAction
-from campusid.audit.service import ClientInfo, Outcome
+from campusid.audit.service import ClientInfo, Outcome, Route
 from campusid.context import Services
 from campusid.families.service import clean_name
 from campusid.i18n import N_
@@ -39,10 +39,13 @@ _USERNAME_ALPHABET = string.ascii_lowercase + string.digits
 
 @dataclass(frozen=True)
 class CodeSent:
-    """Whether a code went out, and what the page says."""
+    """Whether a code went out, what the page says, the seconds before 获取验证码 works again,
+    and whether the image shown still counts (nothing used it up, or a refusal gave it back)."""
 
     sent: bool
     message: str
+    wait_seconds: int = 0
+    captcha_kept: bool = False
 
 
 def request_code(
@@ -56,26 +59,29 @@ def request_code(
 ) -> CodeSent:
     """获取验证码: send a sign-up code to the number, once the image captcha is solved.
 
-    The captcha is used up by any try (right or wrong); SMS are limited per number and per
-    address.
+    A malformed number is told before the captcha is looked at. A wrong answer uses the image
+    up; a right one is used up by the code sent, and given back when a limit refuses (SMS are
+    limited per number and per address, and one code a minute per number).
     """
+    try:
+        number = normalize_phone(phone)
+    except InvalidIdentifier as exc:
+        return CodeSent(False, exc.message, captcha_kept=True)
     if not captcha_answer.strip():
-        return CodeSent(False, captcha.MSG_CAPTCHA_MISSING)
-    if not captcha.verify(
+        return CodeSent(False, captcha.MSG_CAPTCHA_MISSING, captcha_kept=True)
+    solved = captcha.verify(
         db,
         services=services,
         form=CAPTCHA_FORM,
         token=captcha_token,
         answer=captcha_answer,
         address=client.address,
-    ):
+    )
+    if solved is None:
         return CodeSent(False, captcha.MSG_CAPTCHA)
-    try:
-        number = normalize_phone(phone)
-    except InvalidIdentifier as exc:
-        return CodeSent(False, exc.message)
     if not messaging.sms_allowed(services, phone=number, address=client.address):
-        return CodeSent(False, SMS_TOO_MANY)
+        captcha.give_back(db, solved)
+        return CodeSent(False, SMS_TOO_MANY, captcha_kept=True)
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -84,8 +90,12 @@ def request_code(
         target=number,
     )
     if issued.code is None:
+        captcha.give_back(db, solved)
         return CodeSent(
-            False, N_("验证码已发送,请%(seconds)s秒后再重新获取", seconds=issued.wait_seconds)
+            False,
+            N_("验证码已发送,请%(seconds)s秒后再重新获取", seconds=issued.wait_seconds),
+            wait_seconds=issued.wait_seconds,
+            captcha_kept=True,
         )
     messaging.send_sms(
         db,
@@ -95,7 +105,11 @@ def request_code(
         params={"code": issued.code},
         address=client.address,
     )
-    return CodeSent(True, N_("验证码已发送至 %(target)s,10分钟内有效", target=mask_phone(number)))
+    return CodeSent(
+        True,
+        N_("验证码已发送至 %(target)s,10分钟内有效", target=mask_phone(number)),
+        wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
+    )
 
 
 @dataclass
@@ -194,3 +208,18 @@ def sign_up_parent(
         detail={"phone": mask_phone(number)},
     )
     return SignUp(user=user)
+
+
+def record_sign_in(db: Session, *, services: Services, user: User, client: ClientInfo) -> None:
+    """The new parent is signed in by the sign-up itself (the phone just proved, the password
+    just chosen): a sign-in of its own in the audit trail and the account's recent sign-ins."""
+    audit.record(
+        db,
+        now=services.clock.now(),
+        action=AuditAction.SIGN_IN,
+        route=Route.SIGN_IN,
+        actor_id=user.id,
+        target_user_id=user.id,
+        client=client,
+        detail={"via": "sign_up"},
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from campusid.accounts.views import open_session
 from campusid.audit.signins import recent_sign_ins
 from campusid.families import service, signup
 from campusid.families.avatars import CONTENT_TYPE
@@ -120,17 +121,27 @@ def link_submit(
     client: Client,
     real_name: Annotated[str, Form(max_length=64)] = "",
     id_card_number: Annotated[str, Form(max_length=32)] = "",
-    relation: Annotated[Relation, Form()] = Relation.OTHER,
+    relation: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    """Try to link; the answer never says which field was wrong."""
+    """Try to link; the answer never says which field was wrong. Whatever was typed stays in
+    the form (the page is never cached), so a typo costs no retyping of 18 digits."""
     authz.check_family_act_by_staff(principal)
+    chosen = Relation(relation) if relation in {r.value for r in Relation} else None
+    form = {"real_name": real_name, "id_card_number": id_card_number, "relation": chosen}
+    if chosen is None:
+        return render(
+            request,
+            "families/link.html",
+            {"relations": RELATIONS, "form": form, "errors": [service.RELATION_REQUIRED]},
+            status_code=400,
+        )
     result = service.link_child(
         db,
         services=services,
         parent=principal.user,
         real_name=real_name,
         id_card_number=id_card_number,
-        relation=relation,
+        relation=chosen,
         client=client,
     )
     if result.outcome is service.LinkOutcome.LINKED:
@@ -139,12 +150,7 @@ def link_submit(
     return render(
         request,
         "families/link.html",
-        {
-            "relations": RELATIONS,
-            # The ID card number is never echoed back into the page.
-            "form": {"real_name": real_name, "relation": relation},
-            "errors": [result.message],
-        },
+        {"relations": RELATIONS, "form": form, "errors": [result.message]},
         status_code=status,
     )
 
@@ -209,9 +215,14 @@ def child_avatar_upload(
 
 
 @router.get("/me/children/{child_id}/password")
-def child_password_page(request: Request, link: LinkedChildForPassword) -> Response:
-    """修改孩子密码."""
-    return render(request, "families/child_password.html", {"link": link, "rule": RULE_TEXT})
+def child_password_page(request: Request, db: DbSession, link: LinkedChildForPassword) -> Response:
+    """修改孩子密码 (saying so when the school will have the child choose another)."""
+    forced = service.school_forces_change(db, child=link.child)
+    return render(
+        request,
+        "families/child_password.html",
+        {"link": link, "rule": RULE_TEXT, "forced": forced},
+    )
 
 
 @router.post("/me/children/{child_id}/password")
@@ -233,14 +244,16 @@ def child_password_submit(
         confirm=confirm_password,
         client=client,
     )
+    forced = service.school_forces_change(db, child=link.child)
     if problems:
         return render(
             request,
             "families/child_password.html",
-            {"link": link, "rule": RULE_TEXT, "errors": problems},
+            {"link": link, "rule": RULE_TEXT, "errors": problems, "forced": forced},
             status_code=400,
         )
-    return redirect(f"/me/children/{link.child_id}?done=password")
+    done = "password_forced" if forced else "password"
+    return redirect(f"/me/children/{link.child_id}?done={done}")
 
 
 @router.post("/me/children/{child_id}/unlink")
@@ -284,7 +297,8 @@ def signup_code(
     real_name: Annotated[str, Form(max_length=64)] = "",
     captcha: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """获取验证码: the same page again, with the number kept, what happened and a new image."""
+    """获取验证码: with script, the button with its countdown, what happened and (unless the
+    image shown still counts) a new image; without, the same page again with the number kept."""
     sent = signup.request_code(
         db,
         services=services,
@@ -294,10 +308,15 @@ def signup_code(
         captcha_answer=captcha,
     )
     context: dict[str, object] = {
-        "form": {"phone": phone, "real_name": real_name},
-        "rule": RULE_TEXT,
+        "wait_seconds": sent.wait_seconds,
+        "captcha_kept": sent.captcha_kept,
         **captcha_views.box_context(signup.CAPTCHA_FORM),
     }
+    if request.headers.get("hx-request") == "true":
+        context.update(code_notice=sent.message if sent.sent else None)
+        context.update(code_error=None if sent.sent else sent.message)
+        return render(request, "families/_signup_code_response.html", context)
+    context.update(form={"phone": phone, "real_name": real_name}, rule=RULE_TEXT)
     if sent.sent:
         context["info"] = sent.message
     else:
@@ -320,7 +339,7 @@ def signup_submit(
     new_password: Annotated[str, Form(max_length=128)] = "",
     confirm_password: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    """Create the parent account; then the person signs in with the phone number."""
+    """Create the parent account and sign the new parent in (a fresh session), on to 我的孩子."""
     result = signup.sign_up_parent(
         db,
         services=services,
@@ -332,18 +351,24 @@ def signup_submit(
         client=client,
     )
     if result.user is None:
-        return render(
+        return captcha_views.ensure_cookie(
             request,
-            "families/signup.html",
-            {
-                "form": {"phone": phone, "real_name": real_name},
-                "rule": RULE_TEXT,
-                "errors": result.problems,
-                **captcha_views.box_context(signup.CAPTCHA_FORM),
-            },
-            status_code=400,
+            render(
+                request,
+                "families/signup.html",
+                {
+                    "form": {"phone": phone, "real_name": real_name},
+                    "rule": RULE_TEXT,
+                    "errors": result.problems,
+                    **captcha_views.box_context(signup.CAPTCHA_FORM),
+                },
+                status_code=400,
+            ),
         )
-    return render(request, "families/signup_done.html", {"account": result.user})
+    signup.record_sign_in(db, services=services, user=result.user, client=client)
+    return open_session(
+        request, db, services, client, result.user, next_path="/me/children?done=signed_up"
+    )
 
 
 # --------------------------------------------------------------------------- 家长关联 (school)

@@ -80,31 +80,36 @@ def send_bind_code(
 ) -> SendResult:
     """A code to the NEW phone or email (bound to the account and its password version).
 
-    Only once the channel's image captcha is solved (used up by any try, right or wrong).
+    Only once the channel's image captcha is solved (used up by a wrong answer and by a sent
+    code; a refusal for a limit gives a rightly solved image back). What is wrong with the value
+    typed is said before the captcha is looked at.
     """
+    try:
+        target = _normalise(channel, value)
+    except InvalidIdentifier as exc:
+        return SendResult(error=exc.message, captcha_kept=True)
+    current = _current(user, channel)
+    if current is not None and current.lower() == target.lower():
+        return SendResult(
+            error=N_("该%(channel)s已是您当前绑定的%(channel)s", channel=channel.label),
+            captcha_kept=True,
+        )
     if not captcha_answer.strip():
-        return SendResult(error=captcha.MSG_CAPTCHA_MISSING)
-    if not captcha.verify(
+        return SendResult(error=captcha.MSG_CAPTCHA_MISSING, captcha_kept=True)
+    solved = captcha.verify(
         db,
         services=services,
         form=captcha_form(channel),
         token=captcha_token,
         answer=captcha_answer,
         address=client.address,
-    ):
+    )
+    if solved is None:
         return SendResult(error=captcha.MSG_CAPTCHA)
-    try:
-        target = _normalise(channel, value)
-    except InvalidIdentifier as exc:
-        return SendResult(error=exc.message)
-    current = _current(user, channel)
-    if current is not None and current.lower() == target.lower():
-        return SendResult(
-            error=N_("该%(channel)s已是您当前绑定的%(channel)s", channel=channel.label)
-        )
     limiter = services.limits.named("profile.bind", SENDS_PER_HOUR, 3600)
     if not limiter.hit(str(user.id)):
-        return SendResult(error=N_("操作过于频繁,请稍后再试"))
+        captcha.give_back(db, solved)
+        return SendResult(error=N_("操作过于频繁,请稍后再试"), captcha_kept=True)
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -115,9 +120,11 @@ def send_bind_code(
         password_version=user.password_version,
     )
     if issued.code is None:
+        captcha.give_back(db, solved)
         return SendResult(
             error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
             wait_seconds=issued.wait_seconds,
+            captcha_kept=True,
         )
     return SendResult(
         message=N_("验证码已发送至 %(target)s,10分钟内有效", target=_mask(channel, target)),

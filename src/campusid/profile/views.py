@@ -128,6 +128,7 @@ def send_code(
                 "wait": result.wait_seconds,
                 "message": result.message,
                 "error": result.error,
+                "captcha_kept": result.captcha_kept,
                 **captcha_views.box_context(service.captcha_form(channel)),
             },
         )

@@ -11,18 +11,22 @@ from campusid.security.captcha import (
     CAPTCHA_TTL,
     MSG_CAPTCHA,
     Holder,
+    Solved,
     answer_for_tests,
     check,
     new_challenge,
     render_png,
+    solve,
 )
 
 __all__ = [
     "CAPTCHA_TTL",
     "MSG_CAPTCHA",
     "Holder",
+    "Solved",
     "answer_for_tests",
     "check",
     "new_challenge",
     "render_png",
+    "solve",
 ]

@@ -220,6 +220,8 @@ class SendResult:
     error: str | None = None
     wait_seconds: int = 0
     delivery: Delivery | None = None
+    # A rightly solved image that the refusal gave back: the page keeps it and its answer.
+    captcha_kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,29 @@ def _wait_for_target(db: Session, *, digest: str, now: datetime) -> int:
     return int((onetime.RESEND_AFTER - (now - last)).total_seconds()) + 1
 
 
+def _gate(
+    flow: RecoveryFlow, *, services: Services, captcha_answer: str, client: ClientInfo
+) -> tuple[str | None, captcha.Solved | None]:
+    """Before any message: the client address is counted and a solved captcha used up.
+
+    Returns why the message may not go (or None) and the solved image, to give back if the
+    message is refused for a reason of its own (a limit), so the person need not solve another.
+    """
+    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
+    solved = captcha.solve(
+        flow,
+        secret_key=services.settings.secret_key,
+        now=services.clock.now(),
+        answer=captcha_answer,
+    )
+    if solved is None:
+        return MSG_CAPTCHA, None
+    if not address_ok:
+        solved.give_back(flow)
+        return MSG_TOO_MANY, solved
+    return None, solved
+
+
 def message_gate(
     flow: RecoveryFlow, *, services: Services, captcha_answer: str, client: ClientInfo
 ) -> str | None:
@@ -329,15 +354,8 @@ def message_gate(
 
     Returns why the message may not go, or None.
     """
-    address_ok = limiter(services, "recovery.address").hit(client.address or "unknown")
-    if not captcha.check(
-        flow,
-        secret_key=services.settings.secret_key,
-        now=services.clock.now(),
-        answer=captcha_answer,
-    ):
-        return MSG_CAPTCHA
-    return None if address_ok else MSG_TOO_MANY
+    refused, _ = _gate(flow, services=services, captcha_answer=captcha_answer, client=client)
+    return refused
 
 
 def send_code(
@@ -354,23 +372,33 @@ def send_code(
 
     The answer and the work are the same whether or not the target names an account; only a
     real, bound target gets the message (returned as `delivery`, sent after the response).
+    A rightly solved image is used up only by a message sent: any other refusal gives it back.
     """
     now = services.clock.now()
     if flow.step not in (FlowStep.CHOOSING, FlowStep.IDENTIFIED, FlowStep.CODE_SENT):
-        return SendResult(error=MSG_MOVED_ON)
-    refused = message_gate(flow, services=services, captcha_answer=captcha_answer, client=client)
-    if refused:
-        return SendResult(error=refused)
+        return SendResult(error=MSG_MOVED_ON, captcha_kept=True)
+    refused, solved = _gate(flow, services=services, captcha_answer=captcha_answer, client=client)
+    if refused or solved is None:
+        return SendResult(error=refused or MSG_CAPTCHA, captcha_kept=solved is not None)
+
+    def keep(result: SendResult) -> SendResult:
+        solved.give_back(flow)
+        result.captcha_kept = True
+        return result
+
     target = _resolve(db, services=services, flow=flow, method=method, value=value)
     if isinstance(target, str):
-        return SendResult(error=target)
+        return keep(SendResult(error=target))
     digest = _digest(services, "target", target.destination)
     if not limiter(services, target.limiter).hit(digest):
-        return SendResult(error=MSG_TOO_MANY)
+        return keep(SendResult(error=MSG_TOO_MANY))
     wait = _wait_for_target(db, digest=digest, now=now)
     if wait:
-        return SendResult(
-            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=wait), wait_seconds=wait
+        return keep(
+            SendResult(
+                error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=wait),
+                wait_seconds=wait,
+            )
         )
 
     # Bind the flow to this target (a different target first voids the flow's old code).
@@ -402,9 +430,11 @@ def send_code(
         password_version=target.account.password_version if target.account else None,
     )
     if issued.code is None:
-        return SendResult(
-            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
-            wait_seconds=issued.wait_seconds,
+        return keep(
+            SendResult(
+                error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
+                wait_seconds=issued.wait_seconds,
+            )
         )
     flow.step = FlowStep.CODE_SENT
     flow.code_sent_at = now

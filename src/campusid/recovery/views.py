@@ -9,7 +9,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 
 from campusid.context import Services
-from campusid.i18n import N_
 from campusid.org.models import School
 from campusid.recovery import approvals, service
 from campusid.recovery.models import FlowStep, RecoveryFlow, RecoveryMethod
@@ -140,9 +139,14 @@ def captcha_image(request: Request, db: DbSession, services: Svc, client: Client
 
 
 @router.get("/recovery/captcha-box")
-def captcha_box(request: Request) -> Response:
-    """看不清?换一张 (htmx): the image box with a fresh image address."""
-    return render(request, "recovery/_captcha.html", {"captcha_nonce": secrets.token_hex(6)})
+def captcha_box(request: Request, way: str | None = None) -> Response:
+    """看不清？换一张 (htmx): the captcha row with an empty answer and a fresh image address;
+    without script, the whole 找回密码 page again (with a fresh image)."""
+    if not _is_htmx(request):
+        return redirect(f"/recovery?way={_way(way, None)}")
+    return render(
+        request, "recovery/_captcha.html", {"captcha_nonce": secrets.token_hex(6), "way": way}
+    )
 
 
 @router.get("/recovery/schools")
@@ -185,10 +189,11 @@ def send_code(
         "notice": result.message,
         "send_error": result.error,
         "captcha_nonce": secrets.token_hex(6),
+        "captcha_kept": result.captcha_kept,
     }
     response: Response
     if _is_htmx(request):
-        response = render(request, "recovery/_send_response.html", ctx)
+        response = render(request, "recovery/_send_response.html", {**ctx, "way": way})
     else:
         response = _page(
             request,
@@ -266,7 +271,8 @@ def identify_student(
         way="relation",
         status_code=400,
         errors=[error],
-        values={"name": name},
+        # What was typed stays (the page is never cached), the 18 digits included.
+        values={"name": name, "id_card_number": id_card_number},
         schools=[chosen] if chosen else [],
         school_id=chosen.id if chosen else None,
     )
@@ -315,19 +321,12 @@ def set_password(
             client=client,
         )
     except service.StepRefused:
-        # Not a question of authority: this browser's flow has not verified anyone (or has
-        # expired). The way back is to start 找回密码 again.
-        return render(
-            request,
-            "error.html",
-            {
-                "status": 403,
-                "message": N_("请先完成身份验证,再设置新密码"),
-                "back_url": "/recovery",
-                "back_label": N_("重新找回密码"),
-            },
-            status_code=403,
-        )
+        # Not a question of authority: this browser's flow has not verified anyone, or its
+        # 15 minutes are over. The answer is the 找回密码 page itself, saying so, with the way
+        # back to step 1 (a verified flow whose account changed meanwhile is given up).
+        if flow is not None and flow.step is FlowStep.VERIFIED:
+            service.restart(flow, db=db, services=services)
+        return _page(request, db, services, None, status_code=403, step_refused=True)
     if problems:
         return _page(request, db, services, flow, status_code=400, errors=problems)
     response = _page(request, db, services, None, step_index=3)

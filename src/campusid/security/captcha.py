@@ -16,6 +16,10 @@ solved image. A holder is anything with `token_digest`, `captcha_digest` and
 browser and form, for every other form (`issue`/`verify` below, served at `/captcha/{form}`).
 The browser is known by a random id in an HttpOnly cookie, stored only hashed.
 
+A right answer whose form then refuses for a reason of its own (a limit on the phone, the wait
+between two codes) is given back (`Solved.give_back`, `give_back`): the person keeps the image
+they solved and tries again later without a new one. Each message sent still costs one image.
+
 Limits: one address may draw `captcha_image_limit` images and give `captcha_failure_limit` wrong
 answers per window; past the first, images are refused (429); past the second, every answer is
 wrong. The forms behind the captcha keep their own limits (per phone, per account, per address).
@@ -27,6 +31,7 @@ import hmac
 import io
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Protocol
@@ -107,15 +112,35 @@ def _clean(answer: str) -> str | None:
     return value
 
 
-def check(holder: Holder, *, secret_key: str, now: datetime, answer: str) -> bool:
-    """Whether the answer solves the holder's current image; the image is used up either way."""
+@dataclass(frozen=True)
+class Solved:
+    """A rightly answered image as it stood before the check used it up."""
+
+    captcha_digest: str
+    captcha_expires_at: datetime
+
+    def give_back(self, holder: Holder) -> None:
+        """Make the holder's image count again (the form refused for a reason of its own)."""
+        holder.captcha_digest = self.captcha_digest
+        holder.captcha_expires_at = self.captcha_expires_at
+
+
+def solve(holder: Holder, *, secret_key: str, now: datetime, answer: str) -> Solved | None:
+    """The image, if the answer solves it (to give back); the image is used up either way."""
     expected, expires = holder.captcha_digest, holder.captcha_expires_at
     holder.captcha_digest = None
     holder.captcha_expires_at = None
     value = _clean(answer)
     if expected is None or expires is None or now >= expires or value is None:
-        return False
-    return hmac.compare_digest(expected, _answer_digest(secret_key, holder, value))
+        return None
+    if not hmac.compare_digest(expected, _answer_digest(secret_key, holder, value)):
+        return None
+    return Solved(expected, expires)
+
+
+def check(holder: Holder, *, secret_key: str, now: datetime, answer: str) -> bool:
+    """Whether the answer solves the holder's current image; the image is used up either way."""
+    return solve(holder, secret_key=secret_key, now=now, answer=answer) is not None
 
 
 def _all_answers() -> list[str]:
@@ -178,6 +203,15 @@ def issue(db: Session, *, services: Services, form: str, token: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class SolvedForm:
+    """A rightly answered image of a form (a `CaptchaChallenge` as it stood), to give back."""
+
+    token_digest: str
+    form: str
+    image: Solved
+
+
 def verify(
     db: Session,
     *,
@@ -186,8 +220,8 @@ def verify(
     token: str | None,
     answer: str,
     address: str | None,
-) -> bool:
-    """Whether the answer solves this browser's image for the form; used up either way.
+) -> SolvedForm | None:
+    """The image, if the answer solves this browser's image for the form; used up either way.
 
     A wrong answer counts against the address; past its limit every answer is wrong.
     """
@@ -199,16 +233,28 @@ def verify(
     row = None
     if token and form in FORMS:
         row = db.get(CaptchaChallenge, _holder_digest(services, form, token))
-    solved = False
+    solved = None
     if row is not None:
-        solved = check(row, secret_key=s.secret_key, now=services.clock.now(), answer=answer)
+        image = solve(row, secret_key=s.secret_key, now=services.clock.now(), answer=answer)
+        solved = SolvedForm(row.token_digest, row.form, image) if image else None
         db.delete(row)
         db.flush()
     if failures.exceeded(key):
-        return False
-    if not solved:
+        return None
+    if solved is None:
         failures.hit(key)
     return solved
+
+
+def give_back(db: Session, solved: SolvedForm | None) -> None:
+    """Make a solved image count again after its form refused for a reason of its own; unless
+    the browser has drawn a newer image meanwhile (that one is what the page shows)."""
+    if solved is None or db.get(CaptchaChallenge, solved.token_digest) is not None:
+        return
+    row = CaptchaChallenge(token_digest=solved.token_digest, form=solved.form)
+    solved.image.give_back(row)
+    db.add(row)
+    db.flush()
 
 
 def answer_of(db: Session, *, services: Services, form: str, token: str) -> str | None:

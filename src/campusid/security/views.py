@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from campusid.security import captcha
-from campusid.web import Client, DbSession, NotFound, Svc, cookie_secure, render
+from campusid.web import Client, DbSession, NotFound, Svc, cookie_secure, redirect, render
 
 router = APIRouter()
 
@@ -68,10 +68,23 @@ def ensure_cookie(request: Request, response: Response) -> Response:
     return response
 
 
+# The page of each form, where 看不清？换一张 leads without script.
+FORM_PAGES = {
+    "signup": "/signup",
+    "bind_phone": "/account/security",
+    "bind_email": "/account/security",
+    "login": "/login",
+}
+
+
 @router.get("/captcha/{form}/box")
 def captcha_box(form: str, request: Request) -> Response:
-    """看不清?换一张 (htmx): the image box with a fresh image address."""
-    return render(request, "captcha/_box.html", box_context(_form(form)))
+    """看不清？换一张 (htmx): the captcha row with an empty answer and a fresh image address;
+    without script, the form's whole page again (with a fresh image)."""
+    form = _form(form)
+    if request.headers.get("hx-request") != "true":
+        return redirect(FORM_PAGES[form])
+    return render(request, "captcha/_row.html", box_context(form))
 
 
 def box_context(form: str) -> dict[str, str]:

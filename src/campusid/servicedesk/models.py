@@ -52,7 +52,7 @@ class TicketOutcome(StrEnum):
         """The Chinese label."""
         return {
             "reset_sms": N_("已重置(短信发送)"),
-            "reset_shown": N_("已重置(当面告知)"),
+            "reset_shown": N_("已重置（电话读出临时密码）"),
             "not_verified": N_("核验未通过"),
             "no_reset": N_("未重置"),
         }[self.value]
@@ -77,6 +77,13 @@ class Fact(StrEnum):
             "parent_name": N_("关联家长姓名"),
             "phone_code": N_("绑定手机验证码"),
         }[self.value]
+
+    def label_for(self, linked_are_children: bool) -> str:
+        """The label as the caller is asked: about a parent's account, the linked people are
+        the children (关联孩子姓名); about anyone else's, the parents."""
+        if self is Fact.PARENT_NAME and linked_are_children:
+            return N_("关联孩子姓名")
+        return self.label
 
     @property
     def is_strong(self) -> bool:

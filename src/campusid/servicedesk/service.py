@@ -153,6 +153,7 @@ class ResetResult:
     delivery: Delivery
     masked_phone: str
     password: str | None
+    parents_told: int = 0  # linked parents given a notice (the page says only what is true)
 
 
 @dataclass(frozen=True)
@@ -567,11 +568,20 @@ def _answerable(
             "mismatch_on_ticket",
             N_("本工单已有核验项不匹配，核验已结束。请结束工单；如来电人再次来电，须重新核验。"),
         )
+    label = fact.label_for(facts.linked_are_children)
     if fact in answered:
-        raise refuse("already_checked", N_("「%(fact)s」已核验,每项只能核验一次", fact=fact.label))
+        raise refuse("already_checked", N_("「%(fact)s」已核验,每项只能核验一次", fact=label))
     if not facts.applicable(fact):
-        raise refuse("not_applicable", N_("该账号没有可核验的「%(fact)s」", fact=fact.label))
+        raise refuse("not_applicable", N_("该账号没有可核验的「%(fact)s」", fact=label))
     return user, facts
+
+
+def fact_label(db: Session, *, services: Services, ticket: Ticket, fact: Fact) -> str:
+    """The fact's label for this ticket's account (关联孩子姓名 on a parent's)."""
+    user = accounts.get_user(db, ticket.target_user_id)
+    if user is None:
+        return fact.label
+    return fact.label_for(_facts(db, services, user).linked_are_children)
 
 
 def check_answer(
@@ -589,7 +599,8 @@ def check_answer(
     if fact is Fact.PHONE_CODE:
         raise Refused(N_("验证码请在「绑定手机验证码」一栏核验"), 400)
     if not answer.strip():
-        raise Refused(N_("请输入来电人所说的「%(fact)s」", fact=fact.label), 400)
+        label = fact_label(db, services=services, ticket=ticket, fact=fact)
+        raise Refused(N_("请输入来电人所说的「%(fact)s」", fact=label), 400)
     act = _Act(db, services, agent, client)
     _, facts = _answerable(act, ticket, fact)
     matched = facts.matches(fact, answer[:64], class_name[:64])
@@ -806,7 +817,7 @@ def reset_password(
             "child_temporary_password",
             {"name": mask_name(user.real_name), "password": password},
         )
-    _notify_parents(db, services=services, agent=agent, child=user, ticket=ticket)
+    told = _notify_parents(db, services=services, agent=agent, child=user, ticket=ticket)
     outcome = TicketOutcome.RESET_SHOWN if delivery is Delivery.SHOWN else TicketOutcome.RESET_SMS
     _close(db, services=services, ticket=ticket, outcome=outcome)
     act.log(action, ticket=ticket, detail={"delivery": delivery.value})
@@ -814,15 +825,17 @@ def reset_password(
         delivery=delivery,
         masked_phone=mask_phone(phone),
         password=password if delivery is Delivery.SHOWN else None,
+        parents_told=told,
     )
 
 
 def _notify_parents(
     db: Session, *, services: Services, agent: User, child: User, ticket: Ticket
-) -> None:
+) -> int:
+    """Tell the child's linked parents; returns how many were told."""
     now = services.clock.now()
     when = now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    parents = db.scalars(select(ParentLink.parent_id).where(ParentLink.child_id == child.id))
+    parents = list(db.scalars(select(ParentLink.parent_id).where(ParentLink.child_id == child.id)))
     for parent_id in parents:
         messaging.notify(
             db,
@@ -839,6 +852,7 @@ def _notify_parents(
                 ticket=ticket.id,
             ),
         )
+    return len(parents)
 
 
 def close_ticket(

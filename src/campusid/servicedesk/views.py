@@ -219,9 +219,9 @@ def check(
         )
         return N_("匹配") if matched else N_("不匹配")
 
-    return _act(
-        request, db, services, ticket, act, N_("「%(fact)s」核验结果:%(outcome)s"), fact=fact.label
-    )
+    label = service.fact_label(db, services=services, ticket=ticket, fact=fact)
+    done = N_("「%(fact)s」核验结果:%(outcome)s")
+    return _act(request, db, services, ticket, act, done, fact=label)
 
 
 @router.post("/servicedesk/tickets/{ticket_id}/code")

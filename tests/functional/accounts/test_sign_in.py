@@ -128,6 +128,22 @@ def test_sign_in_success_and_failure_are_audited(client, db, world):
     assert DEMO_PASSWORD not in str([e.detail for e in events])
 
 
+def test_an_empty_form_is_asked_to_fill_in_the_fields_and_is_no_attempt(client, db, world):
+    for login, password in (("", ""), ("chenxiaokai", ""), ("  ", DEMO_PASSWORD)):
+        response = post_form(client, "/login", {"login": login, "password": password})
+        assert response.status_code == 200
+        assert "请输入账号和密码" in response.text
+        assert GENERIC not in response.text
+    kept = post_form(client, "/login", {"login": "chenxiaokai", "password": ""})
+    assert 'value="chenxiaokai"' in kept.text
+    db.expire_all()
+    assert list(db.scalars(select(AuditEvent).where(AuditEvent.action == "sign_in"))) == []
+    # Nothing was counted either: a real wrong password is still the first failure.
+    wrong = post_form(client, "/login", {"login": "chenxiaokai", "password": "Wrong#Pass1"})
+    assert GENERIC in wrong.text
+    assert 'name="captcha"' not in wrong.text
+
+
 def test_login_redirects_only_to_local_pages(client, world):
     response = post_form(
         client,

@@ -63,7 +63,9 @@ def test_success_ends_the_childs_sessions_and_tells_and_audits(client, make_clie
     sign_in(client, "p_lidaniang")
     response = _change(client, child)
     assert response.status_code == 303
-    assert "孩子的密码已修改" in client.get(response.headers["location"]).text
+    done = client.get(response.headers["location"]).text
+    assert "孩子的密码已修改" in done
+    assert "孩子下次登录时须再设置" not in done
 
     # The child's session is gone; the old password fails, the new one works, no forced change.
     assert on_phone.get("/").status_code == 303
@@ -93,10 +95,18 @@ def test_success_ends_the_childs_sessions_and_tells_and_audits(client, make_clie
 
 
 def test_the_school_may_ask_for_a_change_after_a_parent_change(client, make_client, db, world):
+    child = world["lixiaoyao"]
+    sign_in(client, "p_lidaniang")
+    told = "孩子下次登录时须再设置一个自己的新密码"
+    assert told not in client.get(f"/me/children/{child.id}/password").text
     world.school.force_change_after_parent = True
     db.commit()
-    sign_in(client, "p_lidaniang")
-    assert _change(client, world["lixiaoyao"]).status_code == 303
+    # The parent is told before and after.
+    assert told in client.get(f"/me/children/{child.id}/password").text
+    response = _change(client, child)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/me/children/{child.id}?done=password_forced"
+    assert told in client.get(response.headers["location"]).text
     child_browser = make_client()
     response = post_form(child_browser, "/login", {"login": "lixiaoyao", "password": NEW})
     assert response.headers["location"] == "/password/change-required"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 from tests.support.families import error_box, events, link, notices
@@ -111,7 +113,12 @@ def test_every_wrong_combination_gets_the_same_answer(client, db, world):
         response = link(client, name, number)
         assert response.status_code == 400, label
         answers[label] = error_box(response.text)
-        assert number not in response.text, "the ID card number is never echoed back"
+        # What was typed stays in the form (18 digits are not typed twice), and only there.
+        assert 'id="id_card_number" name="id_card_number"' in response.text
+        assert response.text.count(number) == 1
+        assert f'value="{number}"' in response.text
+        assert f'value="{name}"' in response.text
+        assert number not in answers[label]
     assert len(set(answers.values())) == 1, answers
     assert LINK_FAILED in next(iter(answers.values()))
     assert _links(db, parent=world["p_zhoujia"]) == []
@@ -130,6 +137,43 @@ def test_a_malformed_number_is_told_and_not_counted(client, db, world):
     assert response.status_code == 400
     assert "身份证号格式不正确" in response.text
     assert events(db, "child_link") == []
+
+
+def test_a_malformed_number_stays_in_the_form_with_the_name_and_relation(client, world):
+    sign_in(client, "p_zhoujia")
+    response = link(client, "何书桓", "33060320150101", "father")
+    assert response.status_code == 400
+    assert 'value="33060320150101"' in response.text
+    assert 'value="何书桓"' in response.text
+    assert re.search(r'value="father" required\s+checked', response.text)
+
+
+def test_the_relation_is_not_preselected_and_must_be_chosen(client, db, world):
+    child = world["heshuhuan"]
+    sign_in(client, "p_zhoujia")
+    page = client.get("/me/children/link").text
+    assert "checked" not in page
+    assert page.count('name="relation"') == 3
+    assert page.count("required") >= 5  # name, number and the three choices
+    response = post_form(
+        client,
+        "/me/children/link",
+        {"real_name": "何书桓", "id_card_number": child.id_card_number},
+    )
+    assert response.status_code == 400
+    assert "请选择您是孩子的父亲、母亲还是其他监护人" in error_box(response.text)
+    assert f'value="{child.id_card_number}"' in response.text
+    assert "checked" not in response.text
+    assert _links(db, child=child) == []
+    assert events(db, "child_link") == []  # no attempt was made
+    odd = post_form(
+        client,
+        "/me/children/link",
+        {"real_name": "何书桓", "id_card_number": child.id_card_number, "relation": "uncle"},
+    )
+    assert odd.status_code == 400
+    assert link(client, "何书桓", child.id_card_number, "other").status_code == 303
+    assert [r.relation.value for r in _links(db, child=child)] == ["other"]
 
 
 def test_failed_attempts_are_limited_per_parent_account(client, db, world, clock):
@@ -261,6 +305,8 @@ def test_unlink_with_confirmation(client, db, world):
     assert response.status_code == 303
     assert _links(db, child=child) == []
     assert notices(db, child)[0].kind == "child_unlinked"
+    # Worded for a parent who ended their own link (not "李大娘已解除李大娘…").
+    assert notices(db, child)[0].body == "李大娘（母亲）已解除与您账号的关联。"
     event = events(db, "child_unlinked")[-1]
     assert (event.actor_id, event.target_user_id) == (world["p_lidaniang"].id, child.id)
     assert "已解除关联" in client.get("/me/children?done=unlinked").text
@@ -289,6 +335,7 @@ def test_the_school_sees_and_removes_links(client, db, world):
     assert _links(db, child=child) == []
     assert notices(db, world["p_lidaniang"])[0].kind == "child_unlinked"
     assert notices(db, child)[0].kind == "child_unlinked"
+    assert notices(db, child)[0].body == "学校管理员已解除李大娘（母亲）与您账号的关联。"
     event = events(db, "child_unlinked")[-1]
     assert event.actor_id == world["xx_admin"].id
     assert event.detail["by_school"] is True

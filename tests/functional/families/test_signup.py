@@ -71,14 +71,26 @@ def test_sign_up_with_an_sms_code_makes_a_parent(client, make_client, db, world)
 
     code = _code_from_outbox(client)
     response = _sign_up(client, code)
-    assert response.status_code == 200
-    assert "注册成功" in response.text
+    # The new parent is signed in, and goes on to 我的孩子 to link a child.
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me/children?done=signed_up"
+    page = client.get(response.headers["location"]).text
+    assert "注册成功，您已登录" in page
     user = _account(db)
     assert user.real_name == "王家长"
     assert user.is_parent and not user.must_change_password
-    assert user.username in response.text
+    assert user.username in page
+    assert 'href="/me/children/link"' in page
+    assert "王家长" in client.get("/me").text
     assert events(db, "sign_up")[-1].target_user_id == user.id
     assert PHONE not in str(events(db, "sign_up")[-1].detail)
+    signed_in = events(db, "sign_in")[-1]
+    assert (signed_in.outcome, signed_in.actor_id, signed_in.target_user_id) == (
+        "success",
+        user.id,
+        user.id,
+    )
+    assert signed_in.detail == {"via": "sign_up"}
 
     browser = make_client()
     sign_in(browser, PHONE, PASSWORD)
@@ -118,7 +130,7 @@ def test_form_problems_are_told_without_spending_the_code(client, db, world):
     assert "请输入真实姓名" in response.text
     assert "手机号格式不正确" in response.text
     # The code is still good.
-    assert _sign_up(client, code).status_code == 200
+    assert _sign_up(client, code).status_code == 303
 
 
 def test_the_password_may_not_hold_the_phone_number(client, db, world):
@@ -231,3 +243,73 @@ def test_no_sms_without_a_solved_captcha(client, db, world, clock):
     reused = post_form(client, "/signup/code", {**data, "captcha": solved})
     assert reused.status_code == 400
     assert len(_outbox_codes(db)) == 1
+
+
+def _ask_code_htmx(client, captcha, phone=PHONE):
+    return post_form(
+        client,
+        "/signup/code",
+        {"phone": phone, "real_name": "王家长", "captcha": captcha},
+        headers={"HX-Request": "true"},
+    )
+
+
+def test_get_code_counts_down_and_renews_the_captcha_with_an_empty_answer(client, db, world):
+    page = client.get("/signup").text
+    assert 'id="signup-code-button"' in page and 'hx-post="/signup/code"' in page
+    sent = _ask_code_htmx(client, solve_captcha(client, "signup"))
+    assert sent.status_code == 200
+    assert 'data-countdown="60"' in sent.text
+    assert "验证码已发送至 137****5678" in sent.text
+    # The used image is replaced, and its answer with it.
+    row = re.search(r'<div id="captcha-row-signup".*?</div>\s*</div>', sent.text, re.S)
+    assert row is not None and 'hx-swap-oob="true"' in row.group(0)
+    assert re.search(r'<input id="captcha-signup" name="captcha"(?![^>]*value=)', row.group(0))
+    assert len(_outbox_codes(db)) == 1
+
+
+def test_a_refused_send_gives_the_solved_captcha_back(client, db, world, clock):
+    assert _ask_code_htmx(client, solve_captcha(client, "signup")).status_code == 200
+    clock.advance(seconds=20)
+    answer = solve_captcha(client, "signup")
+    refused = _ask_code_htmx(client, answer)
+    assert "秒后再重新获取" in refused.text
+    assert 'data-countdown="41"' in refused.text
+    assert "captcha-row-signup" not in refused.text  # the image shown still counts
+    clock.advance(seconds=41)
+    # The same answer, no new image: it goes through now, and only once.
+    again = _ask_code_htmx(client, answer)
+    assert "验证码已发送至" in again.text
+    assert len(_outbox_codes(db)) == 2
+    clock.advance(seconds=61)
+    assert "图片验证码不正确" in _ask_code_htmx(client, answer).text
+    assert len(_outbox_codes(db)) == 2
+
+
+def test_a_malformed_number_leaves_the_captcha_unused(client, db, world):
+    answer = solve_captcha(client, "signup")
+    refused = _ask_code_htmx(client, answer, phone="1234")
+    assert "手机号格式不正确" in refused.text
+    assert "captcha-row-signup" not in refused.text
+    assert "验证码已发送至" in _ask_code_htmx(client, answer).text
+
+
+def test_a_wrong_answer_uses_the_image_up_and_renews_it(client, db, world):
+    answer = solve_captcha(client, "signup")
+    wrong = "2222" if answer != "2222" else "3333"
+    refused = _ask_code_htmx(client, wrong)
+    assert "图片验证码不正确" in refused.text
+    assert 'id="captcha-row-signup"' in refused.text
+    assert "图片验证码不正确" in _ask_code_htmx(client, answer).text
+    assert _outbox_codes(db) == []
+
+
+def test_another_image_comes_with_an_empty_answer_and_without_script_the_page(client):
+    row = client.get("/captcha/signup/box", headers={"HX-Request": "true"})
+    assert row.status_code == 200
+    assert 'id="captcha-row-signup"' in row.text
+    assert re.search(r'<input id="captcha-signup" name="captcha"(?![^>]*value=)', row.text)
+    assert 'hx-target="#captcha-row-signup"' in row.text
+    plain = client.get("/captcha/signup/box")
+    assert plain.status_code == 303 and plain.headers["location"] == "/signup"
+    assert client.get("/captcha/bind_phone/box").headers["location"] == "/account/security"

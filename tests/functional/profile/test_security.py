@@ -171,7 +171,16 @@ def test_no_code_is_sent_to_bind_without_a_solved_captcha(client, db, world, clo
     url = "/account/security/phone/code"
     missing = post_form(client, url, {"value": NEW_PHONE}, headers={"HX-Request": "true"})
     assert "请输入图片验证码" in missing.text
-    assert 'id="captcha-box-bind_phone"' in missing.text  # a new image comes with the answer
+    # Nothing used the image shown: it stays, and so does what else was typed.
+    assert 'id="captcha-row-bind_phone"' not in missing.text
+    answer = solve_captcha(client, "bind_phone")
+    wrong = "2222" if answer != "2222" else "3333"
+    renewed = post_form(
+        client, url, {"value": NEW_PHONE, "captcha": wrong}, headers={"HX-Request": "true"}
+    )
+    # A wrong answer uses the image up: a new one comes, with an empty answer field.
+    assert 'id="captcha-row-bind_phone" class="captcha-row" hx-swap-oob="true"' in renewed.text
+    assert re.search(r'<input id="captcha-bind_phone" name="captcha"(?![^>]*value=)', renewed.text)
     answer = solve_captcha(client, "bind_phone")
     wrong = "2222" if answer != "2222" else "3333"
     assert "图片验证码不正确" in post_form(client, url, {"value": NEW_PHONE, "captcha": wrong}).text

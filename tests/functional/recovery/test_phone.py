@@ -47,7 +47,7 @@ def test_the_page_has_the_guides_steps_ways_and_hint(client):
         "请输入您与平台绑定的手机号",
         "图片验证码",
         "请输入图中的数字",
-        "看不清?换一张",
+        "看不清？换一张",
         "短信验证码",
         "获取",
         HINT,

@@ -85,8 +85,13 @@ def test_search_by_identifier_shows_masked_identifiers_and_is_audited(client, db
     assert response.status_code == 200
     assert "李*遥" in response.text
     assert "李逍遥" not in response.text
-    assert student.id_card_number not in response.text
-    assert student.id_card_number[-4:] not in response.text
+    # The identifier typed stays in the search box (to correct or search again), and only
+    # there: the results show it masked.
+    kept = f'name="identifier" value="{student.id_card_number}"'
+    assert kept in response.text
+    results = response.text.replace(kept, "")
+    assert student.id_card_number not in results
+    assert student.id_card_number[-4:] not in results
     assert "lixiaoyao" not in response.text
     [event] = events(db, "servicedesk_search")
     assert event.actor_id == world["kefu01"].id
@@ -286,6 +291,7 @@ def test_a_child_without_a_phone_gets_the_password_by_sms_to_a_parent(
     assert done.status_code == 200
     assert "密码重置成功" in done.text
     assert "临时密码已通过短信发送到家长绑定手机 139****0011" in done.text
+    assert "账号本人及关联家长已收到通知" in done.text  # 李大娘 is linked and told
     assert SECRET.search(done.text) is None
     assert "只显示这一次" not in done.text
     body = last_sms(db, parent.phone, "child_temporary_password")
@@ -366,10 +372,16 @@ def test_an_adult_without_a_phone_is_shown_the_password_once(client, make_client
     done = reset(client, ticket_id)
     assert done.status_code == 200
     assert "只显示这一次" in done.text
+    # Only what is true: a teacher has no linked parent to tell; read out on the phone.
+    assert "账号本人已收到通知" in done.text
+    assert "关联家长" not in done.text
+    assert "已重置（电话读出临时密码）" in done.text
+    assert "当面" not in done.text
     password = SECRET.search(done.text).group(1)
     db.expire_all()
     assert db.scalar(select(OutboxMessage).where(OutboxMessage.body.contains(password))) is None
     assert db.get(Ticket, ticket_id).outcome == "reset_shown"
+    assert "已重置（电话读出临时密码）" in client.get("/servicedesk").text
     fresh = make_client()
     response = post_form(fresh, "/login", {"login": "zhaoshuxue", "password": password})
     response = finish_sign_in(fresh, response, "zhaoshuxue")  # a teacher's second step
@@ -498,3 +510,18 @@ def test_outside_hours_the_agent_can_read_but_not_verify_or_reset(client, db, wo
     assert reset(again(client), ticket_id).status_code == 403
     clock.advance(minutes=1)
     assert reset(client, ticket_id).status_code == 200
+
+
+def test_a_parents_account_is_asked_for_the_linked_childs_name_everywhere(client, db, world):
+    parent = world["p_lidaniang"]
+    agent(client)
+    ticket_id = open_ticket(client, parent.id, "parent")
+    page = client.get(f"/servicedesk/tickets/{ticket_id}").text
+    assert "关联孩子姓名" in page and "关联家长姓名" not in page
+    empty = check(client, ticket_id, "parent_name", "")
+    assert "请输入来电人所说的「关联孩子姓名」" in empty.text
+    answered = check(client, ticket_id, "parent_name", "李逍遥")
+    assert "「关联孩子姓名」核验结果" in answered.text
+    assert "关联家长姓名" not in answered.text
+    again = check(client, ticket_id, "parent_name", "李逍遥")
+    assert "「关联孩子姓名」已核验" in again.text
