@@ -23,6 +23,7 @@ from campusid.db import Base
 from campusid.families.models import ParentLink
 from campusid.messaging.models import Notice
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
+from campusid.oneroster.models import RosterGrant
 from campusid.org.models import (
     Campus,
     CountDelta,
@@ -94,6 +95,7 @@ __all__ = [
     "PasskeyCredential",
     "PendingSignIn",
     "RecoveryFlow",
+    "RosterGrant",
     "School",
     "SchoolClass",
     "SchoolMembership",

@@ -624,3 +624,34 @@ MATRIX.update(
         ("POST", "/people/{user_id}/apps/{client_pk}/withdraw"): Row(only("agent")),
     }
 )
+# Issue 22: the OneRoster 1.2 binding answers only a client_credentials bearer token (401
+# to every session); tests/functional/oneroster/ walks the grants.
+_ONEROSTER = "/ims/oneroster/rostering/v1p2"
+_ONEROSTER_IDS = {"sourced_id": "x", "school_sourced_id": "x", "class_sourced_id": "x"}
+MATRIX.update(
+    {
+        ("GET", _ONEROSTER + path): Row(everyone(BEARER), params=_ONEROSTER_IDS)
+        for path in (
+            "/orgs",
+            "/orgs/{sourced_id}",
+            "/schools",
+            "/schools/{sourced_id}",
+            "/academicSessions",
+            "/academicSessions/{sourced_id}",
+            "/classes",
+            "/classes/{sourced_id}",
+            "/users",
+            "/users/{sourced_id}",
+            "/students",
+            "/teachers",
+            "/enrollments",
+            "/enrollments/{sourced_id}",
+            "/schools/{school_sourced_id}/classes",
+            "/schools/{school_sourced_id}/students",
+            "/schools/{school_sourced_id}/teachers",
+            "/schools/{school_sourced_id}/enrollments",
+            "/classes/{class_sourced_id}/students",
+            "/classes/{class_sourced_id}/teachers",
+        )
+    }
+)

@@ -115,6 +115,9 @@ REASONS: dict[str, str] = {
     "adult_account": N_("成年人账号不能扫码登录"),
     "badges_off": N_("所在年级未启用扫码登录"),
     "network_not_listed": N_("不在学校允许的网络中"),
+    # OneRoster (issue 22)
+    "oneroster_not_granted": N_("应用未获准读取该学校的名册"),
+    "oneroster_granter": N_("无权管理应用读取该学校名册的授权"),
 }
 
 RESET_MODES: dict[str, str] = {
