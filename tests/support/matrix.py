@@ -451,6 +451,8 @@ def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]
         )
     )
     client_row, _secret = register(db, world["pt_admin"], now)
+    # issue 22: an application that may read rosters (应用名册授权 lists only those)
+    client_row.service_scopes = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly"
     db.commit()
     return {
         "class_id": str(school_class.id),
@@ -640,6 +642,8 @@ MATRIX.update(
             "/academicSessions/{sourced_id}",
             "/classes",
             "/classes/{sourced_id}",
+            "/courses",
+            "/courses/{sourced_id}",
             "/users",
             "/users/{sourced_id}",
             "/students",
@@ -653,5 +657,22 @@ MATRIX.update(
             "/classes/{class_sourced_id}/students",
             "/classes/{class_sourced_id}/teachers",
         )
+    }
+)
+# Issue 22: who reads a school's roster: a platform administrator on the application's page,
+# the school's own administrator in its console (with the school's OneRoster CSV export).
+MATRIX.update(
+    {
+        ("GET", "/platform/clients/{client_pk}/rosters"): Row(only("platform_admin")),
+        ("POST", "/platform/clients/{client_pk}/rosters"): Row(
+            only("platform_admin"), form={"school_id": "{school_id}"}
+        ),
+        ("POST", "/platform/clients/{client_pk}/rosters/{school_id}/revoke"): Row(
+            only("platform_admin")
+        ),
+        ("GET", "/school/{school_id}/apps"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/apps/{client_pk}/grant"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/apps/{client_pk}/revoke"): Row(SCHOOL_ADMIN_ONLY),
+        ("GET", "/school/{school_id}/apps/oneroster.zip"): Row(SCHOOL_ADMIN_ONLY),
     }
 )

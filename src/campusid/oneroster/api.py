@@ -80,6 +80,16 @@ USER_FIELDS = COMMON | {
     "primaryOrg",
     "resources",
 }
+COURSE_FIELDS = COMMON | {
+    "title",
+    "schoolYear",
+    "courseCode",
+    "grades",
+    "subjects",
+    "org",
+    "subjectCodes",
+    "resources",
+}
 ENROLLMENT_FIELDS = COMMON | {
     "class",
     "user",
@@ -187,7 +197,11 @@ def _authenticate(request: Request, db: Session, services: Services) -> Call:
 
 
 def _audit(
-    call_or_none: Call | None, request: Request, client: Any, status: int, **extra: Any
+    call_or_none: Call | None,
+    request: Request,
+    client: Any,
+    status: int,
+    extra: dict[str, Any],
 ) -> None:
     if call_or_none is None:
         return
@@ -208,7 +222,7 @@ def _audit(
         detail={
             "client_id": call.client.client_id,
             "path": request.url.path,
-            "status": status,
+            "http_status": status,
             **extra,
         },
     )
@@ -253,15 +267,15 @@ def serve_collection(
         query = Query.parse(dict(request.query_params), fields)
         page, total = query.apply(produce(call))
     except ImsxError as exc:
-        _audit(call, request, client, exc.status, reason=exc.code_minor)
+        _audit(call, request, client, exc.status, {"code_minor": exc.code_minor})
         return imsx_response(exc.status, exc.code_minor, exc.description)
     except QueryError as exc:
-        _audit(call, request, client, 400, reason=exc.code_minor)
+        _audit(call, request, client, 400, {"code_minor": exc.code_minor})
         return imsx_response(400, exc.code_minor, exc.description)
     except authz.Denied as exc:
-        _audit(call, request, client, 403, reason=exc.reason)
+        _audit(call, request, client, 403, {"reason": exc.reason})
         return imsx_response(403, "forbidden", exc.message)
-    _audit(call, request, client, 200, count=len(page))
+    _audit(call, request, client, 200, {"records": len(page)})
     return JSONResponse(
         {key: page},
         headers={"X-Total-Count": str(total), "Link": _links(request, total, query)},
@@ -287,12 +301,12 @@ def serve_one(
         if found is None:
             raise ImsxError(404, "unknownobject", f"No {key} {sourced_id}.")
     except ImsxError as exc:
-        _audit(call, request, client, exc.status, reason=exc.code_minor)
+        _audit(call, request, client, exc.status, {"code_minor": exc.code_minor})
         return imsx_response(exc.status, exc.code_minor, exc.description)
     except QueryError as exc:
-        _audit(call, request, client, 400, reason=exc.code_minor)
+        _audit(call, request, client, 400, {"code_minor": exc.code_minor})
         return imsx_response(400, exc.code_minor, exc.description)
-    _audit(call, request, client, 200, count=1)
+    _audit(call, request, client, 200, {"records": 1})
     return JSONResponse({key: query.select(found)})
 
 
@@ -313,6 +327,10 @@ def _sessions(call: Call) -> list[Record]:
 
 def _classes(call: Call) -> list[Record]:
     return call.roster().classes_records()
+
+
+def _courses(call: Call) -> list[Record]:
+    return call.roster().courses_records()
 
 
 def _users(call: Call) -> list[Record]:
@@ -390,6 +408,20 @@ def one_class(
 ) -> Response:
     """One class."""
     return serve_one(request, db, services, client, "class", CLASS_FIELDS, _classes, sourced_id)
+
+
+@router.get("/courses")
+def courses(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
+    """A course per school, grade and subject that has classes."""
+    return serve_collection(request, db, services, client, "courses", COURSE_FIELDS, _courses)
+
+
+@router.get("/courses/{sourced_id}")
+def course(
+    request: Request, db: DbSession, services: Svc, client: Client, sourced_id: str
+) -> Response:
+    """One course."""
+    return serve_one(request, db, services, client, "course", COURSE_FIELDS, _courses, sourced_id)
 
 
 @router.get("/users")

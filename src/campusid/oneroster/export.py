@@ -94,22 +94,13 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
             }
 
     def courses() -> Iterator[dict[str, Any]]:
-        year = next(s for s in roster.academic_sessions() if s["type"] == "schoolYear")
-        seen: set[str] = set()
-        for c in roster.classes_records():
-            course = _sid(c, "course")
-            if course in seen:
-                continue
-            seen.add(course)
-            subject = ",".join(c["subjects"])
+        for c in roster.courses_records():
             yield {
-                "sourcedId": course,
-                "schoolYearSourcedId": year["sourcedId"],
-                "title": subject or ("班会" if c["classType"] == "homeroom" else c["title"]),
-                "courseCode": "",
+                **c,
+                "schoolYearSourcedId": _sid(c, "schoolYear"),
                 "grades": ",".join(c["grades"]),
-                "orgSourcedId": _sid(c, "school"),
-                "subjects": subject,
+                "orgSourcedId": _sid(c, "org"),
+                "subjects": ",".join(c["subjects"]),
                 "subjectCodes": "",
             }
 

@@ -84,6 +84,11 @@ def granted_school_ids(db: Session, client_pk: int) -> frozenset[int]:
     )
 
 
+def granted_client_ids(db: Session, school_id: int) -> set[int]:
+    """The applications (client primary keys) that read this school's roster."""
+    return set(db.scalars(select(RosterGrant.client_id).where(RosterGrant.school_id == school_id)))
+
+
 def grants_of_client(db: Session, client_pk: int) -> list[tuple[RosterGrant, School]]:
     """A client's grants with their schools, by school name."""
     rows = db.execute(
@@ -205,7 +210,8 @@ class Roster:
 
     # -- loading ---------------------------------------------------------------------------
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Read the schools' records (once)."""
         if self._loaded:
             return
         self._loaded = True
@@ -289,7 +295,7 @@ class Roster:
     def orgs(self) -> list[Record]:
         """The districts of the granted schools (with only those schools as children) and the
         schools."""
-        self._load()
+        self.load()
         out: list[Record] = []
         for district in sorted(self.districts.values(), key=lambda d: d.id):
             children = [s for s in self.schools.values() if s.district_id == district.id]
@@ -309,7 +315,7 @@ class Roster:
 
     def schools_records(self) -> list[Record]:
         """The granted schools as orgs of type school."""
-        self._load()
+        self.load()
         out: list[Record] = []
         for school in sorted(self.schools.values(), key=lambda s: s.id):
             record: Record = {
@@ -369,7 +375,7 @@ class Roster:
 
     def classes_records(self) -> list[Record]:
         """Administrative classes as homeroom classes, teaching classes as scheduled ones."""
-        self._load()
+        self.load()
         terms = self._terms()
         out: list[Record] = []
         for c in self.classes.values():
@@ -396,9 +402,31 @@ class Roster:
             )
         return out
 
+    def courses_records(self) -> list[Record]:
+        """A course per school, grade and subject that has classes (班会 for homeroom classes)."""
+        year = next(t for t in sessions_of(self.calendar) if t.kind == "schoolYear")
+        seen: dict[str, Record] = {}
+        for c in self.classes_records():
+            course = c["course"]["sourcedId"]
+            if course in seen:
+                continue
+            subject = ",".join(c["subjects"])
+            seen[course] = {
+                "sourcedId": course,
+                "status": "active",
+                "dateLastModified": f"{year.start.isoformat()}T00:00:00.000Z",
+                "title": subject or ("班会" if c["classType"] == "homeroom" else c["title"]),
+                "schoolYear": self._ref("academicSession", year.sourced_id),
+                "courseCode": "",
+                "grades": c["grades"],
+                "subjects": c["subjects"],
+                "org": c["school"],
+            }
+        return list(seen.values())
+
     def users_records(self) -> list[Record]:
         """Students, teachers and guardians; guardians and children linked by `agents`."""
-        self._load()
+        self.load()
         out: list[Record] = []
         for uid in sorted(self.users):
             out.append(self._user(self.users[uid]))
@@ -443,7 +471,7 @@ class Roster:
 
     def enrollments_records(self) -> list[Record]:
         """Students and teachers in classes; the homeroom teacher is the primary teacher."""
-        self._load()
+        self.load()
         out: list[Record] = []
         for cs in self.students:
             out.append(self._enrollment(cs, cs.student_id, "student", primary=False))
@@ -473,17 +501,17 @@ class Roster:
 
     def school_by_sourced_id(self, sourced_id: str) -> School | None:
         """A granted school by its sourcedId."""
-        self._load()
+        self.load()
         return next((s for s in self.schools.values() if s.sourced_id == sourced_id), None)
 
     def class_by_sourced_id(self, sourced_id: str) -> SchoolClass | None:
         """A visible class by its sourcedId."""
-        self._load()
+        self.load()
         return next((c for c in self.classes.values() if c.sourced_id == sourced_id), None)
 
     def class_members(self, school_class: SchoolClass, role: str) -> list[Record]:
         """The students or teachers of a class."""
-        self._load()
+        self.load()
         rows: Iterable[int] = (
             [cs.student_id for cs in self.students if cs.class_id == school_class.id]
             if role == "student"
@@ -493,7 +521,7 @@ class Roster:
 
     def school_members(self, school: School, role: str) -> list[Record]:
         """The students or teachers of a school."""
-        self._load()
+        self.load()
         ids = [uid for uid, rs in self.roles.items() if (role, school.id) in rs]
         return [self._user(self.users[uid]) for uid in sorted(ids) if uid in self.users]
 

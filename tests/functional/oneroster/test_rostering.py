@@ -16,7 +16,7 @@ from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
 from campusid.oneroster import service as roster
 from campusid.org.models import School
-from tests.functional.oneroster.conftest import validate
+from tests.functional.oneroster.conftest import API, validate
 
 
 def _grant(db, world, clock, app, school_name: str = "之江汇学校") -> School:
@@ -84,6 +84,9 @@ def test_an_application_walks_schools_classes_students_and_enrollments(
     assert classes[0]["classCode"] == "gu22cm"
     class_id = classes[0]["sourcedId"]
     validate(app.get(f"/classes/{class_id}").json(), "class", "SingleClass")
+    course = app.get(classes[0]["course"]["href"].removeprefix("http://testserver" + API))
+    assert validate(course.json(), "course", "SingleCourse")["course"]["grades"] == ["05"]
+    validate(app.get("/courses").json(), "course", "CourseSet")
 
     # Its students: names and usernames; never an ID card number; no phone without the scope.
     students = app.get(f"/classes/{class_id}/students")
