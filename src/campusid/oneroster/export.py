@@ -127,6 +127,8 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
 
     def enrollments() -> Iterator[dict[str, Any]]:
         for e in roster.enrollments_records():
+            if e["status"] != "active":
+                continue  # a bulk file is the roster as it is
             yield {
                 **e,
                 "classSourcedId": _sid(e, "class"),

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
-from campusid.oneroster.models import RosterGrant
+from campusid.oneroster.models import RosterDeletion, RosterGrant
 from campusid.org import service as org_service
 from campusid.org.models import ClassKind, District, Grade, School, SchoolClass
 from campusid.org.schoolyear import Calendar, Stage, YearBoundary, stage_length, year_in_stage
@@ -477,7 +477,31 @@ class Roster:
             out.append(self._enrollment(cs, cs.student_id, "student", primary=False))
         for ct in self.teachers:
             out.append(self._enrollment(ct, ct.teacher_id, "teacher", primary=ct.is_homeroom))
+        out.extend(self.ended_enrollments())
         return out
+
+    def ended_enrollments(self) -> list[Record]:
+        """Enrollments that ended, as `tobedeleted` (for applications reading deltas)."""
+        self.load()
+        rows = self.db.scalars(
+            select(RosterDeletion)
+            .where(RosterDeletion.school_id.in_(sorted(self.school_ids)))
+            .order_by(RosterDeletion.id)
+        )
+        return [
+            {
+                "sourcedId": row.sourced_id,
+                "status": "tobedeleted",
+                "dateLastModified": stamp(row.deleted_at),
+                "user": self._ref("user", row.user_sourced_id),
+                "class": self._ref("class", row.class_sourced_id),
+                "school": self._ref("org", self.schools[row.school_id].sourced_id),
+                "role": row.role,
+                "primary": "false",
+            }
+            for row in rows
+            if row.school_id in self.schools
+        ]
 
     def _enrollment(
         self, row: ClassStudent | ClassTeacher, user_id: int, role: str, *, primary: bool

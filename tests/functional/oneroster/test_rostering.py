@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from campusid.audit.actions import AuditAction
 from campusid.audit.models import AuditEvent
+from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.oneroster import service as roster
 from campusid.org.models import School
 from tests.functional.oneroster.conftest import API, validate
@@ -219,3 +220,36 @@ def test_bad_requests_get_the_binding_payload(db, world, clock, make_roster_app,
     wrong = client.get(roster.BASE_PATH + "/schools", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
     assert app.get("/classes/no-such-class/students").status_code == 404
+
+
+def test_an_ended_enrollment_is_served_as_tobedeleted(db, world, clock, make_roster_app):
+    app = make_roster_app("作业本")
+    _grant(db, world, clock, app)
+    clock.advance(minutes=1)
+    since = roster.stamp(clock.now())
+    clock.advance(minutes=1)
+    student = world["zhoubotong"]
+    place = db.scalar(
+        select(ClassStudent).where(
+            ClassStudent.student_id == student.id, ClassStudent.class_id == world.class51.id
+        )
+    )
+    assert place is not None
+    gone = place.sourced_id
+    db.delete(place)  # as 移出班级 does
+    db.execute(  # as leaving the school does
+        delete(ClassTeacher).where(
+            ClassTeacher.teacher_id == world["zhaoshuxue"].id,
+            ClassTeacher.class_id == world.class51.id,
+        )
+    )
+    db.commit()
+    delta = app.get("/enrollments", filter=f"dateLastModified>'{since}'")
+    ended = validate(delta.json(), "enrollment", "EnrollmentSet")["enrollments"]
+    assert {(e["role"], e["status"], e["user"]["sourcedId"]) for e in ended} == {
+        ("student", "tobedeleted", student.sourced_id),
+        ("teacher", "tobedeleted", world["zhaoshuxue"].sourced_id),
+    }
+    assert gone in {e["sourcedId"] for e in ended}
+    current = app.get("/enrollments", filter="status='active'", limit=1000).json()
+    assert gone not in {e["sourcedId"] for e in current["enrollments"]}

@@ -61,6 +61,26 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_oneroster_grants_school_id"), "oneroster_grants", ["school_id"], unique=False
     )
+    op.create_table(
+        "oneroster_deletions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sourced_id", sa.String(length=36), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False, comment="no key: it outlives rows"),
+        sa.Column("class_sourced_id", sa.String(length=36), nullable=False),
+        sa.Column("user_sourced_id", sa.String(length=36), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False, comment="student or teacher"),
+        sa.Column("deleted_at", campusid.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oneroster_deletions")),
+    )
+    op.create_index(
+        op.f("ix_oneroster_deletions_school_id"), "oneroster_deletions", ["school_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_oneroster_deletions_sourced_id"),
+        "oneroster_deletions",
+        ["sourced_id"],
+        unique=False,
+    )
     bind = op.get_bind()
     now = datetime.now(UTC)
     for table, since in ROSTERED.items():
@@ -106,6 +126,9 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("updated_at")
             batch.drop_column("sourced_id")
+    op.drop_index(op.f("ix_oneroster_deletions_sourced_id"), table_name="oneroster_deletions")
+    op.drop_index(op.f("ix_oneroster_deletions_school_id"), table_name="oneroster_deletions")
+    op.drop_table("oneroster_deletions")
     op.drop_index(op.f("ix_oneroster_grants_school_id"), table_name="oneroster_grants")
     op.drop_index(op.f("ix_oneroster_grants_client_id"), table_name="oneroster_grants")
     op.drop_table("oneroster_grants")
