@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
@@ -207,14 +207,15 @@ class Roster:
     base: str = ""
     demographics: bool = False
     _loaded: bool = field(default=False, init=False)
+    _orgs_loaded: bool = field(default=False, init=False)
 
     # -- loading ---------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read the schools' records (once)."""
-        if self._loaded:
+    def load_orgs(self) -> None:
+        """Read the schools and their districts (once): all that orgs need."""
+        if self._orgs_loaded:
             return
-        self._loaded = True
+        self._orgs_loaded = True
         db = self.db
         ids = sorted(self.school_ids)
         self.schools: dict[int, School] = {
@@ -224,6 +225,15 @@ class Roster:
         self.districts: dict[int, District] = {
             d.id: d for d in db.scalars(select(District).where(District.id.in_(district_ids)))
         }
+
+    def load(self) -> None:
+        """Read the schools' records (once)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        self.load_orgs()
+        db = self.db
+        ids = sorted(self.school_ids)
         today, boundary = self.calendar.today, self.calendar.boundary
         classes = db.scalars(
             select(SchoolClass)
@@ -278,8 +288,16 @@ class Roster:
             self.children_of.setdefault(link.parent_id, []).append(link.child_id)
             for _, school_id in self.roles.get(link.child_id, []):
                 self._add_role(link.parent_id, "guardian", school_id)
+        # Only the columns served: no ID card number or 学籍号 is even read, and the encrypted
+        # phone and email only with the demographics scope.
+        columns = [User.sourced_id, User.updated_at, User.username, User.real_name, User.status]
+        if self.demographics:
+            columns += [User.email, User.phone]
         self.users: dict[int, User] = {
-            u.id: u for u in db.scalars(select(User).where(User.id.in_(list(self.roles))))
+            u.id: u
+            for u in db.scalars(
+                select(User).options(load_only(*columns)).where(User.id.in_(list(self.roles)))
+            )
         }
 
     def _add_role(self, user_id: int, role: str, school_id: int) -> None:
@@ -295,7 +313,7 @@ class Roster:
     def orgs(self) -> list[Record]:
         """The districts of the granted schools (with only those schools as children) and the
         schools."""
-        self.load()
+        self.load_orgs()
         out: list[Record] = []
         for district in sorted(self.districts.values(), key=lambda d: d.id):
             children = [s for s in self.schools.values() if s.district_id == district.id]
@@ -315,7 +333,7 @@ class Roster:
 
     def schools_records(self) -> list[Record]:
         """The granted schools as orgs of type school."""
-        self.load()
+        self.load_orgs()
         out: list[Record] = []
         for school in sorted(self.schools.values(), key=lambda s: s.id):
             record: Record = {
@@ -525,7 +543,7 @@ class Roster:
 
     def school_by_sourced_id(self, sourced_id: str) -> School | None:
         """A granted school by its sourcedId."""
-        self.load()
+        self.load_orgs()
         return next((s for s in self.schools.values() if s.sourced_id == sourced_id), None)
 
     def class_by_sourced_id(self, sourced_id: str) -> SchoolClass | None:

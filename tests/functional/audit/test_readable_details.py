@@ -191,6 +191,7 @@ MORE: list[tuple[AuditAction, dict[str, object]]] = [
         {"by": "name_school", "name": "李逍遥", "school": "之江汇学校", "results": 2},
     ),
     (AuditAction.SERVICEDESK_RESET, {"delivery": "sms", "ticket_id": 4}),
+    (AuditAction.OIDC_BACKCHANNEL_LOGOUT, {"client_id": "app-1", "signins_ended": 2}),
     (
         AuditAction.ONEROSTER_CALL,
         {"client_id": "app-1", "path": "/x", "http_status": 400, "code_minor": "invaliddata"},
