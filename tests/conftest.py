@@ -126,6 +126,7 @@ def services(
         bind=connection,
         expire_on_commit=False,
         join_transaction_mode="create_savepoint",
+        info={"clock": clock},
     )
     hasher.verify_calls = 0
     return services

@@ -24,6 +24,10 @@ app.add_typer(oidc_app, name="oidc")
 from campusid.roster.cli import roster_app  # noqa: E402
 
 app.add_typer(roster_app, name="roster")
+# OneRoster 1.2 (issue 22): campusid oneroster export
+from campusid.oneroster.cli import oneroster_app  # noqa: E402
+
+app.add_typer(oneroster_app, name="oneroster")
 console = Console()
 # What the domains register in the base, as create_app() does (campusid.domains).
 domains.install()

@@ -226,7 +226,7 @@ def build_services(
         sms=sms,
         mail=mail,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=make_session_factory(engine, clock),
         hasher=hasher or Hasher(max_concurrent=settings.password_hash_concurrency),
         limits=limits,
         sessions=sessions,

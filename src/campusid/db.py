@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from campusid.clock import as_utc
+from campusid.clock import Clock, as_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,6 +45,49 @@ class Base(DeclarativeBase):
     """The declarative base of every table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_sourced_id() -> str:
+    """A fresh OneRoster `sourcedId` (issue 22): a random UUID, never the database id."""
+    return str(uuid.uuid4())
+
+
+class Rostered:
+    """A record the OneRoster API serves (issue 22): a stable `sourcedId` of its own and the time
+    it last changed (`dateLastModified`), stamped by the ORM on every insert or change (see
+    `_stamp_rostered`), so `filter=dateLastModified>…` gives an application its deltas."""
+
+    # Nullable in the schema only so that the migration adds them without rebuilding tables that
+    # carry triggers (SQLite); the ORM always sets both and the migration filled existing rows.
+    sourced_id: Mapped[str] = mapped_column(
+        String(36),
+        nullable=True,
+        unique=True,
+        index=True,
+        default=new_sourced_id,
+        comment="OneRoster sourcedId (UUID)",
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(),
+        nullable=True,
+        comment="OneRoster dateLastModified: set by the ORM on every change",
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_rostered(session: Session, _context: Any, _instances: Any) -> None:
+    """Stamp new and changed `Rostered` rows with the session's clock (the injected one, put in
+    `session.info` by the session factory) before they are written."""
+    clock: Clock | None = session.info.get("clock")
+    now = clock.now() if clock is not None else datetime.now(UTC)
+    for item in session.new:
+        if isinstance(item, Rostered):
+            if not item.sourced_id:
+                item.sourced_id = new_sourced_id()
+            item.updated_at = now
+    for item in session.dirty:
+        if isinstance(item, Rostered) and session.is_modified(item, include_collections=False):
+            item.updated_at = now
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -109,9 +153,11 @@ def is_write_conflict(error: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF == _SQLITE_BUSY
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """The factory the app uses for each request's session."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:
+    """The factory the app uses for each request's session; its sessions know the clock (the
+    ORM stamps `Rostered.updated_at` with it)."""
+    info = {"clock": clock} if clock is not None else None
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from campusid.db import Base
 from campusid.families.models import ParentLink
 from campusid.messaging.models import Notice
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
+from campusid.oneroster.models import RosterDeletion, RosterGrant
 from campusid.org.models import (
     Campus,
     CountDelta,
@@ -94,6 +95,8 @@ __all__ = [
     "PasskeyCredential",
     "PendingSignIn",
     "RecoveryFlow",
+    "RosterDeletion",
+    "RosterGrant",
     "School",
     "SchoolClass",
     "SchoolMembership",

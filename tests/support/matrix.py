@@ -457,6 +457,8 @@ def build_targets(db: Session, services: Services, world: Any) -> dict[str, str]
         )
     )
     client_row, _secret = register(db, world["pt_admin"], now)
+    # issue 22: an application that may read rosters (应用名册授权 lists only those)
+    client_row.service_scopes = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly"
     db.commit()
     return {
         "class_id": str(school_class.id),
@@ -628,5 +630,55 @@ MATRIX.update(
         ("GET", "/account/apps"): Row(signed_in()),
         ("GET", "/people/{user_id}/apps"): Row(only("agent")),
         ("POST", "/people/{user_id}/apps/{client_pk}/withdraw"): Row(only("agent")),
+    }
+)
+# Issue 22: the OneRoster 1.2 binding answers only a client_credentials bearer token (401
+# to every session); tests/functional/oneroster/ walks the grants.
+_ONEROSTER = "/ims/oneroster/rostering/v1p2"
+_ONEROSTER_IDS = {"sourced_id": "x", "school_sourced_id": "x", "class_sourced_id": "x"}
+MATRIX.update(
+    {
+        ("GET", _ONEROSTER + path): Row(everyone(BEARER), params=_ONEROSTER_IDS)
+        for path in (
+            "/orgs",
+            "/orgs/{sourced_id}",
+            "/schools",
+            "/schools/{sourced_id}",
+            "/academicSessions",
+            "/academicSessions/{sourced_id}",
+            "/classes",
+            "/classes/{sourced_id}",
+            "/courses",
+            "/courses/{sourced_id}",
+            "/users",
+            "/users/{sourced_id}",
+            "/students",
+            "/teachers",
+            "/enrollments",
+            "/enrollments/{sourced_id}",
+            "/schools/{school_sourced_id}/classes",
+            "/schools/{school_sourced_id}/students",
+            "/schools/{school_sourced_id}/teachers",
+            "/schools/{school_sourced_id}/enrollments",
+            "/classes/{class_sourced_id}/students",
+            "/classes/{class_sourced_id}/teachers",
+        )
+    }
+)
+# Issue 22: who reads a school's roster: a platform administrator on the application's page,
+# the school's own administrator in its console (with the school's OneRoster CSV export).
+MATRIX.update(
+    {
+        ("GET", "/platform/clients/{client_pk}/rosters"): Row(only("platform_admin")),
+        ("POST", "/platform/clients/{client_pk}/rosters"): Row(
+            only("platform_admin"), form={"school_id": "{school_id}"}
+        ),
+        ("POST", "/platform/clients/{client_pk}/rosters/{school_id}/revoke"): Row(
+            only("platform_admin")
+        ),
+        ("GET", "/school/{school_id}/apps"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/apps/{client_pk}/grant"): Row(SCHOOL_ADMIN_ONLY),
+        ("POST", "/school/{school_id}/apps/{client_pk}/revoke"): Row(SCHOOL_ADMIN_ONLY),
+        ("GET", "/school/{school_id}/apps/oneroster.zip"): Row(SCHOOL_ADMIN_ONLY),
     }
 )

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campusid.db import Base, UTCDateTime
+from campusid.db import Base, Rostered, UTCDateTime
 from campusid.i18n import N_
 from campusid.identifiers import name_problem
 from campusid.security.crypto import EncryptedString
@@ -63,7 +63,7 @@ class SchoolRole(StrEnum):
         }[self.value]
 
 
-class User(Base):
+class User(Rostered, Base):
     """An account. Every identifier here signs in to it and is unique across the platform."""
 
     __tablename__ = "users"

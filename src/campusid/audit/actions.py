@@ -118,6 +118,11 @@ class AuditAction(StrEnum):
     BADGE_PRINTED = "badge_printed"
     BADGE_REVOKED = "badge_revoked"
     BADGE_SETTINGS_CHANGED = "badge_settings_changed"
+    # OneRoster 1.2 for the platform's applications (issue 22): one row per API call
+    ONEROSTER_CALL = "oneroster.call"
+    ONEROSTER_GRANTED = "oneroster.granted"
+    ONEROSTER_REVOKED = "oneroster.revoked"
+    ONEROSTER_EXPORTED = "oneroster.exported"
 
     @property
     def label(self) -> str:
@@ -229,4 +234,9 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.BADGE_PRINTED: N_("打印扫码登录卡"),
     AuditAction.BADGE_REVOKED: N_("挂失扫码登录卡"),
     AuditAction.BADGE_SETTINGS_CHANGED: N_("修改扫码登录设置"),
+    # OneRoster (issue 22)
+    AuditAction.ONEROSTER_CALL: N_("应用读取名册"),
+    AuditAction.ONEROSTER_GRANTED: N_("允许应用读取学校名册"),
+    AuditAction.ONEROSTER_REVOKED: N_("取消应用读取学校名册"),
+    AuditAction.ONEROSTER_EXPORTED: N_("导出OneRoster名册"),
 }

@@ -117,6 +117,9 @@ REASONS: dict[str, str] = {
     "adult_account": N_("成年人账号不能扫码登录"),
     "badges_off": N_("所在年级未启用扫码登录"),
     "network_not_listed": N_("不在学校允许的网络中"),
+    # OneRoster (issue 22)
+    "oneroster_not_granted": N_("应用未获准读取该学校的名册"),
+    "oneroster_granter": N_("无权管理应用读取该学校名册的授权"),
 }
 
 RESET_MODES: dict[str, str] = {
@@ -195,6 +198,12 @@ OUTCOMES: dict[str, str] = {
 VIAS: dict[str, str] = {
     "oidc_logout": N_("接入应用退出登录"),
     "sign_up": N_("家长注册后自动登录"),
+    "cli": N_("命令行"),  # issue 22: the OneRoster export
+}
+
+EXPORTS: dict[str, str] = {  # issue 22: what a OneRoster export covered
+    "school": N_("一所学校"),
+    "region": N_("全区"),
 }
 
 CODE_RECIPIENTS: dict[str, str] = {
@@ -258,6 +267,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "step": (N_("登录步骤：%(value)s"), STEPS),
     "channel": (N_("渠道：%(value)s"), CHANNELS),  # issue 20
     "need": (N_("两步验证：%(value)s"), NEEDS),  # issue 19: the policy of a group of roles
+    "export_of": (N_("导出范围：%(value)s"), EXPORTS),  # issue 22
 }
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
@@ -293,6 +303,9 @@ PLAIN: dict[str, str] = {
     "scope": N_("授权范围：%(value)s"),
     "service_scopes": N_("服务端授权范围：%(value)s"),  # issue 21
     "permission": N_("所需权限：%(value)s"),
+    # issue 22: a OneRoster call's answer, and the binding's error code when it failed
+    "http_status": N_("响应状态：%(value)s"),
+    "code_minor": N_("错误代码：%(value)s"),
 }
 
 # A count, in the language's plural forms.
@@ -317,6 +330,8 @@ COUNTED: dict[str, tuple[str, str]] = {
     "devices": ngettext("移除 %(num)d 台设备", "移除 %(num)d 台设备"),
     # issue 21: the app's sign-ins a back-channel logout ended
     "signins_ended": ngettext("结束该应用的 %(num)d 次登录", "结束该应用的 %(num)d 次登录"),
+    # issue 22: the records a OneRoster call returned
+    "records": ngettext("返回 %(num)d 条记录", "返回 %(num)d 条记录"),
 }
 
 # A yes-or-no fact: its phrase when true, and when false.

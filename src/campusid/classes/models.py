@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.accounts.models import User
-from campusid.db import Base, UTCDateTime
+from campusid.db import Base, Rostered, UTCDateTime
 from campusid.i18n import N_
 from campusid.types import enum_by_value
 
@@ -54,7 +54,7 @@ class JoinRequestStatus(StrEnum):
     REFUSED = "refused"
 
 
-class ClassStudent(Base):
+class ClassStudent(Rostered, Base):
     """A student in a class, with 学号 and 班干部职位."""
 
     __tablename__ = "class_students"
@@ -81,7 +81,7 @@ class ClassStudent(Base):
     __table_args__ = (UniqueConstraint("class_id", "student_id"),)
 
 
-class ClassTeacher(Base):
+class ClassTeacher(Rostered, Base):
     """A teacher of a class (任教), with subject; at most one homeroom teacher (班主任) a class."""
 
     __tablename__ = "class_teachers"

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campusid.accounts.models import User
-from campusid.db import Base, UTCDateTime
+from campusid.db import Base, Rostered, UTCDateTime
 from campusid.i18n import N_
 from campusid.types import enum_by_value
 
@@ -27,7 +27,7 @@ class Relation(StrEnum):
         return {"father": N_("父亲"), "mother": N_("母亲"), "other": N_("其他监护人")}[self.value]
 
 
-class ParentLink(Base):
+class ParentLink(Rostered, Base):
     """A parent linked to a child."""
 
     __tablename__ = "parent_links"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from campusid.db import Base, UTCDateTime
+from campusid.db import Base, Rostered, UTCDateTime
 from campusid.org.schoolyear import SchoolSystem, Stage
 from campusid.security.authz import ClassScope
 from campusid.types import enum_by_value, json_default
@@ -29,7 +29,7 @@ class ClassKind(StrEnum):
     TEACHING = "teaching"
 
 
-class District(Base):
+class District(Rostered, Base):
     """A district (区) groups schools."""
 
     __tablename__ = "districts"
@@ -38,7 +38,7 @@ class District(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class School(Base):
+class School(Rostered, Base):
     """A school (学校) and its account settings."""
 
     __tablename__ = "schools"
@@ -163,7 +163,7 @@ class Grade(Base):
     __table_args__ = (UniqueConstraint("stage_id", "enrollment_year"),)
 
 
-class SchoolClass(Base):
+class SchoolClass(Rostered, Base):
     """A class (班级): administrative (in a grade) or teaching (教学班)."""
 
     __tablename__ = "school_classes"

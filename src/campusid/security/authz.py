@@ -847,3 +847,36 @@ def may_sign_in_with_badge(account: AccountFacts, roles: set[Role]) -> bool:
     (parent, teacher, administrator, agent; nor 18 by the ID card). An adult's account is
     never opened by a card anyone can pick up."""
     return account.is_child and not account.is_adult and roles <= {Role.STUDENT}
+
+
+# ------------------------------------------------------- OneRoster rostering (issue 22)
+
+ROSTER_NOT_GRANTED = N_("该应用未获准读取这所学校的名册")
+ROSTER_GRANTER_DENIED = N_("您无权管理应用读取这所学校名册的授权")
+
+
+def check_roster_school(granted: frozenset[int], school_id: int, *, client_id: str) -> None:
+    """OneRoster: an application reads a school's roster (its org, classes, people and
+    enrollments) only if the school was granted to it; every collection is limited to the
+    granted schools, and a school or class named in the URL outside them is refused."""
+    if school_id not in granted:
+        raise Denied(
+            ROSTER_NOT_GRANTED,
+            reason="oneroster_not_granted",
+            school_id=school_id,
+            detail={"client_id": client_id},
+        )
+
+
+def may_grant_roster(principal: Principal, school_id: int) -> bool:
+    """Who decides which applications read a school's roster: a platform administrator (on
+    the application's page) or the school's own administrator (from its console)."""
+    return principal.has(Permission.PLATFORM_CLIENTS_MANAGE) or may_manage_school(
+        principal, school_id
+    )
+
+
+def check_roster_granter(principal: Principal, school_id: int) -> None:
+    """Refuse granting or withdrawing a school's roster beyond `may_grant_roster`."""
+    if not may_grant_roster(principal, school_id):
+        raise Denied(ROSTER_GRANTER_DENIED, reason="oneroster_granter", school_id=school_id)

@@ -167,6 +167,15 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.REMEMBERED_DEVICES_REMOVED: {"devices": 2},
     AuditAction.STAGE_SYSTEM_CORRECTED: {"stage_id": 4, "old": "6-3", "new": "5-4"},
     AuditAction.GRADE_ENROLLMENT_CORRECTED: {"grade_id": 2, "old": 2024, "new": 2023},
+    AuditAction.ONEROSTER_CALL: {
+        "client_id": "app-1",
+        "path": "/ims/oneroster/rostering/v1p2/schools",
+        "http_status": 200,
+        "records": 1,
+    },
+    AuditAction.ONEROSTER_GRANTED: {"client_id": "app-1"},
+    AuditAction.ONEROSTER_REVOKED: {"client_id": "app-1"},
+    AuditAction.ONEROSTER_EXPORTED: {"export_of": "region", "via": "cli"},
     AuditAction.AUDIT_EXPORTED: {
         "filter": {"action": "sign_in", "outcome": "failure", "since": "2026-11-01"},
         "rows": 3,
@@ -182,6 +191,11 @@ MORE: list[tuple[AuditAction, dict[str, object]]] = [
         {"by": "name_school", "name": "李逍遥", "school": "之江汇学校", "results": 2},
     ),
     (AuditAction.SERVICEDESK_RESET, {"delivery": "sms", "ticket_id": 4}),
+    (AuditAction.OIDC_BACKCHANNEL_LOGOUT, {"client_id": "app-1", "signins_ended": 2}),
+    (
+        AuditAction.ONEROSTER_CALL,
+        {"client_id": "app-1", "path": "/x", "http_status": 400, "code_minor": "invaliddata"},
+    ),
 ]
 
 

@@ -1,0 +1,585 @@
+"""The OneRoster 1.2 records of the schools a client may read (issue 22).
+
+Everything here is read from the organisation (schools, classes, memberships, parent links) and
+shaped as the 1.2 data model: orgs (the district and its schools), academic sessions (the school
+year and its two terms, from the platform's school-year boundary), classes (administrative
+classes as `homeroom`, teaching classes as `scheduled`), users (students, teachers, guardians
+with `agents`) and enrollments. Identifiers are the rows' `sourcedId`s, never database ids; no
+ID card number or 学籍号 is ever served; email and phone only with the demographics scope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, load_only
+
+from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
+from campusid.classes.models import ClassStudent, ClassTeacher
+from campusid.families.models import ParentLink
+from campusid.oneroster.models import RosterDeletion, RosterGrant
+from campusid.org import service as org_service
+from campusid.org.models import ClassKind, District, Grade, School, SchoolClass
+from campusid.org.schoolyear import Calendar, Stage, YearBoundary, stage_length, year_in_stage
+
+BASE_PATH = "/ims/oneroster/rostering/v1p2"
+SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
+CORE = SCOPE_BASE + "roster-core.readonly"
+ROSTER = SCOPE_BASE + "roster.readonly"
+DEMOGRAPHICS = SCOPE_BASE + "roster-demographics.readonly"
+READ_SCOPES = (CORE, ROSTER, DEMOGRAPHICS)
+# Derived records (sessions, courses) get name-based UUIDs under this namespace: stable, and
+# never a database id.
+NAMESPACE = uuid.UUID("4f0f4b52-3a0e-4c55-9a0c-0b3f2d6e2c22")
+
+Record = dict[str, Any]
+
+
+def derived_id(*parts: object) -> str:
+    """A stable UUID for a record the platform does not store (a term, a course)."""
+    return str(uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def stamp(value: datetime | None) -> str:
+    """dateLastModified: ISO 8601 in UTC with milliseconds."""
+    if value is None:
+        return "1970-01-01T00:00:00.000Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def ref(base: str, kind: str, sourced_id: str) -> Record:
+    """A GUIDRef: the object's URL, its sourcedId and its type."""
+    path = {
+        "org": "orgs",
+        "academicSession": "academicSessions",
+        "course": "courses",
+        "class": "classes",
+        "user": "users",
+        "enrollment": "enrollments",
+    }[kind]
+    return {"href": f"{base}{BASE_PATH}/{path}/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(familyName, givenName) of a Chinese name: the first character is the family name (复姓
+    such as 欧阳 are not told apart; the full name is in the record's metadata)."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name, name
+    return name[0], name[1:]
+
+
+# ------------------------------------------------------------------------------ grants
+
+
+def granted_school_ids(db: Session, client_pk: int) -> frozenset[int]:
+    """The schools whose rosters the client may read."""
+    return frozenset(
+        db.scalars(select(RosterGrant.school_id).where(RosterGrant.client_id == client_pk))
+    )
+
+
+def granted_client_ids(db: Session, school_id: int) -> set[int]:
+    """The applications (client primary keys) that read this school's roster."""
+    return set(db.scalars(select(RosterGrant.client_id).where(RosterGrant.school_id == school_id)))
+
+
+def grants_of_client(db: Session, client_pk: int) -> list[tuple[RosterGrant, School]]:
+    """A client's grants with their schools, by school name."""
+    rows = db.execute(
+        select(RosterGrant, School)
+        .join(School, School.id == RosterGrant.school_id)
+        .where(RosterGrant.client_id == client_pk)
+        .order_by(School.name)
+    ).all()
+    return [(grant, school) for grant, school in rows]
+
+
+def grant(
+    db: Session, *, client_pk: int, school_id: int, actor_id: int, now: datetime
+) -> RosterGrant | None:
+    """Grant a school to a client; None when it already was."""
+    exists = db.scalar(
+        select(RosterGrant).where(
+            RosterGrant.client_id == client_pk, RosterGrant.school_id == school_id
+        )
+    )
+    if exists is not None:
+        return None
+    row = RosterGrant(
+        client_id=client_pk, school_id=school_id, granted_by_id=actor_id, granted_at=now
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def revoke(db: Session, *, client_pk: int, school_id: int) -> bool:
+    """Withdraw a school from a client; False when it had no grant."""
+    row = db.scalar(
+        select(RosterGrant).where(
+            RosterGrant.client_id == client_pk, RosterGrant.school_id == school_id
+        )
+    )
+    if row is None:
+        return False
+    db.delete(row)
+    db.flush()
+    return True
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+@dataclass(frozen=True)
+class Term:
+    """A school year or one of its two terms (学期)."""
+
+    sourced_id: str
+    title: str
+    kind: str  # schoolYear or term
+    start: date
+    end: date
+    school_year: int
+    parent: str | None = None
+    children: tuple[str, ...] = ()
+
+
+def _boundary_date(year: int, boundary: YearBoundary) -> date:
+    return date(year, boundary.month, boundary.day)
+
+
+def sessions_of(calendar: Calendar) -> list[Term]:
+    """The current school year (from the boundary to the day before the next one) and its two
+    terms: the first until the end of January, the second from February."""
+    year = calendar.school_year
+    start = _boundary_date(year, calendar.boundary)
+    end = date.fromordinal(_boundary_date(year + 1, calendar.boundary).toordinal() - 1)
+    split = date(year + 1, 2, 1)
+    if not start < split <= end:
+        split = date.fromordinal(start.toordinal() + (end.toordinal() - start.toordinal()) // 2)
+    year_id = derived_id("schoolYear", year)
+    first = Term(
+        derived_id("term", year, 1),
+        f"{year}-{year + 1}学年第一学期",
+        "term",
+        start,
+        date.fromordinal(split.toordinal() - 1),
+        year + 1,
+        parent=year_id,
+    )
+    second = Term(
+        derived_id("term", year, 2),
+        f"{year}-{year + 1}学年第二学期",
+        "term",
+        split,
+        end,
+        year + 1,
+        parent=year_id,
+    )
+    whole = Term(
+        year_id,
+        f"{year}-{year + 1}学年",
+        "schoolYear",
+        start,
+        end,
+        year + 1,
+        children=(first.sourced_id, second.sourced_id),
+    )
+    return [whole, first, second]
+
+
+# ------------------------------------------------------------------------------ the roster
+
+
+@dataclass
+class Roster:
+    """The 1.2 records of a set of schools, read once per request (or export)."""
+
+    db: Session
+    school_ids: frozenset[int]
+    calendar: Calendar
+    base: str = ""
+    demographics: bool = False
+    _loaded: bool = field(default=False, init=False)
+    _orgs_loaded: bool = field(default=False, init=False)
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_orgs(self) -> None:
+        """Read the schools and their districts (once): all that orgs need."""
+        if self._orgs_loaded:
+            return
+        self._orgs_loaded = True
+        db = self.db
+        ids = sorted(self.school_ids)
+        self.schools: dict[int, School] = {
+            s.id: s for s in db.scalars(select(School).where(School.id.in_(ids)))
+        }
+        district_ids = {s.district_id for s in self.schools.values() if s.district_id}
+        self.districts: dict[int, District] = {
+            d.id: d for d in db.scalars(select(District).where(District.id.in_(district_ids)))
+        }
+
+    def load(self) -> None:
+        """Read the schools' records (once)."""
+        if self._loaded:
+            return
+        self._loaded = True
+        self.load_orgs()
+        db = self.db
+        ids = sorted(self.school_ids)
+        today, boundary = self.calendar.today, self.calendar.boundary
+        classes = db.scalars(
+            select(SchoolClass)
+            .options(joinedload(SchoolClass.grade).joinedload(Grade.stage_unit))
+            .where(SchoolClass.school_id.in_(ids))
+            .order_by(SchoolClass.id)
+        ).all()
+        self.classes: dict[int, SchoolClass] = {
+            c.id: c for c in classes if not org_service.class_graduated(c, today, boundary)
+        }
+        self.class_names = {
+            c.id: org_service.class_display_name(c, today, boundary) for c in self.classes.values()
+        }
+        class_ids = list(self.classes)
+        self.students: list[ClassStudent] = list(
+            db.scalars(
+                select(ClassStudent)
+                .where(ClassStudent.class_id.in_(class_ids))
+                .order_by(ClassStudent.id)
+            )
+        )
+        self.teachers: list[ClassTeacher] = list(
+            db.scalars(
+                select(ClassTeacher)
+                .where(ClassTeacher.class_id.in_(class_ids))
+                .order_by(ClassTeacher.id)
+            )
+        )
+        memberships = db.scalars(
+            select(SchoolMembership).where(
+                SchoolMembership.current(),
+                SchoolMembership.school_id.in_(ids),
+                SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
+            )
+        ).all()
+        # user id -> [(role, school id)]
+        self.roles: dict[int, list[tuple[str, int]]] = {}
+        for m in memberships:
+            self._add_role(m.user_id, m.role.value, m.school_id)
+        for cs in self.students:
+            self._add_role(cs.student_id, "student", self.classes[cs.class_id].school_id)
+        for ct in self.teachers:
+            self._add_role(ct.teacher_id, "teacher", self.classes[ct.class_id].school_id)
+        student_ids = [uid for uid, rs in self.roles.items() if any(r == "student" for r, _ in rs)]
+        self.links: list[ParentLink] = list(
+            db.scalars(select(ParentLink).where(ParentLink.child_id.in_(student_ids)))
+        )
+        self.guardians_of: dict[int, list[int]] = {}
+        self.children_of: dict[int, list[int]] = {}
+        for link in self.links:
+            self.guardians_of.setdefault(link.child_id, []).append(link.parent_id)
+            self.children_of.setdefault(link.parent_id, []).append(link.child_id)
+            for _, school_id in self.roles.get(link.child_id, []):
+                self._add_role(link.parent_id, "guardian", school_id)
+        # Only the columns served: no ID card number or 学籍号 is even read, and the encrypted
+        # phone and email only with the demographics scope.
+        columns = [User.sourced_id, User.updated_at, User.username, User.real_name, User.status]
+        if self.demographics:
+            columns += [User.email, User.phone]
+        self.users: dict[int, User] = {
+            u.id: u
+            for u in db.scalars(
+                select(User).options(load_only(*columns)).where(User.id.in_(list(self.roles)))
+            )
+        }
+
+    def _add_role(self, user_id: int, role: str, school_id: int) -> None:
+        roles = self.roles.setdefault(user_id, [])
+        if (role, school_id) not in roles:
+            roles.append((role, school_id))
+
+    # -- shaping ---------------------------------------------------------------------------
+
+    def _ref(self, kind: str, sourced_id: str) -> Record:
+        return ref(self.base, kind, sourced_id)
+
+    def orgs(self) -> list[Record]:
+        """The districts of the granted schools (with only those schools as children) and the
+        schools."""
+        self.load_orgs()
+        out: list[Record] = []
+        for district in sorted(self.districts.values(), key=lambda d: d.id):
+            children = [s for s in self.schools.values() if s.district_id == district.id]
+            out.append(
+                {
+                    "sourcedId": district.sourced_id,
+                    "status": "active",
+                    "dateLastModified": stamp(district.updated_at),
+                    "name": district.name,
+                    "type": "district",
+                    "identifier": "",
+                    "children": [self._ref("org", s.sourced_id) for s in children],
+                }
+            )
+        out.extend(self.schools_records())
+        return out
+
+    def schools_records(self) -> list[Record]:
+        """The granted schools as orgs of type school."""
+        self.load_orgs()
+        out: list[Record] = []
+        for school in sorted(self.schools.values(), key=lambda s: s.id):
+            record: Record = {
+                "sourcedId": school.sourced_id,
+                "status": "active",
+                "dateLastModified": stamp(school.updated_at),
+                "name": school.name,
+                "type": "school",
+                "identifier": school.code or "",
+                "children": [],
+            }
+            district = self.districts.get(school.district_id or 0)
+            if district is not None:
+                record["parent"] = self._ref("org", district.sourced_id)
+            out.append(record)
+        return out
+
+    def academic_sessions(self) -> list[Record]:
+        """The current school year and its terms."""
+        out: list[Record] = []
+        for term in sessions_of(self.calendar):
+            record: Record = {
+                "sourcedId": term.sourced_id,
+                "status": "active",
+                "dateLastModified": f"{term.start.isoformat()}T00:00:00.000Z",
+                "title": term.title,
+                "startDate": term.start.isoformat(),
+                "endDate": term.end.isoformat(),
+                "type": term.kind,
+                "schoolYear": str(term.school_year),
+                "children": [self._ref("academicSession", c) for c in term.children],
+            }
+            if term.parent:
+                record["parent"] = self._ref("academicSession", term.parent)
+            out.append(record)
+        return out
+
+    def _terms(self) -> list[Record]:
+        return [
+            self._ref("academicSession", t.sourced_id)
+            for t in sessions_of(self.calendar)
+            if t.kind == "term"
+        ]
+
+    def _grade_code(self, school_class: SchoolClass) -> list[str]:
+        grade = school_class.grade
+        if grade is None:
+            return []
+        n = year_in_stage(grade.enrollment_year, self.calendar.today, self.calendar.boundary)
+        n += grade.year_offset or 0
+        stage = grade.stage_unit.stage
+        if stage is Stage.JUNIOR:
+            n += stage_length(Stage.PRIMARY, grade.school_system)
+        elif stage is Stage.SENIOR:
+            n += 9
+        return [f"{n:02d}"] if 1 <= n <= 12 else []
+
+    def classes_records(self) -> list[Record]:
+        """Administrative classes as homeroom classes, teaching classes as scheduled ones."""
+        self.load()
+        terms = self._terms()
+        out: list[Record] = []
+        for c in self.classes.values():
+            school = self.schools[c.school_id]
+            homeroom = c.kind is ClassKind.ADMINISTRATIVE
+            subject = c.subject or ""
+            course = derived_id("course", school.sourced_id, c.grade_id or 0, subject or "homeroom")
+            out.append(
+                {
+                    "sourcedId": c.sourced_id,
+                    "status": "active",
+                    "dateLastModified": stamp(c.updated_at),
+                    "title": self.class_names[c.id],
+                    "classCode": c.class_code,
+                    "classType": "homeroom" if homeroom else "scheduled",
+                    "location": "",
+                    "grades": self._grade_code(c),
+                    "subjects": [subject] if subject else [],
+                    "course": self._ref("course", course),
+                    "school": self._ref("org", school.sourced_id),
+                    "terms": terms,
+                    "periods": [],
+                }
+            )
+        return out
+
+    def courses_records(self) -> list[Record]:
+        """A course per school, grade and subject that has classes (班会 for homeroom classes)."""
+        year = next(t for t in sessions_of(self.calendar) if t.kind == "schoolYear")
+        seen: dict[str, Record] = {}
+        for c in self.classes_records():
+            course = c["course"]["sourcedId"]
+            if course in seen:
+                continue
+            subject = ",".join(c["subjects"])
+            seen[course] = {
+                "sourcedId": course,
+                "status": "active",
+                "dateLastModified": f"{year.start.isoformat()}T00:00:00.000Z",
+                "title": subject or ("班会" if c["classType"] == "homeroom" else c["title"]),
+                "schoolYear": self._ref("academicSession", year.sourced_id),
+                "courseCode": "",
+                "grades": c["grades"],
+                "subjects": c["subjects"],
+                "org": c["school"],
+            }
+        return list(seen.values())
+
+    def users_records(self) -> list[Record]:
+        """Students, teachers and guardians; guardians and children linked by `agents`."""
+        self.load()
+        out: list[Record] = []
+        for uid in sorted(self.users):
+            out.append(self._user(self.users[uid]))
+        return out
+
+    def _user(self, user: User) -> Record:
+        family, given = split_name(user.real_name)
+        roles = self.roles.get(user.id, [])
+        primary_school = roles[0][1] if roles else None
+        agents = self.guardians_of.get(user.id, []) + self.children_of.get(user.id, [])
+        record: Record = {
+            "sourcedId": user.sourced_id,
+            "status": "active",
+            "dateLastModified": stamp(user.updated_at),
+            "metadata": {"campusid.fullName": user.real_name},
+            "userMasterIdentifier": user.sourced_id,
+            "username": user.username,
+            "userIds": [],
+            "enabledUser": "true" if user.status is AccountStatus.ACTIVE else "false",
+            "givenName": given,
+            "familyName": family,
+            "roles": [
+                {
+                    "roleType": "primary" if i == 0 else "secondary",
+                    "role": role,
+                    "org": self._ref("org", self.schools[school_id].sourced_id),
+                }
+                for i, (role, school_id) in enumerate(roles)
+            ],
+            "agents": [
+                self._ref("user", self.users[a].sourced_id) for a in agents if a in self.users
+            ],
+            "grades": [],
+        }
+        if primary_school is not None:
+            record["primaryOrg"] = self._ref("org", self.schools[primary_school].sourced_id)
+        if self.demographics:
+            record["email"] = user.email or ""
+            record["phone"] = user.phone or ""
+            record["sms"] = user.phone or ""
+        return record
+
+    def enrollments_records(self) -> list[Record]:
+        """Students and teachers in classes; the homeroom teacher is the primary teacher."""
+        self.load()
+        out: list[Record] = []
+        for cs in self.students:
+            out.append(self._enrollment(cs, cs.student_id, "student", primary=False))
+        for ct in self.teachers:
+            out.append(self._enrollment(ct, ct.teacher_id, "teacher", primary=ct.is_homeroom))
+        out.extend(self.ended_enrollments())
+        return out
+
+    def ended_enrollments(self) -> list[Record]:
+        """Enrollments that ended, as `tobedeleted` (for applications reading deltas)."""
+        self.load()
+        rows = self.db.scalars(
+            select(RosterDeletion)
+            .where(RosterDeletion.school_id.in_(sorted(self.school_ids)))
+            .order_by(RosterDeletion.id)
+        )
+        return [
+            {
+                "sourcedId": row.sourced_id,
+                "status": "tobedeleted",
+                "dateLastModified": stamp(row.deleted_at),
+                "user": self._ref("user", row.user_sourced_id),
+                "class": self._ref("class", row.class_sourced_id),
+                "school": self._ref("org", self.schools[row.school_id].sourced_id),
+                "role": row.role,
+                "primary": "false",
+            }
+            for row in rows
+            if row.school_id in self.schools
+        ]
+
+    def _enrollment(
+        self, row: ClassStudent | ClassTeacher, user_id: int, role: str, *, primary: bool
+    ) -> Record:
+        c = self.classes[row.class_id]
+        record: Record = {
+            "sourcedId": row.sourced_id,
+            "status": "active",
+            "dateLastModified": stamp(row.updated_at),
+            "user": self._ref("user", self.users[user_id].sourced_id),
+            "class": self._ref("class", c.sourced_id),
+            "school": self._ref("org", self.schools[c.school_id].sourced_id),
+            "role": role,
+            "primary": "true" if primary else "false",
+        }
+        if isinstance(row, ClassStudent):
+            record["beginDate"] = row.joined_at.date().isoformat()
+        return record
+
+    # -- lookups for the nested collections -------------------------------------------------
+
+    def school_by_sourced_id(self, sourced_id: str) -> School | None:
+        """A granted school by its sourcedId."""
+        self.load_orgs()
+        return next((s for s in self.schools.values() if s.sourced_id == sourced_id), None)
+
+    def class_by_sourced_id(self, sourced_id: str) -> SchoolClass | None:
+        """A visible class by its sourcedId."""
+        self.load()
+        return next((c for c in self.classes.values() if c.sourced_id == sourced_id), None)
+
+    def class_members(self, school_class: SchoolClass, role: str) -> list[Record]:
+        """The students or teachers of a class."""
+        self.load()
+        rows: Iterable[int] = (
+            [cs.student_id for cs in self.students if cs.class_id == school_class.id]
+            if role == "student"
+            else [ct.teacher_id for ct in self.teachers if ct.class_id == school_class.id]
+        )
+        return [self._user(self.users[uid]) for uid in sorted(set(rows)) if uid in self.users]
+
+    def school_members(self, school: School, role: str) -> list[Record]:
+        """The students or teachers of a school."""
+        self.load()
+        ids = [uid for uid, rs in self.roles.items() if (role, school.id) in rs]
+        return [self._user(self.users[uid]) for uid in sorted(ids) if uid in self.users]
+
+
+def all_school_ids(db: Session) -> frozenset[int]:
+    """Every school of the region (the CSV export of the whole region)."""
+    return frozenset(db.scalars(select(School.id)))
+
+
+def iter_chunks(records: Iterable[Record], size: int = 500) -> Iterator[list[Record]]:
+    """Records in lists of `size` (for streaming)."""
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
