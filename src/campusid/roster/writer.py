@@ -157,8 +157,9 @@ def _prepared(
     generated = len(table.primary_key.columns) == 1 and not with_id  # an id the database picks
     columns = [c for c in table.columns if not (generated and c.primary_key)]
     for column in columns:
-        if column.default is not None and not column.default.is_scalar:
-            raise ValueError(f"{table.name}.{column.name}: only scalar defaults are supported")
+        default = column.default
+        if default is not None and not (default.is_scalar or default.is_callable):
+            raise ValueError(f"{table.name}.{column.name}: only scalar or callable defaults")
     processors = [c.type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for c in columns]
     defaults = [
         c.default.arg if c.default is not None else None  # type: ignore[attr-defined]
@@ -169,8 +170,13 @@ def _prepared(
     # Column by column: one pass of the rows each, and a value the column holds on many rows
     # (the import's one `now`, a school id, a role) converted once.
     values: list[list[Any]] = []
-    for name, default, process in zip(names, defaults, processors, strict=True):
-        cells = [row.get(name, default) for row in rows]
+    for column, name, default, process in zip(columns, names, defaults, processors, strict=True):
+        if column.default is not None and column.default.is_callable:
+            # a fresh value a row (a OneRoster sourcedId): SQLAlchemy's wrapper takes a context
+            make = column.default.arg  # type: ignore[attr-defined]
+            cells = [row[name] if name in row else make(None) for row in rows]
+        else:
+            cells = [row.get(name, default) for row in rows]
         if process is not None:
             converted: dict[Any, Any] = {None: None}
             for index, value in enumerate(cells):

@@ -49,6 +49,7 @@ def _fill(path: str, world) -> str:
         "token": "x" * 32,
         "key": "x" * 32,  # issue 17: a roster import's progress
         "request_id": 9999999,  # 转学申请: refused before any request is looked up
+        "client_pk": 9999999,  # issue 22: an app granted the roster; refused before the lookup
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
 
