@@ -699,6 +699,7 @@ def new_account_row(account: Account, credential_id: int | None, now: datetime) 
         "default_credential_id": credential_id,
         "must_change_password": True,
         "created_at": now,
+        "updated_at": now,  # OneRoster dateLastModified (issue 22)
     }
 
 

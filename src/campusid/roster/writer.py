@@ -85,7 +85,13 @@ def write_plan(
         conn,
         ClassStudent,
         (
-            {"class_id": class_id, "student_id": a.id, "student_number": number, "joined_at": now}
+            {
+                "class_id": class_id,
+                "student_id": a.id,
+                "student_number": number,
+                "joined_at": now,
+                "updated_at": now,  # OneRoster dateLastModified (issue 22)
+            }
             for a, class_id, number in plan.placements
             if id(a) in fresh
         ),
@@ -95,7 +101,13 @@ def write_plan(
         conn,
         ParentLink,
         (
-            {"parent_id": parent, "child_id": child, "relation": relation, "created_at": now}
+            {
+                "parent_id": parent,
+                "child_id": child,
+                "relation": relation,
+                "created_at": now,
+                "updated_at": now,
+            }
             for parent, child, relation in links
         ),
     )
