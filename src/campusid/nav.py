@@ -18,16 +18,6 @@ from campusid.i18n import N_
 from campusid.security import authz
 from campusid.security.permissions import Principal, Role
 
-# The tab bar's drawings (24×24, stroked), one per phone entry.
-ICON_HOME = '<path d="M3 11l9-7 9 7"/><path d="M5 10v10h14V10"/>'
-ICON_CLASSES = (
-    '<circle cx="9" cy="8" r="3"/><circle cx="17" cy="9" r="2.5"/>'
-    '<path d="M3 20c0-3.3 2.7-6 6-6s6 2.7 6 6"/><path d="M15 14.5c3 0 6 1.8 6 5.5"/>'
-)
-ICON_CHILDREN = '<circle cx="12" cy="7" r="3.5"/><path d="M5 21c0-3.9 3.1-7 7-7s7 3.1 7 7"/>'
-ICON_NOTICES = '<path d="M4 5h16v11H8l-4 4z"/>'
-ICON_ME = '<circle cx="12" cy="8" r="4"/><path d="M4 21c0-4.4 3.6-8 8-8s8 3.6 8 8"/>'
-
 
 @dataclass(frozen=True)
 class NavItem:
@@ -40,7 +30,7 @@ class NavItem:
     phone: bool = False  # a tab of the phone's tab bar
     tile: bool = True  # among the personal space's 常用功能
     phone_label: str = ""  # the tab's word, where it differs (个人空间 → 首页)
-    icon: str = ""  # the tab's drawing
+    icon: str = ""  # its Lucide icon (static/vendor/lucide/icons.svg, scripts/build_icons.py)
     hint: str = ""  # one line under the tile
 
     @property
@@ -76,37 +66,48 @@ NAV: list[NavItem] = [
         phone=True,
         tile=False,
         phone_label=N_("首页"),
-        icon=ICON_HOME,
+        icon="house",
     ),
-    NavItem(N_("任教班级"), "/teaching", _teaches),
+    NavItem(N_("任教班级"), "/teaching", _teaches, icon="book-open"),
     # The phone's class pages: a tab, never on the desktop (任教班级 is the desktop's).
     NavItem(
-        N_("班级"), "/m/classes", _teaches, desktop=False, phone=True, tile=False, icon=ICON_CLASSES
+        N_("班级"), "/m/classes", _teaches, desktop=False, phone=True, tile=False, icon="users"
     ),
     NavItem(
         N_("我的孩子"),
         "/me/children",
         lambda p: Role.PARENT in p.roles,
         phone=True,
-        icon=ICON_CHILDREN,
+        icon="baby",
     ),
     NavItem(
         N_("加入班级"),
         "/join",
         _may_join_a_class,
+        icon="user-plus",
         hint=N_("班级编码由班主任提供，输入后申请加入，班主任审核通过即可。"),
     ),
-    NavItem(N_("年级"), "/grade", lambda p: bool(p.led_grade_ids)),
-    NavItem(N_("学校管理"), "/school", lambda p: Role.SCHOOL_ADMIN in p.roles),
+    NavItem(N_("年级"), "/grade", lambda p: bool(p.led_grade_ids), icon="layers"),
+    NavItem(N_("学校管理"), "/school", lambda p: Role.SCHOOL_ADMIN in p.roles, icon="school"),
     NavItem(
-        N_("审计日志"), "/audit", lambda p: bool({Role.SCHOOL_ADMIN, Role.PLATFORM_ADMIN} & p.roles)
+        N_("审计日志"),
+        "/audit",
+        lambda p: bool({Role.SCHOOL_ADMIN, Role.PLATFORM_ADMIN} & p.roles),
+        icon="scroll-text",
     ),
-    NavItem(N_("客服工作台"), "/servicedesk", lambda p: Role.AGENT in p.roles),
-    NavItem(N_("平台管理"), "/platform", lambda p: Role.PLATFORM_ADMIN in p.roles),
+    NavItem(N_("客服工作台"), "/servicedesk", lambda p: Role.AGENT in p.roles, icon="headset"),
+    NavItem(
+        N_("平台管理"), "/platform", lambda p: Role.PLATFORM_ADMIN in p.roles, icon="building-2"
+    ),
     # recovery: students' 找回密码 requests awaiting their homeroom teacher, where the school
     # lets the homeroom teacher approve them
-    NavItem(N_("找回密码审核"), "/recovery/approvals", authz.may_approve_recoveries),
-    NavItem(N_("账号安全"), "/account/security", lambda p: True),
+    NavItem(
+        N_("找回密码审核"),
+        "/recovery/approvals",
+        authz.may_approve_recoveries,
+        icon="user-round-check",
+    ),
+    NavItem(N_("账号安全"), "/account/security", lambda p: True, icon="shield-check"),
     # The desktop shows 消息 (with its badge) at the right of the header, and 我's links
     # (修改密码, 账号安全, 退出登录) in the header and on the personal space.
     NavItem(
@@ -116,9 +117,9 @@ NAV: list[NavItem] = [
         desktop=False,
         phone=True,
         tile=False,
-        icon=ICON_NOTICES,
+        icon="message-square",
     ),
-    NavItem(N_("我"), "/me", lambda p: True, desktop=False, phone=True, tile=False, icon=ICON_ME),
+    NavItem(N_("我"), "/me", lambda p: True, desktop=False, phone=True, tile=False, icon="user"),
 ]
 
 

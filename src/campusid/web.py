@@ -14,6 +14,7 @@ from fastapi import Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -201,7 +202,18 @@ def environment(language: str) -> Environment:
     env.globals["current_csrf_token"] = _current_csrf_token.get
     # issue 20: every static file through one helper (content-hashed URL, cached for a year)
     env.globals["static"] = static_url
+    env.globals["icon"] = icon
     return env
+
+
+def icon(name: str, css_class: str = "icon") -> Markup:
+    """An icon of the Lucide sprite (issue 23), drawn in the text's colour, hidden from screen
+    readers (the link or button beside it carries the words)."""
+    return Markup(
+        '<svg class="{}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" '
+        'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+        '<use href="{}#{}"></use></svg>'
+    ).format(css_class, static_url("vendor/lucide/icons.svg"), name)
 
 
 def get_services(request: Request) -> Services:

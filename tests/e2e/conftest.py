@@ -7,7 +7,8 @@ accept. Each scenario saves screenshots of its key screens under artifacts/e2e/<
 
 Every page a test opens is watched: a Content-Security-Policy violation, a script error or a
 failed sub-resource fails the test, and each screenshot first checks the page (every field
-labelled, every button named, nothing wider than the screen).
+labelled, every button named, nothing wider than the screen, and no serious or critical
+violation of axe-core's WCAG 2.2 A/AA rules).
 
 The PostgreSQL run (CAMPUSID_TEST_DATABASE_URL set) skips these tests: the server they drive
 always runs on its own SQLite database, so a second run would test nothing new.
@@ -249,9 +250,46 @@ _PAGE_CHECK = """
 """
 
 
+# axe-core (issue 23): the WCAG 2.x A and AA rules, and 2.2's; a serious or critical violation
+# fails the page. The script is axe-core's own, shipped inside axe-playwright-python (pinned);
+# page.evaluate runs it outside the page's Content-Security-Policy.
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+AXE_FAILS = {"serious", "critical"}
+_TABBAR_IN_FLOW = """(on) => document.querySelectorAll("nav.tabbar").forEach((bar) => {
+  if (on) { bar.style.position = "static"; } else { bar.removeAttribute("style"); }
+})"""
+
+
+def axe_violations(page: Any) -> list[str]:
+    """The page's serious and critical axe-core violations, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    # The phone's tab bar is fixed to the bottom of the screen: whatever the page shows under it
+    # at this scroll position would count as "obscured" (target size). Checked in the flow.
+    page.evaluate(_TABBAR_IN_FLOW, True)
+    try:
+        results = Axe().run(page, options=AXE_OPTIONS).response
+    finally:
+        page.evaluate(_TABBAR_IN_FLOW, False)
+    return [
+        f"axe {v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(node["html"][:140] for node in v["nodes"][:4])
+        for v in results["violations"]
+        if v["impact"] in AXE_FAILS
+    ]
+
+
 def check_page(page: Any) -> None:
-    """A page as everyone can use it: labelled fields, named controls, no sideways scrolling."""
+    """A page as everyone can use it: labelled fields, named controls, no sideways scrolling,
+    and no serious or critical axe-core violation."""
     problems = page.evaluate(_PAGE_CHECK, page.viewport_size["width"])
+    problems += axe_violations(page)
     assert not problems, f"{page.url}:\n" + "\n".join(problems)
 
 
@@ -283,6 +321,8 @@ def new_page(
         viewport=viewport,
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
+        # no entrance animations: a toast is checked (axe) at its final colours, not mid-fade
+        reduced_motion="reduce",
         permissions=["clipboard-read", "clipboard-write"] if clipboard else [],
         is_mobile=viewport is PHONE,
         has_touch=viewport is PHONE,

@@ -1,18 +1,21 @@
 """Every page, as each kind of user opens it, on a desktop and on a phone.
 
 Not a scenario: a walk through the pages that nothing changes, so a reviewer sees the whole
-product in artifacts/e2e/ and every page passes the checks in `shots` (labelled fields, named
-controls, no style attributes, no sideways scrolling on a phone, no CSP violation).
+product in artifacts/e2e/ (each page on a desktop and a phone, in Chinese and in English) and
+every page passes the checks in `shots` (labelled fields, named controls, no style attributes,
+no sideways scrolling on a phone, no CSP violation, no serious or critical axe-core violation).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from campusid.accounts.models import User
 from campusid.demo import DEMO_PASSWORD
+from campusid.i18n import COOKIE_NAME
 from campusid.org.models import SchoolClass
 from tests.e2e.conftest import DESKTOP, PHONE, new_page, sign_in
 
@@ -25,17 +28,24 @@ def _ids(live_server: Any) -> dict[str, int]:
 
 
 def _tour(live_server, browser, shots, login, table) -> None:  # type: ignore[no-untyped-def]
-    """Each page of the table ("name path" lines) on a desktop and on a phone, signed in once
-    as `login` (None: signed out)."""
+    """Each page of the table ("name path" lines) on a desktop and on a phone, in Chinese and
+    in English (issue 23), signed in once as `login` (None: signed out)."""
     desktop = new_page(browser, DESKTOP)
     if login:
         sign_in(desktop, live_server.url, login, DEMO_PASSWORD)
     phone = new_page(browser, PHONE, storage_state=desktop.context.storage_state())
-    for name, path in (line.split() for line in table.strip().splitlines()):
-        for page, suffix in ((desktop, "desktop"), (phone, "phone")):
-            response = page.goto(live_server.url + path)
-            assert response is not None and response.status < 500, path
-            shots(page, f"{name}-{suffix}")
+    host = urlsplit(live_server.url).hostname
+    pages = [line.split() for line in table.strip().splitlines()]
+    for language in ("zh_CN", "en"):
+        cookie = {"name": COOKIE_NAME, "value": language, "domain": host, "path": "/"}
+        for page in (desktop, phone):
+            page.context.add_cookies([cookie])
+        for name, path in pages:
+            for page, suffix in ((desktop, "desktop"), (phone, "phone")):
+                response = page.goto(live_server.url + path)
+                assert response is not None and response.status < 500, path
+                assert page.locator("html").get_attribute("lang") == language.replace("_", "-")
+                shots(page, f"{name}-{suffix}-{language}")
     desktop.context.close()
     phone.context.close()
 
