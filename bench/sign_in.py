@@ -33,6 +33,8 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher, Type
 
+from campusid.security import passwords
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
@@ -53,8 +55,18 @@ ACCOUNTS = [
 ]
 
 
+def app_hasher() -> PasswordHasher:
+    """argon2id with the app's parameters (campusid.security.passwords), without its pool."""
+    return PasswordHasher(
+        time_cost=passwords.TIME_COST,
+        memory_cost=passwords.MEMORY_COST_KIB,
+        parallelism=passwords.PARALLELISM,
+        type=Type.ID,
+    )
+
+
 def _raw_worker(seconds: float, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    ph = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
+    ph = app_hasher()
     digest = ph.hash(PASSWORD)
     count, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
