@@ -30,6 +30,9 @@ sign-in may take 60 s at most: the run is bounded. Afterwards it checks the sign
   * per sign-in: CPU of the app's processes, of its PostgreSQL backends and of Redis, the argon2
     CPU of one verification (so the rest is the difference), Redis commands and bytes, audit
     bytes; the peak memory of a worker: the figures docs/capacity.md sizes a province with.
+With `--rate` below the capacity, the sign-ins/s and the ratio are the arrival rate's, not a
+limit. The growth figures (Redis and audit bytes a sign-in) are noise below a few thousand
+pupils: PostgreSQL and the allocator grow in pages and arenas.
 """
 
 from __future__ import annotations
