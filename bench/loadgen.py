@@ -24,13 +24,14 @@ class Request:
     path: str
     cookies: dict[str, str] = field(default_factory=dict)
     form: dict[str, str] | None = None
+    user_agent: str = "campusid-bench"
 
     def encode(self, host: str) -> bytes:
         body = urlencode(self.form).encode() if self.form is not None else b""
         lines = [
             f"{self.method} {self.path} HTTP/1.1",
             f"Host: {host}",
-            "User-Agent: campusid-bench",
+            f"User-Agent: {self.user_agent}",
         ]
         if self.cookies:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
@@ -68,20 +69,40 @@ class Result:
         return ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000 if ordered else 0.0
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:
+    """The status and the headers (lower-case names) of one answer; its body is read and
+    dropped."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
+    headers = []
     length = 0
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.lower() == "content-length":
+        name, value = name.lower(), value.strip()
+        headers.append((name, value))
+        if name == "content-length":
             length = int(value)
-        elif name.lower() == "transfer-encoding":
+        elif name == "transfer-encoding":
             raise RuntimeError("chunked answers are not supported by this generator")
     if length:
         await reader.readexactly(length)
-    return status
+    return status, headers
+
+
+def set_cookies(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """The cookies an answer sets (name and value; attributes dropped)."""
+    found = {}
+    for name, value in headers:
+        if name == "set-cookie":
+            pair = value.split(";", 1)[0]
+            key, _, val = pair.partition("=")
+            found[key.strip()] = val.strip().strip('"')
+    return found
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    return (await read_answer(reader))[0]
 
 
 async def _client(

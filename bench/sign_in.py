@@ -33,28 +33,41 @@ from pathlib import Path
 import httpx
 from argon2 import PasswordHasher, Type
 
+from campusid.security import passwords
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
 import server
 
 PASSWORD = "Zjer@2026"
+# Pupils and parents only: the demo's staff have a second factor (issue 19), so their password
+# step ends at 两步验证 without a session and would not be a whole sign-in.
 ACCOUNTS = [
-    "chenxiaokai",
-    "zhaoshuxue",
-    "sunbanzhu",
     "lixiaoyao",
     "heshuhuan",
     "weiyingluo",
     "linyiping",
     "zhoubotong",
+    "zhangxiaofan",
     "p_lidaniang",
-    "xx_admin",
+    "p_zhoujia",
+    "p_zhangmama",
 ]
 
 
+def app_hasher() -> PasswordHasher:
+    """argon2id with the app's parameters (campusid.security.passwords), without its pool."""
+    return PasswordHasher(
+        time_cost=passwords.TIME_COST,
+        memory_cost=passwords.MEMORY_COST_KIB,
+        parallelism=passwords.PARALLELISM,
+        type=Type.ID,
+    )
+
+
 def _raw_worker(seconds: float, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    ph = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
+    ph = app_hasher()
     digest = ph.hash(PASSWORD)
     count, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
