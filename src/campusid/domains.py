@@ -27,6 +27,7 @@ from campusid.classes import enrolment
 from campusid.classes import service as classes
 from campusid.context import register_transport
 from campusid.families import service as families
+from campusid.legal import service as legal
 from campusid.messaging import service as messaging
 from campusid.oidc.logout import CHANNEL as LOGOUT_CHANNEL
 from campusid.oidc.logout import BackchannelTransport
@@ -63,6 +64,14 @@ def _pupil_places(db: Session, services: Any, principal: permissions.Principal) 
     return classes.pupil_places(db, principal=principal, cal=cal)
 
 
+def _consent_due(db: Session, services: Any, principal: permissions.Principal) -> bool:
+    # issue 23: a parent who signed up before the texts (or before their new version) is asked
+    # on their home, never blocked.
+    return permissions.Role.PARENT in principal.roles and not legal.has_agreed(
+        db, user_id=principal.user.id, now=services.clock.now()
+    )
+
+
 def install() -> None:
     """Register every domain's part of the base (idempotent: a second call changes nothing)."""
     web.register_user_loader(accounts.get_user)
@@ -81,4 +90,5 @@ def install() -> None:
     sign_in_throttle.register_captcha(LOGIN_CAPTCHA)  # the 找回密码 captcha, for the sign-in
     web.register_page_context("oidc_login", oidc_login_context)  # issue 21
     account_pages.register_space_section("pupil_places", _pupil_places)  # issue 23
+    account_pages.register_space_section("consent_due", _consent_due)  # issue 23
     register_transport(LOGOUT_CHANNEL, BackchannelTransport)  # issue 21: logout tokens

@@ -21,6 +21,7 @@ from campusid.classes.models import (
 )
 from campusid.db import Base
 from campusid.families.models import ParentLink
+from campusid.legal.models import LegalConsent, LegalDocument
 from campusid.messaging.models import Notice
 from campusid.oidc.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from campusid.oneroster.models import RosterDeletion, RosterGrant
@@ -85,6 +86,8 @@ __all__ = [
     "GradeLeader",
     "ImportErrorFile",
     "JoinRequest",
+    "LegalConsent",
+    "LegalDocument",
     "Notice",
     "OAuthClient",
     "OAuthToken",

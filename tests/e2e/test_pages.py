@@ -62,6 +62,8 @@ def test_pages_before_sign_in(live_server, browser, shots):
         recovery-email       /recovery?way=email
         recovery-relation    /recovery?way=relation
         signup               /signup
+        terms                /terms
+        privacy              /privacy
         not-found            /no-such-page
         """,
     )
@@ -113,6 +115,8 @@ def test_pages_of_a_parent_and_a_student(live_server, browser, shots):
         shots,
         "p_lidaniang",
         f"""
+        space-consent        /
+        consent              /consent
         me                   /me
         children             /me/children
         child                {child}
@@ -148,6 +152,8 @@ def test_pages_of_administrators_and_agents(live_server, browser, shots):
         client-new           /platform/clients/new
         supervision          /servicedesk/supervision
         calendar             /platform/calendar
+        legal                /platform/legal
+        legal-edit           /platform/legal/privacy
         """,
     )
     _tour(live_server, browser, shots, "kefu01", "servicedesk /servicedesk\noutbox /dev/outbox")

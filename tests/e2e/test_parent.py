@@ -58,7 +58,18 @@ def test_parent_links_a_child_and_changes_the_childs_password(live_server, brows
     shots(page, "link-refused")
 
     _link(page, "何书桓", id_card)
-    assert page.get_by_role("status").first.inner_text() == "关联成功"
+    # issue 23: a child under 14 without a guardian's consent: the child's page asks first.
+    page.get_by_role("heading", name="编辑孩子资料").wait_for()
+    assert page.get_by_role("status").first.inner_text().startswith("关联成功")
+    consent = page.locator(".consent-card")
+    assert "孩子未满十四周岁" in consent.inner_text()
+    shots(page, "linked-consent")
+    with page.expect_navigation():
+        consent.get_by_role("button", name="同意").click()
+    assert "已记录您代孩子作出的同意" in page.get_by_role("status").first.inner_text()
+    assert "监护人已于" in page.locator(".consent-card").inner_text()
+    shots(page, "consented")
+    page.goto(f"{live_server.url}/me/children")
     child = page.get_by_role("link", name="何书桓")
     assert "父亲" in child.inner_text() and "五年级1班" in child.inner_text()
     shots(page, "linked")

@@ -682,3 +682,21 @@ MATRIX.update(
         ("GET", "/school/{school_id}/apps/oneroster.zip"): Row(SCHOOL_ADMIN_ONLY),
     }
 )
+# Issue 23: 用户协议 and 隐私政策, public; one's own 同意 (anyone signed in); a guardian's consent
+# for a child (the linked parent only: anyone else 403); 平台管理 → 用户协议和隐私政策.
+MATRIX.update(
+    {
+        ("GET", "/terms"): Row(everyone()),
+        ("GET", "/privacy"): Row(everyone()),
+        ("GET", "/consent"): Row(signed_in()),
+        ("POST", "/consent"): Row(signed_in(), form={"agree": "1"}),
+        ("POST", "/me/children/{child_id}/consent"): Row(only("parent")),
+        ("GET", "/platform/legal"): Row(only("platform_admin")),
+        ("GET", "/platform/legal/{kind}"): Row(only("platform_admin"), params={"kind": "terms"}),
+        ("POST", "/platform/legal/{kind}"): Row(
+            only("platform_admin"),
+            params={"kind": "terms"},
+            form={"body_zh": "新的用户协议。", "body_en": "New terms."},
+        ),
+    }
+)

@@ -123,6 +123,10 @@ class AuditAction(StrEnum):
     ONEROSTER_GRANTED = "oneroster.granted"
     ONEROSTER_REVOKED = "oneroster.revoked"
     ONEROSTER_EXPORTED = "oneroster.exported"
+    # 用户协议 and 隐私政策 (issue 23): a new version published, and consents given
+    LEGAL_TEXT_PUBLISHED = "legal_text_published"
+    CONSENT_GIVEN = "consent_given"
+    GUARDIAN_CONSENT_GIVEN = "guardian_consent_given"
 
     @property
     def label(self) -> str:
@@ -239,4 +243,8 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.ONEROSTER_GRANTED: N_("允许应用读取学校名册"),
     AuditAction.ONEROSTER_REVOKED: N_("取消应用读取学校名册"),
     AuditAction.ONEROSTER_EXPORTED: N_("导出OneRoster名册"),
+    # 用户协议 and 隐私政策 (issue 23)
+    AuditAction.LEGAL_TEXT_PUBLISHED: N_("发布用户协议或隐私政策新版本"),
+    AuditAction.CONSENT_GIVEN: N_("同意用户协议和隐私政策"),
+    AuditAction.GUARDIAN_CONSENT_GIVEN: N_("监护人同意孩子的隐私政策"),
 }

@@ -63,6 +63,7 @@ REASONS: dict[str, str] = {
     "not_grade_leader": N_("不是年级组长"),  # issue 23: 年级
     "teacher_recovery_off": N_("学校未开启班主任审核找回密码"),  # issue 23: 找回密码审核
     "not_in_class": N_("该学生不在此班级"),
+    "not_guardian": N_("不是该孩子的关联家长"),
     "not_a_parent": N_("不是家长账号"),
     "not_audit_reader": N_("无权查看审计日志"),
     "school_suspended": N_("该学校已停用"),
@@ -211,6 +212,11 @@ CODE_RECIPIENTS: dict[str, str] = {
     "parent": N_("家长绑定手机"),
 }
 
+DOCUMENTS: dict[str, str] = {  # issue 23: the platform's legal texts
+    "terms": N_("用户协议"),
+    "privacy": N_("隐私政策"),
+}
+
 CHANNELS: dict[str, str] = {  # the outbox's channels (issue 20)
     "sms": N_("短信"),
     "email": N_("邮件"),
@@ -268,6 +274,7 @@ CODED: dict[str, tuple[str, Mapping[str, str]]] = {
     "channel": (N_("渠道：%(value)s"), CHANNELS),  # issue 20
     "need": (N_("两步验证：%(value)s"), NEEDS),  # issue 19: the policy of a group of roles
     "export_of": (N_("导出范围：%(value)s"), EXPORTS),  # issue 22
+    "document": (N_("文本：%(value)s"), DOCUMENTS),  # issue 23: 用户协议 or 隐私政策
 }
 
 # A fact shown as it is (masked): numbers of records, and what a person typed.
@@ -306,6 +313,10 @@ PLAIN: dict[str, str] = {
     # issue 22: a OneRoster call's answer, and the binding's error code when it failed
     "http_status": N_("响应状态：%(value)s"),
     "code_minor": N_("错误代码：%(value)s"),
+    # issue 23: the version of a legal text published or agreed to
+    "version": N_("版本：%(value)s"),
+    "terms_version": N_("用户协议版本：%(value)s"),
+    "privacy_version": N_("隐私政策版本：%(value)s"),
 }
 
 # A count, in the language's plural forms.

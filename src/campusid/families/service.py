@@ -33,6 +33,8 @@ from campusid.families.avatars import AvatarError, reencode_avatar
 from campusid.families.models import ParentLink, Relation
 from campusid.i18n import N_
 from campusid.identifiers import InvalidIdentifier, mask_id_card, validate_id_card_number
+from campusid.legal import service as legal
+from campusid.legal.models import DocumentKind, LegalConsent, LegalDocument
 from campusid.messaging import service as messaging
 from campusid.org import service as org
 from campusid.org.models import School
@@ -569,3 +571,45 @@ def refused_for_limit(db: Session, *, child_id: int, since: datetime) -> int:
         )
     )
     return sum(1 for detail in details if (detail or {}).get("reason") == "parent_limit")
+
+
+# --------------------------------------------------------------------------- consent (issue 23)
+
+
+@dataclass(frozen=True)
+class ChildConsent:
+    """A child's guardian consent (PIPL art. 31) as the parent's child page shows it."""
+
+    needed: bool  # a child under 14 (or a pupil of unknown age)
+    given: LegalConsent | None  # a guardian's consent to the current 隐私政策
+    previous: LegalConsent | None  # the newest one to any version (an older one: asked again)
+    privacy: LegalDocument  # the current 隐私政策
+
+    @property
+    def due(self) -> bool:
+        """Whether the parent is asked to consent now."""
+        return self.needed and self.given is None
+
+
+def child_consent(db: Session, *, services: Services, child: User) -> ChildConsent:
+    """Whether the child needs a guardian's consent, and the one given to the current version."""
+    now = services.clock.now()
+    return ChildConsent(
+        needed=legal.needs_guardian(db, child=child, today=local_today(services.clock)),
+        given=legal.guardian_consent(db, child_id=child.id, now=now),
+        previous=legal.last_guardian_consent(db, child_id=child.id),
+        privacy=legal.current(db, DocumentKind.PRIVACY, now=now),
+    )
+
+
+def consent_for_child(
+    db: Session, *, services: Services, link: ParentLink, client: ClientInfo
+) -> LegalConsent:
+    """同意: the linked parent consents, for the child, to the current 隐私政策 (audited)."""
+    return legal.consent_for_child(
+        db,
+        parent_id=link.parent_id,
+        child_id=link.child_id,
+        client=client,
+        now=services.clock.now(),
+    )

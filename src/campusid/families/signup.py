@@ -23,6 +23,8 @@ from campusid.context import Services
 from campusid.families.service import clean_name
 from campusid.i18n import N_
 from campusid.identifiers import InvalidIdentifier, mask_phone, normalize_phone
+from campusid.legal import service as legal
+from campusid.legal.models import ConsentVia
 from campusid.messaging import service as messaging
 from campusid.security import captcha, onetime
 from campusid.security.onetime import CodeCheck
@@ -33,6 +35,7 @@ SMS_TOO_MANY = N_("验证码发送过于频繁,请稍后再试")
 CODE_WRONG = N_("短信验证码错误或已失效,请重新获取")
 PHONE_TAKEN = N_("该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回")
 NAME_INVALID = N_("请输入真实姓名(2-32个汉字或英文字母)")
+MUST_AGREE = N_("请阅读并勾选同意《用户协议》和《隐私政策》")
 _REAL_NAME = re.compile(r"[\u3400-\u9fffA-Za-z·• ]{2,32}")
 _USERNAME_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -137,11 +140,13 @@ def sign_up_parent(
     real_name: str,
     password: str,
     confirm: str,
+    agreed: bool,
     client: ClientInfo,
 ) -> SignUp:
     """Create a parent account once the form is right and the SMS code proves the phone.
 
-    The form is checked before the code, so a typo in the password does not spend a try.
+    The form is checked before the code, so a typo in the password (or the unticked 用户协议
+    box) does not spend a try. The consent is recorded with the versions agreed to (issue 23).
     """
     problems: list[str] = []
     number = ""
@@ -160,6 +165,8 @@ def sign_up_parent(
             User(username="", real_name=name, phone=number), password, confirm
         )
     )
+    if not agreed:
+        problems.append(MUST_AGREE)
     if problems:
         return SignUp(problems=problems)
 
@@ -207,6 +214,7 @@ def sign_up_parent(
         client=client,
         detail={"phone": mask_phone(number)},
     )
+    legal.agree(db, user_id=user.id, via=ConsentVia.SIGN_UP, client=client, now=now)
     return SignUp(user=user)
 
 

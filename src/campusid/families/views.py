@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from campusid.accounts.views import open_session
+from campusid.audit.actions import AuditAction
 from campusid.audit.signins import recent_sign_ins
 from campusid.families import service, signup
 from campusid.families.avatars import CONTENT_TYPE
 from campusid.families.models import ParentLink, Relation
+from campusid.legal import service as legal
 from campusid.messaging import service as messaging
 from campusid.security import authz
 from campusid.security import views as captcha_views
@@ -25,6 +27,7 @@ from campusid.web import (
     NotFound,
     OptionalUser,
     Svc,
+    language_of,
     redirect,
     render,
     require,
@@ -145,6 +148,13 @@ def link_submit(
         client=client,
     )
     if result.outcome is service.LinkOutcome.LINKED:
+        linked = result.link
+        # issue 23: a child under 14 needs the parent's consent; the child's page asks for it.
+        if (
+            linked is not None
+            and service.child_consent(db, services=services, child=linked.child).due
+        ):
+            return redirect(f"/me/children/{linked.child_id}?done=linked")
         return redirect("/me/children?done=linked")
     status = 429 if result.outcome is service.LinkOutcome.THROTTLED else 400
     return render(
@@ -158,9 +168,21 @@ def link_submit(
 # --------------------------------------------------------------------------- 编辑孩子资料
 
 
+def _consent_context(
+    request: Request, db: DbSession, services: Svc, link: ParentLink
+) -> dict[str, object]:
+    # issue 23: the school's notice (the 隐私政策's summary) and 同意, while no guardian's
+    # consent to the current version is recorded; else when it was given.
+    consent = service.child_consent(db, services=services, child=link.child)
+    return {
+        "consent": consent,
+        "notice": legal.summary(consent.privacy, language_of(request)),
+    }
+
+
 @router.get("/me/children/{child_id}")
 def child_page(request: Request, db: DbSession, services: Svc, link: LinkedChild) -> Response:
-    """编辑孩子资料: 头像, 修改孩子密码, 解除关联."""
+    """编辑孩子资料: 头像, 修改孩子密码, 解除关联, and the guardian's consent."""
     return render(
         request,
         "families/child.html",
@@ -170,8 +192,29 @@ def child_page(request: Request, db: DbSession, services: Svc, link: LinkedChild
             "flash": request.query_params.get("done"),
             # issue 24: the child's sign-ins (a badge's among them), as the parent sees them.
             "sign_ins": recent_sign_ins(db, user_id=link.child.id, limit=10),
+            **_consent_context(request, db, services, link),
         },
     )
+
+
+@router.post("/me/children/{child_id}/consent")
+def child_consent(
+    child_id: Id,
+    db: DbSession,
+    services: Svc,
+    principal: CurrentPrincipal,
+    client: Client,
+) -> Response:
+    """同意: a linked parent consents, for the child, to the current 隐私政策. Anyone else is
+    refused with 403 (`authz.check_guardian_consent`), the refusal audited."""
+    authz.check_guardian_consent(
+        principal, child_id, action=AuditAction.GUARDIAN_CONSENT_GIVEN.value
+    )
+    link = service.linked_child(db, principal=principal, child_id=child_id)
+    if link is None:  # the principal's links were read this request: not expected
+        raise NotFound
+    service.consent_for_child(db, services=services, link=link, client=client)
+    return redirect(f"/me/children/{child_id}?done=consent")
 
 
 @router.get("/me/children/{child_id}/avatar")
@@ -209,6 +252,7 @@ def child_avatar_upload(
             "card": service.child_card(db, services=services, link=link),
             "has_avatar": link.child.avatar is not None,
             "errors": problems,
+            **_consent_context(request, db, services, link),
         },
         status_code=400,
     )
@@ -296,6 +340,7 @@ def signup_code(
     phone: Annotated[str, Form(max_length=32)] = "",
     real_name: Annotated[str, Form(max_length=64)] = "",
     captcha: Annotated[str, Form(max_length=8)] = "",
+    agree: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """获取验证码: with script, the button with its countdown, what happened and (unless the
     image shown still counts) a new image; without, the same page again with the number kept."""
@@ -316,7 +361,9 @@ def signup_code(
         context.update(code_notice=sent.message if sent.sent else None)
         context.update(code_error=None if sent.sent else sent.message)
         return render(request, "families/_signup_code_response.html", context)
-    context.update(form={"phone": phone, "real_name": real_name}, rule=RULE_TEXT)
+    context.update(
+        form={"phone": phone, "real_name": real_name, "agree": bool(agree)}, rule=RULE_TEXT
+    )
     if sent.sent:
         context["info"] = sent.message
     else:
@@ -338,8 +385,12 @@ def signup_submit(
     real_name: Annotated[str, Form(max_length=64)] = "",
     new_password: Annotated[str, Form(max_length=128)] = "",
     confirm_password: Annotated[str, Form(max_length=128)] = "",
+    agree: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Create the parent account and sign the new parent in (a fresh session), on to 我的孩子."""
+    """Create the parent account and sign the new parent in (a fresh session), on to 我的孩子.
+
+    Refused, the page keeps the number, the code, the name and the 同意 box as they were (the
+    passwords are never echoed back)."""
     result = signup.sign_up_parent(
         db,
         services=services,
@@ -348,6 +399,7 @@ def signup_submit(
         real_name=real_name,
         password=new_password,
         confirm=confirm_password,
+        agreed=bool(agree),
         client=client,
     )
     if result.user is None:
@@ -357,7 +409,12 @@ def signup_submit(
                 request,
                 "families/signup.html",
                 {
-                    "form": {"phone": phone, "real_name": real_name},
+                    "form": {
+                        "phone": phone,
+                        "code": code,
+                        "real_name": real_name,
+                        "agree": bool(agree),
+                    },
                     "rule": RULE_TEXT,
                     "errors": result.problems,
                     **captcha_views.box_context(signup.CAPTCHA_FORM),

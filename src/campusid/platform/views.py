@@ -10,7 +10,13 @@ from fastapi.responses import Response
 
 from campusid import outbox
 from campusid.i18n import N_
-from campusid.platform import calendar_views, school_views, service, two_step_views
+from campusid.platform import (
+    calendar_views,
+    legal_views,
+    school_views,
+    service,
+    two_step_views,
+)
 from campusid.platform.service import AgentError
 from campusid.security import authz
 from campusid.security.permissions import Permission, Principal
@@ -34,6 +40,8 @@ router.include_router(school_views.router)
 router.include_router(calendar_views.router)
 # issue 19: 平台管理 → 两步验证策略
 router.include_router(two_step_views.router)
+# issue 23: 平台管理 → 用户协议和隐私政策
+router.include_router(legal_views.router)
 
 AgentManager = Annotated[Principal, require(Permission.PLATFORM_AGENTS_MANAGE)]
 
@@ -70,6 +78,13 @@ PLATFORM_LINKS: list[PlatformLink] = [
         "/platform/two-step",
         N_("按角色设置是否必须启用两步验证、宽限期、记住此设备和短信验证码"),
         Permission.PLATFORM_TWO_STEP_MANAGE,
+    ),
+    # issue 23: the texts 家长注册 asks to agree to, a new version published each time
+    PlatformLink(
+        N_("用户协议和隐私政策"),
+        "/platform/legal",
+        N_("编辑用户协议和隐私政策的中英文文本，每次保存发布一个新版本"),
+        Permission.PLATFORM_LEGAL_MANAGE,
     ),
     # oidc (issue 23: linked from here): the applications that sign people in through campusid
     PlatformLink(

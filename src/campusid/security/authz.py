@@ -566,6 +566,17 @@ def may_open_child(principal: Principal, child_id: int, *, act: Permission) -> b
     return principal.has(act) and child_id in principal.child_ids
 
 
+NOT_GUARDIAN = N_("只有已关联该孩子的家长可以代孩子同意隐私政策。")
+
+
+def check_guardian_consent(principal: Principal, child_id: int, *, action: str) -> None:
+    """A guardian's consent for a child (PIPL art. 31, issue 23): only a parent holding a link to
+    exactly this child gives it. Refused with 403 (not 404), audited as a refused consent: a
+    consent is a legal act, and a refused attempt at one is worth seeing in the trail."""
+    if not (principal.has(Permission.CHILD_LINK) and child_id in principal.child_ids):
+        raise Denied(NOT_GUARDIAN, reason="not_guardian", action=action, target_user_id=child_id)
+
+
 # --------------------------------------------------------------------------- the audit trail
 
 

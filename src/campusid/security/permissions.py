@@ -83,6 +83,8 @@ class Permission(StrEnum):
     PLATFORM_OUTBOX_MANAGE = "platform:outbox:manage"
     # issue 19: 平台管理 → 两步验证策略 (the second-factor policy per role)
     PLATFORM_TWO_STEP_MANAGE = "platform:two_step:manage"
+    # issue 23: 平台管理 → 用户协议和隐私政策 (publishing a new version of either text)
+    PLATFORM_LEGAL_MANAGE = "platform:legal:manage"
 
 
 # What every signed-in person may do (their own password, profile and sign-in history) needs
@@ -135,6 +137,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLATFORM_CALENDAR_MANAGE,  # issue 20: 平台管理 → 服务日历
             Permission.PLATFORM_OUTBOX_MANAGE,  # issue 20: 消息投递
             Permission.PLATFORM_TWO_STEP_MANAGE,  # issue 19: 两步验证策略
+            Permission.PLATFORM_LEGAL_MANAGE,  # issue 23: 用户协议和隐私政策
         }
     ),
 }

@@ -69,10 +69,12 @@ def test_linking_the_right_name_and_number_links_and_tells_child_and_homeroom_te
     sign_in(client, "p_zhoujia")
     response = link(client, "何书桓", child.id_card_number, "father")
     assert response.status_code == 303
-    assert response.headers["location"] == "/me/children?done=linked"
+    # issue 23: a child under 14 without a guardian's consent: on to the child's page, which asks.
+    assert response.headers["location"] == f"/me/children/{child.id}?done=linked"
     rows = _links(db, child=child)
     assert [(r.parent_id, r.relation.value) for r in rows] == [(world["p_zhoujia"].id, "father")]
 
+    assert "关联成功" in client.get(response.headers["location"]).text
     page = client.get("/me/children?done=linked").text
     assert "关联成功" in page
     assert "何书桓" in page

@@ -39,6 +39,7 @@ def _sign_up(client, code, **fields):
         "real_name": "王家长",
         "new_password": PASSWORD,
         "confirm_password": PASSWORD,
+        "agree": "1",
     }
     data.update(fields)
     return post_form(client, "/signup", data)
@@ -313,3 +314,46 @@ def test_another_image_comes_with_an_empty_answer_and_without_script_the_page(cl
     plain = client.get("/captcha/signup/box")
     assert plain.status_code == 303 and plain.headers["location"] == "/signup"
     assert client.get("/captcha/bind_phone/box").headers["location"] == "/account/security"
+
+
+# --------------------------------------------------------------------------- consent (issue 23)
+
+
+def test_the_page_asks_to_agree_to_the_texts_with_links(client):
+    page = client.get("/signup").text
+    assert 'name="agree"' in page and "required" in page
+    assert "我已阅读并同意" in page
+    assert 'href="/terms"' in page and 'href="/privacy"' in page
+
+
+def test_an_unticked_box_is_refused_and_the_form_keeps_what_was_typed(client, db, world):
+    _ask_code(client)
+    code = _code_from_outbox(client)
+    refused = _sign_up(client, code, agree="")
+    assert refused.status_code == 400
+    assert "请阅读并勾选同意《用户协议》和《隐私政策》" in refused.text
+    assert 'value="13712345678"' in refused.text
+    assert 'value="王家长"' in refused.text
+    assert f'value="{code}"' in refused.text
+    assert _account(db) is None
+    # The code was not spent: ticked, the same code signs up.
+    assert _sign_up(client, code).status_code == 303
+
+
+def test_signing_up_records_the_consent_with_the_versions(client, db, world, clock):
+    from campusid.legal.models import ConsentVia, DocumentKind, LegalConsent
+
+    _ask_code(client)
+    assert _sign_up(client, _code_from_outbox(client)).status_code == 303
+    user = _account(db)
+    rows = list(db.scalars(select(LegalConsent).where(LegalConsent.subject_id == user.id)))
+    assert {(r.kind, r.version, r.via, r.user_id) for r in rows} == {
+        (DocumentKind.TERMS, 1, ConsentVia.SIGN_UP, user.id),
+        (DocumentKind.PRIVACY, 1, ConsentVia.SIGN_UP, user.id),
+    }
+    assert all(r.agreed_at == clock.now() for r in rows)
+    event = events(db, "consent_given")[-1]
+    assert (event.actor_id, event.target_user_id) == (user.id, user.id)
+    assert event.detail == {"terms_version": 1, "privacy_version": 1}
+    # Agreed at sign-up: no banner on the new parent's home.
+    assert "data-consent-banner" not in client.get("/").text
