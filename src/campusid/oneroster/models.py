@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, event, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, event, inspect, select
+from sqlalchemy.orm import InstanceState, Mapped, ORMExecuteState, Session, mapped_column
 
 from campusid.accounts.models import User
 from campusid.classes.models import ClassStudent, ClassTeacher
-from campusid.db import Base, UTCDateTime
+from campusid.db import Base, UTCDateTime, new_sourced_id
 from campusid.org.models import SchoolClass
 
 
@@ -49,12 +49,18 @@ def _now(session: Session) -> datetime:
     return clock.now() if clock is not None else datetime.now(UTC)
 
 
-def _remember(session: Session, rows: list[ClassStudent | ClassTeacher]) -> None:
-    """A deletion row for each enrollment about to go."""
+def _remember(
+    session: Session,
+    rows: list[ClassStudent | ClassTeacher],
+    *,
+    class_ids: dict[int, int] | None = None,
+) -> None:
+    """A deletion row for each enrollment about to go (`class_ids`: the class each row was in,
+    by `id(row)`, where it is not the row's class any more)."""
     now = _now(session)
     with session.no_autoflush:
         for row in rows:
-            school_class = session.get(SchoolClass, row.class_id)
+            school_class = session.get(SchoolClass, (class_ids or {}).get(id(row), row.class_id))
             user_id = row.student_id if isinstance(row, ClassStudent) else row.teacher_id
             user = session.get(User, user_id)
             if school_class is None or user is None or not row.sourced_id:
@@ -77,6 +83,27 @@ def _deleted_enrollments(session: Session, _context: Any, _instances: Any) -> No
     rows = [o for o in session.deleted if isinstance(o, ClassStudent | ClassTeacher)]
     if rows:
         _remember(session, rows)
+
+
+@event.listens_for(Session, "before_flush")
+def _moved_enrollments(session: Session, _context: Any, _instances: Any) -> None:
+    """换班 moves a pupil's place to another class in place (`classes.enrolment.move`); to an
+    application the enrollment in the old class ended and one in the new class began: the old
+    sourcedId is served as `tobedeleted` with its old class, the place gets a new sourcedId."""
+    moved: list[ClassStudent | ClassTeacher] = []
+    old_classes: dict[int, int] = {}
+    for row in session.dirty:
+        if not isinstance(row, ClassStudent | ClassTeacher) or not row.sourced_id:
+            continue
+        state: InstanceState[Any] = inspect(row)
+        before = state.attrs.class_id.history.deleted
+        if before and before[0] is not None and before[0] != row.class_id:
+            moved.append(row)
+            old_classes[id(row)] = before[0]
+    if moved:
+        _remember(session, moved, class_ids=old_classes)
+        for row in moved:
+            row.sourced_id = new_sourced_id()
 
 
 @event.listens_for(Session, "do_orm_execute")

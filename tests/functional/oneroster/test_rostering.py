@@ -253,3 +253,46 @@ def test_an_ended_enrollment_is_served_as_tobedeleted(db, world, clock, make_ros
     assert gone in {e["sourcedId"] for e in ended}
     current = app.get("/enrollments", filter="status='active'", limit=1000).json()
     assert gone not in {e["sourcedId"] for e in current["enrollments"]}
+
+
+def test_a_class_change_ends_the_old_enrollment_and_begins_a_new_one(
+    db, world, clock, settings, make_roster_app
+):
+    """换班 moves the pupil's place in place; an application reading deltas sees the enrollment
+    in the old class as `tobedeleted` and a new one (a new sourcedId) in the new class."""
+    from campusid.classes import enrolment
+    from campusid.org.schoolyear import calendar_for
+    from campusid.types import ClientInfo
+
+    app = make_roster_app("作业本")
+    _grant(db, world, clock, app)
+    clock.advance(minutes=1)
+    since = roster.stamp(clock.now())
+    clock.advance(minutes=1)
+    pupil = world["zhoubotong"]
+    old = db.scalar(
+        select(ClassStudent.sourced_id).where(
+            ClassStudent.student_id == pupil.id, ClassStudent.class_id == world.class51.id
+        )
+    )
+    act = enrolment.Act(
+        actor_id=world["xx_admin"].id,
+        actor_role="school_admin",
+        client=ClientInfo(),
+        now=clock.now(),
+        cal=calendar_for(settings, clock),
+    )
+    enrolment.move(db, student=pupil, school_class=world.class52, act=act)
+    db.commit()
+    db.expire_all()
+    new = db.scalar(select(ClassStudent.sourced_id).where(ClassStudent.student_id == pupil.id))
+    assert old and new and new != old
+
+    delta = app.get("/enrollments", filter=f"dateLastModified>'{since}'", limit=1000)
+    changed = validate(delta.json(), "enrollment", "EnrollmentSet")["enrollments"]
+    by_id = {e["sourcedId"]: e for e in changed}
+    assert by_id[old]["status"] == "tobedeleted"
+    assert by_id[old]["class"]["sourcedId"] == world.class51.sourced_id
+    assert by_id[new]["status"] == "active"
+    assert by_id[new]["class"]["sourcedId"] == world.class52.sourced_id
+    assert by_id[new]["user"]["sourcedId"] == by_id[old]["user"]["sourcedId"] == pupil.sourced_id
