@@ -551,10 +551,10 @@ def import_rows(
             db.execute(
                 update(ClassStudent)
                 .where(ClassStudent.id == class_student_id)
-                .values(student_number=number)
+                .values(student_number=number, updated_at=now)  # dateLastModified (issue 22)
             )
     for user_id, gender in planner.genders:
-        db.execute(update(User).where(User.id == user_id).values(gender=gender))
+        db.execute(update(User).where(User.id == user_id).values(gender=gender, updated_at=now))
     db.expire_all()
     result.summary = {**summary, **_row_summary(result)}
     result.written = True
