@@ -189,6 +189,9 @@ def environment(language: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship inside the package and change only with a release (a restart):
+        # no stat() of every template and macro file on every page (issue 25).
+        auto_reload=False,
     )
     env.filters.update(
         mask_phone=mask_phone,
