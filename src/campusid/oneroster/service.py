@@ -16,16 +16,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload, load_only
 
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.families.models import ParentLink
+from campusid.oneroster import sql
 from campusid.oneroster.models import RosterDeletion, RosterGrant
+from campusid.oneroster.query import Query
 from campusid.org import service as org_service
-from campusid.org.models import ClassKind, District, Grade, School, SchoolClass
-from campusid.org.schoolyear import Calendar, Stage, YearBoundary, stage_length, year_in_stage
+from campusid.org.models import ClassKind, District, Grade, School, SchoolClass, StageUnit
+from campusid.org.schoolyear import (
+    Calendar,
+    SchoolSystem,
+    Stage,
+    YearBoundary,
+    school_year,
+    stage_length,
+    year_in_stage,
+)
 
 BASE_PATH = "/ims/oneroster/rostering/v1p2"
 SCOPE_BASE = "https://purl.imsglobal.org/spec/or/v1p2/scope/"
@@ -268,6 +278,7 @@ class Roster:
                 SchoolMembership.school_id.in_(ids),
                 SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
             )
+            .order_by(SchoolMembership.id)
         ).all()
         # user id -> [(role, school id)]
         self.roles: dict[int, list[tuple[str, int]]] = {}
@@ -279,7 +290,11 @@ class Roster:
             self._add_role(ct.teacher_id, "teacher", self.classes[ct.class_id].school_id)
         student_ids = [uid for uid, rs in self.roles.items() if any(r == "student" for r, _ in rs)]
         self.links: list[ParentLink] = list(
-            db.scalars(select(ParentLink).where(ParentLink.child_id.in_(student_ids)))
+            db.scalars(
+                select(ParentLink)
+                .where(ParentLink.child_id.in_(student_ids))
+                .order_by(ParentLink.id)
+            )
         )
         self.guardians_of: dict[int, list[int]] = {}
         self.children_of: dict[int, list[int]] = {}
@@ -566,6 +581,237 @@ class Roster:
         self.load()
         ids = [uid for uid, rs in self.roles.items() if (role, school.id) in rs]
         return [self._user(self.users[uid]) for uid in sorted(ids) if uid in self.users]
+
+    # -- users paged in SQL -------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name (text comparisons differ)."""
+        return self.db.get_bind().dialect.name
+
+    def _current_grade_ids(self) -> Select[tuple[int]]:
+        """The grades not graduated (`org_service.is_graduated` in SQL)."""
+        year = school_year(self.calendar.today, self.calendar.boundary)
+        return (
+            select(Grade.id)
+            .join(StageUnit, StageUnit.id == Grade.stage_id)
+            .where(
+                Grade.graduated_at.is_(None),
+                or_(
+                    *[
+                        and_(
+                            StageUnit.stage == stage,
+                            Grade.school_system == system,
+                            Grade.enrollment_year >= year + 1 - length,
+                        )
+                        for stage in Stage
+                        for system in SchoolSystem
+                        for length in [stage_length(stage, system)]
+                    ]
+                ),
+            )
+        )
+
+    def visible_class(self, school_ids: Iterable[int]) -> ColumnElement[bool]:
+        """A class of these schools whose grade has not graduated (what `load` keeps)."""
+        return and_(
+            SchoolClass.school_id.in_(sorted(school_ids)),
+            or_(SchoolClass.grade_id.is_(None), SchoolClass.grade_id.in_(self._current_grade_ids())),
+        )
+
+    def _is_student(self, user_id: Any, school_ids: Iterable[int]) -> ColumnElement[bool]:
+        ids = sorted(school_ids)
+        return or_(
+            select(SchoolMembership.id)
+            .where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.current(),
+                SchoolMembership.school_id.in_(ids),
+                SchoolMembership.role == SchoolRole.STUDENT,
+            )
+            .exists(),
+            select(ClassStudent.id)
+            .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
+            .where(ClassStudent.student_id == user_id, self.visible_class(ids))
+            .exists(),
+        )
+
+    def _is_teacher(self, user_id: Any, school_ids: Iterable[int]) -> ColumnElement[bool]:
+        ids = sorted(school_ids)
+        return or_(
+            select(SchoolMembership.id)
+            .where(
+                SchoolMembership.user_id == user_id,
+                SchoolMembership.current(),
+                SchoolMembership.school_id.in_(ids),
+                SchoolMembership.role == SchoolRole.TEACHER,
+            )
+            .exists(),
+            select(ClassTeacher.id)
+            .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
+            .where(ClassTeacher.teacher_id == user_id, self.visible_class(ids))
+            .exists(),
+        )
+
+    def user_scope(
+        self,
+        *,
+        role: str | None = None,
+        school: School | None = None,
+        school_class: SchoolClass | None = None,
+    ) -> ColumnElement[bool]:
+        """Which users a collection lists, as a where-clause on `User.id`: every user of the
+        granted schools; those with a role; a school's students or teachers; a class's."""
+        if school_class is not None:
+            visible = self.db.scalar(
+                select(SchoolClass.id).where(
+                    SchoolClass.id == school_class.id, self.visible_class(self.school_ids)
+                )
+            )
+            if visible is None:
+                return false()
+            if role == "student":
+                return User.id.in_(
+                    select(ClassStudent.student_id).where(ClassStudent.class_id == visible)
+                )
+            return User.id.in_(
+                select(ClassTeacher.teacher_id).where(ClassTeacher.class_id == visible)
+            )
+        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        if role == "student":
+            return self._is_student(User.id, schools)
+        if role == "teacher":
+            return self._is_teacher(User.id, schools)
+        guardian = (
+            select(ParentLink.id)
+            .where(ParentLink.parent_id == User.id, self._is_student(ParentLink.child_id, schools))
+            .exists()
+        )
+        return or_(self._is_student(User.id, schools), self._is_teacher(User.id, schools), guardian)
+
+    def user_fields(self) -> dict[str, sql.Field]:
+        """The user fields a filter or sort can use in SQL (the others fall back to Python)."""
+        fields: dict[str, sql.Field] = {
+            "sourcedId": sql.Text(User.sourced_id, ascii=True),
+            "userMasterIdentifier": sql.Text(User.sourced_id, ascii=True),
+            "status": sql.Const("active"),
+            "dateLastModified": sql.Stamp(User.updated_at),
+            "username": sql.Text(User.username),
+            "enabledUser": sql.Text(
+                case((User.status == AccountStatus.ACTIVE, "true"), else_="false")
+            ),
+        }
+        absent = ("metadata", "userIds", "roles", "agents", "grades", "primaryOrg", "resources")
+        absent += ("middleName", "preferredFirstName", "preferredMiddleName")
+        absent += ("preferredLastName", "pronouns", "userProfiles", "identifier")
+        if not self.demographics:
+            absent += ("email", "phone", "sms")
+        fields.update({name: sql.Const(None) for name in absent})
+        return fields
+
+    def users_page(
+        self,
+        query: Query,
+        *,
+        role: str | None = None,
+        school: School | None = None,
+        school_class: SchoolClass | None = None,
+    ) -> tuple[list[Record], int]:
+        """A page of users filtered, sorted and paged in SQL: (the page, the total matched).
+        `sql.Untranslatable` when the query needs Python (the caller falls back)."""
+        fields = self.user_fields()
+        where = sql.condition(query.where, fields, self.dialect)
+        order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
+        scope = self.user_scope(role=role, school=school, school_class=school_class)
+        ids_query = select(User.id).where(scope)
+        if where is not None:
+            ids_query = ids_query.where(where)
+        total = self.db.scalar(select(func.count()).select_from(ids_query.subquery())) or 0
+        ids = list(
+            self.db.scalars(ids_query.order_by(*order).limit(query.limit).offset(query.offset))
+        )
+        self.load_people(ids)
+        return [query.select(self._user(self.users[uid])) for uid in ids], total
+
+    def load_people(self, user_ids: list[int]) -> None:
+        """The roles, links and rows of these users only (as `load` has them for everyone)."""
+        self.load_orgs()
+        self._loaded = True  # what the page's records need, nothing more
+        ids = sorted(self.school_ids)
+        self.roles = {}
+        self.guardians_of, self.children_of = {}, {}
+        self._roles_of(user_ids, ids)
+        links = list(
+            self.db.scalars(
+                select(ParentLink)
+                .where(or_(ParentLink.child_id.in_(user_ids), ParentLink.parent_id.in_(user_ids)))
+                .order_by(ParentLink.id)
+            )
+        )
+        children = {link.child_id for link in links} - set(self.roles)
+        self._roles_of(sorted(children), ids)
+        wanted = set(user_ids)
+
+        def is_student(uid: int) -> bool:
+            return any(r == "student" for r, _ in self.roles.get(uid, []))
+
+        agents: set[int] = set()
+        for link in links:
+            if not is_student(link.child_id):
+                continue
+            if link.child_id in wanted:
+                self.guardians_of.setdefault(link.child_id, []).append(link.parent_id)
+                agents.add(link.parent_id)
+            if link.parent_id in wanted:
+                self.children_of.setdefault(link.parent_id, []).append(link.child_id)
+                agents.add(link.child_id)
+                for _, school_id in list(self.roles.get(link.child_id, [])):
+                    self._add_role(link.parent_id, "guardian", school_id)
+        columns = [User.sourced_id, User.updated_at, User.username, User.real_name, User.status]
+        if self.demographics:
+            columns += [User.email, User.phone]
+        self.users = {
+            u.id: u
+            for u in self.db.scalars(
+                select(User).options(load_only(*columns)).where(User.id.in_(user_ids))
+            )
+        }
+        others = sorted(agents - set(self.users))
+        self.users.update(
+            {
+                u.id: u
+                for u in self.db.scalars(
+                    select(User).options(load_only(User.sourced_id)).where(User.id.in_(others))
+                )
+            }
+        )
+
+    def _roles_of(self, user_ids: list[int], school_ids: list[int]) -> None:
+        """The student and teacher roles of these users, in `load`'s order."""
+        if not user_ids:
+            return
+        for user_id, role, school_id in self.db.execute(
+            select(SchoolMembership.user_id, SchoolMembership.role, SchoolMembership.school_id)
+            .where(
+                SchoolMembership.user_id.in_(user_ids),
+                SchoolMembership.current(),
+                SchoolMembership.school_id.in_(school_ids),
+                SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
+            )
+            .order_by(SchoolMembership.id)
+        ):
+            self._add_role(user_id, role.value, school_id)
+        for table, column, role_name in (
+            (ClassStudent, ClassStudent.student_id, "student"),
+            (ClassTeacher, ClassTeacher.teacher_id, "teacher"),
+        ):
+            for user_id, school_id in self.db.execute(
+                select(column, SchoolClass.school_id)
+                .join(SchoolClass, SchoolClass.id == table.class_id)
+                .where(column.in_(user_ids), self.visible_class(school_ids))
+                .order_by(table.id)
+            ):
+                self._add_role(user_id, role_name, school_id)
 
 
 def all_school_ids(db: Session) -> frozenset[int]:
