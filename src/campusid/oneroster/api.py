@@ -250,7 +250,7 @@ def _links(request: Request, total: int, query: Query) -> str:
 
 
 Producer = Callable[[Call], list[Record]]
-# A collection paged in SQL: (the page, the total); `sql.Untranslatable` falls back to Python.
+# A collection paged in SQL: (the page, the total); `sql.UntranslatableError` falls back to Python.
 Pager = Callable[[Call, Query], tuple[list[Record], int]]
 
 
@@ -273,9 +273,9 @@ def serve_collection(
         query = Query.parse(dict(request.query_params), fields)
         try:
             if pager is None:
-                raise sql.Untranslatable("no pager")
+                raise sql.UntranslatableError("no pager")
             page, total = pager(call, query)
-        except sql.Untranslatable:
+        except sql.UntranslatableError:
             page, total = query.apply(produce(call))
     except ImsxError as exc:
         _audit(call, request, client, exc.status, {"code_minor": exc.code_minor})

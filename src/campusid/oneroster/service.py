@@ -288,7 +288,8 @@ class Roster:
             )
         )
         memberships = db.scalars(
-            select(SchoolMembership).where(
+            select(SchoolMembership)
+            .where(
                 SchoolMembership.current(),
                 SchoolMembership.school_id.in_(ids),
                 SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
@@ -623,7 +624,7 @@ class Roster:
             ),
         )
 
-    def _current_grade_ids(self) -> Select[tuple[int]]:
+    def _current_grade_ids(self) -> Select[Any]:
         """The grades not graduated."""
         return (
             select(Grade.id)
@@ -638,7 +639,7 @@ class Roster:
             query.outerjoin(Grade, Grade.id == SchoolClass.grade_id)
             .outerjoin(StageUnit, StageUnit.id == Grade.stage_id)
             .where(
-                SchoolClass.school_id.in_(school_ids),
+                self._among(SchoolClass.school_id, school_ids),
                 or_(SchoolClass.grade_id.is_(None), self._current_grade()),
             )
         )
@@ -646,8 +647,10 @@ class Roster:
     def visible_class(self, school_ids: Iterable[int]) -> ColumnElement[bool]:
         """A class of these schools whose grade has not graduated (what `load` keeps)."""
         return and_(
-            SchoolClass.school_id.in_(sorted(school_ids)),
-            or_(SchoolClass.grade_id.is_(None), SchoolClass.grade_id.in_(self._current_grade_ids())),
+            self._among(SchoolClass.school_id, sorted(school_ids)),
+            or_(
+                SchoolClass.grade_id.is_(None), SchoolClass.grade_id.in_(self._current_grade_ids())
+            ),
         )
 
     @staticmethod
@@ -663,12 +666,11 @@ class Roster:
         ids = sorted(school_ids)
         return or_(
             self._exists(
-                select(SchoolMembership.id)
-            .where(
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.current(),
-                SchoolMembership.school_id.in_(ids),
-                SchoolMembership.role == SchoolRole.STUDENT,
+                select(SchoolMembership.id).where(
+                    SchoolMembership.user_id == user_id,
+                    SchoolMembership.current(),
+                    self._among(SchoolMembership.school_id, ids),
+                    SchoolMembership.role == SchoolRole.STUDENT,
                 ),
                 probe,
             ),
@@ -689,12 +691,11 @@ class Roster:
         ids = sorted(school_ids)
         return or_(
             self._exists(
-                select(SchoolMembership.id)
-            .where(
-                SchoolMembership.user_id == user_id,
-                SchoolMembership.current(),
-                SchoolMembership.school_id.in_(ids),
-                SchoolMembership.role == SchoolRole.TEACHER,
+                select(SchoolMembership.id).where(
+                    SchoolMembership.user_id == user_id,
+                    SchoolMembership.current(),
+                    self._among(SchoolMembership.school_id, ids),
+                    SchoolMembership.role == SchoolRole.TEACHER,
                 ),
                 probe,
             ),
@@ -759,17 +760,17 @@ class Roster:
         role: str | None = None,
         school: School | None = None,
         school_class: SchoolClass | None = None,
-    ) -> Select[tuple[int]]:
+    ) -> Select[Any]:
         """The same users as `user_scope`, as a UNION of id sets (what a count reads fastest)."""
         if school_class is not None:
             return select(User.id).where(self.user_scope(role=role, school_class=school_class))
         ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
         visible = self.visible_class(ids)
 
-        def members(kind: SchoolRole) -> Select[tuple[int]]:
+        def members(kind: SchoolRole) -> Select[Any]:
             return select(SchoolMembership.user_id).where(
                 SchoolMembership.current(),
-                SchoolMembership.school_id.in_(ids),
+                self._among(SchoolMembership.school_id, ids),
                 SchoolMembership.role == kind,
             )
 
@@ -810,7 +811,15 @@ class Roster:
                 case((User.status == AccountStatus.ACTIVE, "true"), else_="false")
             ),
         }
-        absent = ("metadata", "userIds", "roles", "agents", "grades", "primaryOrg", "resources")
+        absent: tuple[str, ...] = (
+            "metadata",
+            "userIds",
+            "roles",
+            "agents",
+            "grades",
+            "primaryOrg",
+            "resources",
+        )
         absent += ("middleName", "preferredFirstName", "preferredMiddleName")
         absent += ("preferredLastName", "pronouns", "userProfiles", "identifier")
         if not self.demographics:
@@ -827,7 +836,7 @@ class Roster:
         school_class: SchoolClass | None = None,
     ) -> tuple[list[Record], int]:
         """A page of users filtered, sorted and paged in SQL: (the page, the total matched).
-        `sql.Untranslatable` when the query needs Python (the caller falls back)."""
+        `sql.UntranslatableError` when the query needs Python (the caller falls back)."""
         fields = self.user_fields()
         if self.dialect == "postgresql":
             # The page's estimated cost (per-row look-ups over the whole table) is far above
@@ -836,7 +845,8 @@ class Roster:
             self.db.execute(text("SET LOCAL work_mem = '64MB'"))
         where = sql.condition(query.where, fields, self.dialect)
         order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
-        def matching(probe: bool) -> Select[tuple[int]]:
+
+        def matching(probe: bool) -> Select[Any]:
             scope = self.user_scope(
                 role=role, school=school, school_class=school_class, probe=probe
             )
@@ -850,9 +860,7 @@ class Roster:
             counted = select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
         total = self.db.scalar(counted) or 0
         ids = list(
-            self.db.scalars(
-                matching(True).order_by(*order).limit(query.limit).offset(query.offset)
-            )
+            self.db.scalars(matching(True).order_by(*order).limit(query.limit).offset(query.offset))
         )
         self.load_people(ids)
         return [query.select(self._user(self.users[uid])) for uid in ids], total
@@ -868,10 +876,12 @@ class Roster:
         links = list(
             self.db.scalars(
                 select(ParentLink)
-                .where(or_(
+                .where(
+                    or_(
                         self._among(ParentLink.child_id, user_ids),
                         self._among(ParentLink.parent_id, user_ids),
-                    ))
+                    )
+                )
                 .order_by(ParentLink.id)
             )
         )
@@ -908,16 +918,19 @@ class Roster:
             {
                 u.id: u
                 for u in self.db.scalars(
-                    select(User).options(load_only(User.sourced_id)).where(self._among(User.id, others))
+                    select(User)
+                    .options(load_only(User.sourced_id))
+                    .where(self._among(User.id, others))
                 )
             }
         )
 
-    def _among(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    def _among(self, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
         """`column IN ids`; on PostgreSQL one array parameter (1,000 parameters cost more)."""
+        values = list(ids)
         if self.dialect == "postgresql":
-            return column == any_(literal(ids, ARRAY(Integer)))
-        return column.in_(ids)
+            return column == any_(literal(values, ARRAY(Integer)))
+        return column.in_(values)
 
     def _roles_of(self, user_ids: list[int], school_ids: list[int]) -> None:
         """The student and teacher roles of these users, in `load`'s order."""
@@ -928,7 +941,7 @@ class Roster:
             .where(
                 self._among(SchoolMembership.user_id, user_ids),
                 SchoolMembership.current(),
-                SchoolMembership.school_id.in_(school_ids),
+                self._among(SchoolMembership.school_id, school_ids),
                 SchoolMembership.role.in_([SchoolRole.STUDENT, SchoolRole.TEACHER]),
             )
             .order_by(SchoolMembership.id)
@@ -1024,13 +1037,14 @@ class Roster:
     def iter_active_enrollments(self, batch: int = 1000) -> Iterator[Record]:
         """The active records of `enrollments_records`, `batch` at a time."""
         self.load_orgs()
-        for table, person, role in (
+        kinds: list[tuple[type[ClassStudent] | type[ClassTeacher], Any, str]] = [
             (ClassStudent, ClassStudent.student_id, "student"),
             (ClassTeacher, ClassTeacher.teacher_id, "teacher"),
-        ):
+        ]
+        for table, person, role in kinds:
             last = 0
             while True:
-                rows = self.db.execute(
+                rows: list[Any] = self.db.execute(  # type: ignore[assignment]
                     select(table, SchoolClass.sourced_id, SchoolClass.school_id, User.sourced_id)
                     .join(SchoolClass, SchoolClass.id == table.class_id)
                     .join(User, User.id == person)

@@ -4,7 +4,7 @@ them to records, so that a collection pages in the database.
 A collection maps the fields it can translate to `Text` (a column or expression served as is),
 `Stamp` (a timestamp served as `dateLastModified`) or `Const` (the same value, or no value, on
 every record). Anything else (a field only Python computes, `~` on text that may not be ASCII,
-a sort on a timestamp) raises `Untranslatable`, and the caller falls back to filtering the
+a sort on a timestamp) raises `UntranslatableError`, and the caller falls back to filtering the
 records in Python: slower, never different.
 
 Text compares as Python compares `str` (by code point): PostgreSQL with the "C" collation,
@@ -26,7 +26,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from campusid.oneroster.query import Clause, Filter
 
 
-class Untranslatable(Exception):
+class UntranslatableError(Exception):
     """The filter or sort needs Python (the caller falls back to it)."""
 
 
@@ -34,7 +34,7 @@ class Untranslatable(Exception):
 class Text:
     """A text field served as the expression's value (NULL: the field is absent)."""
 
-    expr: ColumnElement[Any]
+    expr: Any  # a column or SQL expression
     ascii: bool = False  # only ASCII values ever: `~` (case-insensitive) can be done in SQL
 
 
@@ -42,7 +42,7 @@ class Text:
 class Stamp:
     """A field served as `stamp(expr)` (dateLastModified)."""
 
-    expr: ColumnElement[Any]
+    expr: Any  # a timestamp column
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _first_ms(holds: Any) -> datetime | None:
 
 def _stamp_clause(expr: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
     if op == "~":
-        raise Untranslatable(op)
+        raise UntranslatableError(op)
     column = func.coalesce(expr, literal(_EPOCH, expr.type))  # stamp(None) is 1970
     after = _first_ms(lambda s: s > value)  # stamp(t) > value  <=>  t >= after
     from_ = _first_ms(lambda s: s >= value)  # stamp(t) >= value  <=>  t >= from_
@@ -110,7 +110,7 @@ def _text_clause(field: Text, op: str, value: str, dialect: str) -> ColumnElemen
         return or_(expr.is_(None), expr != value)
     if op == "~":
         if not (field.ascii and value.isascii()):
-            raise Untranslatable(op)
+            raise UntranslatableError(op)
         return func.lower(expr).contains(value.lower(), autoescape=True)
     ordered = _text(expr, dialect)
     return {
@@ -124,7 +124,7 @@ def _text_clause(field: Text, op: str, value: str, dialect: str) -> ColumnElemen
 def _clause(clause: Clause, fields: Mapping[str, Field], dialect: str) -> ColumnElement[bool]:
     field = fields.get(clause.field)
     if field is None:
-        raise Untranslatable(clause.field)
+        raise UntranslatableError(clause.field)
     if isinstance(field, Const):
         probe = Clause("value", clause.op, clause.value)
         return true() if probe.test({"value": field.value}) else false()
@@ -147,7 +147,7 @@ def order_by(
     sort: str | None,
     descending: bool,
     fields: Mapping[str, Field],
-    tiebreak: ColumnElement[Any],
+    tiebreak: Any,
     dialect: str,
 ) -> list[ColumnElement[Any] | UnaryExpression[Any]]:
     """ORDER BY as `Query.apply` sorts: without `sort` the collection's own order (`tiebreak`);
@@ -156,7 +156,7 @@ def order_by(
         return [tiebreak]
     field = fields.get(sort)
     if field is None or isinstance(field, Stamp):
-        raise Untranslatable(sort)
+        raise UntranslatableError(sort)
     if isinstance(field, Const):
         return [tiebreak.desc() if descending else tiebreak.asc()]
     key = _text(field.expr, dialect)

@@ -128,7 +128,7 @@ def test_sql_paging_answers_as_python_does(db, world, settings, clock, demograph
             expected = query.apply(records)
             try:
                 got = _roster(db, settings, clock, demographics).users_page(query, **scope)
-            except sql.Untranslatable:
+            except sql.UntranslatableError:
                 continue
             translated += 1
             assert got == expected, (params, scope)
@@ -151,7 +151,11 @@ def test_pages_through_the_api_add_up_to_the_whole_list(db, world, clock, make_r
     app = make_roster_app("作业本")
     for school in db.scalars(select(School)):
         roster.grant(
-            db, client_pk=app.row.id, school_id=school.id, actor_id=world["pt_admin"].id, now=clock.now()
+            db,
+            client_pk=app.row.id,
+            school_id=school.id,
+            actor_id=world["pt_admin"].id,
+            now=clock.now(),
         )
     db.commit()
     params = {"sort": "sourcedId", "orderBy": "desc", "filter": "status='active'"}

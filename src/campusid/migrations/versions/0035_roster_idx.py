@@ -2,7 +2,7 @@
 
 `GET /users?sort=sourcedId` orders by `sourced_id COLLATE "C"` (Python's string order) and
 pages with LIMIT/OFFSET: on PostgreSQL an index in that collation serves it without sorting
-the region. SQLite's default collation already is code-point order.
+the region. SQLite's default collation already is code-point order (the same index, plainly).
 
 Revision ID: 0035_roster_idx
 Revises: 0033_h22
@@ -20,10 +20,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute('CREATE INDEX ix_users_sourced_id_c ON users (sourced_id COLLATE "C", id)')
+    op.create_index(
+        "ix_users_sourced_id_c",
+        "users",
+        ["sourced_id", "id"],
+        postgresql_ops={"sourced_id": 'COLLATE "C"'},
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX ix_users_sourced_id_c")
+    op.drop_index("ix_users_sourced_id_c", table_name="users")
