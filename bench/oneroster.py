@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--skip-export", action="store_true", help="time the pages only")
     args = parser.parse_args()
     shape = region.Shape(schools=args.schools)
     _ensure_database(args.url, args.regenerate)
@@ -193,6 +194,8 @@ def main() -> None:
             f"1,000 rows median {page_ms:.0f} ms (p99 {_p99(raw):.0f}), its COUNT median "
             f"{count_ms:.0f} ms; app / (page + count) {app / (page_ms + count_ms):.1f}x"
         )
+    if args.skip_export:
+        return
     tracemalloc.start()
     started = time.perf_counter()
     size = 0

@@ -172,3 +172,19 @@ def test_pages_through_the_api_add_up_to_the_whole_list(db, world, clock, make_r
         paged += page.json()["users"]
     assert paged == users
     assert API.endswith("v1p2")
+
+
+def test_the_streamed_export_reads_what_the_whole_roster_reads(db, world, settings, clock):
+    whole = _roster(db, settings, clock)
+    users, classes = whole.users_records(), whole.classes_records()
+    courses = whole.courses_records()
+    enrollments = [e for e in whole.enrollments_records() if e["status"] == "active"]
+    assert users and classes and courses and enrollments
+
+    def streamed() -> roster.Roster:
+        return _roster(db, settings, clock)
+
+    assert list(streamed().iter_users(batch=3)) == users
+    assert list(streamed().iter_classes(batch=2)) == classes
+    assert list(streamed().iter_courses(batch=2)) == courses
+    assert list(streamed().iter_active_enrollments(batch=4)) == enrollments
