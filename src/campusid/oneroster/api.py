@@ -25,7 +25,7 @@ from campusid.oidc.models import OAuthClient
 from campusid.oidc.server import issuer_of
 from campusid.oneroster import service as roster
 from campusid.oneroster import sql
-from campusid.oneroster.query import Query, QueryError, Record
+from campusid.oneroster.query import Clause, Filter, Query, QueryError, Record
 from campusid.org.models import School, SchoolClass
 from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
@@ -302,13 +302,20 @@ def serve_one(
     fields: frozenset[str],
     produce: Producer,
     sourced_id: str,
+    pager: Pager | None = None,
 ) -> Response:
-    """A single record by its sourcedId among what the client may see (else 404)."""
+    """A single record by its sourcedId among what the client may see (else 404); with a
+    `pager`, found in SQL."""
     call: Call | None = None
     try:
         call = _authenticate(request, db, services)
         query = Query.parse({"fields": request.query_params.get("fields", "")}, fields)
-        found = next((r for r in produce(call) if r["sourcedId"] == sourced_id), None)
+        if pager is not None:
+            one = Query(Filter((Clause("sourcedId", "=", sourced_id),)), None, False, None, 1, 0)
+            page, _ = pager(call, one)
+            found = page[0] if page else None
+        else:
+            found = next((r for r in produce(call) if r["sourcedId"] == sourced_id), None)
         if found is None:
             raise ImsxError(404, "unknownobject", f"No {key} {sourced_id}.")
     except ImsxError as exc:
@@ -350,6 +357,10 @@ def _users(call: Call) -> list[Record]:
 
 def _users_page(call: Call, query: Query) -> tuple[list[Record], int]:
     return call.roster().users_page(query)
+
+
+def _one_user(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().users_page(query, count=False)
 
 
 def _role_page(role: str) -> Pager:
@@ -459,7 +470,9 @@ def user(
     request: Request, db: DbSession, services: Svc, client: Client, sourced_id: str
 ) -> Response:
     """One user."""
-    return serve_one(request, db, services, client, "user", USER_FIELDS, _users, sourced_id)
+    return serve_one(
+        request, db, services, client, "user", USER_FIELDS, _users, sourced_id, _one_user
+    )
 
 
 @router.get("/students")

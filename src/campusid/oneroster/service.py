@@ -834,8 +834,10 @@ class Roster:
         role: str | None = None,
         school: School | None = None,
         school_class: SchoolClass | None = None,
+        count: bool = True,
     ) -> tuple[list[Record], int]:
-        """A page of users filtered, sorted and paged in SQL: (the page, the total matched).
+        """A page of users filtered, sorted and paged in SQL: (the page, the total matched;
+        without `count`, -1: the total is what costs in proportion to the region).
         `sql.UntranslatableError` when the query needs Python (the caller falls back)."""
         fields = self.user_fields()
         if self.dialect == "postgresql":
@@ -853,12 +855,16 @@ class Roster:
             chosen = select(User.id).where(scope)
             return chosen if where is None else chosen.where(where)
 
-        found = self.user_ids(role=role, school=school, school_class=school_class).subquery()
-        if where is None:
-            counted = select(func.count()).select_from(found)
-        else:
-            counted = select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
-        total = self.db.scalar(counted) or 0
+        total = -1
+        if count:
+            found = self.user_ids(role=role, school=school, school_class=school_class).subquery()
+            if where is None:
+                counted = select(func.count()).select_from(found)
+            else:
+                counted = (
+                    select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
+                )
+            total = self.db.scalar(counted) or 0
         ids = list(
             self.db.scalars(matching(True).order_by(*order).limit(query.limit).offset(query.offset))
         )

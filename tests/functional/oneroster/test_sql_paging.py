@@ -171,6 +171,9 @@ def test_pages_through_the_api_add_up_to_the_whole_list(db, world, clock, make_r
         assert page.headers["X-Total-Count"] == str(total)
         paged += page.json()["users"]
     assert paged == users
+    one = app.get(f"/users/{users[2]['sourcedId']}", fields="sourcedId,username")
+    assert one.json() == {"user": {k: users[2][k] for k in ("sourcedId", "username")}}
+    assert app.get("/users/" + "0" * 36).status_code == 404
     assert API.endswith("v1p2")
 
 
