@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -67,6 +68,15 @@ class User(Rostered, Base):
     """An account. Every identifier here signs in to it and is unique across the platform."""
 
     __tablename__ = "users"
+    # OneRoster pages users by sourcedId in code-point order (COLLATE "C" on PostgreSQL).
+    __table_args__ = (
+        Index(
+            "ix_users_sourced_id_c",
+            "sourced_id",
+            "id",
+            postgresql_ops={"sourced_id": 'COLLATE "C"'},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)

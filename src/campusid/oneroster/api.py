@@ -24,7 +24,8 @@ from campusid.oidc import service as oidc
 from campusid.oidc.models import OAuthClient
 from campusid.oidc.server import issuer_of
 from campusid.oneroster import service as roster
-from campusid.oneroster.query import Query, QueryError, Record
+from campusid.oneroster import sql
+from campusid.oneroster.query import Clause, Filter, Query, QueryError, Record
 from campusid.org.models import School, SchoolClass
 from campusid.org.schoolyear import calendar_for
 from campusid.security import authz
@@ -249,6 +250,8 @@ def _links(request: Request, total: int, query: Query) -> str:
 
 
 Producer = Callable[[Call], list[Record]]
+# A collection paged in SQL: (the page, the total); `sql.UntranslatableError` falls back to Python.
+Pager = Callable[[Call, Query], tuple[list[Record], int]]
 
 
 def serve_collection(
@@ -259,13 +262,21 @@ def serve_collection(
     key: str,
     fields: frozenset[str],
     produce: Producer,
+    pager: Pager | None = None,
 ) -> Response:
-    """A collection call: authenticate, read, filter, sort, page, answer and audit."""
+    """A collection call: authenticate, read, filter, sort, page, answer and audit. With a
+    `pager` the database filters, sorts and pages; a query it cannot translate is answered
+    from `produce`'s records, filtered in Python (the same answer, slower)."""
     call: Call | None = None
     try:
         call = _authenticate(request, db, services)
         query = Query.parse(dict(request.query_params), fields)
-        page, total = query.apply(produce(call))
+        try:
+            if pager is None:
+                raise sql.UntranslatableError("no pager")
+            page, total = pager(call, query)
+        except sql.UntranslatableError:
+            page, total = query.apply(produce(call))
     except ImsxError as exc:
         _audit(call, request, client, exc.status, {"code_minor": exc.code_minor})
         return imsx_response(exc.status, exc.code_minor, exc.description)
@@ -291,13 +302,20 @@ def serve_one(
     fields: frozenset[str],
     produce: Producer,
     sourced_id: str,
+    pager: Pager | None = None,
 ) -> Response:
-    """A single record by its sourcedId among what the client may see (else 404)."""
+    """A single record by its sourcedId among what the client may see (else 404); with a
+    `pager`, found in SQL."""
     call: Call | None = None
     try:
         call = _authenticate(request, db, services)
         query = Query.parse({"fields": request.query_params.get("fields", "")}, fields)
-        found = next((r for r in produce(call) if r["sourcedId"] == sourced_id), None)
+        if pager is not None:
+            one = Query(Filter((Clause("sourcedId", "=", sourced_id),)), None, False, None, 1, 0)
+            page, _ = pager(call, one)
+            found = page[0] if page else None
+        else:
+            found = next((r for r in produce(call) if r["sourcedId"] == sourced_id), None)
         if found is None:
             raise ImsxError(404, "unknownobject", f"No {key} {sourced_id}.")
     except ImsxError as exc:
@@ -335,6 +353,21 @@ def _courses(call: Call) -> list[Record]:
 
 def _users(call: Call) -> list[Record]:
     return call.roster().users_records()
+
+
+def _users_page(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().users_page(query)
+
+
+def _one_user(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().users_page(query, count=False)
+
+
+def _role_page(role: str) -> Pager:
+    def page(call: Call, query: Query) -> tuple[list[Record], int]:
+        return call.roster().users_page(query, role=role)
+
+    return page
 
 
 def _with_role(role: str) -> Producer:
@@ -427,7 +460,9 @@ def course(
 @router.get("/users")
 def users(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """Students, teachers and guardians of the granted schools."""
-    return serve_collection(request, db, services, client, "users", USER_FIELDS, _users)
+    return serve_collection(
+        request, db, services, client, "users", USER_FIELDS, _users, _users_page
+    )
 
 
 @router.get("/users/{sourced_id}")
@@ -435,14 +470,23 @@ def user(
     request: Request, db: DbSession, services: Svc, client: Client, sourced_id: str
 ) -> Response:
     """One user."""
-    return serve_one(request, db, services, client, "user", USER_FIELDS, _users, sourced_id)
+    return serve_one(
+        request, db, services, client, "user", USER_FIELDS, _users, sourced_id, _one_user
+    )
 
 
 @router.get("/students")
 def students(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """The students of the granted schools."""
     return serve_collection(
-        request, db, services, client, "users", USER_FIELDS, _with_role("student")
+        request,
+        db,
+        services,
+        client,
+        "users",
+        USER_FIELDS,
+        _with_role("student"),
+        _role_page("student"),
     )
 
 
@@ -450,7 +494,14 @@ def students(request: Request, db: DbSession, services: Svc, client: Client) -> 
 def teachers(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """The teachers of the granted schools."""
     return serve_collection(
-        request, db, services, client, "users", USER_FIELDS, _with_role("teacher")
+        request,
+        db,
+        services,
+        client,
+        "users",
+        USER_FIELDS,
+        _with_role("teacher"),
+        _role_page("teacher"),
     )
 
 
@@ -492,11 +543,15 @@ def school_classes(
     return serve_collection(request, db, services, client, "classes", CLASS_FIELDS, produce)
 
 
-def _school_people(school_sourced_id: str, role: str) -> Producer:
+def _school_people(school_sourced_id: str, role: str) -> tuple[Producer, Pager]:
     def produce(call: Call) -> list[Record]:
         return call.roster().school_members(call.school(school_sourced_id), role)
 
-    return produce
+    def page(call: Call, query: Query) -> tuple[list[Record], int]:
+        found = call.school(school_sourced_id)
+        return call.roster().users_page(query, role=role, school=found)
+
+    return produce, page
 
 
 @router.get("/schools/{school_sourced_id}/students")
@@ -505,7 +560,7 @@ def school_students(
 ) -> Response:
     """The students of one granted school."""
     produce = _school_people(school_sourced_id, "student")
-    return serve_collection(request, db, services, client, "users", USER_FIELDS, produce)
+    return serve_collection(request, db, services, client, "users", USER_FIELDS, *produce)
 
 
 @router.get("/schools/{school_sourced_id}/teachers")
@@ -514,7 +569,7 @@ def school_teachers(
 ) -> Response:
     """The teachers of one granted school."""
     produce = _school_people(school_sourced_id, "teacher")
-    return serve_collection(request, db, services, client, "users", USER_FIELDS, produce)
+    return serve_collection(request, db, services, client, "users", USER_FIELDS, *produce)
 
 
 @router.get("/schools/{school_sourced_id}/enrollments")
@@ -536,11 +591,15 @@ def school_enrollments(
     )
 
 
-def _class_people(class_sourced_id: str, role: str) -> Producer:
+def _class_people(class_sourced_id: str, role: str) -> tuple[Producer, Pager]:
     def produce(call: Call) -> list[Record]:
         return call.roster().class_members(call.school_class(class_sourced_id), role)
 
-    return produce
+    def page(call: Call, query: Query) -> tuple[list[Record], int]:
+        found = call.school_class(class_sourced_id)
+        return call.roster().users_page(query, role=role, school_class=found)
+
+    return produce, page
 
 
 @router.get("/classes/{class_sourced_id}/students")
@@ -549,7 +608,7 @@ def class_students(
 ) -> Response:
     """The students of one class."""
     produce = _class_people(class_sourced_id, "student")
-    return serve_collection(request, db, services, client, "users", USER_FIELDS, produce)
+    return serve_collection(request, db, services, client, "users", USER_FIELDS, *produce)
 
 
 @router.get("/classes/{class_sourced_id}/teachers")
@@ -558,4 +617,4 @@ def class_teachers(
 ) -> Response:
     """The teachers of one class."""
     produce = _class_people(class_sourced_id, "teacher")
-    return serve_collection(request, db, services, client, "users", USER_FIELDS, produce)
+    return serve_collection(request, db, services, client, "users", USER_FIELDS, *produce)

@@ -1,5 +1,7 @@
 """The OneRoster 1.2 CSV bulk export (issue 22): a zip of manifest.csv and one CSV per class of
-record, with the 1.2 CSV binding's columns in its order, written as it streams.
+record, with the 1.2 CSV binding's columns in its order, written as it streams: the rows are
+read from the database a chunk at a time (`Roster.iter_*`), so a region's export holds one
+chunk in memory, not the region.
 
 A bulk file leaves `status` and `dateLastModified` blank (the binding's rule for bulk mode).
 Guardians' `agentSourcedIds` and children's link both ways; roles are in roles.csv (1.2 moved
@@ -81,7 +83,7 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
             yield {**s, "parentSourcedId": _sid(s, "parent")}
 
     def classes() -> Iterator[dict[str, Any]]:
-        for c in roster.classes_records():
+        for c in roster.iter_classes():
             yield {
                 **c,
                 "grades": ",".join(c["grades"]),
@@ -94,7 +96,7 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
             }
 
     def courses() -> Iterator[dict[str, Any]]:
-        for c in roster.courses_records():
+        for c in roster.iter_courses():
             yield {
                 **c,
                 "schoolYearSourcedId": _sid(c, "schoolYear"),
@@ -105,7 +107,7 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
             }
 
     def users() -> Iterator[dict[str, Any]]:
-        for u in roster.users_records():
+        for u in roster.iter_users():
             yield {
                 **u,
                 "userIds": "",
@@ -115,7 +117,7 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
             }
 
     def roles() -> Iterator[dict[str, Any]]:
-        for u in roster.users_records():
+        for u in roster.iter_users():
             for n, role in enumerate(u["roles"]):
                 yield {
                     "sourcedId": f"{u['sourcedId']}-{n}",
@@ -126,9 +128,7 @@ def rows_of(roster: Roster) -> dict[str, Iterator[dict[str, Any]]]:
                 }
 
     def enrollments() -> Iterator[dict[str, Any]]:
-        for e in roster.enrollments_records():
-            if e["status"] != "active":
-                continue  # a bulk file is the roster as it is
+        for e in roster.iter_active_enrollments():  # a bulk file is the roster as it is
             yield {
                 **e,
                 "classSourcedId": _sid(e, "class"),

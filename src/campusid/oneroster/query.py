@@ -68,7 +68,21 @@ def _scalar(record: Record, path: str) -> Any:
     return value if not isinstance(value, dict | list) else None
 
 
-def parse_filter(text: str | None, fields: frozenset[str]) -> Callable[[Record], bool] | None:
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: its clauses and how they join (`AND` or `OR`); called on a record, it
+    tells whether the record matches (the SQL translation in `sql.py` must agree with it)."""
+
+    clauses: tuple[Clause, ...]
+    join: str = "AND"
+
+    def __call__(self, record: Record) -> bool:
+        if self.join == "OR":
+            return any(c.test(record) for c in self.clauses)
+        return all(c.test(record) for c in self.clauses)
+
+
+def parse_filter(text: str | None, fields: frozenset[str]) -> Filter | None:
     """The filter as a predicate, or None without one; unknown fields and bad syntax refused."""
     if text is None or not text.strip():
         return None
@@ -86,9 +100,7 @@ def parse_filter(text: str | None, fields: frozenset[str]) -> Callable[[Record],
         if name.split(".")[0] not in fields:
             raise QueryError("invalid_filter_field", f"Unknown filter field: {name}.")
         parsed.append(Clause(name, op, value.replace("''", "'")))
-    if joins == {"OR"}:
-        return lambda record: any(c.test(record) for c in parsed)
-    return lambda record: all(c.test(record) for c in parsed)
+    return Filter(tuple(parsed), "OR" if joins == {"OR"} else "AND")
 
 
 def parse_fields(text: str | None, fields: frozenset[str]) -> list[str] | None:
@@ -118,7 +130,7 @@ def parse_paging(limit: str | None, offset: str | None) -> tuple[int, int]:
 class Query:
     """The parsed query parameters of one collection request."""
 
-    where: Callable[[Record], bool] | None
+    where: Filter | None
     sort: str | None
     descending: bool
     fields: list[str] | None
