@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0035_roster_idx"
-down_revision: str | Sequence[str] | None = "0033_h22"
+down_revision: str | Sequence[str] | None = "0034_consent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
