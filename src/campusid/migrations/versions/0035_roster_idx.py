@@ -5,7 +5,7 @@ pages with LIMIT/OFFSET: on PostgreSQL an index in that collation serves it with
 the region. SQLite's default collation already is code-point order (the same index, plainly).
 
 Revision ID: 0035_roster_idx
-Revises: 0033_h22
+Revises: 0034_consent
 Create Date: 2026-12-06
 """
 
