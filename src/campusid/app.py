@@ -210,11 +210,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(csrf.CSRFError)
     async def _csrf(request: Request, _exc: csrf.CSRFError) -> Response:
-        return _error(request, 403, "csrf", N_("页面已过期或来源不明,请刷新页面后重试"))
+        return _error(request, 403, "csrf", N_("页面已过期或来源不明，请刷新页面后重试"))
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, _exc: NotFound) -> Response:
-        return _error(request, 404, "not_found", N_("页面不存在,或您无权查看"))
+        return _error(request, 404, "not_found", N_("页面不存在，或您无权查看"))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -235,7 +235,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             "error.html",
             {
                 "status": 400,
-                "message": N_("提交的内容不完整或格式不正确,请返回检查后重试"),
+                "message": N_("提交的内容不完整或格式不正确，请返回检查后重试"),
             },
             status_code=400,
         )
@@ -250,7 +250,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(request, 500, "internal_error", N_("系统繁忙,请稍后再试"))
+        return _error(request, 500, "internal_error", N_("系统繁忙，请稍后再试"))
 
 
 def _outbox_lifespan(services: Services) -> Any:

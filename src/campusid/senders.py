@@ -81,29 +81,29 @@ class OutboxMessage(Base):
 
 # The texts of every message the platform sends; params fill the {placeholders}.
 SMS_TEMPLATES: dict[str, str] = {
-    "signup_code": "【之江汇】您的注册验证码为{code},10分钟内有效。如非本人操作,请忽略。",
-    "recovery_code": "【之江汇】您正在找回密码,验证码为{code},10分钟内有效,请勿告诉他人。",
-    "bind_code": "【之江汇】您正在绑定手机号,验证码为{code},10分钟内有效。",
+    "signup_code": "【之江汇】您的注册验证码为{code}，10分钟内有效。如非本人操作，请忽略。",
+    "recovery_code": "【之江汇】您正在找回密码，验证码为{code}，10分钟内有效，请勿告诉他人。",
+    "bind_code": "【之江汇】您正在绑定手机号，验证码为{code}，10分钟内有效。",
     # recovery: the code of the relation way goes to a linked parent
     "child_recovery_code": (
-        "【之江汇】您的孩子{name}正在找回账号密码,验证码为{code},10分钟内有效。"
-        "如非孩子本人操作,请勿告诉他人。"
+        "【之江汇】您的孩子{name}正在找回账号密码，验证码为{code}，10分钟内有效。"
+        "如非孩子本人操作，请勿告诉他人。"
     ),
     # issue 19: the second step's fallback, where the two-step policy allows it
     "two_step_code": (
         "【之江汇】您正在登录，两步验证码为{code}，5分钟内有效。如非本人操作，请立即修改密码。"
     ),
-    "verify_code": "【之江汇】客服正在核实您的身份,验证码为{code},请告知客服人员。",
+    "verify_code": "【之江汇】客服正在核实您的身份，验证码为{code}，请告知客服人员。",
     "temporary_password": (
-        "【之江汇】您的账号密码已由客服重置,临时密码为{password},登录后须修改。"
+        "【之江汇】您的账号密码已由客服重置，临时密码为{password}，登录后须修改。"
     ),
     "password_changed": (
-        "【之江汇】{name}的账号密码已于{time}通过「{route}」修改。如非知情,请联系学校。"
+        "【之江汇】{name}的账号密码已于{time}通过「{route}」修改。如非知情，请联系学校。"
     ),
     # classes/resets (issue 4): a child's password reset by someone else; never the password.
     "child_password_reset": (
-        "【之江汇】您的孩子{name}的账号密码已于{time}由{actor}通过「{route}」重置,"
-        "孩子下次登录时须设置新密码。如有疑问,请联系学校。"
+        "【之江汇】您的孩子{name}的账号密码已于{time}由{actor}通过「{route}」重置，"
+        "孩子下次登录时须设置新密码。如有疑问，请联系学校。"
     ),
     # servicedesk (issue 18): the hotline verifies a child's caller through a linked parent's
     # phone, and sends a child's temporary password there when the child has no phone.
@@ -119,12 +119,12 @@ SMS_TEMPLATES: dict[str, str] = {
 MAIL_TEMPLATES: dict[str, tuple[str, str]] = {
     "recovery_code": (
         "之江汇 找回密码验证码",
-        "您好:\n\n您正在找回之江汇账号的密码,验证码为 {code},10分钟内有效。\n"
-        "如非本人操作,请忽略本邮件,您的密码不会改变。\n",
+        "您好：\n\n您正在找回之江汇账号的密码，验证码为 {code}，10分钟内有效。\n"
+        "如非本人操作，请忽略本邮件，您的密码不会改变。\n",
     ),
     "bind_code": (
         "之江汇 绑定邮箱验证码",
-        "您好:\n\n您正在绑定邮箱,验证码为 {code},10分钟内有效。\n",
+        "您好：\n\n您正在绑定邮箱，验证码为 {code}，10分钟内有效。\n",
     ),
 }
 

@@ -115,7 +115,7 @@ def test_agent_is_refused_outside_service_hours(live_server, browser, shots, ser
 
     # Looking up still works; verifying and resetting do not.
     _open_account(page, "lixiaoyao", "学生本人")
-    assert "当前不在服务时间,只能查看,不能重置密码" in page.locator("main").inner_text()
+    assert "当前不在服务时间，只能查看，不能重置密码" in page.locator("main").inner_text()
     assert page.get_by_role("button", name="重置密码").count() == 0
     assert page.locator("form.desk-fact").count() == 0
     shots(page, "refused")

@@ -68,7 +68,7 @@ def test_homeroom_teacher_resets_two_students_on_the_web(live_server, browser, s
     fill_secret(pupil, "确认密码", "Qingshan#2026")
     with pupil.expect_navigation():
         pupil.get_by_role("button", name="确定").click()
-    assert pupil.get_by_text("密码已修改,欢迎回来").is_visible()
+    assert pupil.get_by_text("密码已修改，欢迎回来").is_visible()
     shots(pupil, "pupil-changed")
     pupil.context.close()
 
@@ -87,16 +87,16 @@ def test_homeroom_teacher_resets_a_student_in_the_app(live_server, browser, shot
     shots(page, "members")
     page.get_by_role("link", name="周伯通").click()
     page.get_by_role("heading", name="个人信息").wait_for()
-    assert "账号:zhoubotong" in page.locator(".m-profile").inner_text()
+    assert "账号：zhoubotong" in page.locator(".m-profile").inner_text()
     shots(page, "student")
     page.get_by_role("link", name="重置密码").click()
     dialog = page.get_by_role("dialog")
-    assert dialog.get_by_role("heading").inner_text() == "确定要重置周伯通的密码吗?"
+    assert dialog.get_by_role("heading").inner_text() == "确定要重置周伯通的密码吗？"
     shots(page, "confirm")
     with page.expect_navigation():
         dialog.get_by_role("button", name="确定").click()
     done = page.get_by_role("dialog")
-    assert "密码重置成功,新密码为:" in done.inner_text()
+    assert "密码重置成功，新密码为：" in done.inner_text()
     password = done.locator(".secret").inner_text()
     assert password == SCHOOL_DEFAULT_PASSWORD
     done.get_by_role("button", name="复制密码").click()

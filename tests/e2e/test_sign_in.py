@@ -33,7 +33,7 @@ def test_pupil_on_default_password_must_change_it(live_server, browser, shots):
     page.get_by_label("确认密码").fill("Xuesheng#88")
     page.get_by_role("button", name="确定").click()
     page.wait_for_load_state("networkidle")
-    assert page.get_by_text("密码已修改,欢迎回来").is_visible()
+    assert page.get_by_text("密码已修改，欢迎回来").is_visible()
     shots(page, "changed")
     page.context.close()
 

@@ -19,7 +19,7 @@ from campusid.org import service as org
 from campusid.org.models import SchoolClass
 from campusid.org.schoolyear import SchoolSystem, Stage
 
-NEW_PASSWORD = re.compile(r"新密码为:\s*<strong class=\"secret\">([^<]+)</strong>")
+NEW_PASSWORD = re.compile(r"新密码为：\s*<strong class=\"secret\">([^<]+)</strong>")
 
 
 @dataclass

@@ -322,7 +322,7 @@ def set_password(
         title=N_("您的密码已修改"),
         body=N_(
             "您的账号密码已于 %(when)s 由%(who)s通过「%(route)s」修改。"
-            "如非本人知情,请立即联系班主任或客服热线。",
+            "如非本人知情，请立即联系班主任或客服热线。",
             when=now.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
             who=by_whom,
             route=ROUTE_LABELS.get(route, route.value),

@@ -603,7 +603,7 @@ def change_password_submit(
     response = render(
         request,
         "accounts/change_password.html",
-        {"rule": RULE_TEXT, "success": N_("密码修改成功,其他设备上的登录已退出")},
+        {"rule": RULE_TEXT, "success": N_("密码修改成功，其他设备上的登录已退出")},
     )
     _renew_device_cookie(request, response, services, principal.user)
     return response

@@ -121,7 +121,7 @@ def parse_filter(
         try:
             days.append(date.fromisoformat(value) if value else None)
         except ValueError:
-            problems.append(N_("日期格式不正确,请按 年-月-日 填写"))
+            problems.append(N_("日期格式不正确，请按 年-月-日 填写"))
             days.append(None)
     start, end = days
     if start and end and start > end:

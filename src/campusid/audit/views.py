@@ -136,7 +136,7 @@ def audit_search(
                 db,
                 scope,
                 wanted,
-                problems=[N_("未找到此人,或其没有您可查看的记录")],
+                problems=[N_("未找到此人，或其没有您可查看的记录")],
                 person_query=trail.masked_query(person),
             )
         wanted = replace(wanted, person_ids=tuple(ids))

@@ -36,8 +36,8 @@ STAFF_ROLES = {
     Role.AGENT,
     Role.PLATFORM_ADMIN,
 }
-NOT_FOUND = N_("未找到该班级,请核对班级编码")
-TOO_MANY = N_("操作过于频繁,请稍后再试")
+NOT_FOUND = N_("未找到该班级，请核对班级编码")
+TOO_MANY = N_("操作过于频繁，请稍后再试")
 
 
 def _limited(services: Services, name: str, count: int, window: int, key: str) -> bool:
@@ -103,7 +103,7 @@ def request_to_join(
         )
     )
     if pending is not None:
-        return [N_("您已提交过申请,请等待班主任审核")]
+        return [N_("您已提交过申请，请等待班主任审核")]
     db.add(
         JoinRequest(
             class_id=school_class.id,
@@ -124,7 +124,7 @@ def request_to_join(
                 actor_id=user.id,
                 title=N_("新的入班申请"),
                 body=N_(
-                    "%(name)s申请以%(role)s身份加入%(class_name)s,"
+                    "%(name)s申请以%(role)s身份加入%(class_name)s，"
                     "请在「班级管理 → 班级成员 → 成员审核」中处理。",
                     name=user.real_name,
                     role=JOIN_ROLES[role],
@@ -196,7 +196,7 @@ def _admit(
         )
         if current is not None and current.class_id != school_class.id:
             # Moving a student in would take them from their homeroom teacher: that one acts.
-            return [N_("该学生已在其他班级,须由原班主任先将其请出班级")]
+            return [N_("该学生已在其他班级，须由原班主任先将其请出班级")]
         accounts.join_school(
             db,
             user=user,

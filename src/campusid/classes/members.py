@@ -222,7 +222,7 @@ def send_message(
         now=services.clock.now(),
         actor_id=principal.user.id,
         title=N_(
-            "%(teacher)s老师(%(class_name)s)",
+            "%(teacher)s老师（%(class_name)s）",
             teacher=principal.user.real_name,
             class_name=class_name(school_class, cal),
         ),
@@ -300,10 +300,10 @@ def add_new_student(
             problems.append(exc.message)
         else:
             if accounts.find_by_login(db, login) is not None:
-                problems.append(N_("该用户名已被使用,请换一个"))
+                problems.append(N_("该用户名已被使用，请换一个"))
     school = school_class.school
     if school.default_credential_id is None:
-        problems.append(N_("学校尚未设置学生默认密码,请联系学校管理员"))
+        problems.append(N_("学校尚未设置学生默认密码，请联系学校管理员"))
     if problems:
         return None, problems
     student = accounts.new_user(

@@ -54,4 +54,4 @@ def reencode_avatar(data: bytes, *, max_bytes: int) -> bytes:
     except AvatarError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-        raise AvatarError(N_("无法识别的图片文件,请上传 JPG、PNG 或 WEBP 图片")) from exc
+        raise AvatarError(N_("无法识别的图片文件，请上传 JPG、PNG 或 WEBP 图片")) from exc

@@ -43,8 +43,8 @@ from campusid.security.onetime import target_digest
 from campusid.security.permissions import Principal, Role
 from campusid.security.ratelimit import RateLimiter
 
-LINK_FAILED = N_("关联失败:孩子的真实姓名或身份证号有误,或该孩子尚未在学校登记。请核对后重试。")
-LINK_THROTTLED = N_("关联尝试次数过多,请稍后再试。")
+LINK_FAILED = N_("关联失败：孩子的真实姓名或身份证号有误，或该孩子尚未在学校登记。请核对后重试。")
+LINK_THROTTLED = N_("关联尝试次数过多，请稍后再试。")
 LINK_ALREADY = N_("您已关联该孩子。")
 NAME_REQUIRED = N_("请输入孩子的真实姓名")
 RELATION_REQUIRED = N_("请选择您是孩子的父亲、母亲还是其他监护人")
@@ -334,8 +334,8 @@ def link_child(
         actor_id=parent.id,
         title=N_("家长关联了您的账号"),
         body=N_(
-            "%(parent)s(%(relation)s)已于 %(when)s 关联您的账号,"
-            "可以为您修改密码。如不认识此人,请立即告诉班主任。",
+            "%(parent)s（%(relation)s）已于 %(when)s 关联您的账号，"
+            "可以为您修改密码。如不认识此人，请立即告诉班主任。",
             parent=parent.real_name,
             relation=relation.label,
             when=when,
@@ -350,8 +350,8 @@ def link_child(
             actor_id=parent.id,
             title=N_("学生家长关联"),
             body=N_(
-                "%(parent)s(%(relation)s)已于 %(when)s 关联学生%(child)s的账号。"
-                "如有疑问,可请学校管理员在「家长关联」中解除。",
+                "%(parent)s（%(relation)s）已于 %(when)s 关联学生%(child)s的账号。"
+                "如有疑问，可请学校管理员在「家长关联」中解除。",
                 parent=parent.real_name,
                 relation=relation.label,
                 when=when,
@@ -407,7 +407,7 @@ def unlink(
                 parent.id,
                 N_("孩子关联已解除"),
                 N_(
-                    "学校管理员已解除您与孩子%(child)s的关联。如有疑问,请联系学校。",
+                    "学校管理员已解除您与孩子%(child)s的关联。如有疑问，请联系学校。",
                     child=child.real_name,
                 ),
             )

@@ -31,10 +31,10 @@ from campusid.security.onetime import CodeCheck
 
 PURPOSE = "signup"
 CAPTCHA_FORM = "signup"
-SMS_TOO_MANY = N_("验证码发送过于频繁,请稍后再试")
-CODE_WRONG = N_("短信验证码错误或已失效,请重新获取")
-PHONE_TAKEN = N_("该手机号已注册,请直接登录;如忘记密码,可在登录页通过「忘记密码」找回")
-NAME_INVALID = N_("请输入真实姓名(2-32个汉字或英文字母)")
+SMS_TOO_MANY = N_("验证码发送过于频繁，请稍后再试")
+CODE_WRONG = N_("短信验证码错误或已失效，请重新获取")
+PHONE_TAKEN = N_("该手机号已注册，请直接登录；如忘记密码，可在登录页通过「忘记密码」找回")
+NAME_INVALID = N_("请输入真实姓名（2-32个汉字或英文字母）")
 MUST_AGREE = N_("请阅读并勾选同意《用户协议》和《隐私政策》")
 _REAL_NAME = re.compile(r"[\u3400-\u9fffA-Za-z·• ]{2,32}")
 _USERNAME_ALPHABET = string.ascii_lowercase + string.digits
@@ -96,7 +96,7 @@ def request_code(
         captcha.give_back(db, solved)
         return CodeSent(
             False,
-            N_("验证码已发送,请%(seconds)s秒后再重新获取", seconds=issued.wait_seconds),
+            N_("验证码已发送，请%(seconds)s秒后再重新获取", seconds=issued.wait_seconds),
             wait_seconds=issued.wait_seconds,
             captcha_kept=True,
         )
@@ -110,7 +110,7 @@ def request_code(
     )
     return CodeSent(
         True,
-        N_("验证码已发送至 %(target)s,10分钟内有效", target=mask_phone(number)),
+        N_("验证码已发送至 %(target)s，10分钟内有效", target=mask_phone(number)),
         wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
     )
 

@@ -301,7 +301,7 @@ class AccountIndex:
         if account.real_name != person.real_name:
             raise AttachRefused(
                 N_(
-                    "%(identifier)s已被其他姓名的账号使用,请核对",
+                    "%(identifier)s已被其他姓名的账号使用，请核对",
                     identifier=IDENTIFIER_LABELS[column],
                 ),
                 reason="mismatch",
@@ -524,11 +524,11 @@ class RosterBuilder:
             if account.is_new:
                 raise MemberError(N_("与%(row)s是同一学生，请勿重复填写", row=account.row))
             if place.row:
-                raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
+                raise MemberError(N_("该学生已在%(row)s处理，请勿重复填写", row=place.row))
             if place.class_id is not None:
                 raise MemberError(
                     N_(
-                        "该学生已在本校%(class_name)s,如需换班请将操作填写为换班",
+                        "该学生已在本校%(class_name)s，如需换班请将操作填写为换班",
                         class_name=self.class_label(place.class_id),
                     )
                 )
@@ -545,9 +545,9 @@ class RosterBuilder:
         """An existing student of this school named by any identifier (账号 column)."""
         account = self.index.find_login(login)
         if account is None or account.is_new or not self._place(account).member:
-            raise MemberError(N_("找不到该学生,请核对账号"))
+            raise MemberError(N_("找不到该学生，请核对账号"))
         if real_name and account.real_name != real_name:
-            raise MemberError(N_("姓名与账号不一致,请核对"))
+            raise MemberError(N_("姓名与账号不一致，请核对"))
         return account
 
     def move_student(
@@ -559,7 +559,7 @@ class RosterBuilder:
         number = _student_number(student_number)
         place = self._place(account)
         if place.row:
-            raise MemberError(N_("该学生已在%(row)s处理,请勿重复填写", row=place.row))
+            raise MemberError(N_("该学生已在%(row)s处理，请勿重复填写", row=place.row))
         if place.class_id == class_id:
             raise MemberError(N_("该学生已在%(class_name)s", class_name=self.class_label(class_id)))
         self.plan.moves.append((account, class_id, number))

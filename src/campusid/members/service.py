@@ -560,7 +560,9 @@ def _parents_by_child(db: Session, child_ids: list[int]) -> dict[int, list[str]]
         .where(ParentLink.child_id.in_(child_ids))
         .order_by(User.real_name)
     ):
-        result.setdefault(child_id, []).append(f"{name}({relation.label})")
+        result.setdefault(child_id, []).append(
+            N_("%(name)s（%(relation)s）", name=name, relation=relation.label)
+        )
     return result
 
 

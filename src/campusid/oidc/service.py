@@ -49,9 +49,9 @@ from campusid.security.sessions import hash_token
 SCOPES: dict[str, str] = {
     "openid": N_("确认您的账号身份"),
     "profile": N_("您的姓名"),
-    "school": N_("您所在的学校、校区、班级,以及您在班级中的角色"),
+    "school": N_("您所在的学校、校区、班级，以及您在班级中的角色"),
     "family": N_("您关联的孩子及孩子所在的班级"),
-    "identifiers": N_("您的手机号、身份证号、邮箱(部分隐藏)"),
+    "identifiers": N_("您的手机号、身份证号、邮箱（部分隐藏）"),
     "identifiers.full": N_("您完整的手机号、身份证号、学籍号和邮箱"),
 }
 SENSITIVE_SCOPES = frozenset({"identifiers.full"})
@@ -153,7 +153,7 @@ class ClientForm:
         """Every reason the form is refused, in Chinese."""
         problems = []
         if not self.name or len(self.name) > 64:
-            problems.append(N_("请填写应用名称(不超过64个字)"))
+            problems.append(N_("请填写应用名称（不超过64个字）"))
         if not self.redirect_uris:
             problems.append(N_("请至少填写一个回调地址"))
         if len(self.redirect_uris) > MAX_URIS or len(self.post_logout_redirect_uris) > MAX_URIS:
@@ -162,14 +162,14 @@ class ClientForm:
             if not is_acceptable_redirect_uri(uri):
                 problems.append(
                     N_(
-                        "地址不合规:%(uri)s(须为 https 地址,本机调试可用 http://127.0.0.1 "
-                        "或 http://localhost,且不能带 # 片段)",
+                        "地址不合规：%(uri)s（须为 https 地址，本机调试可用 "
+                        "http://127.0.0.1 或 http://localhost，且不能带 # 片段）",
                         uri=uri[:80],
                     )
                 )
         unknown = [s for s in self.scopes if s not in SCOPES]
         if unknown:
-            problems.append(N_("未知的授权范围:%(scopes)s", scopes=" ".join(unknown[:5])))
+            problems.append(N_("未知的授权范围：%(scopes)s", scopes=" ".join(unknown[:5])))
         if "openid" not in self.scopes:
             problems.append(N_("授权范围必须包含 openid"))
         problems.extend(self._issue21_problems())

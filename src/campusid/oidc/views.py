@@ -73,7 +73,7 @@ ClientAdmin = Annotated[Principal, require(Permission.PLATFORM_CLIENTS_MANAGE)]
 DISCOVERY_MAX_AGE = 3600
 JWKS_MAX_AGE = 300
 
-INVALID_REQUEST = N_("该应用的登录请求无效,请联系应用提供方。")
+INVALID_REQUEST = N_("该应用的登录请求无效，请联系应用提供方。")
 
 
 def _provider(request: Request, db: DbSession, services: Svc) -> Provider:

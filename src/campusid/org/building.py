@@ -161,7 +161,7 @@ def add_stages(
         and any(p.stage is not Stage.SENIOR for p in stages)
     ):
         problems.append(
-            N_("该校区已使用%(current)s,同一校区的小学和初中须使用相同学制", current=current.label)
+            N_("该校区已使用%(current)s，同一校区的小学和初中须使用相同学制", current=current.label)
         )
     _check_stage_plans(stages, system, existing, problems)
     if problems:
@@ -361,11 +361,11 @@ def promote(db: Session, *, grade: Grade, calendar: Calendar) -> None:
     if org.is_graduated(grade, calendar.today, calendar.boundary):
         raise Invalid(N_("该年级已毕业"))
     if grade.year_offset and grade.promoted_school_year == calendar.school_year:
-        raise Invalid(N_("该年级本学年已升级过,新学年开始后将自动顺延"))
+        raise Invalid(N_("该年级本学年已升级过，新学年开始后将自动顺延"))
     unit = grade.stage_unit
     year = schoolyear.year_in_stage(grade.enrollment_year, calendar.today, calendar.boundary)
     if year >= schoolyear.stage_length(unit.stage, grade.school_system):
-        raise Invalid(N_("该年级已是本学段最高年级,请使用「毕业」"))
+        raise Invalid(N_("该年级已是本学段最高年级，请使用「毕业」"))
     clash = _grade_in_year(grade, year + 1, calendar)
     if clash is not None:
         name = org.grade_name(clash, calendar.today, calendar.boundary)
@@ -476,7 +476,7 @@ def graduate(db: Session, *, grade: Grade, calendar: Calendar, now: datetime) ->
     effective = org.effective_today(grade, calendar.today, calendar.boundary)
     year = schoolyear.year_in_stage(grade.enrollment_year, effective, calendar.boundary)
     if year < schoolyear.stage_length(unit.stage, grade.school_system):
-        raise Invalid(N_("只有本学段最高年级可以毕业,请先升级"))
+        raise Invalid(N_("只有本学段最高年级可以毕业，请先升级"))
     grade.graduated_at = now
     db.flush()
 
@@ -495,9 +495,9 @@ def _member_problems(db: Session, class_ids: list[int]) -> list[str]:
         select(func.count()).select_from(ClassTeacher).where(ClassTeacher.class_id.in_(class_ids))
     )
     if students:
-        problems.append(N_("其中还有%(students)s名学生,请先将学生换班或移出", students=students))
+        problems.append(N_("其中还有%(students)s名学生，请先将学生换班或移出", students=students))
     if teachers:
-        problems.append(N_("其中还有%(teachers)s个任教安排,请先移除老师", teachers=teachers))
+        problems.append(N_("其中还有%(teachers)s个任教安排，请先移除老师", teachers=teachers))
     return problems
 
 
@@ -513,7 +513,7 @@ def delete_class(db: Session, *, school_class: SchoolClass) -> None:
     """Delete a class that has no members."""
     problems = _member_problems(db, [school_class.id])
     if problems:
-        raise Invalid([N_("该班级不能删除:"), *problems])
+        raise Invalid([N_("该班级不能删除："), *problems])
     _delete_classes(db, [school_class.id])
     db.flush()
 
@@ -529,9 +529,9 @@ def delete_grade(db: Session, *, grade: Grade) -> None:
     class_ids = _grade_class_ids(db, [grade.id])
     problems = _member_problems(db, class_ids)
     if db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id == grade.id)):
-        problems.append(N_("该年级设有年级组长,请先取消"))
+        problems.append(N_("该年级设有年级组长，请先取消"))
     if problems:
-        raise Invalid([N_("该年级不能删除:"), *problems])
+        raise Invalid([N_("该年级不能删除："), *problems])
     _delete_classes(db, class_ids)
     db.delete(grade)
     db.flush()
@@ -543,9 +543,9 @@ def delete_stage(db: Session, *, unit: StageUnit) -> None:
     class_ids = _grade_class_ids(db, grade_ids)
     problems = _member_problems(db, class_ids)
     if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
-        problems.append(N_("其中有年级设有年级组长,请先取消"))
+        problems.append(N_("其中有年级设有年级组长，请先取消"))
     if problems:
-        raise Invalid([N_("该学段不能删除:"), *problems])
+        raise Invalid([N_("该学段不能删除："), *problems])
     _delete_classes(db, class_ids)
     db.delete(unit)
     db.flush()
@@ -557,16 +557,16 @@ def delete_campus(db: Session, *, campus: Campus) -> None:
     class_ids = list(db.scalars(select(SchoolClass.id).where(SchoolClass.campus_id == campus.id)))
     problems = _member_problems(db, class_ids)
     if grade_ids and db.scalar(select(GradeLeader.id).where(GradeLeader.grade_id.in_(grade_ids))):
-        problems.append(N_("其中有年级设有年级组长,请先取消"))
+        problems.append(N_("其中有年级设有年级组长，请先取消"))
     parked = db.scalar(
         select(func.count())
         .select_from(SchoolMembership)
         .where(SchoolMembership.current(), SchoolMembership.campus_id == campus.id)
     )
     if parked:
-        problems.append(N_("校区存放中还有%(parked)s名学生,请先分班或移出学校", parked=parked))
+        problems.append(N_("校区存放中还有%(parked)s名学生，请先分班或移出学校", parked=parked))
     if problems:
-        raise Invalid([N_("该校区不能删除:"), *problems])
+        raise Invalid([N_("该校区不能删除："), *problems])
     _delete_classes(db, class_ids)
     # Ended memberships may still remember the campus they were parked at.
     db.execute(

@@ -181,9 +181,9 @@ def grade_name(
     """Return the grade's display name today (一年级, 七年级, 高一, or a custom 年级命名)."""
     year = year_in_stage(enrollment_year, today, boundary)
     if year < 1:
-        return N_("%(year)s级(未入学)", year=enrollment_year)
+        return N_("%(year)s级（未入学）", year=enrollment_year)
     if year > stage_length(stage, system):
-        return N_("%(year)s级(已毕业)", year=enrollment_year)
+        return N_("%(year)s级（已毕业）", year=enrollment_year)
     if overrides and overrides.get(year):
         return overrides[year]
     return _default_name(stage, system, year)

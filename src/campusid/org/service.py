@@ -189,7 +189,7 @@ def grade_name(grade: Grade, today: date, boundary: YearBoundary) -> str:
     unit = grade.stage_unit
     overrides = {int(k): str(v) for k, v in (unit.grade_name_overrides or {}).items()}
     if grade.graduated_at is not None:
-        return N_("%(year)s级(已毕业)", year=grade.enrollment_year)
+        return N_("%(year)s级（已毕业）", year=grade.enrollment_year)
     return schoolyear.grade_name(
         unit.stage,
         grade.school_system,

@@ -93,7 +93,7 @@ class SchoolTree:
 def grade_label(grade: Grade, calendar: Calendar) -> str:
     """一年级2020级, or the stage's own 年级命名."""
     if org.is_graduated(grade, calendar.today, calendar.boundary):
-        return N_("%(year)s级(已毕业)", year=grade.enrollment_year)
+        return N_("%(year)s级（已毕业）", year=grade.enrollment_year)
     name = org.grade_name(grade, calendar.today, calendar.boundary)
     return N_("%(name)s%(year)s级", name=name, year=grade.enrollment_year)
 

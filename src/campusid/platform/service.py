@@ -93,9 +93,9 @@ def appoint_agent(
     """
     user = accounts.find_by_login(db, login)
     if user is None:
-        raise AgentError(N_("未找到该账号,请输入用户名、手机号、身份证号、学籍号或邮箱"))
+        raise AgentError(N_("未找到该账号，请输入用户名、手机号、身份证号、学籍号或邮箱"))
     if user.status is not AccountStatus.ACTIVE:
-        raise AgentError(N_("该账号已停用,不能任命为客服"))
+        raise AgentError(N_("该账号已停用，不能任命为客服"))
     if user.is_agent:
         raise AgentError(N_("%(user)s 已经是客服", user=user.real_name))
     candidate = agent_candidate(db, user=user, today=local_today(services.clock))
@@ -172,7 +172,7 @@ def _record(
         title=N_("您已被任命为客服") if appointed else N_("您的客服身份已取消"),
         body=(
             N_(
-                "平台管理员%(name)s已任命您为客服,可在「客服工作台」处理热线来电。",
+                "平台管理员%(name)s已任命您为客服，可在「客服工作台」处理热线来电。",
                 name=admin.real_name,
             )
             if appointed

@@ -106,7 +106,7 @@ PLATFORM_LINKS: list[PlatformLink] = [
     PlatformLink(
         N_("审计日志"),
         "/audit",
-        N_("全平台的审计记录,可筛选和导出"),
+        N_("全平台的审计记录，可筛选和导出"),
         Permission.PLATFORM_AUDIT_VIEW,
     ),
     # org counts: the districts and their schools' teachers, students and parents

@@ -109,7 +109,7 @@ def send_bind_code(
     limiter = services.limits.named("profile.bind", SENDS_PER_HOUR, 3600)
     if not limiter.hit(str(user.id)):
         captcha.give_back(db, solved)
-        return SendResult(error=N_("操作过于频繁,请稍后再试"), captcha_kept=True)
+        return SendResult(error=N_("操作过于频繁，请稍后再试"), captcha_kept=True)
     issued = onetime.issue(
         db,
         secret_key=services.settings.secret_key,
@@ -122,12 +122,12 @@ def send_bind_code(
     if issued.code is None:
         captcha.give_back(db, solved)
         return SendResult(
-            error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
+            error=N_("验证码发送过于频繁，请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
             wait_seconds=issued.wait_seconds,
             captcha_kept=True,
         )
     return SendResult(
-        message=N_("验证码已发送至 %(target)s,10分钟内有效", target=_mask(channel, target)),
+        message=N_("验证码已发送至 %(target)s，10分钟内有效", target=_mask(channel, target)),
         wait_seconds=int(onetime.RESEND_AFTER.total_seconds()),
         delivery=Delivery(
             "sms" if channel is Channel.PHONE else "mail",
@@ -192,9 +192,9 @@ def confirm_binding(
         password_version=user.password_version,
     )
     if result is CodeCheck.WRONG:
-        return [N_("验证码不正确,请重新输入")]
+        return [N_("验证码不正确，请重新输入")]
     if result is not CodeCheck.OK:
-        return [N_("验证码已失效,请重新获取")]
+        return [N_("验证码已失效，请重新获取")]
     # Only now, with the new target proven to be theirs, may they learn it is taken.
     if _taken(db, user=user, channel=channel, value=target):
         return [N_("该%(channel)s已绑定其他账号", channel=channel.label)]
@@ -223,8 +223,8 @@ def confirm_binding(
         now=now,
         title=N_("%(channel)s已更换", channel=channel.label),
         body=N_(
-            "您的账号已绑定新%(channel)s %(value)s,其他设备上的登录已退出。"
-            "如非本人操作,请立即修改密码并联系客服热线。",
+            "您的账号已绑定新%(channel)s %(value)s，其他设备上的登录已退出。"
+            "如非本人操作，请立即修改密码并联系客服热线。",
             channel=channel.label,
             value=_mask(channel, target),
         ),

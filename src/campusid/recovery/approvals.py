@@ -128,7 +128,7 @@ def request_teacher_approval(
             now=now,
             title=N_("学生找回密码申请"),
             body=N_(
-                "学生%(name)s申请找回密码,请核实是本人后在「找回密码审核」中处理。",
+                "学生%(name)s申请找回密码，请核实是本人后在「找回密码审核」中处理。",
                 name=student.real_name,
             ),
         )
@@ -266,8 +266,8 @@ def decide_request(
         now=now,
         actor_id=principal.user.id,
         title=N_("找回密码申请已处理"),
-        body=N_("班主任已通过您的找回密码申请,请在提交申请的浏览器中回到找回密码页面设置新密码。")
+        body=N_("班主任已通过您的找回密码申请，请在提交申请的浏览器中回到找回密码页面设置新密码。")
         if request.status is ApprovalStatus.APPROVED
-        else N_("您的找回密码申请未获通过,如有疑问请联系班主任。"),
+        else N_("您的找回密码申请未获通过，如有疑问请联系班主任。"),
     )
     return True

@@ -65,13 +65,13 @@ APPROVAL_TTL = timedelta(hours=72)
 AFTER_APPROVAL_TTL = timedelta(hours=24)
 
 MSG_CAPTCHA = captcha.MSG_CAPTCHA
-MSG_TOO_MANY = N_("操作过于频繁,请稍后再试")
-MSG_WRONG_CODE = N_("验证码不正确,请重新输入")
+MSG_TOO_MANY = N_("操作过于频繁，请稍后再试")
+MSG_WRONG_CODE = N_("验证码不正确，请重新输入")
 MSG_CODE_FORMAT = N_("请输入6位数字验证码")
-MSG_CODE_EXPIRED = N_("验证码已失效,请重新获取")
-MSG_CODE_EXHAUSTED = N_("验证码错误次数过多,本次找回已失效,请重新开始")
+MSG_CODE_EXPIRED = N_("验证码已失效，请重新获取")
+MSG_CODE_EXHAUSTED = N_("验证码错误次数过多，本次找回已失效，请重新开始")
 MSG_NO_CODE_YET = N_("请先获取验证码")
-MSG_MOVED_ON = N_("本次找回已进入下一步;如需更换找回方式,请点击「重新开始」")
+MSG_MOVED_ON = N_("本次找回已进入下一步；如需更换找回方式，请点击「重新开始」")
 MSG_NO_STUDENT_YET = N_("请先填写学生信息")
 MSG_PICK_PARENT = N_("请选择接收验证码的家长手机")
 MSG_PICK_SCHOOL = N_("请选择学校")
@@ -79,11 +79,11 @@ MSG_NAME = N_("请输入学生姓名")
 MSG_TEACHER_OFF = N_("该学校未开通班主任审核找回密码")
 
 SENT = {
-    RecoveryMethod.PHONE: N_("如该手机号已绑定平台账号,验证码已发送,10分钟内有效"),
-    RecoveryMethod.EMAIL: N_("如该邮箱已绑定平台账号,验证码已发送至该邮箱,10分钟内有效"),
-    RecoveryMethod.PARENT: N_("如学生信息无误,验证码已发送至所选家长手机,10分钟内有效"),
+    RecoveryMethod.PHONE: N_("如该手机号已绑定平台账号，验证码已发送，10分钟内有效"),
+    RecoveryMethod.EMAIL: N_("如该邮箱已绑定平台账号，验证码已发送至该邮箱，10分钟内有效"),
+    RecoveryMethod.PARENT: N_("如学生信息无误，验证码已发送至所选家长手机，10分钟内有效"),
 }
-REQUESTED = N_("申请已提交,请等待班主任审核。审核通过后,请在本浏览器中回到本页面设置新密码。")
+REQUESTED = N_("申请已提交，请等待班主任审核。审核通过后，请在本浏览器中回到本页面设置新密码。")
 
 _CODE_PURPOSE = {
     RecoveryMethod.PHONE: "recovery.phone",
@@ -396,7 +396,7 @@ def send_code(
     if wait:
         return keep(
             SendResult(
-                error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=wait),
+                error=N_("验证码发送过于频繁，请%(seconds)s秒后再获取", seconds=wait),
                 wait_seconds=wait,
             )
         )
@@ -432,7 +432,9 @@ def send_code(
     if issued.code is None:
         return keep(
             SendResult(
-                error=N_("验证码发送过于频繁,请%(seconds)s秒后再获取", seconds=issued.wait_seconds),
+                error=N_(
+                    "验证码发送过于频繁，请%(seconds)s秒后再获取", seconds=issued.wait_seconds
+                ),
                 wait_seconds=issued.wait_seconds,
             )
         )
@@ -584,7 +586,7 @@ def set_new_password(
             title=N_("孩子的密码已找回"),
             body=N_(
                 "您的孩子%(name)s已于 %(when)s 通过「找回密码」设置了新密码。"
-                "如非知情,请联系班主任或客服热线。",
+                "如非知情，请联系班主任或客服热线。",
                 name=user.real_name,
                 when=_local(now),
             ),

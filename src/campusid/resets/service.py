@@ -103,8 +103,8 @@ def reset_password(
             actor_id=actor.id,
             title=N_("孩子的密码已重置"),
             body=N_(
-                "您的孩子%(name)s的账号密码已于%(when)s由%(actor)s通过「%(how)s」重置,"
-                "孩子下次登录时须设置新密码。如有疑问,请联系学校。",
+                "您的孩子%(name)s的账号密码已于%(when)s由%(actor)s通过「%(how)s」重置，"
+                "孩子下次登录时须设置新密码。如有疑问，请联系学校。",
                 name=student.real_name,
                 when=when,
                 actor=actor.real_name,

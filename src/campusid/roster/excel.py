@@ -82,34 +82,34 @@ def check_upload(data: bytes, limits: Limits = Limits()) -> None:
     if not data:
         raise UnsafeFile(N_("文件为空"))
     if len(data) > limits.max_bytes:
-        raise UnsafeFile(N_("文件过大,请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
+        raise UnsafeFile(N_("文件过大，请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
     if data.startswith(_OLE_MAGIC):
-        raise UnsafeFile(N_("不支持旧版 .xls 或加密的文件,请另存为 .xlsx 格式(不设密码)后上传"))
+        raise UnsafeFile(N_("不支持旧版 .xls 或加密的文件，请另存为 .xlsx 格式（不设密码）后上传"))
     if not data.startswith(b"PK\x03\x04"):
-        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+        raise UnsafeFile(N_("文件不是 Excel（.xlsx）格式，请使用下载的模板"))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel（.xlsx）格式")) from None
     if len(infos) > limits.max_parts:
-        raise UnsafeFile(N_("文件结构异常,已拒绝"))
+        raise UnsafeFile(N_("文件结构异常，已拒绝"))
     names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+        raise UnsafeFile(N_("文件不是 Excel（.xlsx）格式，请使用下载的模板"))
     if any(name.lower().endswith(("vbaproject.bin", ".bin")) for name in names):
-        raise UnsafeFile(N_("文件包含宏或二进制内容,已拒绝,请另存为不含宏的 .xlsx"))
+        raise UnsafeFile(N_("文件包含宏或二进制内容，已拒绝，请另存为不含宏的 .xlsx"))
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise UnsafeFile(N_("文件已加密,请取消密码后上传"))
+            raise UnsafeFile(N_("文件已加密，请取消密码后上传"))
         size = _inflated_size(archive, info, limits, total)
         total += size
         if info.filename.endswith((".xml", ".rels")):
             _check_xml(archive, info)
     content_types = archive.read("[Content_Types].xml")
     if b"spreadsheetml.sheet.main+xml" not in content_types:
-        raise UnsafeFile(N_("文件不是 Excel(.xlsx)工作簿"))
+        raise UnsafeFile(N_("文件不是 Excel（.xlsx）工作簿"))
 
 
 def _inflated_size(
@@ -123,13 +123,13 @@ def _inflated_size(
             while chunk := part.read(1 << 16):
                 size += len(chunk)
                 if before + size > limits.max_uncompressed:
-                    raise UnsafeFile(N_("文件解压后过大,已拒绝"))
+                    raise UnsafeFile(N_("文件解压后过大，已拒绝"))
                 if size > 1 << 20 and size / compressed > limits.max_ratio:
-                    raise UnsafeFile(N_("文件压缩比异常,已拒绝"))
+                    raise UnsafeFile(N_("文件压缩比异常，已拒绝"))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel（.xlsx）格式")) from None
     except RuntimeError:  # an encrypted part
-        raise UnsafeFile(N_("文件已加密,请取消密码后上传")) from None
+        raise UnsafeFile(N_("文件已加密，请取消密码后上传")) from None
     return size
 
 
@@ -138,7 +138,7 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     with archive.open(info) as part:
         head = part.read(4096).upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise UnsafeFile(N_("文件包含不安全的 XML 声明,已拒绝"))
+        raise UnsafeFile(N_("文件包含不安全的 XML 声明，已拒绝"))
 
 
 class NumberText(str):
@@ -195,14 +195,14 @@ def read_sheets(
             yield from _sheets_openpyxl(data, max_rows)
         return
     if len(data) > limits.max_bytes:
-        raise UnsafeFile(N_("文件过大,请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
+        raise UnsafeFile(N_("文件过大，请不要超过%(mb)sMB", mb=limits.max_bytes // (1024 * 1024)))
     yield _read_csv(data, max_rows)
 
 
 def decode_text(data: bytes) -> str:
     """A CSV file's text: UTF-8 (with or without a BOM), else GB18030 (which includes GBK)."""
     if b"\0" in data:
-        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+        raise UnsafeFile(N_("文件不是 Excel（.xlsx）格式，请使用下载的模板"))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -216,13 +216,13 @@ def decode_text(data: bytes) -> str:
 def _read_csv(data: bytes, max_rows: int) -> Iterator[list[str]]:
     text = decode_text(data)
     if "," not in text and "\t" not in text:
-        raise UnsafeFile(N_("文件不是 Excel(.xlsx)格式,请使用下载的模板"))
+        raise UnsafeFile(N_("文件不是 Excel（.xlsx）格式，请使用下载的模板"))
     delimiter = "\t" if text.count("\t") > text.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for count, row in enumerate(reader, start=1):
             if count > max_rows + 1:
-                raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
+                raise UnsafeFile(N_("一次最多导入%(most)s行，请分批导入", most=max_rows))
             yield [value.strip() for value in row]
     except csv.Error:
         raise UnsafeFile(N_("CSV 文件格式有误，请另存为 .xlsx 后上传")) from None
@@ -280,7 +280,7 @@ def _sheets_calamine(data: bytes, max_rows: int) -> Iterator[Iterator[list[str]]
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = [s.name for s in workbook.sheets_metadata if s.typ == SheetTypeEnum.WorkSheet]
     except Exception:  # calamine raises its own kinds, and ValueError, for malformed parts
-        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel（.xlsx）格式")) from None
     for name in names:
         yield _calamine_rows(workbook, name, max_rows)
 
@@ -289,9 +289,9 @@ def _calamine_rows(workbook: CalamineWorkbook, name: str, max_rows: int) -> Iter
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception:  # calamine raises its own kinds, and ValueError, for malformed parts
-        raise UnsafeFile(N_("文件已损坏或不是 Excel(.xlsx)格式")) from None
+        raise UnsafeFile(N_("文件已损坏或不是 Excel（.xlsx）格式")) from None
     if len(rows) > max_rows + 1:  # pragma: no cover - _calamine_can_read bounds the rows
-        raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
+        raise UnsafeFile(N_("一次最多导入%(most)s行，请分批导入", most=max_rows))
     for row in rows:
         yield [cell_text(value) for value in row]
 
@@ -308,7 +308,7 @@ def _sheets_openpyxl(data: bytes, max_rows: int) -> Iterator[Iterator[list[str]]
             io.BytesIO(data), read_only=True, data_only=False, keep_links=False
         )
     except Exception:  # openpyxl raises many kinds for malformed parts
-        raise UnsafeFile("文件已损坏或不是 Excel(.xlsx)格式") from None
+        raise UnsafeFile("文件已损坏或不是 Excel（.xlsx）格式") from None
     try:
         for sheet in workbook.worksheets:
             yield _openpyxl_rows(sheet, max_rows)
@@ -319,7 +319,7 @@ def _sheets_openpyxl(data: bytes, max_rows: int) -> Iterator[Iterator[list[str]]
 def _openpyxl_rows(sheet: Any, max_rows: int) -> Iterator[list[str]]:
     for count, row in enumerate(sheet.iter_rows(), start=1):
         if count > max_rows + 1:
-            raise UnsafeFile(N_("一次最多导入%(most)s行,请分批导入", most=max_rows))
+            raise UnsafeFile(N_("一次最多导入%(most)s行，请分批导入", most=max_rows))
         yield [
             FormulaText(cell_text(cell.value))
             if getattr(cell, "data_type", None) == "f"

@@ -345,7 +345,7 @@ class ClassDirectory:
         else:
             matches = self.by_name.get(value, set())
             if not matches:
-                raise MemberError(N_("找不到班级「%(name)s」(须为本校未毕业的班级)", name=value))
+                raise MemberError(N_("找不到班级「%(name)s」（须为本校未毕业的班级）", name=value))
         if len(matches) > 1:
             candidates = "、".join(
                 N_("%(label)s（编码 %(code)s）", label=self.names[c], code=self.code[c])
@@ -439,7 +439,9 @@ def import_rows(
     columns = _columns(header)
     missing = [c for c in ("姓名", "班级") if c not in columns]
     if missing:
-        result.file_error = N_("表头缺少:%(columns)s,请使用下载的模板", columns="、".join(missing))
+        result.file_error = N_(
+            "表头缺少：%(columns)s，请使用下载的模板", columns="、".join(missing)
+        )
         return result
     if not rows:
         result.file_error = "文件中没有数据行"
@@ -675,9 +677,9 @@ def _plan_student(planner: _Planner, line: _Line) -> str:
     if login:
         account = builder.index.find_login(login)
         if account is None or account.is_new or account.user_id not in planner.students:
-            raise MemberError(N_("找不到该学生,请核对账号"))
+            raise MemberError(N_("找不到该学生，请核对账号"))
         if name and account.real_name != name:
-            raise MemberError(N_("姓名与账号不一致,请核对"))
+            raise MemberError(N_("姓名与账号不一致，请核对"))
     elif student is not None and (student.id_card_number or student.registration_number):
         found = builder.index.match(student)
         if found is not None and not found.is_new and found.user_id in planner.students:
@@ -685,7 +687,7 @@ def _plan_student(planner: _Planner, line: _Line) -> str:
     if account is not None:
         return _update_student(planner, account, line)
     if op == OP_MOVE:
-        raise MemberError(N_("请填写账号(用户名、身份证号或学籍号)以找到学生"))
+        raise MemberError(N_("请填写账号（用户名、身份证号或学籍号）以找到学生"))
     assert student is not None
     class_text = line.value("班级")
     if class_text == PARKED or class_text.startswith(GRADUATED):
@@ -808,7 +810,7 @@ def _find_student(
     if not login and student is not None:
         login = student.id_card_number or student.registration_number or ""
     if not login:
-        raise MemberError(N_("请填写账号(用户名、身份证号或学籍号)以找到学生"))
+        raise MemberError(N_("请填写账号（用户名、身份证号或学籍号）以找到学生"))
     return builder.find_student(login, real_name=name or None)
 
 
@@ -824,7 +826,7 @@ def _plan_row(builder: RosterBuilder, line: _Line) -> None:
             raise MemberError(N_("请填写身份证号"))
         lookup = login or (student.registration_number if student else "") or ""
         if not lookup:
-            raise MemberError("请填写账号(用户名或学籍号)以找到学生")
+            raise MemberError(N_("请填写账号（用户名或学籍号）以找到学生"))
         account = builder.find_student(lookup, real_name=name or None)
         builder.bind_id_card(account, id_card)
     else:  # OP_BIND_PARENT

@@ -23,7 +23,7 @@ from campusid.i18n import N_
 from campusid.security.permissions import Permission, Principal, Role
 
 NOT_ALLOWED = N_("您没有权限执行此操作")
-NOT_YOUR_SCHOOL = N_("您不是该学校的管理员,无权管理该学校")
+NOT_YOUR_SCHOOL = N_("您不是该学校的管理员，无权管理该学校")
 NOT_A_SCHOOL_ADMIN = N_("您不是学校管理员")
 NOT_YOUR_GRADE = N_("您无权查看该年级")
 NOT_YOUR_DISTRICT = N_("您无权查看区县组织")

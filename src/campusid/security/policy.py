@@ -28,7 +28,7 @@ __all__ = [
     "is_common_password",
 ]
 
-RULE_TEXT = N_("密码长度8-20位,须包含大写字母、小写字母、数字或符号至少3种或以上元素")
+RULE_TEXT = N_("密码长度8-20位，须包含大写字母、小写字母、数字或符号至少3种或以上元素")
 
 # Chinese-specific common passwords that satisfy the character-class rule; compared lower-case.
 _EXTRA_COMMON = frozenset(
@@ -184,13 +184,13 @@ def check_password(
             )
         )
     if password and is_common_password(password):
-        violations.append(PolicyViolation("common", N_("密码过于常见,容易被猜到,请换一个")))
+        violations.append(PolicyViolation("common", N_("密码过于常见，容易被猜到，请换一个")))
 
     username = (context.username or "").strip().lower()
     if len(username) >= 3 and username in lowered:
         violations.append(PolicyViolation("contains_username", N_("密码不能包含用户名")))
     if context.real_name and any(v in lowered for v in _name_variants(context.real_name)):
-        violations.append(PolicyViolation("contains_name", N_("密码不能包含姓名(含拼音)")))
+        violations.append(PolicyViolation("contains_name", N_("密码不能包含姓名（含拼音）")))
     if context.phone and any(v in password for v in _phone_variants(context.phone)):
         violations.append(PolicyViolation("contains_phone", N_("密码不能包含手机号")))
     id_number = "".join((context.id_card_number or "").split()).lower()

@@ -108,8 +108,8 @@ def day_text(day: date, today: date) -> str:
     if day == today:
         return N_("今天")
     if day == today + timedelta(days=1):
-        return N_("明天(%(weekday)s)", weekday=weekday)
-    return N_("%(month)s月%(day)s日(%(weekday)s)", month=day.month, day=day.day, weekday=weekday)
+        return N_("明天（%(weekday)s）", weekday=weekday)
+    return N_("%(month)s月%(day)s日（%(weekday)s）", month=day.month, day=day.day, weekday=weekday)
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ class HotlineStatus:
     def summary(self) -> str:
         """One line for the page: open until when, or when it opens next."""
         if self.is_open and self.closes_at is not None:
-            return N_("服务中,今天 %(time)s 结束", time=_clock_text(self.closes_at.timetz()))
+            return N_("服务中，今天 %(time)s 结束", time=_clock_text(self.closes_at.timetz()))
         if self.next_open_text:
-            return N_("当前不在服务时间,下次开放:%(when)s", when=self.next_open_text)
+            return N_("当前不在服务时间，下次开放：%(when)s", when=self.next_open_text)
         return N_("当前不在服务时间")
 
 

@@ -51,7 +51,7 @@ class TicketOutcome(StrEnum):
     def label(self) -> str:
         """The Chinese label."""
         return {
-            "reset_sms": N_("已重置(短信发送)"),
+            "reset_sms": N_("已重置（短信发送）"),
             "reset_shown": N_("已重置（电话读出临时密码）"),
             "not_verified": N_("核验未通过"),
             "no_reset": N_("未重置"),

@@ -325,7 +325,7 @@ def search_accounts(
         detail = {"by": "name_school", "name": mask_name(name), "school": school[:64]}
     else:
         raise Refused(
-            N_("请输入账号标识(用户名、手机号、身份证号、学籍号或邮箱),或姓名和学校"), 400
+            N_("请输入账号标识（用户名、手机号、身份证号、学籍号或邮箱），或姓名和学校"), 400
         )
     detail["results"] = len(users)
     _Act(db, services, agent, client).log(AuditAction.SERVICEDESK_SEARCH, detail=detail)
@@ -425,7 +425,7 @@ def _blocked(
 ) -> tuple[str, str] | None:
     """Why no agent may verify or reset this account at all: (audit reason, message), or None."""
     if user.is_platform_admin or user.is_agent:
-        return "privileged_account", N_("该账号是平台管理员或客服账号,不能通过客服热线重置密码")
+        return "privileged_account", N_("该账号是平台管理员或客服账号，不能通过客服热线重置密码")
     is_school_admin = db.scalar(
         select(SchoolMembership.id).where(
             SchoolMembership.current(user_id=user.id, role=SchoolRole.SCHOOL_ADMIN),
@@ -433,12 +433,14 @@ def _blocked(
     )
     if is_school_admin is not None:
         return "school_admin_account", N_(
-            "该账号是学校管理员账号,不能通过客服热线重置密码,请联系平台管理员"
+            "该账号是学校管理员账号，不能通过客服热线重置密码，请联系平台管理员"
         )
     if user.status is not AccountStatus.ACTIVE:
-        return "disabled", N_("该账号已停用,不能重置密码")
+        return "disabled", N_("该账号已停用，不能重置密码")
     if _mismatch_limiter(services).exceeded(str(user.id)):
-        return "too_many_mismatches", N_("该账号今日核验不匹配次数过多,请改日再试,或联系班主任重置")
+        return "too_many_mismatches", N_(
+            "该账号今日核验不匹配次数过多，请改日再试，或联系班主任重置"
+        )
     facts = facts or _facts(db, services, user)
     if facts.is_child and not user.phone and not facts.parent_phones:
         return "no_phone_for_delivery", NO_PHONE_FOR_CHILD
@@ -479,7 +481,7 @@ def checklist(db: Session, *, services: Services, ticket: Ticket) -> Checklist:
         problem(
             "too_few_facts",
             N_(
-                "已匹配 %(matched)s 项,至少需要匹配 %(required)s 项",
+                "已匹配 %(matched)s 项，至少需要匹配 %(required)s 项",
                 matched=result.matched,
                 required=result.required,
             ),
@@ -503,7 +505,7 @@ def _require_open(act: _Act, ticket: Ticket, action: AuditAction) -> None:
             action,
             ticket,
             reason="ticket_closed",
-            message=N_("工单已关闭,如需继续处理请重新查找账号"),
+            message=N_("工单已关闭，如需继续处理请重新查找账号"),
         )
     services = act.services
     status = hotline_status(services.settings, services.clock.now(), service_calendar.load(act.db))
@@ -517,11 +519,13 @@ def outside_hours_message(status: HotlineStatus) -> str:
     """Why the desk refuses now, and when it opens."""
     if status.next_open_text:
         return N_(
-            "当前不在客服服务时间(%(hours)s),只能查看,不能核验或重置密码。下次开放:%(when)s。",
+            "当前不在客服服务时间（%(hours)s），只能查看，不能核验或重置密码。下次开放：%(when)s。",
             hours=status.hours,
             when=status.next_open_text,
         )
-    return N_("当前不在客服服务时间(%(hours)s),只能查看,不能核验或重置密码。", hours=status.hours)
+    return N_(
+        "当前不在客服服务时间（%(hours)s），只能查看，不能核验或重置密码。", hours=status.hours
+    )
 
 
 def _record(
@@ -570,7 +574,7 @@ def _answerable(
         )
     label = fact.label_for(facts.linked_are_children)
     if fact in answered:
-        raise refuse("already_checked", N_("「%(fact)s」已核验,每项只能核验一次", fact=label))
+        raise refuse("already_checked", N_("「%(fact)s」已核验，每项只能核验一次", fact=label))
     if not facts.applicable(fact):
         raise refuse("not_applicable", N_("该账号没有可核验的「%(fact)s」", fact=label))
     return user, facts
@@ -666,7 +670,7 @@ def send_phone_code(
     if issued.code is None:
         raise refuse(
             "code_wait",
-            N_("验证码已发送,请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds),
+            N_("验证码已发送，请 %(seconds)s 秒后再重新发送", seconds=issued.wait_seconds),
         )
     sms_limit.hit(str(user.id))
     if holder_id != user.id:
@@ -724,13 +728,13 @@ def check_phone_code(
             outcome=Outcome.FAILURE,
             detail={**detail, "reason": "code_wrong"},
         )
-        raise Refused("验证码不正确,请让来电人再读一遍", 400, reason="code_wrong")
+        raise Refused(N_("验证码不正确，请让来电人再读一遍"), 400, reason="code_wrong")
     if result is CodeCheck.EXPIRED:
         raise act.refuse(
             action,
             ticket,
             reason="code_expired",
-            message=N_("验证码已失效或尚未发送,请重新发送"),
+            message=N_("验证码已失效或尚未发送，请重新发送"),
             status_code=400,
         )
     matched = result is CodeCheck.OK
@@ -845,8 +849,8 @@ def _notify_parents(
             actor_id=agent.id,
             title=N_("孩子的密码已由客服重置"),
             body=N_(
-                "您的孩子%(name)s的账号密码已于 %(when)s 通过客服热线重置(工单号 %(ticket)s),"
-                "下次登录须修改密码。如非您或孩子本人来电,请立即联系学校。",
+                "您的孩子%(name)s的账号密码已于 %(when)s 通过客服热线重置（工单号 %(ticket)s），"
+                "下次登录须修改密码。如非您或孩子本人来电，请立即联系学校。",
                 name=child.real_name,
                 when=when,
                 ticket=ticket.id,

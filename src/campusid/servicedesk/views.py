@@ -36,7 +36,7 @@ Supervisor = Annotated[Principal, require(Permission.SERVICEDESK_SUPERVISE)]
 
 ACTION_LABELS = {
     "search": N_("查找账号"),
-    "open": N_("打开账号(创建工单)"),
+    "open": N_("打开账号（创建工单）"),
     "check": N_("核验"),
     "code_sent": N_("发送手机验证码"),
     "code_checked": N_("核对验证码"),
@@ -220,7 +220,7 @@ def check(
         return N_("匹配") if matched else N_("不匹配")
 
     label = service.fact_label(db, services=services, ticket=ticket, fact=fact)
-    done = N_("「%(fact)s」核验结果:%(outcome)s")
+    done = N_("「%(fact)s」核验结果：%(outcome)s")
     return _act(request, db, services, ticket, act, done, fact=label)
 
 
@@ -245,7 +245,7 @@ def send_code(
         lambda: service.send_phone_code(
             db, services=services, agent=principal.user, client=client, ticket=ticket, to=to
         ),
-        N_("验证码已发送至 %(outcome)s,请来电人读出收到的验证码"),
+        N_("验证码已发送至 %(outcome)s，请来电人读出收到的验证码"),
     )
 
 
@@ -266,9 +266,9 @@ def check_code(
         matched = service.check_phone_code(
             db, services=services, agent=principal.user, client=client, ticket=ticket, code=code
         )
-        return N_("匹配") if matched else N_("不匹配(错误次数过多,验证码已失效)")
+        return N_("匹配") if matched else N_("不匹配（错误次数过多，验证码已失效）")
 
-    return _act(request, db, services, ticket, act, N_("「绑定手机验证码」核验结果:%(outcome)s"))
+    return _act(request, db, services, ticket, act, N_("「绑定手机验证码」核验结果：%(outcome)s"))
 
 
 @router.post("/servicedesk/tickets/{ticket_id}/reset")

@@ -17,6 +17,17 @@
   // The confirmation dialog for destructive actions: data-confirm="…" on a form or on the
   // button that submits it; data-confirm-ok names the confirming button; "{n}" in the message
   // becomes the number of ticked boxes named by data-confirm-count.
+  // The texts this script says itself, in the page's language (base.html's #ui-texts).
+  var texts = null;
+  function say(key, fallback, values) {
+    if (texts === null) {
+      var node = document.getElementById("ui-texts");
+      try { texts = node ? JSON.parse(node.textContent) : {}; } catch (e) { texts = {}; }
+    }
+    var text = texts[key] || fallback;
+    Object.keys(values || {}).forEach(function (name) { text = text.replace("%(" + name + ")s", values[name]); });
+    return text;
+  }
   var dialog = null;
   function confirmDialog() {
     if (dialog) { return dialog; }
@@ -26,7 +37,7 @@
     dialog.setAttribute("aria-describedby", "confirm-dialog-text");
     var title = document.createElement("h2");
     title.id = "confirm-dialog-title";
-    title.textContent = "请确认";
+    title.textContent = say("confirm", "请确认");
     var text = document.createElement("p");
     text.id = "confirm-dialog-text";
     var form = document.createElement("form");
@@ -34,7 +45,7 @@
     form.className = "dialog-actions";
     var cancel = document.createElement("button");
     cancel.value = "cancel";
-    cancel.textContent = "取消";
+    cancel.textContent = say("cancel", "取消");
     var ok = document.createElement("button");
     ok.value = "ok";
     ok.className = "primary";
@@ -50,7 +61,7 @@
     var box = confirmDialog();
     box.querySelector("#confirm-dialog-text").textContent = message;
     var ok = box.querySelector("button[value=ok]");
-    ok.textContent = okLabel || "确定";
+    ok.textContent = okLabel || say("ok", "确定");
     ok.className = danger ? "danger" : "primary";
     box.returnValue = "";
     box.onclose = function () { if (box.returnValue === "ok") { then(); } };
@@ -71,7 +82,7 @@
     var countOf = source.getAttribute("data-confirm-count");
     if (countOf) {
       var n = ticked(countOf);
-      if (n === 0) { toast(source.getAttribute("data-confirm-none") || "请先勾选", "error"); return; }
+      if (n === 0) { toast(source.getAttribute("data-confirm-none") || say("tick", "请先勾选"), "error"); return; }
       message = message.replace("{n}", String(n));
     }
     var danger = !!(submitter && submitter.classList.contains("danger")) || source.hasAttribute("data-confirm-danger");
@@ -81,7 +92,7 @@
     });
   }, true);
 
-  // Inline errors for the browser's own checks (required, length, type): said in Chinese under
+  // Inline errors for the browser's own checks (required, length, type): said in the page's language under
   // the field, tied to it by aria-describedby, instead of the browser's passing bubble.
   function labelOf(field) {
     var label = field.labels && field.labels[0];
@@ -89,10 +100,13 @@
   }
   function problemOf(field) {
     var v = field.validity, name = labelOf(field);
-    if (v.valueMissing) { return field.type === "radio" || field.tagName === "SELECT" ? "请选择" + name : "请填写" + name; }
-    if (v.tooShort) { return name + "至少" + field.getAttribute("minlength") + "位"; }
-    if (v.tooLong) { return name + "最多" + field.getAttribute("maxlength") + "位"; }
-    if (v.typeMismatch || v.patternMismatch) { return name + "格式不正确"; }
+    if (v.valueMissing) {
+      return field.type === "radio" || field.tagName === "SELECT"
+        ? say("choose", "请选择%(name)s", { name: name }) : say("fill", "请填写%(name)s", { name: name });
+    }
+    if (v.tooShort) { return say("short", "%(name)s至少%(n)s位", { name: name, n: field.getAttribute("minlength") }); }
+    if (v.tooLong) { return say("long", "%(name)s最多%(n)s位", { name: name, n: field.getAttribute("maxlength") }); }
+    if (v.typeMismatch || v.patternMismatch) { return say("format", "%(name)s格式不正确", { name: name }); }
     return field.validationMessage;
   }
   function clearError(field) {
@@ -140,7 +154,7 @@
     var button = event.target.closest("[data-copy]");
     if (button) {
       var text = button.getAttribute("data-copy");
-      var done = function () { toast(button.getAttribute("data-copied") || "已复制"); };
+      var done = function () { toast(button.getAttribute("data-copied") || say("copied", "已复制")); };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text); done(); });
       } else { fallbackCopy(text); done(); }
@@ -231,7 +245,7 @@
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", ready); } else { ready(); }
   document.addEventListener("htmx:load", function (event) { countdown(event.detail && event.detail.elt); });
-  document.addEventListener("htmx:responseError", function () { toast("操作失败,请稍后重试", "error"); });
-  document.addEventListener("htmx:sendError", function () { toast("网络连接失败,请检查网络后重试", "error"); });
+  document.addEventListener("htmx:responseError", function () { toast(say("failed", "操作失败，请稍后重试"), "error"); });
+  document.addEventListener("htmx:sendError", function () { toast(say("offline", "网络连接失败，请检查网络后重试"), "error"); });
   window.campusidToast = toast;
 })();

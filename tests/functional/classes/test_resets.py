@@ -61,7 +61,7 @@ def test_mobile_reset_end_to_end(client, make_client, db, world, mode):
 
     done = _mobile_reset(client, world, student)
     assert done.status_code == 200
-    assert "密码重置成功,新密码为:" in done.text
+    assert "密码重置成功，新密码为：" in done.text
     assert "知道了" in done.text and "复制密码" in done.text
     assert done.headers["cache-control"] == "no-store"
     password = new_password_of(done.text)

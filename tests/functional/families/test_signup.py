@@ -173,7 +173,7 @@ def test_sms_are_limited_per_phone(client, clock, settings, world):
         clock.advance(seconds=61)
     refused = _ask_code(client)
     assert refused.status_code == 400
-    assert "验证码发送过于频繁,请稍后再试" in refused.text
+    assert "验证码发送过于频繁，请稍后再试" in refused.text
     assert _ask_code(client, "13712345679").status_code == 200  # another number still gets one
     clock.advance(seconds=settings.sms_phone_window_seconds)
     assert _ask_code(client).status_code == 200

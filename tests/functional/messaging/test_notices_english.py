@@ -116,7 +116,7 @@ def test_the_chinese_inbox_is_unchanged_and_older_notices_show_as_stored(
         title=N_("您的密码已修改"),
         body=N_(
             "您的账号密码已于 %(when)s 由%(who)s通过「%(route)s」修改。"
-            "如非本人知情,请立即联系班主任或客服热线。",
+            "如非本人知情，请立即联系班主任或客服热线。",
             when="2026-12-05 10:00",
             who=N_("您本人"),
             route="本人修改",

@@ -318,7 +318,7 @@ def test_promote_and_graduate_by_hand(admin, world, db, clock):
     assert "六年级1班" not in tree
     # Graduated classes keep their members and show under 毕业班级.
     graduated = admin.get(f"/school/{school.id}/graduated").text
-    assert "2022级(已毕业)" in graduated and "2022级1班" in graduated
+    assert "2022级（已毕业）" in graduated and "2022级1班" in graduated
     class_page = admin.get(f"/school/{school.id}/classes/{world.class51.id}").text
     assert "李逍遥" in class_page and "已毕业" in class_page
     assert counts(admin.get(f"/school/{school.id}").text).endswith("0个学生 0个家长")
@@ -345,7 +345,7 @@ def test_graduation_follows_the_calendar(admin, world, db, clock):
     sign_in(admin, "xx_admin")
     tree = admin.get(f"/school/{world.school.id}").text
     assert "2022级" not in tree and f"/classes/{world.class51.id}" not in tree
-    assert "2022级(已毕业)" in admin.get(f"/school/{world.school.id}/graduated").text
+    assert "2022级（已毕业）" in admin.get(f"/school/{world.school.id}/graduated").text
 
 
 def test_teaching_class_with_students_from_several_classes(admin, world, db):

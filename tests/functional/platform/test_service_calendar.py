@@ -39,7 +39,7 @@ def test_new_years_day_2027_is_closed_once_the_administrator_entered_it(client, 
     client.cookies.clear()
     page = client.get("/login").text
     assert CLOSED in page and OPEN not in page
-    assert "下次开放:1月4日(周一) 8:30" in page
+    assert "下次开放：1月4日（周一） 8:30" in page
 
     db.expire_all()
     assert db.get(ServiceYear, 2027) is not None

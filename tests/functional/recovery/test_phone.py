@@ -27,7 +27,7 @@ from tests.support.recovery import (
 
 PHONE = "13800000001"  # 陈小凯
 UNKNOWN = "13712345678"
-HINT = "*提示:如果您没有绑定的手机、邮箱,可在线下联系学校管理员为您重置"
+HINT = "*提示：如果您没有绑定的手机、邮箱，可在线下联系学校管理员为您重置"
 
 
 def _wrong(code: str) -> str:

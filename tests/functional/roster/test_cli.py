@@ -64,7 +64,7 @@ def test_cli_import_all_or_nothing_and_export(database: str, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert "1 行有误,全部未导入" in result.output and "第3行" in result.output
     errors = read_xlsx((tmp_path / "bad-错误原因.xlsx").read_bytes())
-    assert errors[2][-1] == "找不到班级「无此班」(须为本校未毕业的班级)"
+    assert errors[2][-1] == "找不到班级「无此班」（须为本校未毕业的班级）"
 
     engine = create_engine(database)
     with engine.connect() as conn:

@@ -159,11 +159,11 @@ def test_one_bad_row_and_nothing_is_written_with_an_error_file(admin, world, db,
     before = _users(db)
     response = _upload(admin, world, upload)
     assert response.status_code == 400
-    assert "全部未导入" in response.text and "6 行有误" in response.text.replace("行,其中 ", "")
+    assert "全部未导入" in response.text and "6 行有误" in response.text.replace("行，其中 ", "")
     for reason in (
         "身份证号校验位不正确",
         "找不到班级「九年级9班」",
-        "找不到该学生,请核对账号",
+        "找不到该学生，请核对账号",
         "身份证号与第6行重复",  # both rows of the duplicate name the other
         "身份证号与第2行重复",
         "操作须为新建、换班、绑身份证或绑家长",

@@ -106,7 +106,7 @@ def test_search_by_name_and_school(client, db, world):
     agent(client)
     response = post_form(client, "/servicedesk/search", {"name": "李逍遥", "school": "之江汇"})
     assert "李*遥" in response.text
-    assert "查找结果(1)" in response.text
+    assert "查找结果（1）" in response.text
     nothing = post_form(client, "/servicedesk/search", {"name": "李逍遥", "school": "别的学校"})
     assert "没有找到符合条件的账号" in nothing.text
     assert [e.detail["results"] for e in events(db, "servicedesk_search")] == [1, 0]
@@ -156,10 +156,10 @@ def test_what_a_classmate_knows_never_suffices(client, db, world):
     agent(client)
     ticket_id = open_ticket(client, student.id, "student")
     page = check(client, ticket_id, "real_name", " 李逍遥 ")
-    assert "「真实姓名」核验结果:匹配" in page.text
+    assert "「真实姓名」核验结果：匹配" in page.text
     refused = reset(client, ticket_id)
     assert refused.status_code == 403
-    assert "已匹配 1 项,至少需要匹配 2 项" in refused.text
+    assert "已匹配 1 项，至少需要匹配 2 项" in refused.text
     assert "五年级一班" not in refused.text
     check(client, ticket_id, "school_class", "之江汇学校", "五年级一班")
     check(client, ticket_id, "parent_name", "李大娘")
@@ -200,7 +200,7 @@ def test_a_mismatch_ends_the_checks_on_the_ticket(client, db, world):
     agent(client)
     ticket_id = open_ticket(client, student.id)
     wrong = "0000" if student.id_card_number[-4:] != "0000" else "1111"
-    assert "核验结果:不匹配" in check(client, ticket_id, "id_card_tail", wrong).text
+    assert "核验结果：不匹配" in check(client, ticket_id, "id_card_tail", wrong).text
     again = check(client, ticket_id, "id_card_tail", student.id_card_number[-4:])
     assert again.status_code == 403
     # No other check is offered or accepted on this ticket.
@@ -403,7 +403,7 @@ def test_reset_by_sms_with_the_phone_code(client, make_client, db, world):
     assert response.status_code == 400
     assert "验证码不正确" in response.text
     response = post_form(client, f"/servicedesk/tickets/{ticket_id}/code/check", {"code": code})
-    assert "「绑定手机验证码」核验结果:匹配" in response.text
+    assert "「绑定手机验证码」核验结果：匹配" in response.text
     check(client, ticket_id, "real_name", "李逍遥")
 
     done = reset(client, ticket_id)
@@ -444,7 +444,7 @@ def test_a_code_read_back_from_a_parents_phone_verifies_a_child(client, make_cli
     assert "验证码已发送至 139****0011" in sent.text
     code = code_in(last_sms(db, parent.phone, "parent_verify_code"))
     response = post_form(client, f"/servicedesk/tickets/{ticket_id}/code/check", {"code": code})
-    assert "「绑定手机验证码」核验结果:匹配" in response.text
+    assert "「绑定手机验证码」核验结果：匹配" in response.text
     check(client, ticket_id, "real_name", "李逍遥")
     done = reset(client, ticket_id)
     assert done.status_code == 200
@@ -485,7 +485,7 @@ def test_outside_hours_the_agent_can_read_but_not_verify_or_reset(client, db, wo
 
     console = client.get("/servicedesk")
     assert "当前不在服务时间" in console.text
-    assert "下次开放:明天(周二) 8:30" in console.text
+    assert "下次开放：明天（周二） 8:30" in console.text
     found = post_form(client, "/servicedesk/search", {"identifier": "lixiaoyao"})
     assert "李*遥" in found.text
     page = client.get(f"/servicedesk/tickets/{ticket_id}")
@@ -494,8 +494,8 @@ def test_outside_hours_the_agent_can_read_but_not_verify_or_reset(client, db, wo
 
     refused = reset(client, ticket_id)
     assert refused.status_code == 403
-    assert "当前不在客服服务时间(工作日 8:30-17:00)" in refused.text
-    assert "下次开放:明天(周二) 8:30" in refused.text
+    assert "当前不在客服服务时间（工作日 8:30-17:00）" in refused.text
+    assert "下次开放：明天（周二） 8:30" in refused.text
     assert check(client, ticket_id, "real_name", "李逍遥").status_code == 403
     db.expire_all()
     assert db.get(Ticket, ticket_id).status == "open"

@@ -20,16 +20,16 @@ def local(*parts: int) -> datetime:
 @pytest.mark.parametrize(
     ("now", "words"),
     [
-        (local(2026, 11, 30, 8, 29), [CLOSED, "下次开放:今天 8:30"]),
+        (local(2026, 11, 30, 8, 29), [CLOSED, "下次开放：今天 8:30"]),
         (local(2026, 11, 30, 8, 30), [OPEN]),
         (local(2026, 11, 30, 16, 59), [OPEN]),
-        (local(2026, 11, 30, 17, 0), [CLOSED, "下次开放:明天(周二) 8:30"]),
+        (local(2026, 11, 30, 17, 0), [CLOSED, "下次开放：明天（周二） 8:30"]),
         # National Day: closed, open again after the break.
-        (local(2026, 10, 1, 10, 0), [CLOSED, "下次开放:10月8日(周四) 8:30"]),
+        (local(2026, 10, 1, 10, 0), [CLOSED, "下次开放：10月8日（周四） 8:30"]),
         # A Saturday made a working day (调休): open.
         (local(2026, 10, 10, 10, 0), [OPEN]),
         # An ordinary Saturday: closed until Monday.
-        (local(2026, 11, 28, 10, 0), [CLOSED, "下次开放:11月30日(周一) 8:30"]),
+        (local(2026, 11, 28, 10, 0), [CLOSED, "下次开放：11月30日（周一） 8:30"]),
     ],
 )
 def test_login_page_says_whether_the_hotline_is_open(client, clock, now, words):
@@ -50,7 +50,7 @@ def test_footer_of_every_page_carries_the_line(client, clock, world):
     page = client.get("/").text
     footer = page[page.index('<footer class="footer">') :]
     assert "客服热线 0571-87880806" in footer
-    assert "下次开放:明天(周二) 8:30" in footer
+    assert "下次开放：明天（周二） 8:30" in footer
     assert client.get("/no-such-page").text.count("客服热线") >= 1
 
 

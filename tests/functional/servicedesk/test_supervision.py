@@ -24,7 +24,7 @@ def test_supervisor_sees_tickets_by_agent_and_day(client, make_client, world):
     text = day.text
     assert "刘客服" in text
     assert "工单 2 · 查找账号 1" in text
-    assert "已重置(短信发送) 1" in text
+    assert "已重置（短信发送） 1" in text
     assert "未重置 1" in text
     assert "李*遥" in text and "李逍遥" not in text
     assert "按账号标识 li******o" in text
@@ -34,10 +34,10 @@ def test_supervisor_sees_tickets_by_agent_and_day(client, make_client, world):
 
     detail = client.get(f"/servicedesk/supervision/tickets/{ticket_id}").text
     for words in (
-        "打开账号(创建工单)",
-        "来电人身份:家长",
-        "关联家长姓名:匹配",
-        "身份证号后4位:匹配",
+        "打开账号（创建工单）",
+        "来电人身份：家长",
+        "关联家长姓名：匹配",
+        "身份证号后4位：匹配",
         "重置密码",
         "短信发送给家长",
     ):

@@ -22,7 +22,7 @@ from tests.support.schools import id_card, other_school
 ELSEWHERE = "该学生已在其他学校就读，不能直接加入本校"
 ADULT = "该账号属于成年人"
 CHILD = "该账号属于学生或未满18周岁的孩子"
-MISMATCH = "身份证号已被其他姓名的账号使用,请核对"
+MISMATCH = "身份证号已被其他姓名的账号使用，请核对"
 THROTTLED = "尝试次数过多，请稍后再试。"
 
 

@@ -48,12 +48,12 @@ def test_school_year_default_boundary() -> None:
 
 
 def test_primary_six_three_across_the_boundary() -> None:
-    assert grade_name(P, SIX_THREE, 2020, date(2020, 8, 31)) == "2020级(未入学)"
+    assert grade_name(P, SIX_THREE, 2020, date(2020, 8, 31)) == "2020级（未入学）"
     assert grade_name(P, SIX_THREE, 2020, date(2020, 9, 1)) == "一年级"
     assert grade_name(P, SIX_THREE, 2020, date(2023, 3, 1)) == "三年级"
     assert grade_name(P, SIX_THREE, 2020, date(2026, 8, 31)) == "六年级"
     assert not is_graduated(P, SIX_THREE, 2020, date(2026, 8, 31))
-    assert grade_name(P, SIX_THREE, 2020, date(2026, 9, 1)) == "2020级(已毕业)"
+    assert grade_name(P, SIX_THREE, 2020, date(2026, 9, 1)) == "2020级（已毕业）"
     assert is_graduated(P, SIX_THREE, 2020, date(2026, 9, 1))
     assert graduation_year(P, SIX_THREE, 2020) == 2026
 
@@ -61,7 +61,7 @@ def test_primary_six_three_across_the_boundary() -> None:
 def test_primary_five_four_graduates_after_five_years() -> None:
     assert graduation_year(P, FIVE_FOUR, 2021) == 2026
     assert grade_name(P, FIVE_FOUR, 2021, date(2026, 8, 31)) == "五年级"
-    assert grade_name(P, FIVE_FOUR, 2021, date(2026, 9, 1)) == "2021级(已毕业)"
+    assert grade_name(P, FIVE_FOUR, 2021, date(2026, 9, 1)) == "2021级（已毕业）"
 
 
 def test_junior_numbering() -> None:
@@ -72,7 +72,7 @@ def test_junior_numbering() -> None:
     ]  # fmt: skip
     assert grade_name(J, FIVE_FOUR, 2025, today) == "六年级"
     assert grade_name(J, FIVE_FOUR, 2021, date(2025, 8, 31)) == "九年级"
-    assert grade_name(J, FIVE_FOUR, 2021, date(2025, 9, 1)) == "2021级(已毕业)"
+    assert grade_name(J, FIVE_FOUR, 2021, date(2025, 9, 1)) == "2021级（已毕业）"
 
 
 def test_senior_names() -> None:
@@ -89,8 +89,8 @@ def test_current_grades_primary_and_labels() -> None:
     assert grades[0] == (2020, "一年级")
     assert grades[-1] == (2015, "六年级")
     assert grade_label(P, SIX_THREE, 2020, date(2020, 9, 1)) == "一年级2020级"
-    assert grade_label(P, SIX_THREE, 2020, date(2027, 1, 1)) == "2020级(已毕业)"
-    assert grade_label(P, SIX_THREE, 2021, date(2020, 9, 1)) == "2021级(未入学)"
+    assert grade_label(P, SIX_THREE, 2020, date(2027, 1, 1)) == "2020级（已毕业）"
+    assert grade_label(P, SIX_THREE, 2021, date(2020, 9, 1)) == "2021级（未入学）"
 
 
 def test_custom_boundary() -> None:
@@ -98,7 +98,7 @@ def test_custom_boundary() -> None:
     assert school_year(date(2026, 2, 28), spring) == 2025
     assert school_year(date(2026, 3, 1), spring) == 2026
     assert grade_name(P, SIX_THREE, 2020, date(2026, 2, 28), spring) == "六年级"
-    assert grade_name(P, SIX_THREE, 2020, date(2026, 3, 1), spring) == "2020级(已毕业)"
+    assert grade_name(P, SIX_THREE, 2020, date(2026, 3, 1), spring) == "2020级（已毕业）"
     leap = YearBoundary(month=2, day=29)
     assert school_year(date(2025, 2, 28), leap) == 2024
     assert school_year(date(2025, 3, 1), leap) == 2025
@@ -115,7 +115,7 @@ def test_overrides() -> None:
     assert names == ["起始年级", "二年级", "三年级", "四年级", "五年级", "毕业年级"]
     assert grade_label(P, SIX_THREE, 2025, today, overrides=overrides) == "起始年级2025级"
     # overrides never rename grades outside the stage
-    assert grade_name(P, SIX_THREE, 2026, today, overrides=overrides) == "2026级(未入学)"
+    assert grade_name(P, SIX_THREE, 2026, today, overrides=overrides) == "2026级（未入学）"
 
 
 def test_class_name() -> None:
@@ -183,7 +183,7 @@ def test_grade_names_within_a_stage_are_distinct(
     assert len(set(names)) == len(names)
     years = [y for y, _ in grades]
     assert years == sorted(years, reverse=True)
-    assert all("级(" not in n for n in names)
+    assert all("级（" not in n for n in names)
     # the first year before the stage and the one after are outside it
-    assert grade_name(stage, system, years[0] + 1, today, boundary).endswith("(未入学)")
-    assert grade_name(stage, system, years[-1] - 1, today, boundary).endswith("(已毕业)")
+    assert grade_name(stage, system, years[0] + 1, today, boundary).endswith("（未入学）")
+    assert grade_name(stage, system, years[-1] - 1, today, boundary).endswith("（已毕业）")

@@ -107,10 +107,10 @@ def test_messages_are_chinese() -> None:
     messages = {v.code: v.message for v in check_password("", context=CONTEXT)}
     assert messages["too_short"] == "密码长度须为8-20位"
     assert messages["too_few_classes"] == "须包含大写字母、小写字母、数字或符号至少3种"
-    assert check_password("Password1")[0].message == "密码过于常见,容易被猜到,请换一个"
+    assert check_password("Password1")[0].message == "密码过于常见，容易被猜到，请换一个"
     by_code = {v.code: v.message for v in check_password("S_xuesheng008张小明", context=CONTEXT)}
     assert by_code["contains_username"] == "密码不能包含用户名"
-    assert by_code["contains_name"] == "密码不能包含姓名(含拼音)"
+    assert by_code["contains_name"] == "密码不能包含姓名（含拼音）"
     assert RULE_TEXT.startswith("密码长度8-20位")
 
 

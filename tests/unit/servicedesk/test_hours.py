@@ -45,7 +45,7 @@ def test_known_years_follow_the_calendar(day, working):
         ((8, 29), False, "今天 8:30"),
         ((8, 30), True, ""),
         ((16, 59), True, ""),
-        ((17, 0), False, "明天(周二) 8:30"),
+        ((17, 0), False, "明天（周二） 8:30"),
     ],
 )
 def test_hours_edges(clock, is_open, next_text):
@@ -57,7 +57,7 @@ def test_hours_edges(clock, is_open, next_text):
 def test_friday_evening_opens_on_monday():
     result = status(at(2026, 12, 4, 18, 0))
     assert result.next_open == at(2026, 12, 7, 8, 30)
-    assert result.next_open_text == "12月7日(周一) 8:30"
+    assert result.next_open_text == "12月7日（周一） 8:30"
 
 
 def test_holiday_opens_after_the_break_and_counts_the_adjusted_saturday():

@@ -20,8 +20,8 @@ from campusid.web import Id, NotFound
 router = APIRouter(prefix="/m/classes")
 
 CONFIRMS = {
-    "reset": (N_("确定要重置%(name)s的密码吗?"), N_("重置密码")),
-    "remove": (N_("确定要将%(name)s请出班级吗?"), N_("请出班级")),
+    "reset": (N_("确定要重置%(name)s的密码吗？"), N_("重置密码")),
+    "remove": (N_("确定要将%(name)s请出班级吗？"), N_("请出班级")),
 }
 # What each confirmation leads to: the act the rule is asked about, and its audit action.
 CONFIRM_ACTS = {
@@ -117,9 +117,9 @@ def confirm(page: MobileClass, student_id: Id, action: str) -> Response:
     )
     question, button = CONFIRMS[action]
     detail = (
-        N_("%(hint)s,对方下次登录时须修改密码。", hint=resets.mode_hint(page.school_class.school))
+        N_("%(hint)s，对方下次登录时须修改密码。", hint=resets.mode_hint(page.school_class.school))
         if action == "reset"
-        else N_("学生将存放在本校区,账号和密码不受影响。")
+        else N_("学生将存放在本校区，账号和密码不受影响。")
     )
     return page.render(
         "classes/m_confirm.html",

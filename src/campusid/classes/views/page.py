@@ -43,7 +43,7 @@ DESKTOP = "/classes"
 MOBILE = "/m/classes"
 # The 班级管理 pages' one-line notice after a POST (?msg=…).
 FLASH = {
-    "removed": N_("已将所选学生退出班级,他们已存放在本校区"),
+    "removed": N_("已将所选学生退出班级，他们已存放在本校区"),
     "saved": N_("已保存"),
     "added": N_("已添加学生"),
     "approved": N_("已通过申请"),
