@@ -19,7 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, union_all
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -297,40 +297,46 @@ def _count(
     return counted, holding
 
 
-def _newest_ids(
+def _newest(
     db: Session,
     parts: list[ColumnElement[bool]],
     filters: list[ColumnElement[bool]],
     *,
     offset: int,
     limit: int,
-) -> list[int]:
-    """The ids of the matching events from `offset` on, newest first: each part read newest
-    first and cut at offset + limit (its index gives that order without a sort of everything),
-    then the parts merged in the same order."""
-    if not parts:
+) -> list[AuditEvent]:
+    """The matching events from `offset` on, newest first: each part read newest first and
+    cut at offset + limit (its index gives that order without sorting all it holds), then
+    the parts merged in the same order (one statement)."""
+    newest_first = (AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if not parts or limit <= 0:
         return []
-
-    def newest(part: ColumnElement[bool]) -> Select[int, datetime]:
-        return (
-            select(AuditEvent.id, AuditEvent.occurred_at)
-            .where(part, *filters)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        )
-
     if len(parts) == 1:
-        return list(db.scalars(newest(parts[0]).offset(offset).limit(limit)))
+        query = select(AuditEvent).where(parts[0], *filters).order_by(*newest_first)
+        return list(db.scalars(query.offset(offset).limit(limit)))
     each = []
     for part in parts:
-        branch = newest(part).limit(offset + limit).subquery()
+        branch = (
+            select(AuditEvent.id, AuditEvent.occurred_at)
+            .where(part, *filters)
+            .order_by(*newest_first)
+            .limit(offset + limit)
+            .subquery()
+        )
         each.append(select(branch.c.id, branch.c.occurred_at))
     merged = union_all(*each).subquery()
+    wanted = (
+        select(merged.c.id, merged.c.occurred_at)
+        .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+        .subquery()
+    )
     return list(
         db.scalars(
-            select(merged.c.id)
-            .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
-            .offset(offset)
-            .limit(limit)
+            select(AuditEvent)
+            .join(wanted, AuditEvent.id == wanted.c.id)
+            .order_by(wanted.c.occurred_at.desc(), wanted.c.id.desc())
         )
     )
 
@@ -357,9 +363,7 @@ def page_of_events(
     page = min(max(1, page), pages)
     offset = (page - 1) * PAGE_SIZE
     limit = min(PAGE_SIZE, total - offset)  # never past the cap
-    ids = _newest_ids(db, parts, filters, offset=offset, limit=limit) if limit > 0 else []
-    by_id = {e.id: e for e in db.scalars(select(AuditEvent).where(AuditEvent.id.in_(ids)))}
-    events = [by_id[i] for i in ids]
+    events = _newest(db, parts, filters, offset=offset, limit=limit)
     persons = list(_persons(db, set(wanted.person_ids)).values())
     return TrailPage(_rows(db, events, language), total, page, pages, persons, capped)
 
