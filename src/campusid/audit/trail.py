@@ -19,7 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -34,21 +34,32 @@ from campusid.identifiers import mask_login
 from campusid.security.authz import AuditScope
 
 PAGE_SIZE = 50
+# The page counts at most this many matching events (a count of everything grows with the
+# trail); past it, it says "more than" and pages through the newest COUNT_CAP.
+COUNT_CAP = 10_000
 EXPORT_LIMIT = 10_000
 MAX_PERSONS = 50
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _visible(scope: AuditScope) -> ColumnElement[bool]:
+def _visible_parts(scope: AuditScope) -> list[ColumnElement[bool]]:
+    """The reader's scope as disjoint conditions, each of which an index reads newest first:
+    every event; or each administered school's events, and the school-less events of the
+    schools' current members (no part at all: nothing is visible)."""
     if scope.all_schools:
-        return true()
+        return [true()]
     if not scope.school_ids:
-        return false()
+        return []
     members = accounts.current_member_ids(school_ids=scope.school_ids)
-    return or_(
-        AuditEvent.school_id.in_(scope.school_ids),
+    return [
+        *(AuditEvent.school_id == school_id for school_id in sorted(scope.school_ids)),
         and_(AuditEvent.school_id.is_(None), AuditEvent.target_user_id.in_(members)),
-    )
+    ]
+
+
+def _visible(scope: AuditScope) -> ColumnElement[bool]:
+    parts = _visible_parts(scope)
+    return or_(*parts) if parts else false()
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,11 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _conditions(scope: AuditScope, wanted: AuditFilter) -> list[ColumnElement[bool]]:
-    conditions = [_visible(scope)]
+    return [_visible(scope), *_filter_conditions(wanted)]
+
+
+def _filter_conditions(wanted: AuditFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if wanted.person_ids:
         conditions.append(
             or_(
@@ -219,13 +234,15 @@ class EventRow:
 
 @dataclass
 class TrailPage:
-    """One page of events."""
+    """One page of events. `total` is counted up to a cap: when more events match (`capped`),
+    it is the cap, and only the newest `total` events can be paged through."""
 
     rows: list[EventRow]
     total: int
     page: int
     pages: int
     persons: list[Person] = field(default_factory=list)
+    capped: bool = False
 
 
 def _persons(db: Session, ids: set[int]) -> dict[int, Person]:
@@ -260,26 +277,95 @@ def _rows(db: Session, events: list[AuditEvent], language: str) -> list[EventRow
     ]
 
 
-def page_of_events(
-    db: Session, *, scope: AuditScope, wanted: AuditFilter, language: str, page: int = 1
-) -> TrailPage:
-    """The events the reader may see that match the filter, newest first, one page (the
-    detail in the page's language)."""
-    conditions = _conditions(scope, wanted)
-    total = db.scalar(select(func.count()).select_from(AuditEvent).where(*conditions)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    events = list(
+def _count(
+    db: Session, parts: list[ColumnElement[bool]], filters: list[ColumnElement[bool]], cap: int
+) -> tuple[int, list[ColumnElement[bool]]]:
+    """How many events match, counted part by part (each through its index) until more than
+    `cap` are found; and the parts that may hold a match (a part found empty is not read for
+    the page, which would otherwise look through all of it again)."""
+    counted = 0
+    holding: list[ColumnElement[bool]] = []
+    for index, part in enumerate(parts):
+        if counted > cap:
+            holding.extend(parts[index:])
+            break
+        matching = select(AuditEvent.id).where(part, *filters).limit(cap + 1 - counted)
+        found = db.scalar(select(func.count()).select_from(matching.subquery())) or 0
+        counted += found
+        if found:
+            holding.append(part)
+    return counted, holding
+
+
+def _newest(
+    db: Session,
+    parts: list[ColumnElement[bool]],
+    filters: list[ColumnElement[bool]],
+    *,
+    offset: int,
+    limit: int,
+) -> list[AuditEvent]:
+    """The matching events from `offset` on, newest first: each part read newest first and
+    cut at offset + limit (its index gives that order without sorting all it holds), then
+    the parts merged in the same order (one statement)."""
+    newest_first = (AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if not parts or limit <= 0:
+        return []
+    if len(parts) == 1:
+        query = select(AuditEvent).where(parts[0], *filters).order_by(*newest_first)
+        return list(db.scalars(query.offset(offset).limit(limit)))
+    each = []
+    for part in parts:
+        branch = (
+            select(AuditEvent.id, AuditEvent.occurred_at)
+            .where(part, *filters)
+            .order_by(*newest_first)
+            .limit(offset + limit)
+            .subquery()
+        )
+        each.append(select(branch.c.id, branch.c.occurred_at))
+    merged = union_all(*each).subquery()
+    wanted = (
+        select(merged.c.id, merged.c.occurred_at)
+        .order_by(merged.c.occurred_at.desc(), merged.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+        .subquery()
+    )
+    return list(
         db.scalars(
             select(AuditEvent)
-            .where(*conditions)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
+            .join(wanted, AuditEvent.id == wanted.c.id)
+            .order_by(wanted.c.occurred_at.desc(), wanted.c.id.desc())
         )
     )
+
+
+def page_of_events(
+    db: Session,
+    *,
+    scope: AuditScope,
+    wanted: AuditFilter,
+    language: str,
+    page: int = 1,
+    count_cap: int | None = None,
+) -> TrailPage:
+    """The events the reader may see that match the filter, newest first, one page (the
+    detail in the page's language). The total is counted up to `count_cap` (COUNT_CAP): past
+    it the page says so, and a page past the cap shows the last one within it."""
+    cap = COUNT_CAP if count_cap is None else count_cap
+    parts = _visible_parts(scope)
+    filters = _filter_conditions(wanted)
+    counted, parts = _count(db, parts, filters, cap)
+    capped = counted > cap
+    total = min(counted, cap)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    offset = (page - 1) * PAGE_SIZE
+    limit = min(PAGE_SIZE, total - offset)  # never past the cap
+    events = _newest(db, parts, filters, offset=offset, limit=limit)
     persons = list(_persons(db, set(wanted.person_ids)).values())
-    return TrailPage(_rows(db, events, language), total, page, pages, persons)
+    return TrailPage(_rows(db, events, language), total, page, pages, persons, capped)
 
 
 # --------------------------------------------------------------------------- the .xlsx export

@@ -144,6 +144,10 @@ SAMPLES: dict[AuditAction, dict[str, object]] = {
     AuditAction.TRANSFER_APPROVED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_REFUSED: {"transfer_id": 3, "from_school_id": 1, "to_school_id": 2},
     AuditAction.TRANSFER_DECIDED: {"reason": "not_transfer_decider"},
+    # issue 23: 用户协议 and 隐私政策, a guardian's consent
+    AuditAction.LEGAL_TEXT_PUBLISHED: {"document": "privacy", "version": 2},
+    AuditAction.CONSENT_GIVEN: {"terms_version": 1, "privacy_version": 2},
+    AuditAction.GUARDIAN_CONSENT_GIVEN: {"privacy_version": 2},
     AuditAction.SERVICE_CALENDAR_CHANGED: {"year": 2027, "holidays": 3, "workdays": 1},
     # two-step verification (issue 19)
     AuditAction.FACTOR_ADDED: {"kind": "webauthn", "factor": "swk", "label": "Pixel 8"},
