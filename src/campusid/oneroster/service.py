@@ -663,31 +663,28 @@ class Roster:
     def _is_student(
         self, user_id: Any, school_ids: Iterable[int], probe: bool = False
     ) -> ColumnElement[bool]:
-        ids = sorted(school_ids)
-        return or_(
-            self._exists(
-                select(SchoolMembership.id).where(
-                    SchoolMembership.user_id == user_id,
-                    SchoolMembership.current(),
-                    self._among(SchoolMembership.school_id, ids),
-                    SchoolMembership.role == SchoolRole.STUDENT,
-                ),
-                probe,
-            ),
-            self._exists(
-                self._in_visible_class(
-                    select(ClassStudent.id)
-                    .join(SchoolClass, SchoolClass.id == ClassStudent.class_id)
-                    .where(ClassStudent.student_id == user_id),
-                    ids,
-                ),
-                probe,
-            ),
+        return self._holds(
+            user_id, school_ids, SchoolRole.STUDENT, ClassStudent, ClassStudent.student_id, probe
         )
 
     def _is_teacher(
         self, user_id: Any, school_ids: Iterable[int], probe: bool = False
     ) -> ColumnElement[bool]:
+        return self._holds(
+            user_id, school_ids, SchoolRole.TEACHER, ClassTeacher, ClassTeacher.teacher_id, probe
+        )
+
+    def _holds(
+        self,
+        user_id: Any,
+        school_ids: Iterable[int],
+        role: SchoolRole,
+        place: type[ClassStudent] | type[ClassTeacher],
+        person: Any,
+        probe: bool,
+    ) -> ColumnElement[bool]:
+        """The person has `role` in one of the schools: a current membership in that role, or
+        a place (`place`, whose `person` column names them) in one of their visible classes."""
         ids = sorted(school_ids)
         return or_(
             self._exists(
@@ -695,15 +692,15 @@ class Roster:
                     SchoolMembership.user_id == user_id,
                     SchoolMembership.current(),
                     self._among(SchoolMembership.school_id, ids),
-                    SchoolMembership.role == SchoolRole.TEACHER,
+                    SchoolMembership.role == role,
                 ),
                 probe,
             ),
             self._exists(
                 self._in_visible_class(
-                    select(ClassTeacher.id)
-                    .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
-                    .where(ClassTeacher.teacher_id == user_id),
+                    select(place.id)
+                    .join(SchoolClass, SchoolClass.id == place.class_id)
+                    .where(person == user_id),
                     ids,
                 ),
                 probe,
