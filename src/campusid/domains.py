@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from campusid import web
@@ -46,10 +47,14 @@ def _unread_notices(db: Session, user_id: int) -> int:
 
 def _hotline(request: Request) -> Any:
     services = web.get_services(request)
-    # the hotline line (open now? when next?) on every page
-    return hotline_status(
-        services.settings, services.clock.now(), service_calendar.current(services)
-    )
+    # the hotline line (open now? when next?) on every page, the error pages included: with the
+    # database down (or never migrated) it falls back to the weekday hours, so the page that
+    # says "try again later" can still be drawn
+    try:
+        calendar = service_calendar.current(services)
+    except DBAPIError:
+        calendar = None
+    return hotline_status(services.settings, services.clock.now(), calendar)
 
 
 def _second_factor_grace(request: Request) -> bool:
