@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from campusid.i18n import N_
 from campusid.legal import service
 from campusid.legal.models import ConsentVia, DocumentKind
+from campusid.types import MAX_ID
 from campusid.web import (
     Client,
     CurrentPrincipal,
@@ -22,6 +23,10 @@ from campusid.web import (
 )
 
 router = APIRouter()
+
+# ?version=N: a published version's number (an integer column: bounded, so no value reaches
+# the database that it cannot hold)
+Version = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 MUST_TICK = N_("请阅读并勾选同意《用户协议》和《隐私政策》")
 
@@ -45,13 +50,13 @@ def _document_page(
 
 
 @router.get("/terms")
-def terms(request: Request, db: DbSession, services: Svc, version: int | None = None) -> Response:
+def terms(request: Request, db: DbSession, services: Svc, version: Version = None) -> Response:
     """用户协议: the current version (an older one with ?version=N), open to everyone."""
     return _document_page(request, db, services, DocumentKind.TERMS, version)
 
 
 @router.get("/privacy")
-def privacy(request: Request, db: DbSession, services: Svc, version: int | None = None) -> Response:
+def privacy(request: Request, db: DbSession, services: Svc, version: Version = None) -> Response:
     """隐私政策: the current version (an older one with ?version=N), open to everyone."""
     return _document_page(request, db, services, DocumentKind.PRIVACY, version)
 
