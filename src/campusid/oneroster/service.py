@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -873,7 +873,7 @@ class Roster:
         self.load_orgs()
         self._loaded = True  # what the page's records need, nothing more
         ids = sorted(self.school_ids)
-        self.roles = {}
+        self.roles, self.users = {}, {}
         self.guardians_of, self.children_of = {}, {}
         self._roles_of(user_ids, ids)
         links = list(
@@ -907,26 +907,24 @@ class Roster:
                 agents.add(link.child_id)
                 for _, school_id in list(self.roles.get(link.child_id, [])):
                     self._add_role(link.parent_id, "guardian", school_id)
-        columns = [User.sourced_id, User.updated_at, User.username, User.real_name, User.status]
+        columns = [
+            User.id,
+            User.sourced_id,
+            User.updated_at,
+            User.username,
+            User.real_name,
+            User.status,
+        ]
         if self.demographics:
             columns += [User.email, User.phone]
-        self.users = {
-            u.id: u
-            for u in self.db.scalars(
-                select(User).options(load_only(*columns)).where(self._among(User.id, user_ids))
+        # Plain rows with the User's column names, read by `_user` as it reads a User: a page or
+        # an export chunk makes thousands of records, and an ORM object each (made, tracked,
+        # then expunged) cost more than the records themselves (issue 22).
+        for wanted_ids in (user_ids, sorted(agents - set(user_ids))):
+            self.users.update(
+                (row.id, cast(User, row))
+                for row in self.db.execute(select(*columns).where(self._among(User.id, wanted_ids)))
             )
-        }
-        others = sorted(agents - set(self.users))
-        self.users.update(
-            {
-                u.id: u
-                for u in self.db.scalars(
-                    select(User)
-                    .options(load_only(User.sourced_id))
-                    .where(self._among(User.id, others))
-                )
-            }
-        )
 
     def _among(self, column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
         """`column IN ids`; on PostgreSQL one array parameter (1,000 parameters cost more)."""
@@ -1035,7 +1033,6 @@ class Roster:
             self.load_people(ids)
             for uid in ids:
                 yield self._user(self.users[uid])
-            self._forget(list(self.users.values()))
 
     def iter_active_enrollments(self, batch: int = 1000) -> Iterator[Record]:
         """The active records of `enrollments_records`, `batch` at a time."""
