@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import campusid
 from campusid import domains, logs, metrics, outbox
+from campusid.accounts.models import User
 from campusid.asgi import HttpMiddleware
 from campusid.assets import CachingStatic
 from campusid.audit import service as audit
@@ -105,8 +106,11 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
     viewer = getattr(request.state, "viewer", None)
     principal = getattr(request.state, "principal", None)
     main_role = principal.main_role if principal is not None else None
+    target = _refusal_target(denied, viewer.id if viewer else None)
     try:
         with transaction(services.session_factory) as db:
+            if target is not None and db.get(User, target) is None:
+                target = None  # an id made up in the URL: the row keeps the path, names nobody
             audit.record(
                 db,
                 now=services.clock.now(),
@@ -114,7 +118,7 @@ def _audit_denial(request: Request, denied: authz.Denied) -> None:
                 outcome=audit.Outcome.DENIED,
                 actor_id=viewer.id if viewer else None,
                 actor_role=main_role.value if main_role else None,
-                target_user_id=_refusal_target(denied, viewer.id if viewer else None),
+                target_user_id=target,
                 school_id=denied.school_id,
                 route=audit.Route(denied.route) if denied.route else None,
                 client=client_info(request),

@@ -243,3 +243,21 @@ def test_who_counts_as_a_child(db, world, clock):
     db.flush()
     assert legal.needs_guardian(db, child=pupil, today=older)
     assert not legal.needs_guardian(db, child=world["p_zhoujia"], today=today)
+
+
+def test_a_consent_for_a_child_id_that_does_not_exist_is_refused_and_audited(
+    client, db, world, caplog
+):
+    """A made-up id in the URL: refused like any other child, and the refusal is still audited
+    (naming nobody: the row keeps the path) rather than failing on the missing account."""
+    sign_in(client, "p_lidaniang")
+    response = post_form(client, "/me/children/999999/consent")
+    assert response.status_code == 403
+    refused = events(db, "guardian_consent_given")[-1]
+    assert (refused.outcome, refused.actor_id, refused.target_user_id) == (
+        "denied",
+        world["p_lidaniang"].id,
+        None,
+    )
+    assert refused.detail["path"] == "/me/children/999999/consent"
+    assert "could not audit" not in caplog.text
