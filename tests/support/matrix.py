@@ -551,7 +551,7 @@ MATRIX.update(
     {
         ("GET", "/platform/outbox"): Row(only("platform_admin")),
         ("POST", "/platform/outbox/{message_id}/retry"): Row(
-            but(only("platform_admin"), platform_admin=BAD), params={"message_id": "999999"}
+            but(only("platform_admin"), platform_admin=BAD), params={"message_id": "99999999"}
         ),
     }
 )
@@ -583,7 +583,7 @@ MATRIX.update(
             )
         ),
         ("POST", "/account/two-step/{factor_id}/remove"): Row(
-            only(), params={"factor_id": "999999"}
+            only(), params={"factor_id": "99999999"}
         ),
         ("GET", "/account/verify"): Row(signed_in()),
         ("POST", "/account/verify"): Row(signed_in()),
