@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     # The in-process purge while serving: every this many minutes (0: off; run the command
     # from a timer instead, see docs/deployment.md).
     purge_interval_minutes: int = Field(default=60, ge=0)
+    # OneRoster (issue 22): how long an `X-Total-Count` is reused for the same client, schools,
+    # collection and filter (a sync walking the pages counts once; 0: count on every call).
+    oneroster_count_seconds: int = Field(default=60, ge=0, le=3600)
     # The transactional outbox (issue 20, docs/deployment.md). Every SMS and mail is a row
     # written with the change; where a gateway or SMTP host is configured it is delivered after
     # the commit: `inline` in the committing process right after the commit, retries by a

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campusid import outbox
 from campusid.clock import Clock, FileClock, SystemClock
 from campusid.config import Settings
+from campusid.counts import CountCache, NoCountCache, make_count_cache
 from campusid.db import make_engine, make_session_factory
 from campusid.security import crypto
 from campusid.security.passwords import Hasher
@@ -72,6 +73,7 @@ class Services:
     throttle: Throttle
     redis: Any = None
     progress: ProgressBoard = field(default_factory=MemoryProgressBoard)  # issue 17
+    roster_counts: CountCache = field(default_factory=NoCountCache)  # issue 22
     # issue 20: small per-app caches of database-kept settings (the service calendar)
     caches: dict[str, Any] = field(default_factory=dict)
     # issue 20: the transactional outbox's policy and, when it runs in this process, its thread.
@@ -237,6 +239,9 @@ def build_services(
             backoff_max_seconds=settings.outbox_backoff_max_seconds,
             lease_seconds=settings.outbox_lease_seconds,
             batch=settings.outbox_batch,
+        ),
+        roster_counts=make_count_cache(
+            clock, settings.oneroster_count_seconds, redis_client, settings.redis_prefix
         ),
         progress=(
             RedisProgressBoard(redis_client, prefix=settings.redis_prefix)

@@ -155,6 +155,8 @@ class Call:
             calendar_for(self.services.settings, self.services.clock),
             base=issuer_of(self.request, self.services),
             demographics=roster.DEMOGRAPHICS in self.scopes,
+            counts=self.services.roster_counts,
+            client_key=self.client.client_id,
         )
 
     def school(self, sourced_id: str) -> School:
@@ -229,8 +231,10 @@ def _audit(
     )
 
 
-def _links(request: Request, total: int, query: Query) -> str:
-    """The binding's Link header: first, prev, next and last pages."""
+def _links(request: Request, total: int, query: Query, shown: int) -> str:
+    """The binding's Link header: first, prev, next and last pages. A full page (`shown`
+    records) always has a next one: a remembered total may be behind a roster that grew
+    during the walk (`counts.py`), and the walk must still reach its end."""
     params = dict(request.query_params)
     base = str(request.url).split("?")[0]
 
@@ -239,11 +243,12 @@ def _links(request: Request, total: int, query: Query) -> str:
             f'<{base}?{urlencode({**params, "limit": query.limit, "offset": offset})}>; rel="{rel}"'
         )
 
+    total = max(total, query.offset + shown)
     last = max(0, ((total - 1) // query.limit) * query.limit) if total else 0
     parts = [link(0, "first")]
     if query.offset > 0:
         parts.append(link(max(0, query.offset - query.limit), "prev"))
-    if query.offset + query.limit < total:
+    if query.offset + query.limit < total or shown == query.limit:
         parts.append(link(query.offset + query.limit, "next"))
     parts.append(link(last, "last"))
     return ", ".join(parts)
@@ -289,7 +294,7 @@ def serve_collection(
     _audit(call, request, client, 200, {"records": len(page)})
     return JSONResponse(
         {key: page},
-        headers={"X-Total-Count": str(total), "Link": _links(request, total, query)},
+        headers={"X-Total-Count": str(total), "Link": _links(request, total, query, len(page))},
     )
 
 

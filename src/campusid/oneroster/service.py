@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, joinedload, load_only
 
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
+from campusid.counts import CountCache, NoCountCache, count_key
 from campusid.families.models import ParentLink
 from campusid.oneroster import sql
 from campusid.oneroster.models import RosterDeletion, RosterGrant
@@ -231,6 +232,9 @@ class Roster:
     calendar: Calendar
     base: str = ""
     demographics: bool = False
+    # issue 22: totals remembered for a while, per client (`counts.py`)
+    counts: CountCache = field(default_factory=NoCountCache)
+    client_key: str = ""
     _loaded: bool = field(default=False, init=False)
     _orgs_loaded: bool = field(default=False, init=False)
 
@@ -854,19 +858,41 @@ class Roster:
 
         total = -1
         if count:
-            found = self.user_ids(role=role, school=school, school_class=school_class).subquery()
-            if where is None:
-                counted = select(func.count()).select_from(found)
+            key = count_key(
+                self.client_key,
+                sorted(self.school_ids),
+                self.calendar.today.isoformat(),
+                role,
+                school.id if school is not None else None,
+                school_class.id if school_class is not None else None,
+                repr(query.where),
+                self.demographics,
+            )
+            remembered = self.counts.get(key)
+            if remembered is not None:
+                total = remembered
             else:
-                counted = (
-                    select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
-                )
-            total = self.db.scalar(counted) or 0
+                total = self._count_users(where, role, school, school_class)
+                self.counts.put(key, total)
         ids = list(
             self.db.scalars(matching(True).order_by(*order).limit(query.limit).offset(query.offset))
         )
         self.load_people(ids)
         return [query.select(self._user(self.users[uid])) for uid in ids], total
+
+    def _count_users(
+        self,
+        where: ColumnElement[bool] | None,
+        role: str | None,
+        school: School | None,
+        school_class: SchoolClass | None,
+    ) -> int:
+        found = self.user_ids(role=role, school=school, school_class=school_class).subquery()
+        if where is None:
+            counted = select(func.count()).select_from(found)
+        else:
+            counted = select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
+        return self.db.scalar(counted) or 0
 
     def load_people(self, user_ids: list[int]) -> None:
         """The roles, links and rows of these users only (as `load` has them for everyone)."""
