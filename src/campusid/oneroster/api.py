@@ -388,6 +388,14 @@ def _enrollments(call: Call) -> list[Record]:
     return call.roster().enrollments_records()
 
 
+def _enrollments_page(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().enrollments_page(query)
+
+
+def _one_enrollment(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().enrollments_page(query, count=False)
+
+
 @router.get("/orgs")
 def orgs(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """All orgs: the districts and the granted schools."""
@@ -514,7 +522,14 @@ def teachers(request: Request, db: DbSession, services: Svc, client: Client) -> 
 def enrollments(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """Students and teachers in the classes of the granted schools."""
     return serve_collection(
-        request, db, services, client, "enrollments", ENROLLMENT_FIELDS, _enrollments
+        request,
+        db,
+        services,
+        client,
+        "enrollments",
+        ENROLLMENT_FIELDS,
+        _enrollments,
+        _enrollments_page,
     )
 
 
@@ -524,7 +539,15 @@ def enrollment(
 ) -> Response:
     """One enrollment."""
     return serve_one(
-        request, db, services, client, "enrollment", ENROLLMENT_FIELDS, _enrollments, sourced_id
+        request,
+        db,
+        services,
+        client,
+        "enrollment",
+        ENROLLMENT_FIELDS,
+        _enrollments,
+        sourced_id,
+        _one_enrollment,
     )
 
 
@@ -591,8 +614,11 @@ def school_enrollments(
             if e["school"]["sourcedId"] == found.sourced_id
         ]
 
+    def page(call: Call, query: Query) -> tuple[list[Record], int]:
+        return call.roster().enrollments_page(query, school=call.school(school_sourced_id))
+
     return serve_collection(
-        request, db, services, client, "enrollments", ENROLLMENT_FIELDS, produce
+        request, db, services, client, "enrollments", ENROLLMENT_FIELDS, produce, page
     )
 
 

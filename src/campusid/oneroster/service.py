@@ -11,7 +11,7 @@ ID card number or 学籍号 is ever served; email and phone only with the demogr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -31,12 +31,14 @@ from sqlalchemy import (
     select,
     text,
     union,
+    union_all,
 )
 from sqlalchemy.orm import Session, joinedload, load_only
 
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
 from campusid.counts import CountCache, NoCountCache, count_key
+from campusid.db import UTCDateTime
 from campusid.families.models import ParentLink
 from campusid.oneroster import sql
 from campusid.oneroster.models import RosterDeletion, RosterGrant
@@ -858,27 +860,160 @@ class Roster:
 
         total = -1
         if count:
-            key = count_key(
-                self.client_key,
-                sorted(self.school_ids),
-                self.calendar.today.isoformat(),
+            total = self._total(
+                lambda: self._count_users(where, role, school, school_class),
+                "users",
                 role,
                 school.id if school is not None else None,
                 school_class.id if school_class is not None else None,
                 repr(query.where),
-                self.demographics,
             )
-            remembered = self.counts.get(key)
-            if remembered is not None:
-                total = remembered
-            else:
-                total = self._count_users(where, role, school, school_class)
-                self.counts.put(key, total)
         ids = list(
             self.db.scalars(matching(True).order_by(*order).limit(query.limit).offset(query.offset))
         )
         self.load_people(ids)
         return [query.select(self._user(self.users[uid])) for uid in ids], total
+
+    def _total(self, count: Callable[[], int], *question: object) -> int:
+        """A collection's total: remembered for this client and question, else counted now
+        (`campusid.counts`)."""
+        key = count_key(
+            self.client_key,
+            sorted(self.school_ids),
+            self.calendar.today.isoformat(),
+            self.demographics,
+            *question,
+        )
+        remembered = self.counts.get(key)
+        if remembered is not None:
+            return remembered
+        total = count()
+        self.counts.put(key, total)
+        return total
+
+    def enrollment_rows(self, school: School | None = None) -> Any:
+        """The enrollments `enrollments_records` lists (of one school, if given), as rows of a
+        sub-select in the same order (`kind`, `id`): students in visible classes, teachers in
+        them, then the ended ones (`tobedeleted`), each with the sourcedIds it links to."""
+        ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
+        visible = self.visible_class(ids)
+
+        def placed(
+            kind: int, table: type[ClassStudent] | type[ClassTeacher], person: Any, role: str
+        ) -> Select[Any]:
+            primary = (
+                case((ClassTeacher.is_homeroom, "true"), else_="false")
+                if table is ClassTeacher
+                else literal("false")
+            )
+            begin = (
+                ClassStudent.joined_at if table is ClassStudent else literal(None, UTCDateTime())
+            )
+            return (
+                select(
+                    literal(kind).label("kind"),
+                    table.id.label("id"),
+                    table.sourced_id.label("sourced_id"),
+                    literal("active").label("status"),
+                    table.updated_at.label("updated_at"),
+                    literal(role).label("role"),
+                    primary.label("primary_"),
+                    begin.label("begin"),
+                    User.sourced_id.label("user_sid"),
+                    SchoolClass.sourced_id.label("class_sid"),
+                    School.sourced_id.label("school_sid"),
+                )
+                .join(SchoolClass, SchoolClass.id == table.class_id)
+                .join(User, User.id == person)
+                .join(School, School.id == SchoolClass.school_id)
+                .where(visible)
+            )
+
+        ended = (
+            select(
+                literal(2).label("kind"),
+                RosterDeletion.id,
+                RosterDeletion.sourced_id,
+                literal("tobedeleted"),
+                RosterDeletion.deleted_at,
+                RosterDeletion.role,
+                literal("false"),
+                literal(None, UTCDateTime()),
+                RosterDeletion.user_sourced_id,
+                RosterDeletion.class_sourced_id,
+                School.sourced_id,
+            )
+            .join(School, School.id == RosterDeletion.school_id)
+            .where(self._among(RosterDeletion.school_id, ids))
+        )
+        return union_all(
+            placed(0, ClassStudent, ClassStudent.student_id, "student"),
+            placed(1, ClassTeacher, ClassTeacher.teacher_id, "teacher"),
+            ended,
+        ).subquery("enrollments")
+
+    @staticmethod
+    def enrollment_fields(rows: Any) -> dict[str, sql.Field]:
+        """The enrollment fields a filter or sort can use in SQL (`beginDate`, the refs'
+        `href`: Python)."""
+        fields: dict[str, sql.Field] = {
+            "sourcedId": sql.Text(rows.c.sourced_id, ascii=True),
+            "status": sql.Text(rows.c.status, ascii=True),
+            "dateLastModified": sql.Stamp(rows.c.updated_at),
+            "role": sql.Text(rows.c.role, ascii=True),
+            "primary": sql.Text(rows.c.primary_, ascii=True),
+            "user.sourcedId": sql.Text(rows.c.user_sid, ascii=True),
+            "class.sourcedId": sql.Text(rows.c.class_sid, ascii=True),
+            "school.sourcedId": sql.Text(rows.c.school_sid, ascii=True),
+            "user.type": sql.Const("user"),
+            "class.type": sql.Const("class"),
+            "school.type": sql.Const("org"),
+        }
+        for absent in ("metadata", "endDate", "user", "class", "school"):
+            fields[absent] = sql.Const(None)
+        return fields
+
+    def enrollments_page(
+        self, query: Query, *, school: School | None = None, count: bool = True
+    ) -> tuple[list[Record], int]:
+        """A page of enrollments filtered, sorted and paged in SQL, as `users_page`."""
+        if self.dialect == "postgresql":
+            self.db.execute(text("SET LOCAL jit = off"))
+        rows = self.enrollment_rows(school)
+        fields = self.enrollment_fields(rows)
+        where = sql.condition(query.where, fields, self.dialect)
+        order = sql.order_by(
+            query.sort, query.descending, fields, [rows.c.kind, rows.c.id], self.dialect
+        )
+        chosen = select(rows)
+        if where is not None:
+            chosen = chosen.where(where)
+        total = -1
+        if count:
+            counted = select(func.count()).select_from(chosen.subquery())
+            total = self._total(
+                lambda: self.db.scalar(counted) or 0,
+                "enrollments",
+                school.id if school is not None else None,
+                repr(query.where),
+            )
+        found = self.db.execute(chosen.order_by(*order).limit(query.limit).offset(query.offset))
+        page: list[Record] = []
+        for row in found:
+            record: Record = {
+                "sourcedId": row.sourced_id,
+                "status": row.status,
+                "dateLastModified": stamp(row.updated_at),
+                "user": self._ref("user", row.user_sid),
+                "class": self._ref("class", row.class_sid),
+                "school": self._ref("org", row.school_sid),
+                "role": row.role,
+                "primary": row.primary_,
+            }
+            if row.begin is not None:
+                record["beginDate"] = row.begin.date().isoformat()
+            page.append(query.select(record))
+        return page, total
 
     def _count_users(
         self,

@@ -150,16 +150,18 @@ def order_by(
     tiebreak: Any,
     dialect: str,
 ) -> list[ColumnElement[Any] | UnaryExpression[Any]]:
-    """ORDER BY as `Query.apply` sorts: without `sort` the collection's own order (`tiebreak`);
-    with it, absent values last, ties in the collection's order; `desc` reverses all of it."""
+    """ORDER BY as `Query.apply` sorts: without `sort` the collection's own order (`tiebreak`,
+    an expression or a list of them); with it, absent values last, ties in the collection's
+    order; `desc` reverses all of it."""
+    ties = list(tiebreak) if isinstance(tiebreak, list | tuple) else [tiebreak]
     if sort is None:
-        return [tiebreak]
+        return ties
     field = fields.get(sort)
     if field is None or isinstance(field, Stamp):
         raise UntranslatableError(sort)
     if isinstance(field, Const):
-        return [tiebreak.desc() if descending else tiebreak.asc()]
+        return [t.desc() if descending else t.asc() for t in ties]
     key = _text(field.expr, dialect)
     if descending:
-        return [key.desc().nulls_first(), tiebreak.desc()]
-    return [key.asc().nulls_last(), tiebreak.asc()]
+        return [key.desc().nulls_first(), *(t.desc() for t in ties)]
+    return [key.asc().nulls_last(), *(t.asc() for t in ties)]

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from campusid.accounts.models import User
+from campusid.classes.models import ClassStudent
 from campusid.oneroster import service as roster
 from campusid.oneroster import sql
-from campusid.oneroster.api import USER_FIELDS
+from campusid.oneroster.api import ENROLLMENT_FIELDS, USER_FIELDS
 from campusid.oneroster.query import Query
 from campusid.org.models import School, SchoolClass
 from campusid.org.schoolyear import calendar_for
@@ -191,3 +192,98 @@ def test_the_streamed_export_reads_what_the_whole_roster_reads(db, world, settin
     assert list(streamed().iter_classes(batch=2)) == classes
     assert list(streamed().iter_courses(batch=2)) == courses
     assert list(streamed().iter_active_enrollments(batch=4)) == enrollments
+
+
+ENROLLMENT_SORTS: list[dict[str, str]] = [
+    {},
+    {"orderBy": "desc"},
+    {"sort": "sourcedId"},
+    {"sort": "role", "orderBy": "desc"},
+    {"sort": "status"},
+    {"sort": "primary"},
+    {"sort": "beginDate"},
+]
+
+
+def test_enrollments_page_in_sql_as_in_python(db, world, settings, clock):
+    # One enrollment ended (移出班级), so the list has a `tobedeleted` record too.
+    place = db.scalars(select(ClassStudent).order_by(ClassStudent.id)).first()
+    db.delete(place)
+    db.commit()
+    clock.advance(hours=1)
+    everyone = _roster(db, settings, clock).enrollments_records()
+    statuses = {e["status"] for e in everyone}
+    assert statuses == {"active", "tobedeleted"} and len(everyone) > 10
+    school = db.scalar(select(School).where(School.name == "之江汇学校"))
+    pick = everyone[len(everyone) // 2]
+    middle = sorted(e["dateLastModified"] for e in everyone)[len(everyone) // 2]
+    filters: list[str | None] = [
+        None,
+        f"sourcedId='{pick['sourcedId']}'",
+        f"sourcedId>'{pick['sourcedId']}'",
+        "status='tobedeleted'",
+        "status!='active'",
+        "role='teacher'",
+        "role='student' AND primary='false'",
+        "primary='true'",
+        f"user.sourcedId='{pick['user']['sourcedId']}'",
+        f"class.sourcedId='{pick['class']['sourcedId']}' OR role='teacher'",
+        f"school.sourcedId='{school.sourced_id}'",
+        "school.type='org'",
+        f"dateLastModified>'{middle}'",
+        f"dateLastModified<='{middle[:10]}'",
+        "endDate='2027-01-01'",
+        "endDate!='2027-01-01'",
+        "metadata='x'",
+        "beginDate>'2020'",
+        "user.href~'users'",
+    ]
+    scopes: list[dict[str, Any]] = [{}, {"school": school}]
+    translated = n = 0
+    for text in filters:
+        for sort in ENROLLMENT_SORTS:
+            n += 1
+            limit, offset = PAGES[n % len(PAGES)]
+            scope = scopes[n % len(scopes)]
+            params = {**sort, "limit": limit, "offset": offset}
+            if text is not None:
+                params["filter"] = text
+            query = Query.parse(params, ENROLLMENT_FIELDS)
+            records = everyone
+            if "school" in scope:
+                records = [e for e in everyone if e["school"]["sourcedId"] == school.sourced_id]
+            expected = query.apply(records)
+            try:
+                got = _roster(db, settings, clock).enrollments_page(query, **scope)
+            except sql.UntranslatableError:
+                continue
+            translated += 1
+            assert got == expected, (params, scope)
+    assert translated > 80
+
+
+def test_enrollments_through_the_api_page_in_sql(db, world, clock, make_roster_app):
+    app = make_roster_app("作业本")
+    school = db.scalar(select(School).where(School.name == "之江汇学校"))
+    roster.grant(
+        db,
+        client_pk=app.row.id,
+        school_id=school.id,
+        actor_id=world["pt_admin"].id,
+        now=clock.now(),
+    )
+    db.commit()
+    whole = app.get("/enrollments", limit="1000")
+    assert whole.status_code == 200, whole.text
+    everything = whole.json()["enrollments"]
+    assert int(whole.headers["X-Total-Count"]) == len(everything) > 5
+    paged = []
+    for offset in range(0, len(everything), 3):
+        paged += app.get("/enrollments", limit="3", offset=str(offset)).json()["enrollments"]
+    assert paged == everything
+    mine = app.get(f"/schools/{school.sourced_id}/enrollments", limit="1000").json()
+    assert mine["enrollments"] == everything  # the one granted school
+    one = everything[1]
+    found = app.get(f"/enrollments/{one['sourcedId']}", fields="sourcedId,role")
+    assert found.json() == {"enrollment": {"sourcedId": one["sourcedId"], "role": one["role"]}}
+    assert app.get("/enrollments/" + "0" * 36).status_code == 404
