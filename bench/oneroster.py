@@ -88,15 +88,7 @@ def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) ->
         data = roster.Roster(db, roster.all_school_ids(db), calendar)
         if path == "/enrollments":
             query = Query.parse(params, ENROLLMENT_FIELDS)
-            rows = data.enrollment_rows()
-            fields = data.enrollment_fields(rows)
-            where = condition(query.where, fields, "postgresql")
-            chosen = select(rows) if where is None else select(rows).where(where)
-            ties = [rows.c.kind, rows.c.id]
-            page = chosen.order_by(
-                *order_by(query.sort, query.descending, fields, ties, "postgresql")
-            )
-            count = select(func.count()).select_from(chosen.subquery())
+            page, count = data.enrollment_statements(query)
         else:
             query = Query.parse(params, USER_FIELDS)
             fields = data.user_fields()
@@ -120,7 +112,7 @@ def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) ->
                 if where is None
                 else select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
             )
-        page = page.limit(query.limit).offset(query.offset)
+            page = page.limit(query.limit).offset(query.offset)
         dialect = db.get_bind().dialect
         return tuple(  # type: ignore[return-value]
             str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

@@ -27,11 +27,15 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     text,
     union,
     union_all,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.orm import Session, joinedload, load_only
 
@@ -891,10 +895,11 @@ class Roster:
         self.counts.put(key, total)
         return total
 
-    def enrollment_rows(self, school: School | None = None) -> Any:
-        """The enrollments `enrollments_records` lists (of one school, if given), as rows of a
-        sub-select in the same order (`kind`, `id`): students in visible classes, teachers in
-        them, then the ended ones (`tobedeleted`), each with the sourcedIds it links to."""
+    def enrollment_branches(self, school: School | None = None) -> list[Any]:
+        """The enrollments `enrollments_records` lists (of one school, if given), as three
+        sub-selects of the same columns, in the list's order (`kind`, then `id`): students in
+        visible classes, teachers in them, then the ended ones (`tobedeleted`), each with the
+        sourcedIds it links to."""
         ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
         visible = self.visible_class(ids)
 
@@ -907,7 +912,7 @@ class Roster:
                 else literal("false")
             )
             begin = (
-                ClassStudent.joined_at if table is ClassStudent else literal(None, UTCDateTime())
+                ClassStudent.joined_at if table is ClassStudent else sql_cast(null(), UTCDateTime())
             )
             return (
                 select(
@@ -932,25 +937,25 @@ class Roster:
         ended = (
             select(
                 literal(2).label("kind"),
-                RosterDeletion.id,
-                RosterDeletion.sourced_id,
-                literal("tobedeleted"),
-                RosterDeletion.deleted_at,
-                RosterDeletion.role,
-                literal("false"),
-                literal(None, UTCDateTime()),
-                RosterDeletion.user_sourced_id,
-                RosterDeletion.class_sourced_id,
-                School.sourced_id,
+                RosterDeletion.id.label("id"),
+                RosterDeletion.sourced_id.label("sourced_id"),
+                literal("tobedeleted").label("status"),
+                RosterDeletion.deleted_at.label("updated_at"),
+                RosterDeletion.role.label("role"),
+                literal("false").label("primary_"),
+                sql_cast(null(), UTCDateTime()).label("begin"),
+                RosterDeletion.user_sourced_id.label("user_sid"),
+                RosterDeletion.class_sourced_id.label("class_sid"),
+                School.sourced_id.label("school_sid"),
             )
             .join(School, School.id == RosterDeletion.school_id)
             .where(self._among(RosterDeletion.school_id, ids))
         )
-        return union_all(
-            placed(0, ClassStudent, ClassStudent.student_id, "student"),
-            placed(1, ClassTeacher, ClassTeacher.teacher_id, "teacher"),
-            ended,
-        ).subquery("enrollments")
+        return [
+            placed(0, ClassStudent, ClassStudent.student_id, "student").subquery("students"),
+            placed(1, ClassTeacher, ClassTeacher.teacher_id, "teacher").subquery("teachers"),
+            ended.subquery("ended"),
+        ]
 
     @staticmethod
     def enrollment_fields(rows: Any) -> dict[str, sql.Field]:
@@ -973,31 +978,51 @@ class Roster:
             fields[absent] = sql.Const(None)
         return fields
 
+    def enrollment_statements(
+        self, query: Query, school: School | None = None
+    ) -> tuple[Select[Any], Select[Any]]:
+        """The SELECTs of a page of enrollments and of its total (`sql.UntranslatableError`
+        when the query needs Python).
+
+        Each branch is filtered, sorted and cut at offset + limit in its own index order, then
+        the three are merged: PostgreSQL does not merge-append a UNION ALL by a constant
+        `kind`, and would otherwise sort the whole region to find the page."""
+        chosen, limited = [], []
+        for branch in self.enrollment_branches(school):
+            own = self.enrollment_fields(branch)
+            where = sql.condition(query.where, own, self.dialect)
+            part = select(branch) if where is None else select(branch).where(where)
+            chosen.append(part)
+            ties = [branch.c.kind, branch.c.id]
+            cut = part.order_by(
+                *sql.order_by(query.sort, query.descending, own, ties, self.dialect)
+            ).limit(query.offset + query.limit)
+            limited.append(select(cut.subquery()))
+        rows = union_all(*limited).subquery("page")
+        fields = self.enrollment_fields(rows)
+        order = sql.order_by(
+            query.sort, query.descending, fields, [rows.c.kind, rows.c.id], self.dialect
+        )
+        page = select(rows).order_by(*order).limit(query.limit).offset(query.offset)
+        every = union_all(*chosen).subquery("enrollments")
+        return page, select(func.count()).select_from(every)
+
     def enrollments_page(
         self, query: Query, *, school: School | None = None, count: bool = True
     ) -> tuple[list[Record], int]:
         """A page of enrollments filtered, sorted and paged in SQL, as `users_page`."""
         if self.dialect == "postgresql":
             self.db.execute(text("SET LOCAL jit = off"))
-        rows = self.enrollment_rows(school)
-        fields = self.enrollment_fields(rows)
-        where = sql.condition(query.where, fields, self.dialect)
-        order = sql.order_by(
-            query.sort, query.descending, fields, [rows.c.kind, rows.c.id], self.dialect
-        )
-        chosen = select(rows)
-        if where is not None:
-            chosen = chosen.where(where)
+        chosen, counted = self.enrollment_statements(query, school)
         total = -1
         if count:
-            counted = select(func.count()).select_from(chosen.subquery())
             total = self._total(
                 lambda: self.db.scalar(counted) or 0,
                 "enrollments",
                 school.id if school is not None else None,
                 repr(query.where),
             )
-        found = self.db.execute(chosen.order_by(*order).limit(query.limit).offset(query.offset))
+        found = self.db.execute(chosen)
         page: list[Record] = []
         for row in found:
             record: Record = {
