@@ -179,7 +179,8 @@ def main() -> None:
         )
         students = int(db.scalar(text("SELECT count(*) FROM class_students")) or 0)
     print(f"region: {students:,} enrolled students in {args.schools:,} schools")
-    client = TestClient(create_app(settings, services))
+    # Entered, so the app's lifespan runs as under uvicorn (it freezes the startup objects).
+    client = TestClient(create_app(settings, services)).__enter__()
     headers = {"Authorization": f"Bearer {token}"}
     calendar = calendar_for(services.settings, services.clock)
     for path, label, params in (
