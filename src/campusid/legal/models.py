@@ -71,3 +71,7 @@ class LegalConsent(Base):
     version: Mapped[int] = mapped_column(Integer)
     via: Mapped[ConsentVia] = mapped_column(enum_by_value(ConsentVia, length=16))
     agreed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Once per person, version and subject: a double submit or two requests at once record
+    # the first (`service.agree`, `service.consent_for_child`).
+    __table_args__ = (UniqueConstraint("user_id", "subject_id", "document_id"),)

@@ -166,7 +166,10 @@ def has_agreed(db: Session, *, user_id: int, now: datetime) -> bool:
 def agree(
     db: Session, *, user_id: int, via: ConsentVia, client: ClientInfo, now: datetime
 ) -> list[LegalConsent]:
-    """Record that the person agreed to the current version of both texts; audited."""
+    """Record that the person agreed to the current version of both texts; audited. Agreeing
+    again (a double submit, two requests at once) records nothing new."""
+    documents = [current(db, kind, now=now) for kind in DocumentKind]
+    given = _given(db, user_id=user_id, subject_id=user_id, documents=documents)
     rows = [
         LegalConsent(
             user_id=user_id,
@@ -177,10 +180,12 @@ def agree(
             via=via,
             agreed_at=now,
         )
-        for document in (current(db, kind, now=now) for kind in DocumentKind)
+        for document in documents
+        if document.id not in given
     ]
-    db.add_all(rows)
-    versions = {row.kind: row.version for row in rows}
+    if not rows or not _insert_once(db, rows):
+        return list(_given(db, user_id=user_id, subject_id=user_id, documents=documents).values())
+    versions = {document.kind: document.version for document in documents}
     audit.record(
         db,
         now=now,
@@ -197,6 +202,33 @@ def agree(
 
 
 # --------------------------------------------------------------------------- a guardian's consent
+
+
+def _given(
+    db: Session, *, user_id: int, subject_id: int, documents: list[LegalDocument]
+) -> dict[int, LegalConsent]:
+    """The consents this person already gave, for this subject, to these documents."""
+    return {
+        row.document_id: row
+        for row in db.scalars(
+            select(LegalConsent).where(
+                LegalConsent.user_id == user_id,
+                LegalConsent.subject_id == subject_id,
+                LegalConsent.document_id.in_([d.id for d in documents]),
+            )
+        )
+    }
+
+
+def _insert_once(db: Session, rows: list[LegalConsent]) -> bool:
+    """Insert the consents; False if another request recorded them first (the unique key)."""
+    try:
+        with db.begin_nested():
+            db.add_all(rows)
+            db.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def age_on(born: date, today: date) -> int:
@@ -262,6 +294,9 @@ def consent_for_child(
     if given is not None and given.user_id == parent_id:
         return given
     privacy = current(db, DocumentKind.PRIVACY, now=now)
+    own = _given(db, user_id=parent_id, subject_id=child_id, documents=[privacy])
+    if privacy.id in own:  # given before, not the newest: still nothing new
+        return own[privacy.id]
     row = LegalConsent(
         user_id=parent_id,
         subject_id=child_id,
@@ -271,7 +306,8 @@ def consent_for_child(
         via=ConsentVia.GUARDIAN,
         agreed_at=now,
     )
-    db.add(row)
+    if not _insert_once(db, [row]):
+        return _given(db, user_id=parent_id, subject_id=child_id, documents=[privacy])[privacy.id]
     audit.record(
         db,
         now=now,

@@ -262,3 +262,54 @@ def test_a_consent_for_a_child_id_that_does_not_exist_is_refused_and_audited(
     )
     assert refused.detail["path"] == "/me/children/98765/consent"
     assert "could not audit" not in caplog.text
+
+
+# --------------------------------------------------------------------------- once, however often
+
+
+def test_agreeing_twice_records_one_consent_and_one_audit_event(client, db, world, clock):
+    parent = world["p_lidaniang"]
+    sign_in(client, "p_lidaniang")
+    assert post_form(client, "/consent", {"agree": "1"}).status_code == 303
+    clock.advance(seconds=2)
+    again = post_form(client, "/consent", {"agree": "1"})  # the form submitted a second time
+    assert again.status_code == 303
+    rows = _consents(db, parent)
+    assert sorted(r.kind for r in rows) == sorted(DocumentKind)
+    assert len(events(db, "consent_given")) == 1
+
+
+def test_a_guardian_consenting_twice_records_one_consent(client, db, world):
+    child = world["lixiaoyao"]
+    sign_in(client, "p_lidaniang")
+    for _ in range(2):
+        assert post_form(client, f"/me/children/{child.id}/consent").status_code == 303
+    assert len(_consents(db, child)) == 1
+    assert len(events(db, "guardian_consent_given")) == 1
+
+
+def test_two_requests_at_once_record_the_first_and_the_key_refuses_a_copy(db, world, clock):
+    """The unique key is what holds when two requests both saw no consent: the second insert
+    fails inside its savepoint and `agree` answers with the row already there."""
+    parent = world["p_lidaniang"]
+    privacy = legal.current(db, DocumentKind.PRIVACY, now=clock.now())
+    first = LegalConsent(
+        user_id=parent.id,
+        subject_id=parent.id,
+        document_id=privacy.id,
+        kind=privacy.kind,
+        version=privacy.version,
+        via=ConsentVia.LATER,
+        agreed_at=clock.now(),
+    )
+    copy = LegalConsent(
+        **{c: getattr(first, c) for c in ("user_id", "subject_id", "document_id")},
+        kind=privacy.kind,
+        version=privacy.version,
+        via=ConsentVia.LATER,
+        agreed_at=clock.now(),
+    )
+    assert legal._insert_once(db, [first])
+    assert not legal._insert_once(db, [copy])  # refused by the key, the transaction goes on
+    db.commit()
+    assert [r.id for r in _consents(db, parent)] == [first.id]
