@@ -258,9 +258,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _freeze_startup_objects() -> None:
-    """Move what the process holds once started (modules, mappers, templates, catalogs) out
-    of the cyclic collector's reach: a full collection otherwise walks all of it, a 150 ms
-    pause every twenty large requests (issue 22's p99). Once per process."""
+    """Move what the process holds once started (modules, routes, mappers, templates,
+    catalogs: hundreds of thousands of long-lived objects) out of the cyclic collector's reach
+    (`gc.freeze`): every full collection walked them all, 50-150 ms pauses that made a page's
+    p99 several times its median (docs/performance.md). Objects created later are collected
+    as usual. Once per process: in the server, and in a benchmark or test that enters the app."""
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
@@ -392,20 +394,13 @@ class SecurityHeaders(HttpMiddleware):
 
 
 def serve_app() -> FastAPI:
-    """The application as `campusid serve` runs it in each worker process.
-
-    Built, then frozen out of the garbage collector's reach (`gc.freeze`): the app's modules,
-    routes, mappers and templates are hundreds of thousands of long-lived objects, and every
-    full collection walked them all — 50-60 ms pauses that made a page's p99 ten times its
-    median (docs/performance.md). Objects created later are collected as usual.
-    """
+    """The application as `campusid serve` runs it in each worker process (its lifespan
+    freezes the startup objects out of the collector's reach: `_freeze_startup_objects`)."""
     application = create_app()
     # issue 20: the retention purge on a timer in every serving process (idempotent deletes).
     from campusid.ops.purge import PurgeTimer
 
     PurgeTimer(application.state.services).start()
-    gc.collect()
-    gc.freeze()
     return application
 
 
