@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     cast as sql_cast,
 )
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
 from campusid.accounts.models import AccountStatus, SchoolMembership, SchoolRole, User
 from campusid.classes.models import ClassStudent, ClassTeacher
@@ -896,13 +896,15 @@ class Roster:
         self.counts.put(key, total)
         return total
 
-    def enrollment_branches(self, school: School | None = None) -> list[Any]:
+    def enrollment_branches(self, school: School | None = None, probe: bool = False) -> list[Any]:
         """The enrollments `enrollments_records` lists (of one school, if given), as three
         sub-selects of the same columns, in the list's order (`kind`, then `id`): students in
         visible classes, teachers in them, then the ended ones (`tobedeleted`), each with the
-        sourcedIds it links to."""
+        sourcedIds it links to. `probe`: the class is checked row by row (a page walking the
+        enrollments in order; PostgreSQL underestimates how many classes are visible and
+        would hash and sort the whole region), else set by set (a count)."""
         ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
-        visible = self.visible_class(ids)
+        place_class = aliased(SchoolClass, name="place_class")
 
         def placed(
             kind: int, table: type[ClassStudent] | type[ClassTeacher], person: Any, role: str
@@ -926,13 +928,20 @@ class Roster:
                     primary.label("primary_"),
                     begin.label("begin"),
                     User.sourced_id.label("user_sid"),
-                    SchoolClass.sourced_id.label("class_sid"),
+                    place_class.sourced_id.label("class_sid"),
                     School.sourced_id.label("school_sid"),
                 )
-                .join(SchoolClass, SchoolClass.id == table.class_id)
+                .join(place_class, place_class.id == table.class_id)
                 .join(User, User.id == person)
-                .join(School, School.id == SchoolClass.school_id)
-                .where(visible)
+                .join(School, School.id == place_class.school_id)
+                .where(
+                    self._exists(
+                        select(SchoolClass.id).where(
+                            SchoolClass.id == table.class_id, self.visible_class(ids)
+                        ),
+                        probe,
+                    )
+                )
             )
 
         ended = (
@@ -992,8 +1001,11 @@ class Roster:
         for branch in self.enrollment_branches(school):
             own = self.enrollment_fields(branch)
             where = sql.condition(query.where, own, self.dialect)
+            chosen.append(select(branch) if where is None else select(branch).where(where))
+        for branch in self.enrollment_branches(school, probe=True):
+            own = self.enrollment_fields(branch)
+            where = sql.condition(query.where, own, self.dialect)
             part = select(branch) if where is None else select(branch).where(where)
-            chosen.append(part)
             ties = [branch.c.kind, branch.c.id]
             cut = part.order_by(
                 *sql.order_by(query.sort, query.descending, own, ties, self.dialect)
