@@ -674,6 +674,18 @@ class Roster:
             ),
         )
 
+    def _visible_place(
+        self, table: type[ClassStudent] | type[ClassTeacher], ids: list[int], probe: bool
+    ) -> ColumnElement[bool]:
+        """The place (`table`'s row) is in a visible class of these schools; `probe`: checked
+        row by row (PostgreSQL underestimates how many classes are visible, and for a page's
+        places would hash every class of the region first). The query that names the class's
+        own columns joins an alias of it (this looks up `SchoolClass` itself)."""
+        return self._exists(
+            select(SchoolClass.id).where(SchoolClass.id == table.class_id, self.visible_class(ids)),
+            probe,
+        )
+
     @staticmethod
     def _exists(query: Select[Any], probe: bool) -> ColumnElement[bool]:
         """EXISTS; with `probe`, one the planner runs row by row (an index look-up per row,
@@ -952,14 +964,7 @@ class Roster:
                 .join(place_class, place_class.id == table.class_id)
                 .join(User, User.id == person)
                 .join(School, School.id == place_class.school_id)
-                .where(
-                    self._exists(
-                        select(SchoolClass.id).where(
-                            SchoolClass.id == table.class_id, self.visible_class(ids)
-                        ),
-                        probe,
-                    )
-                )
+                .where(self._visible_place(table, ids, probe))
             )
 
         ended = (
@@ -1187,10 +1192,14 @@ class Roster:
             (ClassStudent, ClassStudent.student_id, "student"),
             (ClassTeacher, ClassTeacher.teacher_id, "teacher"),
         ):
+            place_class = aliased(SchoolClass)
             for user_id, school_id in self.db.execute(
-                select(column, SchoolClass.school_id)
-                .join(SchoolClass, SchoolClass.id == table.class_id)
-                .where(self._among(column, user_ids), self.visible_class(school_ids))
+                select(column, place_class.school_id)
+                .join(place_class, place_class.id == table.class_id)
+                .where(
+                    self._among(column, user_ids),
+                    self._visible_place(table, school_ids, probe=True),
+                )
                 .order_by(table.id)
             ):
                 self._add_role(user_id, role_name, school_id)
