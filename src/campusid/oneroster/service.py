@@ -903,27 +903,46 @@ class Roster:
                 school_class.id if school_class is not None else None,
                 repr(query.where),
             )
-        ids = list(
-            self.db.scalars(matching(True).order_by(*order).limit(query.limit).offset(query.offset))
-        )
+        # A walk in the collection's own order (by id) goes on from the last page's last id
+        # when this client read it a moment ago: the page is read through the index from
+        # there, not counted off from the start (`offset` 2,000,000 of a region: seconds).
+        question: tuple[object, ...] = ("users-after", role, school, school_class)
+        question += (repr(query.where), query.descending)
+        after = self._remembered(*question, query.offset) if query.sort is None else None
+        if after is not None:
+            step = User.id < after if query.descending else User.id > after
+            page = matching(True).where(step).order_by(*order).limit(query.limit)
+        else:
+            page = matching(True).order_by(*order).limit(query.limit).offset(query.offset)
+        ids = list(self.db.scalars(page))
+        if query.sort is None and ids:
+            self._remember(ids[-1], *question, query.offset + len(ids))
         self.load_people(ids)
         return [query.select(self._user(self.users[uid])) for uid in ids], total
 
-    def _total(self, count: Callable[[], int], *question: object) -> int:
-        """A collection's total: remembered for this client and question, else counted now
-        (`campusid.counts`)."""
-        key = count_key(
+    def _key(self, *question: object) -> str:
+        return count_key(
             self.client_key,
             sorted(self.school_ids),
             self.calendar.today.isoformat(),
             self.demographics,
-            *question,
+            *(q.id if isinstance(q, School | SchoolClass) else q for q in question),
         )
-        remembered = self.counts.get(key)
+
+    def _remembered(self, *question: object) -> int | None:
+        """A number remembered for this client and question (`campusid.counts`)."""
+        return self.counts.get(self._key(*question))
+
+    def _remember(self, value: int, *question: object) -> None:
+        self.counts.put(self._key(*question), value)
+
+    def _total(self, count: Callable[[], int], *question: object) -> int:
+        """A collection's total: remembered for this client and question, else counted now."""
+        remembered = self._remembered(*question)
         if remembered is not None:
             return remembered
         total = count()
-        self.counts.put(key, total)
+        self._remember(total, *question)
         return total
 
     def enrollment_branches(self, school: School | None = None, probe: bool = False) -> list[Any]:
