@@ -205,6 +205,34 @@ def has_factor(db: Session, user_id: int) -> bool:
     )
 
 
+def _may_be_required(db: Session, user: User, rules: dict[str, authz.RoleFactorRule]) -> bool:
+    """False only when the rule (`authz.second_factor_policy`) cannot require this person a
+    factor, found without loading their roles: no group they could hold is required. Any
+    doubt is True (the caller then asks the rule with every role loaded).
+
+    Required groups: platform administrators and agents (flags on the account), school
+    administrators (a current 学校管理员 membership, the only source of that role), teachers
+    and parents where the policy or a school requires them (then: True, whoever it is).
+    """
+    required = {
+        group
+        for group in authz.POLICY_GROUPS
+        if (authz.FIXED_NEED.get(group) or rules[group].need) is authz.FactorNeed.REQUIRED
+    }
+    if required & {"teacher", "parent"} or school_requires_teachers(db, user.id):
+        return True
+    if user.is_platform_admin or user.is_agent:
+        return True
+    return (
+        db.scalar(
+            select(SchoolMembership.id)
+            .where(SchoolMembership.current(user_id=user.id, role=SchoolRole.SCHOOL_ADMIN))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
     """For a session opened with a password alone: "required" (no page but the enrolment),
     "grace" (pages open, a banner asks) or None (nothing asked).
@@ -212,7 +240,14 @@ def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
     The grace period (the policy's; `CAMPUSID_MFA_GRACE_DAYS` until it is saved) runs from the
     first sign-in at which the person's role required a factor they did not have.
     """
-    policy = policy_of(db, services, principal_for(db, user))
+    rules = policy_rules(db, services.settings)
+    if not _may_be_required(db, user, rules):
+        return None  # a pupil's or a parent's sign-in: no need to load every role
+    policy = authz.second_factor_policy(
+        principal_for(db, user).roles,
+        rules=rules,
+        school_requires_teachers=school_requires_teachers(db, user.id),
+    )
     if policy.need is not authz.FactorNeed.REQUIRED:
         return None
     days = policy.grace_days

@@ -328,3 +328,53 @@ def test_a_platform_administrator_is_never_remembered_nor_sent_a_code(  # type: 
     _password(other, "xx_admin")
     offered = other.get("/login/two-step").text
     assert "记住此设备 30 天" in offered and "发送短信验证码" in offered
+
+
+# -- the sign-in's shortcut agrees with the rule ----------------------------------------------
+
+
+def test_the_sign_in_shortcut_never_skips_someone_the_rule_requires(  # type: ignore[no-untyped-def]
+    db, services, world
+):
+    """`factors._may_be_required` lets a pupil's or a parent's sign-in skip loading every role;
+    for every demo account, under the default policy, with teachers required by the platform,
+    with parents required by the settings and with a school requiring its teachers, it is
+    False only where the one rule (`authz.second_factor_policy`) does not require a factor."""
+    from dataclasses import replace
+
+    from campusid.accounts.models import TwoStepSchoolPolicy
+    from campusid.security import authz
+    from campusid.security.permissions import principal_for
+
+    def required(user, rules) -> bool:  # type: ignore[no-untyped-def]
+        policy = authz.second_factor_policy(
+            principal_for(db, user).roles,
+            rules=rules,
+            school_requires_teachers=factors.school_requires_teachers(db, user.id),
+        )
+        return policy.need is authz.FactorNeed.REQUIRED
+
+    base = factors.policy_rules(db, services.settings)
+    need = authz.FactorNeed.REQUIRED
+    variants = {
+        "default": base,
+        "teachers": {**base, "teacher": replace(base["teacher"], need=need)},
+        "parents": {**base, "parent": replace(base["parent"], need=need)},
+    }
+    skipped = 0
+    for school_requires in (False, True):
+        if school_requires:
+            db.add(
+                TwoStepSchoolPolicy(
+                    school_id=world.school.id,
+                    teachers_required=True,
+                    updated_at=services.clock.now(),
+                )
+            )
+            db.flush()
+        for name, rules in variants.items():
+            for user in world.users.values():
+                if not factors._may_be_required(db, user, rules):
+                    skipped += 1
+                    assert not required(user, rules), (name, school_requires, user.username)
+    assert skipped > 10  # the shortcut is taken (pupils, parents, under most policies)
