@@ -164,6 +164,14 @@ def fill_console(database_url: str, *, teachers: int, events: int) -> int:
                 rows = []
         if rows:
             db.execute(insert(AuditEvent), rows)
+    # Statistics for the rows just written, as autovacuum gives them a while after a real
+    # school's events arrive (without them PostgreSQL took the school's 122 members for one
+    # and the 80,000 events recorded without a school for 74: 160 ms a 审计日志 page).
+    with services.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE")
     services.engine.dispose()
     return school_id
 
