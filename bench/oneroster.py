@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import region
 from fastapi.testclient import TestClient
 from org_counts import _ensure_database
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from campusid import migrate
 from campusid.app import create_app
@@ -77,12 +77,10 @@ def _p99(times: list[float]) -> float:
 
 
 def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) -> tuple[str, str]:
-    """The SQL of the page (the rows the app serves, with the columns it reads) and of its
-    count, as the app builds them, for psycopg to run without the app."""
-    from campusid.accounts.models import User
+    """The SQL of the page (the ids, or for enrollments the rows, the app reads) and of its
+    count: the app's own statements, for psycopg to run without the app."""
     from campusid.oneroster.api import ENROLLMENT_FIELDS, USER_FIELDS
     from campusid.oneroster.query import Query
-    from campusid.oneroster.sql import condition, order_by
 
     with transaction(services.session_factory) as db:
         data = roster.Roster(db, roster.all_school_ids(db), calendar)
@@ -91,28 +89,7 @@ def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) ->
             page, count = data.enrollment_statements(query)
         else:
             query = Query.parse(params, USER_FIELDS)
-            fields = data.user_fields()
-            where = condition(query.where, fields, "postgresql")
-            page = select(
-                User.id,
-                User.sourced_id,
-                User.updated_at,
-                User.username,
-                User.real_name,
-                User.status,
-            ).where(data.user_scope(probe=True))
-            if where is not None:
-                page = page.where(where)
-            page = page.order_by(
-                *order_by(query.sort, query.descending, fields, User.id, "postgresql")
-            )
-            found = data.user_ids().subquery()
-            count = (
-                select(func.count()).select_from(found)
-                if where is None
-                else select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
-            )
-            page = page.limit(query.limit).offset(query.offset)
+            page, count = data.user_statements(query)
         dialect = db.get_bind().dialect
         return tuple(  # type: ignore[return-value]
             str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

@@ -879,41 +879,27 @@ class Roster:
         """A page of users filtered, sorted and paged in SQL: (the page, the total matched;
         without `count`, -1: the total is what costs in proportion to the region).
         `sql.UntranslatableError` when the query needs Python (the caller falls back)."""
-        fields = self.user_fields()
         self._tune()
         if self.dialect == "postgresql":
             self.db.execute(text("SET LOCAL work_mem = '64MB'"))  # the count's UNION hashes
-        where = sql.condition(query.where, fields, self.dialect)
-        order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
-
-        def matching(probe: bool) -> Select[Any]:
-            scope = self.user_scope(
-                role=role, school=school, school_class=school_class, probe=probe
-            )
-            chosen = select(User.id).where(scope)
-            return chosen if where is None else chosen.where(where)
-
-        total = -1
-        if count:
-            total = self._total(
-                lambda: self._count_users(where, role, school, school_class),
-                "users",
-                role,
-                school.id if school is not None else None,
-                school_class.id if school_class is not None else None,
-                repr(query.where),
-            )
+        scope: dict[str, Any] = {"role": role, "school": school, "school_class": school_class}
         # A walk in the collection's own order (by id) goes on from the last page's last id
         # when this client read it a moment ago: the page is read through the index from
         # there, not counted off from the start (`offset` 2,000,000 of a region: seconds).
         question: tuple[object, ...] = ("users-after", role, school, school_class)
         question += (repr(query.where), query.descending)
         after = self._remembered(*question, query.offset) if query.sort is None else None
-        if after is not None:
-            step = User.id < after if query.descending else User.id > after
-            page = matching(True).where(step).order_by(*order).limit(query.limit)
-        else:
-            page = matching(True).order_by(*order).limit(query.limit).offset(query.offset)
+        page, counted = self.user_statements(query, after=after, **scope)
+        total = -1
+        if count:
+            total = self._total(
+                lambda: self.db.scalar(counted) or 0,
+                "users",
+                role,
+                school.id if school is not None else None,
+                school_class.id if school_class is not None else None,
+                repr(query.where),
+            )
         ids = list(self.db.scalars(page))
         if query.sort is None and ids:
             self._remember(ids[-1], *question, query.offset + len(ids))
@@ -1094,19 +1080,36 @@ class Roster:
             page.append(query.select(record))
         return page, total
 
-    def _count_users(
+    def user_statements(
         self,
-        where: ColumnElement[bool] | None,
-        role: str | None,
-        school: School | None,
-        school_class: SchoolClass | None,
-    ) -> int:
+        query: Query,
+        *,
+        role: str | None = None,
+        school: School | None = None,
+        school_class: SchoolClass | None = None,
+        after: int | None = None,
+    ) -> tuple[Select[Any], Select[Any]]:
+        """The SELECTs of a page of user ids (from `after` on, in the collection's order,
+        when given, else counted off `offset`) and of its total (`sql.UntranslatableError`
+        when the query needs Python)."""
+        fields = self.user_fields()
+        where = sql.condition(query.where, fields, self.dialect)
+        order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
+        scope = self.user_scope(role=role, school=school, school_class=school_class, probe=True)
+        chosen = select(User.id).where(scope)
+        if where is not None:
+            chosen = chosen.where(where)
+        if after is not None:
+            step = User.id < after if query.descending else User.id > after
+            page = chosen.where(step).order_by(*order).limit(query.limit)
+        else:
+            page = chosen.order_by(*order).limit(query.limit).offset(query.offset)
         found = self.user_ids(role=role, school=school, school_class=school_class).subquery()
         if where is None:
             counted = select(func.count()).select_from(found)
         else:
             counted = select(func.count(User.id)).join(found, found.c[0] == User.id).where(where)
-        return self.db.scalar(counted) or 0
+        return page, counted
 
     def load_people(self, user_ids: list[int]) -> None:
         """The roles, links and rows of these users only (as `load` has them for everyone)."""

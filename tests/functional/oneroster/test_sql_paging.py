@@ -19,6 +19,7 @@ from campusid.oneroster.query import Query
 from campusid.org.models import School, SchoolClass
 from campusid.org.schoolyear import calendar_for
 from tests.functional.oneroster.conftest import API
+from tests.functional.oneroster.test_rostering import _grant
 
 
 def _roster(db: Any, settings: Any, clock: Any, demographics: bool = False) -> roster.Roster:
@@ -264,15 +265,7 @@ def test_enrollments_page_in_sql_as_in_python(db, world, settings, clock):
 
 def test_enrollments_through_the_api_page_in_sql(db, world, clock, make_roster_app):
     app = make_roster_app("作业本")
-    school = db.scalar(select(School).where(School.name == "之江汇学校"))
-    roster.grant(
-        db,
-        client_pk=app.row.id,
-        school_id=school.id,
-        actor_id=world["pt_admin"].id,
-        now=clock.now(),
-    )
-    db.commit()
+    school = _grant(db, world, clock, app)
     whole = app.get("/enrollments", limit="1000")
     assert whole.status_code == 200, whole.text
     everything = whole.json()["enrollments"]
