@@ -86,7 +86,7 @@ def translate(catalog: NullTranslations, message: str, *, escape: bool = False) 
 
 
 def install(env: Environment, language: str) -> None:
-    """Give the templates ``_``/``gettext``/``ngettext`` in the language.
+    """Give the templates ``_``/``gettext``/``ngettext``/``pgettext`` in the language.
 
     Like Jinja's "newstyle" gettext, except that the text itself is escaped too (``_(value)``
     shows texts made at run time, which may echo what someone typed) and it is formatted only
@@ -106,9 +106,18 @@ def install(env: Environment, language: str) -> None:
             text = Markup.escape(text)
         return text % {"num": num, **values}
 
+    @pass_context
+    def pgettext(context: Context, where: str, message: str, **values: Any) -> str:
+        """A text that reads differently in a context (a column of counts: 学生 → Students)."""
+        text = str(catalog.pgettext(where, message))
+        if context.eval_ctx.autoescape:
+            text = Markup.escape(text)
+        return text % values if values else text
+
     callables: dict[str, Callable[..., str]] = {
         "gettext": gettext,
         "ngettext": ngettext,
+        "pgettext": pgettext,
         "_": gettext,
     }
     env.globals.update(callables)

@@ -285,3 +285,20 @@ def test_the_tree_tabs_wrap_rather_than_clip():
     css = (files("campusid") / "static" / "app.css").read_text("utf-8")
     rule = re.search(r"\.tree-tabs \{([^}]*)\}", css)
     assert rule and "flex-wrap: wrap" in rule.group(1)
+
+
+def test_columns_of_counts_are_plural_in_english(make_client, db, services, world):
+    """The word of a role and the header of a column counting its people are two texts (a
+    context, pgettext): 学生 is "Student" on a person, "Students" above a count."""
+    admin = english(make_client())
+    sign_in(admin, "xx_admin")
+    page = admin.get("/school", follow_redirects=True)
+    assert_english(page, user_data(db, services))
+    head = re.search(r"<thead>(.*?)</thead>", page.text, re.S)
+    assert head is not None
+    headers = re.findall(r"<th>([^<]*)</th>", head.group(1))
+    assert headers[-3:] == ["Teachers", "Students", "Parents"], headers
+    chinese = make_client()
+    sign_in(chinese, "xx_admin")
+    zh = chinese.get("/school", follow_redirects=True).text
+    assert "<th>老师</th><th>学生</th><th>家长</th>" in zh
