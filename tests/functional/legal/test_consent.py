@@ -293,22 +293,18 @@ def test_two_requests_at_once_record_the_first_and_the_key_refuses_a_copy(db, wo
     fails inside its savepoint and `agree` answers with the row already there."""
     parent = world["p_lidaniang"]
     privacy = legal.current(db, DocumentKind.PRIVACY, now=clock.now())
-    first = LegalConsent(
-        user_id=parent.id,
-        subject_id=parent.id,
-        document_id=privacy.id,
-        kind=privacy.kind,
-        version=privacy.version,
-        via=ConsentVia.LATER,
-        agreed_at=clock.now(),
-    )
-    copy = LegalConsent(
-        **{c: getattr(first, c) for c in ("user_id", "subject_id", "document_id")},
-        kind=privacy.kind,
-        version=privacy.version,
-        via=ConsentVia.LATER,
-        agreed_at=clock.now(),
-    )
+
+    def consent() -> LegalConsent:
+        fields = {"user_id": parent.id, "subject_id": parent.id, "document_id": privacy.id}
+        return LegalConsent(
+            **fields,
+            kind=privacy.kind,
+            version=privacy.version,
+            via=ConsentVia.LATER,
+            agreed_at=clock.now(),
+        )
+
+    first, copy = consent(), consent()
     assert legal._insert_once(db, [first])
     assert not legal._insert_once(db, [copy])  # refused by the key, the transaction goes on
     db.commit()
