@@ -157,17 +157,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _step_up(request: Request, exc: StepUpRequired) -> Response:
         if _is_api(request):
             return _error(request, 403, "step_up_required", N_("此操作需要再次验证身份"))
-        target = (
-            "/account/two-step/setup?next=" + quote(exc.back, safe="/")
-            if exc.enrol
-            else "/account/verify?next=" + quote(exc.back, safe="/")
-        )
         if request.method in {"GET", "HEAD"}:
-            return redirect(target, 303)
+            return redirect(exc.target, 303)
         return render(
             request,
             "accounts/step_up_refused.html",
-            {"target": target, "enrol": exc.enrol},
+            {"target": exc.target, "enrol": exc.enrol},
             status_code=403,
         )
 

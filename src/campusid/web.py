@@ -116,6 +116,12 @@ class StepUpRequired(Exception):  # noqa: N818
         self.back = back
         self.enrol = enrol  # no factor to check yet: the person must enrol one first
 
+    @property
+    def target(self) -> str:
+        """Where the person checks (or first enrols) a factor, then comes back to `back`."""
+        page = "/account/two-step/setup" if self.enrol else "/account/verify"
+        return page + "?next=" + quote(self.back, safe="/")
+
 
 class PasswordSessionRequired(Exception):  # noqa: N818
     """Issue 24: a credential change from a session a badge opened needs the password first

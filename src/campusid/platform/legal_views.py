@@ -12,15 +12,27 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from campusid.i18n import N_
 from campusid.legal import service as legal
 from campusid.legal.models import DocumentKind
 from campusid.security.permissions import Permission, Principal
-from campusid.web import Client, DbSession, NotFound, Svc, redirect, render, require
+from campusid.web import (
+    Client,
+    DbSession,
+    NotFound,
+    StepUpRequired,
+    Svc,
+    redirect,
+    render,
+    require,
+    require_step_up,
+)
 
 router = APIRouter()
 
 LegalManager = Annotated[Principal, require(Permission.PLATFORM_LEGAL_MANAGE)]
 PAGE = "/platform/legal"
+STEP_UP_FIRST = N_("发布前须再次验证身份：请在新窗口中完成验证，再回到这里点「发布新版本」。")
 
 
 class TextForm(BaseModel):
@@ -58,6 +70,7 @@ def _edit_page(
     body_en: str,
     errors: list[str] | None = None,
     message: str | None = None,
+    step_up: str | None = None,
     status_code: int = 200,
 ) -> Response:
     versions = legal.history(db, kind)
@@ -71,6 +84,7 @@ def _edit_page(
             "body_en": body_en,
             "errors": errors or [],
             "message": message,
+            "step_up": step_up,
         },
         status_code=status_code,
     )
@@ -104,8 +118,23 @@ def legal_publish(
     client: Client,
     form: Annotated[TextForm, Form()],
 ) -> Response:
-    """发布新版本 (refused, the form keeps what was typed)."""
+    """发布新版本 (refused, the form keeps what was typed). A fresh second-factor check first,
+    as for every platform-wide act; without one the page comes back with the texts kept and
+    the check to open in another window (a long text is not lost to the round trip)."""
     chosen = _kind(kind)
+    try:
+        require_step_up(request, back=f"{PAGE}/{chosen.value}")
+    except StepUpRequired as needed:
+        return _edit_page(
+            request,
+            db,
+            chosen,
+            body_zh=form.body_zh,
+            body_en=form.body_en,
+            errors=[STEP_UP_FIRST],
+            step_up=needed.target,
+            status_code=403,
+        )
     result = legal.publish(
         db,
         kind=chosen,

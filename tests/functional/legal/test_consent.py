@@ -309,3 +309,28 @@ def test_two_requests_at_once_record_the_first_and_the_key_refuses_a_copy(db, wo
     assert not legal._insert_once(db, [copy])  # refused by the key, the transaction goes on
     db.commit()
     assert [r.id for r in _consents(db, parent)] == [first.id]
+
+
+def test_publishing_asks_a_fresh_second_factor_and_keeps_the_text(client, db, world, clock):
+    """A new 用户协议 binds every parent: like every platform-wide act it asks for a second
+    factor checked within CAMPUSID_MFA_STEP_UP_MINUTES. The texts typed are kept while the
+    check is done in another window."""
+    from tests.support.factors import usable_code
+
+    sign_in(client, "pt_admin")
+    clock.advance(minutes=16)  # the sign-in's check is past the 15-minute window
+    typed = {"body_zh": "第一段：新协议。\n\n第二段。", "body_en": "First: the new terms."}
+    refused = post_form(client, "/platform/legal/terms", typed)
+    assert refused.status_code == 403
+    assert "发布前须再次验证身份" in refused.text
+    assert ">第一段：新协议。\n\n第二段。</textarea>" in refused.text  # nothing typed is lost
+    assert 'href="/account/verify?next=/platform/legal/terms" target="_blank"' in refused.text
+    assert _versions(db, DocumentKind.TERMS) == [1]  # nothing published
+
+    with db.begin_nested():
+        code = usable_code(db, "pt_admin", clock.now())
+    db.commit()
+    checked = post_form(client, "/account/verify", {"code": code, "next": "/platform/legal/terms"})
+    assert checked.status_code == 303
+    assert post_form(client, "/platform/legal/terms", typed).status_code == 303
+    assert _versions(db, DocumentKind.TERMS) == [1, 2]
