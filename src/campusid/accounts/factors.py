@@ -205,7 +205,13 @@ def has_factor(db: Session, user_id: int) -> bool:
     )
 
 
-def _may_be_required(db: Session, user: User, rules: dict[str, authz.RoleFactorRule]) -> bool:
+def _may_be_required(
+    db: Session,
+    user: User,
+    rules: dict[str, authz.RoleFactorRule],
+    *,
+    school_requires: bool,
+) -> bool:
     """False only when the rule (`authz.second_factor_policy`) cannot require this person a
     factor, found without loading their roles: no group they could hold is required. Any
     doubt is True (the caller then asks the rule with every role loaded).
@@ -219,18 +225,11 @@ def _may_be_required(db: Session, user: User, rules: dict[str, authz.RoleFactorR
         for group in authz.POLICY_GROUPS
         if (authz.FIXED_NEED.get(group) or rules[group].need) is authz.FactorNeed.REQUIRED
     }
-    if required & {"teacher", "parent"} or school_requires_teachers(db, user.id):
+    if required & {"teacher", "parent"} or school_requires:
         return True
     if user.is_platform_admin or user.is_agent:
         return True
-    return (
-        db.scalar(
-            select(SchoolMembership.id)
-            .where(SchoolMembership.current(user_id=user.id, role=SchoolRole.SCHOOL_ADMIN))
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(db.scalar(select(SchoolMembership.held(user.id, SchoolRole.SCHOOL_ADMIN))))
 
 
 def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
@@ -241,12 +240,11 @@ def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
     first sign-in at which the person's role required a factor they did not have.
     """
     rules = policy_rules(db, services.settings)
-    if not _may_be_required(db, user, rules):
+    school_requires = school_requires_teachers(db, user.id)
+    if not _may_be_required(db, user, rules, school_requires=school_requires):
         return None  # a pupil's or a parent's sign-in: no need to load every role
     policy = authz.second_factor_policy(
-        principal_for(db, user).roles,
-        rules=rules,
-        school_requires_teachers=school_requires_teachers(db, user.id),
+        principal_for(db, user).roles, rules=rules, school_requires_teachers=school_requires
     )
     if policy.need is not authz.FactorNeed.REQUIRED:
         return None

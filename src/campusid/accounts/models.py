@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Exists,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     event,
+    exists,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -197,6 +199,12 @@ class SchoolMembership(Base):
         if role is not None:
             clauses.append(cls.role == role)
         return and_(*clauses)
+
+    @classmethod
+    def held(cls, user_id: int, role: SchoolRole) -> Exists:
+        """EXISTS a current membership of the person in the role, in any school
+        (`db.scalar(select(SchoolMembership.held(...)))` is True or False)."""
+        return exists().where(cls.current(user_id=user_id, role=role))
 
 
 class DefaultCredential(Base):

@@ -246,14 +246,7 @@ def needs_guardian(db: Session, *, child: User, today: date) -> bool:
             born = None
         if born is not None:
             return age_on(born, today) < GUARDIAN_AGE
-    return (
-        db.scalar(
-            select(SchoolMembership.id)
-            .where(SchoolMembership.current(user_id=child.id, role=SchoolRole.STUDENT))
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(db.scalar(select(SchoolMembership.held(child.id, SchoolRole.STUDENT))))
 
 
 def guardian_consent(db: Session, *, child_id: int, now: datetime) -> LegalConsent | None:

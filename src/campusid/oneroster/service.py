@@ -896,8 +896,8 @@ class Roster:
                 lambda: self.db.scalar(counted) or 0,
                 "users",
                 role,
-                school.id if school is not None else None,
-                school_class.id if school_class is not None else None,
+                school,
+                school_class,
                 repr(query.where),
             )
         ids = list(self.db.scalars(page))
@@ -907,6 +907,8 @@ class Roster:
         return [query.select(self._user(self.users[uid])) for uid in ids], total
 
     def _key(self, *question: object) -> str:
+        """The cache key of a question asked by this client of these schools today (a school
+        or a class in it stands as its id)."""
         return count_key(
             self.client_key,
             sorted(self.school_ids),
@@ -1057,10 +1059,7 @@ class Roster:
         total = -1
         if count:
             total = self._total(
-                lambda: self.db.scalar(counted) or 0,
-                "enrollments",
-                school.id if school is not None else None,
-                repr(query.where),
+                lambda: self.db.scalar(counted) or 0, "enrollments", school, repr(query.where)
             )
         found = self.db.execute(chosen)
         page: list[Record] = []

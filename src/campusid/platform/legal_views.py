@@ -122,19 +122,23 @@ def legal_publish(
     as for every platform-wide act; without one the page comes back with the texts kept and
     the check to open in another window (a long text is not lost to the round trip)."""
     chosen = _kind(kind)
-    try:
-        require_step_up(request, back=f"{PAGE}/{chosen.value}")
-    except StepUpRequired as needed:
+
+    def refused(errors: list[str] | None, status_code: int, step_up: str | None = None) -> Response:
         return _edit_page(
             request,
             db,
             chosen,
             body_zh=form.body_zh,
             body_en=form.body_en,
-            errors=[STEP_UP_FIRST],
-            step_up=needed.target,
-            status_code=403,
+            errors=errors,
+            step_up=step_up,
+            status_code=status_code,
         )
+
+    try:
+        require_step_up(request, back=f"{PAGE}/{chosen.value}")
+    except StepUpRequired as needed:
+        return refused([STEP_UP_FIRST], 403, step_up=needed.target)
     result = legal.publish(
         db,
         kind=chosen,
@@ -145,13 +149,5 @@ def legal_publish(
         now=services.clock.now(),
     )
     if result.document is None:
-        return _edit_page(
-            request,
-            db,
-            chosen,
-            body_zh=form.body_zh,
-            body_en=form.body_en,
-            errors=result.problems,
-            status_code=400,
-        )
+        return refused(result.problems, 400)
     return redirect(f"{PAGE}/{chosen.value}?published={result.document.version}")
