@@ -15,7 +15,7 @@ from campusid.audit.service import Actor
 from campusid.context import Services
 from campusid.org.models import School
 from campusid.org.schoolyear import Calendar, calendar_for
-from campusid.org.tree import SchoolTree, build_tree, load_school
+from campusid.org.tree import SchoolTree, build_tree, load_school, outline
 from campusid.security import authz
 from campusid.web import (
     Client,
@@ -58,7 +58,7 @@ ActorDep = Annotated[Actor, Depends(actor)]
 
 
 def school_tree(db: Session, school: School, calendar: Calendar) -> tuple[School, SchoolTree]:
-    """The school, freshly loaded, and its organisation tree."""
+    """The school, freshly loaded, and its organisation tree with every node's counts."""
     loaded = load_school(db, school.id)
     assert loaded is not None
     return loaded, build_tree(db, loaded, calendar)
@@ -104,7 +104,7 @@ def refused(
     selected: tuple[str, int] | None = None,
 ) -> Response:
     """The refusal of an action, with its reasons and the way back."""
-    school, tree = school_tree(db, school, calendar)
+    tree = outline(db, school, calendar)
     return page(
         request,
         "org/refused.html",
@@ -161,8 +161,12 @@ class SchoolPage:
         return self
 
     def tree(self) -> tuple[School, SchoolTree]:
-        """The school, freshly loaded, and its organisation tree."""
+        """The school, freshly loaded, and its organisation tree with every node's counts."""
         return school_tree(self.db, self.school, self.calendar)
+
+    def outline(self) -> tuple[School, SchoolTree]:
+        """The school and its tree without counts: what the sidebar draws on every page."""
+        return self.school, outline(self.db, self.school, self.calendar)
 
     def render(
         self,
@@ -176,9 +180,10 @@ class SchoolPage:
     ) -> Response:
         """The console page: the tree (unless `with_tree` is off) and the template.
 
-        `loaded` is the school and tree the handler already read (to find its node), drawn as is.
+        `loaded` is the school and tree the handler already read (to find its node, or for the
+        counts its template shows), drawn as is; otherwise the sidebar is an outline.
         """
-        school, tree = loaded or (self.tree() if with_tree else (self.school, None))
+        school, tree = loaded or (self.outline() if with_tree else (self.school, None))
         return page(
             self.request,
             template,

@@ -8,10 +8,15 @@ counts, however many classes the school has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from campusid.i18n import N_
@@ -24,13 +29,13 @@ from campusid.org.schoolyear import Calendar
 
 @dataclass
 class Node:
-    """A node of the tree: its kind, id, label, children and counts."""
+    """A node of the tree: its kind, id, label, children and counts (None in an outline)."""
 
     kind: str  # school, campus, stage, grade, class, teaching
     id: int
     label: str
     url: str
-    counts: Counts = field(default_factory=Counts)
+    counts: Counts | None = None
     children: list[Node] = field(default_factory=list)
     graduated: bool = False
     obj: object = None
@@ -112,15 +117,23 @@ def load_school(db: Session, school_id: int) -> School | None:
     )
 
 
-def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
-    """The organisation tree of a school with the counts of every node (`org.counts`)."""
+def build_tree(
+    db: Session, school: School, calendar: Calendar, *, counted: bool = True
+) -> SchoolTree:
+    """The organisation tree of a school with the counts of every node (`org.counts`).
+
+    Without `counted`, an outline: the same nodes with no counts (`Node.counts` is None), for
+    the console's sidebar, which shows none; a page that shows a count asks for them (a
+    template given None fails loudly rather than show a zero).
+    """
     base = f"/school/{school.id}"
-    found = counts.school_counts(db, school_id=school.id, calendar=calendar)
+    found = counts.school_counts(db, school_id=school.id, calendar=calendar) if counted else None
     by_key: dict[tuple[str, int], Node] = {}
 
     def node(kind: str, node_id: int, label: str, url: str, obj: object) -> Node:
         level = "class" if kind == "teaching" else kind
-        made = Node(kind, node_id, label, url, counts=found.of(level, node_id), obj=obj)
+        tally = found.of(level, node_id) if found else None
+        made = Node(kind, node_id, label, url, counts=tally, obj=obj)
         by_key[(level, node_id)] = made
         return made
 
@@ -184,3 +197,96 @@ def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
     ]
     graduated.sort(key=lambda n: -getattr(n.obj, "enrollment_year", 0))
     return SchoolTree(root=root, teaching=teaching, graduated=graduated, by_key=by_key)
+
+
+# --------------------------------------------------------------------------- the sidebar's outline
+
+
+class _Outlines:
+    """The last outlines drawn, by what they were drawn from (a bounded LRU, per process)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._trees: OrderedDict[Hashable, SchoolTree] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> SchoolTree | None:
+        with self._lock:
+            tree = self._trees.get(key)
+            if tree is not None:
+                self._trees.move_to_end(key)
+            return tree
+
+    def put(self, key: Hashable, tree: SchoolTree) -> None:
+        with self._lock:
+            self._trees[key] = tree
+            self._trees.move_to_end(key)
+            while len(self._trees) > self.size:
+                self._trees.popitem(last=False)
+
+
+_OUTLINES = _Outlines(512)
+
+
+@cache
+def _organisation_rows() -> tuple[Select[Any], Select[Any]]:
+    """The statements of `_outline_key` (parameter `school_id`), built once: every column of
+    the school's campuses, stages and grades (one outer-joined read), and of its classes."""
+    school_id = bindparam("school_id", type_=Integer)
+    campus, stage, grade = Campus.__table__, StageUnit.__table__, Grade.__table__
+    places = (
+        select(campus, stage, grade)
+        .select_from(campus)
+        .outerjoin(stage, stage.c.campus_id == campus.c.id)
+        .outerjoin(grade, grade.c.stage_id == stage.c.id)
+        .where(campus.c.school_id == school_id)
+        .order_by(campus.c.id, stage.c.id, grade.c.id)
+    )
+    classes = SchoolClass.__table__
+    return places, select(classes).where(classes.c.school_id == school_id).order_by(classes.c.id)
+
+
+def _frozen(value: object) -> Hashable:
+    """A column's value as part of a key (a JSON column's dict as its sorted text)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def _outline_key(db: Session, school: School, calendar: Calendar) -> Hashable:
+    """Everything an outline is drawn from: the school's name, today's calendar, and every
+    column of its campuses, stages, grades and classes, read as plain rows (two statements,
+    no objects built)."""
+    places, classes = _organisation_rows()
+    parameters = {"school_id": school.id}
+    return (
+        school.id,
+        school.name,
+        calendar,
+        tuple(tuple(map(_frozen, row)) for row in db.execute(places, parameters)),
+        tuple(tuple(map(_frozen, row)) for row in db.execute(classes, parameters)),
+    )
+
+
+def outline(db: Session, school: School, calendar: Calendar) -> SchoolTree:
+    """The tree the console's sidebar draws on every page: the nodes without counts or objects.
+
+    Building it (the school's objects, five statements, the labels) cost more than the rest of
+    a page such as 成员管理; it is kept per process, keyed by the very rows it is drawn from
+    (`_outline_key`), so it cannot be stale: any change to a campus, stage, grade or class, a
+    new day or another school-year boundary is another key. Reading the key is two plain
+    statements. A tree built while the rows changed under it (read again after building, in
+    PostgreSQL's read-committed transactions) is drawn but not kept.
+    """
+    key = _outline_key(db, school, calendar)
+    tree = _OUTLINES.get(key)
+    if tree is not None:
+        return tree
+    loaded = load_school(db, school.id)
+    assert loaded is not None
+    tree = build_tree(db, loaded, calendar, counted=False)
+    for node in tree.by_key.values():
+        node.obj = None  # kept across sessions: no ORM objects
+    if _outline_key(db, school, calendar) == key:
+        _OUTLINES.put(key, tree)
+    return tree

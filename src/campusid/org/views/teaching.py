@@ -19,7 +19,7 @@ router = APIRouter(prefix="/school/{school_id}/teaching")
 @router.get("")
 def teaching_tab(page: Page) -> Response:
     """教学班: the school's teaching classes."""
-    return page.render("org/teaching.html", tab="teaching")
+    return page.render("org/teaching.html", loaded=page.tree(), tab="teaching")
 
 
 @router.get("/new")

@@ -192,7 +192,7 @@ def class_page(
 @router.get("/graduated")
 def graduated_tab(page: Page) -> Response:
     """毕业班级: graduated grades and their classes, members kept."""
-    return page.render("org/graduated.html", tab="graduated")
+    return page.render("org/graduated.html", loaded=page.tree(), tab="graduated")
 
 
 @router.get("/search")
