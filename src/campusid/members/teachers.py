@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.interfaces import ORMOption
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
 from campusid.audit.actions import AuditAction
@@ -72,8 +73,8 @@ def add_teacher(
 # --------------------------------------------------------------------------- teachers
 
 
-def teachers(db: Session, school: School) -> list[User]:
-    """The school's current teachers, by name."""
+def teachers(db: Session, school: School, *options: ORMOption) -> list[User]:
+    """The school's current teachers, by name (`options`: which of their columns to load)."""
     return list(
         db.scalars(
             select(User)
@@ -82,6 +83,7 @@ def teachers(db: Session, school: School) -> list[User]:
                 SchoolMembership.current(school_id=school.id, role=SchoolRole.TEACHER),
             )
             .order_by(User.real_name, User.id)
+            .options(*options)
         )
     )
 
@@ -350,8 +352,11 @@ class TeacherRow:
 def teacher_rows(
     db: Session, *, school: School, calendar: Calendar, only: list[User] | None = None
 ) -> list[TeacherRow]:
-    """Every current teacher of the school (or `only` these) with classes, subjects, grades led."""
-    people = teachers(db, school)
+    """Every current teacher of the school (or `only` these) with classes, subjects, grades led.
+
+    Of each teacher only what the list and the export show is loaded (a teacher's other
+    identifiers are not decrypted for a list of names)."""
+    people = teachers(db, school, load_only(User.real_name, User.username, User.phone))
     if only is not None:
         wanted = {u.id for u in only}
         people = [u for u in people if u.id in wanted]
