@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -166,6 +166,22 @@ def pending_requests(db: Session, *, school_class: SchoolClass) -> list[PendingR
         .order_by(JoinRequest.created_at, JoinRequest.id)
     )
     return [PendingRequest(req, user, JOIN_ROLES.get(req.role, req.role)) for req, user in rows]
+
+
+def pending_count(db: Session, *, school_class: SchoolClass) -> int:
+    """How many join requests `pending_requests` lists (成员审核's badge)."""
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(JoinRequest)
+            .join(User, User.id == JoinRequest.user_id)
+            .where(
+                JoinRequest.class_id == school_class.id,
+                JoinRequest.status == JoinRequestStatus.PENDING,
+            )
+        )
+        or 0
+    )
 
 
 def _admit(

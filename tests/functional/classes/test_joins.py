@@ -40,10 +40,13 @@ def test_parent_asks_homeroom_teacher_approves(client, make_client, db, world):
     assert "新的入班申请" in client.get("/notices").text
     page = client.get(_requests(world)).text
     assert "周家长" in page and "周伯通的爸爸" in page and "家长" in page
+    badge = '成员审核 <span class="badge">1</span>'
+    assert badge in client.get(f"/classes/{world.class51.id}/manage/students").text
     request_id = _pending_id(db, world["p_zhoujia"].id)
     done = post_form(client, f"{_requests(world)}/{request_id}", {"decision": "approve"})
     assert done.status_code == 303
     assert "已通过申请" in client.get(done.headers["location"]).text
+    assert "成员审核 <span" not in client.get(f"/classes/{world.class51.id}/manage/students").text
 
     db.expire_all()
     assert db.scalar(

@@ -64,7 +64,7 @@ def _students(
         "students",
         status_code=status_code,
         q=q,
-        members=classes.students_of(page.db, school_class=page.school_class, name_query=q),
+        members=classes.student_list(page.db, school_class=page.school_class, name_query=q),
         positions=classes.positions_of(page.db, school_class=page.school_class),
         role_labels=CLASS_ROLE_LABELS,
         errors=errors or [],

@@ -162,7 +162,7 @@ class ClassPage(PersonPage):
 
     def pending_count(self) -> int:
         """成员审核's badge: join requests waiting."""
-        return len(joins.pending_requests(self.db, school_class=self.school_class))
+        return joins.pending_count(self.db, school_class=self.school_class)
 
     def render(self, template: str, *, status_code: int = 200, **context: Any) -> Response:
         """The template under the class's header."""
