@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 import segno
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Exists, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from campusid.accounts import throttle as sign_in_throttle
@@ -149,20 +149,18 @@ def policy_rules(db: Session, settings: Settings) -> dict[str, authz.RoleFactorR
 _CHOOSABLE = {authz.FactorNeed.REQUIRED.value, authz.FactorNeed.OPTIONAL.value}
 
 
+def _requiring_school(user_id: int) -> Exists:
+    """EXISTS a school the person currently teaches at that requires its teachers' factor."""
+    return exists().where(
+        TwoStepSchoolPolicy.school_id == SchoolMembership.school_id,
+        TwoStepSchoolPolicy.teachers_required.is_(True),
+        SchoolMembership.current(user_id=user_id, role=SchoolRole.TEACHER),
+    )
+
+
 def school_requires_teachers(db: Session, user_id: int) -> bool:
     """Whether a school the person currently teaches at requires its teachers' second factor."""
-    return (
-        db.scalar(
-            select(TwoStepSchoolPolicy.school_id)
-            .join(SchoolMembership, SchoolMembership.school_id == TwoStepSchoolPolicy.school_id)
-            .where(
-                TwoStepSchoolPolicy.teachers_required.is_(True),
-                SchoolMembership.current(user_id=user_id, role=SchoolRole.TEACHER),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    return bool(db.scalar(select(_requiring_school(user_id))))
 
 
 def policy_of(db: Session, services: Services, principal: Principal) -> authz.FactorPolicy:
@@ -205,11 +203,20 @@ def has_factor(db: Session, user_id: int) -> bool:
     )
 
 
+def sign_in_facts(db: Session, user_id: int) -> tuple[bool, bool]:
+    """Whether the person administers a school now, and whether a school they teach at
+    requires its teachers' factor: what `_may_be_required` reads, in one statement."""
+    admin, requiring = db.execute(
+        select(SchoolMembership.held(user_id, SchoolRole.SCHOOL_ADMIN), _requiring_school(user_id))
+    ).one()
+    return bool(admin), bool(requiring)
+
+
 def _may_be_required(
-    db: Session,
     user: User,
     rules: dict[str, authz.RoleFactorRule],
     *,
+    school_admin: bool,
     school_requires: bool,
 ) -> bool:
     """False only when the rule (`authz.second_factor_policy`) cannot require this person a
@@ -217,8 +224,9 @@ def _may_be_required(
     doubt is True (the caller then asks the rule with every role loaded).
 
     Required groups: platform administrators and agents (flags on the account), school
-    administrators (a current 学校管理员 membership, the only source of that role), teachers
-    and parents where the policy or a school requires them (then: True, whoever it is).
+    administrators (`school_admin`: a current 学校管理员 membership, the only source of that
+    role), teachers and parents where the policy or a school requires them (then: True,
+    whoever it is).
     """
     required = {
         group
@@ -227,9 +235,7 @@ def _may_be_required(
     }
     if required & {"teacher", "parent"} or school_requires:
         return True
-    if user.is_platform_admin or user.is_agent:
-        return True
-    return bool(db.scalar(select(SchoolMembership.held(user.id, SchoolRole.SCHOOL_ADMIN))))
+    return user.is_platform_admin or user.is_agent or school_admin
 
 
 def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
@@ -240,8 +246,10 @@ def enrolment_due(db: Session, *, services: Services, user: User) -> str | None:
     first sign-in at which the person's role required a factor they did not have.
     """
     rules = policy_rules(db, services.settings)
-    school_requires = school_requires_teachers(db, user.id)
-    if not _may_be_required(db, user, rules, school_requires=school_requires):
+    school_admin, school_requires = sign_in_facts(db, user.id)
+    if not _may_be_required(
+        user, rules, school_admin=school_admin, school_requires=school_requires
+    ):
         return None  # a pupil's or a parent's sign-in: no need to load every role
     policy = authz.second_factor_policy(
         principal_for(db, user).roles, rules=rules, school_requires_teachers=school_requires

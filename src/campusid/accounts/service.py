@@ -73,13 +73,28 @@ class SignInResult:
 
 def find_by_login(db: Session, login: str) -> User | None:
     """The one account that the value names by any identifier, or None."""
+    found = _sign_in_lookup(db, login)
+    return found[0] if found else None
+
+
+def _sign_in_lookup(db: Session, login: str) -> tuple[User, str | None] | None:
+    """The one account the value names, with the hash its password is checked against
+    (`password_hash_of`), in one statement: the school's default credential joined."""
     keys = login_lookup_keys(login)
     if not keys:
         return None
     conditions = [getattr(User, column) == value for column, value in keys.items()]
-    users = list(db.scalars(select(User).where(or_(*conditions)).limit(2)))
+    rows = db.execute(
+        select(User, DefaultCredential.password_hash)
+        .outerjoin(DefaultCredential, DefaultCredential.id == User.default_credential_id)
+        .where(or_(*conditions))
+        .limit(2)
+    ).all()
     # Identifiers are unique per column, and their formats don't overlap, so at most one.
-    return users[0] if len(users) == 1 else None
+    if len(rows) != 1:
+        return None
+    user, default_hash = rows[0]
+    return user, user.password_hash or default_hash
 
 
 def password_hash_of(db: Session, user: User) -> str | None:
@@ -119,10 +134,10 @@ def authenticate(
     # across the slow hash (on SQLite a write lock would serialise every sign-in of the school).
     with services.session_factory() as lookup:
         begin_reading(lookup)
-        found = find_by_login(lookup, login)
-        user_id = found.id if found else None
-        version = found.password_version if found else None
-        stored_hash = password_hash_of(lookup, found) if found else None
+        found = _sign_in_lookup(lookup, login)
+        user_id = found[0].id if found else None
+        version = found[0].password_version if found else None
+        stored_hash = found[1] if found else None
     attempt = throttle.assess(
         services,
         login=login,
