@@ -113,12 +113,18 @@ class Person:
     phone: str | None = None
 
     def identifiers(self) -> dict[str, str]:
-        """The identifiers given, by column."""
-        return {
-            column: value
-            for column in IDENTIFIER_LABELS
-            if (value := getattr(self, column)) is not None
-        }
+        """The identifiers given, by column, in the order of IDENTIFIER_LABELS.
+
+        Written out: an import asks this of every row's person three or four times.
+        """
+        found = {}
+        if self.id_card_number is not None:
+            found["id_card_number"] = self.id_card_number
+        if self.registration_number is not None:
+            found["registration_number"] = self.registration_number
+        if self.phone is not None:
+            found["phone"] = self.phone
+        return found
 
 
 def person_from(
@@ -661,16 +667,26 @@ def _username_base(real_name: str, prefix: str) -> str:
     return (letters or prefix)[:20]
 
 
+def _random_digits(digits: int) -> str:
+    """`digits` random decimal digits, each equally likely (one draw for them all, not one
+    draw a digit: the same strings, equally likely, at a fifth of the cost)."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
 def assign_usernames(db: Session, accounts: list[Account]) -> None:
     """Readable, unique usernames: the name's pinyin and random digits (lixiaoyao4821)."""
     pending = list(accounts)
     digits = 4
     taken: set[str] = set()
+    bases: dict[tuple[str, str], str] = {}  # names repeat: each is read once
     while pending:
         for account in pending:
             prefix = ROLE_PREFIX.get(account.role or SchoolRole.STUDENT, "s")
-            base = _username_base(account.real_name, prefix)
-            account.username = base + "".join(secrets.choice("0123456789") for _ in range(digits))
+            key = (account.real_name, prefix)
+            base = bases.get(key)
+            if base is None:
+                base = bases[key] = _username_base(account.real_name, prefix)
+            account.username = base + _random_digits(digits)
         names = [a.username for a in pending if a.username]
         clash = set(taken)
         for part in chunks(names):

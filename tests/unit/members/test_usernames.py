@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypinyin import lazy_pinyin
 
-from campusid.members.batch import _pinyin, _username_base
+from campusid.members.batch import _pinyin, _random_digits, _username_base
 
 # Common name characters, polyphonic ones (乐 行 长 单 曾 重 朴 仇) and a few that make phrases.
 NAME_CHARS = "王李张刘陈杨黄赵吴周徐孙子涵欣怡梓萱浩然宇轩思远一诺俊杰明晨曦乐行长单曾重朴仇银行"
@@ -33,3 +35,14 @@ def test_phrases_inside_a_name_are_read_as_phrases() -> None:
     assert _pinyin("李银行") == whole("李银行") == "liyinhang"
     assert _username_base("李逍遥", "s") == "lixiaoyao"
     assert _username_base("·", "t") == "t"
+
+
+def test_the_random_digits_are_any_digits_each_as_likely() -> None:
+    for digits in (4, 5, 8):
+        drawn = [_random_digits(digits) for _ in range(200)]
+        assert all(len(d) == digits and d.isascii() and d.isdigit() for d in drawn)
+    firsts = Counter(_random_digits(4)[0] for _ in range(5000))
+    lasts = Counter(_random_digits(4)[-1] for _ in range(5000))
+    for counts in (firsts, lasts):  # a leading zero too; 500 expected, 400 is 4.5 sigma off
+        assert set(counts) == set("0123456789")
+        assert min(counts.values()) > 400
