@@ -372,11 +372,14 @@ def graduated_grade_ids(db: Session, *, school_id: int, calendar: Calendar) -> l
     return _graduated_grades(db, school_ids=[school_id], calendar=calendar)
 
 
-def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolCounts:
+def school_counts(
+    db: Session, *, school_id: int, calendar: Calendar, graduated: list[int] | None = None
+) -> SchoolCounts:
     """The school and every campus, stage, grade and class of it with its counts, live.
 
     Two queries: the school's graduated grades (graduation follows the calendar, so it is
-    decided here, in Python, the same way the tree decides it), then one statement that lists
+    decided here, in Python, the same way the tree decides it; `graduated` when the caller
+    already decided it, as the tree's outline has), then one statement that lists
     who is where and counts the distinct people per node and role for every level at once:
 
     * a class: its teachers, its students, and their parents (a graduated class keeps its
@@ -390,7 +393,8 @@ def school_counts(db: Session, *, school_id: int, calendar: Calendar) -> SchoolC
       a class). Graduates whose membership is still active are not counted here, nor (by
       `_alumni`, the same rule) in `school_total` and the district page given a calendar.
     """
-    graduated = graduated_grade_ids(db, school_id=school_id, calendar=calendar)
+    if graduated is None:
+        graduated = graduated_grade_ids(db, school_id=school_id, calendar=calendar)
     rows = db.execute(_people_per_node(), {"school_id": school_id, "graduated": graduated})
     nodes: dict[str, dict[int, Counts]] = {level: defaultdict(Counts) for level in LEVELS}
     for level, node, role, number in rows:

@@ -15,7 +15,7 @@ from campusid.audit.service import Actor
 from campusid.context import Services
 from campusid.org.models import School
 from campusid.org.schoolyear import Calendar, calendar_for
-from campusid.org.tree import SchoolTree, build_tree, load_school, outline
+from campusid.org.tree import SchoolTree, counted_tree, load_school, outline
 from campusid.security import authz
 from campusid.web import (
     Client,
@@ -58,10 +58,8 @@ ActorDep = Annotated[Actor, Depends(actor)]
 
 
 def school_tree(db: Session, school: School, calendar: Calendar) -> tuple[School, SchoolTree]:
-    """The school, freshly loaded, and its organisation tree with every node's counts."""
-    loaded = load_school(db, school.id)
-    assert loaded is not None
-    return loaded, build_tree(db, loaded, calendar)
+    """The school and its organisation tree with every node's counts."""
+    return school, counted_tree(db, school, calendar)
 
 
 def page(
@@ -161,7 +159,7 @@ class SchoolPage:
         return self
 
     def tree(self) -> tuple[School, SchoolTree]:
-        """The school, freshly loaded, and its organisation tree with every node's counts."""
+        """The school and its organisation tree with every node's counts."""
         return school_tree(self.db, self.school, self.calendar)
 
     def outline(self) -> tuple[School, SchoolTree]:

@@ -1,9 +1,11 @@
 """The organisation tree as pages show it, with exact member counts on every node.
 
-The counts come from `org.counts.school_counts`, counted from the membership rows each time
-they are shown, never stored, so they cannot drift and no "recount" button is needed. The tree
-costs the school's loading (`load_school`), its teaching classes and the two queries of the
-counts, however many classes the school has.
+The tree's shape and labels (the outline) are kept per process, keyed by the very rows they are
+drawn from (`outline`): reading the key is two plain statements, however many classes the
+school has, and a change anywhere is another key. The counts come from
+`org.counts.school_counts`, counted from the membership rows each time they are shown, never
+stored, so they cannot drift and no "recount" button is needed; `with_counts` lays them over a
+copy of the outline.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -24,7 +26,31 @@ from campusid.org import counts
 from campusid.org import service as org
 from campusid.org.counts import Counts
 from campusid.org.models import Campus, ClassKind, Grade, School, SchoolClass, StageUnit
-from campusid.org.schoolyear import Calendar
+from campusid.org.schoolyear import Calendar, SchoolSystem
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What pages show of a node beside its label: plain values, not the row's object, so
+    that an outline can be kept across requests (`outline`)."""
+
+    code: str | None = None  # a campus's 校区编码
+    school_system: SchoolSystem | None = None  # a stage's or grade's 学制
+    enrollment_year: int | None = None  # a grade's
+    class_code: str | None = None  # a class's 班级编码
+    subject: str | None = None  # a teaching class's
+
+
+def _facts(obj: object) -> Facts:
+    if isinstance(obj, Campus):
+        return Facts(code=obj.code)
+    if isinstance(obj, StageUnit):
+        return Facts(school_system=obj.school_system)
+    if isinstance(obj, Grade):
+        return Facts(school_system=obj.school_system, enrollment_year=obj.enrollment_year)
+    if isinstance(obj, SchoolClass):
+        return Facts(class_code=obj.class_code, subject=obj.subject)
+    return Facts()
 
 
 @dataclass
@@ -38,7 +64,7 @@ class Node:
     counts: Counts | None = None
     children: list[Node] = field(default_factory=list)
     graduated: bool = False
-    obj: object = None
+    facts: Facts = field(default_factory=Facts)
 
     def walk(self) -> Iterable[Node]:
         """This node and every node below it."""
@@ -68,7 +94,7 @@ class SchoolTree:
         found = []
         graduated = (node for grade in self.graduated for node in grade.walk())
         for node in (*self.root.walk(), *self.teaching, *graduated):
-            code = getattr(node.obj, "class_code", None) or getattr(node.obj, "code", None) or ""
+            code = node.facts.class_code or node.facts.code or ""
             if node.kind != "school" and (wanted in node.label or wanted.lower() == code.lower()):
                 found.append(node)
         return found[:limit]
@@ -117,23 +143,16 @@ def load_school(db: Session, school_id: int) -> School | None:
     )
 
 
-def build_tree(
-    db: Session, school: School, calendar: Calendar, *, counted: bool = True
-) -> SchoolTree:
-    """The organisation tree of a school with the counts of every node (`org.counts`).
-
-    Without `counted`, an outline: the same nodes with no counts (`Node.counts` is None), for
-    the console's sidebar, which shows none; a page that shows a count asks for them (a
-    template given None fails loudly rather than show a zero).
-    """
+def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
+    """The organisation tree of a school, without counts: an outline (`Node.counts` is None;
+    `with_counts` lays them over it). A template given None for a count fails loudly rather
+    than show a zero."""
     base = f"/school/{school.id}"
-    found = counts.school_counts(db, school_id=school.id, calendar=calendar) if counted else None
     by_key: dict[tuple[str, int], Node] = {}
 
     def node(kind: str, node_id: int, label: str, url: str, obj: object) -> Node:
         level = "class" if kind == "teaching" else kind
-        tally = found.of(level, node_id) if found else None
-        made = Node(kind, node_id, label, url, counts=tally, obj=obj)
+        made = Node(kind, node_id, label, url, facts=_facts(obj))
         by_key[(level, node_id)] = made
         return made
 
@@ -195,8 +214,41 @@ def build_tree(
             key=lambda c: (c.name or "", c.id),
         )
     ]
-    graduated.sort(key=lambda n: -getattr(n.obj, "enrollment_year", 0))
+    graduated.sort(key=lambda n: -(n.facts.enrollment_year or 0))
     return SchoolTree(root=root, teaching=teaching, graduated=graduated, by_key=by_key)
+
+
+def with_counts(tree: SchoolTree, found: counts.SchoolCounts) -> SchoolTree:
+    """A copy of the tree with every node's counts (the outline itself is left as it is: it
+    is shared between requests)."""
+    by_key: dict[tuple[str, int], Node] = {}
+
+    def copy(node: Node) -> Node:
+        level = "class" if node.kind == "teaching" else node.kind
+        made = replace(
+            node,
+            counts=found.of(level, node.id),
+            children=[copy(child) for child in node.children],
+        )
+        by_key[(level, node.id)] = made
+        return made
+
+    return SchoolTree(
+        root=copy(tree.root),
+        teaching=[copy(n) for n in tree.teaching],
+        graduated=[copy(n) for n in tree.graduated],
+        by_key=by_key,
+    )
+
+
+def counted_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
+    """The school's tree with the counts of every node, live (`org.counts.school_counts`):
+    the kept outline and the two statements of the counts, given the graduated grades the
+    outline found (the same rule, `org.is_graduated`)."""
+    tree = outline(db, school, calendar)
+    graduated = [node.id for node in tree.graduated]
+    found = counts.school_counts(db, school_id=school.id, calendar=calendar, graduated=graduated)
+    return with_counts(tree, found)
 
 
 # --------------------------------------------------------------------------- the sidebar's outline
@@ -284,9 +336,7 @@ def outline(db: Session, school: School, calendar: Calendar) -> SchoolTree:
         return tree
     loaded = load_school(db, school.id)
     assert loaded is not None
-    tree = build_tree(db, loaded, calendar, counted=False)
-    for node in tree.by_key.values():
-        node.obj = None  # kept across sessions: no ORM objects
+    tree = build_tree(db, loaded, calendar)
     if _outline_key(db, school, calendar) == key:
         _OUTLINES.put(key, tree)
     return tree

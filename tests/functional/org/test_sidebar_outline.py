@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from campusid.org import building
 from campusid.org import service as org
@@ -98,7 +98,7 @@ def test_a_new_school_year_renames_the_grades_in_the_sidebar(admin, world, clock
     assert "六年级2022级" in sidebar and "五年级2022级" not in sidebar
 
 
-def test_the_tabs_that_show_counts_still_count(admin, world, clock):
+def test_the_tabs_that_show_counts_still_count(admin, world, db, clock):
     school = world.school
     made = post_form(
         admin,
@@ -108,7 +108,13 @@ def test_the_tabs_that_show_counts_still_count(admin, world, clock):
     assert made.status_code == 303, made.text[:300]
     teaching = admin.get(f"/school/{school.id}/teaching")
     assert teaching.status_code == 200 and "数学提高班" in teaching.text
-    assert "0个学生" in teaching.text.split("数学提高班", 2)[-1]
+    table = teaching.text.split("</thead>", 1)[1]
+    row = next(r for r in table.split("</tr>") if "数学提高班" in r)
+    made_class = db.scalar(select(SchoolClass).where(SchoolClass.name == "数学提高班"))
+    assert "数学" in row and made_class.class_code in row and "0个学生" in row
+    campus = db.get(Campus, world.class51.campus_id)
+    campus_page = admin.get(f"/school/{school.id}/campuses/{campus.id}").text
+    assert f"校区编码 {campus.code}" in campus_page
     # The tree's own page counts every node; the sidebar of another page shows no count.
     assert "个学生" in admin.get(f"/school/{school.id}").text
     assert "个学生" not in _sidebar(admin.get(f"/school/{school.id}/teachers").text)
