@@ -14,6 +14,7 @@ so an import costs no argon2 work at all (docs/import.md), and must change it at
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 
 from pypinyin import lazy_pinyin
 from pypinyin.constants import PHRASES_DICT
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from campusid.accounts.models import Gender, SchoolMembership, SchoolRole, User
@@ -127,6 +128,12 @@ class Person:
         return found
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")  # a character below 32
+# A name's problem depends on the name alone, and names repeat (an import of 100,000 pupils
+# holds a few thousand distinct ones): each is looked at once.
+_name_problem = functools.lru_cache(maxsize=1 << 16)(name_problem)
+
+
 def person_from(
     *,
     real_name: str,
@@ -146,9 +153,9 @@ def person_from(
             problems.append(N_("请填写%(label)s姓名", label=label))
     elif len(name) > 64:
         problems.append(N_("%(label)s姓名过长", label=label))
-    elif name.startswith(("=", "+", "-", "@")) or any(ord(ch) < 32 for ch in name):
+    elif name.startswith(("=", "+", "-", "@")) or _CONTROL.search(name):
         problems.append(N_("%(label)s姓名格式不正确", label=label))
-    elif (problem := name_problem(name)) is not None:
+    elif (problem := _name_problem(name)) is not None:
         problems.append(f"{label}{problem}")
     person = Person(real_name=name)
     gender_text = (gender or "").strip()
@@ -219,12 +226,30 @@ class AccountIndex:
     def __init__(self) -> None:
         self.by: dict[str, dict[str, Account]] = {c: {} for c in self.COLUMNS}
         self.by_id: dict[int, Account] = {}
+        # The stored form of every value looked up in an encrypted column, by column: the
+        # writer stores new accounts' identifiers without encrypting them again (`Plan.sealed`).
+        self.sealed: dict[str, dict[str, Any]] = {}
 
     def load(self, db: Session, wanted: dict[str, set[str]]) -> None:
-        """Load the accounts holding any of the wanted identifier values."""
+        """Load the accounts holding any of the wanted identifier values.
+
+        An encrypted column's values are encrypted here, by the column's own bind processing,
+        and compared as stored (the same SQL and the same ciphertexts as binding them to the
+        column would give), so that `sealed` keeps them.
+        """
+        dialect = db.get_bind().dialect
         for column, values in wanted.items():
             todo = sorted(v for v in values if v and v not in self.by[column])
+            attribute = getattr(User, column)
+            seal = attribute.type.dialect_impl(dialect).bind_processor(dialect)
+            sealed = self.sealed.setdefault(column, {}) if seal is not None else {}
             for part in chunks(todo):
+                if seal is None:
+                    condition = attribute.in_(part)
+                else:
+                    stored = [seal(value) for value in part]
+                    sealed.update(zip(part, stored, strict=True))
+                    condition = type_coerce(attribute, String).in_(stored)
                 rows = db.execute(
                     select(
                         User.id,
@@ -233,7 +258,7 @@ class AccountIndex:
                         User.id_card_number,
                         User.registration_number,
                         User.phone,
-                    ).where(getattr(User, column).in_(part))
+                    ).where(condition)
                 )
                 for row in rows:
                     self._remember(Account(row[1], row[2], row[3], row[4], row[5], row[0]))
@@ -372,6 +397,9 @@ class Plan:
     moved: int = 0
     parents_linked: int = 0
     id_cards_bound: int = 0
+    # Identifiers already encrypted for the look-ups, by column (`AccountIndex.sealed`): not
+    # part of what is written, only a shortcut for writing it.
+    sealed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         """The counts the administrator is shown."""
@@ -402,7 +430,7 @@ class RosterBuilder:
         # What the attach rule knows of each existing account, across the whole platform.
         self.facts: dict[int, authz.AccountFacts] = {}
         self.index = AccountIndex()
-        self.plan = Plan()
+        self.plan = Plan(sealed=self.index.sealed)
         self.placement: dict[int, Placement] = {}  # by id() of the Account
         self.roles: dict[tuple[int, SchoolRole], bool] = {}
         self.linked: set[tuple[int, int]] = set()

@@ -490,6 +490,7 @@ def import_rows(
         return result
 
     cells = _cells(rows, columns)
+    suspects = _typed_suspects(rows, columns)
     directory = ClassDirectory(db, school, calendar)
     builder = RosterBuilder(db, school=school, class_names=directory.names, today=calendar.today)
 
@@ -504,7 +505,8 @@ def import_rows(
         try:
             if op and op not in OPERATIONS:
                 raise MemberError("操作须为新建、换班、绑身份证或绑家长")
-            _check_typed(row, columns)
+            if index in suspects:
+                _check_typed(row, columns)
             student = None
             id_card, registration = cells["身份证号"][index], cells["学籍号"][index]
             if op in ("", OP_CREATE) or id_card or registration:
@@ -646,6 +648,24 @@ def _check_typed(row: list[str], columns: dict[str, int]) -> None:
             )
 
 
+def _typed_suspects(rows: list[list[str]], columns: dict[str, int]) -> set[int]:
+    """The rows `_check_typed` may refuse, found column by column; it passes every other row
+    without a look (nearly all of them: their identifier cells are plain text, and one that
+    lost digits to the number format always holds an e or E)."""
+    suspects = set()
+    for name in NO_FORMULAS:
+        index = columns.get(name)
+        if index is None:
+            continue
+        lose = name in NUMBERS_LOSE
+        for number, row in enumerate(rows):
+            if index < len(row):
+                value = row[index]
+                if type(value) is not str or (lose and ("e" in value or "E" in value)):
+                    suspects.add(number)
+    return suspects
+
+
 def _explained(message: str) -> str:
     """A row's reason, with what a bare 学籍号格式不正确 leaves out: the formats accepted."""
     if MSG_REGISTRATION in message and REGISTRATION_FORMATS not in message:
@@ -713,6 +733,8 @@ def _plan_student(planner: _Planner, line: _Line) -> str:
     login = _unmasked(line.value("账号"))
     name = line.value("姓名")
     account: Account | None = None
+    matched = False  # whether `found` is the index's match for the student already
+    found: Account | None = None
     if login:
         account = builder.index.find_login(login)
         if account is None or account.is_new or account.user_id not in planner.students:
@@ -720,7 +742,7 @@ def _plan_student(planner: _Planner, line: _Line) -> str:
         if name and account.real_name != name:
             raise MemberError(N_("姓名与账号不一致，请核对"))
     elif student is not None and (student.id_card_number or student.registration_number):
-        found = builder.index.match(student)
+        found, matched = builder.index.match(student), True
         if found is not None and not found.is_new and found.user_id in planner.students:
             account = found
     if account is not None:
@@ -734,7 +756,8 @@ def _plan_student(planner: _Planner, line: _Line) -> str:
             N_("找不到该学生：「%(place)s」的学生须填写账号才能找到", place=class_text)
         )
     class_id = planner.directory.resolve(class_text, line.value("校区"))
-    existing = builder.index.match(student)
+    # Nothing was added to the index since: the same answer as above, if it was asked.
+    existing = found if matched else builder.index.match(student)
     if existing is None and op != OP_CREATE:
         place = (student.real_name, class_id)
         same = planner.by_place.get(place)

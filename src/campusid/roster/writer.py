@@ -61,6 +61,7 @@ def write_plan(
     ids = _insert_accounts(
         conn,
         [new_account_row(a, school.default_credential_id, now) for a in plan.new_accounts],
+        sealed=plan.sealed,
     )
     for account, user_id in zip(plan.new_accounts, ids, strict=True):
         account.user_id = user_id
@@ -163,9 +164,18 @@ def _count_fresh(
 
 
 def _prepared(
-    conn: Connection, table: Table, rows: Iterable[dict[str, Any]], *, with_id: bool = False
+    conn: Connection,
+    table: Table,
+    rows: Iterable[dict[str, Any]],
+    *,
+    with_id: bool = False,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The columns and the rows' values as the driver gets them (defaults applied, encrypted)."""
+    """The columns and the rows' values as the driver gets them (defaults applied, encrypted).
+
+    `known` holds values some columns' processing already gave (by column name, then value:
+    the identifiers encrypted for the look-ups, `Plan.sealed`); they are not computed again.
+    """
     generated = len(table.primary_key.columns) == 1 and not with_id  # an id the database picks
     columns = [c for c in table.columns if not (generated and c.primary_key)]
     for column in columns:
@@ -190,7 +200,7 @@ def _prepared(
         else:
             cells = [row.get(name, default) for row in rows]
         if process is not None:
-            converted: dict[Any, Any] = {None: None}
+            converted: dict[Any, Any] = {**(known or {}).get(name, {}), None: None}
             for index, value in enumerate(cells):
                 try:
                     cells[index] = converted[value]
@@ -203,11 +213,16 @@ def _prepared(
 
 
 def _bulk_insert(
-    conn: Connection, model: Any, rows: Iterable[dict[str, Any]], *, with_id: bool = False
+    conn: Connection,
+    model: Any,
+    rows: Iterable[dict[str, Any]],
+    *,
+    with_id: bool = False,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """COPY on PostgreSQL, executemany on SQLite, into a model's table; in the transaction."""
     table: Table = model.__table__
-    names, values = _prepared(conn, table, rows, with_id=with_id)
+    names, values = _prepared(conn, table, rows, with_id=with_id, known=known)
     if values:
         _write(conn, table.name, names, values)
 
@@ -230,8 +245,11 @@ def _write(
             cursor.close()
 
 
-def _insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert the new accounts with ids taken up front; returns the ids in order."""
+def _insert_accounts(
+    conn: Connection, rows: list[dict[str, Any]], *, sealed: dict[str, dict[str, Any]]
+) -> list[int]:
+    """Insert the new accounts with ids taken up front; returns the ids in order (`sealed`:
+    identifiers already encrypted, see `_prepared`)."""
     if conn.dialect.name == "postgresql":
         ids = sorted(
             conn.scalars(
@@ -256,7 +274,14 @@ def _insert_accounts(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
                 User,
                 (dict(r, id=i) for r, i in zip(rows, ids_left, strict=True)),
                 with_id=True,
+                known=sealed,
             )
         return ids
-    _bulk_insert(conn, User, (dict(r, id=i) for r, i in zip(rows, ids, strict=True)), with_id=True)
+    _bulk_insert(
+        conn,
+        User,
+        (dict(r, id=i) for r, i in zip(rows, ids, strict=True)),
+        with_id=True,
+        known=sealed,
+    )
     return [int(i) for i in ids]

@@ -9,8 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from campusid.members.batch import MemberError
 from campusid.roster.excel import FormulaText, NumberText
-from campusid.roster.service import COLUMNS, _cells, _columns, _unescaped, cycles_unchecked
+from campusid.roster.service import (
+    COLUMNS,
+    _cells,
+    _check_typed,
+    _columns,
+    _typed_suspects,
+    _unescaped,
+    cycles_unchecked,
+)
 
 # Blanks, full-width spaces, the apostrophe an export puts before a formula-like text, and
 # the characters that make a text formula-like.
@@ -72,3 +81,39 @@ def test_a_collector_paused_by_someone_else_stays_paused():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+IDENTIFIER = st.text(alphabet="0123456789.eE+ Xx", max_size=8)
+
+
+@settings(max_examples=500)
+@given(
+    HEADER,
+    st.lists(
+        st.lists(
+            st.one_of(IDENTIFIER, IDENTIFIER.map(NumberText), IDENTIFIER.map(FormulaText)),
+            max_size=16,
+        ),
+        max_size=6,
+    ),
+)
+def test_only_the_suspect_rows_can_be_refused_as_typed(header, rows):
+    columns = _columns(header)
+    suspects = _typed_suspects(rows, columns)
+    for index, row in enumerate(rows):
+        try:
+            _check_typed(row, columns)
+        except MemberError:
+            assert index in suspects
+
+
+def test_the_typed_refusals_are_suspects():
+    columns = _columns(list(COLUMNS))
+    at = {name: index for index, name in enumerate(COLUMNS)}
+    plain = [""] * len(COLUMNS)
+    formula, number, scientific = list(plain), list(plain), list(plain)
+    formula[at["手机号"]] = FormulaText("=A1")
+    number[at["身份证号"]] = NumberText("330603201403011234")
+    scientific[at["学籍号"]] = "3.30603E+17"
+    rows = [plain, formula, number, scientific, [*plain[:3]]]
+    assert _typed_suspects(rows, columns) == {1, 2, 3}
