@@ -552,8 +552,8 @@ class RosterBuilder:
             raise MemberError(N_("班级不存在或已毕业"))
         number = _student_number(student_number)
         account, is_new = self._account_for(person, SchoolRole.STUDENT, row)
-        place = self._place(account)
-        if not is_new:
+        if not is_new:  # a new account has no place yet: it gets its own below
+            place = self._place(account)
             self.check_attach(account, Role.STUDENT)
             if account.is_new:
                 raise MemberError(N_("与%(row)s是同一学生，请勿重复填写", row=account.row))

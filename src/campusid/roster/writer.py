@@ -20,7 +20,7 @@ added one row at a time. Everything else is written with the triggers on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -200,16 +200,42 @@ def _prepared(
         else:
             cells = [row.get(name, default) for row in rows]
         if process is not None:
-            converted: dict[Any, Any] = {**(known or {}).get(name, {}), None: None}
-            for index, value in enumerate(cells):
-                try:
-                    cells[index] = converted[value]
-                except KeyError:
-                    cells[index] = converted[value] = process(value)
-                except TypeError:  # not hashable
-                    cells[index] = process(value)
+            cells = _converted(cells, process, (known or {}).get(name, {}))
         values.append(cells)
     return names, list(zip(*values, strict=True))
+
+
+class _Memo(dict[Any, Any]):
+    """One column's values converted by its processing, each distinct value once (None stays
+    None); a value not met before is converted when first asked for."""
+
+    def __init__(self, process: Callable[[Any], Any], known: dict[Any, Any]) -> None:
+        super().__init__(known)
+        self[None] = None
+        self.process = process
+
+    def __missing__(self, value: Any) -> Any:
+        converted = self[value] = self.process(value)
+        return converted
+
+
+def _converted(cells: list[Any], process: Callable[[Any], Any], known: dict[Any, Any]) -> list[Any]:
+    """`process` of every cell, through a `_Memo` seeded with `known`: a value met before is
+    looked up at the speed of `map`, not of a Python loop (a column of 100,000 rows holds the
+    import's one `now` 100,000 times)."""
+    memo = _Memo(process, known)
+    try:
+        return list(map(memo.__getitem__, cells))
+    except TypeError:  # a value that is not hashable: those converted one by one
+        return [memo[value] if _hashable(value) else process(value) for value in cells]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _bulk_insert(

@@ -1,11 +1,14 @@
 """The identifiers an import looks up are encrypted once: the look-up keeps their stored form
 (`AccountIndex.sealed`) and the writer stores new accounts with it. Both must be exactly what
-the columns' own encryption gives, or look-ups would miss and stored numbers would not read."""
+the columns' own encryption gives, or look-ups would miss and stored numbers would not read.
+The writer converts each distinct value of a column once (`writer._converted`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -77,3 +80,31 @@ def test_the_writer_stores_the_kept_form_as_it_would_have_computed_it(db: Sessio
     assert [row[at] for row in with_known[1]] == [row[at] for row in without[1]]
     assert with_known[1][0][at] == known["id_card_number"][CARD]
     assert with_known[1][2][at] is None
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.integers(-3, 3),
+            st.sampled_from(["a", "b", "已知"]),
+            st.lists(st.integers(0, 2), max_size=2),  # not hashable
+        ),
+        max_size=12,
+    )
+)
+def test_each_value_converted_as_on_its_own(cells):
+    calls: list[object] = []
+
+    def process(value):
+        calls.append(value)
+        return ("p", repr(value))
+
+    known = {"已知": "kept"}
+    expected = [
+        None if value is None else "kept" if value == "已知" else ("p", repr(value))
+        for value in cells
+    ]
+    assert writer._converted(list(cells), process, known) == expected
+    assert None not in calls and "已知" not in calls

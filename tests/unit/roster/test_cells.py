@@ -16,6 +16,7 @@ from campusid.roster.service import (
     _cells,
     _check_typed,
     _columns,
+    _table,
     _typed_suspects,
     _unescaped,
     cycles_unchecked,
@@ -117,3 +118,11 @@ def test_the_typed_refusals_are_suspects():
     scientific[at["学籍号"]] = "3.30603E+17"
     rows = [plain, formula, number, scientific, [*plain[:3]]]
     assert _typed_suspects(rows, columns) == {1, 2, 3}
+
+
+@given(st.lists(st.lists(CELL, max_size=5), max_size=6), st.integers(0, 2))
+def test_blank_rows_are_left_out_as_before(table, start):
+    kept = _table(["姓名"], table, start)
+    expected = [i for i in range(start, len(table)) if any(v.strip() for v in table[i])]
+    assert kept.rows == [table[i] for i in expected]
+    assert kept.numbers == [i + 1 for i in expected]
