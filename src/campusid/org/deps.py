@@ -71,9 +71,11 @@ def page(
     selected: tuple[str, int] | None = None,
     tab: str = "admin",
     status_code: int = 200,
+    manage: bool | None = None,
     **context: Any,
 ) -> Response:
-    """A school administration page: the tree on the left, the template on the right."""
+    """A school administration page: the tree on the left, the template on the right; the
+    console's tabs for its administrators (`manage`: by default, whoever is drawn the tree)."""
     path = tree.path_to(*selected) if tree and selected else []
     return render(
         request,
@@ -85,7 +87,7 @@ def page(
             "open_keys": {(n.kind, n.id) for n in path},
             "path": path,
             "tab": tab,
-            "manage": tree is not None,
+            "manage": tree is not None if manage is None else manage,
             **context,
         },
         status_code=status_code,
@@ -190,6 +192,7 @@ class SchoolPage:
             selected=self.selected,
             tab=tab,
             status_code=status_code,
+            manage=True,  # the school's administrator (`AdminSchool`), with or without the tree
             **context,
         )
 
