@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -255,6 +256,9 @@ class Roster:
     client_key: str = ""
     _loaded: bool = field(default=False, init=False)
     _orgs_loaded: bool = field(default=False, init=False)
+    # The schools read so far (all granted ones once `load_orgs` ran), and their GUIDRefs.
+    schools: dict[int, School] = field(default_factory=dict, init=False)
+    _org_refs: dict[int, Record] = field(default_factory=dict, init=False)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -266,7 +270,7 @@ class Roster:
         db = self.db
         ids = sorted(self.school_ids)
         # Plain rows read as Schools are (a region's thousand ORM objects cost 20 ms a call).
-        self.schools: dict[int, School] = {
+        self.schools = {
             row.id: cast(School, row)
             for row in db.execute(
                 select(School.id, *_SCHOOL_COLUMNS).where(self._among(School.id, ids))
@@ -276,6 +280,28 @@ class Roster:
         self.districts: dict[int, District] = {
             d.id: d for d in db.scalars(select(District).where(District.id.in_(district_ids)))
         }
+
+    def _load_schools(self, school_ids: Iterable[int]) -> None:
+        """The rows of these granted schools, unless every school was read already: a page of
+        users refers to a few schools of the region, not to its thousand (5 ms a page)."""
+        if self._orgs_loaded:
+            return
+        wanted = sorted(set(school_ids) - self.schools.keys())
+        if wanted:
+            self.schools.update(
+                (row.id, cast(School, row))
+                for row in self.db.execute(
+                    select(School.id, *_SCHOOL_COLUMNS).where(self._among(School.id, wanted))
+                )
+            )
+
+    def _org_ref(self, school_id: int) -> Record:
+        """The GUIDRef of a school, made once (a page of users names the same few schools a
+        thousand times)."""
+        made = self._org_refs.get(school_id)
+        if made is None:
+            made = self._org_refs[school_id] = self._ref("org", self.schools[school_id].sourced_id)
+        return made
 
     def load(self) -> None:
         """Read the schools' records (once)."""
@@ -527,7 +553,7 @@ class Roster:
                 {
                     "roleType": "primary" if i == 0 else "secondary",
                     "role": role,
-                    "org": self._ref("org", self.schools[school_id].sourced_id),
+                    "org": self._org_ref(school_id),
                 }
                 for i, (role, school_id) in enumerate(roles)
             ],
@@ -537,7 +563,7 @@ class Roster:
             "grades": [],
         }
         if primary_school is not None:
-            record["primaryOrg"] = self._ref("org", self.schools[primary_school].sourced_id)
+            record["primaryOrg"] = self._org_ref(primary_school)
         if self.demographics:
             record["email"] = user.email or ""
             record["phone"] = user.phone or ""
@@ -626,8 +652,10 @@ class Roster:
         """The database's dialect name (text comparisons differ)."""
         return self.db.get_bind().dialect.name
 
+    @cached_property
     def _current_grade(self) -> ColumnElement[bool]:
-        """A grade (joined with its stage) not graduated: `org_service.is_graduated` in SQL."""
+        """A grade (joined with its stage) not graduated: `org_service.is_graduated` in SQL
+        (built once a request: a page's statements use it six times)."""
         year = school_year(self.calendar.today, self.calendar.boundary)
         return and_(
             Grade.graduated_at.is_(None),
@@ -650,7 +678,7 @@ class Roster:
         return (
             select(Grade.id)
             .join(StageUnit, StageUnit.id == Grade.stage_id)
-            .where(self._current_grade())
+            .where(self._current_grade)
         )
 
     def _in_visible_class(self, query: Select[Any], school_ids: list[int]) -> Select[Any]:
@@ -661,7 +689,7 @@ class Roster:
             .outerjoin(StageUnit, StageUnit.id == Grade.stage_id)
             .where(
                 self._among(SchoolClass.school_id, school_ids),
-                or_(SchoolClass.grade_id.is_(None), self._current_grade()),
+                or_(SchoolClass.grade_id.is_(None), self._current_grade),
             )
         )
 
@@ -1111,8 +1139,8 @@ class Roster:
         return page, counted
 
     def load_people(self, user_ids: list[int]) -> None:
-        """The roles, links and rows of these users only (as `load` has them for everyone)."""
-        self.load_orgs()
+        """The roles, links and rows of these users only (as `load` has them for everyone),
+        and the schools their roles name."""
         self._loaded = True  # what the page's records need, nothing more
         ids = sorted(self.school_ids)
         self.roles, self.users = {}, {}
@@ -1149,6 +1177,7 @@ class Roster:
                 agents.add(link.child_id)
                 for _, school_id in list(self.roles.get(link.child_id, [])):
                     self._add_role(link.parent_id, "guardian", school_id)
+        self._load_schools(s for roles in self.roles.values() for _, s in roles)
         columns = [
             User.id,
             User.sourced_id,
