@@ -3,9 +3,10 @@
 Generates a region with bench/region.py into PostgreSQL (reused when already there), gives its
 rows their sourcedIds, registers an application granted every school, and measures, in process
 through the app (auth, audit row and all): `GET /users?limit=1000` (deeper pages, sorted, with a
-filter) and `GET /enrollments?limit=1000`: the first call (which counts `X-Total-Count`) and
-then median and p99 over --rounds calls (which reuse the count, as a sync walking the pages
-does), each beside the raw SQL of its page and count; then the region's CSV bulk export
+filter), `GET /enrollments?limit=1000` and `GET /classes?limit=1000`: the first call (which
+counts `X-Total-Count`) and then median and p99 over --rounds calls (which reuse the count, as a
+sync walking the pages does), each beside the raw SQL of its page and count; then the region's
+CSV bulk export
 (bytes, seconds, peak memory).
 
     .venv/bin/python bench/oneroster.py --schools 20        # 20,000 students
@@ -79,7 +80,7 @@ def _p99(times: list[float]) -> float:
 def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) -> tuple[str, str]:
     """The SQL of the page (the ids, or for enrollments the rows, the app reads) and of its
     count: the app's own statements, for psycopg to run without the app."""
-    from campusid.oneroster.api import ENROLLMENT_FIELDS, USER_FIELDS
+    from campusid.oneroster.api import CLASS_FIELDS, ENROLLMENT_FIELDS, USER_FIELDS
     from campusid.oneroster.query import Query
 
     with transaction(services.session_factory) as db:
@@ -87,6 +88,8 @@ def _raw_sql(services: Any, calendar: Any, path: str, params: dict[str, str]) ->
         if path == "/enrollments":
             query = Query.parse(params, ENROLLMENT_FIELDS)
             page, count = data.enrollment_statements(query)
+        elif path == "/classes":
+            page, count = data.class_statements(Query.parse(params, CLASS_FIELDS))
         else:
             query = Query.parse(params, USER_FIELDS)
             page, count = data.user_statements(query)
@@ -172,6 +175,8 @@ def main() -> None:
         ),
         ("/enrollments", "enrollments?limit=1000", {"limit": "1000"}),
         ("/enrollments", "enrollments?limit=1000&offset=5000", {"limit": "1000", "offset": "5000"}),
+        ("/classes", "classes?limit=1000", {"limit": "1000"}),
+        ("/classes", "classes?limit=1000&offset=20000", {"limit": "1000", "offset": "20000"}),
     ):
         # The first call counts X-Total-Count; the next ones (within oneroster_count_seconds,
         # as a sync walking the pages) reuse it: timed apart.

@@ -352,6 +352,14 @@ def _classes(call: Call) -> list[Record]:
     return call.roster().classes_records()
 
 
+def _classes_page(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().classes_page(query)
+
+
+def _one_class(call: Call, query: Query) -> tuple[list[Record], int]:
+    return call.roster().classes_page(query, count=False)
+
+
 def _courses(call: Call) -> list[Record]:
     return call.roster().courses_records()
 
@@ -445,7 +453,9 @@ def academic_session(
 @router.get("/classes")
 def classes(request: Request, db: DbSession, services: Svc, client: Client) -> Response:
     """The classes of the granted schools."""
-    return serve_collection(request, db, services, client, "classes", CLASS_FIELDS, _classes)
+    return serve_collection(
+        request, db, services, client, "classes", CLASS_FIELDS, _classes, _classes_page
+    )
 
 
 @router.get("/classes/{sourced_id}")
@@ -453,7 +463,9 @@ def one_class(
     request: Request, db: DbSession, services: Svc, client: Client, sourced_id: str
 ) -> Response:
     """One class."""
-    return serve_one(request, db, services, client, "class", CLASS_FIELDS, _classes, sourced_id)
+    return serve_one(
+        request, db, services, client, "class", CLASS_FIELDS, _classes, sourced_id, _one_class
+    )
 
 
 @router.get("/courses")
@@ -568,7 +580,10 @@ def school_classes(
             if c["school"]["sourcedId"] == found.sourced_id
         ]
 
-    return serve_collection(request, db, services, client, "classes", CLASS_FIELDS, produce)
+    def page(call: Call, query: Query) -> tuple[list[Record], int]:
+        return call.roster().classes_page(query, school=call.school(school_sourced_id))
+
+    return serve_collection(request, db, services, client, "classes", CLASS_FIELDS, produce, page)
 
 
 def _school_people(school_sourced_id: str, role: str) -> tuple[Producer, Pager]:

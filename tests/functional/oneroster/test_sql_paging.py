@@ -14,7 +14,7 @@ from campusid.accounts.models import User
 from campusid.classes.models import ClassStudent
 from campusid.oneroster import service as roster
 from campusid.oneroster import sql
-from campusid.oneroster.api import ENROLLMENT_FIELDS, USER_FIELDS
+from campusid.oneroster.api import CLASS_FIELDS, ENROLLMENT_FIELDS, USER_FIELDS
 from campusid.oneroster.query import Query
 from campusid.org.models import School, SchoolClass
 from campusid.org.schoolyear import calendar_for
@@ -280,3 +280,98 @@ def test_enrollments_through_the_api_page_in_sql(db, world, clock, make_roster_a
     found = app.get(f"/enrollments/{one['sourcedId']}", fields="sourcedId,role")
     assert found.json() == {"enrollment": {"sourcedId": one["sourcedId"], "role": one["role"]}}
     assert app.get("/enrollments/" + "0" * 36).status_code == 404
+
+
+CLASS_SORTS: list[dict[str, str]] = [
+    {},
+    {"orderBy": "desc"},
+    {"sort": "sourcedId"},
+    {"sort": "classCode", "orderBy": "desc"},
+    {"sort": "classType"},
+    {"sort": "dateLastModified", "orderBy": "desc"},
+    {"sort": "title"},
+]
+
+
+def test_classes_page_in_sql_as_in_python(db, world, settings, clock, services):
+    # A teaching class (scheduled) beside the administrative ones, and distinct stamps.
+    from campusid.org.models import ClassKind
+
+    teaching = SchoolClass(
+        school_id=world.class51.school_id,
+        campus_id=world.class51.campus_id,
+        kind=ClassKind.TEACHING,
+        name="数学提高班",
+        subject="数学",
+        class_code="tq7k2m",
+        created_at=clock.now(),
+    )
+    db.add(teaching)
+    db.commit()
+    for n, class_id in enumerate(db.scalars(select(SchoolClass.id).order_by(SchoolClass.id))):
+        at = clock.now().replace(microsecond=0) - timedelta(hours=n // 2, microseconds=n * 300)
+        db.execute(update(SchoolClass).where(SchoolClass.id == class_id).values(updated_at=at))
+    db.commit()
+    everyone = _roster(db, settings, clock).classes_records()
+    assert {c["classType"] for c in everyone} == {"homeroom", "scheduled"} and len(everyone) > 3
+    school = db.scalar(select(School).where(School.name == "之江汇学校"))
+    pick = everyone[len(everyone) // 2]
+    middle = sorted(c["dateLastModified"] for c in everyone)[len(everyone) // 2]
+    filters: list[str | None] = [
+        None,
+        f"sourcedId='{pick['sourcedId']}'",
+        f"sourcedId>'{pick['sourcedId']}'",
+        f"classCode='{pick['classCode']}'",
+        f"classCode~'{pick['classCode'][:2].upper()}'",
+        "classType='scheduled'",
+        "classType!='scheduled' AND status='active'",
+        "status!='active'",
+        f"dateLastModified>'{middle}'",
+        f"dateLastModified<='{middle[:10]}' OR classType='scheduled'",
+        f"school.sourcedId='{school.sourced_id}'",
+        "title~'五年级'",
+        "location=''",
+    ]
+    scopes: list[dict[str, Any]] = [{}, {"school": school}]
+    translated = n = 0
+    for text in filters:
+        for sort in CLASS_SORTS:
+            n += 1
+            limit, offset = PAGES[n % len(PAGES)]
+            scope = scopes[n % len(scopes)]
+            params = {**sort, "limit": limit, "offset": offset}
+            if text is not None:
+                params["filter"] = text
+            query = Query.parse(params, CLASS_FIELDS)
+            records = everyone
+            if "school" in scope:
+                records = [c for c in everyone if c["school"]["sourcedId"] == school.sourced_id]
+            expected = query.apply(records)
+            try:
+                got = _roster(db, settings, clock).classes_page(query, **scope)
+            except sql.UntranslatableError:
+                continue
+            translated += 1
+            assert got == expected, (params, scope)
+    assert translated > 40
+
+
+def test_classes_through_the_api_page_in_sql(db, world, clock, make_roster_app):
+    app = make_roster_app("作业本")
+    school = _grant(db, world, clock, app)
+    whole = app.get("/classes", limit="1000")
+    assert whole.status_code == 200, whole.text
+    everything = whole.json()["classes"]
+    assert int(whole.headers["X-Total-Count"]) == len(everything) > 3
+    paged = []
+    for offset in range(0, len(everything), 2):
+        paged += app.get("/classes", limit="2", offset=str(offset)).json()["classes"]
+    assert paged == everything
+    mine = app.get(f"/schools/{school.sourced_id}/classes", limit="1000").json()
+    assert mine["classes"] == everything  # the one granted school
+    one = everything[1]
+    found = app.get(f"/classes/{one['sourcedId']}", fields="sourcedId,title")
+    assert found.json() == {"class": {"sourcedId": one["sourcedId"], "title": one["title"]}}
+    assert app.get("/classes/" + "0" * 36).status_code == 404
+    titled = app.get("/classes", filter="title~'班'", limit="1000")  # answered in Python
+    assert titled.json()["classes"] == [c for c in everything if "班" in c["title"]]
