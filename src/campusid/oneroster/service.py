@@ -11,7 +11,7 @@ ID card number or 学籍号 is ever served; email and phone only with the demogr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -876,6 +876,17 @@ class Roster:
             guardian,
         )
 
+    @cached_property
+    def _region_schools(self) -> int:
+        """How many schools the region has (all of them, granted or not)."""
+        return int(self.db.scalar(select(func.count()).select_from(School)) or 0)
+
+    def _dense(self, school_ids: Collection[int]) -> bool:
+        """Whether these schools hold a good part of the region (a quarter of its schools):
+        then a page is found fastest by walking the users in order and checking each, else by
+        reading the few schools' ids first."""
+        return len(school_ids) * 4 >= self._region_schools
+
     def user_ids(
         self,
         *,
@@ -1124,7 +1135,10 @@ class Roster:
             own = self.enrollment_fields(branch)
             where = sql.condition(query.where, own, self.dialect)
             chosen.append(select(branch) if where is None else select(branch).where(where))
-        for branch in self.enrollment_branches(school, probe=True):
+        # Row by row only where most of the region is in scope (`_dense`): for a few schools
+        # of a large region, walking every place in order to find theirs took a second.
+        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        for branch in self.enrollment_branches(school, probe=self._dense(schools)):
             own = self.enrollment_fields(branch)
             where = sql.condition(query.where, own, self.dialect)
             part = select(branch) if where is None else select(branch).where(where)
@@ -1186,7 +1200,14 @@ class Roster:
         fields = self.user_fields()
         where = sql.condition(query.where, fields, self.dialect)
         order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
-        scope = self.user_scope(role=role, school=school, school_class=school_class, probe=True)
+        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        if self._dense(schools):
+            # Most users of the region are in scope: walk them in order, each checked.
+            scope = self.user_scope(role=role, school=school, school_class=school_class, probe=True)
+        else:
+            # A few schools of a large region (an application one school granted, a school's
+            # teachers): walking every user to find them took seconds; read their ids instead.
+            scope = User.id.in_(self.user_ids(role=role, school=school, school_class=school_class))
         chosen = select(User.id).where(scope)
         if where is not None:
             chosen = chosen.where(where)
