@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session, joinedload, load_only
 from sqlalchemy.orm.interfaces import ORMOption
 
 from campusid.accounts.models import SchoolMembership, SchoolRole, User
@@ -19,7 +19,7 @@ from campusid.members import service
 from campusid.members.batch import Account, MemberError, Person
 from campusid.members.service import Added, is_member, school_class
 from campusid.org import service as org
-from campusid.org.models import ClassKind, Grade, School, SchoolClass
+from campusid.org.models import ClassKind, Grade, School, SchoolClass, StageUnit
 from campusid.org.schoolyear import Calendar
 
 # The subjects 快速设置老师 offers, one row each.
@@ -371,6 +371,8 @@ def teacher_rows(
             .join(SchoolClass, SchoolClass.id == ClassTeacher.class_id)
             .where(SchoolClass.school_id == school.id, ClassTeacher.teacher_id.in_(ids))
             .order_by(SchoolClass.grade_id, SchoolClass.number)
+            # the class's name reads its grade and stage: loaded here, not one by one
+            .options(joinedload(SchoolClass.grade).joinedload(Grade.stage_unit))
         ):
             name = org.class_display_name(class_obj, calendar.today, calendar.boundary)
             assignments.setdefault(teacher_id, []).append((class_obj, name, subject, homeroom))
@@ -378,6 +380,7 @@ def teacher_rows(
             select(GradeLeader.teacher_id, Grade)
             .join(Grade, Grade.id == GradeLeader.grade_id)
             .where(GradeLeader.teacher_id.in_(ids))
+            .options(joinedload(Grade.stage_unit).joinedload(StageUnit.campus))
         ):
             if grade.stage_unit.campus.school_id == school.id:
                 label = org.grade_name(grade, calendar.today, calendar.boundary)
