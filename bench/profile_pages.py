@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import pstats
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from sqlalchemy import event
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from class_pages import PASSWORD, SCHOOL_ADMIN, TEACHER, fill_class, fill_console
-from profile_sign_in import _prepare, _tiny
+from profile_sign_in import _prepare, _tiny, print_profile
 
 from campusid.accounts import factors
 from campusid.app import create_app
@@ -152,9 +151,7 @@ def main() -> None:
                     profile.enable()
                     await _median_ms(c, args.profile, args.rounds)
                     profile.disable()
-                    stats = pstats.Stats(profile)
-                    stats.sort_stats("cumulative").print_stats("campusid|jinja2", args.top)
-                    stats.sort_stats("tottime").print_stats(args.top)
+                    print_profile(profile, "campusid|jinja2", args.top)
 
     asyncio.run(run())
 

@@ -73,6 +73,14 @@ def _prepare(url: str) -> Settings:
     return settings
 
 
+def print_profile(profile: cProfile.Profile, pattern: str, top: int) -> None:
+    """The `top` functions by cumulative time among those whose path matches `pattern`, then
+    the `top` by their own time."""
+    stats = pstats.Stats(profile)
+    stats.sort_stats("cumulative").print_stats(pattern, top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def _tiny() -> Hasher:
     return Hasher(time_cost=1, memory_cost=8, parallelism=1)
 
@@ -132,9 +140,7 @@ def main() -> None:
             profile.enable()
             await _sign_ins(c, args.rounds)
             profile.disable()
-            stats = pstats.Stats(profile)
-            stats.sort_stats("cumulative").print_stats("campusid", args.top)
-            stats.sort_stats("tottime").print_stats(args.top)
+            print_profile(profile, "campusid", args.top)
 
     asyncio.run(run())
 

@@ -292,22 +292,14 @@ def _insert_accounts(
         first = conn.execute(insert(User), rows[:1]).inserted_primary_key
         assert first is not None
         ids = [int(first[0]) + offset for offset in range(len(rows))]
-        rows = rows[1:]
-        ids_left = ids[1:]
-        if rows:
-            _bulk_insert(
-                conn,
-                User,
-                (dict(r, id=i) for r, i in zip(rows, ids_left, strict=True)),
-                with_id=True,
-                known=sealed,
-            )
-        return ids
-    _bulk_insert(
-        conn,
-        User,
-        (dict(r, id=i) for r, i in zip(rows, ids, strict=True)),
-        with_id=True,
-        known=sealed,
-    )
+    # On SQLite the first row is in already.
+    rest = 0 if conn.dialect.name == "postgresql" else 1
+    if rows[rest:]:
+        _bulk_insert(
+            conn,
+            User,
+            (dict(r, id=i) for r, i in zip(rows[rest:], ids[rest:], strict=True)),
+            with_id=True,
+            known=sealed,
+        )
     return [int(i) for i in ids]

@@ -215,6 +215,67 @@ ENROLLMENT_SORTS: list[dict[str, str]] = [
 ]
 
 
+def _school_table(
+    db: Any,
+    settings: Any,
+    clock: Any,
+    *,
+    everyone: list[dict[str, Any]],
+    school: School,
+    filters: list[str | None],
+    sorts: list[dict[str, str]],
+    fields: frozenset[str],
+    page: Any,
+) -> int:
+    """Every filter with every sort, the pages and the scopes (every school, then one) taken in
+    turn: each answer `page(roster, query, **scope)` gives in SQL, as for a whole region and as
+    for a few schools of a large one, must be the records filtered, sorted and paged in Python.
+    Returns how many of the questions ran in SQL."""
+    scopes: list[dict[str, Any]] = [{}, {"school": school}]
+    translated = n = 0
+    for text in filters:
+        for sort in sorts:
+            n += 1
+            limit, offset = PAGES[n % len(PAGES)]
+            scope = scopes[n % len(scopes)]
+            params = {**sort, "limit": limit, "offset": offset}
+            if text is not None:
+                params["filter"] = text
+            query = Query.parse(params, fields)
+            records = everyone
+            if "school" in scope:
+                records = [r for r in everyone if r["school"]["sourcedId"] == school.sourced_id]
+            expected = query.apply(records)
+            try:
+                for sparse in (False, True):
+                    got = page(_roster(db, settings, clock, sparse=sparse), query, **scope)
+                    assert got == expected, (params, scope, sparse)
+            except sql.UntranslatableError:
+                continue
+            translated += 1
+    return translated
+
+
+def _walk(app: Any, school: School, collection: str, one: str, step: int, field: str) -> list[Any]:
+    """The collection through the API: whole, paged by `step`, the one granted school's nested
+    collection, one record by its sourcedId with `fields`, and an unknown id; the records."""
+    whole = app.get(f"/{collection}", limit="1000")
+    assert whole.status_code == 200, whole.text
+    everything = whole.json()[collection]
+    assert int(whole.headers["X-Total-Count"]) == len(everything) > step
+    paged = []
+    for offset in range(0, len(everything), step):
+        paged += app.get(f"/{collection}", limit=str(step), offset=str(offset)).json()[collection]
+    assert paged == everything
+    mine = app.get(f"/schools/{school.sourced_id}/{collection}", limit="1000").json()
+    assert mine[collection] == everything  # the one granted school
+    pick = everything[1]
+    found = app.get(f"/{collection}/{pick['sourcedId']}", fields=f"sourcedId,{field}")
+    assert found.json() == {one: {"sourcedId": pick["sourcedId"], field: pick[field]}}
+    assert app.get(f"/{collection}/" + "0" * 36).status_code == 404
+    return everything
+
+
 def test_enrollments_page_in_sql_as_in_python(db, world, settings, clock):
     # One enrollment ended (移出班级), so the list has a `tobedeleted` record too.
     place = db.scalars(select(ClassStudent).order_by(ClassStudent.id)).first()
@@ -248,49 +309,23 @@ def test_enrollments_page_in_sql_as_in_python(db, world, settings, clock):
         "beginDate>'2020'",
         "user.href~'users'",
     ]
-    scopes: list[dict[str, Any]] = [{}, {"school": school}]
-    translated = n = 0
-    for text in filters:
-        for sort in ENROLLMENT_SORTS:
-            n += 1
-            limit, offset = PAGES[n % len(PAGES)]
-            scope = scopes[n % len(scopes)]
-            params = {**sort, "limit": limit, "offset": offset}
-            if text is not None:
-                params["filter"] = text
-            query = Query.parse(params, ENROLLMENT_FIELDS)
-            records = everyone
-            if "school" in scope:
-                records = [e for e in everyone if e["school"]["sourcedId"] == school.sourced_id]
-            expected = query.apply(records)
-            try:
-                for sparse in (False, True):
-                    made = _roster(db, settings, clock, sparse=sparse)
-                    got = made.enrollments_page(query, **scope)
-                    assert got == expected, (params, scope, sparse)
-            except sql.UntranslatableError:
-                continue
-            translated += 1
+    translated = _school_table(
+        db,
+        settings,
+        clock,
+        everyone=everyone,
+        school=school,
+        filters=filters,
+        sorts=ENROLLMENT_SORTS,
+        fields=ENROLLMENT_FIELDS,
+        page=roster.Roster.enrollments_page,
+    )
     assert translated > 80
 
 
 def test_enrollments_through_the_api_page_in_sql(db, world, clock, make_roster_app):
     app = make_roster_app("作业本")
-    school = _grant(db, world, clock, app)
-    whole = app.get("/enrollments", limit="1000")
-    assert whole.status_code == 200, whole.text
-    everything = whole.json()["enrollments"]
-    assert int(whole.headers["X-Total-Count"]) == len(everything) > 5
-    paged = []
-    for offset in range(0, len(everything), 3):
-        paged += app.get("/enrollments", limit="3", offset=str(offset)).json()["enrollments"]
-    assert paged == everything
-    mine = app.get(f"/schools/{school.sourced_id}/enrollments", limit="1000").json()
-    assert mine["enrollments"] == everything  # the one granted school
-    one = everything[1]
-    found = app.get(f"/enrollments/{one['sourcedId']}", fields="sourcedId,role")
-    assert found.json() == {"enrollment": {"sourcedId": one["sourcedId"], "role": one["role"]}}
-    assert app.get("/enrollments/" + "0" * 36).status_code == 404
+    _walk(app, _grant(db, world, clock, app), "enrollments", "enrollment", 3, "role")
 
 
 CLASS_SORTS: list[dict[str, str]] = [
@@ -343,46 +378,22 @@ def test_classes_page_in_sql_as_in_python(db, world, settings, clock, services):
         "title~'五年级'",
         "location=''",
     ]
-    scopes: list[dict[str, Any]] = [{}, {"school": school}]
-    translated = n = 0
-    for text in filters:
-        for sort in CLASS_SORTS:
-            n += 1
-            limit, offset = PAGES[n % len(PAGES)]
-            scope = scopes[n % len(scopes)]
-            params = {**sort, "limit": limit, "offset": offset}
-            if text is not None:
-                params["filter"] = text
-            query = Query.parse(params, CLASS_FIELDS)
-            records = everyone
-            if "school" in scope:
-                records = [c for c in everyone if c["school"]["sourcedId"] == school.sourced_id]
-            expected = query.apply(records)
-            try:
-                got = _roster(db, settings, clock).classes_page(query, **scope)
-            except sql.UntranslatableError:
-                continue
-            translated += 1
-            assert got == expected, (params, scope)
+    translated = _school_table(
+        db,
+        settings,
+        clock,
+        everyone=everyone,
+        school=school,
+        filters=filters,
+        sorts=CLASS_SORTS,
+        fields=CLASS_FIELDS,
+        page=roster.Roster.classes_page,
+    )
     assert translated > 40
 
 
 def test_classes_through_the_api_page_in_sql(db, world, clock, make_roster_app):
     app = make_roster_app("作业本")
-    school = _grant(db, world, clock, app)
-    whole = app.get("/classes", limit="1000")
-    assert whole.status_code == 200, whole.text
-    everything = whole.json()["classes"]
-    assert int(whole.headers["X-Total-Count"]) == len(everything) > 3
-    paged = []
-    for offset in range(0, len(everything), 2):
-        paged += app.get("/classes", limit="2", offset=str(offset)).json()["classes"]
-    assert paged == everything
-    mine = app.get(f"/schools/{school.sourced_id}/classes", limit="1000").json()
-    assert mine["classes"] == everything  # the one granted school
-    one = everything[1]
-    found = app.get(f"/classes/{one['sourcedId']}", fields="sourcedId,title")
-    assert found.json() == {"class": {"sourcedId": one["sourcedId"], "title": one["title"]}}
-    assert app.get("/classes/" + "0" * 36).status_code == 404
+    everything = _walk(app, _grant(db, world, clock, app), "classes", "class", 2, "title")
     titled = app.get("/classes", filter="title~'班'", limit="1000")  # answered in Python
     assert titled.json()["classes"] == [c for c in everything if "班" in c["title"]]
