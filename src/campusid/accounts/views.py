@@ -19,7 +19,6 @@ from campusid.audit.service import Route
 from campusid.context import Services
 from campusid.i18n import COOKIE_NAME as LANG_COOKIE
 from campusid.i18n import LANGUAGES, N_
-from campusid.messaging import service as messaging
 from campusid.security import authz
 from campusid.security.permissions import Principal, principal_for
 from campusid.security.policy import RULE_TEXT
@@ -633,7 +632,7 @@ def space(
         request,
         "accounts/space.html",
         {
-            "unread": messaging.unread_count(db, user_id=principal.user.id),
+            "unread": request.state.viewer.counts["unread_notices"],  # counted once a request
             "changed": bool(changed),
             **{name: provide(db, services, principal) for name, provide in _space_sections.items()},
         },

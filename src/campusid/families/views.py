@@ -14,7 +14,6 @@ from campusid.families import service, signup
 from campusid.families.avatars import CONTENT_TYPE
 from campusid.families.models import ParentLink, Relation
 from campusid.legal import service as legal
-from campusid.messaging import service as messaging
 from campusid.security import authz
 from campusid.security import views as captcha_views
 from campusid.security.permissions import Permission, Principal
@@ -87,7 +86,7 @@ def me(request: Request, db: DbSession, principal: CurrentPrincipal) -> Response
         "families/me.html",
         {
             "show_children": authz.may_have_children(principal),
-            "unread": messaging.unread_count(db, user_id=principal.user.id),
+            "unread": request.state.viewer.counts["unread_notices"],  # counted once a request
         },
     )
 

@@ -60,6 +60,16 @@ def test_the_header_counts_unread_notices_with_one_query(client, db, world, serv
         event.remove(connection, "before_cursor_execute", seen)
     assert _badge(page.text) == "3"
     assert sum("FROM notices" in s for s in statements) == 1, statements
+    # 个人空间's 消息 tile and 我's 消息 line show the same count, counted once for the page.
+    for path in ("/", "/me"):
+        statements.clear()
+        event.listen(connection, "before_cursor_execute", seen)
+        try:
+            html = client.get(path).text
+        finally:
+            event.remove(connection, "before_cursor_execute", seen)
+        assert html.count('<span class="badge">3</span>') == 1, path
+        assert sum("FROM notices" in s for s in statements) == 1, (path, statements)
     inbox = client.get("/notices")
     assert _badge(inbox.text) == "3"
     assert post_form(client, "/notices/read").status_code == 303
