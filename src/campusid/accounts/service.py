@@ -94,17 +94,20 @@ def _sign_in_lookup(db: Session, login: str) -> tuple[User, str | None] | None:
     if len(rows) != 1:
         return None
     user, default_hash = rows[0]
-    return user, user.password_hash or default_hash
+    return user, _checked_hash(user, default_hash)
 
 
 def password_hash_of(db: Session, user: User) -> str | None:
     """The hash that the account's password is checked against (own, or its school's default)."""
-    if user.password_hash:
-        return user.password_hash
-    if user.default_credential_id:
+    credential = None
+    if not user.password_hash and user.default_credential_id:
         credential = db.get(DefaultCredential, user.default_credential_id)
-        return credential.password_hash if credential else None
-    return None
+    return _checked_hash(user, credential.password_hash if credential else None)
+
+
+def _checked_hash(user: User, default_hash: str | None) -> str | None:
+    """The account's own hash, else its school's default credential's (`default_hash`)."""
+    return user.password_hash or default_hash
 
 
 def authenticate(

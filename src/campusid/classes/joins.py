@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from campusid.accounts import service as accounts
@@ -154,33 +155,30 @@ class PendingRequest:
     role_label: str
 
 
+# Any SELECT of join requests; `_pending` gives it back with the same columns.
+Chosen = TypeVar("Chosen", bound="Select[*tuple[Any, ...]]")
+
+
 def pending_requests(db: Session, *, school_class: SchoolClass) -> list[PendingRequest]:
     """成员审核: the class's pending join requests, oldest first."""
     rows = db.execute(
-        select(JoinRequest, User)
-        .join(User, User.id == JoinRequest.user_id)
-        .where(
-            JoinRequest.class_id == school_class.id,
-            JoinRequest.status == JoinRequestStatus.PENDING,
+        _pending(select(JoinRequest, User), school_class).order_by(
+            JoinRequest.created_at, JoinRequest.id
         )
-        .order_by(JoinRequest.created_at, JoinRequest.id)
     )
     return [PendingRequest(req, user, JOIN_ROLES.get(req.role, req.role)) for req, user in rows]
 
 
 def pending_count(db: Session, *, school_class: SchoolClass) -> int:
     """How many join requests `pending_requests` lists (成员审核's badge)."""
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(JoinRequest)
-            .join(User, User.id == JoinRequest.user_id)
-            .where(
-                JoinRequest.class_id == school_class.id,
-                JoinRequest.status == JoinRequestStatus.PENDING,
-            )
-        )
-        or 0
+    return db.scalar(_pending(select(func.count()).select_from(JoinRequest), school_class)) or 0
+
+
+def _pending(statement: Chosen, school_class: SchoolClass) -> Chosen:
+    """The class's pending requests, each with its asker's account."""
+    return statement.join(User, User.id == JoinRequest.user_id).where(
+        JoinRequest.class_id == school_class.id,
+        JoinRequest.status == JoinRequestStatus.PENDING,
     )
 
 

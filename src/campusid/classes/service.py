@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
@@ -447,22 +447,31 @@ def taught_classes(db: Session, *, principal: Principal, cal: Calendar) -> list[
     return sorted(found, key=lambda s: not is_current(s.school_class, cal))
 
 
+# Any SELECT of class places; the helpers give it back with the same columns.
+Chosen = TypeVar("Chosen", bound="Select[*tuple[Any, ...]]")
+
+
 def students_of(
     db: Session, *, school_class: SchoolClass, name_query: str = ""
 ) -> list[ClassStudent]:
     """班级学生, by 学号 then name; `name_query` narrows to names containing it."""
+    # The rows are shown with their student: loaded by this same join, not one by one.
+    chosen = select(ClassStudent).options(contains_eager(ClassStudent.student))
+    return list(db.scalars(_in_class(chosen, school_class, name_query)))
+
+
+def _in_class(statement: Chosen, school_class: SchoolClass, name_query: str) -> Chosen:
+    """The class's students (joined with their accounts), by 学号 then name, narrowed to the
+    names containing `name_query`: what `students_of` and `student_list` both list."""
     statement = (
-        select(ClassStudent)
-        .join(User, User.id == ClassStudent.student_id)
+        statement.join(User, User.id == ClassStudent.student_id)
         .where(ClassStudent.class_id == school_class.id)
         .order_by(ClassStudent.student_number, User.real_name, User.id)
-        # The rows are shown with their student: loaded by this same join, not one by one.
-        .options(contains_eager(ClassStudent.student))
     )
     query = name_query.strip()
     if query:
         statement = statement.where(User.real_name.contains(query, autoescape=True))
-    return list(db.scalars(statement))
+    return statement
 
 
 def student_list(db: Session, *, school_class: SchoolClass, name_query: str = "") -> list[Row[Any]]:
@@ -470,25 +479,17 @@ def student_list(db: Session, *, school_class: SchoolClass, name_query: str = ""
     what the list shows (`student_id`, `username`, `real_name`, `gender`, `student_number`,
     `cadre_position`, `class_role`, `status`): no objects to build, no identifier decrypted,
     for the page teachers open most."""
-    statement = (
-        select(
-            ClassStudent.student_id,
-            User.username,
-            User.real_name,
-            User.gender,
-            ClassStudent.student_number,
-            ClassStudent.cadre_position,
-            ClassStudent.class_role,
-            ClassStudent.status,
-        )
-        .join(User, User.id == ClassStudent.student_id)
-        .where(ClassStudent.class_id == school_class.id)
-        .order_by(ClassStudent.student_number, User.real_name, User.id)
+    shown = select(
+        ClassStudent.student_id,
+        User.username,
+        User.real_name,
+        User.gender,
+        ClassStudent.student_number,
+        ClassStudent.cadre_position,
+        ClassStudent.class_role,
+        ClassStudent.status,
     )
-    query = name_query.strip()
-    if query:
-        statement = statement.where(User.real_name.contains(query, autoescape=True))
-    return list(db.execute(statement))
+    return list(db.execute(_in_class(shown, school_class, name_query)))
 
 
 def member_of(db: Session, *, school_class: SchoolClass, student_id: int) -> ClassStudent | None:

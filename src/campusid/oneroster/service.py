@@ -858,7 +858,7 @@ class Roster:
             return User.id.in_(
                 select(ClassTeacher.teacher_id).where(ClassTeacher.class_id == visible)
             )
-        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        schools = self._in_scope(school)
         if role == "student":
             return self._is_student(User.id, schools, probe)
         if role == "teacher":
@@ -875,6 +875,10 @@ class Roster:
             self._is_teacher(User.id, schools, probe),
             guardian,
         )
+
+    def _in_scope(self, school: School | None) -> frozenset[int]:
+        """The granted schools a question is about: the one named (if granted), else all."""
+        return frozenset({school.id}) & self.school_ids if school is not None else self.school_ids
 
     @cached_property
     def _region_schools(self) -> int:
@@ -897,7 +901,7 @@ class Roster:
         """The same users as `user_scope`, as a UNION of id sets (what a count reads fastest)."""
         if school_class is not None:
             return select(User.id).where(self.user_scope(role=role, school_class=school_class))
-        ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
+        ids = sorted(self._in_scope(school))
         visible = self.visible_class(ids)
 
         def members(kind: SchoolRole) -> Select[Any]:
@@ -1043,7 +1047,7 @@ class Roster:
         sourcedIds it links to. `probe`: the class is checked row by row (a page walking the
         enrollments in order; PostgreSQL underestimates how many classes are visible and
         would hash and sort the whole region), else set by set (a count)."""
-        ids = sorted({school.id} & self.school_ids if school is not None else self.school_ids)
+        ids = sorted(self._in_scope(school))
         place_class = aliased(SchoolClass, name="place_class")
 
         def placed(
@@ -1137,7 +1141,7 @@ class Roster:
             chosen.append(select(branch) if where is None else select(branch).where(where))
         # Row by row only where most of the region is in scope (`_dense`): for a few schools
         # of a large region, walking every place in order to find theirs took a second.
-        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        schools = self._in_scope(school)
         for branch in self.enrollment_branches(school, probe=self._dense(schools)):
             own = self.enrollment_fields(branch)
             where = sql.condition(query.where, own, self.dialect)
@@ -1200,7 +1204,7 @@ class Roster:
         fields = self.user_fields()
         where = sql.condition(query.where, fields, self.dialect)
         order = sql.order_by(query.sort, query.descending, fields, User.id, self.dialect)
-        schools = {school.id} & self.school_ids if school is not None else self.school_ids
+        schools = self._in_scope(school)
         if self._dense(schools):
             # Most users of the region are in scope: walk them in order, each checked.
             scope = self.user_scope(role=role, school=school, school_class=school_class, probe=True)

@@ -57,11 +57,6 @@ async def actor(principal: CurrentPrincipal, client: Client) -> Actor:
 ActorDep = Annotated[Actor, Depends(actor)]
 
 
-def school_tree(db: Session, school: School, calendar: Calendar) -> tuple[School, SchoolTree]:
-    """The school and its organisation tree with every node's counts."""
-    return school, counted_tree(db, school, calendar)
-
-
 def page(
     request: Request,
     template: str,
@@ -69,13 +64,13 @@ def page(
     school: School,
     tree: SchoolTree | None,
     selected: tuple[str, int] | None = None,
+    manage: bool,
     tab: str = "admin",
     status_code: int = 200,
-    manage: bool | None = None,
     **context: Any,
 ) -> Response:
-    """A school administration page: the tree on the left, the template on the right; the
-    console's tabs for its administrators (`manage`: by default, whoever is drawn the tree)."""
+    """A school administration page: the tree on the left (if any), the template on the
+    right; the console's tabs if the person administers the school (`manage`)."""
     path = tree.path_to(*selected) if tree and selected else []
     return render(
         request,
@@ -87,7 +82,7 @@ def page(
             "open_keys": {(n.kind, n.id) for n in path},
             "path": path,
             "tab": tab,
-            "manage": tree is not None if manage is None else manage,
+            "manage": manage,
             **context,
         },
         status_code=status_code,
@@ -110,6 +105,7 @@ def refused(
         "org/refused.html",
         school=school,
         tree=tree,
+        manage=True,  # the school console's refusal: its administrator's
         selected=selected,
         errors=messages,
         back=tree.find(*selected) if selected else None,
@@ -160,34 +156,30 @@ class SchoolPage:
         self.selected = (kind, node_id)
         return self
 
-    def tree(self) -> tuple[School, SchoolTree]:
-        """The school and its organisation tree with every node's counts."""
-        return school_tree(self.db, self.school, self.calendar)
-
-    def outline(self) -> tuple[School, SchoolTree]:
-        """The school and its tree without counts: what the sidebar draws on every page."""
-        return self.school, outline(self.db, self.school, self.calendar)
+    def tree(self) -> SchoolTree:
+        """The school's organisation tree with every node's counts."""
+        return counted_tree(self.db, self.school, self.calendar)
 
     def render(
         self,
         template: str,
         *,
         with_tree: bool = True,
-        loaded: tuple[School, SchoolTree] | None = None,
+        loaded: SchoolTree | None = None,
         tab: str = "admin",
         status_code: int = 200,
         **context: Any,
     ) -> Response:
         """The console page: the tree (unless `with_tree` is off) and the template.
 
-        `loaded` is the school and tree the handler already read (to find its node, or for the
-        counts its template shows), drawn as is; otherwise the sidebar is an outline.
+        `loaded` is the tree the handler already read (to find its node, or for the counts its
+        template shows), drawn as is; otherwise the sidebar is the kept outline (no counts).
         """
-        school, tree = loaded or (self.outline() if with_tree else (self.school, None))
+        tree = loaded or (outline(self.db, self.school, self.calendar) if with_tree else None)
         return page(
             self.request,
             template,
-            school=school,
+            school=self.school,
             tree=tree,
             selected=self.selected,
             tab=tab,

@@ -66,6 +66,11 @@ class Node:
     graduated: bool = False
     facts: Facts = field(default_factory=Facts)
 
+    @property
+    def level(self) -> str:
+        """The level its counts and its key are under (a teaching class is a class)."""
+        return "class" if self.kind == "teaching" else self.kind
+
     def walk(self) -> Iterable[Node]:
         """This node and every node below it."""
         yield self
@@ -151,9 +156,8 @@ def build_tree(db: Session, school: School, calendar: Calendar) -> SchoolTree:
     by_key: dict[tuple[str, int], Node] = {}
 
     def node(kind: str, node_id: int, label: str, url: str, obj: object) -> Node:
-        level = "class" if kind == "teaching" else kind
         made = Node(kind, node_id, label, url, facts=_facts(obj))
-        by_key[(level, node_id)] = made
+        by_key[(made.level, node_id)] = made
         return made
 
     root = node("school", school.id, school.name, base, school)
@@ -224,13 +228,12 @@ def with_counts(tree: SchoolTree, found: counts.SchoolCounts) -> SchoolTree:
     by_key: dict[tuple[str, int], Node] = {}
 
     def copy(node: Node) -> Node:
-        level = "class" if node.kind == "teaching" else node.kind
         made = replace(
             node,
-            counts=found.of(level, node.id),
+            counts=found.of(node.level, node.id),
             children=[copy(child) for child in node.children],
         )
-        by_key[(level, node.id)] = made
+        by_key[(node.level, node.id)] = made
         return made
 
     return SchoolTree(

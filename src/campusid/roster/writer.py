@@ -286,14 +286,14 @@ def _insert_accounts(
                 {"n": len(rows)},
             )
         )
+        rest = 0
     else:
         # The first row takes the next rowid the usual way, and with it the database's write
         # lock: nobody else inserts until we commit, and every id above it is free.
         first = conn.execute(insert(User), rows[:1]).inserted_primary_key
         assert first is not None
         ids = [int(first[0]) + offset for offset in range(len(rows))]
-    # On SQLite the first row is in already.
-    rest = 0 if conn.dialect.name == "postgresql" else 1
+        rest = 1  # that first row is in already
     if rows[rest:]:
         _bulk_insert(
             conn,

@@ -13,8 +13,8 @@ from campusid.members import teachers as staff
 from campusid.org import service as org
 from campusid.org.deps import CalendarDep, Page
 from campusid.org.deps import page as _page
-from campusid.org.deps import school_tree as _tree
 from campusid.org.models import Grade, SchoolClass
+from campusid.org.tree import counted_tree
 from campusid.org.views.forms import SearchForm
 from campusid.org.views.lookup import node
 from campusid.security import authz
@@ -70,10 +70,10 @@ def my_grades(
 @router.get("")
 def school_page(page: Page) -> Response:
     """组织管理: the tree and the school's panel."""
-    school, tree = page.tree()
-    return page.at("school", school.id).render(
+    tree = page.tree()
+    return page.at("school", page.school_id).render(
         "org/node.html",
-        loaded=(school, tree),
+        loaded=tree,
         node=tree.root,
         tips=SCHOOL_TIPS,
         child_title=N_("校区"),
@@ -83,25 +83,25 @@ def school_page(page: Page) -> Response:
 @router.get("/campuses/{campus_id}")
 def campus_page(page: Page, campus_id: Id) -> Response:
     """A campus: its stages, and the students parked there (校区存放)."""
-    school, tree = page.tree()
+    tree = page.tree()
     return page.at("campus", campus_id).render(
         "org/node.html",
-        loaded=(school, tree),
+        loaded=tree,
         node=node(tree, "campus", campus_id),
         tips=CAMPUS_TIPS,
         child_title=N_("学段"),
-        parked=members.parked_students(page.db, school, campus_id),
-        move_targets=members.active_class_names(page.db, school, page.calendar),
+        parked=members.parked_students(page.db, page.school, campus_id),
+        move_targets=members.active_class_names(page.db, page.school, page.calendar),
     )
 
 
 @router.get("/stages/{stage_id}")
 def stage_page(page: Page, stage_id: Id) -> Response:
     """A stage: its grades."""
-    school, tree = page.tree()
+    tree = page.tree()
     return page.at("stage", stage_id).render(
         "org/node.html",
-        loaded=(school, tree),
+        loaded=tree,
         node=node(tree, "stage", stage_id),
         tips=STAGE_TIPS,
         child_title=N_("年级"),
@@ -139,13 +139,15 @@ def grade_page(
     """A grade: its classes; administrators manage it, its grade leaders see it."""
     grade = _viewable_grade(db, principal, school_id, grade_id)
     manage = authz.may_manage_school(principal, school_id)
-    school, tree = _tree(db, grade.stage_unit.campus.school, calendar)
+    school = grade.stage_unit.campus.school
+    tree = counted_tree(db, school, calendar)
     found = node(tree, "grade", grade_id)
     return _page(
         request,
         "org/node.html",
         school=school,
         tree=tree if manage else None,
+        manage=manage,
         selected=("grade", grade_id),
         node=found,
         tips=STAGE_TIPS[1:],
@@ -170,7 +172,8 @@ def class_page(
         raise NotFound
     authz.check_org_class_view(principal, url_school_id=school_id, school_class=school_class.scope)
     manage = authz.may_manage_school(principal, school_id)
-    school, tree = _tree(db, school_class.school, calendar)
+    school = school_class.school
+    tree = counted_tree(db, school, calendar)
     found = node(tree, "class", class_id)
     teaching = found.kind == "teaching"
     return _page(
@@ -178,6 +181,7 @@ def class_page(
         "org/class.html",
         school=school,
         tree=tree if manage else None,
+        manage=manage,
         selected=("class", class_id),
         node=found,
         school_class=school_class,
@@ -205,11 +209,11 @@ def search_page(page: Page) -> Response:
 def search_submit(page: Page, form: Annotated[SearchForm, Form()]) -> Response:
     """Nodes by name or code, members by name or any identifier (posted: never in a URL)."""
     text = form.q[:64]
-    school, tree = page.tree()
+    tree = page.tree()
     return page.render(
         "org/search.html",
-        loaded=(school, tree),
+        loaded=tree,
         q=members.masked_query(text),
         nodes=tree.search(text),
-        people=members.search(page.db, school=school, calendar=page.calendar, query=text),
+        people=members.search(page.db, school=page.school, calendar=page.calendar, query=text),
     )
