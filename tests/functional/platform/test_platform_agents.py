@@ -82,7 +82,11 @@ def test_a_pupil_is_never_appointed(client, db, world):
     assert not world["lixiaoyao"].is_agent and not world["heshuhuan"].is_agent
     denied = [
         e
-        for e in db.scalars(select(AuditEvent).where(AuditEvent.action == "agent_appointed"))
+        for e in db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "agent_appointed")
+            .order_by(AuditEvent.id)  # in the order they were refused (no order is no order)
+        )
         if e.outcome == "denied"
     ]
     assert [(e.target_user_id, e.detail["reason"]) for e in denied] == [
